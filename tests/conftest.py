@@ -1,0 +1,39 @@
+"""Shared test set-up: Qt offscreen, user settings isolated, fixed seeds, small data."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+import torch
+
+from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vae_core.data import load_data
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_state(tmp_path_factory, monkeypatch):
+    """Settings, caches and the random state never leak between tests or into the user's home."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("VAE_STUDIO_CACHE_DIR", str(home / "cache" / "vae-studio"))
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def small_glyphs():
+    """600 glyphs split 500/100: enough to train a few hundred steps in well under a second."""
+    return load_data(DataConfig(dataset="glyphs", size=600))
+
+
+@pytest.fixture
+def small_config() -> RunConfig:
+    return RunConfig(
+        data=DataConfig(dataset="glyphs", size=600),
+        model=ModelConfig(hidden=(64,), latent_dim=2),
+        train=TrainConfig(batch_size=50, max_steps=40, log_every=10, seed=0, device="cpu"),
+    )

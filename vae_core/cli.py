@@ -1,0 +1,244 @@
+"""The headless command line: `train` and `evaluate`, with the same core as the window."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from vae_core.checkpoint import load_checkpoint, load_model, save_trainer
+from vae_core.config import RunConfig
+from vae_core.data import NAMED_DATASETS, load_data
+from vae_core.device import DEVICE_CHOICES, resolve_device
+from vae_core.errors import VaeStudioError
+from vae_core.evaluation import evaluate_model
+from vae_core.likelihoods import LIKELIHOODS
+from vae_core.models import MODEL_FAMILIES
+from vae_core.networks import ARCHITECTURES
+from vae_core.priors import PRIORS
+from vae_core.schedules import BETA_SCHEDULES
+from vae_core.trainer import Trainer, TrainingSnapshot
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+METRICS_COLUMNS = ("step", "epoch", "wall_time_s", "images_per_s", "loss", "recon", "kl", "beta", "learning_rate")
+
+# Flag name -> (config section, config key): what a flag overrides in the run's config.
+_CONFIG_FLAGS = {
+    "model": ("model", "family"),
+    "prior": ("model", "prior"),
+    "prior_components": ("model", "prior_components"),
+    "likelihood": ("model", "likelihood"),
+    "arch": ("model", "arch"),
+    "hidden": ("model", "hidden"),
+    "latent_dim": ("model", "latent_dim"),
+    "iw_samples": ("model", "iw_samples"),
+    "dataset": ("data", "dataset"),
+    "data_dir": ("data", "data_dir"),
+    "epochs": ("train", "epochs"),
+    "max_steps": ("train", "max_steps"),
+    "batch_size": ("train", "batch_size"),
+    "lr": ("train", "lr"),
+    "beta": ("train", "beta"),
+    "beta_schedule": ("train", "beta_schedule"),
+    "seed": ("train", "seed"),
+    "device": ("train", "device"),
+    "log_every": ("train", "log_every"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _hidden_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 400 or 400,200, got '{text}'") from None
+    if not sizes or min(sizes) <= 0:
+        raise argparse.ArgumentTypeError(f"hidden sizes must be positive integers, got '{text}'")
+    return sizes
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got '{text}'")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a number > 0, got 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vae-studio", description="Train and explore variational autoencoders.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a model headless")
+    train.add_argument("--out", required=True, type=Path, help="run folder for checkpoint, config and metrics")
+    train.add_argument("--config", type=Path, help="a TOML or JSON run config; flags override it")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    # Flags default to None so that only the ones given override the config.
+    train.add_argument("--model", choices=sorted(MODEL_FAMILIES))
+    train.add_argument("--prior", choices=sorted(PRIORS))
+    train.add_argument("--prior-components", type=_positive_int, metavar="K")
+    train.add_argument("--likelihood", choices=sorted(LIKELIHOODS))
+    train.add_argument("--arch", choices=sorted(ARCHITECTURES))
+    train.add_argument("--hidden", type=_hidden_sizes, metavar="400[,200...]")
+    train.add_argument("--latent-dim", type=_positive_int, metavar="D")
+    train.add_argument("--beta", type=_non_negative_float, metavar="B")
+    train.add_argument("--beta-schedule", choices=sorted(BETA_SCHEDULES))
+    train.add_argument("--iw-samples", type=_positive_int, metavar="K", help="IWAE objective with K samples (1 = ELBO)")
+    train.add_argument("--dataset", metavar="NAME", help=f"one of {', '.join(NAMED_DATASETS)}, or idx:DIR")
+    train.add_argument("--data-dir", metavar="DIR")
+    train.add_argument("--epochs", type=_positive_int, metavar="E")
+    train.add_argument("--max-steps", type=_positive_int, metavar="S")
+    train.add_argument("--batch-size", type=_positive_int, metavar="N")
+    train.add_argument("--lr", type=_positive_float)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", choices=DEVICE_CHOICES)
+    train.add_argument("--log-every", type=_positive_int, metavar="STEPS")
+
+    evaluate = commands.add_parser("evaluate", help="print test-set figures of a trained run as JSON")
+    evaluate.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    evaluate.add_argument("--iw-samples", type=_positive_int, default=1, metavar="K")
+    evaluate.add_argument("--split", choices=("test", "train"), default="test")
+    evaluate.add_argument("--limit", type=_positive_int, metavar="N", help="evaluate the first N examples only")
+    evaluate.add_argument("--data-dir", metavar="DIR", help="where the data set's files are, if moved")
+    evaluate.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    return parser
+
+
+def _apply_flags(config: RunConfig, arguments: argparse.Namespace) -> RunConfig:
+    sections = {name: getattr(config, name) for name in ("data", "model", "train")}
+    for flag, (section, key) in _CONFIG_FLAGS.items():
+        value = getattr(arguments, flag, None)
+        if value is not None:
+            sections[section] = dataclasses.replace(sections[section], **{key: value})
+    if arguments.max_steps is None and arguments.epochs is not None:
+        sections["train"] = dataclasses.replace(sections["train"], max_steps=None)
+    return RunConfig(**sections)
+
+
+class _ProgressBar:
+    """A one-line bar on a terminal; silent when stderr is not one."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def update(self, snapshot: TrainingSnapshot) -> None:
+        if not self.enabled:
+            return
+        done = snapshot.step / max(1, snapshot.total_steps)
+        filled = int(30 * done)
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {done:4.0%} step {snapshot.step:,}/{snapshot.total_steps:,}"
+            f" epoch {snapshot.epoch + 1} loss {snapshot.loss:8.2f} kl {snapshot.kl:6.2f}"
+            f" {snapshot.images_per_s:,.0f} img/s "
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def _train(arguments: argparse.Namespace) -> int:
+    out: Path = arguments.out
+    checkpoint_path = out / CHECKPOINT_NAME
+    checkpoint = None
+    if arguments.resume:
+        checkpoint = load_checkpoint(checkpoint_path)
+        config = checkpoint.config
+    elif arguments.config is not None:
+        config = RunConfig.from_file(arguments.config)
+    else:
+        config = RunConfig()
+    config = _apply_flags(config, arguments)
+    data = load_data(config.data)
+    trainer = Trainer(config, data)
+    if checkpoint is not None:
+        try:
+            trainer.restore(checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters)
+        except RuntimeError as error:
+            raise VaeStudioError(f"{checkpoint_path}: cannot resume with these settings ({str(error).splitlines()[0]})") from None
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(trainer.config.to_json() + "\n", encoding="utf-8")
+    metrics_path = out / "metrics.csv"
+    append = arguments.resume and metrics_path.exists()
+    print(f"{data.train.describe()}; training {config.model.family} on {trainer.device}", file=sys.stderr)
+    bar = _ProgressBar()
+    try:
+        with metrics_path.open("a" if append else "w", newline="", encoding="utf-8") as metrics_file:
+            writer = csv.writer(metrics_file)
+            if not append:
+                writer.writerow(METRICS_COLUMNS)
+            for snapshot in trainer.run():
+                writer.writerow([
+                    snapshot.step, snapshot.epoch, f"{snapshot.wall_time_s:.3f}", f"{snapshot.images_per_s:.1f}",
+                    f"{snapshot.loss:.4f}", f"{snapshot.recon:.4f}", f"{snapshot.kl:.4f}", f"{snapshot.beta:.6g}",
+                    f"{snapshot.learning_rate:.6g}",
+                ])
+                bar.update(snapshot)
+    except KeyboardInterrupt:
+        bar.close()
+        save_trainer(checkpoint_path, trainer)
+        print(f"interrupted at step {trainer.step}; saved {checkpoint_path} (continue with --resume)", file=sys.stderr)
+        return 130
+    bar.close()
+    save_trainer(checkpoint_path, trainer)
+    print(f"saved {checkpoint_path} after {trainer.step:,} steps", file=sys.stderr)
+    return 0
+
+
+def _evaluate(arguments: argparse.Namespace) -> int:
+    device = resolve_device(arguments.device)
+    model, checkpoint = load_model(arguments.run_dir / CHECKPOINT_NAME, device)
+    data_config = checkpoint.config.data
+    if arguments.data_dir is not None:
+        data_config = dataclasses.replace(data_config, data_dir=arguments.data_dir)
+    split = load_data(data_config)
+    data = split.test if arguments.split == "test" else split.train
+    results = evaluate_model(model, data, iw_samples=arguments.iw_samples, limit=arguments.limit)
+    results["split"] = arguments.split
+    print(json.dumps(results))
+    return 0
+
+
+_COMMANDS = {"train": _train, "evaluate": _evaluate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[arguments.command](arguments)
+    except VaeStudioError as error:
+        print(f"vae-studio: error: {error}", file=sys.stderr)
+        return 1
+    except torch.cuda.OutOfMemoryError:
+        print("vae-studio: error: the device ran out of memory: try a smaller batch size", file=sys.stderr)
+        return 1

@@ -1,0 +1,159 @@
+"""Run configuration: dataclasses that round-trip through JSON and TOML and reject unknown keys."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from vae_core.errors import VaeStudioError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(VaeStudioError):
+    pass
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "glyphs"
+    data_dir: str | None = None
+    # Number of examples for generated data sets (None: the set's default size).
+    size: int | None = None
+    # Share of the examples held out for testing where the set has no test split of its own.
+    test_fraction: float = 1 / 6
+    seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    family: str = "vae"
+    prior: str = "normal"
+    likelihood: str = "bernoulli"
+    arch: str = "mlp"
+    hidden: tuple[int, ...] = (400,)
+    latent_dim: int = 2
+    # Importance samples per example in the training objective (1 = the ELBO).
+    iw_samples: int = 1
+    # Components of a mixture prior, or pseudo-inputs of a VampPrior.
+    prior_components: int = 10
+    # Filled in from the data when a run is built, so a checkpoint rebuilds its model alone.
+    input_shape: tuple[int, ...] = ()
+    num_classes: int = 0
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    max_steps: int | None = None
+    batch_size: int = 128
+    lr: float = 1e-3
+    beta: float = 1.0
+    beta_schedule: str = "constant"
+    # Steps of the linear warm-up, and the length of one cycle of the cyclical schedule.
+    beta_warmup_steps: int = 2000
+    beta_cycle_steps: int = 2000
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 50
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return _drop_none(dataclasses.asdict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, values: dict) -> RunConfig:
+        return _build(cls, values, "")
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"config is not valid JSON: {error}") from None
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_toml(cls, text: str) -> RunConfig:
+        try:
+            values = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config is not valid TOML: {error}") from None
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+        if path.suffix == ".json":
+            return cls.from_json(text)
+        return cls.from_toml(text)
+
+
+def _drop_none(value):
+    # TOML has no null: an unset optional is written as an absent key.
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _build(cls, values, prefix: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"config section '{prefix.rstrip('.') or 'root'}' must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown config key '{prefix}{key}'")
+    arguments = {}
+    for name, value in values.items():
+        arguments[name] = _coerce(hints[name], value, prefix + name)
+    return cls(**arguments)
+
+
+def _coerce(hint, value, key: str):
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key + ".")
+    origin = typing.get_origin(hint)
+    arguments = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in arguments:
+            return None
+        (hint,) = [a for a in arguments if a is not type(None)]
+        return _coerce(hint, value, key)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{key}' must be a list, got {value!r}")
+        return tuple(_coerce(arguments[0], item, key) for item in value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"config key '{key}' must be {hint.__name__}, got {value!r}")
+    return value

@@ -1,0 +1,108 @@
+"""The built-in digit-like glyph set: ten classes of pen strokes, drawn in code from a seed.
+
+Each class is a few polylines in the unit square; every example jitters the control points,
+applies a random slant, rotation, scale and shift, and renders the strokes with a random pen
+width, so the set is varied enough for a 2-D latent map to show real structure.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from vae_core.data.dataset import ImageDataset
+
+IMAGE_SIZE = 28
+DEFAULT_SIZE = 12_000
+# The glyph box covers the central 20x20 pixels, as MNIST centres its digits.
+_BOX_PIXELS = 20.0
+
+
+def _arc(cx, cy, rx, ry, start_deg, end_deg, points=14):
+    angles = torch.linspace(math.radians(start_deg), math.radians(end_deg), points)
+    return torch.stack([cx + rx * torch.cos(angles), cy + ry * torch.sin(angles)], dim=1)
+
+
+def _line(*points):
+    return torch.tensor(points, dtype=torch.float32)
+
+
+# Per class, its strokes as polylines (x to the right, y down, angles in degrees clockwise).
+_STROKES = {
+    0: [_arc(0.5, 0.5, 0.3, 0.46, 0, 360, 20)],
+    1: [_line((0.3, 0.25), (0.55, 0.04), (0.55, 0.96))],
+    2: [torch.cat([_arc(0.5, 0.3, 0.28, 0.25, 200, 385), _line((0.2, 0.95), (0.84, 0.95))])],
+    3: [_arc(0.5, 0.28, 0.27, 0.23, 200, 450), _arc(0.5, 0.73, 0.3, 0.23, 270, 520)],
+    4: [_line((0.68, 0.96), (0.68, 0.04), (0.14, 0.68), (0.86, 0.68))],
+    5: [_line((0.8, 0.04), (0.3, 0.04), (0.26, 0.45)), _arc(0.48, 0.68, 0.3, 0.27, 235, 520)],
+    6: [_line((0.74, 0.06), (0.45, 0.2), (0.3, 0.45), (0.25, 0.7)), _arc(0.5, 0.7, 0.25, 0.25, 0, 360)],
+    7: [_line((0.14, 0.05), (0.86, 0.05), (0.4, 0.96))],
+    8: [_arc(0.5, 0.26, 0.22, 0.22, 0, 360), _arc(0.5, 0.72, 0.27, 0.24, 0, 360)],
+    9: [_arc(0.5, 0.3, 0.25, 0.25, 0, 360), _line((0.75, 0.3), (0.72, 0.62), (0.6, 0.96))],
+}
+
+
+def _segments(strokes: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Control points of all strokes, and the (start, end) point index of every segment."""
+    points = torch.cat(strokes)
+    pairs, offset = [], 0
+    for stroke in strokes:
+        pairs += [(offset + i, offset + i + 1) for i in range(len(stroke) - 1)]
+        offset += len(stroke)
+    return points, torch.tensor(pairs)
+
+
+def _render(points: torch.Tensor, pairs: torch.Tensor, half_width: torch.Tensor) -> torch.Tensor:
+    """Anti-aliased strokes: (n, P, 2) points in pixels -> (n, H, W) intensities in [0, 1]."""
+    coords = torch.arange(IMAGE_SIZE, dtype=torch.float32) + 0.5
+    pixel_y, pixel_x = (c.reshape(1, -1, 1) for c in torch.meshgrid(coords, coords, indexing="ij"))
+    start_x, start_y = (points[:, pairs[:, 0], i].unsqueeze(1) for i in (0, 1))  # (n, 1, S)
+    delta_x, delta_y = (points[:, pairs[:, 1], i].unsqueeze(1) - s for i, s in ((0, start_x), (1, start_y)))
+    inverse_length = 1.0 / (delta_x.square() + delta_y.square()).clamp_min(1e-6)
+    offset_x, offset_y = pixel_x - start_x, pixel_y - start_y  # (n, HW, S)
+    along = ((offset_x * delta_x + offset_y * delta_y) * inverse_length).clamp_(0, 1)
+    squared = (offset_x - along * delta_x).square_() + (offset_y - along * delta_y).square_()
+    distance = squared.amin(dim=-1).sqrt_()  # (n, HW)
+    intensity = (half_width.unsqueeze(1) - distance + 0.5).clamp_(0, 1)
+    return intensity.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+
+
+def _random_affine(count: int, generator: torch.Generator) -> torch.Tensor:
+    """(count, 2, 2) matrices: slant, rotation and an anisotropic scale."""
+    def normal(scale):
+        return torch.randn(count, generator=generator) * scale
+
+    angle = normal(0.18)
+    shear = normal(0.2)
+    scale_x = 0.95 + normal(0.1)
+    scale_y = 0.97 + normal(0.06)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    rotation = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+    shear_scale = torch.zeros(count, 2, 2)
+    shear_scale[:, 0, 0] = scale_x
+    shear_scale[:, 0, 1] = shear
+    shear_scale[:, 1, 1] = scale_y
+    return rotation @ shear_scale
+
+
+def make_glyphs(size: int = DEFAULT_SIZE, seed: int = 0) -> ImageDataset:
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(size) % 10
+    images = torch.empty(size, 1, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)
+    margin = (IMAGE_SIZE - _BOX_PIXELS) / 2
+    for digit, strokes in _STROKES.items():
+        rows = (labels == digit).nonzero().squeeze(1)
+        points, pairs = _segments(strokes)
+        count = len(rows)
+        jittered = points + torch.randn(count, *points.shape, generator=generator) * 0.025
+        centred = (jittered - 0.5) @ _random_affine(count, generator).transpose(1, 2)
+        shift = torch.randn(count, 1, 2, generator=generator) * 0.05
+        in_pixels = (centred + 0.5 + shift) * _BOX_PIXELS + margin
+        half_width = 0.9 + torch.rand(count, generator=generator) * 0.9
+        for chunk in torch.split(torch.arange(count), 512):
+            rendered = _render(in_pixels[chunk], pairs, half_width[chunk])
+            images[rows[chunk], 0] = (rendered * 255).round().to(torch.uint8)
+    return ImageDataset(
+        name="glyphs", images=images, labels=labels, class_names=tuple(str(d) for d in range(10))
+    )

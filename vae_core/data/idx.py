@@ -1,0 +1,88 @@
+"""Reader for the IDX format of MNIST and its siblings (optionally gzip-compressed)."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vae_core.data.dataset import DataSplit, ImageDataset
+from vae_core.errors import VaeStudioError
+
+_UNSIGNED_BYTE = 0x08
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """The array stored in an IDX file (uint8 data only, which is what image sets use)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except FileNotFoundError:
+        raise VaeStudioError(f"{path}: file not found") from None
+    except PermissionError:
+        raise VaeStudioError(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise VaeStudioError(f"{path}: is a folder, not an IDX file") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise VaeStudioError(f"{path}: corrupt or truncated gzip data ({error})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise VaeStudioError(f"{path}: not an IDX file (bad magic number)")
+    if raw[2] != _UNSIGNED_BYTE:
+        raise VaeStudioError(f"{path}: IDX element type 0x{raw[2]:02x} is not supported (only unsigned bytes)")
+    rank = raw[3]
+    header_size = 4 + 4 * rank
+    if rank == 0 or len(raw) < header_size:
+        raise VaeStudioError(f"{path}: IDX header is truncated")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=rank, offset=4))
+    expected = int(np.prod(shape))
+    if len(raw) - header_size != expected:
+        raise VaeStudioError(
+            f"{path}: IDX header promises {expected:,} values of shape {shape} "
+            f"but the file holds {len(raw) - header_size:,}"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for name in (stem + ".gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    raise VaeStudioError(f"{folder}: missing {stem}.gz")
+
+
+def read_idx_pair(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+    if images.ndim != 3:
+        raise VaeStudioError(f"{images_path}: expected images of rank 3 (N, H, W), got shape {images.shape}")
+    if labels.ndim != 1:
+        raise VaeStudioError(f"{labels_path}: expected labels of rank 1, got shape {labels.shape}")
+    if len(images) != len(labels):
+        raise VaeStudioError(
+            f"{images_path}: {len(images):,} images but {labels_path.name} has {len(labels):,} labels"
+        )
+    return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
+
+
+def load_idx_folder(name: str, folder: str | Path, class_names: tuple[str, ...] | None = None) -> DataSplit:
+    """The four files of the MNIST layout (train/t10k images and labels) in one folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VaeStudioError(f"{folder}: data folder not found")
+    parts = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images, labels = read_idx_pair(
+            _find(folder, f"{prefix}-images-idx3-ubyte"), _find(folder, f"{prefix}-labels-idx1-ubyte")
+        )
+        parts[split] = (images, labels)
+    num_classes = int(max(parts["train"][1].max(), parts["test"][1].max())) + 1
+    names = class_names or tuple(str(i) for i in range(num_classes))
+    return DataSplit(
+        train=ImageDataset(name, *parts["train"], class_names=names),
+        test=ImageDataset(name, *parts["test"], class_names=names),
+    )

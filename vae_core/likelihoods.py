@@ -1,0 +1,54 @@
+"""Observation models p(x|z) by name; each turns decoder outputs into a log-likelihood."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vae_core.distributions import normal_log_density
+
+
+class BernoulliLikelihood(nn.Module):
+    """Pixels are coins; the decoder gives logits. Training data is binarised afresh each batch."""
+
+    binarizes_data = True
+
+    def __init__(self, input_shape):
+        super().__init__()
+
+    def log_prob(self, x, logits):
+        """(..., B, C, H, W) -> (..., B): log p(x|z) summed over pixels."""
+        return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").flatten(-3).sum(-1)
+
+    def mean(self, logits):
+        return torch.sigmoid(logits)
+
+
+class GaussianLikelihood(nn.Module):
+    """Pixels are Gaussian around the decoder's output, with a learned scale per pixel."""
+
+    binarizes_data = False
+    # The smallest standard deviation: keeps the density finite on pixels that never vary.
+    min_log_var = 2 * math.log(0.01)
+
+    def __init__(self, input_shape):
+        super().__init__()
+        self.log_var = nn.Parameter(torch.full(tuple(input_shape), math.log(0.1)))
+
+    def pixel_log_var(self):
+        return self.log_var.clamp(min=self.min_log_var)
+
+    def log_prob(self, x, mean):
+        return normal_log_density(x, mean, self.pixel_log_var()).flatten(-3).sum(-1)
+
+    def mean(self, mean):
+        return mean
+
+
+LIKELIHOODS: dict[str, type[nn.Module]] = {
+    "bernoulli": BernoulliLikelihood,
+    "gaussian": GaussianLikelihood,
+}

@@ -1,0 +1,55 @@
+"""The one interface every model family implements."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vae_core.config import ModelConfig
+
+
+class LatentModel(nn.Module):
+    """A generative model with an encoder; the trainer, evaluation and the window use only this.
+
+    `encode(x, y)` gives the posterior (or the pre-quantisation code), `decode(z, y)` the
+    likelihood's parameters, `loss(x, y, beta)` a dict of named terms (the scalar `loss` to
+    minimise, `recon` and `kl` in nats per example, `kl_per_dim` of shape (D,)), and
+    `sample(n, y)` images in [0, 1].
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+
+    def observe(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The observation the likelihood models, from intensities in [0, 1] (identity by default)."""
+        return x
+
+    def encode(self, x, y=None):
+        raise NotImplementedError
+
+    def decode(self, z, y=None):
+        raise NotImplementedError
+
+    def decode_mean(self, z, y=None) -> torch.Tensor:
+        """Images in [0, 1] decoded from codes (..., D)."""
+        raise NotImplementedError
+
+    def embed(self, x, y=None) -> torch.Tensor:
+        """A point per example for maps and metrics: (B, D)."""
+        raise NotImplementedError
+
+    def elbo_terms(self, x, y=None, generator=None) -> dict[str, torch.Tensor]:
+        """The negative ELBO per example, split: `recon` (B,), `kl` (B,), `kl_per_dim` (B, D)."""
+        raise NotImplementedError
+
+    def loss(self, x, y=None, beta: float = 1.0, generator=None) -> dict[str, torch.Tensor]:
+        """The training objective's scalar `loss`, and batch means of `recon`, `kl`, `kl_per_dim`."""
+        raise NotImplementedError
+
+    def sample(self, count: int, y=None, generator=None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def log_importance_weights(self, x, y=None, samples: int = 1, generator=None) -> torch.Tensor:
+        """log p(x, z_k) - log q(z_k|x) for z_k ~ q(z|x): (samples, B). Needed for IS estimates."""
+        raise NotImplementedError

@@ -1,0 +1,256 @@
+"""Training as a generator of immutable snapshots, steerable between steps from another thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vae_core.config import RunConfig
+from vae_core.data import DataSplit
+from vae_core.device import resolve_device
+from vae_core.errors import VaeStudioError
+from vae_core.models import LatentModel, build_model
+from vae_core.schedules import BETA_SCHEDULES
+
+
+class TrainingDiverged(VaeStudioError):
+    """The loss stopped being a finite number; the last snapshot's weights are the last good ones."""
+
+
+@dataclass(frozen=True)
+class TrainingSnapshot:
+    """What a run reports at a log point: plain numbers and CPU copies only."""
+
+    step: int
+    epoch: int  # epochs completed
+    epoch_progress: float  # share of the current epoch done, in [0, 1]
+    total_steps: int
+    wall_time_s: float  # training time, pauses excluded
+    images_per_s: float  # over the interval since the previous snapshot
+    loss: float  # means over the interval, nats per example
+    recon: float
+    kl: float
+    beta: float
+    learning_rate: float
+    kl_per_dim: np.ndarray  # (D,)
+    finished: bool
+    # CPU copies of the weights, when the run was asked for them (for a viewer's own model).
+    model_state: Mapping[str, torch.Tensor] | None = None
+
+
+def complete_model_config(config: RunConfig, data: DataSplit) -> RunConfig:
+    """The config with the model's input shape and class count taken from the data."""
+    model = dataclasses.replace(
+        config.model, input_shape=tuple(data.train.image_shape), num_classes=data.train.num_classes
+    )
+    return dataclasses.replace(config, model=model)
+
+
+class Trainer:
+    """Trains one model on one data split. `run()` yields a snapshot every `log_every` steps.
+
+    `set_beta`, `set_learning_rate`, `pause`, `resume`, `step_interval` and `stop` may be called
+    from any thread; they take effect between steps.
+    """
+
+    def __init__(self, config: RunConfig, data: DataSplit, device: torch.device | None = None):
+        self.config = complete_model_config(config, data)
+        train = self.config.train
+        if train.batch_size < 1:
+            raise VaeStudioError(f"batch size must be at least 1, got {train.batch_size}")
+        if not train.lr > 0:
+            raise VaeStudioError(f"learning rate must be positive, got {train.lr}")
+        if train.beta < 0:
+            raise VaeStudioError(f"beta must not be negative, got {train.beta}")
+        if train.beta_schedule not in BETA_SCHEDULES:
+            raise VaeStudioError(
+                f"unknown beta schedule '{train.beta_schedule}' (choose from {', '.join(BETA_SCHEDULES)})"
+            )
+        self.device = device or resolve_device(train.device)
+        torch.manual_seed(train.seed)  # network initialisation
+        self.model: LatentModel = build_model(self.config.model).to(self.device)
+        self.data = data.train.to(self.device)
+        # Fused Adam runs the update of all parameters in one kernel; same result as the loop.
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr, fused=True)
+        self.generator = torch.Generator(self.device).manual_seed(train.seed)
+        self.step = 0
+        self.epoch = 0
+        self.wall_time_s = 0.0
+        self._order = torch.randperm(len(self.data), generator=self.generator, device=self.device)
+        self._position = 0
+        self._beta_base = train.beta
+        self._stop_requested = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._pause_at_snapshot = False
+
+    # Commands, safe from any thread.
+    def set_beta(self, beta: float) -> None:
+        if beta < 0 or not math.isfinite(beta):
+            raise VaeStudioError(f"beta must be a finite number >= 0, got {beta}")
+        self._beta_base = float(beta)
+
+    def set_learning_rate(self, lr: float) -> None:
+        if not lr > 0 or not math.isfinite(lr):
+            raise VaeStudioError(f"learning rate must be positive, got {lr}")
+        for group in self.optimizer.param_groups:
+            group["lr"] = float(lr)
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._pause_at_snapshot = False
+        self._running.set()
+
+    def step_interval(self) -> None:
+        """Run until the next snapshot, then pause."""
+        self._pause_at_snapshot = True
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop_requested.set()
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def beta(self) -> float:
+        """The β of the next step: the base value shaped by the schedule."""
+        schedule = BETA_SCHEDULES[self.config.train.beta_schedule]
+        return schedule(self._beta_base, self.step, self.config.train)
+
+    @property
+    def learning_rate(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.data) / self.config.train.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        train = self.config.train
+        if train.max_steps is not None:
+            return train.max_steps
+        return train.epochs * self.steps_per_epoch
+
+    def _next_indices(self) -> torch.Tensor:
+        if self._position >= len(self.data):
+            self.epoch += 1
+            self._order = torch.randperm(len(self.data), generator=self.generator, device=self.device)
+            self._position = 0
+        batch_size = self.config.train.batch_size
+        indices = self._order[self._position : self._position + batch_size]
+        self._position += batch_size
+        return indices
+
+    def _wait_while_paused(self) -> None:
+        while not self._running.wait(timeout=0.1):
+            if self._stop_requested.is_set():
+                return
+
+    def run(self, include_weights: bool = False) -> Iterator[TrainingSnapshot]:
+        """Train to the configured budget (or until stopped), yielding snapshots on the way."""
+        model, optimizer = self.model, self.optimizer
+        model.train()
+        log_every = max(1, self.config.train.log_every)
+        total_steps = self.total_steps
+        sums = torch.zeros(3, device=self.device)  # loss, recon, kl
+        kl_per_dim_sum = torch.zeros(self.config.model.latent_dim, device=self.device)
+        interval_steps = interval_images = 0
+        clock = time.perf_counter()
+        while self.step < total_steps and not self._stop_requested.is_set():
+            if not self._running.is_set():
+                self._wait_while_paused()
+                clock = time.perf_counter()
+                continue
+            beta = self.beta
+            images, labels = self.data.batch(self._next_indices())
+            observed = model.observe(images, self.generator)
+            terms = model.loss(observed, labels, beta=beta, generator=self.generator)
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            optimizer.step()
+            self.step += 1
+            with torch.no_grad():
+                sums += torch.stack([terms["loss"], terms["recon"], terms["kl"]])
+                kl_per_dim_sum += terms["kl_per_dim"]
+            interval_steps += 1
+            interval_images += len(images)
+            finished = self.step >= total_steps
+            if self.step % log_every and not finished:
+                continue
+            # A log point: the one place that waits for the device and reads numbers back.
+            now = time.perf_counter()
+            elapsed = now - clock
+            self.wall_time_s += elapsed
+            loss, recon, kl = (sums / interval_steps).tolist()
+            if not math.isfinite(loss):
+                raise TrainingDiverged(
+                    f"the loss became {loss} at step {self.step}: try a smaller learning rate or beta"
+                )
+            yield TrainingSnapshot(
+                step=self.step,
+                epoch=self.epoch,
+                epoch_progress=min(self._position / len(self.data), 1.0),
+                total_steps=total_steps,
+                wall_time_s=self.wall_time_s,
+                images_per_s=interval_images / max(elapsed, 1e-9),
+                loss=loss,
+                recon=recon,
+                kl=kl,
+                beta=beta,
+                learning_rate=self.learning_rate,
+                kl_per_dim=(kl_per_dim_sum / interval_steps).cpu().numpy(),
+                finished=finished,
+                model_state=self.weights() if include_weights else None,
+            )
+            sums.zero_()
+            kl_per_dim_sum.zero_()
+            interval_steps = interval_images = 0
+            if self._pause_at_snapshot:
+                self._pause_at_snapshot = False
+                self.pause()
+            clock = time.perf_counter()
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """A CPU copy of the model's weights that training will not touch."""
+        return {name: value.detach().to("cpu", copy=True) for name, value in self.model.state_dict().items()}
+
+    # Checkpoint support: everything that makes a resumed run continue bit for bit.
+    def counters(self) -> dict[str, torch.Tensor]:
+        return {
+            "step": torch.tensor(self.step),
+            "epoch": torch.tensor(self.epoch),
+            "position": torch.tensor(self._position),
+            "order": self._order.cpu(),
+            "generator_state": self.generator.get_state(),
+            "wall_time_s": torch.tensor(self.wall_time_s, dtype=torch.float64),
+            "beta_base": torch.tensor(self._beta_base, dtype=torch.float64),
+        }
+
+    def restore(self, model_state, optimizer_state, counters) -> None:
+        self.model.load_state_dict(model_state)
+        if optimizer_state is not None:
+            self.optimizer.load_state_dict(optimizer_state)
+        if not counters:
+            return
+        if len(counters["order"]) != len(self.data):
+            raise VaeStudioError("the checkpoint was trained on a data set of another size: cannot resume on this one")
+        self.step = int(counters["step"])
+        self.epoch = int(counters["epoch"])
+        self._position = int(counters["position"])
+        self._order = counters["order"].to(self.device)
+        self.generator.set_state(counters["generator_state"])
+        self.wall_time_s = float(counters["wall_time_s"])
+        self._beta_base = float(counters["beta_base"])
