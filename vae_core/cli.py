@@ -39,6 +39,9 @@ _CONFIG_FLAGS = {
     "iw_samples": ("model", "iw_samples"),
     "dataset": ("data", "dataset"),
     "data_dir": ("data", "data_dir"),
+    "mirror": ("data", "mirrors"),
+    "image_size": ("data", "image_size"),
+    "color": ("data", "color"),
     "epochs": ("train", "epochs"),
     "max_steps": ("train", "max_steps"),
     "batch_size": ("train", "batch_size"),
@@ -114,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--iw-samples", type=_positive_int, metavar="K", help="IWAE objective with K samples (1 = ELBO)")
     train.add_argument("--dataset", metavar="NAME", help=f"one of {', '.join(NAMED_DATASETS)}, or idx:DIR")
     train.add_argument("--data-dir", metavar="DIR")
+    train.add_argument("--mirror", action="append", metavar="URL", help="a base URL to download data from (repeatable)")
+    train.add_argument("--image-size", type=_positive_int, metavar="PX", help="resize your own images to PX x PX")
+    train.add_argument("--color", choices=("grayscale", "rgb"), help="channels of your own images")
     train.add_argument("--epochs", type=_positive_int, metavar="E")
     train.add_argument("--max-steps", type=_positive_int, metavar="S")
     train.add_argument("--batch-size", type=_positive_int, metavar="N")

@@ -33,6 +33,12 @@ class DataConfig:
     # Share of the examples held out for testing where the set has no test split of its own.
     test_fraction: float = 1 / 6
     seed: int = 0
+    # Base URLs tried, in order, before the built-in mirrors when a data set is downloaded.
+    mirrors: tuple[str, ...] = ()
+    # Side length images of the user's own folders and arrays are resized to (None: as they are).
+    image_size: int | None = None
+    # "grayscale" or "rgb", for the user's own images.
+    color: str = "grayscale"
 
 
 @dataclass

@@ -41,6 +41,8 @@ class TrainingSnapshot:
     learning_rate: float
     kl_per_dim: np.ndarray  # (D,)
     finished: bool
+    # Further scalar terms a model family reports (codebook perplexity, say), interval means.
+    extra_terms: Mapping[str, float] = dataclasses.field(default_factory=dict)
     # CPU copies of the weights, when the run was asked for them (for a viewer's own model).
     model_state: Mapping[str, torch.Tensor] | None = None
 
@@ -51,6 +53,10 @@ def complete_model_config(config: RunConfig, data: DataSplit) -> RunConfig:
         config.model, input_shape=tuple(data.train.image_shape), num_classes=data.train.num_classes
     )
     return dataclasses.replace(config, model=model)
+
+
+# The terms every model's loss returns; any others are reported as extra terms.
+_STANDARD_TERMS = ("loss", "recon", "kl", "kl_per_dim")
 
 
 class Trainer:
@@ -165,7 +171,8 @@ class Trainer:
         model.train()
         log_every = max(1, self.config.train.log_every)
         total_steps = self.total_steps
-        sums = torch.zeros(3, device=self.device)  # loss, recon, kl
+        sums = None  # sums of the terms named in `names` over the interval
+        names: tuple[str, ...] = ()
         kl_per_dim_sum = torch.zeros(self.config.model.latent_dim, device=self.device)
         interval_steps = interval_images = 0
         clock = time.perf_counter()
@@ -183,7 +190,10 @@ class Trainer:
             optimizer.step()
             self.step += 1
             with torch.no_grad():
-                sums += torch.stack([terms["loss"], terms["recon"], terms["kl"]])
+                if sums is None:
+                    names = ("loss", "recon", "kl", *(name for name in terms if name not in _STANDARD_TERMS))
+                    sums = torch.zeros(len(names), device=self.device)
+                sums += torch.stack([terms[name].detach().float() for name in names])
                 kl_per_dim_sum += terms["kl_per_dim"]
             interval_steps += 1
             interval_images += len(images)
@@ -194,7 +204,7 @@ class Trainer:
             now = time.perf_counter()
             elapsed = now - clock
             self.wall_time_s += elapsed
-            loss, recon, kl = (sums / interval_steps).tolist()
+            loss, recon, kl, *extras = (sums / interval_steps).tolist()
             if not math.isfinite(loss):
                 raise TrainingDiverged(
                     f"the loss became {loss} at step {self.step}: try a smaller learning rate or beta"
@@ -213,6 +223,7 @@ class Trainer:
                 learning_rate=self.learning_rate,
                 kl_per_dim=(kl_per_dim_sum / interval_steps).cpu().numpy(),
                 finished=finished,
+                extra_terms=dict(zip(names[3:], extras)),
                 model_state=self.weights() if include_weights else None,
             )
             sums.zero_()
