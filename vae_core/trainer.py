@@ -209,6 +209,11 @@ class Trainer:
                 raise TrainingDiverged(
                     f"the loss became {loss} at step {self.step}: try a smaller learning rate or beta"
                 )
+            if self._pause_at_snapshot:
+                # Paused before the yield, so a step requested while the consumer holds this
+                # snapshot runs to the next one.
+                self._pause_at_snapshot = False
+                self.pause()
             yield TrainingSnapshot(
                 step=self.step,
                 epoch=self.epoch,
@@ -229,9 +234,6 @@ class Trainer:
             sums.zero_()
             kl_per_dim_sum.zero_()
             interval_steps = interval_images = 0
-            if self._pause_at_snapshot:
-                self._pause_at_snapshot = False
-                self.pause()
             clock = time.perf_counter()
 
     def weights(self) -> dict[str, torch.Tensor]:

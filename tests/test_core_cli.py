@@ -1,0 +1,96 @@
+"""The command line end to end, on the built-in data, in a fresh interpreter as a user runs it."""
+
+import csv
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*arguments, cwd=ROOT):
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, arguments)],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def test_train_then_evaluate_on_the_built_in_data(tmp_path):
+    run_dir = tmp_path / "run"
+    config = tmp_path / "small.toml"
+    config.write_text('[data]\nsize = 600\n[model]\nhidden = [32]\n[train]\nbatch_size = 50\nlog_every = 5\n')
+    result = _run("train", "--out", run_dir, "--config", config, "--max-steps", 20, "--latent-dim", 3)
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in run_dir.iterdir()} == {"checkpoint.safetensors", "config.json", "metrics.csv"}
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["model"]["latent_dim"] == 3 and saved["model"]["hidden"] == [32]
+    with (run_dir / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [5, 10, 15, 20]
+    assert {"step", "epoch", "wall_time_s", "images_per_s", "loss", "recon", "kl", "beta"} <= set(rows[0])
+
+    result = _run("evaluate", run_dir, "--iw-samples", 20, "--limit", 50)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["examples"] == 50
+    assert figures["elbo"] == pytest.approx(-(figures["recon"] + figures["kl"]))
+    assert figures["log_likelihood_is"] > figures["elbo"]
+    assert len(figures["kl_per_dim"]) == 3 and 0 <= figures["active_units"] <= 3
+
+    result = _run("train", "--out", run_dir, "--resume", "--max-steps", 30)
+    assert result.returncode == 0, result.stderr
+    with (run_dir / "metrics.csv").open() as handle:
+        assert [int(r["step"]) for r in csv.DictReader(handle)] == [5, 10, 15, 20, 25, 30]
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["train", "--out", "{tmp}/r", "--latent-dim", "0"], "argument --latent-dim: expected a number >= 1, got 0"),
+        (["train", "--out", "{tmp}/r", "--model", "gan"], "argument --model: invalid choice: 'gan'"),
+        (["train", "--out", "{tmp}/r", "--hidden", "400,x"], "expected sizes like 400 or 400,200"),
+        (["train", "--out", "{tmp}/r", "--lr", "-1"], "argument --lr"),
+        (["train"], "the following arguments are required: --out"),
+        (["train", "--out", "{tmp}/r", "--config", "{tmp}/missing.toml"], "cannot read config"),
+        (["train", "--out", "{tmp}/r", "--dataset", "imagenet"], "unknown data set 'imagenet'"),
+        (["train", "--out", "{tmp}/r", "--resume"], "checkpoint not found"),
+        (["evaluate", "{tmp}/nowhere"], "checkpoint not found"),
+    ],
+)
+def test_bad_input_ends_with_one_clear_line(tmp_path, arguments, message):
+    result = _run(*[a.format(tmp=tmp_path) for a in arguments])
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("vae-studio")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_config_key_is_named(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[model]\nlatent = 2\n")
+    result = _run("train", "--out", tmp_path / "r", "--config", config)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "vae-studio: error: unknown config key 'model.latent'"
+
+
+def _write_idx(path: Path, array: np.ndarray):
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def test_idx_folder_trains_from_the_command_line(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    _write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (40, 8, 8)))
+    _write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 3, 40))
+    _write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (10, 8, 8)))
+    _write_idx(folder / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 3, 10))
+    result = _run("train", "--out", tmp_path / "r", "--dataset", f"idx:{folder}", "--max-steps", 3,
+                  "--batch-size", 20, "--hidden", 16, "--log-every", 1)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,187 @@
+import dataclasses
+import threading
+
+import pytest
+import torch
+
+from vae_core.checkpoint import load_checkpoint, load_model, save_checkpoint, save_trainer
+from vae_core.errors import VaeStudioError
+from vae_core.trainer import Trainer, TrainingDiverged
+
+
+def _with_train(config, **changes):
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
+
+
+def _weights(trainer):
+    return {name: value.clone() for name, value in trainer.model.state_dict().items()}
+
+
+def _assert_same_weights(first, second):
+    assert first.keys() == second.keys()
+    for name in first:
+        assert torch.equal(first[name], second[name]), name
+
+
+def test_snapshots_come_every_log_interval_and_the_loss_falls(small_config, small_glyphs):
+    trainer = Trainer(_with_train(small_config, max_steps=60), small_glyphs)
+    snapshots = list(trainer.run())
+    assert [s.step for s in snapshots] == [10, 20, 30, 40, 50, 60]
+    assert snapshots[-1].finished and not snapshots[0].finished
+    assert snapshots[-1].loss < snapshots[0].loss
+    assert snapshots[0].kl_per_dim.shape == (2,)
+    # 10 steps of 50 make one epoch of 500: each snapshot ends an epoch.
+    assert [(s.epoch, s.epoch_progress) for s in snapshots[:2]] == [(0, 1.0), (1, 1.0)]
+    assert all(s.images_per_s > 0 and s.loss == pytest.approx(s.recon + s.beta * s.kl, rel=1e-4) for s in snapshots)
+
+
+def test_same_seed_same_weights_bit_for_bit(small_config, small_glyphs):
+    runs = []
+    for _ in range(2):
+        trainer = Trainer(small_config, small_glyphs)
+        list(trainer.run())
+        runs.append(_weights(trainer))
+    _assert_same_weights(*runs)
+    other = Trainer(_with_train(small_config, seed=1), small_glyphs)
+    list(other.run())
+    assert not torch.equal(other.model.state_dict()["decoder.net.0.weight"], runs[0]["decoder.net.0.weight"])
+
+
+def test_resume_from_a_checkpoint_equals_training_straight_through(small_config, small_glyphs, tmp_path):
+    straight = Trainer(_with_train(small_config, max_steps=34), small_glyphs)
+    list(straight.run())
+
+    first_half = Trainer(_with_train(small_config, max_steps=17), small_glyphs)
+    list(first_half.run())
+    save_trainer(tmp_path / "half.safetensors", first_half)
+    checkpoint = load_checkpoint(tmp_path / "half.safetensors")
+    resumed = Trainer(_with_train(checkpoint.config, max_steps=34), small_glyphs)
+    resumed.restore(checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters)
+    list(resumed.run())
+    assert resumed.step == straight.step == 34
+    _assert_same_weights(_weights(straight), _weights(resumed))
+
+
+def test_checkpoint_round_trip_keeps_config_and_weights(small_config, small_glyphs, tmp_path):
+    trainer = Trainer(small_config, small_glyphs)
+    list(trainer.run())
+    path = tmp_path / "run" / "model.safetensors"
+    save_trainer(path, trainer)
+    model, checkpoint = load_model(path)
+    assert checkpoint.config == trainer.config
+    _assert_same_weights(_weights(trainer), model.state_dict())
+    assert list(tmp_path.glob("run/*")) == [path]  # the temporary file was renamed, not left behind
+
+
+def test_failed_write_leaves_the_old_checkpoint_intact(small_config, small_glyphs, tmp_path, monkeypatch):
+    trainer = Trainer(small_config, small_glyphs)
+    path = tmp_path / "model.safetensors"
+    save_trainer(path, trainer)
+    before = path.read_bytes()
+
+    def failing_save(tensors, filename, metadata=None):
+        with open(filename, "wb") as handle:
+            handle.write(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("vae_core.checkpoint.save_file", failing_save)
+    with pytest.raises(OSError):
+        save_trainer(path, trainer)
+    assert path.read_bytes() == before
+    assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("content, message", [(b"not a checkpoint at all", "not a readable safetensors"), (None, "not a VAE Studio")])
+def test_bad_checkpoints_give_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "bad.safetensors"
+    if content is None:
+        save_file_plain = __import__("safetensors.torch", fromlist=["save_file"]).save_file
+        save_file_plain({"w": torch.zeros(2)}, str(path))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(VaeStudioError, match=message):
+        load_checkpoint(path)
+
+
+def test_checkpoint_is_never_unpickled(small_config, small_glyphs, tmp_path, monkeypatch):
+    trainer = Trainer(small_config, small_glyphs)
+    path = tmp_path / "model.safetensors"
+    save_trainer(path, trainer)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("pickle used")
+
+    monkeypatch.setattr("pickle.loads", forbidden)
+    monkeypatch.setattr("pickle.load", forbidden)
+    monkeypatch.setattr(torch, "load", forbidden)
+    load_model(path)
+
+
+def test_set_beta_reaches_the_objective_between_steps(small_config, small_glyphs):
+    trainer = Trainer(_with_train(small_config, max_steps=30), small_glyphs)
+    betas = []
+    for snapshot in trainer.run():
+        betas.append(snapshot.beta)
+        trainer.set_beta(0.25)
+    assert betas == [1.0, 0.25, 0.25]
+    with pytest.raises(VaeStudioError):
+        trainer.set_beta(-1)
+
+
+def test_learning_rate_changes_live(small_config, small_glyphs):
+    trainer = Trainer(_with_train(small_config, max_steps=20), small_glyphs)
+    rates = []
+    for snapshot in trainer.run():
+        rates.append(snapshot.learning_rate)
+        trainer.set_learning_rate(1e-4)
+    assert rates == [1e-3, 1e-4]
+
+
+def test_stop_ends_the_run_at_the_next_step(small_config, small_glyphs):
+    trainer = Trainer(_with_train(small_config, max_steps=1000), small_glyphs)
+    run = trainer.run()
+    next(run)
+    trainer.stop()
+    assert list(run) == []
+    assert trainer.step == 10
+
+
+def test_pause_blocks_between_steps_and_resume_continues(small_config, small_glyphs):
+    trainer = Trainer(_with_train(small_config, max_steps=20), small_glyphs)
+    run = trainer.run()
+    next(run)
+    trainer.pause()
+    result = []
+    worker = threading.Thread(target=lambda: result.append(next(run)))
+    worker.start()
+    worker.join(timeout=0.3)
+    assert worker.is_alive() and trainer.step == 10  # waiting, not training
+    trainer.resume()
+    worker.join(timeout=5)
+    assert result[0].step == 20
+
+
+def test_step_interval_runs_one_interval_then_pauses(small_config, small_glyphs):
+    trainer = Trainer(_with_train(small_config, max_steps=100), small_glyphs)
+    run = trainer.run()
+    next(run)
+    trainer.pause()
+    trainer.step_interval()
+    assert next(run).step == 20
+    assert trainer.paused
+
+
+def test_nan_loss_raises_a_clear_error(small_config, small_glyphs):
+    trainer = Trainer(small_config, small_glyphs)
+    with torch.no_grad():
+        trainer.model.decoder.net[0].weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="loss became nan at step 10"):
+        list(trainer.run())
+
+
+@pytest.mark.parametrize("changes, message", [({"batch_size": 0}, "batch size"), ({"lr": 0.0}, "learning rate"),
+                                              ({"beta_schedule": "wavy"}, "unknown beta schedule 'wavy'"),
+                                              ({"device": "tpu"}, "unknown device 'tpu'")])
+def test_bad_training_values_are_rejected(small_config, small_glyphs, changes, message):
+    with pytest.raises(VaeStudioError, match=message):
+        Trainer(_with_train(small_config, **changes), small_glyphs)
