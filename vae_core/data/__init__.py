@@ -1,55 +1,85 @@
-"""Data sets by name: built-in generated sets and files read from disk."""
+"""Data sets by name: built-in generated sets, the MNIST family, and files read from disk.
+
+Every loader takes the run's `DataConfig` and an optional progress callback
+`(done_bytes, total_bytes)` that downloads report to (a bar on the command line, a dialog in
+the window); `load_data` gives the train/test split.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from vae_core.config import DataConfig
-from vae_core.data.dataset import DataSplit, ImageDataset, split_by_seed
+from vae_core.data.dataset import DataSplit, DatasetInfo, ImageDataset, split_by_seed
+from vae_core.data.downloads import ProgressCallback, cache_dir
 from vae_core.data.glyphs import DEFAULT_SIZE as GLYPHS_DEFAULT_SIZE
 from vae_core.data.glyphs import make_glyphs
 from vae_core.data.idx import load_idx_folder, read_idx
+from vae_core.data.mnist_family import IDX_SOURCES, load_idx_source
+from vae_core.data.points import POINT_CLOUDS, make_points
+from vae_core.data.sprites import make_sprites
+from vae_core.data.user_files import load_image_folder, load_npy, load_npz
 from vae_core.errors import VaeStudioError
 
-__all__ = ["DataSplit", "ImageDataset", "load_data", "dataset_names", "read_idx", "cache_dir"]
+__all__ = [
+    "DataSplit",
+    "DatasetInfo",
+    "GENERATED_SETS",
+    "ImageDataset",
+    "LOCATED_DATASETS",
+    "NAMED_DATASETS",
+    "ProgressCallback",
+    "cache_dir",
+    "dataset_names",
+    "load_data",
+    "read_idx",
+]
+
+DataLoader = Callable[[DataConfig, ProgressCallback | None], DataSplit]
+
+# Sets made in code: (size or None for the default, seed) -> the whole data set.
+GENERATED_SETS: dict[str, Callable[[int | None, int], ImageDataset]] = {
+    "glyphs": lambda size, seed: make_glyphs(size or GLYPHS_DEFAULT_SIZE, seed),
+    "sprites": partial(make_sprites, "sprites", image_size=64),
+    "sprites32": partial(make_sprites, "sprites32", image_size=32),
+    **{name: partial(make_points, name) for name in POINT_CLOUDS},
+}
 
 
-def cache_dir() -> Path:
-    """Where downloaded data sets live: VAE_STUDIO_CACHE_DIR, else the user's cache folder."""
-    override = os.environ.get("VAE_STUDIO_CACHE_DIR")
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vae-studio"
+def _generated(make: Callable[[int | None, int], ImageDataset]) -> DataLoader:
+    def load(config: DataConfig, progress: ProgressCallback | None = None) -> DataSplit:
+        return split_by_seed(make(config.size, config.seed), config.test_fraction, config.seed)
+
+    return load
 
 
-def _load_glyphs(config: DataConfig) -> DataSplit:
-    data = make_glyphs(config.size or GLYPHS_DEFAULT_SIZE, seed=config.seed)
-    return split_by_seed(data, config.test_fraction, config.seed)
+def _from_file(read: Callable[[DataConfig, str], ImageDataset]):
+    """A loader for the user's own file or folder, which has no test split of its own."""
+
+    def load(config: DataConfig, location: str, progress: ProgressCallback | None = None) -> DataSplit:
+        return split_by_seed(read(config, location), config.test_fraction, config.seed)
+
+    return load
 
 
-def _load_mnist(config: DataConfig) -> DataSplit:
-    folder = Path(config.data_dir) if config.data_dir else cache_dir() / "mnist"
-    if not folder.is_dir():
-        raise VaeStudioError(f"MNIST files not found in {folder}: pass --data-dir DIR with the four IDX files")
-    return load_idx_folder("mnist", folder)
-
-
-def _load_idx(config: DataConfig, folder: str) -> DataSplit:
+def _load_idx(config: DataConfig, folder: str, progress: ProgressCallback | None = None) -> DataSplit:
     return load_idx_folder(Path(folder).name or "idx", folder)
 
 
-# Data sets known by name; each maps a config to its train/test split.
-NAMED_DATASETS: dict[str, Callable[[DataConfig], DataSplit]] = {
-    "glyphs": _load_glyphs,
-    "mnist": _load_mnist,
+# Data sets known by name; each maps a config (and a progress callback) to its train/test split.
+NAMED_DATASETS: dict[str, DataLoader] = {
+    **{name: _generated(make) for name, make in GENERATED_SETS.items()},
+    **{name: partial(load_idx_source, name) for name in IDX_SOURCES},
 }
 
 # Data sets named "kind:LOCATION" (a folder or a file of the user's).
-LOCATED_DATASETS: dict[str, Callable[[DataConfig, str], DataSplit]] = {
+LOCATED_DATASETS: dict[str, Callable[..., DataSplit]] = {
     "idx": _load_idx,
+    "npz": _from_file(load_npz),
+    "npy": _from_file(load_npy),
+    "folder": _from_file(load_image_folder),
 }
 
 
@@ -57,7 +87,7 @@ def dataset_names() -> list[str]:
     return list(NAMED_DATASETS)
 
 
-def load_data(config: DataConfig) -> DataSplit:
+def load_data(config: DataConfig, progress: ProgressCallback | None = None) -> DataSplit:
     name = config.dataset
     kind, separator, location = name.partition(":")
     if separator:
@@ -65,7 +95,9 @@ def load_data(config: DataConfig) -> DataSplit:
             raise VaeStudioError(
                 f"unknown data source '{kind}:' (choose from {', '.join(k + ':' for k in LOCATED_DATASETS)})"
             )
-        return LOCATED_DATASETS[kind](config, location)
+        if not location:
+            raise VaeStudioError(f"data source '{kind}:' needs a location, e.g. {kind}:PATH")
+        return LOCATED_DATASETS[kind](config, location, progress)
     if name not in NAMED_DATASETS:
         raise VaeStudioError(f"unknown data set '{name}' (choose from {', '.join(NAMED_DATASETS)})")
-    return NAMED_DATASETS[name](config)
+    return NAMED_DATASETS[name](config, progress)

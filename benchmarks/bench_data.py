@@ -1,0 +1,73 @@
+"""How long the data sets take to load: MNIST from its gzip files, each built-in set at its default size.
+
+Prints the median of 3 runs of `load_data` (train/test split included) for each, with the
+target it should meet, and writes them to benchmarks/results/bench_data.json.
+
+    .venv/bin/python benchmarks/bench_data.py [--mnist-dir DIR] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from vae_core.config import DataConfig  # noqa: E402
+from vae_core.data import GENERATED_SETS, load_data  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "bench_data.json"
+MNIST_TARGET_S = 2.0
+GENERATED_TARGET_S = 3.0
+
+
+def median_load_time(config: DataConfig, repeats: int) -> tuple[float, int]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        split = load_data(config)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), len(split.train) + len(split.test)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mnist-dir", default="/work/shared/data/mnist", help="folder with the four MNIST .gz files")
+    parser.add_argument("--repeats", type=int, default=3)
+    arguments = parser.parse_args()
+
+    cases = {f"{name} (default size)": (DataConfig(dataset=name), GENERATED_TARGET_S) for name in GENERATED_SETS}
+    if Path(arguments.mnist_dir).is_dir():
+        cases["mnist (from gzip)"] = (DataConfig(dataset="mnist", data_dir=arguments.mnist_dir), MNIST_TARGET_S)
+    else:
+        print(f"skipping MNIST: {arguments.mnist_dir} not found", file=sys.stderr)
+
+    results = {}
+    print(f"{'data set':28} {'examples':>9} {'median s':>9} {'target s':>9}")
+    for label, (config, target) in cases.items():
+        seconds, examples = median_load_time(config, arguments.repeats)
+        results[label] = {"median_s": round(seconds, 4), "examples": examples, "target_s": target, "meets_target": seconds < target}
+        print(f"{label:28} {examples:>9,} {seconds:>9.3f} {target:>9.1f}{'' if seconds < target else '  SLOW'}")
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "benchmark": "data loading",
+        "repeats": arguments.repeats,
+        "machine": {"platform": platform.platform(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
+        "results": results,
+    }
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0 if all(result["meets_target"] for result in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Downloads that never leave a half-written file: mirrors tried in order, checksums verified.
+
+A file is streamed into a uniquely named partial file beside its destination, hashed on the
+way, and renamed into place only when its checksum matches; any failure removes the partial
+file and moves on to the next mirror.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from vae_core.errors import VaeStudioError
+
+# Called as bytes arrive: (bytes done, bytes in all).
+ProgressCallback = Callable[[int, int], None]
+
+MIRRORS_VARIABLE = "VAE_STUDIO_DATA_MIRRORS"
+_CHUNK_BYTES = 1 << 16
+_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str  # the file name under every mirror's base URL
+    size: int  # bytes
+    algorithm: str  # a hashlib name: "sha256", "md5"
+    digest: str  # hex
+
+
+def cache_dir() -> Path:
+    """Where downloaded data sets live: VAE_STUDIO_CACHE_DIR, else the user's cache folder."""
+    override = os.environ.get("VAE_STUDIO_CACHE_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "vae-studio"
+
+
+def environment_mirrors() -> tuple[str, ...]:
+    """Base URLs from VAE_STUDIO_DATA_MIRRORS (comma-separated)."""
+    return tuple(url.strip() for url in os.environ.get(MIRRORS_VARIABLE, "").split(",") if url.strip())
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm, usedforsecurity=False)
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _url(base: str, name: str) -> str:
+    return base.rstrip("/") + "/" + name
+
+
+def _fetch(url: str, remote: RemoteFile, stream, progress: ProgressCallback | None) -> None:
+    """Writes what `url` serves into the open binary `stream`; raises OSError or ValueError on any failure."""
+    digest = hashlib.new(remote.algorithm, usedforsecurity=False)
+    with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
+        promised = int(response.headers.get("Content-Length") or 0)
+        done = 0
+        while block := response.read(_CHUNK_BYTES):
+            stream.write(block)
+            digest.update(block)
+            done += len(block)
+            if progress is not None:
+                progress(done, remote.size)
+    # A server that drops the connection ends the stream early without an error.
+    if promised and done != promised:
+        raise ValueError(f"connection closed after {done:,} of {promised:,} bytes")
+    if digest.hexdigest() != remote.digest:
+        raise ValueError(f"{remote.algorithm} checksum mismatch")
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code}"
+    if isinstance(error, urllib.error.URLError):
+        return str(error.reason)
+    if isinstance(error, http.client.IncompleteRead):
+        return f"connection closed after {len(error.partial):,} bytes of the last block"
+    return str(error) or type(error).__name__
+
+
+def download(remote: RemoteFile, folder: Path, mirrors: Sequence[str], progress: ProgressCallback | None = None) -> Path:
+    """`folder/remote.name`, fetched from the first mirror that serves it with the right checksum.
+
+    `progress` gets (bytes of this file done, its size); it starts again from 0 at each mirror.
+    """
+    if not mirrors:
+        raise VaeStudioError(f"{folder / remote.name}: missing, and no mirror to download it from")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise VaeStudioError(f"{folder}: cannot create the download folder ({error.strerror})") from None
+    destination = folder / remote.name
+    failures = []
+    for base in mirrors:
+        url = _url(base, remote.name)
+        try:
+            handle = tempfile.NamedTemporaryFile(dir=folder, prefix=remote.name + ".", suffix=".partial", delete=False)
+        except OSError as error:
+            raise VaeStudioError(f"{folder}: cannot write there ({error.strerror})") from None
+        partial_path = Path(handle.name)
+        try:
+            with handle:
+                _fetch(url, remote, handle, progress)
+            os.replace(partial_path, destination)
+            return destination
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            failures.append(f"{url}: {_reason(error)}")
+            if isinstance(error, urllib.error.HTTPError):
+                error.close()
+        finally:
+            partial_path.unlink(missing_ok=True)
+    raise VaeStudioError(f"could not download {remote.name}: " + "; ".join(failures))
+
+
+def download_all(
+    remotes: Sequence[RemoteFile], folder: Path, mirrors: Sequence[str], progress: ProgressCallback | None = None
+) -> None:
+    """Every file of `remotes` into `folder`; `progress` counts the bytes of all of them together."""
+    total = sum(remote.size for remote in remotes)
+    done_before = 0
+    for remote in remotes:
+        overall = None if progress is None else partial(_report_overall, progress, done_before, total)
+        download(remote, folder, mirrors, overall)
+        done_before += remote.size
+
+
+def _report_overall(progress: ProgressCallback, offset: int, total: int, done: int, _file_size: int) -> None:
+    progress(offset + done, total)
