@@ -19,6 +19,7 @@ from vae_core.errors import VaeStudioError
 from vae_core.evaluation import evaluate_model
 from vae_core.likelihoods import LIKELIHOODS
 from vae_core.models import MODEL_FAMILIES
+from vae_core.models.code_priors import CODE_PRIORS
 from vae_core.networks import ARCHITECTURES
 from vae_core.priors import PRIORS
 from vae_core.schedules import BETA_SCHEDULES
@@ -37,6 +38,11 @@ _CONFIG_FLAGS = {
     "hidden": ("model", "hidden"),
     "latent_dim": ("model", "latent_dim"),
     "iw_samples": ("model", "iw_samples"),
+    "codebook_size": ("model", "codebook_size"),
+    "code_positions": ("model", "code_positions"),
+    "commitment": ("model", "commitment"),
+    "codebook_ema": ("model", "codebook_ema"),
+    "code_prior": ("model", "code_prior"),
     "dataset": ("data", "dataset"),
     "data_dir": ("data", "data_dir"),
     "mirror": ("data", "mirrors"),
@@ -115,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--beta", type=_non_negative_float, metavar="B")
     train.add_argument("--beta-schedule", choices=sorted(BETA_SCHEDULES))
     train.add_argument("--iw-samples", type=_positive_int, metavar="K", help="IWAE objective with K samples (1 = ELBO)")
+    train.add_argument("--codebook-size", type=_positive_int, metavar="K", help="VQ-VAE: number of codebook vectors")
+    train.add_argument("--code-positions", type=_positive_int, metavar="N", help="VQ-VAE (dense networks): code vectors per image")
+    train.add_argument("--commitment", type=_non_negative_float, metavar="W", help="VQ-VAE: commitment loss weight")
+    train.add_argument(
+        "--codebook-ema", action="store_true", default=None, help="VQ-VAE: update the codebook by moving averages"
+    )
+    train.add_argument("--code-prior", choices=sorted(CODE_PRIORS), help="VQ-VAE: the prior over codes it samples from")
     train.add_argument("--dataset", metavar="NAME", help=f"one of {', '.join(NAMED_DATASETS)}, or idx:DIR")
     train.add_argument("--data-dir", metavar="DIR")
     train.add_argument("--mirror", action="append", metavar="URL", help="a base URL to download data from (repeatable)")

@@ -53,6 +53,19 @@ class ModelConfig:
     iw_samples: int = 1
     # Components of a mixture prior, or pseudo-inputs of a VampPrior.
     prior_components: int = 10
+    # VQ-VAE: K codebook vectors of latent_dim numbers each; an image is coded as code_positions
+    # of them (dense networks; the conv network codes each 4x4 patch).
+    codebook_size: int = 64
+    code_positions: int = 16
+    # Weight of ||z_e - sg(e)||², keeping encoder outputs near their codes (0.25 in the paper).
+    commitment: float = 0.25
+    # Codebook by exponential moving averages of its assigned vectors, not by gradient.
+    codebook_ema: bool = False
+    ema_decay: float = 0.99
+    # Move codes the encoder stopped choosing onto recent encoder outputs.
+    reset_dead_codes: bool = True
+    # The prior over code indices that VQ-VAE samples from: categorical or autoregressive.
+    code_prior: str = "autoregressive"
     # Filled in from the data when a run is built, so a checkpoint rebuilds its model alone.
     input_shape: tuple[int, ...] = ()
     num_classes: int = 0

@@ -1,4 +1,6 @@
-"""Evaluation: the ELBO and its terms, the importance-sampled log-likelihood, active units."""
+"""Evaluation: the ELBO and its terms, the importance-sampled log-likelihood, active units, and
+the figures that apply to some models or data only (exact log-likelihood, per-class ELBO of a
+conditional model, codebook perplexity and usage, MIG against ground-truth factors)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import math
 import torch
 
 from vae_core.data import ImageDataset
+from vae_core.metrics import mutual_information_gap
 from vae_core.models import LatentModel
 
 # Values of log-weights held at once while estimating log p(x): bounds memory for any K.
@@ -59,7 +62,8 @@ def evaluate_model(
     count = 0
     recon_sum = kl_sum = log_likelihood_sum = 0.0
     kl_per_dim_sum = None
-    codes = []
+    family_sums: dict[str, torch.Tensor] = {}
+    codes, elbos, labels_seen = [], [], []
     for images, labels in _batches(data, batch_size, limit, device):
         observed = model.observe(images, generator)
         terms = model.elbo_terms(observed, labels, generator=generator)
@@ -69,6 +73,10 @@ def evaluate_model(
         per_dim = terms["kl_per_dim"].sum(0)
         kl_per_dim_sum = per_dim if kl_per_dim_sum is None else kl_per_dim_sum + per_dim
         codes.append(model.embed(observed, labels))
+        elbos.append(-(terms["recon"] + terms["kl"]))
+        labels_seen.append(labels)
+        for name, value in model.evaluation_sums(observed, labels).items():
+            family_sums[name] = family_sums[name] + value if name in family_sums else value
         if iw_samples > 1:
             log_likelihood_sum += importance_sampled_log_likelihood(
                 model, observed, labels, iw_samples, generator
@@ -87,4 +95,16 @@ def evaluate_model(
     if iw_samples > 1:
         results["log_likelihood_is"] = log_likelihood_sum / count
         results["iw_samples"] = iw_samples
+    results.update(model.evaluation_figures(family_sums, count))
+    if model.conditional:
+        results["elbo_per_class"] = _per_class_means(torch.cat(elbos), torch.cat(labels_seen), data.class_names)
+    if data.factors is not None:
+        results["mig"] = mutual_information_gap(codes, data.factors[:count])
     return results
+
+
+def _per_class_means(values: torch.Tensor, labels: torch.Tensor, class_names) -> dict[str, float]:
+    """The mean of values per class present, keyed by class name."""
+    sums = torch.zeros(len(class_names), dtype=torch.float64, device=values.device).index_add_(0, labels, values.double())
+    counts = torch.bincount(labels, minlength=len(class_names))
+    return {name: float(sums[i] / counts[i]) for i, name in enumerate(class_names) if counts[i] > 0}

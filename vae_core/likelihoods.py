@@ -19,6 +19,10 @@ class BernoulliLikelihood(nn.Module):
     def __init__(self, input_shape):
         super().__init__()
 
+    def observe(self, x, generator=None):
+        """A binary image drawn from the intensities in [0, 1]."""
+        return (torch.rand(x.shape, generator=generator, device=x.device) < x).float()
+
     def log_prob(self, x, logits):
         """(..., B, C, H, W) -> (..., B): log p(x|z) summed over pixels."""
         return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").flatten(-3).sum(-1)
@@ -37,6 +41,9 @@ class GaussianLikelihood(nn.Module):
     def __init__(self, input_shape):
         super().__init__()
         self.log_var = nn.Parameter(torch.full(tuple(input_shape), math.log(0.1)))
+
+    def observe(self, x, generator=None):
+        return x
 
     def pixel_log_var(self):
         return self.log_var.clamp(min=self.min_log_var)

@@ -60,6 +60,16 @@ class LinearDecoder(MlpDecoder):
 
     def __init__(self, input_shape, hidden, features, condition_dim=0):
         super().__init__(input_shape, (), features, condition_dim)
+        self.latent_features = features
+
+    def affine_map(self, condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The map as W (P, D) and the offset b (B, P) it adds (one row, or one per condition)."""
+        (layer,) = self.net
+        weight = layer.weight[:, : self.latent_features]
+        offset = layer.bias[None, :]
+        if condition is not None:
+            offset = offset + condition.to(layer.weight.dtype) @ layer.weight[:, self.latent_features :].T
+        return weight, offset
 
 
 def _conv_grid(input_shape) -> tuple[int, int]:
@@ -120,13 +130,110 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
 }
 
 
-def build_networks(arch, input_shape, hidden, latent_features, code_features, condition_dim=0):
-    """The encoder (to `code_features`) and decoder (from `latent_features`) of an architecture."""
+def _require_architecture(arch: str, hidden) -> None:
     if arch not in ARCHITECTURES:
         raise VaeStudioError(f"unknown architecture '{arch}' (choose from {', '.join(ARCHITECTURES)})")
     if any(size <= 0 for size in hidden):
         raise VaeStudioError(f"hidden layer sizes must be positive, got {list(hidden)}")
+
+
+def build_networks(arch, input_shape, hidden, latent_features, code_features, condition_dim=0):
+    """The encoder (to `code_features`) and decoder (from `latent_features`) of an architecture."""
+    _require_architecture(arch, hidden)
     encoder_class, decoder_class = ARCHITECTURES[arch]
     encoder = encoder_class(input_shape, tuple(hidden), code_features, condition_dim)
     decoder = decoder_class(input_shape, tuple(hidden), latent_features, condition_dim)
     return encoder, decoder
+
+
+# Networks for discrete codes: the encoder gives N vectors of `code_dim` per image, (B, N, D),
+# and the decoder takes (..., N, D). A dense architecture reads its output as a set of N
+# vectors; the conv architecture keeps a grid (a vector per patch), N = (H/4)(W/4).
+
+
+class SetEncoder(nn.Module):
+    def __init__(self, flat_encoder: nn.Module, positions: int, code_dim: int):
+        super().__init__()
+        self.flat = flat_encoder
+        self.positions = positions
+        self.code_dim = code_dim
+
+    def forward(self, x):
+        return self.flat(x).view(len(x), self.positions, self.code_dim)
+
+
+class SetDecoder(nn.Module):
+    def __init__(self, flat_decoder: nn.Module):
+        super().__init__()
+        self.flat = flat_decoder
+
+    def forward(self, codes):
+        return self.flat(codes.flatten(-2))
+
+
+class ConvGridEncoder(nn.Module):
+    """Two stride-2 convolutions and a 1x1 projection: a code vector per 4x4 patch."""
+
+    def __init__(self, input_shape, code_dim):
+        super().__init__()
+        grid_h, grid_w = _conv_grid(input_shape)
+        self.positions = grid_h * grid_w
+        self.net = nn.Sequential(
+            nn.Conv2d(input_shape[0], 32, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(64, code_dim, 1),
+        )
+
+    def forward(self, x):
+        return self.net(x).flatten(2).transpose(1, 2)  # (B, h*w, D)
+
+
+class ConvGridDecoder(nn.Module):
+    def __init__(self, input_shape, code_dim):
+        super().__init__()
+        self.grid = _conv_grid(input_shape)
+        self.net = nn.Sequential(
+            nn.Conv2d(code_dim, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(32, input_shape[0], 4, stride=2, padding=1),
+        )
+
+    def forward(self, codes):
+        batch_shape = codes.shape[:-2]
+        grid = codes.reshape(-1, *self.grid, codes.shape[-1]).permute(0, 3, 1, 2)  # (B, D, h, w)
+        out = self.net(grid)
+        return out.view(*batch_shape, *out.shape[1:])
+
+
+def _set_networks(arch, input_shape, hidden, code_dim, positions):
+    encoder_class, decoder_class = ARCHITECTURES[arch]
+    features = positions * code_dim
+    encoder = SetEncoder(encoder_class(input_shape, tuple(hidden), features), positions, code_dim)
+    return encoder, SetDecoder(decoder_class(input_shape, tuple(hidden), features))
+
+
+def _grid_networks(arch, input_shape, hidden, code_dim, positions):
+    return ConvGridEncoder(input_shape, code_dim), ConvGridDecoder(input_shape, code_dim)
+
+
+# Architecture name -> builder of (encoder, decoder) for codes made of several vectors.
+CODE_ARCHITECTURES = {
+    "mlp": _set_networks,
+    "linear": _set_networks,
+    "conv": _grid_networks,
+}
+
+
+def build_code_networks(arch, input_shape, hidden, code_dim, positions):
+    """Encoder to (B, N, code_dim) and decoder back; `positions` sets N for dense architectures
+    (the conv grid has its own). The encoder's `positions` attribute says N."""
+    _require_architecture(arch, hidden)
+    if positions < 1:
+        raise VaeStudioError(f"a code needs at least 1 position, got {positions}")
+    return CODE_ARCHITECTURES[arch](arch, input_shape, hidden, code_dim, positions)

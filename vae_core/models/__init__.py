@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from vae_core.config import ModelConfig
 from vae_core.errors import VaeStudioError
-from vae_core.models.base import LatentModel
+from vae_core.models.base import LatentModel, lookup
+from vae_core.models.cvae import ConditionalVAE
 from vae_core.models.vae import GaussianVAE
+from vae_core.models.vqvae import VQVAE
 
 MODEL_FAMILIES: dict[str, type[LatentModel]] = {
     "vae": GaussianVAE,
+    "cvae": ConditionalVAE,
+    "vqvae": VQVAE,
 }
 
 
 def build_model(config: ModelConfig) -> LatentModel:
-    if config.family not in MODEL_FAMILIES:
-        raise VaeStudioError(f"unknown model family '{config.family}' (choose from {', '.join(MODEL_FAMILIES)})")
+    family = lookup(MODEL_FAMILIES, "model family", config.family)
     if not config.input_shape:
         raise VaeStudioError("the model config has no input shape: build it from a data set")
-    return MODEL_FAMILIES[config.family](config)
+    return family(config)
 
 
 __all__ = ["LatentModel", "MODEL_FAMILIES", "build_model"]

@@ -6,6 +6,14 @@ import torch
 from torch import nn
 
 from vae_core.config import ModelConfig
+from vae_core.errors import VaeStudioError
+
+
+def lookup(registry: dict, kind: str, name: str):
+    """The entry `name` of a registry, or one clear line naming the choices."""
+    if name not in registry:
+        raise VaeStudioError(f"unknown {kind} '{name}' (choose from {', '.join(registry)})")
+    return registry[name]
 
 
 class LatentModel(nn.Module):
@@ -16,6 +24,9 @@ class LatentModel(nn.Module):
     minimise, `recon` and `kl` in nats per example, `kl_per_dim` of shape (D,)), and
     `sample(n, y)` images in [0, 1].
     """
+
+    # Whether encoder and decoder take the class label y (which must then be given).
+    conditional = False
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -53,3 +64,12 @@ class LatentModel(nn.Module):
     def log_importance_weights(self, x, y=None, samples: int = 1, generator=None) -> torch.Tensor:
         """log p(x, z_k) - log q(z_k|x) for z_k ~ q(z|x): (samples, B). Needed for IS estimates."""
         raise NotImplementedError
+
+    def evaluation_sums(self, x, y=None) -> dict[str, torch.Tensor]:
+        """Totals over a batch of observed x of the figures only this family has; evaluation adds
+        them up over a data set and hands them to `evaluation_figures`."""
+        return {}
+
+    def evaluation_figures(self, sums: dict[str, torch.Tensor], count: int) -> dict:
+        """The family's own figures for `evaluate`, from the data set's totals over `count` examples."""
+        return {}

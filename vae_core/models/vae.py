@@ -5,28 +5,18 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from vae_core.config import ModelConfig
-from vae_core.distributions import DiagonalGaussian
+from vae_core.distributions import DiagonalGaussian, linear_gaussian_log_marginal
 from vae_core.errors import VaeStudioError
-from vae_core.likelihoods import LIKELIHOODS
-from vae_core.models.base import LatentModel
-from vae_core.networks import build_networks
+from vae_core.likelihoods import LIKELIHOODS, GaussianLikelihood
+from vae_core.models.base import LatentModel, lookup
+from vae_core.networks import LinearDecoder, build_networks
 from vae_core.priors import PRIORS
-
-
-def _lookup(registry: dict, kind: str, name: str):
-    if name not in registry:
-        raise VaeStudioError(f"unknown {kind} '{name}' (choose from {', '.join(registry)})")
-    return registry[name]
 
 
 class GaussianVAE(LatentModel):
     """β-VAE objective: E_q[-log p(x|z)] + β KL(q(z|x) || p(z)); with K > 1 importance samples, the IWAE bound."""
-
-    # Labels enter the networks only in the conditional family.
-    conditional = False
 
     def __init__(self, config: ModelConfig):
         super().__init__(config)
@@ -39,18 +29,16 @@ class GaussianVAE(LatentModel):
         self.encoder, self.decoder = build_networks(
             config.arch, config.input_shape, config.hidden, config.latent_dim, 2 * config.latent_dim, condition_dim
         )
-        self.likelihood = _lookup(LIKELIHOODS, "likelihood", config.likelihood)(config.input_shape)
-        self.prior = _lookup(PRIORS, "prior", config.prior)(config.latent_dim, config.prior_components)
+        self.likelihood = lookup(LIKELIHOODS, "likelihood", config.likelihood)(config.input_shape)
+        prior_class = lookup(PRIORS, "prior", config.prior)
+        self.prior = prior_class.from_config(config, None if self.conditional else self.encode)
 
     def _condition(self, y):
-        if not self.conditional:
-            return None
-        return F.one_hot(y, self.config.num_classes).float()
+        """The networks' extra input for labels y: none in this family."""
+        return None
 
     def observe(self, x, generator=None):
-        if not self.likelihood.binarizes_data:
-            return x
-        return (torch.rand(x.shape, generator=generator, device=x.device) < x).float()
+        return self.likelihood.observe(x, generator)
 
     def encode(self, x, y=None) -> DiagonalGaussian:
         mean, log_var = self.encoder(x, self._condition(y)).chunk(2, dim=-1)
@@ -82,6 +70,10 @@ class GaussianVAE(LatentModel):
         recon, kl = terms["recon"].mean(), terms["kl"].mean()
         return {"loss": recon + beta * kl, "recon": recon, "kl": kl, "kl_per_dim": terms["kl_per_dim"].mean(0)}
 
+    def joint_log_prob(self, x, z, y=None):
+        """log p(x, z) = log p(x|z) + log p(z): z (..., B, D) -> (..., B)."""
+        return self.likelihood.log_prob(x, self.decode(z, y)) + self.prior.log_prob(z)
+
     def _log_weights(self, x, y, posterior, z, beta=1.0):
         log_likelihood = self.likelihood.log_prob(x, self.decode(z, y))
         return log_likelihood + beta * (self.prior.log_prob(z) - posterior.log_prob(z))
@@ -109,3 +101,30 @@ class GaussianVAE(LatentModel):
         posterior = self.encode(x, y)
         z = posterior.rsample(generator, samples)
         return self._log_weights(x, y, posterior, z)
+
+    @property
+    def has_exact_log_likelihood(self) -> bool:
+        """A linear decoder with Gaussian noise under a Gaussian-mixture prior: log p(x) is closed form."""
+        return isinstance(self.decoder, LinearDecoder) and isinstance(self.likelihood, GaussianLikelihood)
+
+    def exact_log_likelihood(self, x, y=None) -> torch.Tensor:
+        """log p(x) per example (B,), in float64, for the linear Gaussian model (probabilistic PCA)."""
+        if not self.has_exact_log_likelihood:
+            raise VaeStudioError(
+                "the exact log-likelihood needs a linear decoder and a Gaussian likelihood"
+                " (--arch linear --likelihood gaussian)"
+            )
+        weight, offset = self.decoder.affine_map(self._condition(y))
+        return linear_gaussian_log_marginal(
+            x.flatten(1), offset, weight, self.likelihood.pixel_log_var().flatten(), *self.prior.mixture()
+        )
+
+    def evaluation_sums(self, x, y=None):
+        if not self.has_exact_log_likelihood:
+            return {}
+        return {"exact_log_likelihood": self.exact_log_likelihood(x, y).sum()}
+
+    def evaluation_figures(self, sums, count):
+        if "exact_log_likelihood" not in sums:
+            return {}
+        return {"exact_log_likelihood": float(sums["exact_log_likelihood"]) / count}
