@@ -13,7 +13,7 @@ import torch
 
 from vae_core.checkpoint import load_checkpoint, load_model, save_trainer
 from vae_core.config import RunConfig
-from vae_core.data import NAMED_DATASETS, load_data
+from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS, load_data
 from vae_core.device import DEVICE_CHOICES, resolve_device
 from vae_core.errors import VaeStudioError
 from vae_core.evaluation import evaluate_model
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--codebook-ema", action="store_true", default=None, help="VQ-VAE: update the codebook by moving averages"
     )
     train.add_argument("--code-prior", choices=sorted(CODE_PRIORS), help="VQ-VAE: the prior over codes it samples from")
-    train.add_argument("--dataset", metavar="NAME", help=f"one of {', '.join(NAMED_DATASETS)}, or idx:DIR")
+    train.add_argument("--dataset", metavar="NAME", help=f"one of {', '.join(NAMED_DATASETS)}, or {', '.join(k + ':PATH' for k in LOCATED_DATASETS)}")
     train.add_argument("--data-dir", metavar="DIR")
     train.add_argument("--mirror", action="append", metavar="URL", help="a base URL to download data from (repeatable)")
     train.add_argument("--image-size", type=_positive_int, metavar="PX", help="resize your own images to PX x PX")
@@ -186,6 +186,28 @@ class _ProgressBar:
             self.stream.write("\n")
 
 
+class _DownloadBar:
+    """The progress of a data set's download on a terminal; silent when stderr is not one."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        percent = done * 100 // total
+        if percent == self.shown:
+            return
+        self.shown = percent
+        end = "\n" if done >= total else ""
+        self.stream.write(
+            f"\rdownloading [{'#' * (percent * 30 // 100):.<30}] {percent:3d}% {done / 1e6:.1f}/{total / 1e6:.1f} MB{end}"
+        )
+        self.stream.flush()
+
+
 def _train(arguments: argparse.Namespace) -> int:
     out: Path = arguments.out
     checkpoint_path = out / CHECKPOINT_NAME
@@ -198,7 +220,9 @@ def _train(arguments: argparse.Namespace) -> int:
     else:
         config = RunConfig()
     config = _apply_flags(config, arguments)
-    data = load_data(config.data)
+    data = load_data(config.data, progress=_DownloadBar())
+    for note in data.train.notes:
+        print(f"note: {note}", file=sys.stderr)
     trainer = Trainer(config, data)
     if checkpoint is not None:
         try:
@@ -240,7 +264,7 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     data_config = checkpoint.config.data
     if arguments.data_dir is not None:
         data_config = dataclasses.replace(data_config, data_dir=arguments.data_dir)
-    split = load_data(data_config)
+    split = load_data(data_config, progress=_DownloadBar())
     data = split.test if arguments.split == "test" else split.train
     results = evaluate_model(model, data, iw_samples=arguments.iw_samples, limit=arguments.limit)
     results["split"] = arguments.split
