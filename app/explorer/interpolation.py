@@ -1,0 +1,219 @@
+"""Interpolation between two picks: N decoded frames, linear or spherical, played and exported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.explorer.gif import write_gif
+from app.explorer.image_widgets import ImageGrid, ImageTile, to_qimage
+from app.explorer.latent_ops import INTERPOLATIONS, interpolate, mosaic
+from app.explorer.lazy_page import LazyPage
+from app.explorer.side_panel import format_code
+from vae_core.errors import VaeStudioError
+
+# Exported images are scaled up by whole pixels so a 28x28 frame is not a speck.
+EXPORT_SCALE = 4
+FRAME_MS = 120
+
+
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+class InterpolationPage(LazyPage):
+    """Pick a start and an end (the cursor or the selected image), see the frames between them."""
+
+    def __init__(self, explorer, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("interpolationPage")
+        self.setAccessibleName("Interpolation")
+        self.explorer = explorer
+        self.ends: dict[str, np.ndarray | None] = {"start": None, "end": None}
+        self.codes: np.ndarray | None = None
+        self.frames: np.ndarray | None = None
+        self._frame = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(FRAME_MS)
+        self._timer.timeout.connect(self._next_frame)
+        self._build()
+        explorer.modelChanged.connect(self._forget_ends)
+        explorer.weightsApplied.connect(self.request_refresh)
+        explorer.conditionChanged.connect(self.request_refresh)
+
+    def _build(self) -> None:
+        picks = QGridLayout()
+        self._end_labels = {}
+        for row, end in enumerate(("start", "end")):
+            picks.addWidget(QLabel(end.capitalize()), row, 0)
+            for column, (source, text) in enumerate((("cursor", "cursor"), ("selected", "selected image"))):
+                button = QPushButton(f"= {text}")
+                button.setObjectName(f"{end}From{source.capitalize()}Button")
+                button.setAccessibleName(f"Set the {end} to the {text}")
+                button.clicked.connect(self._pick_slot(end, source))
+                picks.addWidget(button, row, 1 + column)
+            label = QLabel("-")
+            label.setObjectName(f"{end}CodeLabel")
+            picks.addWidget(label, row, 3)
+            self._end_labels[end] = label
+        picks.setColumnStretch(3, 1)
+
+        options = QHBoxLayout()
+        self.count_spin = QSpinBox()
+        self.count_spin.setObjectName("interpolationFramesSpinBox")
+        self.count_spin.setAccessibleName("Number of interpolation frames")
+        self.count_spin.setRange(2, 64)
+        self.count_spin.setValue(10)
+        self.method_combo = QComboBox()
+        self.method_combo.setObjectName("interpolationMethodCombo")
+        self.method_combo.setAccessibleName("Interpolation method")
+        self.method_combo.addItems(list(INTERPOLATIONS))
+        self.play_button = QPushButton("Play")
+        self.play_button.setObjectName("interpolationPlayButton")
+        self.play_button.setAccessibleName("Play the interpolation")
+        self.play_button.setCheckable(True)
+        self.png_button = QPushButton("Export PNG strip...")
+        self.png_button.setObjectName("exportPngButton")
+        self.gif_button = QPushButton("Export GIF...")
+        self.gif_button.setObjectName("exportGifButton")
+        for widget in (QLabel("Frames"), self.count_spin, QLabel("Path"), self.method_combo, self.play_button):
+            options.addWidget(widget)
+        options.addStretch(1)
+        options.addWidget(self.png_button)
+        options.addWidget(self.gif_button)
+        self.count_spin.valueChanged.connect(self.request_refresh)
+        self.method_combo.currentIndexChanged.connect(self.request_refresh)
+        self.play_button.toggled.connect(self.set_playing)
+        self.png_button.clicked.connect(self._ask_png)
+        self.gif_button.clicked.connect(self._ask_gif)
+
+        self.view = ImageGrid("interpolationView", minimum=40)
+        self.view.setToolTip("The decoded frames from start to end; click one to show it")
+        self.view.set_placeholder("Set a start and an end: the cursor or a selected image")
+        self.view.cellClicked.connect(self.show_frame)
+        self.player = ImageTile("interpolationPlayer", minimum=64)
+        self.player.setMaximumWidth(160)
+        strip = QHBoxLayout()
+        strip.addWidget(self.view, 4)
+        strip.addWidget(self.player, 1)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(picks)
+        layout.addLayout(options)
+        layout.addLayout(strip, 1)
+        self._update_buttons()
+
+    def _pick_slot(self, end: str, source: str):
+        def pick() -> None:
+            code = self.explorer.cursor_code() if source == "cursor" else self.explorer.selected_code()
+            if code is not None:
+                self.set_end(end, code)
+
+        return pick
+
+    def set_end(self, end: str, code: np.ndarray) -> None:
+        """Set "start" or "end" to a latent code (D,)."""
+        self.ends[end] = np.asarray(code, dtype=np.float64).copy()
+        self._end_labels[end].setText(f"z = {format_code(self.ends[end])}")
+        self.request_refresh()
+
+    def _forget_ends(self) -> None:
+        self.set_playing(False)
+        self.ends = {"start": None, "end": None}
+        for label in self._end_labels.values():
+            label.setText("-")
+        self.request_refresh()
+
+    def refresh(self) -> None:
+        start, end = self.ends["start"], self.ends["end"]
+        if self.explorer.model is None or start is None or end is None or len(start) != self.explorer.model.latent_dim:
+            self.codes = self.frames = None
+            self.view.set_images(None, 1)
+            self.player.set_image(None)
+            self.explorer.show_path(None)
+        else:
+            self.codes = interpolate(start, end, self.count_spin.value(), self.method_combo.currentText())
+            self.frames = self.explorer.decode(self.codes)
+            self.view.set_images(self.frames, len(self.frames))
+            self.explorer.show_path(self.codes)
+            self.show_frame(min(self._frame, len(self.frames) - 1))
+        self._update_buttons()
+
+    def show_frame(self, index: int) -> None:
+        if self.frames is None:
+            return
+        self._frame = index
+        self.player.set_image(self.frames[index])
+        self.view.highlight(index)
+
+    def set_playing(self, playing: bool) -> None:
+        playing = playing and self.frames is not None
+        if self.play_button.isChecked() != playing:
+            self.play_button.setChecked(playing)
+        self.play_button.setText("Stop" if playing else "Play")
+        if playing:
+            self._timer.start()
+        else:
+            self._timer.stop()
+
+    def _next_frame(self) -> None:
+        if self.frames is None:
+            self.set_playing(False)
+            return
+        self.show_frame((self._frame + 1) % len(self.frames))
+
+    def _update_buttons(self) -> None:
+        ready = self.frames is not None
+        for button in (self.play_button, self.png_button, self.gif_button):
+            button.setEnabled(ready)
+
+    # Export.
+    def _require_frames(self) -> np.ndarray:
+        if self.frames is None:
+            raise VaeStudioError("nothing to export: set a start and an end first")
+        return self.frames
+
+    def export_png(self, path: str | Path) -> None:
+        """The frames side by side, scaled up, as one PNG."""
+        frames = self._require_frames()
+        strip = upscale(mosaic(frames, 1, len(frames), gap=1, fill=128), EXPORT_SCALE)
+        if not to_qimage(strip).save(str(path), "PNG"):
+            raise VaeStudioError(f"cannot write PNG {path}")
+
+    def export_gif(self, path: str | Path) -> None:
+        """The frames as an animated GIF that loops forever."""
+        frames = self._require_frames()
+        write_gif(path, [upscale(frame, EXPORT_SCALE) for frame in frames], FRAME_MS)
+
+    def _ask_png(self) -> None:
+        self._ask_and_export(
+            "Export the frames as a PNG strip", "interpolation.png", "PNG images (*.png)", self.export_png
+        )
+
+    def _ask_gif(self) -> None:
+        self._ask_and_export(
+            "Export the frames as an animated GIF", "interpolation.gif", "GIF images (*.gif)", self.export_gif
+        )
+
+    def _ask_and_export(self, title: str, name: str, pattern: str, export) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, title, name, pattern)
+        if not path:
+            return
+        try:
+            export(path)
+        except VaeStudioError as error:
+            QMessageBox.warning(self, title, str(error))

@@ -1,0 +1,379 @@
+"""The latent map: decoded tiles, the encoded test set, prior contours, ellipses and the cursor.
+
+A view only: it draws what the explorer gives it and reports what the user does with signals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.explorer.image_widgets import ImageTile
+
+# Ten distinct label colours (the "tab10" set); more classes take evenly spaced hues.
+_LABEL_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+
+
+def label_colours(count: int) -> list:
+    if count <= len(_LABEL_COLOURS):
+        return [pg.mkColor(_LABEL_COLOURS[i]) for i in range(count)]
+    return [pg.intColor(i, hues=count) for i in range(count)]
+
+
+# Plane choices offered when the latent space has more than two dimensions.
+PLANE_DIMENSIONS = "Two dimensions"
+PLANE_PRINCIPAL = "Principal components"
+ANCHOR_ZERO = "zero"
+ANCHOR_SELECTED = "selected image"
+
+# Drawing order, back to front.
+_Z_TILES, _Z_CONTOURS, _Z_POINTS, _Z_ELLIPSES, _Z_PATH, _Z_CURSOR = -10, 5, 10, 15, 16, 20
+
+
+class LatentMapView(QWidget):
+    """The `latentPlot` with its `latentCursor`, and a row of plane and layer controls above it."""
+
+    cursorMoved = Signal(float, float)
+    rangeChanged = Signal()
+    pointClicked = Signal(int)  # index into the points given to set_points
+    pointHovered = Signal(int)  # -1 when the pointer leaves the points
+    planeRequested = Signal()  # the plane controls changed; read them with plane_choice()
+    classRequested = Signal(int)
+    layersChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("latentMap")
+        self.setAccessibleName("Latent map")
+        self._marks: dict[str, tuple[float, float] | None] = {}
+        self._build_controls()
+        self._build_plot()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self._controls)
+        layout.addWidget(self.plot, 1)
+        self._point_xy = np.zeros((0, 2))
+        self._point_brushes: list = []
+        self.set_latent_dim(2)
+        self.set_classes(())
+
+    # Construction.
+    def _build_controls(self) -> None:
+        self._controls = QWidget(self)
+        row = QHBoxLayout(self._controls)
+        row.setContentsMargins(4, 2, 4, 2)
+        self._plane_box = QWidget(self._controls)
+        plane_row = QHBoxLayout(self._plane_box)
+        plane_row.setContentsMargins(0, 0, 0, 0)
+        self.plane_combo = self._named(QComboBox(), "planeCombo", "Map plane")
+        self.plane_combo.addItems([PLANE_DIMENSIONS, PLANE_PRINCIPAL])
+        self.x_dim_spin = self._named(QSpinBox(), "planeXSpinBox", "Horizontal latent dimension")
+        self.y_dim_spin = self._named(QSpinBox(), "planeYSpinBox", "Vertical latent dimension")
+        for spin in (self.x_dim_spin, self.y_dim_spin):
+            spin.setPrefix("z")
+        self.anchor_combo = self._named(QComboBox(), "anchorCombo", "Other dimensions fixed at")
+        self.anchor_combo.addItems([ANCHOR_ZERO, ANCHOR_SELECTED])
+        self.anchor_combo.setToolTip("The value of the dimensions not on the map")
+        plane_row.addWidget(QLabel("Plane"))
+        plane_row.addWidget(self.plane_combo)
+        plane_row.addWidget(self.x_dim_spin)
+        plane_row.addWidget(self.y_dim_spin)
+        self._anchor_label = QLabel("others at")
+        plane_row.addWidget(self._anchor_label)
+        plane_row.addWidget(self.anchor_combo)
+        row.addWidget(self._plane_box)
+        self._class_label = QLabel("Class")
+        self.class_combo = self._named(QComboBox(), "conditionCombo", "Decoder condition class")
+        row.addWidget(self._class_label)
+        row.addWidget(self.class_combo)
+        row.addStretch(1)
+        self.tiles_check = self._named(QCheckBox("Tiles"), "tilesCheckBox", "Show decoded tiles")
+        self.points_check = self._named(QCheckBox("Test set"), "pointsCheckBox", "Show encoded test set")
+        self.prior_check = self._named(QCheckBox("Prior"), "priorCheckBox", "Show prior density contours")
+        for check in (self.tiles_check, self.points_check, self.prior_check):
+            check.setChecked(True)
+            check.toggled.connect(self._apply_layers)
+            row.addWidget(check)
+        self.plane_combo.currentIndexChanged.connect(self._plane_controls_changed)
+        self.x_dim_spin.valueChanged.connect(self._plane_controls_changed)
+        self.y_dim_spin.valueChanged.connect(self._plane_controls_changed)
+        self.anchor_combo.currentIndexChanged.connect(self._plane_controls_changed)
+        self.class_combo.currentIndexChanged.connect(self._class_changed)
+
+    @staticmethod
+    def _named(widget, name: str, accessible: str):
+        widget.setObjectName(name)
+        widget.setAccessibleName(accessible)
+        return widget
+
+    def _build_plot(self) -> None:
+        self.plot = pg.PlotWidget(self)
+        self.plot.setObjectName("latentPlot")
+        self.plot.setAccessibleName("Latent map")
+        self.plot.setMinimumSize(240, 240)
+        item = self.plot.getPlotItem()
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        self.view_box = item.getViewBox()
+        self.view_box.setAspectLocked(True)
+        self.view_box.setRange(xRange=(-3.5, 3.5), yRange=(-3.5, 3.5), padding=0)
+        self.tiles = pg.ImageItem(axisOrder="row-major")
+        self.tiles.setZValue(_Z_TILES)
+        self.tiles.setOpacity(0.9)
+        self.plot.addItem(self.tiles)
+        self.contours = [pg.PlotCurveItem(connect="pairs") for _ in range(3)]
+        for level, curve in enumerate(self.contours):
+            curve.setPen(pg.mkPen((255, 255, 255, 200 - 50 * level), width=1.5, style=Qt.PenStyle.DashLine))
+            curve.setZValue(_Z_CONTOURS)
+            self.plot.addItem(curve)
+        self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen(0, 0, 0, 160), hoverable=True, tip=None)
+        self.points.setZValue(_Z_POINTS)
+        self.points.sigClicked.connect(self._points_clicked)
+        self.points.sigHovered.connect(self._points_hovered)
+        self.plot.addItem(self.points)
+        self.legend = item.addLegend(offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(0, 0, 0, 150))
+        self.selection_ellipses = self._ellipse_pair((255, 220, 0))
+        self.drawn_ellipses = self._ellipse_pair((0, 230, 255))
+        self.marks = pg.ScatterPlotItem(size=14, brush=None)
+        self.marks.setZValue(_Z_ELLIPSES)
+        self.plot.addItem(self.marks)
+        self.path = pg.PlotDataItem(pen=pg.mkPen(255, 140, 0, width=2), symbol="o", symbolSize=6,
+                                    symbolBrush=(255, 140, 0), symbolPen=None)  # fmt: skip
+        self.path.setZValue(_Z_PATH)
+        self.plot.addItem(self.path)
+        self.cursor = pg.TargetItem(pos=(0.0, 0.0), size=18, pen=pg.mkPen(255, 80, 40, width=2.5),
+                                    hoverPen=pg.mkPen(255, 200, 40, width=3), movable=True)  # fmt: skip
+        self.cursor.setObjectName("latentCursor")
+        self.cursor.setZValue(_Z_CURSOR)
+        self.cursor.setToolTip("Drag to decode any point of the plane")
+        self.cursor.sigPositionChanged.connect(self._cursor_moved)
+        self.plot.addItem(self.cursor)
+        self.view_box.sigRangeChanged.connect(self._range_changed)
+        self.plot.scene().sigMouseClicked.connect(self._scene_clicked)
+        self.preview = ImageTile("hoverPreview", minimum=72, parent=self.plot)
+        self.preview.setFixedSize(84, 84)
+        self.preview.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.preview.hide()
+
+    def _ellipse_pair(self, colour) -> list:
+        curves = []
+        for width, alpha in ((2.0, 255), (1.5, 170)):
+            curve = pg.PlotCurveItem(pen=pg.mkPen((*colour, alpha), width=width))
+            curve.setZValue(_Z_ELLIPSES)
+            self.plot.addItem(curve)
+            curves.append(curve)
+        return curves
+
+    # What the explorer sets.
+    def set_latent_dim(self, dim: int, principal: bool = False) -> None:
+        """Plane controls appear only where there is a choice of plane to make."""
+        self._plane_box.setVisible(dim > 2)
+        for spin, value in ((self.x_dim_spin, 0), (self.y_dim_spin, min(1, dim - 1))):
+            spin.blockSignals(True)
+            spin.setRange(0, max(dim - 1, 0))
+            spin.setValue(value)
+            spin.blockSignals(False)
+        self.plane_combo.blockSignals(True)
+        self.plane_combo.setCurrentIndex(1 if principal else 0)
+        self.plane_combo.blockSignals(False)
+        self._sync_plane_controls()
+
+    def set_classes(self, class_names) -> None:
+        """Offer a condition class (conditional models); an empty list hides the selector."""
+        self.class_combo.blockSignals(True)
+        self.class_combo.clear()
+        self.class_combo.addItems(list(class_names))
+        self.class_combo.blockSignals(False)
+        self.class_combo.setVisible(bool(class_names))
+        self._class_label.setVisible(bool(class_names))
+
+    def set_prior_available(self, available: bool) -> None:
+        """Families without a density over codes (VQ-VAE) have no contours to offer."""
+        self.prior_check.setEnabled(available)
+        self.prior_check.setToolTip("" if available else "This model family has no prior density over codes")
+        if not available:
+            self.set_contours([])
+
+    def set_axis_names(self, names: tuple[str, str]) -> None:
+        item = self.plot.getPlotItem()
+        item.setLabel("bottom", names[0])
+        item.setLabel("left", names[1])
+
+    def set_tiles(self, mosaic: np.ndarray | None, bounds: tuple[float, float, float, float] | None) -> None:
+        """One image covering `bounds` (left, bottom, width, height), its first row at the top."""
+        if mosaic is None:
+            self.tiles.clear()
+            return
+        self.tiles.setImage(mosaic, levels=(0, 255), autoLevels=False)
+        left, bottom, width, height = bounds
+        # A negative height puts row 0 at the top edge: images read upright on a y-up plot.
+        self.tiles.setRect(QRectF(left, bottom + height, width, -height))
+
+    def set_points(self, xy: np.ndarray | None, labels: np.ndarray | None = None, class_names=()) -> None:
+        """The encoded test set; `labels` pick the colours, `class_names` the legend."""
+        self.legend.clear()
+        if xy is None or len(xy) == 0:
+            self._point_xy = np.zeros((0, 2))
+            self.points.clear()
+            return
+        self._point_xy = np.asarray(xy)
+        colours = label_colours(max(len(class_names), int(labels.max()) + 1))
+        brushes = [pg.mkBrush(colour) for colour in colours]
+        self._point_brushes = [brushes[label] for label in labels]
+        self.points.setData(
+            x=self._point_xy[:, 0], y=self._point_xy[:, 1], data=np.arange(len(xy)), brush=self._point_brushes
+        )
+        for index, name in enumerate(class_names):
+            sample = pg.ScatterPlotItem(size=8, brush=brushes[index], pen=None)
+            self.legend.addItem(sample, name)
+
+    def point_count(self) -> int:
+        return len(self._point_xy)
+
+    def move_points(self, xy: np.ndarray) -> None:
+        """New places for the same points (after the model or the plane changed)."""
+        if len(xy) != len(self._point_xy):
+            raise ValueError("move_points needs one place per point")
+        self._point_xy = np.asarray(xy)
+        self.points.setData(
+            x=self._point_xy[:, 0], y=self._point_xy[:, 1], data=np.arange(len(xy)), brush=self._point_brushes
+        )
+
+    def set_contours(self, segments: list[np.ndarray]) -> None:
+        """Per level, point pairs (2K, 2) of the contour's segments."""
+        for curve, pairs in zip(self.contours, [*segments, *[None] * len(self.contours)]):
+            if pairs is None or len(pairs) == 0:
+                curve.setData([], [])
+            else:
+                curve.setData(pairs[:, 0], pairs[:, 1])
+
+    def set_selection(self, outlines: list[np.ndarray] | None, centre=None) -> None:
+        self._set_ellipses(self.selection_ellipses, outlines)
+        self._update_marks(selected=centre)
+
+    def set_drawn(self, outlines: list[np.ndarray] | None, centre=None) -> None:
+        self._set_ellipses(self.drawn_ellipses, outlines)
+        self._update_marks(drawn=centre)
+
+    def set_path(self, points: np.ndarray | None) -> None:
+        if points is None:
+            self.path.setData([], [])
+        else:
+            self.path.setData(points[:, 0], points[:, 1])
+
+    def _set_ellipses(self, curves, outlines) -> None:
+        for curve, outline in zip(curves, outlines or [None] * len(curves)):
+            if outline is None:
+                curve.setData([], [])
+            else:
+                curve.setData(outline[:, 0], outline[:, 1])
+
+    def _update_marks(self, **centres) -> None:
+        self._marks = {**self._marks, **centres}
+        spots = []
+        styles = {"selected": (255, 220, 0), "drawn": (0, 230, 255)}
+        for name, centre in self._marks.items():
+            if centre is not None:
+                spots.append({"pos": tuple(centre), "pen": pg.mkPen(styles[name], width=2), "brush": None})
+        self.marks.setData(spots)
+
+    def set_cursor_position(self, x: float, y: float) -> None:
+        self.cursor.setPos(x, y)
+
+    def cursor_position(self) -> tuple[float, float]:
+        position = self.cursor.pos()
+        return float(position.x()), float(position.y())
+
+    def visible_range(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        return (x0, x1), (y0, y1)
+
+    def plane_choice(self) -> tuple[str, int, int, str]:
+        return (
+            self.plane_combo.currentText(),
+            self.x_dim_spin.value(),
+            self.y_dim_spin.value(),
+            self.anchor_combo.currentText(),
+        )
+
+    def layers(self) -> dict[str, bool]:
+        return {
+            "tiles": self.tiles_check.isChecked(),
+            "points": self.points_check.isChecked(),
+            "prior": self.prior_check.isChecked(),
+        }
+
+    def show_preview(self, image: np.ndarray | None, index: int = -1) -> None:
+        """The hovered point's image, beside the point."""
+        if image is None or not 0 <= index < len(self._point_xy):
+            self.preview.hide()
+            return
+        self.preview.set_image(image)
+        x, y = self._point_xy[index]
+        scene_point = self.view_box.mapViewToScene(QPointF(x, y))
+        widget_point = self.plot.mapFromScene(scene_point)
+        left = widget_point.x() + 12
+        top = widget_point.y() - self.preview.height() - 12
+        if left + self.preview.width() > self.plot.width():
+            left = widget_point.x() - self.preview.width() - 12
+        self.preview.move(int(left), int(max(top, 0)))
+        self.preview.show()
+        self.preview.raise_()
+
+    # What the user does.
+    def _range_changed(self, *_):
+        self.rangeChanged.emit()
+
+    def _cursor_moved(self, *_):
+        x, y = self.cursor_position()
+        self.cursorMoved.emit(x, y)
+
+    def _points_clicked(self, _item, points, _event):
+        if len(points):
+            self.pointClicked.emit(int(points[0].data()))
+
+    def _points_hovered(self, _item, points, _event):
+        self.pointHovered.emit(int(points[0].data()) if len(points) else -1)
+
+    def _scene_clicked(self, event) -> None:
+        """A double click on the map brings the cursor there."""
+        if not event.double() or event.button() != Qt.MouseButton.LeftButton:
+            return
+        position = self.view_box.mapSceneToView(event.scenePos())
+        self.cursor.setPos(position.x(), position.y())
+
+    def _plane_controls_changed(self, *_):
+        self._sync_plane_controls()
+        self.planeRequested.emit()
+
+    def _sync_plane_controls(self) -> None:
+        by_dimensions = self.plane_combo.currentText() == PLANE_DIMENSIONS
+        for widget in (self.x_dim_spin, self.y_dim_spin, self.anchor_combo, self._anchor_label):
+            widget.setVisible(by_dimensions)
+
+    def _class_changed(self, index: int) -> None:
+        if index >= 0:
+            self.classRequested.emit(index)
+
+    def _apply_layers(self, *_):
+        layers = self.layers()
+        self.tiles.setVisible(layers["tiles"])
+        self.points.setVisible(layers["points"])
+        self.legend.setVisible(layers["points"])
+        for curve in self.contours:
+            curve.setVisible(layers["prior"])
+        self.layersChanged.emit()

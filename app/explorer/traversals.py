@@ -1,0 +1,159 @@
+"""Latent traversals: per dimension, a row of decodes sweeping it from -3 to 3, rows ordered by KL.
+
+Dimensions whose KL is near zero carry no information: their rows stay flat (the β-VAE figure).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.explorer.image_widgets import ImageGrid
+from app.explorer.latent_ops import traversal_codes
+from app.explorer.lazy_page import LazyPage
+
+ANCHORS = ("zero", "selected image", "cursor")
+ROW_HEIGHT = 44
+
+
+class TraversalsPage(LazyPage):
+    def __init__(self, explorer, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("traversalsPage")
+        self.setAccessibleName("Traversals")
+        self.explorer = explorer
+        self.order: list[int] = []  # latent dimensions, highest KL first
+        self.values = np.zeros(0)
+        self.codes: np.ndarray | None = None  # (rows, steps, D)
+        self.images: np.ndarray | None = None  # (rows, steps, H, W[, C])
+        self._rows: list[tuple[QLabel, ImageGrid]] = []
+
+        controls = QHBoxLayout()
+        self.anchor_combo = QComboBox()
+        self.anchor_combo.setObjectName("traversalAnchorCombo")
+        self.anchor_combo.setAccessibleName("Traversal anchor")
+        self.anchor_combo.addItems(ANCHORS)
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setObjectName("traversalStepsSpinBox")
+        self.steps_spin.setAccessibleName("Steps per traversal")
+        self.steps_spin.setRange(3, 25)
+        self.steps_spin.setValue(11)
+        self.reach_spin = QDoubleSpinBox()
+        self.reach_spin.setObjectName("traversalReachSpinBox")
+        self.reach_spin.setAccessibleName("Traversal reach")
+        self.reach_spin.setRange(0.5, 10.0)
+        self.reach_spin.setSingleStep(0.5)
+        self.reach_spin.setValue(3.0)
+        self.reach_spin.setPrefix("±")
+        for widget in (QLabel("Around"), self.anchor_combo, QLabel("Steps"), self.steps_spin,
+                       QLabel("Sweep"), self.reach_spin):  # fmt: skip
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        self.summary = QLabel()
+        self.summary.setObjectName("traversalSummary")
+        controls.addWidget(self.summary)
+        self.anchor_combo.currentIndexChanged.connect(self.request_refresh)
+        self.steps_spin.valueChanged.connect(self.request_refresh)
+        self.reach_spin.valueChanged.connect(self.request_refresh)
+
+        self._table = QWidget()
+        self._table_layout = QGridLayout(self._table)
+        self._table_layout.setContentsMargins(2, 2, 2, 2)
+        self._table_layout.setVerticalSpacing(2)
+        self._table_layout.setColumnStretch(1, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self._table)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(scroll, 1)
+
+        explorer.modelChanged.connect(self.request_refresh)
+        explorer.selectionChanged.connect(self._selection_moved)
+        explorer.cursorChanged.connect(self._cursor_moved)
+        explorer.conditionChanged.connect(self.request_refresh)
+
+    # The rows follow the selection or the cursor only when they are anchored there.
+    def _selection_moved(self) -> None:
+        if self.anchor_combo.currentText() == "selected image":
+            self.request_refresh()
+
+    def _cursor_moved(self) -> None:
+        if self.anchor_combo.currentText() == "cursor":
+            self.request_refresh()
+
+    def anchor(self) -> np.ndarray:
+        dim = self.explorer.model.latent_dim
+        source = self.anchor_combo.currentText()
+        code = None
+        if source == "selected image":
+            code = self.explorer.selected_code()
+        elif source == "cursor":
+            code = self.explorer.cursor_code()
+        return np.zeros(dim) if code is None else code
+
+    def refresh(self) -> None:
+        model = self.explorer.model
+        if model is None:
+            self.codes = self.images = None
+            self.order = []
+            self._set_row_count(0)
+            self.summary.setText("")
+            return
+        dim = model.latent_dim
+        key_name, key = self._ordering()
+        self.order = list(np.argsort(-key, kind="stable")) if key is not None else list(range(dim))
+        reach = self.reach_spin.value()
+        self.values = np.linspace(-reach, reach, self.steps_spin.value())
+        self.codes = traversal_codes(self.anchor(), self.order, self.values)
+        flat = self.explorer.decode(self.codes.reshape(-1, dim))
+        self.images = flat.reshape(dim, len(self.values), *flat.shape[1:])
+        self._set_row_count(dim)
+        for row, dimension in enumerate(self.order):
+            label, grid = self._rows[row]
+            label.setText(f"z{dimension}" + ("" if key is None else f"\n{key_name} {key[dimension]:.2f}"))
+            grid.set_images(self.images[row], len(self.values))
+        if key is None:
+            self.summary.setText(f"{dim} dimensions")
+        elif key_name == "KL":
+            active = int(np.sum(key > 0.01 * max(key.max(), 1e-12)))
+            self.summary.setText(f"{dim} dimensions, total KL {key.sum():.2f} nats; rows ordered by KL")
+            self.summary.setToolTip(f"{active} dimensions carry at least 1% of the largest KL")
+        else:
+            self.summary.setText(f"{dim} code numbers; rows ordered by their variance over the test set")
+
+    def _ordering(self) -> tuple[str, np.ndarray | None]:
+        """What the rows are sorted by: the KL per dimension, or (no KL per number: VQ-VAE) the
+        spread of each number over the test set's codes."""
+        kl = self.explorer.kl_per_dim()
+        if kl is not None:
+            return "KL", kl
+        if self.explorer.codes is not None:
+            return "var", self.explorer.codes.var(0)
+        return "", None
+
+    def _set_row_count(self, count: int) -> None:
+        while len(self._rows) < count:
+            label = QLabel()
+            label.setMinimumWidth(56)
+            grid = ImageGrid(f"traversalRow{len(self._rows)}", minimum=24)
+            grid.setMinimumHeight(ROW_HEIGHT)
+            row = len(self._rows)
+            self._table_layout.addWidget(label, row, 0)
+            self._table_layout.addWidget(grid, row, 1)
+            self._rows.append((label, grid))
+        while len(self._rows) > count:
+            for widget in self._rows.pop():
+                # Off the page now; the object itself goes when the event loop next runs.
+                widget.setParent(None)
+                widget.deleteLater()
