@@ -37,3 +37,21 @@ def small_config() -> RunConfig:
         model=ModelConfig(hidden=(64,), latent_dim=2),
         train=TrainConfig(batch_size=50, max_steps=40, log_every=10, seed=0, device="cpu"),
     )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_qt_settings(tmp_path_factory):
+    """The window's QSettings (an INI file, see app/settings.py) go to a fresh folder per test."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path_factory.mktemp("qt-settings")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+
+
+@pytest.fixture(autouse=True)
+def _restored_torch_threads():
+    """The window's training thread changes torch's process-wide thread count (app/session.py):
+    put it back, so that no later test computes with other threads (and other rounding)."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

@@ -1,0 +1,289 @@
+"""The run's settings as widgets: data, model, objective, optimiser.
+
+Every choice comes from the core's registries, so families, priors and data sets added there
+appear here by themselves. The panel turns its widgets into a `RunConfig` and back; fields it
+has no widget for (the data set's size, say) come from the last config applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+
+import torch
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QRegularExpressionValidator, QValidator
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.naming import named
+from vae_core.config import DataConfig, RunConfig
+from vae_core.data import NAMED_DATASETS
+from vae_core.device import DEVICE_CHOICES
+from vae_core.errors import VaeStudioError
+from vae_core.likelihoods import LIKELIHOODS
+from vae_core.models import MODEL_FAMILIES
+from vae_core.networks import ARCHITECTURES
+from vae_core.priors import PRIORS
+from vae_core.schedules import BETA_SCHEDULES
+
+BETA_RANGE = (0.01, 100.0)
+# The β slider moves in hundredths of a decade.
+_SLIDER_STEPS_PER_DECADE = 100
+_HIDDEN_SIZES = re.compile(r"^\s*\d+(\s*,\s*\d+)*\s*$")
+
+
+class LogSpinBox(QDoubleSpinBox):
+    """A spin box for scale parameters: shows 4 significant digits, and each arrow step
+    multiplies the value by a fixed factor instead of adding to it."""
+
+    def __init__(self, minimum: float, maximum: float, decades_per_step: float = 0.1, parent=None):
+        super().__init__(parent)
+        # Enough decimals that Qt's rounding never touches the smallest allowed value.
+        self.setDecimals(12)
+        self.setRange(minimum, maximum)
+        self._factor = 10.0**decades_per_step
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:.4g}"
+
+    def valueFromText(self, text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, position: int):
+        try:
+            value = float(text)
+        except ValueError:
+            return QValidator.State.Intermediate, text, position
+        if self.minimum() <= value <= self.maximum():
+            return QValidator.State.Acceptable, text, position
+        return QValidator.State.Intermediate, text, position
+
+    def stepBy(self, steps: int) -> None:
+        self.setValue(self.value() * self._factor**steps)
+
+
+def _combo(object_name: str, accessible_name: str, choices, tooltip: str) -> QComboBox:
+    combo = named(QComboBox(), object_name, accessible_name)
+    combo.addItems(list(choices))
+    combo.setToolTip(tooltip)
+    return combo
+
+
+def _select(combo: QComboBox, value: str) -> None:
+    """Select `value`, adding it when the registry does not list it (a data folder, say)."""
+    index = combo.findText(value)
+    if index < 0:
+        combo.addItem(value)
+        index = combo.count() - 1
+    combo.setCurrentIndex(index)
+
+
+def _spin(object_name: str, accessible_name: str, minimum: int, maximum: int, tooltip: str) -> QSpinBox:
+    spin = named(QSpinBox(), object_name, accessible_name)
+    spin.setRange(minimum, maximum)
+    spin.setToolTip(tooltip)
+    spin.setGroupSeparatorShown(True)
+    return spin
+
+
+def available_devices() -> list[str]:
+    return [name for name in DEVICE_CHOICES if name != "cuda" or torch.cuda.is_available()]
+
+
+class ControlPanel(QWidget):
+    """The settings of the next run; β and the learning rate also steer the current one."""
+
+    betaChanged = Signal(float)
+    learningRateChanged = Signal(float)
+    dataChanged = Signal()  # the data set choice changed: worth loading it ahead of Train
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        named(self, "controlPanel", "Run settings")
+        self._base = RunConfig()
+
+        self.dataset_combo = _combo("datasetCombo", "Data set", NAMED_DATASETS, "The images to train on")
+        self.model_combo = _combo("modelCombo", "Model family", MODEL_FAMILIES, "The kind of latent variable model")
+        self.prior_combo = _combo("priorCombo", "Prior", PRIORS, "The prior p(z) over latent codes")
+        self.likelihood_combo = _combo(
+            "likelihoodCombo", "Likelihood", LIKELIHOODS, "The observation model p(x|z) of the pixels"
+        )
+        self.arch_combo = _combo("archCombo", "Architecture", ARCHITECTURES, "The encoder and decoder networks")
+        self.latent_dim_spin = _spin("latentDimSpinBox", "Latent dimension", 1, 256, "Dimensions of the latent code z")
+        self.hidden_edit = named(QLineEdit(), "hiddenEdit", "Hidden sizes")
+        self.hidden_edit.setValidator(QRegularExpressionValidator(_HIDDEN_SIZES.pattern))
+        self.hidden_edit.setToolTip("Hidden layer sizes, comma-separated: 400 is one layer of 400, 400,200 two")
+
+        self.beta_slider = named(QSlider(Qt.Orientation.Horizontal), "betaSlider", "Beta (log scale)")
+        low, high = (round(math.log10(v) * _SLIDER_STEPS_PER_DECADE) for v in BETA_RANGE)
+        self.beta_slider.setRange(low, high)
+        self.beta_slider.setSingleStep(10)
+        self.beta_slider.setPageStep(_SLIDER_STEPS_PER_DECADE)
+        self.beta_slider.setToolTip("Weight of the KL term, from 0.01 to 100 on a log scale; changes a run live")
+        self.beta_spin = named(LogSpinBox(*BETA_RANGE), "betaSpinBox", "Beta")
+        self.beta_spin.setToolTip(self.beta_slider.toolTip())
+        self.schedule_combo = _combo(
+            "scheduleCombo", "Beta schedule", BETA_SCHEDULES, "How beta is shaped over the steps of a run"
+        )
+
+        self.lr_spin = named(LogSpinBox(1e-6, 1.0), "learningRateSpinBox", "Learning rate")
+        self.lr_spin.setToolTip("Adam's learning rate; changes a run live")
+        self.batch_spin = _spin("batchSizeSpinBox", "Batch size", 1, 65536, "Images per training step")
+        self.epochs_spin = _spin("epochsSpinBox", "Epochs", 1, 100000, "Passes over the training images")
+        self.seed_spin = _spin("seedSpinBox", "Seed", 0, 2**31 - 1, "Seed of initialisation, batches and noise")
+        self.device_combo = _combo("deviceCombo", "Device", available_devices(), "Where to train: auto picks CUDA when present")
+
+        beta_row = QHBoxLayout()
+        beta_row.addWidget(self.beta_slider, 1)
+        beta_row.addWidget(self.beta_spin)
+        layout = QVBoxLayout(self)
+        layout.addWidget(_group("Data", [("Data set", self.dataset_combo)]))
+        layout.addWidget(
+            _group(
+                "Model",
+                [
+                    ("Family", self.model_combo),
+                    ("Prior", self.prior_combo),
+                    ("Likelihood", self.likelihood_combo),
+                    ("Architecture", self.arch_combo),
+                    ("Latent dim", self.latent_dim_spin),
+                    ("Hidden", self.hidden_edit),
+                ],
+            )
+        )
+        layout.addWidget(_group("Objective", [("β", beta_row), ("Schedule", self.schedule_combo)]))
+        layout.addWidget(
+            _group(
+                "Optimiser",
+                [
+                    ("Learning rate", self.lr_spin),
+                    ("Batch size", self.batch_spin),
+                    ("Epochs", self.epochs_spin),
+                    ("Seed", self.seed_spin),
+                    ("Device", self.device_combo),
+                ],
+            )
+        )
+        layout.addStretch(1)
+
+        # Fixed while a run goes; β and the learning rate stay live.
+        self._locked_while_running = (
+            self.dataset_combo, self.model_combo, self.prior_combo, self.likelihood_combo, self.arch_combo,
+            self.latent_dim_spin, self.hidden_edit, self.schedule_combo, self.batch_spin, self.epochs_spin,
+            self.seed_spin, self.device_combo,
+        )  # fmt: skip
+        self.apply_config(self._base)
+        self.beta_slider.valueChanged.connect(self._beta_slider_moved)
+        self.beta_spin.valueChanged.connect(self._beta_typed)
+        self.lr_spin.valueChanged.connect(self.learningRateChanged)
+        self.dataset_combo.currentTextChanged.connect(self.dataChanged)
+
+    # β: the slider and the spin box show one value.
+    @property
+    def beta(self) -> float:
+        return self.beta_spin.value()
+
+    def set_beta(self, beta: float) -> None:
+        self.beta_spin.setValue(beta)
+
+    def scale_beta(self, decades: float) -> None:
+        self.set_beta(self.beta * 10.0**decades)
+
+    def _beta_slider_moved(self, position: int) -> None:
+        beta = 10.0 ** (position / _SLIDER_STEPS_PER_DECADE)
+        self.beta_spin.blockSignals(True)
+        self.beta_spin.setValue(beta)
+        self.beta_spin.blockSignals(False)
+        self.betaChanged.emit(self.beta_spin.value())
+
+    def _beta_typed(self, beta: float) -> None:
+        self.beta_slider.blockSignals(True)
+        self.beta_slider.setValue(round(math.log10(beta) * _SLIDER_STEPS_PER_DECADE))
+        self.beta_slider.blockSignals(False)
+        self.betaChanged.emit(beta)
+
+    def set_run_active(self, active: bool) -> None:
+        for widget in self._locked_while_running:
+            widget.setEnabled(not active)
+
+    def hidden_sizes(self) -> tuple[int, ...]:
+        text = self.hidden_edit.text()
+        if not _HIDDEN_SIZES.match(text):
+            raise VaeStudioError(f"hidden sizes must look like 400 or 400,200, got '{text}'")
+        sizes = tuple(int(part) for part in text.split(","))
+        if min(sizes) < 1:
+            raise VaeStudioError(f"hidden sizes must be at least 1, got '{text}'")
+        return sizes
+
+    def data_config(self) -> DataConfig:
+        return dataclasses.replace(self._base.data, dataset=self.dataset_combo.currentText())
+
+    def config(self) -> RunConfig:
+        base = self._base
+        return RunConfig(
+            data=self.data_config(),
+            model=dataclasses.replace(
+                base.model,
+                family=self.model_combo.currentText(),
+                prior=self.prior_combo.currentText(),
+                likelihood=self.likelihood_combo.currentText(),
+                arch=self.arch_combo.currentText(),
+                latent_dim=self.latent_dim_spin.value(),
+                hidden=self.hidden_sizes(),
+            ),
+            train=dataclasses.replace(
+                base.train,
+                beta=self.beta,
+                beta_schedule=self.schedule_combo.currentText(),
+                lr=self.lr_spin.value(),
+                batch_size=self.batch_spin.value(),
+                epochs=self.epochs_spin.value(),
+                # The epochs field sets the budget; a step budget would silently override it.
+                max_steps=base.train.max_steps if self.epochs_spin.value() == base.train.epochs else None,
+                seed=self.seed_spin.value(),
+                device=self.device_combo.currentText(),
+            ),
+        )
+
+    def apply_config(self, config: RunConfig) -> None:
+        self._base = config
+        _select(self.dataset_combo, config.data.dataset)
+        _select(self.model_combo, config.model.family)
+        _select(self.prior_combo, config.model.prior)
+        _select(self.likelihood_combo, config.model.likelihood)
+        _select(self.arch_combo, config.model.arch)
+        self.latent_dim_spin.setValue(config.model.latent_dim)
+        self.hidden_edit.setText(",".join(str(size) for size in config.model.hidden))
+        self.set_beta(min(max(config.train.beta, BETA_RANGE[0]), BETA_RANGE[1]))
+        _select(self.schedule_combo, config.train.beta_schedule)
+        self.lr_spin.setValue(config.train.lr)
+        self.batch_spin.setValue(config.train.batch_size)
+        self.epochs_spin.setValue(config.train.epochs)
+        self.seed_spin.setValue(config.train.seed)
+        devices = available_devices()
+        # A checkpoint from a CUDA machine opens on one without: train wherever is possible.
+        _select(self.device_combo, config.train.device if config.train.device in devices else "auto")
+
+
+def _group(title: str, rows) -> QGroupBox:
+    box = QGroupBox(title)
+    form = QFormLayout(box)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    for label, field in rows:
+        form.addRow(label, field)
+    return box

@@ -1,0 +1,103 @@
+"""What a run has reported, kept in plain numpy (no Qt): bounded series for the plots and the
+complete metrics table for the CSV export."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from vae_core.cli import METRICS_COLUMNS
+from vae_core.errors import VaeStudioError
+from vae_core.trainer import TrainingSnapshot
+
+
+class BoundedSeries:
+    """Points (x, one y per name) that never number more than `capacity`.
+
+    When full, the older half is merged pairwise (x of the later point, mean of the values), so
+    a run of hours keeps its whole shape, coarser the further back it goes, at constant cost.
+    Each value is an interval mean, so the mean of two equal intervals is the mean over both.
+    """
+
+    def __init__(self, names: tuple[str, ...], capacity: int = 4000):
+        if capacity < 4 or capacity % 4:
+            raise VaeStudioError(f"series capacity must be a positive multiple of 4, got {capacity}")
+        self.names = names
+        self.capacity = capacity
+        self._x = np.empty(capacity)
+        self._values = np.empty((len(names), capacity))
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def append(self, x: float, values: tuple[float, ...]) -> None:
+        if self._count == self.capacity:
+            self._merge_older_half()
+        self._x[self._count] = x
+        self._values[:, self._count] = values
+        self._count += 1
+
+    def _merge_older_half(self) -> None:
+        half = self.capacity // 2
+        quarter = half // 2
+        self._x[:quarter] = self._x[1:half:2]
+        self._values[:, :quarter] = 0.5 * (self._values[:, 0:half:2] + self._values[:, 1:half:2])
+        self._x[quarter : quarter + half] = self._x[half:]
+        self._values[:, quarter : quarter + half] = self._values[:, half:]
+        self._count = quarter + half
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self._count]
+
+    def y(self, name: str) -> np.ndarray:
+        return self._values[self.names.index(name), : self._count]
+
+    def clear(self) -> None:
+        self._count = 0
+
+
+class MetricsTable:
+    """Every snapshot's figures, in the columns of the command line's metrics.csv.
+
+    Rows live in one growing float array (72 bytes a row), so even a day of snapshots is small.
+    """
+
+    columns = METRICS_COLUMNS
+
+    def __init__(self):
+        self._rows = np.empty((256, len(self.columns)))
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def append(self, snapshot: TrainingSnapshot) -> None:
+        if self._count == len(self._rows):
+            self._rows = np.concatenate([self._rows, np.empty_like(self._rows)])
+        self._rows[self._count] = [getattr(snapshot, column) for column in self.columns]
+        self._count += 1
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self._rows[: self._count]
+
+    def clear(self) -> None:
+        self._count = 0
+
+    def write_csv(self, path: str | Path) -> None:
+        integer_columns = {"step", "epoch"}
+        try:
+            with Path(path).open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(self.columns)
+                for row in self.rows:
+                    writer.writerow(
+                        int(value) if column in integer_columns else f"{value:.6g}"
+                        for column, value in zip(self.columns, row)
+                    )
+        except OSError as error:
+            raise VaeStudioError(f"cannot write {path}: {error.strerror}") from None

@@ -1,0 +1,51 @@
+"""Reconstructions and prior samples of the run's model, as uint8 images (no Qt).
+
+The window's own CPU copy of the model, refreshed from snapshots' weights: never the model that
+training mutates. The examples and the sampling noise are fixed, so successive refreshes show
+the same inputs and the same codes, and only the model's progress changes the pictures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from app.explorer.latent_ops import to_uint8_images
+from vae_core.data import ImageDataset
+from vae_core.distributions import DiagonalGaussian
+from vae_core.models import LatentModel
+
+
+class PreviewModel:
+    def __init__(self, model: LatentModel, examples: ImageDataset, count: int = 16, sample_count: int = 32, seed: int = 0):
+        self.model = model.cpu().eval().requires_grad_(False)
+        self.images, self.labels = examples.batch(torch.arange(min(count, len(examples))))
+        self.sample_count = sample_count
+        self.seed = seed
+
+    def load_weights(self, state: Mapping[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(state)
+
+    def _condition(self, labels: torch.Tensor) -> torch.Tensor | None:
+        return labels if self.model.conditional else None
+
+    @torch.no_grad()
+    def reconstruction_pairs(self) -> np.ndarray:
+        """Each example beside its reconstruction, one pixel apart: uint8 (N, H, 2W+1[, C])."""
+        condition = self._condition(self.labels)
+        encoded = self.model.encode(self.images, condition)
+        # A posterior is decoded at its mean; a deterministic code (VQ-VAE's) as it is.
+        code = encoded.mean if isinstance(encoded, DiagonalGaussian) else encoded
+        outputs = self.model.decode_mean(code, condition)
+        inputs = to_uint8_images(self.images.numpy())
+        outputs = to_uint8_images(outputs.numpy())
+        separator = np.full((*inputs.shape[:2], 1, *inputs.shape[3:]), 128, np.uint8)
+        return np.concatenate([inputs, separator, outputs], axis=2)
+
+    @torch.no_grad()
+    def samples(self) -> np.ndarray:
+        """Images decoded from the same prior draws every time: uint8 (S, H, W[, C])."""
+        generator = torch.Generator().manual_seed(self.seed)
+        return to_uint8_images(self.model.sample(self.sample_count, generator=generator).numpy())

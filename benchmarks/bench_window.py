@@ -1,0 +1,202 @@
+"""The live window against headless training, in one process: same data, model and steps.
+
+Prints and writes to benchmarks/results/window.json:
+- seconds from pressing Train to the first curves, in a fresh window (data still loading, the
+  optimizer's first import not done: the worst case of `make run`) and in one open for a while;
+- images/s headless and in the window (offscreen, every view updating), run alternately so that
+  load from other processes hits both alike; their ratio (target >= 0.9). Headless runs on
+  torch's default threads and, for the GUI's own cost, on the window's (one core fewer);
+- the event loop's lag while the window trains: a 10 ms timer's lateness, 99th percentile
+  (target < 50 ms).
+
+Run: .venv/bin/python benchmarks/bench_window.py [--steps 800] [--pairs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from _common import write_results  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from app.main_window import MainWindow  # noqa: E402
+from app.session import TRAINING_THREADS  # noqa: E402
+from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+from vae_core.trainer import Trainer  # noqa: E402
+
+DEFAULT_THREADS = torch.get_num_threads()
+LAG_TIMER_MS = 10
+
+
+def bench_config(steps: int) -> RunConfig:
+    return RunConfig(
+        data=DataConfig(dataset="glyphs"),
+        model=ModelConfig(arch="mlp", hidden=(400,), latent_dim=2),
+        train=TrainConfig(batch_size=128, max_steps=steps, seed=0, device="cpu", log_every=50),
+    )
+
+
+def wait_until(condition, timeout_s: float) -> None:
+    """Run the event loop, as the app does, until `condition()` holds (checked every 5 ms)."""
+    deadline = time.perf_counter() + timeout_s
+    loop = QEventLoop()
+    check = QTimer()
+    check.setInterval(5)
+
+    def check_condition() -> None:
+        if condition() or time.perf_counter() > deadline:
+            loop.quit()
+
+    check.timeout.connect(check_condition)
+    check.start()
+    loop.exec()
+    check.stop()
+    if not condition():
+        raise TimeoutError("the window did not get there in time")
+
+
+def new_window(config: RunConfig) -> MainWindow:
+    window = MainWindow()
+    window.controls.apply_config(config)
+    window.resize(1400, 900)
+    window.show()
+    return window
+
+
+def seconds_to_first_curves(window: MainWindow, open_for_s: float) -> float:
+    """Press Train `open_for_s` after the window opened; seconds until the curves show points."""
+    opened = time.perf_counter()
+    wait_until(lambda: time.perf_counter() >= opened + open_for_s, open_for_s + 1)
+    shown: list[float] = []
+
+    def note_curves() -> None:
+        if len(window.curves.series) and not shown:
+            shown.append(time.perf_counter())
+
+    window.viewsRefreshed.connect(note_curves)
+    pressed = time.perf_counter()
+    window.train_button.click()
+    wait_until(lambda: bool(shown), 60)
+    window.viewsRefreshed.disconnect(note_curves)
+    window.session.stop()
+    wait_until(lambda: not window.session.active, 10)
+    return shown[0] - pressed
+
+
+def headless_images_per_s(config: RunConfig, split, threads: int) -> float:
+    torch.set_num_threads(threads)
+    trainer = Trainer(config, split)
+    started = time.perf_counter()
+    for _ in trainer.run():
+        pass
+    return trainer.step * config.train.batch_size / (time.perf_counter() - started)
+
+
+def window_images_per_s(window: MainWindow, config: RunConfig) -> tuple[float, list[float]]:
+    """Train in the window; images/s from the run's start to its end, and the timer's lags (s)."""
+    times: dict[str, float] = {}
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(LAG_TIMER_MS)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+
+    def note_start(*_) -> None:
+        times["started"] = time.perf_counter()
+
+    window.session.runStarted.connect(note_start)
+    window.controls.apply_config(config)
+    timer.start()
+    window.train()
+    wait_until(lambda: not window.session.active and "started" in times, 600)
+    ended = time.perf_counter()
+    timer.stop()
+    window.session.runStarted.disconnect(note_start)
+    during = np.array([t for t in ticks if times["started"] <= t <= ended])
+    lags = np.clip(np.diff(during) - LAG_TIMER_MS / 1000, 0, None)
+    return window.session.trainer.step * config.train.batch_size / (ended - times["started"]), lags.tolist()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=800, help="training steps per measured run")
+    parser.add_argument("--pairs", type=int, default=3, help="rounds of headless, headless, window runs, alternating")
+    arguments = parser.parse_args()
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    application = QApplication.instance() or QApplication([sys.argv[0]])
+    config = bench_config(arguments.steps)
+
+    # First, before anything in this process has built an optimizer or loaded the glyphs.
+    window = new_window(config)
+    cold = seconds_to_first_curves(window, open_for_s=0.0)
+    window.close()
+    window = new_window(config)
+    warm = seconds_to_first_curves(window, open_for_s=3.0)
+    print(f"Train -> curves: {cold:.2f} s pressed at once, {warm:.2f} s pressed after 3 s open (target < 2 s)")
+
+    split = window.session.data.request(config.data).result()
+    headless, headless_same_threads, live, lags = [], [], [], []
+    for round_number in range(arguments.pairs):
+        headless.append(headless_images_per_s(config, split, DEFAULT_THREADS))
+        headless_same_threads.append(headless_images_per_s(config, split, TRAINING_THREADS))
+        images_per_s, round_lags = window_images_per_s(window, config)
+        live.append(images_per_s)
+        lags.extend(round_lags)
+        print(
+            f"round {round_number + 1}: headless {headless[-1]:,.0f} img/s ({DEFAULT_THREADS} threads), "
+            f"{headless_same_threads[-1]:,.0f} img/s ({TRAINING_THREADS}); window {live[-1]:,.0f} img/s"
+        )
+    window.close()
+    application.processEvents()
+
+    ratios = [w / h for w, h in zip(live, headless)]
+    ratios_same_threads = [w / h for w, h in zip(live, headless_same_threads)]
+    lag_p99_ms = 1000 * float(np.percentile(lags, 99))
+    results = {
+        "config": config.to_dict(),
+        "steps_per_run": arguments.steps,
+        "rounds": arguments.pairs,
+        "threads": {"headless": DEFAULT_THREADS, "window_training": TRAINING_THREADS},
+        "train_to_curves_s": {"pressed_at_once": cold, "pressed_after_3s": warm},
+        "headless_images_per_s": headless,
+        "headless_same_threads_images_per_s": headless_same_threads,
+        "window_images_per_s": live,
+        "headless_images_per_s_median": statistics.median(headless),
+        "headless_same_threads_images_per_s_median": statistics.median(headless_same_threads),
+        "window_images_per_s_median": statistics.median(live),
+        "ratio_per_round": ratios,
+        "ratio_median": statistics.median(ratios),
+        "ratio_same_threads_per_round": ratios_same_threads,
+        "ratio_same_threads_median": statistics.median(ratios_same_threads),
+        "event_loop_lag_ms": {
+            "p50": 1000 * float(np.percentile(lags, 50)),
+            "p99": lag_p99_ms,
+            "max": 1000 * float(np.max(lags)),
+            "ticks": len(lags),
+        },
+        "cpus": os.cpu_count(),
+        "load_average_after": os.getloadavg(),
+    }
+    print(
+        f"images/s median: headless {results['headless_images_per_s_median']:,.0f}, "
+        f"window {results['window_images_per_s_median']:,.0f}, ratio {results['ratio_median']:.3f} (target >= 0.9); "
+        f"against headless on {TRAINING_THREADS} thread(s) like the window: {results['ratio_same_threads_median']:.3f}"
+    )
+    print(f"event-loop lag while training: p50 {results['event_loop_lag_ms']['p50']:.1f} ms, p99 {lag_p99_ms:.1f} ms (target < 50 ms)")
+    torch.set_num_threads(DEFAULT_THREADS)  # the machine's figures name torch's default, not the last run's
+    write_results("window", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""README screenshots, made from the real window offscreen: short training runs, then grabs.
+
+Writes to resources/readme/: window.png (the whole window after a run), curves.png (a β change
+visible on its own axis), kl_per_dim.png (collapsed dimensions in grey), reconstructions.png,
+samples.png and presentation.png (F11 mode). Run: .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREEN = (1600, 1000)
+
+if "QT_QPA_PLATFORM" not in os.environ:
+    screen_file = Path(tempfile.mkdtemp()) / "screen.json"
+    screen_file.write_text(
+        json.dumps({"screens": [{"name": "readme", "x": 0, "y": 0, "width": SCREEN[0], "height": SCREEN[1], "logicalDpi": 96}]})
+    )
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={screen_file}"
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from app.main_window import MainWindow  # noqa: E402
+from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+
+
+def train(window: MainWindow, config: RunConfig, beta_change: tuple[int, float] | None = None) -> None:
+    """Run `config` to its end in the window; at step `beta_change[0]` set β to `beta_change[1]`."""
+    window.controls.apply_config(config)
+
+    def steer(snapshot) -> None:
+        if beta_change and snapshot.step >= beta_change[0] and window.controls.beta != beta_change[1]:
+            window.controls.set_beta(beta_change[1])
+
+    loop = QEventLoop()
+    window.session.snapshotReady.connect(steer)
+    window.session.runEnded.connect(loop.quit)
+    window.train()
+    loop.exec()
+    window.session.snapshotReady.disconnect(steer)
+    window.session.runEnded.disconnect(loop.quit)
+    settle(1500)  # the explorer encodes the test set in chunks, between events
+
+
+def settle(milliseconds: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(milliseconds, loop.quit)
+    loop.exec()
+
+
+def grab(widget, path: Path) -> None:
+    if not widget.grab().save(str(path)):
+        raise SystemExit(f"could not write {path}")
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def show_tab(window: MainWindow, title: str) -> None:
+    tabs = window.view_tabs
+    tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == title))
+    window.refresh_views(force_previews=True)
+    settle(200)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "resources" / "readme")
+    arguments = parser.parse_args()
+    arguments.out.mkdir(parents=True, exist_ok=True)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    application = QApplication.instance() or QApplication([sys.argv[0]])
+
+    window = MainWindow()
+    window.resize(1500, 940)
+    window.show()
+    glyphs = DataConfig(dataset="glyphs", size=6000)
+
+    # Many dimensions and a large β: some dimensions collapse, the bars show which.
+    train(window, RunConfig(
+        data=glyphs,
+        model=ModelConfig(hidden=(400,), latent_dim=16),
+        train=TrainConfig(batch_size=128, epochs=20, beta=6.0, seed=0, device="cpu"),
+    ))  # fmt: skip
+    show_tab(window, "KL per dim")
+    grab(window.kl_bars, arguments.out / "kl_per_dim.png")
+
+    # The map's run: two dimensions, β raised half-way so the curves show the change.
+    train(window, RunConfig(
+        data=glyphs,
+        model=ModelConfig(hidden=(400,), latent_dim=2),
+        train=TrainConfig(batch_size=128, epochs=30, beta=1.0, seed=0, device="cpu"),
+    ), beta_change=(700, 3.0))  # fmt: skip
+    show_tab(window, "Curves")
+    grab(window.curves, arguments.out / "curves.png")
+    grab(window, arguments.out / "window.png")
+    show_tab(window, "Reconstructions")
+    grab(window.reconstructions.parentWidget(), arguments.out / "reconstructions.png")
+    show_tab(window, "Samples")
+    grab(window.samples.parentWidget(), arguments.out / "samples.png")
+
+    show_tab(window, "Curves")
+    window.set_presentation_mode(True)
+    settle(300)
+    grab(window, arguments.out / "presentation.png")
+    window.set_presentation_mode(False)
+    window.close()
+    application.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,426 @@
+"""The main window driven as a user would, offscreen: tiny runs on 600 glyphs, waiting on signals."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+import torch
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QImage
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QMessageBox, QPushButton, QSlider, QSpinBox
+
+from app.explorer.latent_ops import to_uint8_images
+from app.main_window import MainWindow
+from app.session import OUT_OF_MEMORY_MESSAGE, TRAINING_THREADS, RunState
+from vae_core import data as data_module
+from vae_core.checkpoint import load_checkpoint
+from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vae_core.data import NAMED_DATASETS, load_data
+from vae_core.likelihoods import LIKELIHOODS
+from vae_core.models import MODEL_FAMILIES
+from vae_core.models.vae import GaussianVAE
+from vae_core.networks import ARCHITECTURES
+from vae_core.priors import PRIORS
+from vae_core.schedules import BETA_SCHEDULES
+from vae_core.trainer import Trainer
+
+SIGNAL_TIMEOUT_MS = 10_000
+
+
+def tiny_config(max_steps: int | None = 100_000, epochs: int = 10) -> RunConfig:
+    return RunConfig(
+        data=DataConfig(dataset="glyphs", size=600),
+        model=ModelConfig(hidden=(32,), latent_dim=2),
+        train=TrainConfig(batch_size=50, epochs=epochs, max_steps=max_steps, seed=0, device="cpu"),
+    )
+
+
+@pytest.fixture
+def window(qtbot):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.controls.apply_config(tiny_config())
+    window.show()
+    yield window
+    window.close()
+
+
+def start_and_wait_for_snapshots(qtbot, window, count: int = 2):
+    with qtbot.waitSignal(window.session.runStarted, timeout=SIGNAL_TIMEOUT_MS):
+        qtbot.mouseClick(window.findChild(QPushButton, "trainButton"), Qt.MouseButton.LeftButton)
+    for _ in range(count):
+        with qtbot.waitSignal(window.session.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
+            pass
+
+
+def wait_for_state(qtbot, window, state: RunState):
+    if window.session.state is not state:
+        with qtbot.waitSignal(
+            window.session.stateChanged, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda new: new is state
+        ):
+            pass
+
+
+def train_to_the_end(qtbot, window):
+    with qtbot.waitSignal(
+        window.session.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda reason: reason == "finished"
+    ):
+        window.findChild(QPushButton, "trainButton").click()
+
+
+def stop_and_wait(qtbot, window):
+    with qtbot.waitSignal(window.session.runEnded, timeout=SIGNAL_TIMEOUT_MS):
+        window.findChild(QPushButton, "stopButton").click()
+
+
+# The widgets a user, a test or a screen reader finds by name.
+NAMED_WIDGETS = {
+    "trainButton": QPushButton,
+    "pauseButton": QPushButton,
+    "stopButton": QPushButton,
+    "stepButton": QPushButton,
+    "betaSlider": QSlider,
+    "betaSpinBox": QDoubleSpinBox,
+    "modelCombo": QComboBox,
+    "priorCombo": QComboBox,
+    "datasetCombo": QComboBox,
+    "latentDimSpinBox": QSpinBox,
+}
+
+
+def test_window_builds_with_no_arguments_and_names_its_widgets(qtbot):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert window.objectName() == "MainWindow" and window.accessibleName()
+    for name, kind in NAMED_WIDGETS.items():
+        widget = window.findChild(kind, name)
+        assert widget is not None, name
+        assert widget.accessibleName(), name
+    loss_plot = window.findChild(pg.PlotWidget, "lossPlot")
+    assert loss_plot is not None and loss_plot.accessibleName()
+    assert {curve.name() for curve in window.curves.curves.values()} == {"loss", "recon", "kl", "beta"}
+    assert window.findChild(object, "latentPlot") is not None
+
+
+def test_choices_come_from_the_registries_and_glyphs_is_preselected(qtbot, monkeypatch):
+    monkeypatch.setitem(MODEL_FAMILIES, "added-family", GaussianVAE)
+    monkeypatch.setitem(NAMED_DATASETS, "added-set", NAMED_DATASETS["glyphs"])
+    window = MainWindow()
+    qtbot.addWidget(window)
+    controls = window.controls
+    for combo, registry in (
+        (controls.model_combo, MODEL_FAMILIES),
+        (controls.prior_combo, PRIORS),
+        (controls.likelihood_combo, LIKELIHOODS),
+        (controls.arch_combo, ARCHITECTURES),
+        (controls.schedule_combo, BETA_SCHEDULES),
+        (controls.dataset_combo, NAMED_DATASETS),
+    ):
+        assert [combo.itemText(i) for i in range(combo.count())] == list(registry)
+    assert controls.dataset_combo.currentText() == "glyphs"
+    devices = [controls.device_combo.itemText(i) for i in range(controls.device_combo.count())]
+    assert devices[:2] == ["auto", "cpu"] and ("cuda" in devices) == torch.cuda.is_available()
+
+
+def test_beta_slider_is_logarithmic_from_a_hundredth_to_a_hundred(window):
+    slider, spin = window.controls.beta_slider, window.controls.beta_spin
+    for position, beta in ((slider.minimum(), 0.01), (0, 1.0), (100, 10.0), (slider.maximum(), 100.0)):
+        slider.setValue(position)
+        assert spin.value() == pytest.approx(beta)
+    spin.setValue(0.1)
+    assert slider.value() == -100
+    spin.stepBy(10)  # each step a tenth of a decade
+    assert spin.value() == pytest.approx(1.0)
+
+
+def test_a_run_streams_snapshots_into_curves_status_and_views(qtbot, window):
+    start_and_wait_for_snapshots(qtbot, window, count=3)
+    with qtbot.waitSignal(window.viewsRefreshed, timeout=SIGNAL_TIMEOUT_MS):
+        pass
+    window.refresh_views(force_previews=True)
+    snapshot = window.session.last_snapshot
+    loss_x, loss_y = window.curves.curves["loss"].getOriginalDataset()
+    assert len(loss_x) >= 3 and loss_x[-1] == snapshot.step
+    assert np.all(np.isfinite(loss_y))
+    # The first snapshot comes after a single step: the curves start at once.
+    assert window.metrics.rows[0, 0] == 1
+    assert window.findChild(object, "stepLabel").text().startswith(f"step {snapshot.step:,}")
+    assert window.findChild(object, "deviceLabel").text() == "cpu"
+    assert window.kl_bars.kl_per_dim is snapshot.kl_per_dim
+    # Views use their own CPU models, fed with the snapshots' weights, on the test split.
+    explorer = window.explorer
+    assert explorer.model is not None and explorer.model.model is not window.session.trainer.model
+    assert len(explorer.data) == 100
+    pairs = window.preview.reconstruction_pairs()
+    width = window.preview.images.shape[-1]
+    # The left half of each pair is the input image itself.
+    assert np.array_equal(pairs[:, :, :width], to_uint8_images(window.preview.images.numpy()))
+    assert window.reconstructions.image() is not None and window.samples.image() is not None
+
+
+def test_controls_that_cannot_change_mid_run_are_locked(qtbot, window):
+    start_and_wait_for_snapshots(qtbot, window, count=1)
+    controls = window.controls
+    for locked in (controls.model_combo, controls.dataset_combo, controls.latent_dim_spin, controls.batch_spin):
+        assert not locked.isEnabled()
+    for live in (controls.beta_slider, controls.beta_spin, controls.lr_spin):
+        assert live.isEnabled()
+    assert not window.findChild(QPushButton, "trainButton").isEnabled()
+    stop_and_wait(qtbot, window)
+    assert controls.model_combo.isEnabled() and window.findChild(QPushButton, "trainButton").isEnabled()
+
+
+def test_beta_and_learning_rate_reach_the_trainer_and_the_beta_curve(qtbot, window):
+    start_and_wait_for_snapshots(qtbot, window, count=1)
+    trainer = window.session.trainer
+    window.findChild(QDoubleSpinBox, "betaSpinBox").setValue(4.0)
+    assert trainer.beta == 4.0  # the schedule is constant
+    assert window.controls.beta_slider.value() == round(100 * math.log10(4.0))
+    window.controls.lr_spin.setValue(3e-4)
+    assert trainer.learning_rate == pytest.approx(3e-4)
+    with qtbot.waitSignal(
+        window.session.snapshotReady, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda s: s.beta == 4.0
+    ):
+        pass
+    window.refresh_views()
+    beta_x, beta_y = window.curves.curves["beta"].getOriginalDataset()
+    assert beta_y[0] == 1.0 and beta_y[-1] == 4.0
+    # The change shows where it happened: 1 up to some step, 4 from the next one on.
+    change = int(np.argmax(beta_y == 4.0))
+    assert np.all(beta_y[:change] == 1.0) and np.all(beta_y[change:] == 4.0)
+    assert window.session.last_snapshot.learning_rate == pytest.approx(3e-4)
+
+
+def test_pause_step_resume_and_stop(qtbot, window):
+    start_and_wait_for_snapshots(qtbot, window, count=2)
+    session = window.session
+    pause_button = window.findChild(QPushButton, "pauseButton")
+    pause_button.click()
+    wait_for_state(qtbot, window, RunState.PAUSED)
+    trainer = session.trainer
+    # A pause lands on a snapshot: the trainer holds exactly the state the window last saw.
+    assert trainer.paused and trainer.step == session.last_snapshot.step
+    assert pause_button.text() == "Resume" and window.findChild(QPushButton, "stepButton").isEnabled()
+
+    before = trainer.step
+    interval = trainer.config.train.log_every
+    with qtbot.waitSignal(session.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
+        window.findChild(QPushButton, "stepButton").click()
+    wait_for_state(qtbot, window, RunState.PAUSED)
+    assert session.last_snapshot.step == before + interval == trainer.step
+
+    pause_button.click()
+    assert session.state is RunState.RUNNING and not trainer.paused
+    with qtbot.waitSignal(session.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
+        pass
+    assert trainer.step > before + interval
+    stop_and_wait(qtbot, window)
+    assert session.state is RunState.IDLE
+    assert not any(thread.name == "vae-studio-training" for thread in threading.enumerate())
+
+
+def test_space_toggles_pause(qtbot, window):
+    start_and_wait_for_snapshots(qtbot, window, count=1)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    wait_for_state(qtbot, window, RunState.PAUSED)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert window.session.state is RunState.RUNNING
+
+
+def test_closing_during_a_run_stops_and_joins_the_thread_within_a_second(qtbot, window):
+    start_and_wait_for_snapshots(qtbot, window, count=2)
+    thread = window.session._run.thread
+    started = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - started < 1.0
+    assert not thread.is_alive()
+
+
+def test_training_loads_data_off_the_gui_thread(qtbot, monkeypatch, window):
+    threads = []
+
+    def recording_glyphs(config, progress=None):
+        threads.append(threading.current_thread())
+        return load_data(dataclasses.replace(config, dataset="glyphs"))
+
+    monkeypatch.setitem(data_module.NAMED_DATASETS, "recorded", recording_glyphs)
+    window.controls.apply_config(dataclasses.replace(tiny_config(), data=DataConfig(dataset="recorded", size=600)))
+    start_and_wait_for_snapshots(qtbot, window, count=1)
+    assert threads and threading.main_thread() not in threads
+
+
+def test_save_open_and_resume_continue_the_run_bit_for_bit(qtbot, window, tmp_path):
+    window.controls.apply_config(tiny_config(max_steps=20, epochs=2))
+    train_to_the_end(qtbot, window)
+    path = tmp_path / "run.safetensors"
+    with qtbot.waitSignal(window.session.checkpointSaved, timeout=SIGNAL_TIMEOUT_MS):
+        assert window.save_checkpoint_to(path)
+    assert int(load_checkpoint(path).counters["step"]) == 20
+
+    reopened = MainWindow()
+    qtbot.addWidget(reopened)
+    assert reopened.open_checkpoint(path)
+    assert reopened.controls.hidden_edit.text() == "32" and reopened.explorer.model is not None
+    reopened.controls.epochs_spin.setValue(3)  # the budget grows from 20 steps to 30
+    with qtbot.waitSignal(reopened.session.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda r: r == "finished"):
+        assert reopened.resume_from()
+    resumed = reopened.session.trainer
+    assert resumed.step == 30 and reopened.metrics.rows[0, 0] == 21
+
+    # Sums split over threads round differently: the reference trains on the window's thread count.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TRAINING_THREADS)
+    try:
+        straight = Trainer(tiny_config(max_steps=None, epochs=3), load_data(DataConfig(size=600)))
+        list(straight.run())
+    finally:
+        torch.set_num_threads(threads)
+    for name, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[name]), name
+    reopened.close()
+
+
+def test_saving_during_a_run_writes_at_the_next_snapshot(qtbot, window, tmp_path):
+    start_and_wait_for_snapshots(qtbot, window, count=1)
+    path = tmp_path / "live.safetensors"
+    with qtbot.waitSignal(window.session.checkpointSaved, timeout=SIGNAL_TIMEOUT_MS) as saved:
+        window.save_checkpoint_to(path)
+    assert saved.args == [str(path)]
+    steps = [int(row[0]) for row in window.metrics.rows]
+    assert int(load_checkpoint(path).counters["step"]) in steps
+
+
+def test_an_invalid_checkpoint_shows_an_error_and_the_window_stays_usable(qtbot, window, tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"this is not a safetensors file")
+    with qtbot.waitSignal(window.errorShown) as shown:
+        assert not window.open_checkpoint(bad)
+    assert str(bad) in shown.args[0]
+    box = window.findChild(QMessageBox, "errorMessage")
+    assert box.isVisible() and not box.isModal() and str(bad) in box.text()
+    start_and_wait_for_snapshots(qtbot, window, count=1)
+
+
+def test_nan_loss_shows_a_message_and_keeps_the_last_good_model(qtbot, monkeypatch, window, tmp_path):
+    original_loss = GaussianVAE.loss
+    calls = []
+
+    def loss_that_diverges(self, x, y=None, beta=1.0, generator=None):
+        terms = original_loss(self, x, y, beta, generator)
+        calls.append(1)
+        if len(calls) > 12:
+            terms = dict(terms, loss=terms["loss"] * float("nan"))
+        return terms
+
+    monkeypatch.setattr(GaussianVAE, "loss", loss_that_diverges)
+    with qtbot.waitSignal(window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
+        window.train()
+    assert "loss became nan" in shown.args[0] and "last good model" in shown.args[0]
+    wait_for_state(qtbot, window, RunState.IDLE)
+    good = window.session.last_snapshot.model_state
+    assert all(torch.isfinite(value).all() for value in good.values())
+    path = tmp_path / "last-good.safetensors"
+    assert window.save_checkpoint_to(path)
+    saved = load_checkpoint(path).model_state
+    assert all(torch.equal(saved[name], good[name]) for name in good)
+    assert window.findChild(QPushButton, "trainButton").isEnabled()
+
+
+def test_running_out_of_memory_shows_a_message(qtbot, monkeypatch, window):
+    def loss_out_of_memory(self, *args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(GaussianVAE, "loss", loss_out_of_memory)
+    with qtbot.waitSignal(window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
+        window.train()
+    assert shown.args == [OUT_OF_MEMORY_MESSAGE]
+    wait_for_state(qtbot, window, RunState.IDLE)
+
+
+def test_export_metrics_csv_and_plot_png(qtbot, window, tmp_path):
+    start_and_wait_for_snapshots(qtbot, window, count=3)
+    stop_and_wait(qtbot, window)
+    csv_path = tmp_path / "metrics.csv"
+    assert window.export_metrics(csv_path)
+    lines = csv_path.read_text().splitlines()
+    assert lines[0].startswith("step,epoch,wall_time_s,images_per_s,loss,recon,kl,beta")
+    assert len(lines) == 1 + len(window.metrics)
+    for title in ("Loss curves", "KL per dimension", "Reconstructions", "Latent map"):
+        png = tmp_path / f"{title}.png"
+        assert window.export_plot(title, png)
+        image = QImage(str(png))
+        assert not image.isNull() and image.width() > 50
+
+
+def test_a_dropped_checkpoint_is_opened(qtbot, window, tmp_path):
+    window.controls.apply_config(tiny_config(max_steps=5))
+    train_to_the_end(qtbot, window)
+    path = tmp_path / "dropped.safetensors"
+    window.save_checkpoint_to(path)
+    window.controls.latent_dim_spin.setValue(7)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert window.opened_checkpoint is not None and window.controls.latent_dim_spin.value() == 2
+
+
+def test_settings_and_last_configuration_persist_between_windows(qtbot):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.controls.apply_config(dataclasses.replace(tiny_config(), model=ModelConfig(hidden=(48, 24), latent_dim=5)))
+    first.close()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.controls.latent_dim_spin.value() == 5 and second.controls.hidden_edit.text() == "48,24"
+    assert second.controls.config().data.size == 600
+
+
+def test_settings_start_fresh_in_every_test(qtbot):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert window.controls.latent_dim_spin.value() == 2 and window.controls.hidden_edit.text() == "400"
+
+
+def test_presentation_mode_shows_the_curves_and_the_map_in_large_type(qtbot, window):
+    font_size = window.font().pointSizeF()
+    window.view_tabs.setCurrentIndex(2)
+    window.presentation_action.trigger()
+    assert window.presentation_mode and window.isFullScreen()
+    assert window.controls_dock.isHidden() and window.explorer_dock.isHidden() and window.menuBar().isHidden()
+    assert window.view_tabs.currentWidget() is window.curves and window.centralWidget() is window.explorer.map_widget
+    assert window.font().pointSizeF() > font_size
+    window.leave_presentation_action.trigger()
+    assert not window.presentation_mode and not window.isFullScreen()
+    assert not window.controls_dock.isHidden() and window.view_tabs.currentIndex() == 2
+    assert window.font().pointSizeF() == font_size
+
+
+def test_kl_bars_grey_out_collapsed_dimensions(qtbot):
+    from app.plots import KlBarsView
+
+    view = KlBarsView()
+    qtbot.addWidget(view)
+    view.show_kl(np.array([0.5, 0.05, 0.0, 2.0]))
+    assert view.summary.toPlainText().startswith("2 of 4 dimensions active")
+    brushes = view.bars.opts["brushes"]
+    assert brushes[0] is brushes[3] and brushes[1] is brushes[2] and brushes[0] is not brushes[1]
+    assert list(view.bars.opts["height"]) == [0.5, 0.05, 0.0, 2.0]
+
+
+@pytest.mark.parametrize("family", list(MODEL_FAMILIES))
+def test_every_model_family_trains_and_previews_in_the_window(qtbot, window, family):
+    config = tiny_config(max_steps=5)
+    window.controls.apply_config(dataclasses.replace(config, model=dataclasses.replace(config.model, family=family)))
+    train_to_the_end(qtbot, window)
+    window.refresh_views(force_previews=True)
+    assert window.session.trainer.step == 5
+    assert window.reconstructions.image() is not None and window.samples.image() is not None
