@@ -209,7 +209,7 @@ def test_pause_step_resume_and_stop(qtbot, window):
     assert pause_button.text() == "Resume" and window.findChild(QPushButton, "stepButton").isEnabled()
 
     before = trainer.step
-    interval = trainer.config.train.log_every
+    interval = trainer.log_every
     with qtbot.waitSignal(session.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
         window.findChild(QPushButton, "stepButton").click()
     wait_for_state(qtbot, window, RunState.PAUSED)

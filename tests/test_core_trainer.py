@@ -185,3 +185,14 @@ def test_nan_loss_raises_a_clear_error(small_config, small_glyphs):
 def test_bad_training_values_are_rejected(small_config, small_glyphs, changes, message):
     with pytest.raises(VaeStudioError, match=message):
         Trainer(_with_train(small_config, **changes), small_glyphs)
+
+
+def test_log_interval_changes_live(small_config, small_glyphs):
+    trainer = Trainer(_with_train(small_config, max_steps=60, log_every=10), small_glyphs)
+    steps = []
+    for snapshot in trainer.run():
+        steps.append(snapshot.step)
+        trainer.set_log_every(25)
+    assert steps == [10, 35, 60]
+    with pytest.raises(VaeStudioError):
+        trainer.set_log_every(0)

@@ -62,8 +62,8 @@ _STANDARD_TERMS = ("loss", "recon", "kl", "kl_per_dim")
 class Trainer:
     """Trains one model on one data split. `run()` yields a snapshot every `log_every` steps.
 
-    `set_beta`, `set_learning_rate`, `pause`, `resume`, `step_interval` and `stop` may be called
-    from any thread; they take effect between steps.
+    `set_beta`, `set_learning_rate`, `set_log_every`, `pause`, `resume`, `step_interval` and
+    `stop` may be called from any thread; they take effect between steps.
     """
 
     def __init__(self, config: RunConfig, data: DataSplit, device: torch.device | None = None):
@@ -92,6 +92,7 @@ class Trainer:
         self._order = torch.randperm(len(self.data), generator=self.generator, device=self.device)
         self._position = 0
         self._beta_base = train.beta
+        self._log_every = max(1, train.log_every)
         self._stop_requested = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -108,6 +109,16 @@ class Trainer:
             raise VaeStudioError(f"learning rate must be positive, got {lr}")
         for group in self.optimizer.param_groups:
             group["lr"] = float(lr)
+
+    @property
+    def log_every(self) -> int:
+        return self._log_every
+
+    def set_log_every(self, steps: int) -> None:
+        """Steps between snapshots from the next snapshot on (a viewer paces itself with it)."""
+        if steps < 1:
+            raise VaeStudioError(f"steps between snapshots must be at least 1, got {steps}")
+        self._log_every = int(steps)
 
     def pause(self) -> None:
         self._running.clear()
@@ -169,7 +180,6 @@ class Trainer:
         """Train to the configured budget (or until stopped), yielding snapshots on the way."""
         model, optimizer = self.model, self.optimizer
         model.train()
-        log_every = max(1, self.config.train.log_every)
         total_steps = self.total_steps
         sums = None  # sums of the terms named in `names` over the interval
         names: tuple[str, ...] = ()
@@ -198,7 +208,7 @@ class Trainer:
             interval_steps += 1
             interval_images += len(images)
             finished = self.step >= total_steps
-            if self.step % log_every and not finished:
+            if interval_steps < self._log_every and not finished:
                 continue
             # A log point: the one place that waits for the device and reads numbers back.
             now = time.perf_counter()
