@@ -21,5 +21,9 @@ test: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PY) benchmarks/run_all.py
 
+screenshots: $(INSTALLED)
+	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshots.py
+	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshot_explorer.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,7 +1,7 @@
 """How long the data sets take to load: MNIST from its gzip files, each built-in set at its default size.
 
 Prints the median of 3 runs of `load_data` (train/test split included) for each, with the
-target it should meet, and writes them to benchmarks/results/bench_data.json.
+target it should meet, and writes them to benchmarks/results/data.json.
 
     .venv/bin/python benchmarks/bench_data.py [--mnist-dir DIR] [--repeats N]
 """
@@ -9,22 +9,15 @@ target it should meet, and writes them to benchmarks/results/bench_data.json.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import MNIST_DIR, write_results
+from vae_core.config import DataConfig
+from vae_core.data import GENERATED_SETS, load_data
 
-import torch  # noqa: E402
-
-from vae_core.config import DataConfig  # noqa: E402
-from vae_core.data import GENERATED_SETS, load_data  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results" / "bench_data.json"
 MNIST_TARGET_S = 2.0
 GENERATED_TARGET_S = 3.0
 
@@ -40,7 +33,7 @@ def median_load_time(config: DataConfig, repeats: int) -> tuple[float, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mnist-dir", default="/work/shared/data/mnist", help="folder with the four MNIST .gz files")
+    parser.add_argument("--mnist-dir", default=str(MNIST_DIR), help="folder with the four MNIST .gz files")
     parser.add_argument("--repeats", type=int, default=3)
     arguments = parser.parse_args()
 
@@ -57,15 +50,7 @@ def main() -> int:
         results[label] = {"median_s": round(seconds, 4), "examples": examples, "target_s": target, "meets_target": seconds < target}
         print(f"{label:28} {examples:>9,} {seconds:>9.3f} {target:>9.1f}{'' if seconds < target else '  SLOW'}")
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "benchmark": "data loading",
-        "repeats": arguments.repeats,
-        "machine": {"platform": platform.platform(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
-        "results": results,
-    }
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results("data", {"repeats": arguments.repeats, "results": results})
     return 0 if all(result["meets_target"] for result in results.values()) else 1
 
 

@@ -14,17 +14,15 @@ Prints medians and 95th percentiles and writes benchmarks/results/explorer.json.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
 import sys
 import threading
 import time
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import write_results  # noqa: E402  (puts the project on the path)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -38,7 +36,6 @@ from vae_core.data import load_data  # noqa: E402
 from vae_core.models import build_model  # noqa: E402
 from vae_core.trainer import Trainer  # noqa: E402
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # A mouse reports moves at about 60 Hz: the event loop gets this long between two moves.
 MOVE_INTERVAL_S = 1 / 60
 
@@ -238,10 +235,7 @@ def main() -> int:
     print(f"training ran {steps} steps and sent {snapshots} snapshots meanwhile")
     # The default run writes explorer.json; a variant keeps its own file.
     variant = f"_switch{args.switch_interval_ms:g}ms" if args.switch_interval_ms else ""
-    path = RESULTS_DIR / f"explorer{variant}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
-    print(f"wrote {path}")
+    write_results(f"explorer{variant}", results)
     return 0
 
 

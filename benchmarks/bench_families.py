@@ -1,7 +1,7 @@
 """Every model family on MNIST at one fixed budget: test ELBO, importance-sampled log-likelihood, time.
 
 Trains each row for the same number of steps with the MLP, evaluates the first --limit test
-images (IS with --iw-eval samples), prints a table, writes benchmarks/results/bench_families.json
+images (IS with --iw-eval samples), prints a table, writes benchmarks/results/families.json
 and saves VQ-VAE samples from its code prior and its reconstructions as PNGs in resources/readme/.
 
 The published orderings it checks: an IWAE-trained model has a higher IS log-likelihood than the
@@ -14,26 +14,21 @@ Welling, 2018).
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import struct
 import sys
 import time
 import zlib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from _common import MNIST_DIR, ROOT, write_results
+from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vae_core.data import load_data
+from vae_core.evaluation import evaluate_model
+from vae_core.trainer import Trainer
 
-from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
-from vae_core.data import load_data  # noqa: E402
-from vae_core.evaluation import evaluate_model  # noqa: E402
-from vae_core.trainer import Trainer  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results" / "bench_families.json"
 PICTURES = ROOT / "resources" / "readme"
 
 # Row label -> (objective, the model's settings beyond the shared MLP).
@@ -125,7 +120,7 @@ def run_row(name: str, data, arguments) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default="/work/shared/data/mnist", help="folder with the four MNIST .gz files")
+    parser.add_argument("--data-dir", default=str(MNIST_DIR), help="folder with the four MNIST .gz files")
     parser.add_argument("--steps", type=int, default=5000, help="training steps of batch 128 for every row")
     parser.add_argument("--hidden", type=int, default=300)
     parser.add_argument("--latent-dim", type=int, default=16)
@@ -164,12 +159,7 @@ def main() -> int:
     for name, passed in checks.items():
         print(f"{name}: {'yes' if passed else 'NO'}")
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "settings": vars(arguments), "rows": rows, "checks": checks,
-        "machine": {"cpu_threads": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
-    }, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results("families", {"settings": vars(arguments), "rows": rows, "checks": checks})
     return 0
 
 
