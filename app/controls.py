@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.naming import named
 from vae_core.config import DataConfig, RunConfig
 from vae_core.data import NAMED_DATASETS
+from vae_core.data.points import POINT_CLOUDS
 from vae_core.device import DEVICE_CHOICES
 from vae_core.errors import VaeStudioError
 from vae_core.likelihoods import LIKELIHOODS
@@ -42,6 +43,11 @@ BETA_RANGE = (0.01, 100.0)
 # The β slider moves in hundredths of a decade.
 _SLIDER_STEPS_PER_DECADE = 100
 _HIDDEN_SIZES = re.compile(r"^\s*\d+(\s*,\s*\d+)*\s*$")
+# Point clouds are vectors, not pictures: a Gaussian likelihood over coordinates, and networks
+# that take a vector (conv needs an image).
+POINT_LIKELIHOOD = "gaussian"
+POINT_ARCHITECTURE = "mlp"
+VECTOR_ARCHITECTURES = ("mlp", "linear")
 
 
 class LogSpinBox(QDoubleSpinBox):
@@ -191,7 +197,19 @@ class ControlPanel(QWidget):
         self.beta_slider.valueChanged.connect(self._beta_slider_moved)
         self.beta_spin.valueChanged.connect(self._beta_typed)
         self.lr_spin.valueChanged.connect(self.learningRateChanged)
+        self.dataset_combo.currentTextChanged.connect(self._dataset_chosen)
         self.dataset_combo.currentTextChanged.connect(self.dataChanged)
+
+    def _dataset_chosen(self, name: str) -> None:
+        """Point clouds switch the model to what fits vectors; back on images, the image defaults.
+        The user may change either afterwards (conv with points is refused in `config()`)."""
+        defaults = RunConfig().model
+        if name in POINT_CLOUDS:
+            _select(self.likelihood_combo, POINT_LIKELIHOOD)
+            if self.arch_combo.currentText() not in VECTOR_ARCHITECTURES:
+                _select(self.arch_combo, POINT_ARCHITECTURE)
+        else:
+            _select(self.likelihood_combo, defaults.likelihood)
 
     # β: the slider and the spin box show one value.
     @property
@@ -235,6 +253,12 @@ class ControlPanel(QWidget):
 
     def config(self) -> RunConfig:
         base = self._base
+        dataset, arch = self.dataset_combo.currentText(), self.arch_combo.currentText()
+        if dataset in POINT_CLOUDS and arch not in VECTOR_ARCHITECTURES:
+            raise VaeStudioError(
+                f"{dataset} is a set of 2-D points, not images: the {arch} architecture needs images, "
+                f"choose {' or '.join(VECTOR_ARCHITECTURES)}"
+            )
         return RunConfig(
             data=self.data_config(),
             model=dataclasses.replace(
@@ -262,7 +286,13 @@ class ControlPanel(QWidget):
 
     def apply_config(self, config: RunConfig) -> None:
         self._base = config
+        # The config's own model choices win over the ones a data set suggests.
+        previous = self.dataset_combo.currentText()
+        self.dataset_combo.blockSignals(True)
         _select(self.dataset_combo, config.data.dataset)
+        self.dataset_combo.blockSignals(False)
+        if self.dataset_combo.currentText() != previous:
+            self.dataChanged.emit()
         _select(self.model_combo, config.model.family)
         _select(self.prior_combo, config.model.prior)
         _select(self.likelihood_combo, config.model.likelihood)

@@ -12,7 +12,10 @@ import math
 import sys
 import time
 from concurrent.futures import CancelledError
+from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QFont, QKeySequence
@@ -24,8 +27,10 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QProgressDialog,
     QPushButton,
     QScrollArea,
+    QStackedWidget,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
@@ -34,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from app.controls import ControlPanel
 from app.explorer import LatentExplorer
+from app.explorer.data_space import DataSpaceView
 from app.explorer.image_widgets import ImageGrid
 from app.history import MetricsTable
 from app.naming import named
@@ -61,6 +67,7 @@ class MainWindow(QMainWindow):
     errorShown = Signal(str)  # every message shown to the user about a problem
     viewsRefreshed = Signal()  # after each throttled redraw
     _checkpointDataReady = Signal(int, object)  # request number, Future of a DataSplit
+    _dataLoaded = Signal(str, str)  # a chosen data set finished loading: its name, "" or the error line
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -78,6 +85,7 @@ class MainWindow(QMainWindow):
         self._checkpoint_data_request = 0
         self._presentation_restore: dict | None = None
         self._error_box: QMessageBox | None = None
+        self.download_dialog: QProgressDialog | None = None
 
         self.controls = ControlPanel()
         self.curves = CurvesView()
@@ -86,6 +94,13 @@ class MainWindow(QMainWindow):
         self.reconstructions.set_placeholder("Inputs and their reconstructions appear here while a model trains")
         self.samples = named(ImageGrid(), "samplesView", "Samples from the prior")
         self.samples.set_placeholder("Samples from the prior appear here while a model trains")
+        # 2-D point data are previewed as points in data space, not as 2x1 pictures.
+        self.reconstruction_points = DataSpaceView(
+            "reconstructionPointsPlot", "Inputs (coloured) joined to their reconstructions (grey)"
+        )
+        self.sample_points = DataSpaceView("samplePointsPlot", "Test data (coloured) and decoded prior draws (grey)")
+        self.reconstruction_stack = self._stacked(self.reconstructions, self.reconstruction_points)
+        self.samples_stack = self._stacked(self.samples, self.sample_points)
         self.explorer = LatentExplorer(self)
 
         self._build_docks()
@@ -108,7 +123,9 @@ class MainWindow(QMainWindow):
         self.controls.betaChanged.connect(self.session.set_beta)
         self.controls.learningRateChanged.connect(self.session.set_learning_rate)
         self.controls.dataChanged.connect(self._preload_data)
+        self.explorer.deadCodeResetRequested.connect(self.session.reset_codes)
         self._checkpointDataReady.connect(self._on_checkpoint_data)
+        self._dataLoaded.connect(self._on_data_loaded)
         application = QApplication.instance()
         if application is not None:
             application.aboutToQuit.connect(self.session.shutdown)
@@ -138,8 +155,8 @@ class MainWindow(QMainWindow):
         self.view_tabs.setDocumentMode(True)
         self.view_tabs.addTab(self.curves, "Curves")
         self.view_tabs.addTab(self.kl_bars, "KL per dim")
-        self.view_tabs.addTab(self._captioned(self.reconstructions, "Each input beside its reconstruction"), "Reconstructions")
-        self.view_tabs.addTab(self._captioned(self.samples, "Decoded draws z ~ p(z), the same draws at every refresh"), "Samples")
+        self.view_tabs.addTab(self._captioned(self.reconstruction_stack, "Each input beside its reconstruction"), "Reconstructions")
+        self.view_tabs.addTab(self._captioned(self.samples_stack, "Decoded draws z ~ p(z), the same draws at every refresh"), "Samples")
         for title, page in self.explorer.pages:
             self.view_tabs.addTab(page, title)
         self.views_dock = self._dock("viewsDock", "Views", self.view_tabs, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -152,6 +169,13 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
+
+    @staticmethod
+    def _stacked(*widgets: QWidget) -> QStackedWidget:
+        stack = QStackedWidget()
+        for widget in widgets:
+            stack.addWidget(widget)
+        return stack
 
     @staticmethod
     def _captioned(widget: QWidget, caption: str) -> QWidget:
@@ -279,8 +303,8 @@ class MainWindow(QMainWindow):
         views = {
             "Loss curves": self.curves.plot,
             "KL per dimension": self.kl_bars.plot,
-            "Reconstructions": self.reconstructions,
-            "Samples": self.samples,
+            "Reconstructions": self.reconstruction_stack,
+            "Samples": self.samples_stack,
             "Latent map": self.explorer.map_widget,
         }
         views.update(self.explorer.pages)
@@ -360,6 +384,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object)
     def _on_run_started(self, trainer: Trainer, split) -> None:
+        self._on_data_loaded(split.train.name, "")
         model_config = trainer.config.model
         self.preview = PreviewModel(build_model(model_config), split.test)
         self.explorer.set_model(build_model(model_config))
@@ -371,7 +396,41 @@ class MainWindow(QMainWindow):
     @Slot(int, int)
     def _show_download_progress(self, done: int, total: int) -> None:
         expected = f" of {total / 1e6:.1f} MB" if total else ""
-        self.statusBar().showMessage(f"Downloading data: {done / 1e6:.1f} MB{expected}", 5000)
+        text = f"Downloading data: {done / 1e6:.1f} MB{expected}"
+        self.statusBar().showMessage(text, 5000)
+        if self.download_dialog is None:
+            # Non-modal: the window stays usable while the files arrive. No cancel button: the
+            # download runs on the data thread, which cannot be interrupted mid-file.
+            self.download_dialog = named(QProgressDialog(self), "downloadDialog", "Download progress")
+            self.download_dialog.setWindowTitle("Downloading data")
+            self.download_dialog.setCancelButton(None)
+            self.download_dialog.setAutoClose(False)
+            self.download_dialog.setAutoReset(False)
+            self.download_dialog.setWindowModality(Qt.WindowModality.NonModal)
+        dialog = self.download_dialog
+        dialog.setLabelText(f"{self.controls.data_config().dataset}: {done / 1e6:.1f} MB{expected}")
+        dialog.setRange(0, 100 if total else 0)
+        dialog.setValue(100 * done // total if total else 0)
+        dialog.show()
+
+    def _data_load_done(self, dataset: str, future) -> None:
+        """On the loading thread: carry the outcome to the GUI thread."""
+        try:
+            future.result()
+        except CancelledError:
+            return  # the window is closing
+        except VaeStudioError as error:
+            self._dataLoaded.emit(dataset, str(error))
+            return
+        self._dataLoaded.emit(dataset, "")
+
+    @Slot(str, str)
+    def _on_data_loaded(self, dataset: str, error: str) -> None:
+        if self.download_dialog is not None:
+            self.download_dialog.hide()
+        # A run that was waiting for this data reports the failure itself.
+        if error and self.session.state is not RunState.STARTING:
+            self.show_error(f"the data did not load: {error}")
 
     @Slot(object)
     def _on_snapshot(self, snapshot: TrainingSnapshot) -> None:
@@ -381,7 +440,7 @@ class MainWindow(QMainWindow):
         self._curves_dirty = True
         if snapshot.model_state is not None:
             self._preview_weights = snapshot.model_state
-            self.explorer.load_weights(snapshot.model_state)
+            self.explorer.load_weights(snapshot.model_state, snapshot.step)
 
     def _beta_up(self) -> None:
         self.controls.scale_beta(0.1)
@@ -391,6 +450,8 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_run_ended(self, reason: str) -> None:
+        if self.download_dialog is not None:
+            self.download_dialog.hide()  # the run failed while its data was downloading
         trainer = self.session.trainer
         if trainer is None or reason == "failed":
             return
@@ -418,11 +479,28 @@ class MainWindow(QMainWindow):
             return
         try:
             self.preview.load_weights(weights)
+            if self.preview.planar:
+                self._render_point_previews()
+                return
+            self.reconstruction_stack.setCurrentWidget(self.reconstructions)
+            self.samples_stack.setCurrentWidget(self.samples)
             self.reconstructions.set_images(self.preview.reconstruction_pairs(), columns=4)
             self.samples.set_images(self.preview.samples(), columns=8)
         except VaeStudioError as error:
             self.samples.set_images(None, columns=1)
             self.samples.set_placeholder(str(error))
+
+    def _render_point_previews(self) -> None:
+        preview = self.preview
+        inputs, outputs = preview.reconstruction_points()
+        labels = preview.labels.numpy()
+        self.reconstruction_stack.setCurrentWidget(self.reconstruction_points)
+        self.reconstruction_points.set_data(inputs, labels, preview.class_names)
+        self.reconstruction_points.set_samples(outputs)
+        self.reconstruction_points.set_mesh(np.stack([inputs, outputs], axis=1))
+        self.samples_stack.setCurrentWidget(self.sample_points)
+        self.sample_points.set_data(inputs, labels, preview.class_names)
+        self.sample_points.set_samples(preview.sample_points())
 
     def _show_run_figures(self, snapshot: TrainingSnapshot | None) -> None:
         if snapshot is None:
@@ -712,7 +790,8 @@ class MainWindow(QMainWindow):
         """Start loading the chosen data set now, so that Train finds it ready."""
         if not self.isVisible():
             return  # closed already, or never shown: Train loads what it needs
-        self.session.data.request(self.controls.data_config())
+        config = self.controls.data_config()
+        self.session.data.request(config).add_done_callback(partial(self._data_load_done, config.dataset))
 
     def closeEvent(self, event) -> None:
         self.set_presentation_mode(False)

@@ -17,7 +17,8 @@ import threading
 import traceback
 from collections import OrderedDict
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -35,6 +36,8 @@ from vae_core.trainer import Trainer, TrainingDiverged, TrainingSnapshot
 # one training thread beside the GUI beats two. (Read at import, before any run changes it.)
 TRAINING_THREADS = max(1, torch.get_num_threads() - 1)
 OUT_OF_MEMORY_MESSAGE = "training ran out of memory: try a smaller batch size or a smaller model"
+# Training examples whose encoder outputs reset codebook vectors are drawn from.
+RESEED_EXAMPLES = 1024
 
 
 class RunState(enum.Enum):
@@ -56,6 +59,18 @@ def prepare_optimizer() -> None:
     The first optimizer a process builds imports torch._dynamo, seconds on a small machine; the
     window does that on a background thread at start-up instead of after the first Train."""
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
+def reseed_codes(codes: Sequence[int], trainer: Trainer) -> None:
+    """Move the training model's codebook vectors `codes` onto encoder outputs of random
+    training examples; for `Trainer.call_between_steps`, on the training thread."""
+    generator = torch.Generator(trainer.device).manual_seed(trainer.step)
+    count = min(RESEED_EXAMPLES, len(trainer.data))
+    indices = torch.randperm(len(trainer.data), generator=generator, device=trainer.device)[:count]
+    images, _ = trainer.data.batch(indices)
+    with torch.no_grad():
+        encoded = trainer.model.encode(images)
+    trainer.model.quantizer.reseed(codes, encoded, generator)
 
 
 class DataCache:
@@ -219,6 +234,11 @@ class TrainingSession(QObject):
         self._learning_rate = learning_rate
         if self.trainer is not None and self.active:
             self.trainer.set_learning_rate(learning_rate)
+
+    def reset_codes(self, codes: Sequence[int]) -> None:
+        """VQ-VAE: reset these codebook vectors of the training model, between two steps."""
+        if self.trainer is not None and self.active and hasattr(self.trainer.model, "quantizer"):
+            self.trainer.call_between_steps(partial(reseed_codes, list(codes)))
 
     def save(self, path: str | Path) -> None:
         """Write a checkpoint: now, or while training at the next snapshot, where the state is

@@ -424,3 +424,20 @@ def test_every_model_family_trains_and_previews_in_the_window(qtbot, window, fam
     window.refresh_views(force_previews=True)
     assert window.session.trainer.step == 5
     assert window.reconstructions.image() is not None and window.samples.image() is not None
+
+
+def test_a_dead_code_reset_on_the_codebook_page_reaches_the_training_model(qtbot, window):
+    config = tiny_config()
+    model = dataclasses.replace(config.model, family="vqvae", codebook_size=8, code_positions=2)
+    window.controls.apply_config(dataclasses.replace(config, model=model))
+    start_and_wait_for_snapshots(qtbot, window, count=1)
+    window.session.pause()
+    wait_for_state(qtbot, window, RunState.PAUSED)
+    quantizer = window.session.trainer.model.quantizer
+    before = quantizer.codebook.detach().clone()
+    window.explorer.deadCodeResetRequested.emit([1, 5])
+    # The paused trainer runs the edit on its own thread, between two of its pause checks.
+    qtbot.waitUntil(lambda: not torch.equal(quantizer.codebook[1], before[1]), timeout=SIGNAL_TIMEOUT_MS)
+    assert not torch.equal(quantizer.codebook[5], before[5])
+    assert torch.equal(quantizer.codebook[[0, 2, 3, 4, 6, 7]], before[[0, 2, 3, 4, 6, 7]])
+    stop_and_wait(qtbot, window)

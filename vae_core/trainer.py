@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,8 +63,8 @@ _STANDARD_TERMS = ("loss", "recon", "kl", "kl_per_dim")
 class Trainer:
     """Trains one model on one data split. `run()` yields a snapshot every `log_every` steps.
 
-    `set_beta`, `set_learning_rate`, `set_log_every`, `pause`, `resume`, `step_interval` and
-    `stop` may be called from any thread; they take effect between steps.
+    `set_beta`, `set_learning_rate`, `set_log_every`, `pause`, `resume`, `step_interval`,
+    `stop` and `call_between_steps` may be called from any thread; they take effect between steps.
     """
 
     def __init__(self, config: RunConfig, data: DataSplit, device: torch.device | None = None):
@@ -97,6 +98,7 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         self._pause_at_snapshot = False
+        self._between_steps: queue.SimpleQueue[Callable[[Trainer], None]] = queue.SimpleQueue()
 
     # Commands, safe from any thread.
     def set_beta(self, beta: float) -> None:
@@ -119,6 +121,19 @@ class Trainer:
         if steps < 1:
             raise VaeStudioError(f"steps between snapshots must be at least 1, got {steps}")
         self._log_every = int(steps)
+
+    def call_between_steps(self, edit: Callable[[Trainer], None]) -> None:
+        """Run `edit(trainer)` on the training thread before the next step, or during a pause:
+        the one safe moment to change the model in place (reset codebook vectors, say)."""
+        self._between_steps.put(edit)
+
+    def _run_edits(self) -> None:
+        while True:
+            try:
+                edit = self._between_steps.get_nowait()
+            except queue.Empty:
+                return
+            edit(self)
 
     def pause(self) -> None:
         self._running.clear()
@@ -173,6 +188,7 @@ class Trainer:
 
     def _wait_while_paused(self) -> None:
         while not self._running.wait(timeout=0.1):
+            self._run_edits()
             if self._stop_requested.is_set():
                 return
 
@@ -187,6 +203,8 @@ class Trainer:
         interval_steps = interval_images = 0
         clock = time.perf_counter()
         while self.step < total_steps and not self._stop_requested.is_set():
+            if not self._between_steps.empty():
+                self._run_edits()
             if not self._running.is_set():
                 self._wait_while_paused()
                 clock = time.perf_counter()

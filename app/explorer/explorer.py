@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 from app.explorer.codebook import CodebookPage
+from app.explorer.data_space import DataSpaceView
 from app.explorer.draw import DrawPage
 from app.explorer.interpolation import InterpolationPage
 from app.explorer.latent_ops import (
@@ -31,7 +32,7 @@ from app.explorer.latent_ops import (
 )
 from app.explorer.map_view import ANCHOR_SELECTED, PLANE_PRINCIPAL, LatentMapView
 from app.explorer.model_access import ExplorerModel, dataset_images
-from app.explorer.side_panel import SidePanel, format_encoding
+from app.explorer.side_panel import SidePanel, format_code, format_encoding
 from app.explorer.traversals import TraversalsPage
 from vae_core.data import ImageDataset
 from vae_core.models import LatentModel
@@ -57,6 +58,11 @@ MAX_TILE_LAG_S = 1.0
 # The ellipses drawn around a posterior mean, in standard deviations.
 ELLIPSE_SIGMAS = (1.0, 2.0)
 SAMPLE_COUNT = 16
+# 2-D point data: prior draws shown in data space, and the latent grid lines decoded there
+# (MESH_LINES a side over the visible map, MESH_POINTS along each).
+POINT_SAMPLE_COUNT = 500
+MESH_LINES = 15
+MESH_POINTS = 60
 
 
 class LatentExplorer(QObject):
@@ -106,6 +112,9 @@ class LatentExplorer(QObject):
         self._drawn_posterior: tuple[np.ndarray, np.ndarray] | None = None
 
         self.map_widget = self.map = LatentMapView()
+        self.data_space = DataSpaceView()
+        self.data_space.hide()
+        self.map.add_beside(self.data_space)
         self.side_panel = self.side = SidePanel()
         self.interpolation = InterpolationPage(self)
         self.traversals = TraversalsPage(self)
@@ -170,6 +179,7 @@ class LatentExplorer(QObject):
         self._drawn_posterior = None
         self.label = 0
         self.map.set_latent_dim(explorer_model.latent_dim, principal=explorer_model.quantized)
+        self._show_data_space(explorer_model.planar)
         self.map.set_classes(self.class_names(explorer_model) if explorer_model.conditional else ())
         self.side.show_class_row(None)
         zero = np.zeros((1, explorer_model.latent_dim))
@@ -205,6 +215,10 @@ class LatentExplorer(QObject):
         self._given_kl = None
         self._kl_generation = -1
         self.map.set_points(None)
+        if data is not None and data.image_shape == (2, 1, 1):
+            self.data_space.set_data(data.images[:, :, 0, 0].double().numpy(), data.labels.numpy(), data.class_names)
+        else:
+            self.data_space.set_data(None)
         self._clear_selection()
         if self.model is not None and self.model.conditional:
             self.map.set_classes(self.class_names())
@@ -330,8 +344,10 @@ class LatentExplorer(QObject):
         self.traversals.request_refresh()
 
     def _refresh_view(self) -> None:
-        """After a pan or zoom: tiles and contours at once, before the plot repaints."""
+        """After a pan or zoom: tiles (or the data-space mesh) and contours at once, before the
+        plot repaints."""
         self._refresh_tiles()
+        self._refresh_mesh()
         self._refresh_contours()
 
     def _refresh_view_in_turns(self) -> None:
@@ -340,6 +356,7 @@ class LatentExplorer(QObject):
         if time.perf_counter() - self._last_tiles_time < MAX_TILE_LAG_S and self._wait_for_drag(self._tiles_timer):
             return
         self._refresh_tiles()
+        self._refresh_mesh()
         self._contours_timer.start()
 
     def _refresh_tiles(self) -> None:
@@ -351,6 +368,35 @@ class LatentExplorer(QObject):
         context = (self.generation, self._plane_version, self.label, lattice.size)
         images = self._tiles.images(lattice, context, self._decode_points)
         self.map.set_tiles(mosaic(images, *lattice.shape), lattice.bounds())
+
+    def _refresh_mesh(self) -> None:
+        """2-D point data: the visible part of the map's grid, decoded into data space."""
+        if self.model is None or not self.model.planar:
+            return
+        (x_low, x_high), (y_low, y_high) = self.map.visible_range()
+        along = np.linspace(0.0, 1.0, MESH_POINTS)
+        across = np.linspace(0.0, 1.0, MESH_LINES)
+        # Grid lines of constant y (rows) sampled finely in x; the columns come from the same decode
+        # of the transposed layout, so both families of lines are smooth curves.
+        rows = np.stack(np.meshgrid(x_low + along * (x_high - x_low), y_low + across * (y_high - y_low)), -1)
+        columns = np.stack(np.meshgrid(x_low + across * (x_high - x_low), y_low + along * (y_high - y_low)), -1)
+        plane_points = np.concatenate([rows.reshape(-1, 2), columns.reshape(-1, 2)])
+        decoded = self.model.decode_values(self.plane.codes(plane_points), self.label)
+        row_lines = decoded[: rows.size // 2].reshape(MESH_LINES, MESH_POINTS, 2)
+        column_lines = decoded[rows.size // 2 :].reshape(MESH_POINTS, MESH_LINES, 2).transpose(1, 0, 2)
+        self.data_space.set_mesh(row_lines, column_lines)
+
+    def _show_data_space(self, planar: bool) -> None:
+        self.data_space.setVisible(planar)
+        self.map.set_tiles_available(not planar)
+        in_data_space = "Drawn in the data space plot"
+        self.side.decoded_view.set_placeholder(in_data_space if planar else "")
+        self.side.input_view.set_placeholder(in_data_space if planar else "Click a point on the map")
+        if not planar:
+            self.data_space.set_mesh(None)
+            self.data_space.set_cursor(None)
+            self.data_space.set_samples(None)
+            self.data_space.set_selection(None)
 
     def _decode_points(self, points: np.ndarray) -> np.ndarray:
         """Images at plane points (M, 2)."""
@@ -398,6 +444,14 @@ class LatentExplorer(QObject):
         if self.model is None:
             return
         code = self.cursor_code()
+        if self.model.planar:
+            point = self.model.decode_values(code[None], self.label)[0]
+            self.data_space.set_cursor(point)
+            self.side.show_cursor(None, code)
+            self.side.cursor_label.setText(f"z = {format_code(code)}\ndecodes to x = {format_code(point)}")
+            self.data_space.repaint()
+            self.cursorChanged.emit()
+            return
         # Painted here and now: the image follows the cursor with no event-loop turn in between.
         self.side.show_cursor(self.decode(code[None])[0], code, paint_now=True)
         if self.model.conditional:
@@ -415,9 +469,16 @@ class LatentExplorer(QObject):
         mean, std = self.model.posterior(images, labels)
         kl = self.model.kl_of(images, labels)
         self.selected_posterior = (mean[0], std[0], None if kl is None else kl[0])
-        reconstruction = self.model.reconstruct(images, labels)[0]
         text = format_encoding(self.model, *self.selected_posterior)
-        self.side.show_selection(dataset_images(self.data, [self.selected])[0], reconstruction, text)
+        if self.model.planar:
+            point = images[0].reshape(-1).double().numpy()
+            reconstruction = self.model.reconstruct_values(images, labels)[0]
+            self.data_space.set_selection(point, reconstruction)
+            text = f"x = {format_code(point)}\nreconstruction {format_code(reconstruction)}\n{text}"
+            self.side.show_selection(None, None, text)
+        else:
+            reconstruction = self.model.reconstruct(images, labels)[0]
+            self.side.show_selection(dataset_images(self.data, [self.selected])[0], reconstruction, text)
         self._draw_posterior(self.map.set_selection, self.selected_posterior[:2])
 
     def _draw_posterior(self, setter, posterior) -> None:
@@ -434,6 +495,7 @@ class LatentExplorer(QObject):
     def _clear_selection(self) -> None:
         self.selected = None
         self.selected_posterior = None
+        self.data_space.set_selection(None)
         self.side.show_selection(None)
         self.map.set_selection(None)
 
@@ -452,6 +514,11 @@ class LatentExplorer(QObject):
         if self.model is None:
             self.side.show_samples(None)
             return
+        if self.model.planar:
+            self.side.show_samples(None)
+            self.side.resample_button.setEnabled(True)  # the draws are in data space
+            self.data_space.set_samples(self.model.sample_values(POINT_SAMPLE_COUNT, self.label, seed=self._sample_seed))
+            return
         self.side.show_samples(self.model.sample(SAMPLE_COUNT, self.label, seed=self._sample_seed))
 
     def _resample(self) -> None:
@@ -459,7 +526,7 @@ class LatentExplorer(QObject):
         self._refresh_samples()
 
     def _show_hovered(self, index: int) -> None:
-        if index < 0 or self.data is None:
+        if index < 0 or self.data is None or not self.data.is_image:
             self.map.show_preview(None)
             return
         self.map.show_preview(dataset_images(self.data, [index])[0], index)
@@ -544,6 +611,8 @@ class LatentExplorer(QObject):
             self.map.move_points(xy)
 
     def _show_nothing(self) -> None:
+        self._show_data_space(False)
+        self.data_space.set_data(None)
         self.map.set_tiles(None, None)
         self.map.set_points(None)
         self.map.set_contours([])

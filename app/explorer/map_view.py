@@ -65,7 +65,10 @@ class LatentMapView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self._controls)
-        layout.addWidget(self.plot, 1)
+        self._plots_row = QHBoxLayout()
+        self._plots_row.setSpacing(4)
+        self._plots_row.addWidget(self.plot, 1)
+        layout.addLayout(self._plots_row, 1)
         self._point_xy = np.zeros((0, 2))
         self._point_brushes: list = []
         self.set_latent_dim(2)
@@ -113,6 +116,18 @@ class LatentMapView(QWidget):
         self.y_dim_spin.valueChanged.connect(self._plane_controls_changed)
         self.anchor_combo.currentIndexChanged.connect(self._plane_controls_changed)
         self.class_combo.currentIndexChanged.connect(self._class_changed)
+
+    def add_beside(self, widget: QWidget) -> None:
+        """A second plot to the right of the map, as wide as it (data space, for point data)."""
+        self._plots_row.addWidget(widget, 1)
+
+    def set_tiles_available(self, available: bool) -> None:
+        """Decoded tiles need image data: for points the layer is off and its box disabled."""
+        self.tiles_check.setEnabled(available)
+        self.tiles_check.setToolTip("" if available else "Points are decoded in the data space plot, not as tiles")
+        if not available:
+            self.set_tiles(None, None)
+        self.tiles.setVisible(available and self.tiles_check.isChecked())
 
     @staticmethod
     def _named(widget, name: str, accessible: str):
@@ -312,7 +327,7 @@ class LatentMapView(QWidget):
 
     def layers(self) -> dict[str, bool]:
         return {
-            "tiles": self.tiles_check.isChecked(),
+            "tiles": self.tiles_check.isChecked() and self.tiles_check.isEnabled(),
             "points": self.points_check.isChecked(),
             "prior": self.prior_check.isChecked(),
         }

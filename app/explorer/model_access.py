@@ -66,6 +66,8 @@ class ExplorerModel:
         self.positions = int(getattr(model, "positions", 1)) if self.quantizer is not None else 1
         self.code_dim = int(config.latent_dim)
         self.latent_dim = self.positions * self.code_dim
+        # 2-D points rather than images: decoded into data space, not into pictures.
+        self.planar = self.image_shape == (2, 1, 1)
 
     @property
     def quantized(self) -> bool:
@@ -105,6 +107,25 @@ class ExplorerModel:
         """Codes (N, latent_dim) -> images uint8 (N, H, W) or (N, H, W, C); `label` one class or one per code."""
         z = self._latent(codes)
         return to_uint8_images(self.model.decode_mean(z, self._labels(label, len(z))).numpy())
+
+    @_small_work()
+    def decode_values(self, codes: np.ndarray, label=None) -> np.ndarray:
+        """Codes (N, latent_dim) -> the decoder's means as they are, flattened: (N, C*H*W) floats."""
+        z = self._latent(codes)
+        return self.model.decode_mean(z, self._labels(label, len(z))).reshape(len(z), -1).double().numpy()
+
+    @_small_work()
+    def reconstruct_values(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> np.ndarray:
+        """The decoded posterior means, as `decode_values` gives them."""
+        mean, _ = self.posterior(images, labels)
+        return self.decode_values(mean, None if labels is None else labels.numpy())
+
+    @_small_work()
+    def sample_values(self, count: int, label=None, seed: int = 0) -> np.ndarray:
+        """Draws from the model, flattened: (count, C*H*W) floats."""
+        generator = torch.Generator().manual_seed(seed)
+        label = (0 if label is None else int(label)) if self.conditional else None
+        return self.model.sample(count, label, generator=generator).reshape(count, -1).double().numpy()
 
     @_small_work()
     def posterior(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -95,6 +95,23 @@ class VectorQuantizer(nn.Module):
         if self.reset_dead_codes:
             self._reset_dead(flat, generator)
 
+    @torch.no_grad()
+    def reseed(self, codes, encoded: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """Move the codebook vectors `codes` (indices) onto encoder outputs drawn at random from
+        `encoded` (..., D); their usage starts again from the uniform rate, as after a dead-code reset."""
+        index = torch.as_tensor(codes, dtype=torch.int64, device=self.codebook.device).flatten()
+        if len(index) == 0:
+            return
+        if int(index.min()) < 0 or int(index.max()) >= self.codebook_size:
+            raise VaeStudioError(f"code indices must be in 0..{self.codebook_size - 1}, got {index.tolist()}")
+        flat = encoded.detach().reshape(-1, encoded.shape[-1]).to(self.codebook)
+        replacement = flat[torch.randint(len(flat), (len(index),), generator=generator, device=flat.device)]
+        self.codebook[index] = replacement
+        self.usage[index] = 1 / self.codebook_size
+        if self.ema_decay is not None:
+            self.cluster_size[index] = 1.0
+            self.vector_sum[index] = replacement
+
     def _reset_dead(self, flat: torch.Tensor, generator) -> None:
         # Without a host round trip: every code draws a replacement, the live ones keep theirs.
         dead = (self.usage < DEAD_CODE_SHARE / self.codebook_size) | ~self.initialised  # (K,)
