@@ -150,6 +150,9 @@ class TrainingSession(QObject):
         self.data = DataCache(progress=self.dataProgress.emit)
         self.pacer = pacer or LogPacer()
         self.training_threads = TRAINING_THREADS
+        # For the whole process: a count set from the GUI thread reaches the training thread too,
+        # so the explorer's decodes share this one setting rather than switching it back and forth.
+        torch.set_num_threads(self.training_threads)
         self.state = RunState.IDLE
         self.trainer: Trainer | None = None
         self.last_snapshot: TrainingSnapshot | None = None
@@ -280,7 +283,6 @@ class TrainingSession(QObject):
     # The worker thread.
     def _work(self, run: _Run) -> None:
         reason = "failed"
-        torch.set_num_threads(self.training_threads)
         try:
             split = self.data.request(run.config.data).result()
             if run.stop_requested.is_set():

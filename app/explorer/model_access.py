@@ -27,20 +27,10 @@ ENCODE_CHUNK = 500
 
 @contextmanager
 def _small_work():
-    """No gradients, and torch's intra-op threads off for the calling thread.
-
-    A decode of a few hundred small images gains nothing from the thread pool, while on a busy
-    machine each parallel op waits for a pool thread the OS has put aside (measured on 2 shared
-    cores: 400 tiles in 37 ms median, 95 ms p95 with 2 threads; 18 ms and 27 ms with 1). The
-    count is per thread (OpenMP), so a training thread keeps its own.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        torch.set_num_threads(threads)
+    """No gradients. Torch's thread count is left alone: setting it from the GUI thread changes
+    it for the whole process, the training thread included (the session sets it once)."""
+    with torch.no_grad():
+        yield
 
 
 def dataset_images(data: ImageDataset, indices) -> np.ndarray:
