@@ -31,10 +31,10 @@ from vae_core.data import DataSplit, load_data
 from vae_core.errors import VaeStudioError
 from vae_core.trainer import Trainer, TrainingDiverged, TrainingSnapshot
 
-# Training leaves one core to the GUI thread. Training threads wait for each other at every
-# parallel operation, so a GUI that takes a core from one of them stalls them all: on two cores,
-# one training thread beside the GUI beats two. (Read at import, before any run changes it.)
-TRAINING_THREADS = max(1, torch.get_num_threads() - 1)
+# Torch's default thread count, read at import before any run changes it. Leaving a core to the
+# GUI was measured too (bench_window.py, 2 cores): the window trained at about the same speed
+# (10,000 images/s either way), so training gets what headless training gets.
+TRAINING_THREADS = torch.get_num_threads()
 OUT_OF_MEMORY_MESSAGE = "training ran out of memory: try a smaller batch size or a smaller model"
 # Training examples whose encoder outputs reset codebook vectors are drawn from.
 RESEED_EXAMPLES = 1024

@@ -37,8 +37,9 @@ from app.explorer.traversals import TraversalsPage
 from vae_core.data import ImageDataset
 from vae_core.models import LatentModel
 
-# Weights are applied at most this often while training streams snapshots (~5 per second).
-WEIGHTS_INTERVAL_S = 0.2
+# Weights are applied at most this often while training streams snapshots (~3 per second):
+# each application re-decodes the visible tiles, GUI time that training on 2 cores shares.
+WEIGHTS_INTERVAL_S = 0.33
 # The test set is re-encoded at most this often: it is the costliest refresh.
 EMBED_INTERVAL_S = 1.0
 # Test examples drawn on the map, and encoded per event-loop turn.
