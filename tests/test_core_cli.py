@@ -40,6 +40,15 @@ def test_train_then_evaluate_on_the_built_in_data(tmp_path):
     assert figures["log_likelihood_is"] > figures["elbo"]
     assert len(figures["kl_per_dim"]) == 3 and 0 <= figures["active_units"] <= 3
 
+    result = _run("analyze", run_dir, "--index", 2, "--steps", 20, "--k", 10, 100)
+    assert result.returncode == 0, result.stderr
+    analysis = json.loads(result.stdout)
+    assert analysis["amortization_gap"] == pytest.approx(analysis["optimized_elbo"] - analysis["amortized_elbo"])
+    estimates = {(e["proposal"], e["samples"]): e for e in analysis["importance_sampling"]}
+    assert set(estimates) == {("prior", 10), ("prior", 100), ("posterior", 10), ("posterior", 100)}
+    # The seed's variance argument: q(z|x) is the better proposal, with the larger effective sample size.
+    assert estimates["posterior", 100]["effective_sample_size"] > estimates["prior", 100]["effective_sample_size"]
+
     result = _run("train", "--out", run_dir, "--resume", "--max-steps", 30)
     assert result.returncode == 0, result.stderr
     with (run_dir / "metrics.csv").open() as handle:
@@ -58,6 +67,7 @@ def test_train_then_evaluate_on_the_built_in_data(tmp_path):
         (["train", "--out", "{tmp}/r", "--dataset", "imagenet"], "unknown data set 'imagenet'"),
         (["train", "--out", "{tmp}/r", "--resume"], "checkpoint not found"),
         (["evaluate", "{tmp}/nowhere"], "checkpoint not found"),
+        (["analyze", "{tmp}/nowhere"], "checkpoint not found"),
     ],
 )
 def test_bad_input_ends_with_one_clear_line(tmp_path, arguments, message):

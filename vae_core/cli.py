@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from vae_core.analysis import amortization_gap, importance_sampling_study
 from vae_core.checkpoint import load_checkpoint, load_model, save_trainer
 from vae_core.config import RunConfig
 from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS, load_data
@@ -148,6 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=_positive_int, metavar="N", help="evaluate the first N examples only")
     evaluate.add_argument("--data-dir", metavar="DIR", help="where the data set's files are, if moved")
     evaluate.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+
+    analyze = commands.add_parser(
+        "analyze", help="for one example: amortization and approximation gaps, IS with prior vs posterior proposals"
+    )
+    analyze.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    analyze.add_argument("--index", type=int, default=0, metavar="N", help="which example of the split")
+    analyze.add_argument("--split", choices=("test", "train"), default="test")
+    analyze.add_argument("--steps", type=_positive_int, default=300, help="gradient steps optimising q for this input")
+    analyze.add_argument("--k", type=_positive_int, nargs="+", default=[1, 10, 100, 1000], metavar="K",
+                         help="importance sample counts to compare")
+    analyze.add_argument("--data-dir", metavar="DIR", help="where the data set's files are, if moved")
+    analyze.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     return parser
 
 
@@ -258,21 +271,48 @@ def _train(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(arguments: argparse.Namespace) -> int:
+def _load_run(arguments: argparse.Namespace):
+    """The run's model on the chosen device and the chosen split of its data."""
     device = resolve_device(arguments.device)
     model, checkpoint = load_model(arguments.run_dir / CHECKPOINT_NAME, device)
     data_config = checkpoint.config.data
     if arguments.data_dir is not None:
         data_config = dataclasses.replace(data_config, data_dir=arguments.data_dir)
     split = load_data(data_config, progress=_DownloadBar())
-    data = split.test if arguments.split == "test" else split.train
+    return model, split.test if arguments.split == "test" else split.train
+
+
+def _evaluate(arguments: argparse.Namespace) -> int:
+    model, data = _load_run(arguments)
     results = evaluate_model(model, data, iw_samples=arguments.iw_samples, limit=arguments.limit)
     results["split"] = arguments.split
     print(json.dumps(results))
     return 0
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate}
+def _analyze(arguments: argparse.Namespace) -> int:
+    model, data = _load_run(arguments)
+    if not 0 <= arguments.index < len(data):
+        raise VaeStudioError(f"--index must be in 0..{len(data) - 1} for the {arguments.split} split")
+    image, label = data.batch(torch.tensor([arguments.index]))
+    label = int(label[0]) if model.conditional else None
+    gap = amortization_gap(model, image[0], label, steps=arguments.steps)
+    study = importance_sampling_study(model, image[0], label, sample_counts=tuple(arguments.k))
+    print(json.dumps({
+        "split": arguments.split,
+        "index": arguments.index,
+        "amortized_elbo": gap.amortized_elbo,
+        "optimized_elbo": gap.optimized_elbo,
+        "log_likelihood_is": gap.log_likelihood,
+        "exact_log_likelihood": gap.exact_log_likelihood,
+        "amortization_gap": gap.amortization_gap,
+        "approximation_gap": gap.approximation_gap,
+        "importance_sampling": [dataclasses.asdict(estimate) for estimate in study.estimates],
+    }))
+    return 0
+
+
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "analyze": _analyze}
 
 
 def main(argv: list[str] | None = None) -> int:
