@@ -422,6 +422,9 @@ class MainWindow(QMainWindow):
         except VaeStudioError as error:
             self._dataLoaded.emit(dataset, str(error))
             return
+        except Exception as error:  # an unforeseen failure still reaches the window as a message
+            self._dataLoaded.emit(dataset, f"{type(error).__name__}: {error}")
+            return
         self._dataLoaded.emit(dataset, "")
 
     @Slot(str, str)
@@ -558,7 +561,7 @@ class MainWindow(QMainWindow):
             split = future.result()
         except CancelledError:
             return  # the window is closing
-        except VaeStudioError as error:
+        except Exception as error:  # VaeStudioError, or anything unforeseen: a message either way
             self.show_error(f"the checkpoint opened, but its data did not load: {error}")
             return
         self.explorer.set_data(split.test)

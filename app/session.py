@@ -247,7 +247,7 @@ class TrainingSession(QObject):
         """Write a checkpoint: now, or while training at the next snapshot, where the state is
         consistent; `checkpointSaved` announces it either way."""
         path = Path(path)
-        if self.state in (RunState.RUNNING, RunState.PAUSING, RunState.STEPPING):
+        if self.state in (RunState.RUNNING, RunState.PAUSING, RunState.STEPPING, RunState.STOPPING):
             with self._run.lock:
                 self._run.save_requests.append(path)
             return
@@ -293,8 +293,11 @@ class TrainingSession(QObject):
                 checkpoint = run.checkpoint
                 try:
                     trainer.restore(checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters)
-                except RuntimeError as error:
+                except (RuntimeError, ValueError) as error:
                     raise VaeStudioError(f"cannot resume this checkpoint: {str(error).splitlines()[0]}") from None
+                # The checkpoint brings back its own learning rate and beta; the controls' win.
+                trainer.set_learning_rate(run.config.train.lr)
+                trainer.set_beta(run.config.train.beta)
             run.trainer = trainer
             self._workerStarted.emit(run.number, trainer, split)
             if run.stop_requested.is_set():

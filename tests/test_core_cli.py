@@ -49,10 +49,12 @@ def test_train_then_evaluate_on_the_built_in_data(tmp_path):
     # The seed's variance argument: q(z|x) is the better proposal, with the larger effective sample size.
     assert estimates["posterior", 100]["effective_sample_size"] > estimates["prior", 100]["effective_sample_size"]
 
-    result = _run("train", "--out", run_dir, "--resume", "--max-steps", 30)
+    result = _run("train", "--out", run_dir, "--resume", "--max-steps", 30, "--lr", "1e-4", "--beta", "2")
     assert result.returncode == 0, result.stderr
     with (run_dir / "metrics.csv").open() as handle:
-        assert [int(r["step"]) for r in csv.DictReader(handle)] == [5, 10, 15, 20, 25, 30]
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [5, 10, 15, 20, 25, 30]
+    assert [(float(r["learning_rate"]), float(r["beta"])) for r in rows[-2:]] == [(1e-4, 2.0)] * 2
 
 
 @pytest.mark.parametrize(
@@ -68,9 +70,11 @@ def test_train_then_evaluate_on_the_built_in_data(tmp_path):
         (["train", "--out", "{tmp}/r", "--resume"], "checkpoint not found"),
         (["evaluate", "{tmp}/nowhere"], "checkpoint not found"),
         (["analyze", "{tmp}/nowhere"], "checkpoint not found"),
+        (["train", "--out", "{tmp}/a_file/r", "--max-steps", "1"], "Not a directory"),
     ],
 )
 def test_bad_input_ends_with_one_clear_line(tmp_path, arguments, message):
+    (tmp_path / "a_file").write_text("")
     result = _run(*[a.format(tmp=tmp_path) for a in arguments])
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()

@@ -196,3 +196,18 @@ def test_log_interval_changes_live(small_config, small_glyphs):
     assert steps == [10, 35, 60]
     with pytest.raises(VaeStudioError):
         trainer.set_log_every(0)
+
+
+@pytest.mark.parametrize("metadata, message", [
+    ({"format_version": "one"}, "format version is not a number"),
+    ({"optimizer_param_groups": "[{"}, "optimizer settings in the checkpoint are not valid JSON"),
+])
+def test_corrupt_checkpoint_metadata_gives_one_clear_error(tmp_path, metadata, message):
+    from safetensors.torch import save_file
+
+    from vae_core.config import RunConfig
+
+    path = tmp_path / "odd.safetensors"
+    save_file({"model.w": torch.zeros(2)}, str(path), metadata={"format": "vae-studio", "config": RunConfig().to_json(), **metadata})
+    with pytest.raises(VaeStudioError, match=message):
+        load_checkpoint(path)

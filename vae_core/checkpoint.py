@@ -71,7 +71,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise VaeStudioError(f"{path}: not a readable safetensors checkpoint ({error})") from None
     if metadata.get("format") != "vae-studio" or "config" not in metadata:
         raise VaeStudioError(f"{path}: a safetensors file, but not a VAE Studio checkpoint")
-    version = int(metadata.get("format_version", "0"))
+    try:
+        version = int(metadata.get("format_version", "0"))
+    except ValueError:
+        raise VaeStudioError(f"{path}: checkpoint format version is not a number") from None
     if version > FORMAT_VERSION:
         raise VaeStudioError(f"{path}: checkpoint format {version} is newer than this program reads ({FORMAT_VERSION})")
     try:
@@ -89,7 +92,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             counters[name[len(_COUNTER):]] = value
     optimizer_state = None
     if "optimizer_param_groups" in metadata:
-        optimizer_state = {"state": optimizer_tensors, "param_groups": json.loads(metadata["optimizer_param_groups"])}
+        try:
+            param_groups = json.loads(metadata["optimizer_param_groups"])
+        except json.JSONDecodeError:
+            raise VaeStudioError(f"{path}: the optimizer settings in the checkpoint are not valid JSON") from None
+        optimizer_state = {"state": optimizer_tensors, "param_groups": param_groups}
     return Checkpoint(config, model_state, optimizer_state, counters)
 
 

@@ -240,8 +240,13 @@ def _train(arguments: argparse.Namespace) -> int:
     if checkpoint is not None:
         try:
             trainer.restore(checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters)
-        except RuntimeError as error:
+        except (RuntimeError, ValueError) as error:
             raise VaeStudioError(f"{checkpoint_path}: cannot resume with these settings ({str(error).splitlines()[0]})") from None
+        # The checkpoint brings back its own learning rate and beta; flags given now win.
+        if arguments.lr is not None:
+            trainer.set_learning_rate(arguments.lr)
+        if arguments.beta is not None:
+            trainer.set_beta(arguments.beta)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(trainer.config.to_json() + "\n", encoding="utf-8")
     metrics_path = out / "metrics.csv"
@@ -321,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         return _COMMANDS[arguments.command](arguments)
     except VaeStudioError as error:
         print(f"vae-studio: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a run folder that cannot be written, a full disk
+        print(f"vae-studio: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return 1
     except torch.cuda.OutOfMemoryError:
         print("vae-studio: error: the device ran out of memory: try a smaller batch size", file=sys.stderr)
