@@ -244,12 +244,16 @@ class TrainingSession(QObject):
             self.trainer.call_between_steps(partial(reseed_codes, list(codes)))
 
     def save(self, path: str | Path) -> None:
-        """Write a checkpoint: now, or while training at the next snapshot, where the state is
-        consistent; `checkpointSaved` announces it either way."""
+        """Write a checkpoint: now when no run is going, else on the training thread at the next
+        snapshot (or, paused, between edits), where the state is consistent; `checkpointSaved`
+        announces it either way."""
         path = Path(path)
-        if self.state in (RunState.RUNNING, RunState.PAUSING, RunState.STEPPING, RunState.STOPPING):
+        if self.state in (RunState.RUNNING, RunState.PAUSING, RunState.STEPPING, RunState.STOPPING, RunState.PAUSED):
             with self._run.lock:
                 self._run.save_requests.append(path)
+            if self.state is RunState.PAUSED:
+                # A paused worker still runs edits (a codebook reset); it saves between them.
+                self.trainer.call_between_steps(partial(self._save_requested, self._run))
             return
         if self.trainer is None or self.state is RunState.STARTING:
             raise VaeStudioError("there is no trained model to save yet")

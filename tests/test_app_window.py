@@ -441,3 +441,15 @@ def test_a_dead_code_reset_on_the_codebook_page_reaches_the_training_model(qtbot
     assert not torch.equal(quantizer.codebook[5], before[5])
     assert torch.equal(quantizer.codebook[[0, 2, 3, 4, 6, 7]], before[[0, 2, 3, 4, 6, 7]])
     stop_and_wait(qtbot, window)
+
+
+def test_saving_while_paused_writes_from_the_training_thread(qtbot, window, tmp_path):
+    start_and_wait_for_snapshots(qtbot, window, count=1)
+    window.findChild(QPushButton, "pauseButton").click()
+    wait_for_state(qtbot, window, RunState.PAUSED)
+    path = tmp_path / "paused.safetensors"
+    with qtbot.waitSignal(window.session.checkpointSaved, timeout=SIGNAL_TIMEOUT_MS) as saved:
+        window.save_checkpoint_to(path)
+    assert saved.args == [str(path)]
+    assert int(load_checkpoint(path).counters["step"]) == window.session.trainer.step
+    stop_and_wait(qtbot, window)
