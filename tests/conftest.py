@@ -55,3 +55,23 @@ def _restored_torch_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def shown_window(qtbot):
+    """Opens a MainWindow with a config in its controls; each is closed when the test ends."""
+    from app.main_window import MainWindow
+
+    windows = []
+
+    def open_with(config: RunConfig):
+        window = MainWindow()
+        qtbot.addWidget(window)
+        window.controls.apply_config(config)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield open_with
+    for window in windows:
+        window.close()

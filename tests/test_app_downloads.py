@@ -15,19 +15,14 @@ SIGNAL_TIMEOUT_MS = 10_000
 
 
 @pytest.fixture
-def window(qtbot):
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.controls.apply_config(
+def window(shown_window):
+    return shown_window(
         RunConfig(
             data=DataConfig(dataset="glyphs", size=600),
             model=ModelConfig(hidden=(16,), latent_dim=2),
             train=TrainConfig(batch_size=4, max_steps=3, seed=0, device="cpu"),
         )
     )
-    window.show()
-    yield window
-    window.close()
 
 
 def test_choosing_mnist_downloads_it_with_a_progress_dialog(qtbot, window, tiny_mnist, monkeypatch):  # noqa: F811

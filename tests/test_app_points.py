@@ -17,19 +17,14 @@ SIGNAL_TIMEOUT_MS = 10_000
 
 
 @pytest.fixture
-def window(qtbot):
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.controls.apply_config(
+def window(shown_window):
+    return shown_window(
         RunConfig(
             data=DataConfig(dataset="glyphs", size=600),
             model=ModelConfig(hidden=(16,), latent_dim=2, arch="conv"),
             train=TrainConfig(batch_size=50, max_steps=20, seed=0, device="cpu"),
         )
     )
-    window.show()
-    yield window
-    window.close()
 
 
 @pytest.mark.parametrize("name", list(POINT_CLOUDS))
@@ -75,8 +70,15 @@ def test_training_on_moons_shows_the_data_space_and_point_previews(qtbot, window
     with qtbot.waitSignal(window.session.runEnded, timeout=SIGNAL_TIMEOUT_MS):
         window.findChild(QPushButton, "trainButton").click()
     explorer = window.explorer
-    with qtbot.waitSignal(explorer.viewRefreshed, timeout=SIGNAL_TIMEOUT_MS):
-        explorer.load_weights(window.session.trainer.weights(), window.session.trainer.step)
+    final = window.session.trainer.weights()
+    explorer.load_weights(final, window.session.trainer.step)
+
+    def explorer_has_the_final_weights() -> bool:
+        # Weights are applied at most a few times a second: the last call may wait for its turn.
+        state = explorer.model.model.state_dict()
+        return all(torch.equal(state[name], value) for name, value in final.items())
+
+    qtbot.waitUntil(explorer_has_the_final_weights, timeout=SIGNAL_TIMEOUT_MS)
     space = explorer.data_space
     assert space.isVisible() and not explorer.map.tiles_check.isEnabled()
     # The data as they are, coloured by their two moons.

@@ -42,13 +42,8 @@ def tiny_config(max_steps: int | None = 100_000, epochs: int = 10) -> RunConfig:
 
 
 @pytest.fixture
-def window(qtbot):
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.controls.apply_config(tiny_config())
-    window.show()
-    yield window
-    window.close()
+def window(shown_window):
+    return shown_window(tiny_config())
 
 
 def start_and_wait_for_snapshots(qtbot, window, count: int = 2):
