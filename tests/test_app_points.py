@@ -79,6 +79,8 @@ def test_training_on_moons_shows_the_data_space_and_point_previews(qtbot, window
         return all(torch.equal(state[name], value) for name, value in final.items())
 
     qtbot.waitUntil(explorer_has_the_final_weights, timeout=SIGNAL_TIMEOUT_MS)
+    # Pages that draw decodes as images stand aside for point data.
+    assert not any(page.isEnabled() for page in (explorer.interpolation, explorer.traversals, explorer.draw))
     space = explorer.data_space
     assert space.isVisible() and not explorer.map.tiles_check.isEnabled()
     # The data as they are, coloured by their two moons.

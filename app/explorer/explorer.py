@@ -390,6 +390,10 @@ class LatentExplorer(QObject):
     def _show_data_space(self, planar: bool) -> None:
         self.data_space.setVisible(planar)
         self.map.set_tiles_available(not planar)
+        # These pages draw decodes as images; a 2-D point decodes to a point, drawn in the data space.
+        for page in (self.interpolation, self.traversals, self.draw):
+            page.setEnabled(not planar)
+            page.setToolTip("For 2-D point data, decodes are drawn in the data space plot beside the map" if planar else "")
         in_data_space = "Drawn in the data space plot"
         self.side.decoded_view.set_placeholder(in_data_space if planar else "")
         self.side.input_view.set_placeholder(in_data_space if planar else "Click a point on the map")
