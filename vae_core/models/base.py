@@ -30,6 +30,8 @@ class LatentModel(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
+        if config.latent_dim < 1:
+            raise VaeStudioError(f"latent dimension must be at least 1, got {config.latent_dim}")
         self.config = config
 
     def observe(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -20,8 +20,6 @@ class GaussianVAE(LatentModel):
 
     def __init__(self, config: ModelConfig):
         super().__init__(config)
-        if config.latent_dim < 1:
-            raise VaeStudioError(f"latent dimension must be at least 1, got {config.latent_dim}")
         if config.iw_samples < 1:
             raise VaeStudioError(f"importance samples must be at least 1, got {config.iw_samples}")
         self.latent_dim = config.latent_dim

@@ -32,8 +32,6 @@ class VQVAE(LatentModel):
 
     def __init__(self, config: ModelConfig):
         super().__init__(config)
-        if config.latent_dim < 1:
-            raise VaeStudioError(f"latent dimension must be at least 1, got {config.latent_dim}")
         if config.commitment < 0:
             raise VaeStudioError(f"the commitment weight must not be negative, got {config.commitment}")
         self.encoder, self.decoder = build_code_networks(
