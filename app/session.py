@@ -53,14 +53,6 @@ class RunState(enum.Enum):
 ACTIVE_STATES = frozenset(RunState) - {RunState.IDLE}
 
 
-def prepare_optimizer() -> None:
-    """Build a throwaway optimizer, so that the run's own is built fast.
-
-    The first optimizer a process builds imports torch._dynamo, seconds on a small machine; the
-    window does that on a background thread at start-up instead of after the first Train."""
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-
-
 def reseed_codes(codes: Sequence[int], trainer: Trainer) -> None:
     """Move the training model's codebook vectors `codes` onto encoder outputs of random
     training examples; for `Trainer.call_between_steps`, on the training thread."""
@@ -167,7 +159,6 @@ class TrainingSession(QObject):
         self._workerSaved.connect(self._on_saved)
         self._workerFailed.connect(self._on_failed)
         self._workerEnded.connect(self._on_ended)
-        threading.Thread(target=prepare_optimizer, name="vae-studio-warm-up", daemon=True).start()
 
     # Commands from the GUI.
     @property

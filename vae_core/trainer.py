@@ -18,6 +18,7 @@ from vae_core.data import DataSplit
 from vae_core.device import resolve_device
 from vae_core.errors import VaeStudioError
 from vae_core.models import LatentModel, build_model
+from vae_core.optimizer import Adam
 from vae_core.schedules import BETA_SCHEDULES
 
 
@@ -84,8 +85,7 @@ class Trainer:
         torch.manual_seed(train.seed)  # network initialisation
         self.model: LatentModel = build_model(self.config.model).to(self.device)
         self.data = data.train.to(self.device)
-        # Fused Adam runs the update of all parameters in one kernel; same result as the loop.
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr, fused=True)
+        self.optimizer = Adam(self.model.parameters(), lr=train.lr)
         self.generator = torch.Generator(self.device).manual_seed(train.seed)
         self.step = 0
         self.epoch = 0
@@ -109,8 +109,7 @@ class Trainer:
     def set_learning_rate(self, lr: float) -> None:
         if not lr > 0 or not math.isfinite(lr):
             raise VaeStudioError(f"learning rate must be positive, got {lr}")
-        for group in self.optimizer.param_groups:
-            group["lr"] = float(lr)
+        self.optimizer.lr = float(lr)
 
     @property
     def log_every(self) -> int:
@@ -163,7 +162,7 @@ class Trainer:
 
     @property
     def learning_rate(self) -> float:
-        return self.optimizer.param_groups[0]["lr"]
+        return self.optimizer.lr
 
     @property
     def steps_per_epoch(self) -> int:
@@ -213,7 +212,7 @@ class Trainer:
             images, labels = self.data.batch(self._next_indices())
             observed = model.observe(images, self.generator)
             terms = model.loss(observed, labels, beta=beta, generator=self.generator)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             terms["loss"].backward()
             optimizer.step()
             self.step += 1

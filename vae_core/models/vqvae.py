@@ -16,6 +16,7 @@ from vae_core.models.base import LatentModel, lookup
 from vae_core.models.code_priors import CODE_PRIORS
 from vae_core.models.quantizer import VectorQuantizer
 from vae_core.networks import build_code_networks
+from vae_core.optimizer import Adam
 
 # Examples of each training batch the code prior learns from: it needs far fewer per step than
 # the autoencoder, and an autoregressive prior on the whole batch would triple the step's cost.
@@ -144,12 +145,12 @@ class VQVAE(LatentModel):
                 self.code_indices(self.observe(data.batch(chunk)[0].to(device), generator))
                 for chunk in torch.arange(len(data), device=data.images.device).split(1000)
             ])
-        optimizer = torch.optim.Adam(self.code_prior.parameters(), lr=lr)
+        optimizer = Adam(self.code_prior.parameters(), lr=lr)
         nll = torch.zeros((), device=device)
         for _ in range(steps):
             batch = indices[torch.randint(len(indices), (batch_size,), generator=generator, device=device)]
             nll = -self.code_prior.log_prob(batch).mean()
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             nll.backward()
             optimizer.step()
         self.train(was_training)

@@ -1,0 +1,114 @@
+import copy
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from vae_core.errors import VaeStudioError
+from vae_core.optimizer import Adam
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
+
+
+def _train(model, optimizer, steps: int, seed: int, lr_from_step: dict[int, float] | None = None) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    for step in range(steps):
+        if lr_from_step and step in lr_from_step:
+            optimizer.set_lr(lr_from_step[step])
+        inputs = torch.randn(32, 6, generator=generator)
+        loss = (model(inputs) - inputs[:, :3].sin()).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+class _TorchAdam:
+    """torch.optim.Adam(fused=True), the reference, behind the same three calls."""
+
+    def __init__(self, parameters, lr):
+        self.optimizer = torch.optim.Adam(parameters, lr=lr, fused=True)
+
+    def set_lr(self, lr):
+        self.optimizer.param_groups[0]["lr"] = lr
+
+    def zero_grad(self):
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def step(self):
+        self.optimizer.step()
+
+
+class _OwnAdam(Adam):
+    def set_lr(self, lr):
+        self.lr = lr
+
+
+def test_updates_equal_torch_optim_adam_bit_for_bit():
+    reference_model, model = _model(), _model()
+    schedule = {20: 3e-3}  # a learning-rate change mid-run, as the window's spin box makes
+    _train(reference_model, _TorchAdam(reference_model.parameters(), lr=1e-2), 40, seed=1, lr_from_step=schedule)
+    _train(model, _OwnAdam(model.parameters(), lr=1e-2), 40, seed=1, lr_from_step=schedule)
+    for reference, parameter in zip(reference_model.parameters(), model.parameters()):
+        assert torch.equal(reference, parameter)
+
+
+def test_parameters_without_gradients_are_left_alone():
+    used, unused = torch.ones(3, requires_grad=True), torch.ones(3, requires_grad=True)
+    optimizer = Adam([used, unused], lr=0.1)
+    (used * torch.tensor([1.0, -2.0, 0.0])).sum().backward()
+    optimizer.step()
+    # Adam's first step moves every coordinate by lr against the sign of its gradient.
+    assert torch.allclose(used.detach(), torch.tensor([0.9, 1.1, 1.0]), atol=1e-6)
+    assert torch.equal(unused.detach(), torch.ones(3)) and list(optimizer.state) == [0]
+
+
+def test_resumes_from_a_torch_optim_adam_state_as_torch_would():
+    """Checkpoints written by torch.optim.Adam (and by this class, in the same layout) resume."""
+    reference_model = _model()
+    reference = _TorchAdam(reference_model.parameters(), lr=1e-2)
+    _train(reference_model, reference, 15, seed=2)
+    model = copy.deepcopy(reference_model)
+    own = _OwnAdam(model.parameters(), lr=1.0)
+    own.load_state_dict(copy.deepcopy(reference.optimizer.state_dict()))
+    assert own.lr == 1e-2
+    _train(reference_model, reference, 15, seed=3)
+    _train(model, own, 15, seed=3)
+    for expected, parameter in zip(reference_model.parameters(), model.parameters()):
+        assert torch.equal(expected, parameter)
+
+    restored = Adam(_model().parameters(), lr=1.0)
+    restored.load_state_dict(own.state_dict())
+    for index, state in own.state.items():
+        assert all(torch.equal(state[name], restored.state[index][name]) for name in state)
+
+
+def test_state_of_another_model_is_refused():
+    model = _model()
+    optimizer = Adam(model.parameters(), lr=1e-3)
+    _train(model, optimizer, 1, seed=0)
+    wider = torch.nn.Sequential(torch.nn.Linear(6, 17), torch.nn.Tanh(), torch.nn.Linear(17, 3))
+    with pytest.raises(VaeStudioError, match="does not match this model"):
+        Adam(wider.parameters(), lr=1e-3).load_state_dict(optimizer.state_dict())
+    with pytest.raises(VaeStudioError, match="does not match this model"):
+        Adam(list(model.parameters())[:2], lr=1e-3).load_state_dict(optimizer.state_dict())
+
+
+def test_training_never_imports_the_compiler_stack():
+    """torch.optim imports torch._dynamo at its first step, 1.9 s of the window's cold start."""
+    code = (
+        "import sys\n"
+        "from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig\n"
+        "from vae_core.data import load_data\n"
+        "from vae_core.trainer import Trainer\n"
+        "config = RunConfig(data=DataConfig(dataset='glyphs', size=200), model=ModelConfig(hidden=(16,), latent_dim=2),\n"
+        "                   train=TrainConfig(batch_size=50, max_steps=5, log_every=5, device='cpu'))\n"
+        "snapshots = list(Trainer(config, load_data(config.data)).run())\n"
+        "assert snapshots[-1].step == 5\n"
+        "sys.exit(1 if 'torch._dynamo' in sys.modules else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
