@@ -29,3 +29,31 @@ class LogPacer:
         if log_every / self.tolerance <= ideal <= log_every * self.tolerance:
             return None
         return min(ideal, log_every * self.max_growth)
+
+
+class DutyCycle:
+    """Spacing for a periodic refresh whose cost depends on the model: starts at least
+    `min_interval_s` apart, and further apart when the refresh is costly, so that it takes at
+    most `share` of the time. The work it spends between starts is reported with `spent`."""
+
+    def __init__(self, min_interval_s: float, share: float):
+        self.min_interval_s = min_interval_s
+        self.share = share
+        self._last_start = -math.inf
+        self._cost_s = 0.0
+
+    def started(self, now: float) -> None:
+        self._last_start = now
+        self._cost_s = 0.0
+
+    def spent(self, seconds: float) -> None:
+        self._cost_s += seconds
+
+    def wait_s(self, now: float) -> float:
+        """Seconds from `now` until the next start is due (0 when due already)."""
+        gap = max(self.min_interval_s, self._cost_s / self.share)
+        return max(0.0, self._last_start + gap - now)
+
+    def due_now(self) -> None:
+        """The next start needs no wait (the user changed something, say)."""
+        self._last_start = -math.inf

@@ -31,10 +31,13 @@ from vae_core.data import DataSplit, load_data
 from vae_core.errors import VaeStudioError
 from vae_core.trainer import Trainer, TrainingDiverged, TrainingSnapshot
 
-# Torch's default thread count, read at import before any run changes it. Leaving a core to the
-# GUI was measured too (bench_window.py, 2 cores): the window trained at about the same speed
-# (10,000 images/s either way), so training gets what headless training gets.
+# Torch's thread count belongs to each thread, and a thread's first torch call takes the count
+# set last anywhere in the process, so every thread here sets its own. Training and loading get
+# torch's default, read at import; the GUI thread's decodes get one thread. Two teams of threads
+# on 2 cores stall each other at every barrier: the window trained at about 10,500 images/s with
+# the GUI on two threads against 16,500 with it on one (2-core machine, 3 runs each, alternated).
 TRAINING_THREADS = torch.get_num_threads()
+GUI_THREADS = 1
 OUT_OF_MEMORY_MESSAGE = "training ran out of memory: try a smaller batch size or a smaller model"
 # Training examples whose encoder outputs reset codebook vectors are drawn from.
 RESEED_EXAMPLES = 1024
@@ -75,7 +78,9 @@ class DataCache:
         self._progress = progress
         self._last_percent = -1
         self._capacity = capacity
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-studio-data")
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="vae-studio-data", initializer=torch.set_num_threads, initargs=(TRAINING_THREADS,)
+        )
         self._futures: OrderedDict[str, Future] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -141,10 +146,7 @@ class TrainingSession(QObject):
         super().__init__(parent)
         self.data = DataCache(progress=self.dataProgress.emit)
         self.pacer = pacer or LogPacer()
-        self.training_threads = TRAINING_THREADS
-        # For the whole process: a count set from the GUI thread reaches the training thread too,
-        # so the explorer's decodes share this one setting rather than switching it back and forth.
-        torch.set_num_threads(self.training_threads)
+        torch.set_num_threads(GUI_THREADS)  # the session lives on the GUI thread
         self.state = RunState.IDLE
         self.trainer: Trainer | None = None
         self.last_snapshot: TrainingSnapshot | None = None
@@ -277,6 +279,7 @@ class TrainingSession(QObject):
 
     # The worker thread.
     def _work(self, run: _Run) -> None:
+        torch.set_num_threads(TRAINING_THREADS)
         reason = "failed"
         try:
             split = self.data.request(run.config.data).result()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.history import BoundedSeries, MetricsTable
-from app.pacing import LogPacer
+from app.pacing import DutyCycle, LogPacer
 from app.plots import fitted_log_range
 from vae_core.cli import METRICS_COLUMNS
 from vae_core.errors import VaeStudioError
@@ -106,6 +106,21 @@ def test_paced_snapshots_stay_between_five_and_twenty_a_second():
         rate = steps_per_second / log_every
         assert rate <= 20.0
         assert rate >= 5.0 or log_every == 1
+
+
+def test_a_costly_refresh_is_spaced_to_its_share_of_the_time():
+    pace = DutyCycle(min_interval_s=1.0, share=0.05)
+    assert pace.wait_s(now=0.0) == 0.0  # never run: due at once
+    pace.started(now=10.0)
+    pace.spent(0.01)
+    pace.spent(0.02)  # cheap: 30 ms a pass, the interval rules
+    assert pace.wait_s(now=10.25) == pytest.approx(0.75)
+    assert pace.wait_s(now=12.0) == 0.0
+    pace.started(now=20.0)
+    pace.spent(0.2)  # costly: 200 ms at 5 % is one pass every 4 s
+    assert pace.wait_s(now=20.0) == pytest.approx(4.0)
+    pace.due_now()
+    assert pace.wait_s(now=20.5) == 0.0
 
 
 def test_curve_ranges_change_only_when_the_data_leaves_them():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from app.explorer.latent_ops import (
 from app.explorer.map_view import ANCHOR_SELECTED, PLANE_PRINCIPAL, LatentMapView
 from app.explorer.model_access import ExplorerModel, dataset_images
 from app.explorer.side_panel import SidePanel, format_code, format_encoding
+from app.pacing import DutyCycle
 from app.explorer.traversals import TraversalsPage
 from vae_core.data import ImageDataset
 from vae_core.models import LatentModel
@@ -42,6 +43,9 @@ from vae_core.models import LatentModel
 WEIGHTS_INTERVAL_S = 0.33
 # The test set is re-encoded at most this often: it is the costliest refresh.
 EMBED_INTERVAL_S = 1.0
+# Each of those two refreshes takes at most this share of the time, spaced further apart than
+# the intervals above when the model is costly to run: they leave the cores to training.
+REFRESH_SHARE = 0.05
 # Test examples drawn on the map, and encoded per event-loop turn.
 MAX_POINTS = 2000
 EMBED_CHUNK = 100
@@ -96,8 +100,8 @@ class LatentExplorer(QObject):
         self._measured_kl: np.ndarray | None = None  # on the test data, for `_kl_generation`
         self._kl_generation = -1
         self._pending_state: tuple[Mapping[str, torch.Tensor], int | None] | None = None
-        self._last_weights_time = -math.inf
-        self._last_embed_time = -math.inf
+        self._weights_pace = DutyCycle(WEIGHTS_INTERVAL_S, REFRESH_SHARE)
+        self._embed_pace = DutyCycle(EMBED_INTERVAL_S, REFRESH_SHARE)
         self._embed_buffer: np.ndarray | None = None
         self._embed_next = 0
         self._embed_generation = -1
@@ -129,15 +133,16 @@ class LatentExplorer(QObject):
             ("Draw", self.draw),
         ]
 
-        self._weights_timer = self._single_shot(self._apply_pending_weights)
-        self._tiles_timer = self._single_shot(self._refresh_view_in_turns)
+        # What new weights set off is charged to their pace, what encoding does to its own.
+        self._weights_timer = self._single_shot(self._timed(self._apply_pending_weights, self._weights_pace))
+        self._tiles_timer = self._single_shot(self._timed(self._refresh_view_in_turns, self._weights_pace))
         self._contours_timer = self._single_shot(self._refresh_contours)
         self._samples_timer = self._single_shot(self._samples_due)
-        self._details_timer = self._single_shot(self._refresh_details)
+        self._details_timer = self._single_shot(self._timed(self._refresh_details, self._weights_pace))
         self._embed_delay = self._single_shot(self._start_embedding)
         self._embed_timer = QTimer(self)
         self._embed_timer.setInterval(0)
-        self._embed_timer.timeout.connect(self._embed_step)
+        self._embed_timer.timeout.connect(self._timed(self._embed_step, self._embed_pace))
 
         self.map.cursorMoved.connect(self._cursor_moved)
         self.map.rangeChanged.connect(self._refresh_view)
@@ -161,6 +166,15 @@ class LatentExplorer(QObject):
         timer.setSingleShot(True)
         timer.timeout.connect(slot)
         return timer
+
+    @staticmethod
+    def _timed(work: Callable[[], None], pace: DutyCycle) -> Callable[[], None]:
+        def timed_work() -> None:
+            started = time.perf_counter()
+            work()
+            pace.spent(time.perf_counter() - started)
+
+        return timed_work
 
     # The contract.
     def set_model(self, model: LatentModel) -> None:
@@ -203,8 +217,7 @@ class LatentExplorer(QObject):
             return
         self._pending_state = (state, step)
         if not self._weights_timer.isActive():
-            wait = self._last_weights_time + WEIGHTS_INTERVAL_S - time.perf_counter()
-            self._weights_timer.start(int(max(0.0, wait) * 1000))
+            self._weights_timer.start(int(self._weights_pace.wait_s(time.perf_counter()) * 1000))
 
     def set_data(self, data: ImageDataset | None) -> None:
         """The test split whose codes are drawn on the map (at most MAX_POINTS of them)."""
@@ -325,7 +338,7 @@ class LatentExplorer(QObject):
         self.model.load_weights(state)
         self.training_step = step
         self._pending_state = None
-        self._last_weights_time = time.perf_counter()
+        self._weights_pace.started(time.perf_counter())
         self.generation += 1
         self._refresh_all()
         self._request_embedding()
@@ -560,19 +573,18 @@ class LatentExplorer(QObject):
 
     # Encoding the test set, a chunk per event-loop turn.
     def _embed_now(self) -> None:
-        self._last_embed_time = -math.inf
+        self._embed_pace.due_now()
         self._request_embedding()
 
     def _request_embedding(self) -> None:
         if self.model is None or self.data is None or self._embed_delay.isActive():
             return
-        wait = self._last_embed_time + EMBED_INTERVAL_S - time.perf_counter()
-        self._embed_delay.start(int(max(0.0, wait) * 1000))
+        self._embed_delay.start(int(self._embed_pace.wait_s(time.perf_counter()) * 1000))
 
     def _start_embedding(self) -> None:
         if self.model is None or self.data is None:
             return
-        self._last_embed_time = time.perf_counter()
+        self._embed_pace.started(time.perf_counter())
         self._embed_generation = self.generation
         self._embed_buffer = np.empty((len(self.data), self.model.latent_dim))
         self._embed_next = 0
