@@ -1,10 +1,12 @@
-"""Evaluation: the ELBO and its terms, the importance-sampled log-likelihood, active units, and
-the figures that apply to some models or data only (exact log-likelihood, per-class ELBO of a
-conditional model, codebook perplexity and usage, MIG against ground-truth factors)."""
+"""Evaluation: the ELBO and its terms, the importance-sampled log-likelihood (and how it grows
+with the number of samples), active units, and the figures that apply to some models or data
+only (exact log-likelihood, per-class ELBO of a conditional model, codebook perplexity and usage,
+MIG against ground-truth factors)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -26,23 +28,42 @@ def _batches(data: ImageDataset, batch_size: int, limit: int | None, device):
         yield images.to(device), labels.to(device)
 
 
+def _log_weight_chunks(model: LatentModel, x: torch.Tensor, y, samples: int, generator) -> Iterator[torch.Tensor]:
+    """log p(x, z_k) - log q(z_k|x) for `samples` draws z_k ~ q(z|x) in all, as (k, B) chunks: the
+    decoded images of a chunk are what takes memory, so a chunk holds a bounded number of values."""
+    chunk = max(1, _IS_CHUNK_VALUES // max(1, len(x) * x[0].numel()))
+    for start in range(0, samples, chunk):
+        yield model.log_importance_weights(x, y, samples=min(chunk, samples - start), generator=generator)
+
+
 @torch.no_grad()
 def importance_sampled_log_likelihood(
     model: LatentModel, x: torch.Tensor, y=None, samples: int = 100, generator=None
 ) -> torch.Tensor:
-    """log p(x) ≈ log (1/K) Σ_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x); per example (B,).
-
-    The K samples are drawn in chunks and combined with a running log-sum-exp, so memory stays
-    bounded whatever K is.
-    """
-    pixels = x[0].numel()
-    chunk = max(1, _IS_CHUNK_VALUES // max(1, len(x) * pixels))
+    """log p(x) ≈ log (1/K) Σ_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x); per example (B,), in memory
+    bounded whatever K is (a running log-sum-exp over chunks)."""
     total = torch.full((len(x),), -math.inf, device=x.device)
-    for start in range(0, samples, chunk):
-        count = min(chunk, samples - start)
-        log_weights = model.log_importance_weights(x, y, samples=count, generator=generator)
+    for log_weights in _log_weight_chunks(model, x, y, samples, generator):
         total = torch.logaddexp(total, torch.logsumexp(log_weights, dim=0))
     return total - math.log(samples)
+
+
+def sample_counts_up_to(samples: int) -> list[int]:
+    """1, 2, 5, 10, 20, 50, ... below `samples`, then `samples` itself."""
+    counts, decade = [], 1
+    while True:
+        for step in (1, 2, 5):
+            if step * decade >= samples:
+                return [*counts, samples]
+            counts.append(step * decade)
+        decade *= 10
+
+
+def _prefix_log_likelihoods(log_weights: torch.Tensor, counts: list[int]) -> torch.Tensor:
+    """The IS estimate from the first k of the samples (K, B), for each k in `counts`: (len, B)."""
+    cumulative = torch.logcumsumexp(log_weights.double(), dim=0)
+    ks = torch.tensor(counts, device=log_weights.device)
+    return cumulative[ks - 1] - ks.double().log()[:, None]
 
 
 @torch.no_grad()
@@ -53,14 +74,23 @@ def evaluate_model(
     limit: int | None = None,
     batch_size: int = 500,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Test-set figures in nats per example. Binary data is binarised once, from `seed`."""
+    """Test-set figures in nats per example. Binary data is binarised once, from `seed`.
+
+    With `iw_samples` K > 1, `log_likelihood_is` is the IS estimate with K samples per example,
+    and `log_likelihood_is_by_samples` the estimates from the first k of the same samples, for k
+    in 1, 2, 5, 10, ... K: in expectation they grow with k towards log p(x) (Burda et al. 2015),
+    from the ELBO at k = 1. `progress(done, total)` hears the examples done after each batch."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     generator = torch.Generator(device).manual_seed(seed)
+    total = len(data) if limit is None else min(limit, len(data))
+    sample_counts = sample_counts_up_to(iw_samples)
     count = 0
-    recon_sum = kl_sum = log_likelihood_sum = 0.0
+    recon_sum = kl_sum = 0.0
+    log_likelihood_sums = torch.zeros(len(sample_counts), dtype=torch.float64, device=device)
     kl_per_dim_sum = None
     family_sums: dict[str, torch.Tensor] = {}
     codes, elbos, labels_seen = [], [], []
@@ -78,9 +108,10 @@ def evaluate_model(
         for name, value in model.evaluation_sums(observed, labels).items():
             family_sums[name] = family_sums[name] + value if name in family_sums else value
         if iw_samples > 1:
-            log_likelihood_sum += importance_sampled_log_likelihood(
-                model, observed, labels, iw_samples, generator
-            ).sum().item()
+            log_weights = torch.cat(list(_log_weight_chunks(model, observed, labels, iw_samples, generator)))
+            log_likelihood_sums += _prefix_log_likelihoods(log_weights, sample_counts).sum(1)
+        if progress is not None:
+            progress(count, total)
     model.train(was_training)
     codes = torch.cat(codes)
     activity = codes.var(dim=0) if len(codes) > 1 else torch.zeros(codes.shape[1])
@@ -93,8 +124,10 @@ def evaluate_model(
         "active_units": int((activity > ACTIVE_UNIT_THRESHOLD).sum()),
     }
     if iw_samples > 1:
-        results["log_likelihood_is"] = log_likelihood_sum / count
+        by_samples = (log_likelihood_sums / count).tolist()
+        results["log_likelihood_is"] = by_samples[-1]
         results["iw_samples"] = iw_samples
+        results["log_likelihood_is_by_samples"] = dict(zip(sample_counts, by_samples))
     results.update(model.evaluation_figures(family_sums, count))
     if model.conditional:
         results["elbo_per_class"] = _per_class_means(torch.cat(elbos), torch.cat(labels_seen), data.class_names)
