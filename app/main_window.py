@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.controls import ControlPanel
+from app.evaluation_page import EvaluationPage
 from app.explorer import LatentExplorer
 from app.explorer.data_space import DataSpaceView
 from app.explorer.image_widgets import ImageGrid
@@ -49,6 +50,7 @@ from app.session import RunState, TrainingSession
 from app.settings import last_config, open_settings, store_config
 from vae_core.checkpoint import Checkpoint, load_checkpoint, load_model, save_checkpoint
 from vae_core.config import RunConfig
+from vae_core.data import ImageDataset
 from vae_core.errors import VaeStudioError
 from vae_core.models import build_model
 from vae_core.trainer import Trainer, TrainingSnapshot
@@ -78,6 +80,7 @@ class MainWindow(QMainWindow):
         self.metrics = MetricsTable()
         self.opened_checkpoint: Checkpoint | None = None
         self.preview: PreviewModel | None = None
+        self.test_data: ImageDataset | None = None  # of the model on show, for the Evaluate page
         self._latest: TrainingSnapshot | None = None
         self._curves_dirty = False
         self._preview_weights = None
@@ -102,6 +105,7 @@ class MainWindow(QMainWindow):
         self.reconstruction_stack = self._stacked(self.reconstructions, self.reconstruction_points)
         self.samples_stack = self._stacked(self.samples, self.sample_points)
         self.explorer = LatentExplorer(self)
+        self.evaluation = EvaluationPage()
 
         self._build_docks()
         self._build_actions()
@@ -124,6 +128,7 @@ class MainWindow(QMainWindow):
         self.controls.learningRateChanged.connect(self.session.set_learning_rate)
         self.controls.dataChanged.connect(self._preload_data)
         self.explorer.deadCodeResetRequested.connect(self.session.reset_codes)
+        self.evaluation.evaluateRequested.connect(self.evaluate_model_on_show)
         self._checkpointDataReady.connect(self._on_checkpoint_data)
         self._dataLoaded.connect(self._on_data_loaded)
         application = QApplication.instance()
@@ -159,6 +164,7 @@ class MainWindow(QMainWindow):
         self.view_tabs.addTab(self._captioned(self.samples_stack, "Decoded draws z ~ p(z), the same draws at every refresh"), "Samples")
         for title, page in self.explorer.pages:
             self.view_tabs.addTab(page, title)
+        self.view_tabs.addTab(self.evaluation, "Evaluate")
         self.views_dock = self._dock("viewsDock", "Views", self.view_tabs, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resize(1400, 900)
         self.resizeDocks([self.views_dock], [320], Qt.Orientation.Vertical)
@@ -387,6 +393,8 @@ class MainWindow(QMainWindow):
         self._on_data_loaded(split.train.name, "")
         model_config = trainer.config.model
         self.preview = PreviewModel(build_model(model_config), split.test)
+        self.test_data = split.test
+        self.evaluation.clear()
         self.explorer.set_model(build_model(model_config))
         self.explorer.set_data(split.test)
         self.device_label.setText(str(trainer.device))
@@ -537,12 +545,15 @@ class MainWindow(QMainWindow):
         self.metrics.clear()
         self.curves.clear()
         self.kl_bars.show_kl(None)
+        self._latest = None
         self._show_run_figures(None)
         self._show_model(checkpoint.config)
         self.device_label.setText("cpu")
         preview_model = copy.deepcopy(model)
         self.explorer.set_model(model)
         self.preview = None
+        self.test_data = None
+        self.evaluation.clear()
         self._checkpoint_data_request += 1
         request = self._checkpoint_data_request
         future = self.session.data.request(checkpoint.config.data)
@@ -566,12 +577,26 @@ class MainWindow(QMainWindow):
             return
         self.explorer.set_data(split.test)
         self.preview = PreviewModel(preview_model, split.test)
+        self.test_data = split.test
         self._render_previews(preview_model.state_dict())
 
     def _show_checkpoint_settings(self, checkpoint: Checkpoint) -> None:
         self.controls.apply_config(checkpoint.config)
         if "beta_base" in checkpoint.counters:
             self.controls.set_beta(float(checkpoint.counters["beta_base"]))
+
+    def evaluate_model_on_show(self) -> None:
+        """Score the model on show on its test split (the Evaluate page); training may go on."""
+        if self.preview is None or self.test_data is None:
+            self.show_error("there is no model to evaluate yet: train one, or open a checkpoint and let its data load")
+            return
+        # The page's own copy: the preview's model takes new weights while training goes on.
+        model = copy.deepcopy(self.preview.model)
+        described = "the opened checkpoint"
+        if self._latest is not None:
+            model.load_state_dict(self._latest.model_state)  # the newest weights, not the last previewed
+            described = f"the model at step {self._latest.step:,}"
+        self.evaluation.start(model, self.test_data, described)
 
     def save_checkpoint_to(self, path: str | Path) -> bool:
         """Save the model on show: the run's (at its next snapshot while it trains) or the opened one."""
@@ -800,6 +825,7 @@ class MainWindow(QMainWindow):
         self.set_presentation_mode(False)
         self._store_settings()
         self._redraw_timer.stop()
+        self.evaluation.cancel()
         if not self.session.shutdown(timeout_s=1.0):
             print("vae-studio: the training thread did not stop within a second", file=sys.stderr)
         super().closeEvent(event)

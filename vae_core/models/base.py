@@ -27,6 +27,8 @@ class LatentModel(nn.Module):
 
     # Whether encoder and decoder take the class label y (which must then be given).
     conditional = False
+    # Whether q(z|x) is a distribution to draw from, so that importance sampling applies.
+    samples_posterior = False
 
     def __init__(self, config: ModelConfig):
         super().__init__()

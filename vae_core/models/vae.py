@@ -18,6 +18,8 @@ from vae_core.priors import PRIORS
 class GaussianVAE(LatentModel):
     """β-VAE objective: E_q[-log p(x|z)] + β KL(q(z|x) || p(z)); with K > 1 importance samples, the IWAE bound."""
 
+    samples_posterior = True
+
     def __init__(self, config: ModelConfig):
         super().__init__(config)
         if config.iw_samples < 1:
