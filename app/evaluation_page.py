@@ -12,14 +12,27 @@ import html
 import math
 import threading
 import time
+from collections.abc import Callable
 
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.naming import named
 from app.session import TRAINING_THREADS
+from vae_core.analysis import AmortizationReport, ImportanceSamplingReport, amortization_gap, importance_sampling_study
 from vae_core.data import ImageDataset
 from vae_core.errors import VaeStudioError
 from vae_core.evaluation import evaluate_model
@@ -27,20 +40,28 @@ from vae_core.models import LatentModel
 
 # Examples per batch: small enough that progress moves about twice a second for an MLP on MNIST.
 BATCH_SIZE = 100
+# The sample counts of the selected input's importance-sampling table.
+ANALYSIS_SAMPLES = (1, 10, 100, 1000)
+ANALYSIS_REPEATS = 10
 _IS_PEN = pg.mkPen("#e69f00", width=2)
 _ELBO_PEN = pg.mkPen("#56b4e9", width=2, style=Qt.PenStyle.DashLine)
 _EXACT_PEN = pg.mkPen("#009e73", width=2)
 
 
 class _Cancelled(Exception):
-    """Raised from the progress callback to end an evaluation no one waits for any more."""
+    """Raised from the progress callback to end work no one waits for any more."""
 
 
 class EvaluationPage(QWidget):
-    evaluateRequested = Signal()  # the window answers with `start`
-    evaluated = Signal(dict)  # the results shown, once an evaluation ends
+    """The test-set evaluation on the left and in the plot; one input's gaps on the right. One
+    job runs at a time, on a worker thread, with the page's own copy of the model."""
 
-    # From the worker thread, tagged with the request's number.
+    evaluateRequested = Signal()  # the window answers with `evaluate`
+    analysisRequested = Signal()  # the window answers with `analyze`
+    evaluated = Signal(dict)  # the test-set results shown, once an evaluation ends
+    analyzed = Signal(object)  # (AmortizationReport, ImportanceSamplingReport), once shown
+
+    # From the worker thread, tagged with the job's number.
     _workerProgress = Signal(int, int, int)
     _workerDone = Signal(int, object)
     _workerFailed = Signal(int, str)
@@ -49,10 +70,13 @@ class EvaluationPage(QWidget):
         super().__init__(parent)
         named(self, "evaluatePage", "Evaluate")
         self.results: dict | None = None
-        self._request = 0
+        self.analysis: tuple[AmortizationReport, ImportanceSamplingReport] | None = None
+        self._job = 0
         self._cancel = threading.Event()
         self._started = 0.0
         self._described = ""
+        self._status: QLabel | None = None  # the label of the job under way
+        self._show_results: Callable[[object], None] | None = None
         self._no_sampling_reason = ""
 
         self.examples_spin = named(QSpinBox(), "evaluationExamplesSpinBox", "Test examples to evaluate on")
@@ -69,10 +93,7 @@ class EvaluationPage(QWidget):
         self.evaluate_button.clicked.connect(self.evaluateRequested)
         self.status = named(QLabel(), "evaluationStatus", "Evaluation status")
         self.status.setWordWrap(True)
-        self.figures = named(QLabel(), "evaluationFigures", "Evaluation figures")
-        self.figures.setTextFormat(Qt.TextFormat.RichText)
-        self.figures.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.figures.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.figures = _rich_label("evaluationFigures", "Evaluation figures")
 
         self.plot = named(pg.PlotWidget(), "evaluationPlot", "Log-likelihood estimates against the number of samples")
         item = self.plot.getPlotItem()
@@ -95,21 +116,35 @@ class EvaluationPage(QWidget):
         self.plot_stack.addWidget(self.plot)
         self.plot_stack.addWidget(self.plot_message)
 
+        self.analyze_button = named(
+            QPushButton("Analyze the selected input"), "analyzeButton", "Analyze the input selected on the map"
+        )
+        self.analyze_button.setToolTip(
+            "Fit a q(z|x) to this input alone (the amortization gap), and estimate log p(x) by importance "
+            "sampling from the prior and from q(z|x)"
+        )
+        self.analyze_button.clicked.connect(self.analysisRequested)
+        self.analysis_status = named(QLabel(), "analysisStatus", "Analysis status")
+        self.analysis_status.setWordWrap(True)
+        self.analysis_figures = _rich_label("analysisFigures", "Analysis of the selected input")
+
         form = QFormLayout()
         form.addRow("Test examples", self.examples_spin)
         form.addRow("Samples K", self.samples_spin)
-        column = QVBoxLayout()
-        column.addLayout(form)
-        column.addWidget(self.evaluate_button)
-        column.addWidget(self.status)
-        column.addWidget(self.figures, 1)
-        side = QWidget()
-        side.setLayout(column)
-        side.setMaximumWidth(360)
+        left = QVBoxLayout()
+        left.addLayout(form)
+        left.addWidget(self.evaluate_button)
+        left.addWidget(self.status)
+        left.addWidget(self.figures, 1)
+        right = QVBoxLayout()
+        right.addWidget(self.analyze_button)
+        right.addWidget(self.analysis_status)
+        right.addWidget(self.analysis_figures, 1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(side)
+        layout.addWidget(_column(left, 250))
         layout.addWidget(self.plot_stack, 1)
+        layout.addWidget(_column(right, 400))
 
         self._workerProgress.connect(self._on_progress)
         self._workerDone.connect(self._on_done)
@@ -120,88 +155,123 @@ class EvaluationPage(QWidget):
     def busy(self) -> bool:
         return not self.evaluate_button.isEnabled()
 
-    def start(self, model: LatentModel, data: ImageDataset, described: str) -> None:
+    def evaluate(self, model: LatentModel, data: ImageDataset, described: str) -> None:
         """Evaluate `model`, which becomes the worker's (pass a copy of one in use), on `data`."""
-        self.cancel()
-        self._cancel = threading.Event()
-        self._request += 1
-        self._described = described
         samples = self.samples_spin.value() if model.samples_posterior else 1
         self._no_sampling_reason = (
             "VQ-VAE's encoder is deterministic: importance sampling does not apply" if not model.samples_posterior
             else "K = 1: no importance sampling, the ELBO is the estimate"
         )
         limit = self.examples_spin.value()
-        self._started = time.perf_counter()
-        self.evaluate_button.setEnabled(False)
-        self.status.setText(f"Evaluating {described}…")
-        worker = threading.Thread(
-            target=self._work,
-            args=(self._request, self._cancel, model, data, samples, limit),
-            name="vae-studio-evaluation",
-            daemon=True,
-        )
-        worker.start()
+
+        def job(progress):
+            return evaluate_model(model, data, iw_samples=samples, limit=limit, batch_size=BATCH_SIZE, progress=progress)
+
+        self._start(job, self.status, self._show_evaluation, described)
+
+    def analyze(self, model: LatentModel, x: torch.Tensor, y: int | None, described: str) -> None:
+        """The gaps of one input x (C, H, W) of class y under `model` (the worker's from now on)."""
+        if not model.samples_posterior:
+            self.analysis_status.setText("The gaps need a posterior to draw from: VQ-VAE's encoder is deterministic.")
+            return
+
+        def job(progress):
+            gaps = amortization_gap(model, x, y)
+            progress(1, 2)
+            return gaps, importance_sampling_study(model, x, y, sample_counts=ANALYSIS_SAMPLES, repeats=ANALYSIS_REPEATS)
+
+        self._start(job, self.analysis_status, self._show_analysis, described)
 
     def cancel(self) -> None:
-        """Stop an evaluation in progress; its results will not be shown."""
+        """Stop the job under way; its results will not be shown."""
         self._cancel.set()
+        self._job += 1
         self.evaluate_button.setEnabled(True)
+        self.analyze_button.setEnabled(True)
 
     def clear(self) -> None:
         """Forget the results (a new model is on show)."""
         self.cancel()
-        self._request += 1
-        self.results = None
+        self.results = self.analysis = None
         self._show_plot_message(
             "The estimates of log p(x) against the number of importance samples K appear here: "
             "the ELBO is their K = 1 case, the exact log-likelihood (where the model has one) their limit."
         )
         self.status.setText("Press Evaluate to score the model on show on the test split.")
         self.figures.setText("")
+        self.analysis_status.setText(
+            "Click a point on the map, then analyze it: how far its ELBO is from log p(x), and why."
+        )
+        self.analysis_figures.setText("")
+
+    def _start(self, job, status: QLabel, show_results, described: str) -> None:
+        self.cancel()
+        self._cancel = threading.Event()
+        self._described, self._status, self._show_results = described, status, show_results
+        self._started = time.perf_counter()
+        self.evaluate_button.setEnabled(False)
+        self.analyze_button.setEnabled(False)
+        status.setText(f"Working on {described}…")
+        worker = threading.Thread(
+            target=self._work, args=(self._job, self._cancel, job), name="vae-studio-evaluation", daemon=True
+        )
+        worker.start()
 
     # The worker thread.
-    def _work(self, request: int, cancel: threading.Event, model, data, samples: int, limit: int) -> None:
+    def _work(self, job_number: int, cancel: threading.Event, job) -> None:
         torch.set_num_threads(TRAINING_THREADS)
 
         def progress(done: int, total: int) -> None:
             if cancel.is_set():
                 raise _Cancelled
-            self._workerProgress.emit(request, done, total)
+            self._workerProgress.emit(job_number, done, total)
 
         try:
-            results = evaluate_model(model, data, iw_samples=samples, limit=limit, batch_size=BATCH_SIZE, progress=progress)
+            results = job(progress)
         except _Cancelled:
             return
         except VaeStudioError as error:
-            self._workerFailed.emit(request, str(error))
+            self._workerFailed.emit(job_number, str(error))
             return
         except Exception as error:  # anything unforeseen still ends as a message, not a dead thread
-            self._workerFailed.emit(request, f"evaluation failed: {error}")
+            self._workerFailed.emit(job_number, f"it failed: {error}")
             return
         if not cancel.is_set():
-            self._workerDone.emit(request, results)
+            self._workerDone.emit(job_number, results)
 
     # Back on the GUI thread.
-    def _on_progress(self, request: int, done: int, total: int) -> None:
-        if request == self._request:
-            self.status.setText(f"Evaluating {self._described}: {done:,} of {total:,} examples…")
+    def _on_progress(self, job_number: int, done: int, total: int) -> None:
+        if job_number == self._job:
+            self._status.setText(f"Working on {self._described}: {done:,} of {total:,}…")
 
-    def _on_failed(self, request: int, message: str) -> None:
-        if request == self._request:
+    def _on_failed(self, job_number: int, message: str) -> None:
+        if job_number == self._job:
             self.evaluate_button.setEnabled(True)
-            self.status.setText(f"Evaluation failed: {message}")
+            self.analyze_button.setEnabled(True)
+            self._status.setText(f"Failed: {message}")
 
-    def _on_done(self, request: int, results: dict) -> None:
-        if request != self._request:
+    def _on_done(self, job_number: int, results) -> None:
+        if job_number != self._job:
             return
         self.evaluate_button.setEnabled(True)
+        self.analyze_button.setEnabled(True)
+        self._show_results(results)
+
+    def _seconds(self) -> str:
+        return f"{time.perf_counter() - self._started:.1f} s"
+
+    def _show_evaluation(self, results: dict) -> None:
         self.results = results
-        seconds = time.perf_counter() - self._started
-        self.status.setText(f"Evaluated {self._described} on {results['examples']:,} test examples in {seconds:.1f} s")
+        self.status.setText(f"Evaluated {self._described} on {results['examples']:,} test examples in {self._seconds()}")
         self._plot(results)
         self.figures.setText(figures_table(results))
         self.evaluated.emit(results)
+
+    def _show_analysis(self, reports) -> None:
+        self.analysis = reports
+        self.analysis_status.setText(f"Analyzed {self._described} in {self._seconds()}")
+        self.analysis_figures.setText(analysis_table(*reports))
+        self.analyzed.emit(reports)
 
     def _plot(self, results: dict) -> None:
         by_samples = results.get("log_likelihood_is_by_samples")
@@ -227,37 +297,95 @@ class EvaluationPage(QWidget):
         self.plot_stack.setCurrentWidget(self.plot_message)
 
 
+def _rich_label(object_name: str, accessible_name: str) -> QLabel:
+    label = named(QLabel(), object_name, accessible_name)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    label.setWordWrap(True)
+    return label
+
+
+def _column(layout: QVBoxLayout, width: int) -> QWidget:
+    """A column `width` pixels wide that scrolls when the dock is lower than its content."""
+    column = QWidget()
+    column.setLayout(layout)
+    scroller = QScrollArea()
+    scroller.setWidget(column)
+    scroller.setWidgetResizable(True)
+    scroller.setFrameShape(QFrame.Shape.NoFrame)
+    scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroller.setFixedWidth(width)
+    return scroller
+
+
+def _rows(rows) -> str:
+    """HTML rows of (name, value, whether it is a part of the row above)."""
+    return "".join(
+        f"<tr><td style='padding-left:{14 if part else 0}px'>{html.escape(name)}</td><td align='right'>{value}</td></tr>"
+        for name, value, part in rows
+    )
+
+
 def figures_table(results: dict) -> str:
     """The evaluation's figures as an HTML table: nats per example, and the family's own."""
     quantized = "perplexity" in results
-    # (name, value, whether it is a part of the row above)
-    rows = [
+    nats = [
         ("ELBO, uniform code prior" if quantized else "ELBO", results["elbo"], False),
         ("reconstruction", -results["recon"], True),
         ("−KL", -results["kl"], True),
     ]
     if "log_likelihood_is" in results:
-        rows.append((f"IS log p(x), K = {results['iw_samples']:,}", results["log_likelihood_is"], False))
-        rows.append(("IS − ELBO", results["log_likelihood_is"] - results["elbo"], True))
+        nats.append((f"IS log p(x), K = {results['iw_samples']:,}", results["log_likelihood_is"], False))
+        nats.append(("IS − ELBO", results["log_likelihood_is"] - results["elbo"], True))
     if "exact_log_likelihood" in results:
-        rows.append(("exact log p(x)", results["exact_log_likelihood"], False))
+        nats.append(("exact log p(x)", results["exact_log_likelihood"], False))
     if "code_prior_nll" in results:
-        rows.append(("bound with its code prior", -results["recon"] - results["code_prior_nll"], False))
-    cells = [
-        f"<tr><td style='padding-left:{14 if part else 0}px'>{html.escape(name)}</td><td align='right'>{value:,.2f}</td></tr>"
-        for name, value, part in rows
-    ]
-    cells.append(f"<tr><td>active units</td><td align='right'>{results['active_units']} of {len(results['kl_per_dim'])}</td></tr>")
+        nats.append(("bound with its code prior", -results["recon"] - results["code_prior_nll"], False))
+    rows = [(name, f"{value:,.2f}", part) for name, value, part in nats]
+    rows.append(("active units", f"{results['active_units']} of {len(results['kl_per_dim'])}", False))
     if quantized:
-        cells.append(
-            f"<tr><td>perplexity</td><td align='right'>{results['perplexity']:.1f} of {results['codebook_size']}</td></tr>"
-        )
-        cells.append(f"<tr><td>codes used</td><td align='right'>{100 * results['codebook_usage']:.0f}%</td></tr>")
+        rows.append(("perplexity", f"{results['perplexity']:.1f} of {results['codebook_size']}", False))
+        rows.append(("codes used", f"{100 * results['codebook_usage']:.0f}%", False))
     if "mig" in results:
-        cells.append(f"<tr><td>MIG</td><td align='right'>{results['mig']:.3f}</td></tr>")
-    table = "<table cellspacing='2'>" + "".join(cells) + "</table><p style='color:gray'>nats per example</p>"
+        rows.append(("MIG", f"{results['mig']:.3f}", False))
+    table = f"<table cellspacing='2'>{_rows(rows)}</table><p style='color:gray'>nats per example</p>"
     per_class = results.get("elbo_per_class")
     if per_class:
         listed = ", ".join(f"{html.escape(name)} {value:.1f}" for name, value in per_class.items())
         table += f"<p>ELBO per class: {listed}</p>"
     return table
+
+
+def analysis_table(gaps: AmortizationReport, study: ImportanceSamplingReport) -> str:
+    """One input's ELBOs and gaps, then its IS estimates with either proposal at each K."""
+    reference = "exact log p(x)" if gaps.exact_log_likelihood is not None else f"IS log p(x), K = {gaps.iw_samples:,}"
+    rows = [
+        ("ELBO, the encoder's q(z|x)", gaps.amortized_elbo, False),
+        ("ELBO, q fitted to this input", gaps.optimized_elbo, False),
+        ("amortization gap", gaps.amortization_gap, True),
+        (reference, gaps.log_likelihood if gaps.exact_log_likelihood is None else gaps.exact_log_likelihood, False),
+        ("approximation gap", gaps.approximation_gap, True),
+    ]
+    table = f"<table cellspacing='2'>{_rows((name, f'{value:,.2f}', part) for name, value, part in rows)}</table>"
+    by_proposal = {(estimate.proposal, estimate.samples): estimate for estimate in study.estimates}
+    cells = "".join(
+        f"<tr><td align='right'>{samples:,}</td>"
+        + "".join(
+            f"<td align='right' nowrap>{by_proposal[proposal, samples].log_likelihood:,.1f}"
+            f" ± {by_proposal[proposal, samples].spread:.1f}</td>"
+            f"<td align='right'>{by_proposal[proposal, samples].effective_sample_size:,.1f}</td>"
+            for proposal in ("prior", "posterior")
+        )
+        + "</tr>"
+        for samples in ANALYSIS_SAMPLES
+    )
+    return (
+        table
+        + f"<p>IS estimates of log p(x) (mean ± sd of {ANALYSIS_REPEATS} repeats) and effective sample sizes:</p>"
+        + "<table cellspacing='6'><tr><th>K</th><th colspan='2'>z ~ p(z)</th><th colspan='2'>z ~ q(z|x)</th></tr>"
+        + "<tr><td></td><td align='right' nowrap>log p(x)</td><td align='right'>ESS</td>"
+        + "<td align='right' nowrap>log p(x)</td><td align='right'>ESS</td></tr>"
+        + cells
+        + "</table>"
+    )

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-
+import torch
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
@@ -52,7 +52,7 @@ from vae_core.checkpoint import Checkpoint, load_checkpoint, load_model, save_ch
 from vae_core.config import RunConfig
 from vae_core.data import ImageDataset
 from vae_core.errors import VaeStudioError
-from vae_core.models import build_model
+from vae_core.models import LatentModel, build_model
 from vae_core.trainer import Trainer, TrainingSnapshot
 
 REDRAW_INTERVAL_MS = 100
@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         self.controls.dataChanged.connect(self._preload_data)
         self.explorer.deadCodeResetRequested.connect(self.session.reset_codes)
         self.evaluation.evaluateRequested.connect(self.evaluate_model_on_show)
+        self.evaluation.analysisRequested.connect(self.analyze_selected_input)
         self._checkpointDataReady.connect(self._on_checkpoint_data)
         self._dataLoaded.connect(self._on_data_loaded)
         application = QApplication.instance()
@@ -585,18 +586,36 @@ class MainWindow(QMainWindow):
         if "beta_base" in checkpoint.counters:
             self.controls.set_beta(float(checkpoint.counters["beta_base"]))
 
+    def _model_on_show(self) -> tuple[LatentModel, str]:
+        """A copy of the model on show, for work off the GUI thread, and words for it; training
+        may go on meanwhile (the preview's model takes new weights as it does)."""
+        model = copy.deepcopy(self.preview.model)
+        if self._latest is None:
+            return model, "the opened checkpoint"
+        model.load_state_dict(self._latest.model_state)  # the newest weights, not the last previewed
+        return model, f"the model at step {self._latest.step:,}"
+
     def evaluate_model_on_show(self) -> None:
-        """Score the model on show on its test split (the Evaluate page); training may go on."""
+        """Score the model on show on its test split (the Evaluate page)."""
         if self.preview is None or self.test_data is None:
             self.show_error("there is no model to evaluate yet: train one, or open a checkpoint and let its data load")
             return
-        # The page's own copy: the preview's model takes new weights while training goes on.
-        model = copy.deepcopy(self.preview.model)
-        described = "the opened checkpoint"
-        if self._latest is not None:
-            model.load_state_dict(self._latest.model_state)  # the newest weights, not the last previewed
-            described = f"the model at step {self._latest.step:,}"
-        self.evaluation.start(model, self.test_data, described)
+        model, described = self._model_on_show()
+        self.evaluation.evaluate(model, self.test_data, described)
+
+    def analyze_selected_input(self) -> None:
+        """The amortization and approximation gaps of the input selected on the map (the Evaluate page)."""
+        if self.preview is None:
+            self.show_error("there is no model to analyze yet: train one or open a checkpoint")
+            return
+        explorer = self.explorer
+        if explorer.selected is None or explorer.data is None:
+            self.show_error("select an input first: click a point on the latent map")
+            return
+        images, labels = explorer.data.batch(torch.tensor([explorer.selected]))
+        model, described = self._model_on_show()
+        label = int(labels[0]) if model.conditional else None
+        self.evaluation.analyze(model, images[0], label, f"the selected input under {described}")
 
     def save_checkpoint_to(self, path: str | Path) -> bool:
         """Save the model on show: the run's (at its next snapshot while it trains) or the opened one."""

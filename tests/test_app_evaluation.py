@@ -80,3 +80,34 @@ def test_evaluate_without_a_model_says_so_and_a_new_run_clears_the_results(qtbot
     window.controls.apply_config(dataclasses.replace(_config(), train=dataclasses.replace(_config().train, max_steps=40)))
     _train_to_the_end(qtbot, window)
     assert window.evaluation.results is None and window.evaluation.figures.text() == ""
+
+
+def _analyze(qtbot, window):
+    page = window.evaluation
+    with qtbot.waitSignal(page.analyzed, timeout=SIGNAL_TIMEOUT_MS) as analyzed:
+        window.findChild(QPushButton, "analyzeButton").click()
+    return analyzed.args[0]
+
+
+def test_the_selected_input_is_analyzed_for_its_two_gaps(qtbot, shown_window):
+    window = shown_window(_config())
+    _train_to_the_end(qtbot, window)
+    with qtbot.waitSignal(window.errorShown) as shown:
+        window.findChild(QPushButton, "analyzeButton").click()
+    assert "click a point on the latent map" in shown.args[0]
+    window.explorer.select(3)
+    gaps, study = _analyze(qtbot, window)
+    # A q fitted to one input does at least as well as the encoder's, to Monte Carlo noise.
+    assert gaps.optimized_elbo > gaps.amortized_elbo - 0.1
+    assert {(e.proposal, e.samples) for e in study.estimates} == {(p, k) for p in ("prior", "posterior") for k in (1, 10, 100, 1000)}
+    text = window.evaluation.analysis_figures.text()
+    assert "amortization gap" in text and "approximation gap" in text and "z ~ q(z|x)" in text
+    assert "selected input under the model at step 30" in window.evaluation.analysis_status.text()
+
+
+def test_a_vq_vae_input_has_no_gaps_to_analyze(qtbot, shown_window):
+    window = shown_window(_config("vqvae"))
+    _train_to_the_end(qtbot, window)
+    window.explorer.select(0)
+    window.findChild(QPushButton, "analyzeButton").click()
+    assert "deterministic" in window.evaluation.analysis_status.text() and not window.evaluation.busy

@@ -58,7 +58,7 @@ def _single_input(model: LatentModel, x: torch.Tensor, y, seed: int):
     """The model's device, a generator, and x (C, H, W) as an observed batch of one with its label."""
     if x.dim() != 3:
         raise VaeStudioError(f"analysis takes one image (C, H, W), got shape {tuple(x.shape)}")
-    if not hasattr(model, "joint_log_prob"):
+    if not model.samples_posterior:
         raise VaeStudioError(f"this analysis needs a model with a Gaussian posterior; '{model.config.family}' has none")
     device = next(model.parameters()).device
     generator = torch.Generator(device).manual_seed(seed)
