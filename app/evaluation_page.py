@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QTabWidget,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -140,11 +141,15 @@ class EvaluationPage(QWidget):
         right.addWidget(self.analyze_button)
         right.addWidget(self.analysis_status)
         right.addWidget(self.analysis_figures, 1)
+        # Tabs, not side by side: a dock of a 1,400-pixel window has room for one of them beside the
+        # figures. Each job shows its own tab when it ends.
+        self.result_tabs = named(QTabWidget(), "evaluationTabs", "Evaluation results")
+        self.result_tabs.addTab(self.plot_stack, "Test set: log p(x) against K")
+        self.result_tabs.addTab(_column(right, minimum_width=300), "Selected input: the gaps")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(_column(left, 250))
-        layout.addWidget(self.plot_stack, 1)
-        layout.addWidget(_column(right, 400))
+        layout.addWidget(_column(left, minimum_width=240))
+        layout.addWidget(self.result_tabs, 1)
 
         self._workerProgress.connect(self._on_progress)
         self._workerDone.connect(self._on_done)
@@ -264,6 +269,7 @@ class EvaluationPage(QWidget):
         self.results = results
         self.status.setText(f"Evaluated {self._described} on {results['examples']:,} test examples in {self._seconds()}")
         self._plot(results)
+        self.result_tabs.setCurrentWidget(self.plot_stack)
         self.figures.setText(figures_table(results))
         self.evaluated.emit(results)
 
@@ -271,6 +277,7 @@ class EvaluationPage(QWidget):
         self.analysis = reports
         self.analysis_status.setText(f"Analyzed {self._described} in {self._seconds()}")
         self.analysis_figures.setText(analysis_table(*reports))
+        self.result_tabs.setCurrentIndex(1)
         self.analyzed.emit(reports)
 
     def _plot(self, results: dict) -> None:
@@ -306,16 +313,15 @@ def _rich_label(object_name: str, accessible_name: str) -> QLabel:
     return label
 
 
-def _column(layout: QVBoxLayout, width: int) -> QWidget:
-    """A column `width` pixels wide that scrolls when the dock is lower than its content."""
+def _column(layout: QVBoxLayout, minimum_width: int) -> QWidget:
+    """A column that scrolls when the dock is lower (or narrower) than its content."""
     column = QWidget()
     column.setLayout(layout)
     scroller = QScrollArea()
     scroller.setWidget(column)
     scroller.setWidgetResizable(True)
     scroller.setFrameShape(QFrame.Shape.NoFrame)
-    scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroller.setFixedWidth(width)
+    scroller.setMinimumWidth(minimum_width)
     return scroller
 
 
@@ -372,9 +378,9 @@ def analysis_table(gaps: AmortizationReport, study: ImportanceSamplingReport) ->
     cells = "".join(
         f"<tr><td align='right'>{samples:,}</td>"
         + "".join(
-            f"<td align='right' nowrap>{by_proposal[proposal, samples].log_likelihood:,.1f}"
-            f" ± {by_proposal[proposal, samples].spread:.1f}</td>"
-            f"<td align='right'>{by_proposal[proposal, samples].effective_sample_size:,.1f}</td>"
+            f"<td align='right' nowrap>{_short(by_proposal[proposal, samples].log_likelihood)}"
+            f" ± {_short(by_proposal[proposal, samples].spread)}</td>"
+            f"<td align='right'>{_short(by_proposal[proposal, samples].effective_sample_size)}</td>"
             for proposal in ("prior", "posterior")
         )
         + "</tr>"
@@ -382,10 +388,14 @@ def analysis_table(gaps: AmortizationReport, study: ImportanceSamplingReport) ->
     )
     return (
         table
-        + f"<p>IS estimates of log p(x) (mean ± sd of {ANALYSIS_REPEATS} repeats) and effective sample sizes:</p>"
-        + "<table cellspacing='6'><tr><th>K</th><th colspan='2'>z ~ p(z)</th><th colspan='2'>z ~ q(z|x)</th></tr>"
-        + "<tr><td></td><td align='right' nowrap>log p(x)</td><td align='right'>ESS</td>"
-        + "<td align='right' nowrap>log p(x)</td><td align='right'>ESS</td></tr>"
+        + f"<p>log p(x) by importance sampling: mean ± sd of {ANALYSIS_REPEATS} estimates, and the effective"
+        " sample size (ESS), with z drawn from the prior and from q(z|x):</p>"
+        + "<table cellspacing='5'><tr><th>K</th><th>z ~ p(z)</th><th>ESS</th><th>z ~ q(z|x)</th><th>ESS</th></tr>"
         + cells
         + "</table>"
     )
+
+
+def _short(value: float) -> str:
+    """One decimal below a hundred, none above: the table stays narrow."""
+    return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"

@@ -3,7 +3,7 @@
 Writes to resources/readme/: window.png (the whole window after a run), curves.png (a β change
 visible on its own axis), kl_per_dim.png (collapsed dimensions in grey), reconstructions.png,
 samples.png, presentation.png (F11 mode) and evaluate.png (the Evaluate page on a linear Gaussian
-model, whose exact log-likelihood the estimates approach). Run: .venv/bin/python scripts/screenshots.py
+model, whose exact log-likelihood the estimates approach) and evaluate_input.png (one input's gaps). Run: .venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
@@ -63,15 +63,18 @@ def grab(widget, path: Path) -> None:
     print(f"wrote {path.relative_to(ROOT)}")
 
 
-def evaluate(window: MainWindow, examples: int, samples: int) -> None:
+def evaluate(window: MainWindow, examples: int, samples: int, selected: int) -> None:
+    """The Evaluate page's two jobs: the test set, then the input `selected` on the map."""
     page = window.evaluation
     page.examples_spin.setValue(examples)
     page.samples_spin.setValue(samples)
-    loop = QEventLoop()
-    page.evaluated.connect(loop.quit)
-    window.evaluate_model_on_show()
-    loop.exec()
-    page.evaluated.disconnect(loop.quit)
+    for done, start in ((page.evaluated, window.evaluate_model_on_show), (page.analyzed, window.analyze_selected_input)):
+        loop = QEventLoop()
+        done.connect(loop.quit)
+        window.explorer.select(selected)
+        start()
+        loop.exec()
+        done.disconnect(loop.quit)
     settle(200)
 
 
@@ -131,8 +134,11 @@ def main() -> int:
         train=TrainConfig(batch_size=128, epochs=10, seed=0, device="cpu"),
     ))  # fmt: skip
     show_tab(window, "Evaluate")
-    evaluate(window, examples=1000, samples=1000)
-    grab(window.views_dock, arguments.out / "evaluate.png")
+    evaluate(window, examples=1000, samples=1000, selected=5)
+    for index, name in enumerate(("evaluate.png", "evaluate_input.png")):
+        window.evaluation.result_tabs.setCurrentIndex(index)
+        settle(100)
+        grab(window.views_dock, arguments.out / name)
     window.close()
     application.processEvents()
     return 0
