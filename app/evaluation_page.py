@@ -13,6 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 import pyqtgraph as pg
 import torch
@@ -32,11 +33,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.naming import named
-from app.session import TRAINING_THREADS
+from app.session import TRAINING_THREADS, use_torch_threads
 from vae_core.analysis import AmortizationReport, ImportanceSamplingReport, amortization_gap, importance_sampling_study
 from vae_core.data import ImageDataset
 from vae_core.errors import VaeStudioError
-from vae_core.evaluation import evaluate_model
+from vae_core.evaluation import EvaluationStopped, evaluate_model
 from vae_core.models import LatentModel
 
 # Examples per batch: small enough that progress moves about twice a second for an MLP on MNIST.
@@ -47,10 +48,6 @@ ANALYSIS_REPEATS = 10
 _IS_PEN = pg.mkPen("#e69f00", width=2)
 _ELBO_PEN = pg.mkPen("#56b4e9", width=2, style=Qt.PenStyle.DashLine)
 _EXACT_PEN = pg.mkPen("#009e73", width=2)
-
-
-class _Cancelled(Exception):
-    """Raised from the progress callback to end work no one waits for any more."""
 
 
 class EvaluationPage(QWidget):
@@ -77,6 +74,7 @@ class EvaluationPage(QWidget):
         self._started = 0.0
         self._described = ""
         self._status: QLabel | None = None  # the label of the job under way
+        self._worker: threading.Thread | None = None
         self._show_results: Callable[[object], None] | None = None
         self._no_sampling_reason = ""
 
@@ -90,7 +88,9 @@ class EvaluationPage(QWidget):
         self.samples_spin.setValue(100)
         self.samples_spin.setToolTip("Samples z ~ q(z|x) per example for the importance-sampled log-likelihood")
         self.evaluate_button = named(QPushButton("Evaluate"), "evaluateButton", "Evaluate the model on the test set")
-        self.evaluate_button.setToolTip("Score the model on show on the test split, on a background thread")
+        self.evaluate_button.setToolTip(
+            "Score the model on show on the test split, on a background thread (a run in progress shares the cores with it)"
+        )
         self.evaluate_button.clicked.connect(self.evaluateRequested)
         self.status = named(QLabel(), "evaluationStatus", "Evaluation status")
         self.status.setWordWrap(True)
@@ -169,8 +169,10 @@ class EvaluationPage(QWidget):
         )
         limit = self.examples_spin.value()
 
-        def job(progress):
-            return evaluate_model(model, data, iw_samples=samples, limit=limit, batch_size=BATCH_SIZE, progress=progress)
+        def job(progress, should_stop):
+            return evaluate_model(
+                model, data, iw_samples=samples, limit=limit, batch_size=BATCH_SIZE, progress=progress, should_stop=should_stop
+            )
 
         self._start(job, self.status, self._show_evaluation, described)
 
@@ -180,7 +182,7 @@ class EvaluationPage(QWidget):
             self.analysis_status.setText("The gaps need a posterior to draw from: VQ-VAE's encoder is deterministic.")
             return
 
-        def job(progress):
+        def job(progress, should_stop):  # a second or less: it runs to its end
             gaps = amortization_gap(model, x, y)
             progress(1, 2)
             return gaps, importance_sampling_study(model, x, y, sample_counts=ANALYSIS_SAMPLES, repeats=ANALYSIS_REPEATS)
@@ -193,6 +195,13 @@ class EvaluationPage(QWidget):
         self._job += 1
         self.evaluate_button.setEnabled(True)
         self.analyze_button.setEnabled(True)
+
+    def shutdown(self, timeout_s: float) -> bool:
+        """Stop the job under way and wait for its thread (the window is closing); whether it ended."""
+        self.cancel()
+        if self._worker is not None:
+            self._worker.join(timeout_s)
+        return self._worker is None or not self._worker.is_alive()
 
     def clear(self) -> None:
         """Forget the results (a new model is on show)."""
@@ -217,32 +226,31 @@ class EvaluationPage(QWidget):
         self.evaluate_button.setEnabled(False)
         self.analyze_button.setEnabled(False)
         status.setText(f"Working on {described}…")
-        worker = threading.Thread(
+        self._worker = threading.Thread(
             target=self._work, args=(self._job, self._cancel, job), name="vae-studio-evaluation", daemon=True
         )
-        worker.start()
+        self._worker.start()
 
     # The worker thread.
     def _work(self, job_number: int, cancel: threading.Event, job) -> None:
-        torch.set_num_threads(TRAINING_THREADS)
+        use_torch_threads(TRAINING_THREADS)
 
-        def progress(done: int, total: int) -> None:
-            if cancel.is_set():
-                raise _Cancelled
-            self._workerProgress.emit(job_number, done, total)
+        def report(signal, *values) -> None:
+            # Once cancelled, the page may be on its way out: nothing more goes to it.
+            if not cancel.is_set():
+                signal.emit(job_number, *values)
 
         try:
-            results = job(progress)
-        except _Cancelled:
+            results = job(partial(report, self._workerProgress), cancel.is_set)
+        except EvaluationStopped:
             return
         except VaeStudioError as error:
-            self._workerFailed.emit(job_number, str(error))
+            report(self._workerFailed, str(error))
             return
         except Exception as error:  # anything unforeseen still ends as a message, not a dead thread
-            self._workerFailed.emit(job_number, f"it failed: {error}")
+            report(self._workerFailed, f"it failed: {error}")
             return
-        if not cancel.is_set():
-            self._workerDone.emit(job_number, results)
+        report(self._workerDone, results)
 
     # Back on the GUI thread.
     def _on_progress(self, job_number: int, done: int, total: int) -> None:

@@ -362,6 +362,9 @@ class MainWindow(QMainWindow):
         self.kl_bars.show_kl(None)
         self._latest = None
         self._preview_weights = None
+        # Until the new run starts, nothing is on show to evaluate: not the last run's model.
+        self.preview = self.test_data = None
+        self.evaluation.clear()
         self.session.start(config, checkpoint)
         self.statusBar().showMessage("Resuming the checkpoint…" if checkpoint else "Loading data and building the model…")
 
@@ -844,7 +847,8 @@ class MainWindow(QMainWindow):
         self.set_presentation_mode(False)
         self._store_settings()
         self._redraw_timer.stop()
-        self.evaluation.cancel()
+        if not self.evaluation.shutdown(timeout_s=1.0):
+            print("vae-studio: the evaluation thread did not stop within a second", file=sys.stderr)
         if not self.session.shutdown(timeout_s=1.0):
             print("vae-studio: the training thread did not stop within a second", file=sys.stderr)
         super().closeEvent(event)

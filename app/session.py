@@ -31,13 +31,12 @@ from vae_core.data import DataSplit, load_data
 from vae_core.errors import VaeStudioError
 from vae_core.trainer import Trainer, TrainingDiverged, TrainingSnapshot
 
-# Torch's thread count belongs to each thread, and a thread's first torch call takes the count
-# set last anywhere in the process, so every thread here sets its own. Training and loading get
-# torch's default, read at import; the GUI thread's decodes get one thread. Two teams of threads
-# on 2 cores stall each other at every barrier: the window trained at about 10,500 images/s with
-# the GUI on two threads against 16,500 with it on one (2-core machine, 3 runs each, alternated).
+# Torch's default thread count, read at import, for every thread of the window: training,
+# loading, evaluating and the GUI thread's decodes. Each sets it for itself (`use_torch_threads`),
+# so that a count another thread sets (a script, a test) cannot change a run's rounding. Giving
+# the GUI thread one thread instead was measured (bench_window.py's runs, 6 rounds interleaved on
+# 2 cores): window/headless 0.90 with one against 0.94 with two, within the noise.
 TRAINING_THREADS = torch.get_num_threads()
-GUI_THREADS = 1
 OUT_OF_MEMORY_MESSAGE = "training ran out of memory: try a smaller batch size or a smaller model"
 # Training examples whose encoder outputs reset codebook vectors are drawn from.
 RESEED_EXAMPLES = 1024
@@ -54,6 +53,14 @@ class RunState(enum.Enum):
 
 
 ACTIVE_STATES = frozenset(RunState) - {RunState.IDLE}
+
+
+def use_torch_threads(count: int) -> None:
+    """Give the calling thread `count` torch threads for good. A thread's count is set up at its
+    first torch call from the count set last anywhere in the process, undoing what the thread set
+    before: the `get` makes that first call happen here."""
+    torch.get_num_threads()
+    torch.set_num_threads(count)
 
 
 def reseed_codes(codes: Sequence[int], trainer: Trainer) -> None:
@@ -79,7 +86,7 @@ class DataCache:
         self._last_percent = -1
         self._capacity = capacity
         self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="vae-studio-data", initializer=torch.set_num_threads, initargs=(TRAINING_THREADS,)
+            max_workers=1, thread_name_prefix="vae-studio-data", initializer=use_torch_threads, initargs=(TRAINING_THREADS,)
         )
         self._futures: OrderedDict[str, Future] = OrderedDict()
         self._lock = threading.Lock()
@@ -146,7 +153,7 @@ class TrainingSession(QObject):
         super().__init__(parent)
         self.data = DataCache(progress=self.dataProgress.emit)
         self.pacer = pacer or LogPacer()
-        torch.set_num_threads(GUI_THREADS)  # the session lives on the GUI thread
+        use_torch_threads(TRAINING_THREADS)  # the session lives on the GUI thread
         self.state = RunState.IDLE
         self.trainer: Trainer | None = None
         self.last_snapshot: TrainingSnapshot | None = None
@@ -279,7 +286,7 @@ class TrainingSession(QObject):
 
     # The worker thread.
     def _work(self, run: _Run) -> None:
-        torch.set_num_threads(TRAINING_THREADS)
+        use_torch_threads(TRAINING_THREADS)
         reason = "failed"
         try:
             split = self.data.request(run.config.data).result()

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget  # noqa: E402
 
 from app.explorer import LatentExplorer  # noqa: E402
 from app.explorer.explorer import TILES_PER_SIDE  # noqa: E402
-from app.session import GUI_THREADS, TRAINING_THREADS  # noqa: E402
+from app.session import TRAINING_THREADS, use_torch_threads  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vae_core.data import load_data  # noqa: E402
 from vae_core.models import build_model  # noqa: E402
@@ -55,7 +55,7 @@ class BackgroundTraining:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        torch.set_num_threads(TRAINING_THREADS)  # as the window's training thread does
+        use_torch_threads(TRAINING_THREADS)  # as the window's training thread does
         for snapshot in self.trainer.run(include_weights=True):
             self.snapshots += 1
             self.relay.snapshot.emit(snapshot)
@@ -191,7 +191,7 @@ def main() -> int:
         model=model_config,
         train=TrainConfig(batch_size=128, epochs=1000, log_every=10, seed=0, device="cpu"),
     )
-    torch.set_num_threads(GUI_THREADS)  # this thread decodes for the explorer, as the window's does
+    use_torch_threads(TRAINING_THREADS)  # this thread decodes for the explorer, as the window's does
     explorer = LatentExplorer()
     window = QWidget()
     layout = QHBoxLayout(window)
@@ -215,7 +215,7 @@ def main() -> int:
     results = {
         "device": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
-        "torch_threads": {"training": TRAINING_THREADS, "gui": GUI_THREADS},
+        "torch_threads": TRAINING_THREADS,
         "gil_switch_interval_ms": sys.getswitchinterval() * 1000,
         "model": "mlp 784-400-2, bernoulli, 28x28 glyphs",
         "tiles_per_side": TILES_PER_SIDE,

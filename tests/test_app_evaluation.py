@@ -111,3 +111,13 @@ def test_a_vq_vae_input_has_no_gaps_to_analyze(qtbot, shown_window):
     window.explorer.select(0)
     window.findChild(QPushButton, "analyzeButton").click()
     assert "deterministic" in window.evaluation.analysis_status.text() and not window.evaluation.busy
+
+
+def test_closing_the_window_stops_an_evaluation_in_progress(qtbot, shown_window):
+    window = shown_window(_config())
+    _train_to_the_end(qtbot, window)
+    window.evaluation.samples_spin.setValue(10_000)  # seconds of work, far more than the join waits
+    window.findChild(QPushButton, "evaluateButton").click()
+    assert window.evaluation.busy
+    window.close()
+    assert not window.evaluation._worker.is_alive()

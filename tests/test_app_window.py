@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QMessageBox, QPushButto
 
 from app.explorer.latent_ops import to_uint8_images
 from app.main_window import MainWindow
-from app.session import GUI_THREADS, OUT_OF_MEMORY_MESSAGE, TRAINING_THREADS, RunState
+from app.session import OUT_OF_MEMORY_MESSAGE, TRAINING_THREADS, RunState
 from vae_core import data as data_module
 from vae_core.checkpoint import load_checkpoint
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -252,9 +252,10 @@ def test_training_loads_data_off_the_gui_thread(qtbot, monkeypatch, window):
     assert threads and threading.main_thread() not in threads
 
 
-def test_training_and_loading_get_their_threads_and_the_gui_thread_one(qtbot, monkeypatch, window):
-    """Torch's thread count is per thread; a new thread starts with the count set last anywhere,
-    here the GUI thread's, unless it sets its own."""
+@pytest.mark.skipif(TRAINING_THREADS == 1, reason="one core: every thread gets one torch thread anyway")
+def test_training_and_loading_keep_their_thread_count_whatever_the_gui_thread_sets(qtbot, monkeypatch, window):
+    """Torch's thread count is per thread, and a thread's first torch call takes the count set last
+    anywhere: the workers set their own, so a run's rounding does not depend on the GUI thread."""
     counts = {}
 
     def recording_glyphs(config, progress=None):
@@ -263,13 +264,12 @@ def test_training_and_loading_get_their_threads_and_the_gui_thread_one(qtbot, mo
 
     monkeypatch.setitem(data_module.NAMED_DATASETS, "recorded", recording_glyphs)
     window.controls.apply_config(dataclasses.replace(tiny_config(), data=DataConfig(dataset="recorded", size=600)))
-    torch.set_num_threads(GUI_THREADS)  # the GUI thread is the last to set a count before the run
+    torch.set_num_threads(1)  # set last before the run, by the GUI thread
     start_and_wait_for_snapshots(qtbot, window, count=1)
     window.session.trainer.call_between_steps(lambda _: counts.setdefault("training", torch.get_num_threads()))
     with qtbot.waitSignal(window.session.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
         pass
     assert counts == {"loading": TRAINING_THREADS, "training": TRAINING_THREADS}
-    assert torch.get_num_threads() == GUI_THREADS
 
 
 def test_save_open_and_resume_continue_the_run_bit_for_bit(qtbot, window, tmp_path):

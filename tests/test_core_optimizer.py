@@ -86,15 +86,43 @@ def test_resumes_from_a_torch_optim_adam_state_as_torch_would():
         assert all(torch.equal(state[name], restored.state[index][name]) for name in state)
 
 
-def test_state_of_another_model_is_refused():
+def test_its_state_resumes_in_torch_optim_adam_as_in_itself():
+    """Its checkpoints resume in a VAE Studio that still trained with torch.optim."""
+    model = _model()
+    own = _OwnAdam(model.parameters(), lr=1e-2)
+    _train(model, own, 15, seed=4)
+    reference_model = copy.deepcopy(model)
+    reference = _TorchAdam(reference_model.parameters(), lr=1.0)
+    reference.optimizer.load_state_dict(copy.deepcopy(own.state_dict()))
+    _train(model, own, 15, seed=5)
+    _train(reference_model, reference, 15, seed=5)
+    for expected, parameter in zip(reference_model.parameters(), model.parameters()):
+        assert torch.equal(expected, parameter)
+
+
+def test_state_of_another_model_or_malformed_is_refused_with_a_value_error():
+    """ValueError, as torch.optim raises: the resume paths add the checkpoint's name to it."""
     model = _model()
     optimizer = Adam(model.parameters(), lr=1e-3)
     _train(model, optimizer, 1, seed=0)
+    saved = optimizer.state_dict()
     wider = torch.nn.Sequential(torch.nn.Linear(6, 17), torch.nn.Tanh(), torch.nn.Linear(17, 3))
-    with pytest.raises(VaeStudioError, match="does not match this model"):
-        Adam(wider.parameters(), lr=1e-3).load_state_dict(optimizer.state_dict())
-    with pytest.raises(VaeStudioError, match="does not match this model"):
-        Adam(list(model.parameters())[:2], lr=1e-3).load_state_dict(optimizer.state_dict())
+    with pytest.raises(ValueError, match="parameter 0 does not fit"):
+        Adam(wider.parameters(), lr=1e-3).load_state_dict(saved)
+    with pytest.raises(ValueError, match="is for 4 parameters, this model has 2"):
+        Adam(list(model.parameters())[:2], lr=1e-3).load_state_dict(saved)
+    for groups in ([], [{}], None, [{"params": [0, 1, 2, 3], "lr": "fast", "betas": (0.9, 0.99), "eps": 1e-8}]):
+        with pytest.raises(ValueError, match="not those of a one-group Adam"):
+            Adam(model.parameters(), lr=1e-3).load_state_dict({"state": {}, "param_groups": groups})
+    bad_step = copy.deepcopy(saved)
+    bad_step["state"][0]["step"] = torch.ones(2)
+    with pytest.raises(ValueError, match="parameter 0 does not fit"):
+        Adam(model.parameters(), lr=1e-3).load_state_dict(bad_step)
+
+
+def test_parameters_on_two_dtypes_are_refused():
+    with pytest.raises(VaeStudioError, match="one device and one dtype"):
+        Adam([torch.zeros(2, requires_grad=True), torch.zeros(2, dtype=torch.float64, requires_grad=True)], lr=1e-3)
 
 
 def test_training_never_imports_the_compiler_stack():

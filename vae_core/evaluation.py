@@ -6,7 +6,7 @@ MIG against ground-truth factors)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
@@ -28,24 +28,57 @@ def _batches(data: ImageDataset, batch_size: int, limit: int | None, device):
         yield images.to(device), labels.to(device)
 
 
-def _log_weight_chunks(model: LatentModel, x: torch.Tensor, y, samples: int, generator) -> Iterator[torch.Tensor]:
+class EvaluationStopped(Exception):
+    """`should_stop()` said so: the evaluation ended early, without results."""
+
+
+def _stop_if_asked(should_stop: Callable[[], bool] | None) -> None:
+    if should_stop is not None and should_stop():
+        raise EvaluationStopped
+
+
+def _log_weight_chunks(model: LatentModel, x: torch.Tensor, y, samples: int, generator, should_stop) -> Iterator[torch.Tensor]:
     """log p(x, z_k) - log q(z_k|x) for `samples` draws z_k ~ q(z|x) in all, as (k, B) chunks: the
     decoded images of a chunk are what takes memory, so a chunk holds a bounded number of values."""
     chunk = max(1, _IS_CHUNK_VALUES // max(1, len(x) * x[0].numel()))
     for start in range(0, samples, chunk):
+        _stop_if_asked(should_stop)
         yield model.log_importance_weights(x, y, samples=min(chunk, samples - start), generator=generator)
 
 
 @torch.no_grad()
+def importance_sampled_log_likelihoods(
+    model: LatentModel,
+    x: torch.Tensor,
+    y=None,
+    sample_counts: Sequence[int] = (100,),
+    generator=None,
+    should_stop: Callable[[], bool] | None = None,
+) -> torch.Tensor:
+    """log p(x) ≈ log (1/k) Σ_{i ≤ k} p(x, z_i) / q(z_i|x), z_i ~ q(z|x), from the first k of the
+    same draws for each k of the increasing `sample_counts`: (len(sample_counts), B), float64.
+
+    The draws come in chunks joined by a running log-sum-exp, so memory stays bounded whatever k
+    is; `should_stop()` is asked before each chunk.
+    """
+    total = torch.full((len(x),), -math.inf, dtype=torch.float64, device=x.device)
+    estimates, drawn = [], 0
+    pending = list(sample_counts)
+    for log_weights in _log_weight_chunks(model, x, y, pending[-1], generator, should_stop):
+        cumulative = torch.logaddexp(total, torch.logcumsumexp(log_weights.double(), dim=0))  # (chunk, B)
+        while pending and pending[0] <= drawn + len(log_weights):
+            count = pending.pop(0)
+            estimates.append(cumulative[count - drawn - 1] - math.log(count))
+        total = cumulative[-1]
+        drawn += len(log_weights)
+    return torch.stack(estimates)
+
+
 def importance_sampled_log_likelihood(
     model: LatentModel, x: torch.Tensor, y=None, samples: int = 100, generator=None
 ) -> torch.Tensor:
-    """log p(x) ≈ log (1/K) Σ_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x); per example (B,), in memory
-    bounded whatever K is (a running log-sum-exp over chunks)."""
-    total = torch.full((len(x),), -math.inf, device=x.device)
-    for log_weights in _log_weight_chunks(model, x, y, samples, generator):
-        total = torch.logaddexp(total, torch.logsumexp(log_weights, dim=0))
-    return total - math.log(samples)
+    """The estimate with `samples` draws alone: (B,)."""
+    return importance_sampled_log_likelihoods(model, x, y, (samples,), generator)[0]
 
 
 def sample_counts_up_to(samples: int) -> list[int]:
@@ -59,13 +92,6 @@ def sample_counts_up_to(samples: int) -> list[int]:
         decade *= 10
 
 
-def _prefix_log_likelihoods(log_weights: torch.Tensor, counts: list[int]) -> torch.Tensor:
-    """The IS estimate from the first k of the samples (K, B), for each k in `counts`: (len, B)."""
-    cumulative = torch.logcumsumexp(log_weights.double(), dim=0)
-    ks = torch.tensor(counts, device=log_weights.device)
-    return cumulative[ks - 1] - ks.double().log()[:, None]
-
-
 @torch.no_grad()
 def evaluate_model(
     model: LatentModel,
@@ -75,13 +101,15 @@ def evaluate_model(
     batch_size: int = 500,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict:
     """Test-set figures in nats per example. Binary data is binarised once, from `seed`.
 
     With `iw_samples` K > 1, `log_likelihood_is` is the IS estimate with K samples per example,
     and `log_likelihood_is_by_samples` the estimates from the first k of the same samples, for k
     in 1, 2, 5, 10, ... K: in expectation they grow with k towards log p(x) (Burda et al. 2015),
-    from the ELBO at k = 1. `progress(done, total)` hears the examples done after each batch."""
+    from the ELBO at k = 1. `progress(done, total)` hears the examples done after each batch;
+    `should_stop()`, asked between batches and sample chunks, ends it with EvaluationStopped."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -95,6 +123,7 @@ def evaluate_model(
     family_sums: dict[str, torch.Tensor] = {}
     codes, elbos, labels_seen = [], [], []
     for images, labels in _batches(data, batch_size, limit, device):
+        _stop_if_asked(should_stop)
         observed = model.observe(images, generator)
         terms = model.elbo_terms(observed, labels, generator=generator)
         count += len(images)
@@ -108,8 +137,9 @@ def evaluate_model(
         for name, value in model.evaluation_sums(observed, labels).items():
             family_sums[name] = family_sums[name] + value if name in family_sums else value
         if iw_samples > 1:
-            log_weights = torch.cat(list(_log_weight_chunks(model, observed, labels, iw_samples, generator)))
-            log_likelihood_sums += _prefix_log_likelihoods(log_weights, sample_counts).sum(1)
+            log_likelihood_sums += importance_sampled_log_likelihoods(
+                model, observed, labels, sample_counts, generator, should_stop
+            ).sum(1)
         if progress is not None:
             progress(count, total)
     model.train(was_training)

@@ -33,8 +33,8 @@ from app.explorer.latent_ops import (
 from app.explorer.map_view import ANCHOR_SELECTED, PLANE_PRINCIPAL, LatentMapView
 from app.explorer.model_access import ExplorerModel, dataset_images
 from app.explorer.side_panel import SidePanel, format_code, format_encoding
-from app.pacing import DutyCycle
 from app.explorer.traversals import TraversalsPage
+from app.pacing import DutyCycle
 from vae_core.data import ImageDataset
 from vae_core.models import LatentModel
 
@@ -43,8 +43,9 @@ from vae_core.models import LatentModel
 WEIGHTS_INTERVAL_S = 0.33
 # The test set is re-encoded at most this often: it is the costliest refresh.
 EMBED_INTERVAL_S = 1.0
-# Each of those two refreshes takes at most this share of the time, spaced further apart than
-# the intervals above when the model is costly to run: they leave the cores to training.
+# Each of those two refreshes spends about this share of the time at most (counting its own
+# work: for new weights the cursor, the tiles and the selection), spaced further apart than the
+# intervals above when the model is costly to run, which leaves the cores to training.
 REFRESH_SHARE = 0.05
 # Test examples drawn on the map, and encoded per event-loop turn.
 MAX_POINTS = 2000
@@ -204,6 +205,7 @@ class LatentExplorer(QObject):
         self.map.set_drawn(None)
         self._clear_selection()
         self.model = explorer_model
+        self._weights_pace.due_now()
         self._rebuild_plane(refresh=False)
         self._refresh_view()
         self._refresh_all()
