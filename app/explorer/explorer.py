@@ -38,11 +38,13 @@ from app.pacing import DutyCycle
 from vae_core.data import ImageDataset
 from vae_core.models import LatentModel
 
-# Weights are applied at most this often while training streams snapshots (~3 per second):
-# each application re-decodes the visible tiles, GUI time that training on 2 cores shares.
-WEIGHTS_INTERVAL_S = 0.33
-# The test set is re-encoded at most this often: it is the costliest refresh.
-EMBED_INTERVAL_S = 1.0
+# Weights are applied at most this often while training streams snapshots: each application
+# re-decodes the visible tiles, GUI time that training on 2 cores shares.
+WEIGHTS_INTERVAL_S = 0.5
+# The test set is re-encoded at most this often: it is the costliest refresh. Against 0.33 s and
+# 1 s, these two intervals took the GUI thread's CPU time while training from about 17% to 12%
+# (bench_window.py's model, 3 runs each).
+EMBED_INTERVAL_S = 2.0
 # Each of those two refreshes spends about this share of the time at most (counting its own
 # work: for new weights the cursor, the tiles and the selection), spaced further apart than the
 # intervals above when the model is costly to run, which leaves the cores to training.
