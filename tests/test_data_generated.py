@@ -202,3 +202,35 @@ def test_a_point_cloud_needs_the_gaussian_likelihood_and_rejects_the_conv_archit
     config = ModelConfig(arch="conv", likelihood="gaussian", input_shape=split.train.image_shape, num_classes=2)
     with pytest.raises(VaeStudioError, match="divisible by 4"):
         build_model(config)
+
+
+def test_glyphs_are_drawn_once_then_read_from_the_cache(monkeypatch):
+    from vae_core.data import glyphs
+
+    first = glyphs.load_glyphs(300, seed=2)
+    assert glyphs.cached_glyphs_path(300, 2).is_file()
+    monkeypatch.setattr(glyphs, "make_glyphs", lambda *_: pytest.fail("the cached glyphs were drawn again"))
+    again = glyphs.load_glyphs(300, seed=2)
+    assert torch.equal(first.images, again.images) and torch.equal(first.labels, again.labels)
+    assert again.class_names == first.class_names
+
+
+def test_a_damaged_glyph_cache_is_drawn_again_and_rewritten():
+    from vae_core.data import glyphs
+
+    drawn = glyphs.make_glyphs(200, seed=1)
+    path = glyphs.cached_glyphs_path(200, 1)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a safetensors file")
+    assert torch.equal(glyphs.load_glyphs(200, seed=1).images, drawn.images)
+    assert torch.equal(glyphs.load_glyphs(200, seed=1).images, drawn.images)  # now from the rewritten file
+    assert path.stat().st_size > 200 * 28 * 28
+
+
+def test_glyphs_load_when_the_cache_folder_cannot_be_written(tmp_path, monkeypatch):
+    from vae_core.data import glyphs
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way of the cache folder")
+    monkeypatch.setenv("VAE_STUDIO_CACHE_DIR", str(blocker / "cache"))
+    assert torch.equal(glyphs.load_glyphs(100, seed=0).images, glyphs.make_glyphs(100, seed=0).images)

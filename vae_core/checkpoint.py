@@ -4,8 +4,6 @@ the run's config in its metadata. Nothing is ever unpickled; writes are atomic."
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from safetensors.torch import save_file
 
 from vae_core.config import ConfigError, RunConfig
 from vae_core.errors import VaeStudioError
+from vae_core.files import write_atomically
 from vae_core.models import LatentModel, build_model
 
 FORMAT_VERSION = 1
@@ -48,15 +47,7 @@ def save_checkpoint(
         tensors[_COUNTER + name] = value
     # safetensors stores each tensor on its own: no views, no shared storage, CPU only.
     tensors = {name: value.detach().to("cpu").contiguous().clone() for name, value in tensors.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    os.close(handle)
-    try:
-        save_file(tensors, temporary, metadata=metadata)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

@@ -15,7 +15,7 @@ from vae_core.config import DataConfig
 from vae_core.data.dataset import DataSplit, DatasetInfo, ImageDataset, split_by_seed
 from vae_core.data.downloads import ProgressCallback, cache_dir
 from vae_core.data.glyphs import DEFAULT_SIZE as GLYPHS_DEFAULT_SIZE
-from vae_core.data.glyphs import make_glyphs
+from vae_core.data.glyphs import load_glyphs
 from vae_core.data.idx import load_idx_folder, read_idx
 from vae_core.data.mnist_family import IDX_SOURCES, load_idx_source
 from vae_core.data.points import POINT_CLOUDS, make_points
@@ -41,7 +41,7 @@ DataLoader = Callable[[DataConfig, ProgressCallback | None], DataSplit]
 
 # Sets made in code: (size or None for the default, seed) -> the whole data set.
 GENERATED_SETS: dict[str, Callable[[int | None, int], ImageDataset]] = {
-    "glyphs": lambda size, seed: make_glyphs(size or GLYPHS_DEFAULT_SIZE, seed),
+    "glyphs": lambda size, seed: load_glyphs(size or GLYPHS_DEFAULT_SIZE, seed),
     "sprites": partial(make_sprites, "sprites", image_size=64),
     "sprites32": partial(make_sprites, "sprites32", image_size=32),
     **{name: partial(make_points, name) for name in POINT_CLOUDS},

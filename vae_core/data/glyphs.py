@@ -3,20 +3,31 @@
 Each class is a few polylines in the unit square; every example jitters the control points,
 applies a random slant, rotation, scale and shift, and renders the strokes with a random pen
 width, so the set is varied enough for a 2-D latent map to show real structure.
+
+Drawing 12,000 takes a second or two on 2 cores, the longest wait of a first Train in the window,
+so `load_glyphs` keeps each set it draws in the cache folder and reads it back in milliseconds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
 from vae_core.data.dataset import ImageDataset
+from vae_core.data.downloads import cache_dir
+from vae_core.files import write_atomically
 
 IMAGE_SIZE = 28
 DEFAULT_SIZE = 12_000
 # The glyph box covers the central 20x20 pixels, as MNIST centres its digits.
 _BOX_PIXELS = 20.0
+# Cached sets are named by a hash of this file: a changed drawing never reads stale glyphs.
+_SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
 def _arc(cx, cy, rx, ry, start_deg, end_deg, points=14):
@@ -117,6 +128,31 @@ def make_glyphs(size: int = DEFAULT_SIZE, seed: int = 0) -> ImageDataset:
         for chunk in torch.split(torch.arange(count), 32):
             rendered = _render(in_pixels[chunk], pairs, half_width[chunk])
             images[rows[chunk], 0] = (rendered * 255).round().to(torch.uint8)
-    return ImageDataset(
-        name="glyphs", images=images, labels=labels, class_names=tuple(str(d) for d in range(10))
-    )
+    return _glyph_set(images, labels)
+
+
+def _glyph_set(images: torch.Tensor, labels: torch.Tensor) -> ImageDataset:
+    return ImageDataset(name="glyphs", images=images, labels=labels, class_names=tuple(str(d) for d in range(10)))
+
+
+def cached_glyphs_path(size: int, seed: int) -> Path:
+    return cache_dir() / "generated" / f"glyphs-{size}-{seed}-{_SOURCE_HASH}.safetensors"
+
+
+def load_glyphs(size: int = DEFAULT_SIZE, seed: int = 0) -> ImageDataset:
+    """`make_glyphs(size, seed)`, read from the cache folder when drawn before (a file that is
+    missing, damaged or of another shape is drawn again and rewritten)."""
+    path = cached_glyphs_path(size, seed)
+    try:
+        saved = load_file(path)
+        images, labels = saved["images"], saved["labels"]
+        if images.dtype == torch.uint8 and images.shape == (size, 1, IMAGE_SIZE, IMAGE_SIZE) and labels.shape == (size,):
+            return _glyph_set(images, labels)
+    except (OSError, SafetensorError, KeyError):
+        pass
+    glyphs = make_glyphs(size, seed)
+    try:
+        write_atomically(path, lambda temporary: save_file({"images": glyphs.images, "labels": glyphs.labels}, temporary))
+    except OSError:
+        pass  # a cache folder that cannot be written: the glyphs are drawn again next time
+    return glyphs
