@@ -41,6 +41,12 @@ class _TorchAdam:
     def step(self):
         self.optimizer.step()
 
+    def state_dict(self):
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state):
+        self.optimizer.load_state_dict(state)
+
 
 class _OwnAdam(Adam):
     def set_lr(self, lr):
@@ -66,37 +72,19 @@ def test_parameters_without_gradients_are_left_alone():
     assert torch.equal(unused.detach(), torch.ones(3)) and list(optimizer.state) == [0]
 
 
-def test_resumes_from_a_torch_optim_adam_state_as_torch_would():
-    """Checkpoints written by torch.optim.Adam (and by this class, in the same layout) resume."""
-    reference_model = _model()
-    reference = _TorchAdam(reference_model.parameters(), lr=1e-2)
-    _train(reference_model, reference, 15, seed=2)
-    model = copy.deepcopy(reference_model)
-    own = _OwnAdam(model.parameters(), lr=1.0)
-    own.load_state_dict(copy.deepcopy(reference.optimizer.state_dict()))
-    assert own.lr == 1e-2
-    _train(reference_model, reference, 15, seed=3)
-    _train(model, own, 15, seed=3)
-    for expected, parameter in zip(reference_model.parameters(), model.parameters()):
-        assert torch.equal(expected, parameter)
-
-    restored = Adam(_model().parameters(), lr=1.0)
-    restored.load_state_dict(own.state_dict())
-    for index, state in own.state.items():
-        assert all(torch.equal(state[name], restored.state[index][name]) for name in state)
-
-
-def test_its_state_resumes_in_torch_optim_adam_as_in_itself():
-    """Its checkpoints resume in a VAE Studio that still trained with torch.optim."""
+@pytest.mark.parametrize("first, then", [(_TorchAdam, _OwnAdam), (_OwnAdam, _TorchAdam)], ids=["torch-to-own", "own-to-torch"])
+def test_state_hands_over_between_torch_optim_adam_and_this_one(first, then):
+    """Checkpoints written with torch.optim.Adam resume with this class, and its resume with torch's
+    (learning rate included: the second optimizer starts with another)."""
     model = _model()
-    own = _OwnAdam(model.parameters(), lr=1e-2)
-    _train(model, own, 15, seed=4)
-    reference_model = copy.deepcopy(model)
-    reference = _TorchAdam(reference_model.parameters(), lr=1.0)
-    reference.optimizer.load_state_dict(copy.deepcopy(own.state_dict()))
-    _train(model, own, 15, seed=5)
-    _train(reference_model, reference, 15, seed=5)
-    for expected, parameter in zip(reference_model.parameters(), model.parameters()):
+    optimizer = first(model.parameters(), lr=1e-2)
+    _train(model, optimizer, 15, seed=2)
+    handed_model = copy.deepcopy(model)
+    handed = then(handed_model.parameters(), lr=1.0)
+    handed.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+    _train(model, optimizer, 15, seed=3)
+    _train(handed_model, handed, 15, seed=3)
+    for expected, parameter in zip(model.parameters(), handed_model.parameters()):
         assert torch.equal(expected, parameter)
 
 
