@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
-    QTabWidget,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -51,8 +51,8 @@ _EXACT_PEN = pg.mkPen("#009e73", width=2)
 
 
 class EvaluationPage(QWidget):
-    """The test-set evaluation on the left and in the plot; one input's gaps on the right. One
-    job runs at a time, on a worker thread, with the page's own copy of the model."""
+    """The test-set figures on the left; on two tabs beside them, the estimates against K and one
+    input's gaps. One job runs at a time, on a worker thread, with the page's own copy of the model."""
 
     evaluateRequested = Signal()  # the window answers with `evaluate`
     analysisRequested = Signal()  # the window answers with `analyze`
