@@ -440,7 +440,7 @@ def test_a_drawing_is_encoded_onto_the_map_with_its_reconstruction(explorer, tra
 def test_prior_samples_are_shown_and_renewed(explorer):
     samples = explorer.side_panel.samples_view
     first = samples.image().copy()
-    assert first.shape == (4 * 30 - 2, 4 * 30 - 2)
+    assert first.shape == (2 * 30 - 2, 8 * 30 - 2)  # two rows of eight 28-pixel samples, 2 pixels apart
     explorer.side_panel.resample_button.click()
     assert not np.array_equal(first, samples.image())
 

@@ -66,7 +66,8 @@ class SidePanel(QWidget):
     """`decodedView` on top; the selected input, its reconstruction and q(z|x); prior samples."""
 
     resampleRequested = Signal()
-    SAMPLE_COLUMNS = 4
+    # Two rows of eight: the box is wide and short, and four rows drew 16-pixel tiles in it.
+    SAMPLE_COLUMNS = 8
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
