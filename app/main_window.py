@@ -398,7 +398,6 @@ class MainWindow(QMainWindow):
         model_config = trainer.config.model
         self.preview = PreviewModel(build_model(model_config), split.test)
         self.test_data = split.test
-        self.evaluation.clear()
         self.explorer.set_model(build_model(model_config))
         self.explorer.set_data(split.test)
         self.device_label.setText(str(trainer.device))
