@@ -33,11 +33,11 @@ from vae_core.data import NAMED_DATASETS
 from vae_core.data.points import POINT_CLOUDS
 from vae_core.device import DEVICE_CHOICES
 from vae_core.errors import VaeStudioError
-from vae_core.likelihoods import LIKELIHOODS
 from vae_core.models import MODEL_FAMILIES
-from vae_core.networks import ARCHITECTURES
-from vae_core.priors import PRIORS
-from vae_core.schedules import BETA_SCHEDULES
+from vae_core.models.likelihoods import LIKELIHOODS
+from vae_core.models.networks import ARCHITECTURES
+from vae_core.models.priors import PRIORS
+from vae_core.training.schedules import BETA_SCHEDULES
 
 BETA_RANGE = (0.01, 100.0)
 # The β slider moves in hundredths of a decade.

@@ -34,10 +34,15 @@ from PySide6.QtWidgets import (
 
 from app.naming import named
 from app.session import TRAINING_THREADS, use_torch_threads
-from vae_core.analysis import AmortizationReport, ImportanceSamplingReport, amortization_gap, importance_sampling_study
 from vae_core.data import ImageDataset
 from vae_core.errors import VaeStudioError
-from vae_core.evaluation import EvaluationStopped, evaluate_model
+from vae_core.evaluation.analysis import (
+    AmortizationReport,
+    ImportanceSamplingReport,
+    amortization_gap,
+    importance_sampling_study,
+)
+from vae_core.evaluation.estimates import EvaluationStopped, evaluate_model
 from vae_core.models import LatentModel
 
 # Examples per batch: small enough that progress moves about twice a second for an MLP on MNIST.

@@ -10,7 +10,7 @@ import numpy as np
 
 from vae_core.cli import METRICS_COLUMNS
 from vae_core.errors import VaeStudioError
-from vae_core.trainer import TrainingSnapshot
+from vae_core.training.trainer import TrainingSnapshot
 
 
 class BoundedSeries:

@@ -53,7 +53,7 @@ from vae_core.config import RunConfig
 from vae_core.data import ImageDataset
 from vae_core.errors import VaeStudioError
 from vae_core.models import LatentModel, build_model
-from vae_core.trainer import Trainer, TrainingSnapshot
+from vae_core.training.trainer import Trainer, TrainingSnapshot
 
 REDRAW_INTERVAL_MS = 100
 PREVIEW_INTERVAL_S = 0.5

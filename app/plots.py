@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.history import BoundedSeries
 from app.naming import named
-from vae_core.trainer import TrainingSnapshot
+from vae_core.training.trainer import TrainingSnapshot
 
 LOSS_TERMS = ("loss", "recon", "kl")
 # Colour-blind-safe (Okabe-Ito) pens for loss, reconstruction and KL; β dashed in grey. Pens

@@ -15,9 +15,8 @@ import torch
 
 from app.explorer.latent_ops import to_uint8_images
 from vae_core.data import ImageDataset
-from vae_core.distributions import DiagonalGaussian
 from vae_core.models import LatentModel
-
+from vae_core.models.distributions import DiagonalGaussian
 
 POINT_COUNT = 300
 

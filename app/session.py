@@ -16,8 +16,8 @@ import sys
 import threading
 import traceback
 from collections import OrderedDict
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from vae_core.checkpoint import Checkpoint, save_checkpoint, save_trainer
 from vae_core.config import DataConfig, RunConfig
 from vae_core.data import DataSplit, load_data
 from vae_core.errors import VaeStudioError
-from vae_core.trainer import Trainer, TrainingDiverged, TrainingSnapshot
+from vae_core.training.trainer import Trainer, TrainingDiverged, TrainingSnapshot
 
 # Torch's default thread count, read at import, for every thread of the window: training,
 # loading, evaluating and the GUI thread's decodes. Each sets it for itself (`use_torch_threads`),

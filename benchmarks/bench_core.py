@@ -14,12 +14,12 @@ import time
 
 import torch
 import torch.nn.functional as F
+from _common import MNIST_DIR, write_results
 from torch import nn
 
-from _common import MNIST_DIR, write_results
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.data import load_data
-from vae_core.trainer import Trainer
+from vae_core.training.trainer import Trainer
 
 
 class PlainVAE(nn.Module):

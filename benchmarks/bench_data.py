@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from _common import MNIST_DIR, write_results
+
 from vae_core.config import DataConfig
 from vae_core.data import GENERATED_SETS, load_data
 from vae_core.data.glyphs import DEFAULT_SIZE, make_glyphs

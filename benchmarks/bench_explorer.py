@@ -22,10 +22,8 @@ import threading
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from _common import write_results  # noqa: E402  (puts the project on the path)
-
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from _common import write_results  # noqa: E402  (puts the project on the path)
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget  # noqa: E402
 
@@ -35,7 +33,7 @@ from app.session import TRAINING_THREADS, use_torch_threads  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vae_core.data import load_data  # noqa: E402
 from vae_core.models import build_model  # noqa: E402
-from vae_core.trainer import Trainer  # noqa: E402
+from vae_core.training.trainer import Trainer  # noqa: E402
 
 # A mouse reports moves at about 60 Hz: the event loop gets this long between two moves.
 MOVE_INTERVAL_S = 1 / 60

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from _common import MNIST_DIR, ROOT, write_results
+
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.data import load_data
-from vae_core.evaluation import evaluate_model
-from vae_core.trainer import Trainer
+from vae_core.evaluation.estimates import evaluate_model
+from vae_core.training.code_prior import fit_code_prior
+from vae_core.training.trainer import Trainer
 
 PICTURES = ROOT / "resources" / "readme"
 
@@ -103,7 +104,7 @@ def run_row(name: str, data, arguments) -> dict:
     }
     start = time.perf_counter()
     if is_vq:
-        row["code_prior_fit_nll"] = round(model.fit_code_prior(data.train, steps=arguments.prior_steps), 2)
+        row["code_prior_fit_nll"] = round(fit_code_prior(model, data.train, steps=arguments.prior_steps), 2)
         results = evaluate_model(model, data.test, iw_samples=1, limit=arguments.limit)
         row.update({key: round(results[key], 3) for key in ("perplexity", "codebook_usage", "code_prior_nll")})
         row["codebook_size"] = results["codebook_size"]

@@ -28,7 +28,6 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from _common import write_results  # noqa: E402
 from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -36,7 +35,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from app.main_window import MainWindow  # noqa: E402
 from app.session import TRAINING_THREADS, use_torch_threads  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
-from vae_core.trainer import Trainer  # noqa: E402
+from vae_core.training.trainer import Trainer  # noqa: E402
 
 LAG_TIMER_MS = 10
 

@@ -26,7 +26,7 @@ from app.explorer import LatentExplorer  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vae_core.data import load_data  # noqa: E402
 from vae_core.models import build_model  # noqa: E402
-from vae_core.trainer import Trainer  # noqa: E402
+from vae_core.training.trainer import Trainer  # noqa: E402
 
 DATA = DataConfig(dataset="glyphs", size=6000)
 # Strokes of a hand-drawn "7" on the 224x224 drawing canvas.

@@ -14,9 +14,9 @@ from test_linear_gaussian import (
     _set_encoder_to_true_posterior,
 )
 
-from vae_core.analysis import amortization_gap, importance_sampling_study
 from vae_core.config import ModelConfig
 from vae_core.errors import VaeStudioError
+from vae_core.evaluation.analysis import amortization_gap, importance_sampling_study
 from vae_core.models import build_model
 
 

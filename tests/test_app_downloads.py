@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtWidgets import QProgressDialog, QPushButton
-
-from app.main_window import MainWindow
 from test_data_mnist import server, tiny_mnist  # noqa: F401 (fixtures)
+
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.data.downloads import MIRRORS_VARIABLE
 

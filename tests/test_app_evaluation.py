@@ -52,7 +52,7 @@ def test_evaluating_a_trained_model_plots_the_estimate_against_the_samples(qtbot
     assert "ELBO" in figures and "K = 20" in figures and "active units" in figures
 
     # The page scores the weights of the run's last snapshot, which the run's own model has too.
-    from vae_core.evaluation import evaluate_model
+    from vae_core.evaluation.estimates import evaluate_model
 
     expected = evaluate_model(window.session.trainer.model, window.test_data, iw_samples=20, limit=100, batch_size=100)
     # (to rounding: the page computes on its own thread, with its own thread count)

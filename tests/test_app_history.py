@@ -10,7 +10,7 @@ from app.pacing import DutyCycle, LogPacer
 from app.plots import fitted_log_range
 from vae_core.cli import METRICS_COLUMNS
 from vae_core.errors import VaeStudioError
-from vae_core.trainer import TrainingSnapshot
+from vae_core.training.trainer import TrainingSnapshot
 
 
 def _snapshot(step: int, loss: float) -> TrainingSnapshot:

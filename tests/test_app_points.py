@@ -9,7 +9,6 @@ import torch
 from PySide6.QtWidgets import QPushButton
 
 from app.explorer.data_space import mesh_polylines
-from app.main_window import MainWindow
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.data.points import POINT_CLOUDS
 

@@ -13,7 +13,14 @@ import pytest
 import torch
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QMessageBox, QPushButton, QSlider, QSpinBox
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QMessageBox,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+)
 
 from app.explorer.latent_ops import to_uint8_images
 from app.main_window import MainWindow
@@ -22,13 +29,13 @@ from vae_core import data as data_module
 from vae_core.checkpoint import load_checkpoint
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.data import NAMED_DATASETS, load_data
-from vae_core.likelihoods import LIKELIHOODS
 from vae_core.models import MODEL_FAMILIES
+from vae_core.models.likelihoods import LIKELIHOODS
+from vae_core.models.networks import ARCHITECTURES
+from vae_core.models.priors import PRIORS
 from vae_core.models.vae import GaussianVAE
-from vae_core.networks import ARCHITECTURES
-from vae_core.priors import PRIORS
-from vae_core.schedules import BETA_SCHEDULES
-from vae_core.trainer import Trainer
+from vae_core.training.schedules import BETA_SCHEDULES
+from vae_core.training.trainer import Trainer
 
 SIGNAL_TIMEOUT_MS = 10_000
 

@@ -11,7 +11,7 @@ import torch
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.errors import VaeStudioError
 from vae_core.models.quantizer import VectorQuantizer
-from vae_core.trainer import Trainer
+from vae_core.training.trainer import Trainer
 
 
 def tiny_trainer(small_glyphs, family: str = "vae", max_steps: int = 30) -> Trainer:

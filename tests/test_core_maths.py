@@ -5,13 +5,12 @@ import math
 import pytest
 import torch
 
-from vae_core.config import ModelConfig
-from vae_core.distributions import DiagonalGaussian
-from vae_core.evaluation import importance_sampled_log_likelihood
+from vae_core.config import ModelConfig, TrainConfig
+from vae_core.evaluation.estimates import importance_sampled_log_likelihood
 from vae_core.models import build_model
-from vae_core.priors import StandardNormalPrior
-from vae_core.schedules import BETA_SCHEDULES
-from vae_core.config import TrainConfig
+from vae_core.models.distributions import DiagonalGaussian
+from vae_core.models.priors import StandardNormalPrior
+from vae_core.training.schedules import BETA_SCHEDULES
 
 
 def test_analytic_kl_matches_monte_carlo():
@@ -66,7 +65,7 @@ def test_importance_sampled_likelihood_is_above_the_elbo_and_grows_with_k(random
 
 def test_is_estimate_does_not_depend_on_how_samples_are_chunked(random_model_and_data, monkeypatch):
     model, x = random_model_and_data
-    import vae_core.evaluation as evaluation
+    import vae_core.evaluation.estimates as evaluation
 
     generator = torch.Generator().manual_seed(6)
     whole = importance_sampled_log_likelihood(model, x, samples=50, generator=generator)
@@ -79,7 +78,7 @@ def test_is_estimate_does_not_depend_on_how_samples_are_chunked(random_model_and
 def test_prefix_estimates_do_not_depend_on_how_samples_are_chunked(random_model_and_data, monkeypatch):
     """Each estimate uses the first k of the same draws, whichever chunk the k-th falls in."""
     model, x = random_model_and_data
-    import vae_core.evaluation as evaluation
+    import vae_core.evaluation.estimates as evaluation
 
     counts = (1, 2, 5, 10, 20, 50)
     whole = evaluation.importance_sampled_log_likelihoods(model, x, None, counts, torch.Generator().manual_seed(6))
@@ -92,7 +91,7 @@ def test_prefix_estimates_do_not_depend_on_how_samples_are_chunked(random_model_
 
 def test_an_evaluation_stops_when_asked(random_model_and_data):
     from vae_core.data import ImageDataset
-    from vae_core.evaluation import EvaluationStopped, evaluate_model
+    from vae_core.evaluation.estimates import EvaluationStopped, evaluate_model
 
     model, x = random_model_and_data
     data = ImageDataset("random", (x * 255).to(torch.uint8), torch.zeros(len(x), dtype=torch.long), ("all",))

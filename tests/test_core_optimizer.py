@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vae_core.errors import VaeStudioError
-from vae_core.optimizer import Adam
+from vae_core.training.optimizer import Adam
 
 
 def _model() -> torch.nn.Module:
@@ -119,7 +119,7 @@ def test_training_never_imports_the_compiler_stack():
         "import sys\n"
         "from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig\n"
         "from vae_core.data import load_data\n"
-        "from vae_core.trainer import Trainer\n"
+        "from vae_core.training.trainer import Trainer\n"
         "config = RunConfig(data=DataConfig(dataset='glyphs', size=200), model=ModelConfig(hidden=(16,), latent_dim=2),\n"
         "                   train=TrainConfig(batch_size=50, max_steps=5, log_every=5, device='cpu'))\n"
         "snapshots = list(Trainer(config, load_data(config.data)).run())\n"

@@ -4,9 +4,13 @@ import threading
 import pytest
 import torch
 
-from vae_core.checkpoint import load_checkpoint, load_model, save_checkpoint, save_trainer
+from vae_core.checkpoint import (
+    load_checkpoint,
+    load_model,
+    save_trainer,
+)
 from vae_core.errors import VaeStudioError
-from vae_core.trainer import Trainer, TrainingDiverged
+from vae_core.training.trainer import Trainer, TrainingDiverged
 
 
 def _with_train(config, **changes):

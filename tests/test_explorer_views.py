@@ -17,7 +17,7 @@ from app.explorer import LatentExplorer
 from app.explorer.map_view import ANCHOR_SELECTED, PLANE_PRINCIPAL
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.models import build_model
-from vae_core.trainer import Trainer
+from vae_core.training.trainer import Trainer
 
 
 def _model_config(**options) -> ModelConfig:

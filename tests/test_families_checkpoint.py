@@ -9,7 +9,7 @@ import torch
 
 from vae_core.checkpoint import load_model, save_trainer
 from vae_core.config import ModelConfig
-from vae_core.trainer import Trainer
+from vae_core.training.trainer import Trainer
 
 FAMILIES = {
     "vae-normal": ModelConfig(),

@@ -9,9 +9,9 @@ import torch
 
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.errors import VaeStudioError
-from vae_core.evaluation import evaluate_model
+from vae_core.evaluation.estimates import evaluate_model
 from vae_core.models import build_model
-from vae_core.trainer import Trainer
+from vae_core.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import torch
 
 from vae_core.cli import main
 from vae_core.config import ModelConfig
-from vae_core.distributions import DiagonalGaussian
 from vae_core.errors import VaeStudioError
 from vae_core.models import build_model
-from vae_core.priors import PRIORS, MixtureOfGaussiansPrior, StandardNormalPrior
+from vae_core.models.distributions import DiagonalGaussian
+from vae_core.models.priors import PRIORS, MixtureOfGaussiansPrior, StandardNormalPrior
 
 SHAPE = (1, 8, 8)
 

@@ -10,11 +10,12 @@ import torch
 
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.errors import VaeStudioError
-from vae_core.evaluation import evaluate_model
+from vae_core.evaluation.estimates import evaluate_model
 from vae_core.models import build_model
 from vae_core.models.code_priors import CODE_PRIORS
 from vae_core.models.quantizer import EMA_EPSILON, VectorQuantizer
-from vae_core.trainer import Trainer
+from vae_core.training.code_prior import fit_code_prior
+from vae_core.training.trainer import Trainer
 
 SHAPE = (1, 8, 8)
 
@@ -178,7 +179,7 @@ def test_fitting_the_code_prior_after_training_lowers_its_nll(trained_vqvae, sma
     model, _ = trained_vqvae
     before = evaluate_model(model, small_glyphs.train)["code_prior_nll"]
     state = {name: value.clone() for name, value in model.state_dict().items()}
-    model.fit_code_prior(small_glyphs.train, steps=100, batch_size=64, lr=3e-3)
+    fit_code_prior(model, small_glyphs.train, steps=100, batch_size=64, lr=3e-3)
     after = evaluate_model(model, small_glyphs.train)["code_prior_nll"]
     assert after < before
     samples = model.sample(6, generator=torch.Generator().manual_seed(0))

@@ -10,9 +10,12 @@ import torch
 
 from vae_core.cli import main
 from vae_core.config import ModelConfig
-from vae_core.errors import VaeStudioError
 from vae_core.data import ImageDataset
-from vae_core.evaluation import evaluate_model, importance_sampled_log_likelihood
+from vae_core.errors import VaeStudioError
+from vae_core.evaluation.estimates import (
+    evaluate_model,
+    importance_sampled_log_likelihood,
+)
 from vae_core.models import build_model
 
 SHAPE = (1, 3, 4)  # 12 pixels

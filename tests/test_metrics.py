@@ -12,8 +12,13 @@ import torch
 from vae_core.config import ModelConfig
 from vae_core.data import ImageDataset
 from vae_core.errors import VaeStudioError
-from vae_core.evaluation import evaluate_model
-from vae_core.metrics import codebook_usage, mutual_information_gap, mutual_information_matrix, perplexity
+from vae_core.evaluation.estimates import evaluate_model
+from vae_core.evaluation.metrics import (
+    codebook_usage,
+    mutual_information_gap,
+    mutual_information_matrix,
+    perplexity,
+)
 from vae_core.models import build_model
 
 

@@ -11,20 +11,20 @@ from pathlib import Path
 
 import torch
 
-from vae_core.analysis import amortization_gap, importance_sampling_study
 from vae_core.checkpoint import load_checkpoint, load_model, save_trainer
 from vae_core.config import RunConfig
 from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS, load_data
 from vae_core.device import DEVICE_CHOICES, resolve_device
 from vae_core.errors import VaeStudioError
-from vae_core.evaluation import evaluate_model
-from vae_core.likelihoods import LIKELIHOODS
+from vae_core.evaluation.analysis import amortization_gap, importance_sampling_study
+from vae_core.evaluation.estimates import evaluate_model
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.code_priors import CODE_PRIORS
-from vae_core.networks import ARCHITECTURES
-from vae_core.priors import PRIORS
-from vae_core.schedules import BETA_SCHEDULES
-from vae_core.trainer import Trainer, TrainingSnapshot
+from vae_core.models.likelihoods import LIKELIHOODS
+from vae_core.models.networks import ARCHITECTURES
+from vae_core.models.priors import PRIORS
+from vae_core.training.schedules import BETA_SCHEDULES
+from vae_core.training.trainer import Trainer, TrainingSnapshot
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_COLUMNS = ("step", "epoch", "wall_time_s", "images_per_s", "loss", "recon", "kl", "beta", "learning_rate")

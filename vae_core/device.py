@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import torch
 
+from vae_core.choices import check_choice
 from vae_core.errors import VaeStudioError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str) -> torch.device:
-    if name not in DEVICE_CHOICES:
-        raise VaeStudioError(f"unknown device '{name}' (choose from {', '.join(DEVICE_CHOICES)})")
+    check_choice("device", name, DEVICE_CHOICES)
     if name == "cuda" and not torch.cuda.is_available():
         raise VaeStudioError("device 'cuda' was asked for but no CUDA device is available")
     if name == "auto":

@@ -9,13 +9,20 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.explorer.image_widgets import ImageGrid, ImageTile
 from app.explorer.latent_ops import LatentPlane
 from app.explorer.lazy_page import LazyPage
 from app.explorer.model_access import dataset_images
-from vae_core.metrics import perplexity
+from vae_core.evaluation.metrics import perplexity
 
 # Perplexity points kept; the oldest go first.
 HISTORY = 2000

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vae_core.choices import check_choice
 from vae_core.errors import VaeStudioError
 
 
@@ -212,8 +213,7 @@ INTERPOLATIONS: dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]] =
 
 def interpolate(start: np.ndarray, end: np.ndarray, count: int, method: str = "linear") -> np.ndarray:
     """`count` codes (count, D) from `start` to `end`, both ends included."""
-    if method not in INTERPOLATIONS:
-        raise VaeStudioError(f"unknown interpolation '{method}' (choose from {', '.join(INTERPOLATIONS)})")
+    check_choice("interpolation", method, INTERPOLATIONS)
     if count < 2:
         raise VaeStudioError(f"an interpolation needs at least 2 frames, got {count}")
     start = np.asarray(start, dtype=np.float64)

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from vae_core.choices import check_choice, lookup
 from vae_core.config import DataConfig
-from vae_core.data.dataset import DataSplit, DatasetInfo, ImageDataset, split_by_seed
+from vae_core.data.dataset import DatasetInfo, DataSplit, ImageDataset, split_by_seed
 from vae_core.data.downloads import ProgressCallback, cache_dir
 from vae_core.data.glyphs import DEFAULT_SIZE as GLYPHS_DEFAULT_SIZE
 from vae_core.data.glyphs import load_glyphs
@@ -91,13 +92,8 @@ def load_data(config: DataConfig, progress: ProgressCallback | None = None) -> D
     name = config.dataset
     kind, separator, location = name.partition(":")
     if separator:
-        if kind not in LOCATED_DATASETS:
-            raise VaeStudioError(
-                f"unknown data source '{kind}:' (choose from {', '.join(k + ':' for k in LOCATED_DATASETS)})"
-            )
+        check_choice("data source", f"{kind}:", [located + ":" for located in LOCATED_DATASETS])
         if not location:
             raise VaeStudioError(f"data source '{kind}:' needs a location, e.g. {kind}:PATH")
         return LOCATED_DATASETS[kind](config, location, progress)
-    if name not in NAMED_DATASETS:
-        raise VaeStudioError(f"unknown data set '{name}' (choose from {', '.join(NAMED_DATASETS)})")
-    return NAMED_DATASETS[name](config, progress)
+    return lookup(NAMED_DATASETS, "data set", name)(config, progress)

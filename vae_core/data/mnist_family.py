@@ -13,7 +13,13 @@ from pathlib import Path
 
 from vae_core.config import DataConfig
 from vae_core.data.dataset import DataSplit
-from vae_core.data.downloads import ProgressCallback, RemoteFile, cache_dir, download_all, environment_mirrors
+from vae_core.data.downloads import (
+    ProgressCallback,
+    RemoteFile,
+    cache_dir,
+    download_all,
+    environment_mirrors,
+)
 from vae_core.data.idx import load_idx_folder
 
 _FILE_NAMES = (

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vae_core.choices import lookup
 from vae_core.config import DataConfig
 from vae_core.data.dataset import ImageDataset
 from vae_core.errors import VaeStudioError
@@ -36,9 +37,7 @@ _RESIZE_CHUNK = 1024
 
 
 def _channels(config: DataConfig) -> int:
-    if config.color not in COLOR_CHANNELS:
-        raise VaeStudioError(f"unknown color '{config.color}' (choose from {', '.join(COLOR_CHANNELS)})")
-    return COLOR_CHANNELS[config.color]
+    return lookup(COLOR_CHANNELS, "color", config.color)
 
 
 def _check_image_size(config: DataConfig) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from vae_core.choices import lookup
 from vae_core.config import ModelConfig
 from vae_core.errors import VaeStudioError
-from vae_core.models.base import LatentModel, lookup
+from vae_core.models.base import Capabilities, LatentModel
 from vae_core.models.cvae import ConditionalVAE
 from vae_core.models.vae import GaussianVAE
 from vae_core.models.vqvae import VQVAE
@@ -23,4 +24,4 @@ def build_model(config: ModelConfig) -> LatentModel:
     return family(config)
 
 
-__all__ = ["LatentModel", "MODEL_FAMILIES", "build_model"]
+__all__ = ["Capabilities", "LatentModel", "MODEL_FAMILIES", "build_model"]

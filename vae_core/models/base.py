@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -9,11 +11,17 @@ from vae_core.config import ModelConfig
 from vae_core.errors import VaeStudioError
 
 
-def lookup(registry: dict, kind: str, name: str):
-    """The entry `name` of a registry, or one clear line naming the choices."""
-    if name not in registry:
-        raise VaeStudioError(f"unknown {kind} '{name}' (choose from {', '.join(registry)})")
-    return registry[name]
+@dataclass(frozen=True)
+class Capabilities:
+    """What a family can do, so that callers ask instead of probing the model's attributes."""
+
+    conditional: bool  # encoder and decoder take the class label
+    samples_posterior: bool  # q(z|x) is a distribution (a posterior ellipse, importance sampling)
+    has_codebook: bool  # vector-quantised: a codebook, and `positions` code vectors per image
+    positions: int  # code vectors per image (1 for the Gaussian families)
+    has_prior_density: bool  # log p(z) over codes exists (contours on the map)
+    learned_prior: bool  # that density moves with the weights (a mixture, a VampPrior)
+    has_exact_likelihood: bool  # log p(x) in closed form (linear decoder, Gaussian likelihood)
 
 
 class LatentModel(nn.Module):
@@ -35,6 +43,28 @@ class LatentModel(nn.Module):
         if config.latent_dim < 1:
             raise VaeStudioError(f"latent dimension must be at least 1, got {config.latent_dim}")
         self.config = config
+
+    @property
+    def capabilities(self) -> Capabilities:
+        prior = self.prior_module()
+        return Capabilities(
+            conditional=self.conditional,
+            samples_posterior=self.samples_posterior,
+            has_codebook=self.has_codebook,
+            positions=self.positions,
+            has_prior_density=prior is not None,
+            learned_prior=prior is not None and any(True for _ in prior.parameters()),
+            has_exact_likelihood=self.has_exact_log_likelihood,
+        )
+
+    # Overridden by the families that have them.
+    has_codebook = False
+    positions = 1
+    has_exact_log_likelihood = False
+
+    def prior_module(self) -> nn.Module | None:
+        """The prior over codes with a density (`log_prob`), when the family has one."""
+        return None
 
     def observe(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The observation the likelihood models, from intensities in [0, 1] (identity by default)."""

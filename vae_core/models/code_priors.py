@@ -1,7 +1,7 @@
 """Priors over the code indices of a VQ-VAE, by name: what it samples from to generate.
 
 Each is trained on the indices the encoder currently chooses (which carry no gradient to the
-encoder), alongside the autoencoder or afterwards (`VQVAE.fit_code_prior`).
+encoder), alongside the autoencoder or afterwards (`vae_core.training.code_prior.fit_code_prior`).
 """
 
 from __future__ import annotations

@@ -20,6 +20,19 @@ USAGE_DECAY = 0.98
 EMA_EPSILON = 1e-5
 
 
+def perplexity(counts: torch.Tensor) -> torch.Tensor:
+    """exp(entropy) of the codes' empirical distribution from counts (K,): K when all are chosen
+    equally often, 1 when one code is chosen always."""
+    probabilities = counts / counts.sum()
+    entropy = -(probabilities * torch.log(probabilities.clamp_min(1e-12))).sum()
+    return entropy.exp()
+
+
+def codebook_usage(counts: torch.Tensor) -> torch.Tensor:
+    """The share of the K codes chosen at least once."""
+    return (counts > 0).float().mean()
+
+
 @dataclass
 class Quantized:
     indices: torch.Tensor  # (B, N) the chosen codes

@@ -6,13 +6,14 @@ import math
 
 import torch
 
+from vae_core.choices import lookup
 from vae_core.config import ModelConfig
-from vae_core.distributions import DiagonalGaussian, linear_gaussian_log_marginal
 from vae_core.errors import VaeStudioError
-from vae_core.likelihoods import LIKELIHOODS, GaussianLikelihood
-from vae_core.models.base import LatentModel, lookup
-from vae_core.networks import LinearDecoder, build_networks
-from vae_core.priors import PRIORS
+from vae_core.models.base import LatentModel
+from vae_core.models.distributions import DiagonalGaussian, linear_gaussian_log_marginal
+from vae_core.models.likelihoods import LIKELIHOODS, GaussianLikelihood
+from vae_core.models.networks import LinearDecoder, build_networks
+from vae_core.models.priors import PRIORS
 
 
 class GaussianVAE(LatentModel):
@@ -32,6 +33,9 @@ class GaussianVAE(LatentModel):
         self.likelihood = lookup(LIKELIHOODS, "likelihood", config.likelihood)(config.input_shape)
         prior_class = lookup(PRIORS, "prior", config.prior)
         self.prior = prior_class.from_config(config, None if self.conditional else self.encode)
+
+    def prior_module(self):
+        return self.prior
 
     def _condition(self, y):
         """The networks' extra input for labels y: none in this family."""

@@ -7,16 +7,14 @@ import math
 
 import torch
 
+from vae_core.choices import lookup
 from vae_core.config import ModelConfig
-from vae_core.data import ImageDataset
 from vae_core.errors import VaeStudioError
-from vae_core.likelihoods import LIKELIHOODS
-from vae_core.metrics import codebook_usage, perplexity
-from vae_core.models.base import LatentModel, lookup
+from vae_core.models.base import LatentModel
 from vae_core.models.code_priors import CODE_PRIORS
-from vae_core.models.quantizer import VectorQuantizer
-from vae_core.networks import build_code_networks
-from vae_core.optimizer import Adam
+from vae_core.models.likelihoods import LIKELIHOODS
+from vae_core.models.networks import build_code_networks
+from vae_core.models.quantizer import VectorQuantizer, codebook_usage, perplexity
 
 # Examples of each training batch the code prior learns from: it needs far fewer per step than
 # the autoencoder, and an autoregressive prior on the whole batch would triple the step's cost.
@@ -30,6 +28,8 @@ class VQVAE(LatentModel):
     term is the constant N log K: β has no effect. The code prior learns on the side (its NLL
     reaches no other weight) and is what `sample` draws from.
     """
+
+    has_codebook = True
 
     def __init__(self, config: ModelConfig):
         super().__init__(config)
@@ -131,27 +131,3 @@ class VQVAE(LatentModel):
             # With the fitted code prior in place of the uniform one: -log p(x) <= recon + this.
             "code_prior_nll": float(sums["code_prior_nll"]) / count,
         }
-
-    def fit_code_prior(
-        self, data: ImageDataset, steps: int, batch_size: int = 128, lr: float = 1e-3, seed: int = 0
-    ) -> float:
-        """Train the code prior alone on the codes of `data` (the encoder frozen); the last NLL per image."""
-        device = next(self.parameters()).device
-        generator = torch.Generator(device).manual_seed(seed)
-        was_training = self.training
-        self.eval()
-        with torch.no_grad():
-            indices = torch.cat([
-                self.code_indices(self.observe(data.batch(chunk)[0].to(device), generator))
-                for chunk in torch.arange(len(data), device=data.images.device).split(1000)
-            ])
-        optimizer = Adam(self.code_prior.parameters(), lr=lr)
-        nll = torch.zeros((), device=device)
-        for _ in range(steps):
-            batch = indices[torch.randint(len(indices), (batch_size,), generator=generator, device=device)]
-            nll = -self.code_prior.log_prob(batch).mean()
-            optimizer.zero_grad()
-            nll.backward()
-            optimizer.step()
-        self.train(was_training)
-        return float(nll.detach())

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import torch
 
-from vae_core.distributions import DiagonalGaussian
 from vae_core.errors import VaeStudioError
 from vae_core.models import LatentModel
-from vae_core.optimizer import Adam
+from vae_core.models.distributions import DiagonalGaussian
+from vae_core.training.optimizer import Adam
 
 
 @dataclass(frozen=True)

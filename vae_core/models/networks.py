@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from vae_core.choices import check_choice
 from vae_core.errors import VaeStudioError
 
 
@@ -131,8 +132,7 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
 
 
 def _require_architecture(arch: str, hidden) -> None:
-    if arch not in ARCHITECTURES:
-        raise VaeStudioError(f"unknown architecture '{arch}' (choose from {', '.join(ARCHITECTURES)})")
+    check_choice("architecture", arch, ARCHITECTURES)
     if any(size <= 0 for size in hidden):
         raise VaeStudioError(f"hidden layer sizes must be positive, got {list(hidden)}")
 

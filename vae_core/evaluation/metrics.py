@@ -1,5 +1,5 @@
 """Metrics of learned codes: the mutual information gap against ground-truth factors, and the
-usage of a VQ-VAE codebook."""
+usage of a VQ-VAE codebook (computed by the quantizer, whose training reports it too)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,12 @@ import numpy as np
 import torch
 
 from vae_core.errors import VaeStudioError
+from vae_core.models.quantizer import codebook_usage, perplexity
+
+__all__ = ["codebook_usage", "mutual_information_gap", "mutual_information_matrix", "perplexity"]
 
 # Equal-width bins per code dimension for discrete mutual information (as in Chen et al., 2018).
 MIG_BINS = 20
-
-
-def perplexity(counts: torch.Tensor) -> torch.Tensor:
-    """exp(entropy) of the codes' empirical distribution from counts (K,): K when all are chosen
-    equally often, 1 when one code is chosen always."""
-    probabilities = counts / counts.sum()
-    entropy = -(probabilities * torch.log(probabilities.clamp_min(1e-12))).sum()
-    return entropy.exp()
-
-
-def codebook_usage(counts: torch.Tensor) -> torch.Tensor:
-    """The share of the K codes chosen at least once."""
-    return (counts > 0).float().mean()
 
 
 def _discretise(values: np.ndarray, bins: int) -> np.ndarray:

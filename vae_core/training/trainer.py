@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vae_core.choices import check_choice
 from vae_core.config import RunConfig
 from vae_core.data import DataSplit
 from vae_core.device import resolve_device
 from vae_core.errors import VaeStudioError
 from vae_core.models import LatentModel, build_model
-from vae_core.optimizer import Adam
-from vae_core.schedules import BETA_SCHEDULES
+from vae_core.training.optimizer import Adam
+from vae_core.training.schedules import BETA_SCHEDULES
 
 
 class TrainingDiverged(VaeStudioError):
@@ -77,10 +78,7 @@ class Trainer:
             raise VaeStudioError(f"learning rate must be positive, got {train.lr}")
         if train.beta < 0:
             raise VaeStudioError(f"beta must not be negative, got {train.beta}")
-        if train.beta_schedule not in BETA_SCHEDULES:
-            raise VaeStudioError(
-                f"unknown beta schedule '{train.beta_schedule}' (choose from {', '.join(BETA_SCHEDULES)})"
-            )
+        check_choice("beta schedule", train.beta_schedule, BETA_SCHEDULES)
         self.device = device or resolve_device(train.device)
         torch.manual_seed(train.seed)  # network initialisation
         self.model: LatentModel = build_model(self.config.model).to(self.device)

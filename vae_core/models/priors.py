@@ -15,8 +15,13 @@ import torch
 from torch import nn
 
 from vae_core.config import ModelConfig
-from vae_core.distributions import LOG_2PI, DiagonalGaussian, diagonal_mixture_log_density, normal_log_density
 from vae_core.errors import VaeStudioError
+from vae_core.models.distributions import (
+    LOG_2PI,
+    DiagonalGaussian,
+    diagonal_mixture_log_density,
+    normal_log_density,
+)
 
 # What a prior may need of its model: the encoder's posterior for a batch of inputs (None where
 # the encoder also needs labels). Every prior class is built with `from_config(config, encode)`.

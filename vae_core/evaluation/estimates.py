@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 
 from vae_core.data import ImageDataset
-from vae_core.metrics import mutual_information_gap
+from vae_core.evaluation.metrics import mutual_information_gap
 from vae_core.models import LatentModel
 
 # Values of log-weights held at once while estimating log p(x): bounds memory for any K.

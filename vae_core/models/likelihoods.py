@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vae_core.distributions import normal_log_density
+from vae_core.models.distributions import normal_log_density
 
 
 class BernoulliLikelihood(nn.Module):

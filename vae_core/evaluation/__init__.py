@@ -1,0 +1,1 @@
+"""Evaluation: ELBO and importance-sampled estimates, one input's gaps, metrics of codes."""

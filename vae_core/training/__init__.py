@@ -1,0 +1,1 @@
+"""Training: the steppable trainer, its optimizer and the β schedules."""
