@@ -12,7 +12,7 @@ import html
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 import pyqtgraph as pg
@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.naming import named
-from app.session import TRAINING_THREADS, use_torch_threads
-from vae_core.data import ImageDataset
+from app.state import ModelOnShow
+from app.workers import start_job
 from vae_core.errors import VaeStudioError
 from vae_core.evaluation.analysis import (
     AmortizationReport,
@@ -43,7 +43,7 @@ from vae_core.evaluation.analysis import (
     importance_sampling_study,
 )
 from vae_core.evaluation.estimates import EvaluationStopped, evaluate_model
-from vae_core.models import LatentModel
+from vae_core.models import LatentModel, build_model
 
 # Examples per batch: small enough that progress moves about twice a second for an MLP on MNIST.
 BATCH_SIZE = 100
@@ -79,7 +79,8 @@ class EvaluationPage(QWidget):
         self._started = 0.0
         self._described = ""
         self._status: QLabel | None = None  # the label of the job under way
-        self._worker: threading.Thread | None = None
+        self._job_done = threading.Event()
+        self._job_done.set()
         self._show_results: Callable[[object], None] | None = None
         self._no_sampling_reason = ""
 
@@ -165,32 +166,37 @@ class EvaluationPage(QWidget):
     def busy(self) -> bool:
         return not self.evaluate_button.isEnabled()
 
-    def evaluate(self, model: LatentModel, data: ImageDataset, described: str) -> None:
-        """Evaluate `model`, which becomes the worker's (pass a copy of one in use), on `data`."""
-        samples = self.samples_spin.value() if model.samples_posterior else 1
+    def evaluate(self, model: ModelOnShow, weights: Mapping[str, torch.Tensor], described: str) -> None:
+        """Evaluate the model of `model`'s config with `weights` (the job builds its own copy) on
+        its test data."""
+        sampled = model.capabilities.samples_posterior
+        samples = self.samples_spin.value() if sampled else 1
         self._no_sampling_reason = (
-            "VQ-VAE's encoder is deterministic: importance sampling does not apply" if not model.samples_posterior
+            "VQ-VAE's encoder is deterministic: importance sampling does not apply" if not sampled
             else "K = 1: no importance sampling, the ELBO is the estimate"
-        )
-        limit = self.examples_spin.value()
+        )  # fmt: skip
+        limit, data, config = self.examples_spin.value(), model.test_data, model.config.model
 
         def job(progress, should_stop):
             return evaluate_model(
-                model, data, iw_samples=samples, limit=limit, batch_size=BATCH_SIZE, progress=progress, should_stop=should_stop
-            )
+                _built(config, weights), data, iw_samples=samples, limit=limit, batch_size=BATCH_SIZE,
+                progress=progress, should_stop=should_stop,
+            )  # fmt: skip
 
         self._start(job, self.status, self._show_evaluation, described)
 
-    def analyze(self, model: LatentModel, x: torch.Tensor, y: int | None, described: str) -> None:
-        """The gaps of one input x (C, H, W) of class y under `model` (the worker's from now on)."""
-        if not model.samples_posterior:
+    def analyze(self, model: ModelOnShow, weights, x: torch.Tensor, y: int | None, described: str) -> None:
+        """The gaps of one input x (C, H, W) of class y under the model on show."""
+        if not model.capabilities.samples_posterior:
             self.analysis_status.setText("The gaps need a posterior to draw from: VQ-VAE's encoder is deterministic.")
             return
+        config = model.config.model
 
         def job(progress, should_stop):  # a second or less: it runs to its end
-            gaps = amortization_gap(model, x, y)
+            built = _built(config, weights)
+            gaps = amortization_gap(built, x, y)
             progress(1, 2)
-            return gaps, importance_sampling_study(model, x, y, sample_counts=ANALYSIS_SAMPLES, repeats=ANALYSIS_REPEATS)
+            return gaps, importance_sampling_study(built, x, y, sample_counts=ANALYSIS_SAMPLES, repeats=ANALYSIS_REPEATS)
 
         self._start(job, self.analysis_status, self._show_analysis, described)
 
@@ -202,11 +208,9 @@ class EvaluationPage(QWidget):
         self.analyze_button.setEnabled(True)
 
     def shutdown(self, timeout_s: float) -> bool:
-        """Stop the job under way and wait for its thread (the window is closing); whether it ended."""
+        """Stop the job under way and wait for it (the window is closing); whether it ended."""
         self.cancel()
-        if self._worker is not None:
-            self._worker.join(timeout_s)
-        return self._worker is None or not self._worker.is_alive()
+        return self._job_done.wait(timeout_s)
 
     def clear(self) -> None:
         """Forget the results (a new model is on show)."""
@@ -231,15 +235,17 @@ class EvaluationPage(QWidget):
         self.evaluate_button.setEnabled(False)
         self.analyze_button.setEnabled(False)
         status.setText(f"Working on {described}…")
-        self._worker = threading.Thread(
-            target=self._work, args=(self._job, self._cancel, job), name="vae-studio-evaluation", daemon=True
-        )
-        self._worker.start()
+        self._job_done = threading.Event()
+        start_job(self._work, self._job, self._cancel, self._job_done, job)
 
-    # The worker thread.
-    def _work(self, job_number: int, cancel: threading.Event, job) -> None:
-        use_torch_threads(TRAINING_THREADS)
+    # On the job's thread.
+    def _work(self, job_number: int, cancel: threading.Event, done: threading.Event, job) -> None:
+        try:
+            self._run_job(job_number, cancel, job)
+        finally:
+            done.set()
 
+    def _run_job(self, job_number: int, cancel: threading.Event, job) -> None:
         def report(signal, *values) -> None:
             # Once cancelled, the page may be on its way out: nothing more goes to it.
             if not cancel.is_set():
@@ -412,3 +418,10 @@ def analysis_table(gaps: AmortizationReport, study: ImportanceSamplingReport) ->
 def _short(value: float) -> str:
     """One decimal below a hundred, none above: the table stays narrow."""
     return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def _built(config, weights: Mapping[str, torch.Tensor]) -> LatentModel:
+    """A model of its own for a job, built on the job's thread."""
+    model = build_model(config)
+    model.load_state_dict(weights)
+    return model.eval().requires_grad_(False)

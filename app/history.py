@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vae_core.cli import METRICS_COLUMNS
 from vae_core.errors import VaeStudioError
-from vae_core.training.trainer import TrainingSnapshot
+from vae_core.training.trainer import METRICS_COLUMNS, TrainingSnapshot, metrics_row
 
 
 class BoundedSeries:
@@ -75,10 +74,10 @@ class MetricsTable:
     def __len__(self) -> int:
         return self._count
 
-    def append(self, snapshot: TrainingSnapshot) -> None:
+    def append(self, row: tuple[float, ...]) -> None:
         if self._count == len(self._rows):
             self._rows = np.concatenate([self._rows, np.empty_like(self._rows)])
-        self._rows[self._count] = [getattr(snapshot, column) for column in self.columns]
+        self._rows[self._count] = row
         self._count += 1
 
     @property
@@ -101,3 +100,36 @@ class MetricsTable:
                     )
         except OSError as error:
             raise VaeStudioError(f"cannot write {path}: {error.strerror}") from None
+
+
+# The curves' terms, by their METRICS_COLUMNS names.
+CURVE_TERMS = ("loss", "recon", "kl", "beta")
+_CURVE_COLUMNS = [METRICS_COLUMNS.index(name) for name in CURVE_TERMS]
+
+
+class RunHistory:
+    """A run's whole metrics table and the bounded series its curves draw, kept together."""
+
+    def __init__(self, capacity: int = 4000):
+        self.table = MetricsTable()
+        self.series = BoundedSeries(CURVE_TERMS, capacity)
+        self.total_steps = 0  # the run's planned budget, for the curves' step axis
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def append(self, snapshot: TrainingSnapshot) -> None:
+        self._add(metrics_row(snapshot))
+        self.total_steps = snapshot.total_steps
+
+    def _add(self, row) -> None:
+        self.table.append(row)
+        self.series.append(row[0], tuple(row[index] for index in _CURVE_COLUMNS))
+
+    def replace(self, rows: np.ndarray | None) -> None:
+        """Start again from `rows` (METRICS_COLUMNS values), or empty."""
+        self.table.clear()
+        self.series.clear()
+        self.total_steps = 0
+        for row in () if rows is None else rows:
+            self._add(tuple(row))

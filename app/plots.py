@@ -1,7 +1,7 @@
 """The run's live plots: loss curves with β on its own axis, and the KL of each latent dimension.
 
-Both keep their data in bounded buffers and redraw only when asked (the window asks at most ten
-times a second), so a snapshot costs an append, not a redraw.
+The curves draw the run's bounded history from the state model, only when asked (the window asks
+at most ten times a second), so a snapshot costs an append, not a redraw.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from app.history import BoundedSeries
 from app.naming import named
-from vae_core.training.trainer import TrainingSnapshot
+from app.state import RunModel
 
 LOSS_TERMS = ("loss", "recon", "kl")
 # Colour-blind-safe (Okabe-Ito) pens for loss, reconstruction and KL; β dashed in grey. Pens
@@ -57,9 +56,9 @@ class CurvesView(QWidget):
     Once the user pans or zooms, the ranges are theirs until the next run.
     """
 
-    def __init__(self, capacity: int = 4000, parent: QWidget | None = None):
+    def __init__(self, run: RunModel, parent: QWidget | None = None):
         super().__init__(parent)
-        self.series = BoundedSeries((*LOSS_TERMS, "beta"), capacity)
+        self.run = run
         self.plot = named(pg.PlotWidget(), "lossPlot", "Loss curves")
         item = self.plot.getPlotItem()
         item.setLabel("bottom", "step")
@@ -73,6 +72,8 @@ class CurvesView(QWidget):
         item.scene().addItem(self.beta_view)
         item.getAxis("right").linkToView(self.beta_view)
         item.getAxis("right").setLogMode(False, True)
+        # A scale prefix would turn the label into "β (x0.001)" whenever β's range is small.
+        item.getAxis("right").enableAutoSIPrefix(False)
         self.beta_view.setXLink(item.vb)
         self.curves["beta"] = pg.PlotDataItem(name="beta", pen=_PENS["beta"])
         self.curves["beta"].setLogMode(False, True)
@@ -83,7 +84,6 @@ class CurvesView(QWidget):
             curve.setClipToView(True)
             curve.setDownsampling(auto=True, method="peak")
         item.vb.sigResized.connect(self._align_beta_view)
-        self._step_budget = 0
         self._x_end: float | None = None
         self._y_range: tuple[float, float] | None = None
         self._beta_range: tuple[float, float] | None = None
@@ -94,6 +94,7 @@ class CurvesView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
+        run.history_replaced.connect(self._history_replaced)
 
     def _align_beta_view(self) -> None:
         self.beta_view.setGeometry(self.plot.getPlotItem().vb.sceneBoundingRect())
@@ -102,13 +103,12 @@ class CurvesView(QWidget):
     def _user_took_the_ranges(self) -> None:
         self._user_ranged = True
 
-    def add(self, snapshot: TrainingSnapshot) -> None:
-        self.series.append(snapshot.step, (snapshot.loss, snapshot.recon, snapshot.kl, snapshot.beta))
-        self._step_budget = snapshot.total_steps
+    @property
+    def series(self):
+        return self.run.history.series
 
-    def clear(self) -> None:
-        self.series.clear()
-        self._step_budget = 0
+    def _history_replaced(self) -> None:
+        """Another run, or an opened checkpoint's curves: the ranges fit them afresh."""
         self._x_end = self._y_range = self._beta_range = None
         self._user_ranged = False
         self.plot.getPlotItem().vb.disableAutoRange()
@@ -125,7 +125,7 @@ class CurvesView(QWidget):
 
     def _fit_ranges(self) -> None:
         item = self.plot.getPlotItem()
-        x_end = max(self._step_budget, float(self.series.x[-1]))
+        x_end = max(self.run.history.total_steps, float(self.series.x[-1]))
         if x_end != self._x_end:
             self._x_end = x_end
             item.setXRange(0, x_end, padding=0.01)

@@ -1,14 +1,12 @@
 """Reconstructions and prior samples of the run's model, as uint8 images, or as points for 2-D
 point data (no Qt).
 
-The window's own CPU copy of the model, refreshed from snapshots' weights: never the model that
-training mutates. The examples and the sampling noise are fixed, so successive refreshes show
-the same inputs and the same codes, and only the model's progress changes the pictures.
+It draws with the explorer's CPU copy of the model on show (the decode service's), never the model
+that training mutates. The examples and the sampling noise are fixed, so successive refreshes
+show the same inputs and the same codes, and only the model's progress changes the pictures.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -16,7 +14,6 @@ import torch
 from app.explorer.latent_ops import to_uint8_images
 from vae_core.data import ImageDataset
 from vae_core.models import LatentModel
-from vae_core.models.distributions import DiagonalGaussian
 
 POINT_COUNT = 300
 
@@ -33,9 +30,6 @@ class PreviewModel:
         self.sample_count = sample_count
         self.seed = seed
 
-    def load_weights(self, state: Mapping[str, torch.Tensor]) -> None:
-        self.model.load_state_dict(state)
-
     def _condition(self, labels: torch.Tensor) -> torch.Tensor | None:
         return labels if self.model.conditional else None
 
@@ -43,7 +37,7 @@ class PreviewModel:
         condition = self._condition(self.labels)
         encoded = self.model.encode(self.images, condition)
         # A posterior is decoded at its mean; a deterministic code (VQ-VAE's) as it is.
-        code = encoded.mean if isinstance(encoded, DiagonalGaussian) else encoded
+        code = encoded.mean if self.model.capabilities.samples_posterior else encoded
         return self.model.decode_mean(code, condition)
 
     @torch.no_grad()

@@ -27,9 +27,9 @@ def window(shown_window):
 def test_choosing_mnist_downloads_it_with_a_progress_dialog(qtbot, window, tiny_mnist, monkeypatch):  # noqa: F811
     monkeypatch.setenv(MIRRORS_VARIABLE, f"{tiny_mnist.base}/good/")
     progress = []
-    window.session.dataProgress.connect(lambda done, total: progress.append((done, total)))
+    window.runs.dataProgress.connect(lambda done, total: progress.append((done, total)))
     with qtbot.waitSignal(
-        window._dataLoaded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda name, error: name == "mnist"
+        window.dataLoaded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda name, error: name == "mnist"
     ) as loaded:
         window.controls.dataset_combo.setCurrentText("mnist")
     assert loaded.args == ["mnist", ""]
@@ -39,9 +39,9 @@ def test_choosing_mnist_downloads_it_with_a_progress_dialog(qtbot, window, tiny_
     assert dialog is not None and not dialog.isModal() and dialog.isHidden()
     # The files are in the cache now: training finds them without another download.
     requests = len(tiny_mnist.handler.requests)
-    with qtbot.waitSignal(window.session.runEnded, timeout=SIGNAL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS):
         window.findChild(QPushButton, "trainButton").click()
-    assert window.session.trainer.step == 3 and len(tiny_mnist.handler.requests) == requests
+    assert window.state.run.latest.step == 3 and len(tiny_mnist.handler.requests) == requests
 
 
 def test_a_failed_download_shows_one_line_and_the_window_goes_on(qtbot, window, tiny_mnist, monkeypatch):  # noqa: F811
@@ -52,6 +52,6 @@ def test_a_failed_download_shows_one_line_and_the_window_goes_on(qtbot, window, 
     assert "HTTP 404" in message and "train-images-idx3-ubyte.gz" in message and "\n" not in message
     # Back to a built-in set, the window trains as before.
     window.controls.dataset_combo.setCurrentText("glyphs")
-    with qtbot.waitSignal(window.session.runEnded, timeout=SIGNAL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS):
         window.findChild(QPushButton, "trainButton").click()
-    assert window.session.trainer.step == 3
+    assert window.state.run.latest.step == 3

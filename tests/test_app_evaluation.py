@@ -22,7 +22,7 @@ def _config(family: str = "vae") -> RunConfig:
 
 
 def _train_to_the_end(qtbot, window) -> None:
-    with qtbot.waitSignal(window.session.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda r: r == "finished"):
+    with qtbot.waitSignal(window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda r: r == "finished"):
         window.findChild(QPushButton, "trainButton").click()
 
 
@@ -53,8 +53,12 @@ def test_evaluating_a_trained_model_plots_the_estimate_against_the_samples(qtbot
 
     # The page scores the weights of the run's last snapshot, which the run's own model has too.
     from vae_core.evaluation.estimates import evaluate_model
+    from vae_core.models import build_model
 
-    expected = evaluate_model(window.session.trainer.model, window.test_data, iw_samples=20, limit=100, batch_size=100)
+    model = build_model(window.state.run.config.model)
+    model.load_state_dict(window.state.run.latest.model_state)
+    test_data = window.state.shown.model.test_data
+    expected = evaluate_model(model, test_data, iw_samples=20, limit=100, batch_size=100)
     # (to rounding: the page computes on its own thread, with its own thread count)
     assert results["elbo"] == pytest.approx(expected["elbo"], rel=1e-5)
     assert results["log_likelihood_is"] == pytest.approx(expected["log_likelihood_is"], rel=1e-5)
@@ -120,4 +124,4 @@ def test_closing_the_window_stops_an_evaluation_in_progress(qtbot, shown_window)
     window.findChild(QPushButton, "evaluateButton").click()
     assert window.evaluation.busy
     window.close()
-    assert not window.evaluation._worker.is_alive()
+    assert window.evaluation._job_done.is_set()

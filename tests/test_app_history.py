@@ -8,9 +8,8 @@ import pytest
 from app.history import BoundedSeries, MetricsTable
 from app.pacing import DutyCycle, LogPacer
 from app.plots import fitted_log_range
-from vae_core.cli import METRICS_COLUMNS
 from vae_core.errors import VaeStudioError
-from vae_core.training.trainer import TrainingSnapshot
+from vae_core.training.trainer import METRICS_COLUMNS, TrainingSnapshot, metrics_row
 
 
 def _snapshot(step: int, loss: float) -> TrainingSnapshot:
@@ -60,7 +59,7 @@ def test_series_capacity_must_be_a_multiple_of_four():
 def test_metrics_table_writes_the_command_lines_columns(tmp_path):
     table = MetricsTable()
     for step in range(1, 301):  # past the first allocation of 256 rows
-        table.append(_snapshot(step, loss=100.0 + step))
+        table.append(metrics_row(_snapshot(step, loss=100.0 + step)))
     path = tmp_path / "metrics.csv"
     table.write_csv(path)
     with path.open(newline="") as handle:
@@ -75,7 +74,7 @@ def test_metrics_table_writes_the_command_lines_columns(tmp_path):
 
 def test_metrics_table_reports_an_unwritable_path(tmp_path):
     table = MetricsTable()
-    table.append(_snapshot(1, 1.0))
+    table.append(metrics_row(_snapshot(1, 1.0)))
     with pytest.raises(VaeStudioError, match="cannot write"):
         table.write_csv(tmp_path / "missing-folder" / "metrics.csv")
 

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QPushButton
 from app.explorer.data_space import mesh_polylines
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.data.points import POINT_CLOUDS
+from vae_core.models import build_model
 
 SIGNAL_TIMEOUT_MS = 10_000
 
@@ -46,7 +47,7 @@ def test_the_user_may_pick_linear_but_conv_is_refused_with_one_line(qtbot, windo
         window.findChild(QPushButton, "trainButton").click()
     message = shown.args[0]
     assert "moons" in message and "conv" in message and "mlp" in message and "\n" not in message
-    assert window.session.trainer is None
+    assert window.state.run.config is None and window.state.shown.model is None
 
 
 def test_mesh_polylines_break_between_lines():
@@ -66,25 +67,25 @@ def test_training_on_moons_shows_the_data_space_and_point_previews(qtbot, window
             train=TrainConfig(batch_size=50, max_steps=20, seed=0, device="cpu"),
         )
     )
-    with qtbot.waitSignal(window.session.runEnded, timeout=SIGNAL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS):
         window.findChild(QPushButton, "trainButton").click()
     explorer = window.explorer
-    final = window.session.trainer.weights()
-    explorer.load_weights(final, window.session.trainer.step)
-
-    def explorer_has_the_final_weights() -> bool:
-        # Weights are applied at most a few times a second: the last call may wait for its turn.
-        state = explorer.model.model.state_dict()
-        return all(torch.equal(state[name], value) for name, value in final.items())
-
-    qtbot.waitUntil(explorer_has_the_final_weights, timeout=SIGNAL_TIMEOUT_MS)
+    final = window.state.run.latest.model_state
+    # Weights are applied at most a few times a second: the last ones may wait for their turn.
+    qtbot.waitUntil(
+        lambda: window.state.shown.explorer.decoded_generation == window.state.shown.generation,
+        timeout=SIGNAL_TIMEOUT_MS,
+    )
+    state = explorer.model.model.state_dict()
+    assert all(torch.equal(state[name], value) for name, value in final.items())
     # Pages that draw decodes as images stand aside for point data.
     assert not any(page.isEnabled() for page in (explorer.interpolation, explorer.traversals, explorer.draw))
     space = explorer.data_space
     assert space.isVisible() and not explorer.map.tiles_check.isEnabled()
     # The data as they are, coloured by their two moons.
     shown = space.data_points.data
-    test_points = explorer.data.images[:, :, 0, 0].numpy()
+    examples = window.state.shown.explorer.examples
+    test_points = examples.images[:, :, 0, 0].numpy()
     np.testing.assert_allclose(np.stack([shown["x"], shown["y"]], 1), test_points, rtol=1e-6)
     assert len({brush.color().name() for brush in shown["brush"]}) == 2
     # The mesh: 15 rows and 15 columns, each a decoded line of the latent grid.
@@ -92,7 +93,9 @@ def test_training_on_moons_shows_the_data_space_and_point_previews(qtbot, window
     assert np.isnan(mesh_x).sum() == 30
 
     # The cursor's decoded point follows the cursor: it is the decoder's mean at the cursor's code.
-    model = window.session.trainer.model.cpu().eval()
+    model = build_model(window.state.run.config.model)
+    model.load_state_dict(final)
+    model.eval()
     for position in ((0.0, 0.0), (1.5, -1.0)):
         explorer.map.set_cursor_position(*position)
         with torch.no_grad():
@@ -100,10 +103,10 @@ def test_training_on_moons_shows_the_data_space_and_point_previews(qtbot, window
         np.testing.assert_allclose(space.cursor_position(), expected, atol=1e-5)
 
     # Previews draw points: inputs with their reconstructions, and prior draws.
-    window.refresh_views(force_previews=True)
-    assert window.reconstruction_stack.currentWidget() is window.reconstruction_points
-    assert window.samples_stack.currentWidget() is window.sample_points
-    inputs_x, _ = window.reconstruction_points.data_points.getData()
-    sample_x, _ = window.sample_points.samples.getData()
-    assert len(inputs_x) == min(300, len(explorer.data)) and len(sample_x) == 300
+    previews = window.previews
+    assert previews.reconstruction_stack.currentWidget() is previews.reconstruction_points
+    assert previews.samples_stack.currentWidget() is previews.sample_points
+    inputs_x, _ = previews.reconstruction_points.data_points.getData()
+    sample_x, _ = previews.sample_points.samples.getData()
+    assert len(inputs_x) == min(300, len(examples)) and len(sample_x) == 300
     assert np.isfinite(sample_x).all()

@@ -22,9 +22,11 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
+from app.controllers.run import OUT_OF_MEMORY_MESSAGE
 from app.explorer.latent_ops import to_uint8_images
 from app.main_window import MainWindow
-from app.session import OUT_OF_MEMORY_MESSAGE, TRAINING_THREADS, RunState
+from app.state import RunStatus
+from app.workers import TRAINING_THREADS
 from vae_core import data as data_module
 from vae_core.checkpoint import load_checkpoint
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -54,31 +56,38 @@ def window(shown_window):
 
 
 def start_and_wait_for_snapshots(qtbot, window, count: int = 2):
-    with qtbot.waitSignal(window.session.runStarted, timeout=SIGNAL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.runs.runStarted, timeout=SIGNAL_TIMEOUT_MS):
         qtbot.mouseClick(window.findChild(QPushButton, "trainButton"), Qt.MouseButton.LeftButton)
     for _ in range(count):
-        with qtbot.waitSignal(window.session.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
+        with qtbot.waitSignal(window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
             pass
 
 
-def wait_for_state(qtbot, window, state: RunState):
-    if window.session.state is not state:
-        with qtbot.waitSignal(
-            window.session.stateChanged, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda new: new is state
-        ):
-            pass
+def wait_for_status(qtbot, window, status: RunStatus):
+    qtbot.waitUntil(lambda: window.state.run.status is status, timeout=SIGNAL_TIMEOUT_MS)
 
 
 def train_to_the_end(qtbot, window):
     with qtbot.waitSignal(
-        window.session.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda reason: reason == "finished"
+        window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda reason: reason == "finished"
     ):
         window.findChild(QPushButton, "trainButton").click()
 
 
 def stop_and_wait(qtbot, window):
-    with qtbot.waitSignal(window.session.runEnded, timeout=SIGNAL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS):
         window.findChild(QPushButton, "stopButton").click()
+
+
+def save_and_wait(qtbot, window, path):
+    with qtbot.waitSignal(window.checkpointSaved, timeout=SIGNAL_TIMEOUT_MS) as saved:
+        assert window.save_checkpoint_to(path)
+    assert saved.args == [str(path)]
+
+
+def open_and_wait(qtbot, window, path):
+    with qtbot.waitSignal(window.checkpoints.opened, timeout=SIGNAL_TIMEOUT_MS):
+        assert window.open_checkpoint(path)
 
 
 # The widgets a user, a test or a screen reader finds by name.
@@ -145,25 +154,28 @@ def test_a_run_streams_snapshots_into_curves_status_and_views(qtbot, window):
     start_and_wait_for_snapshots(qtbot, window, count=3)
     with qtbot.waitSignal(window.viewsRefreshed, timeout=SIGNAL_TIMEOUT_MS):
         pass
-    window.refresh_views(force_previews=True)
-    snapshot = window.session.last_snapshot
+    window.refresh_views()
+    snapshot = window.state.run.latest
     loss_x, loss_y = window.curves.curves["loss"].getOriginalDataset()
     assert len(loss_x) >= 3 and loss_x[-1] == snapshot.step
     assert np.all(np.isfinite(loss_y))
     # The first snapshot comes after a single step: the curves start at once.
-    assert window.metrics.rows[0, 0] == 1
+    assert window.state.run.history.table.rows[0, 0] == 1
     assert window.findChild(object, "stepLabel").text().startswith(f"step {snapshot.step:,}")
     assert window.findChild(object, "deviceLabel").text() == "cpu"
     assert window.kl_bars.kl_per_dim is snapshot.kl_per_dim
-    # Views use their own CPU models, fed with the snapshots' weights, on the test split.
+    # The views draw with the explorer's own CPU copy, built off the GUI thread, on the test split.
     explorer = window.explorer
-    assert explorer.model is not None and explorer.model.model is not window.session.trainer.model
-    assert len(explorer.data) == 100
-    pairs = window.preview.reconstruction_pairs()
-    width = window.preview.images.shape[-1]
+    assert explorer.model.model is window.state.shown.model.viewer
+    assert not any(parameter.requires_grad for parameter in explorer.model.model.parameters())
+    assert len(window.state.shown.explorer.examples) == 100
+    qtbot.waitUntil(lambda: window.previews.reconstructions.image() is not None, timeout=SIGNAL_TIMEOUT_MS)
+    preview = window.previews.preview
+    pairs = preview.reconstruction_pairs()
+    width = preview.images.shape[-1]
     # The left half of each pair is the input image itself.
-    assert np.array_equal(pairs[:, :, :width], to_uint8_images(window.preview.images.numpy()))
-    assert window.reconstructions.image() is not None and window.samples.image() is not None
+    assert np.array_equal(pairs[:, :, :width], to_uint8_images(preview.images.numpy()))
+    assert window.previews.samples.image() is not None
 
 
 def test_controls_that_cannot_change_mid_run_are_locked(qtbot, window):
@@ -180,15 +192,13 @@ def test_controls_that_cannot_change_mid_run_are_locked(qtbot, window):
 
 def test_beta_and_learning_rate_reach_the_trainer_and_the_beta_curve(qtbot, window):
     start_and_wait_for_snapshots(qtbot, window, count=1)
-    trainer = window.session.trainer
     window.findChild(QDoubleSpinBox, "betaSpinBox").setValue(4.0)
-    assert trainer.beta == 4.0  # the schedule is constant
     assert window.controls.beta_slider.value() == round(100 * math.log10(4.0))
     window.controls.lr_spin.setValue(3e-4)
-    assert trainer.learning_rate == pytest.approx(3e-4)
     with qtbot.waitSignal(
-        window.session.snapshotReady, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda s: s.beta == 4.0
-    ):
+        window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS,
+        check_params_cb=lambda s: s.beta == 4.0 and s.learning_rate == pytest.approx(3e-4),
+    ):  # fmt: skip
         pass
     window.refresh_views()
     beta_x, beta_y = window.curves.curves["beta"].getOriginalDataset()
@@ -196,35 +206,47 @@ def test_beta_and_learning_rate_reach_the_trainer_and_the_beta_curve(qtbot, wind
     # The change shows where it happened: 1 up to some step, 4 from the next one on.
     change = int(np.argmax(beta_y == 4.0))
     assert np.all(beta_y[:change] == 1.0) and np.all(beta_y[change:] == 4.0)
-    assert window.session.last_snapshot.learning_rate == pytest.approx(3e-4)
+    assert window.curves.plot.getPlotItem().getAxis("right").labelString().find("x0.") < 0
 
 
-def test_pause_step_resume_and_stop(qtbot, window):
+def test_pause_step_exactly_one_step_resume_and_stop(qtbot, window):
     start_and_wait_for_snapshots(qtbot, window, count=2)
-    session = window.session
+    run = window.state.run
     pause_button = window.findChild(QPushButton, "pauseButton")
     pause_button.click()
-    wait_for_state(qtbot, window, RunState.PAUSED)
-    trainer = session.trainer
-    # A pause lands on a snapshot: the trainer holds exactly the state the window last saw.
-    assert trainer.paused and trainer.step == session.last_snapshot.step
+    wait_for_status(qtbot, window, RunStatus.PAUSED)
     assert pause_button.text() == "Resume" and window.findChild(QPushButton, "stepButton").isEnabled()
-
-    before = trainer.step
-    interval = trainer.log_every
-    with qtbot.waitSignal(session.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
+    before = run.latest.step
+    with qtbot.waitSignal(window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
         window.findChild(QPushButton, "stepButton").click()
-    wait_for_state(qtbot, window, RunState.PAUSED)
-    assert session.last_snapshot.step == before + interval == trainer.step
-
-    pause_button.click()
-    assert session.state is RunState.RUNNING and not trainer.paused
-    with qtbot.waitSignal(session.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
+    assert run.latest.step == before + 1 and run.status is RunStatus.PAUSED
+    # Paused means paused: nothing more arrives until Resume.
+    with qtbot.assertNotEmitted(window.runs.snapshotReady, wait=300):
         pass
-    assert trainer.step > before + interval
+    pause_button.click()
+    assert run.status is RunStatus.RUNNING
+    with qtbot.waitSignal(window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
+        pass
+    assert run.latest.step > before + 1
     stop_and_wait(qtbot, window)
-    assert session.state is RunState.IDLE
-    assert not any(thread.name == "vae-studio-training" for thread in threading.enumerate())
+    assert run.status is RunStatus.STOPPED
+
+
+def test_stop_then_continue_goes_on_from_the_same_step(qtbot, window):
+    start_and_wait_for_snapshots(qtbot, window, count=2)
+    stop_and_wait(qtbot, window)
+    continue_button = window.findChild(QPushButton, "continueButton")
+    assert continue_button.isEnabled() and window.findChild(QPushButton, "trainButton").isEnabled()
+    stopped_at = window.state.run.latest.step
+    rows = len(window.state.run.history)
+    with qtbot.waitSignal(window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS) as next_snapshot:
+        continue_button.click()
+    assert window.state.run.status is RunStatus.RUNNING and not continue_button.isEnabled()
+    assert next_snapshot.args[0].step > stopped_at
+    # The same run goes on: its curves keep their history.
+    assert len(window.state.run.history) > rows
+    assert window.state.run.history.table.rows[rows - 1, 0] == stopped_at
+    stop_and_wait(qtbot, window)
 
 
 def test_space_toggles_pause(qtbot, window):
@@ -232,18 +254,18 @@ def test_space_toggles_pause(qtbot, window):
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=2000)
     qtbot.keyClick(window, Qt.Key.Key_Space)
-    wait_for_state(qtbot, window, RunState.PAUSED)
+    wait_for_status(qtbot, window, RunStatus.PAUSED)
     qtbot.keyClick(window, Qt.Key.Key_Space)
-    assert window.session.state is RunState.RUNNING
+    assert window.state.run.status is RunStatus.RUNNING
 
 
-def test_closing_during_a_run_stops_and_joins_the_thread_within_a_second(qtbot, window):
+def test_closing_during_a_run_stops_and_joins_its_job_within_a_second(qtbot, window):
     start_and_wait_for_snapshots(qtbot, window, count=2)
-    thread = window.session._run.thread
+    commands = window.runs._commands
     started = time.perf_counter()
     window.close()
-    assert time.perf_counter() - started < 1.0
-    assert not thread.is_alive()
+    assert time.perf_counter() - started < 1.5
+    assert commands.done.is_set()
 
 
 def test_training_loads_data_off_the_gui_thread(qtbot, monkeypatch, window):
@@ -262,20 +284,23 @@ def test_training_loads_data_off_the_gui_thread(qtbot, monkeypatch, window):
 @pytest.mark.skipif(TRAINING_THREADS == 1, reason="one core: every thread gets one torch thread anyway")
 def test_training_and_loading_keep_their_thread_count_whatever_the_gui_thread_sets(qtbot, monkeypatch, window):
     """Torch's thread count is per thread, and a thread's first torch call takes the count set last
-    anywhere: the workers set their own, so a run's rounding does not depend on the GUI thread."""
+    anywhere: the jobs set their own, so a run's rounding does not depend on the GUI thread."""
     counts = {}
+    original_loss = GaussianVAE.loss
 
     def recording_glyphs(config, progress=None):
         counts["loading"] = torch.get_num_threads()
         return load_data(dataclasses.replace(config, dataset="glyphs"))
 
+    def recording_loss(self, *args, **kwargs):
+        counts.setdefault("training", torch.get_num_threads())
+        return original_loss(self, *args, **kwargs)
+
     monkeypatch.setitem(data_module.NAMED_DATASETS, "recorded", recording_glyphs)
+    monkeypatch.setattr(GaussianVAE, "loss", recording_loss)
     window.controls.apply_config(dataclasses.replace(tiny_config(), data=DataConfig(dataset="recorded", size=600)))
     torch.set_num_threads(1)  # set last before the run, by the GUI thread
     start_and_wait_for_snapshots(qtbot, window, count=1)
-    window.session.trainer.call_between_steps(lambda _: counts.setdefault("training", torch.get_num_threads()))
-    with qtbot.waitSignal(window.session.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
-        pass
     assert counts == {"loading": TRAINING_THREADS, "training": TRAINING_THREADS}
 
 
@@ -283,19 +308,21 @@ def test_save_open_and_resume_continue_the_run_bit_for_bit(qtbot, window, tmp_pa
     window.controls.apply_config(tiny_config(max_steps=20, epochs=2))
     train_to_the_end(qtbot, window)
     path = tmp_path / "run.safetensors"
-    with qtbot.waitSignal(window.session.checkpointSaved, timeout=SIGNAL_TIMEOUT_MS):
-        assert window.save_checkpoint_to(path)
+    save_and_wait(qtbot, window, path)
     assert int(load_checkpoint(path).counters["step"]) == 20
 
     reopened = MainWindow()
     qtbot.addWidget(reopened)
-    assert reopened.open_checkpoint(path)
+    open_and_wait(qtbot, reopened, path)
     assert reopened.controls.hidden_edit.text() == "32" and reopened.explorer.model is not None
     reopened.controls.epochs_spin.setValue(3)  # the budget grows from 20 steps to 30
-    with qtbot.waitSignal(reopened.session.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda r: r == "finished"):
+    with qtbot.waitSignal(reopened.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda r: r == "finished"):
         assert reopened.resume_from()
-    resumed = reopened.session.trainer
-    assert resumed.step == 30 and reopened.metrics.rows[0, 0] == 21
+    final = reopened.state.run.latest
+    assert final.step == 30
+    # The resumed run's history starts with the checkpoint's and goes on from step 21.
+    steps = reopened.state.run.history.table.rows[:, 0]
+    assert steps[0] == 1 and 20 in steps and 21 in steps and steps[-1] == 30
 
     # Sums split over threads round differently: the reference trains on the window's thread count.
     threads = torch.get_num_threads()
@@ -306,25 +333,40 @@ def test_save_open_and_resume_continue_the_run_bit_for_bit(qtbot, window, tmp_pa
     finally:
         torch.set_num_threads(threads)
     for name, value in straight.model.state_dict().items():
-        assert torch.equal(value, resumed.model.state_dict()[name]), name
+        assert torch.equal(value, final.model_state[name]), name
     reopened.close()
 
 
-def test_saving_during_a_run_writes_at_the_next_snapshot(qtbot, window, tmp_path):
+def test_a_reopened_checkpoint_shows_the_curves_its_run_had(qtbot, window, tmp_path):
+    window.controls.apply_config(tiny_config(max_steps=30, epochs=3))
+    train_to_the_end(qtbot, window)
+    path = tmp_path / "history.safetensors"
+    save_and_wait(qtbot, window, path)
+    expected = window.state.run.history.table.rows.copy()
+
+    reopened = MainWindow()
+    qtbot.addWidget(reopened)
+    reopened.show()
+    open_and_wait(qtbot, reopened, path)
+    assert np.array_equal(reopened.state.run.history.table.rows, expected)
+    loss_x, loss_y = reopened.curves.curves["loss"].getOriginalDataset()
+    assert list(loss_x) == list(expected[:, 0]) and np.array_equal(loss_y, expected[:, 4])
+    reopened.close()
+
+
+def test_saving_during_a_run_writes_at_a_snapshot(qtbot, window, tmp_path):
     start_and_wait_for_snapshots(qtbot, window, count=1)
     path = tmp_path / "live.safetensors"
-    with qtbot.waitSignal(window.session.checkpointSaved, timeout=SIGNAL_TIMEOUT_MS) as saved:
-        window.save_checkpoint_to(path)
-    assert saved.args == [str(path)]
-    steps = [int(row[0]) for row in window.metrics.rows]
+    save_and_wait(qtbot, window, path)
+    steps = [int(row[0]) for row in window.state.run.history.table.rows]
     assert int(load_checkpoint(path).counters["step"]) in steps
 
 
 def test_an_invalid_checkpoint_shows_an_error_and_the_window_stays_usable(qtbot, window, tmp_path):
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"this is not a safetensors file")
-    with qtbot.waitSignal(window.errorShown) as shown:
-        assert not window.open_checkpoint(bad)
+    with qtbot.waitSignal(window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
+        window.open_checkpoint(bad)
     assert str(bad) in shown.args[0]
     box = window.findChild(QMessageBox, "errorMessage")
     assert box.isVisible() and not box.isModal() and str(bad) in box.text()
@@ -346,11 +388,11 @@ def test_nan_loss_shows_a_message_and_keeps_the_last_good_model(qtbot, monkeypat
     with qtbot.waitSignal(window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         window.train()
     assert "loss became nan" in shown.args[0] and "last good model" in shown.args[0]
-    wait_for_state(qtbot, window, RunState.IDLE)
-    good = window.session.last_snapshot.model_state
+    wait_for_status(qtbot, window, RunStatus.FAILED)
+    good = window.state.run.latest.model_state
     assert all(torch.isfinite(value).all() for value in good.values())
     path = tmp_path / "last-good.safetensors"
-    assert window.save_checkpoint_to(path)
+    save_and_wait(qtbot, window, path)
     saved = load_checkpoint(path).model_state
     assert all(torch.equal(saved[name], good[name]) for name in good)
     assert window.findChild(QPushButton, "trainButton").isEnabled()
@@ -364,20 +406,20 @@ def test_running_out_of_memory_shows_a_message(qtbot, monkeypatch, window):
     with qtbot.waitSignal(window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         window.train()
     assert shown.args == [OUT_OF_MEMORY_MESSAGE]
-    wait_for_state(qtbot, window, RunState.IDLE)
+    wait_for_status(qtbot, window, RunStatus.FAILED)
 
 
 def test_export_metrics_csv_and_plot_png(qtbot, window, tmp_path):
     start_and_wait_for_snapshots(qtbot, window, count=3)
     stop_and_wait(qtbot, window)
     csv_path = tmp_path / "metrics.csv"
-    assert window.export_metrics(csv_path)
+    assert window.files.export_metrics(csv_path)
     lines = csv_path.read_text().splitlines()
     assert lines[0].startswith("step,epoch,wall_time_s,images_per_s,loss,recon,kl,beta")
-    assert len(lines) == 1 + len(window.metrics)
+    assert len(lines) == 1 + len(window.state.run.history)
     for title in ("Loss curves", "KL per dimension", "Reconstructions", "Latent map"):
         png = tmp_path / f"{title}.png"
-        assert window.export_plot(title, png)
+        assert window.files.export_plot(title, png)
         image = QImage(str(png))
         assert not image.isNull() and image.width() > 50
 
@@ -386,13 +428,14 @@ def test_a_dropped_checkpoint_is_opened(qtbot, window, tmp_path):
     window.controls.apply_config(tiny_config(max_steps=5))
     train_to_the_end(qtbot, window)
     path = tmp_path / "dropped.safetensors"
-    window.save_checkpoint_to(path)
+    save_and_wait(qtbot, window, path)
     window.controls.latent_dim_spin.setValue(7)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
-    window.dropEvent(event)
-    assert window.opened_checkpoint is not None and window.controls.latent_dim_spin.value() == 2
+    with qtbot.waitSignal(window.checkpoints.opened, timeout=SIGNAL_TIMEOUT_MS):
+        window.dropEvent(event)
+    assert window.checkpoints.opened_checkpoint is not None and window.controls.latent_dim_spin.value() == 2
 
 
 def test_settings_and_last_configuration_persist_between_windows(qtbot):
@@ -415,12 +458,12 @@ def test_settings_start_fresh_in_every_test(qtbot):
 def test_presentation_mode_shows_the_curves_and_the_map_in_large_type(qtbot, window):
     font_size = window.font().pointSizeF()
     window.view_tabs.setCurrentIndex(2)
-    window.presentation_action.trigger()
+    window.run_actions.presentation_action.trigger()
     assert window.presentation_mode and window.isFullScreen()
     assert window.controls_dock.isHidden() and window.explorer_dock.isHidden() and window.menuBar().isHidden()
     assert window.view_tabs.currentWidget() is window.curves and window.centralWidget() is window.explorer.map_widget
     assert window.font().pointSizeF() > font_size
-    window.leave_presentation_action.trigger()
+    window.run_actions.leave_presentation_action.trigger()
     assert not window.presentation_mode and not window.isFullScreen()
     assert not window.controls_dock.isHidden() and window.view_tabs.currentIndex() == 2
     assert window.font().pointSizeF() == font_size
@@ -443,35 +486,35 @@ def test_every_model_family_trains_and_previews_in_the_window(qtbot, window, fam
     config = tiny_config(max_steps=5)
     window.controls.apply_config(dataclasses.replace(config, model=dataclasses.replace(config.model, family=family)))
     train_to_the_end(qtbot, window)
-    window.refresh_views(force_previews=True)
-    assert window.session.trainer.step == 5
-    assert window.reconstructions.image() is not None and window.samples.image() is not None
+    assert window.state.run.latest.step == 5
+    previews = window.previews
+    qtbot.waitUntil(lambda: previews.reconstructions.image() is not None, timeout=SIGNAL_TIMEOUT_MS)
+    assert previews.samples.image() is not None
 
 
-def test_a_dead_code_reset_on_the_codebook_page_reaches_the_training_model(qtbot, window):
+def test_a_dead_code_reset_on_the_codebook_page_reaches_the_training_model(qtbot, window, tmp_path):
     config = tiny_config()
     model = dataclasses.replace(config.model, family="vqvae", codebook_size=8, code_positions=2)
     window.controls.apply_config(dataclasses.replace(config, model=model))
     start_and_wait_for_snapshots(qtbot, window, count=1)
-    window.session.pause()
-    wait_for_state(qtbot, window, RunState.PAUSED)
-    quantizer = window.session.trainer.model.quantizer
-    before = quantizer.codebook.detach().clone()
+    window.runs.pause()
+    wait_for_status(qtbot, window, RunStatus.PAUSED)
+    before = window.state.run.latest.model_state["quantizer.codebook"]
     window.explorer.deadCodeResetRequested.emit([1, 5])
-    # The paused trainer runs the edit on its own thread, between two of its pause checks.
-    qtbot.waitUntil(lambda: not torch.equal(quantizer.codebook[1], before[1]), timeout=SIGNAL_TIMEOUT_MS)
-    assert not torch.equal(quantizer.codebook[5], before[5])
-    assert torch.equal(quantizer.codebook[[0, 2, 3, 4, 6, 7]], before[[0, 2, 3, 4, 6, 7]])
+    # The paused run edits its model on its own thread, then saves it: the save shows the edit.
+    path = tmp_path / "reset.safetensors"
+    save_and_wait(qtbot, window, path)
+    after = load_checkpoint(path).model_state["quantizer.codebook"]
+    assert not torch.equal(after[1], before[1]) and not torch.equal(after[5], before[5])
+    assert torch.equal(after[[0, 2, 3, 4, 6, 7]], before[[0, 2, 3, 4, 6, 7]])
     stop_and_wait(qtbot, window)
 
 
 def test_saving_while_paused_writes_from_the_training_thread(qtbot, window, tmp_path):
     start_and_wait_for_snapshots(qtbot, window, count=1)
     window.findChild(QPushButton, "pauseButton").click()
-    wait_for_state(qtbot, window, RunState.PAUSED)
+    wait_for_status(qtbot, window, RunStatus.PAUSED)
     path = tmp_path / "paused.safetensors"
-    with qtbot.waitSignal(window.session.checkpointSaved, timeout=SIGNAL_TIMEOUT_MS) as saved:
-        window.save_checkpoint_to(path)
-    assert saved.args == [str(path)]
-    assert int(load_checkpoint(path).counters["step"]) == window.session.trainer.step
+    save_and_wait(qtbot, window, path)
+    assert int(load_checkpoint(path).counters["step"]) == window.state.run.latest.step
     stop_and_wait(qtbot, window)

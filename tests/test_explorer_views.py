@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from contextlib import contextmanager
 
 import numpy as np
 import pyqtgraph as pg
@@ -13,8 +14,9 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage, QImageReader
 from PySide6.QtWidgets import QWidget
 
-from app.explorer import LatentExplorer
+from app.explorer.explorer import LatentExplorer
 from app.explorer.map_view import ANCHOR_SELECTED, PLANE_PRINCIPAL
+from app.state import ModelOnShow, ShownModel
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.models import build_model
 from vae_core.training.trainer import Trainer
@@ -50,19 +52,37 @@ def trained(small_glyphs):
     return trainer.config.model, snapshot
 
 
+@contextmanager
+def _waiting_for(qtbot, explorer: LatentExplorer, name: str, timeout: int = 5000):
+    """Wait, after the block, until the explorer state announces a change of `name`."""
+    changes = []
+    explorer.state.changed.connect(changes.append)
+    yield
+    try:
+        qtbot.waitUntil(lambda: name in changes, timeout=timeout)
+    finally:
+        explorer.state.changed.disconnect(changes.append)
+
+
+def _show(explorer: LatentExplorer, model_config: ModelConfig, state=None, data=None) -> None:
+    """Put a model of `model_config` with weights `state` (its own initial ones when None) on show."""
+    viewer = build_model(model_config)
+    weights = viewer.state_dict() if state is None else state
+    config = RunConfig(model=model_config)
+    explorer.shown.show(ModelOnShow(config, viewer.capabilities, "checkpoint", data, viewer=viewer), weights)
+
+
 def _explorer(qtbot, model_config: ModelConfig, state=None, data=None) -> LatentExplorer:
-    explorer = LatentExplorer()
+    explorer = LatentExplorer(ShownModel())
     for widget in (explorer.map_widget, explorer.side_panel, *(page for _, page in explorer.pages)):
         qtbot.addWidget(widget)
     explorer.map_widget.resize(500, 500)
     explorer.map_widget.show()
-    explorer.set_model(build_model(model_config))
-    if state is not None:
-        with qtbot.waitSignal(explorer.weightsApplied):
-            explorer.load_weights(state)
-    if data is not None:
-        with qtbot.waitSignal(explorer.codesChanged, timeout=5000):
-            explorer.set_data(data)
+    if data is None:
+        _show(explorer, model_config, state)
+    else:
+        with _waiting_for(qtbot, explorer, "encoded"):
+            _show(explorer, model_config, state, data)
     return explorer
 
 
@@ -159,7 +179,7 @@ def test_clicking_a_point_selects_it_and_draws_its_posterior(explorer, trained, 
     qtbot.wait(10)
     spots = explorer.map.points.pointsAt(QPointF(x[index], y[index]))
     assert any(spot.data() == index for spot in spots)
-    with qtbot.waitSignal(explorer.selectionChanged):
+    with _waiting_for(qtbot, explorer, "posterior"):
         explorer.map.points.sigClicked.emit(explorer.map.points, [s for s in spots if s.data() == index], None)
     with torch.no_grad():
         posterior = model.encode(small_glyphs.test.batch(torch.tensor([index]))[0])
@@ -197,11 +217,13 @@ def test_weights_are_throttled_and_the_latest_wins(qtbot, trained):
     explorer = _explorer(qtbot, model_config)
     other = _initial_state(model_config, seed=5)
     applied = []
-    explorer.weightsApplied.connect(lambda: applied.append(explorer.model.model.state_dict()))
-    with qtbot.waitSignal(explorer.weightsApplied):
+    explorer.state.changed.connect(
+        lambda name: name == "decoded_generation" and applied.append(explorer.model.model.state_dict())
+    )
+    with _waiting_for(qtbot, explorer, "decoded_generation"):
         for _ in range(10):
-            explorer.load_weights(snapshot.model_state)
-        explorer.load_weights(other)
+            explorer.shown.set_weights(snapshot.model_state, None)
+        explorer.shown.set_weights(other, None)
     assert len(applied) == 1
     for name, value in other.items():
         torch.testing.assert_close(applied[0][name], value)
@@ -215,8 +237,8 @@ def test_tiles_follow_new_weights_even_while_the_cursor_is_dragged(explorer, tra
     model_config, _ = trained
     other = _initial_state(model_config, seed=7)
     explorer.map.cursor.setPos(0.1, 0.1)
-    with qtbot.waitSignal(explorer.weightsApplied):
-        explorer.load_weights(other)
+    with _waiting_for(qtbot, explorer, "decoded_generation"):
+        explorer.shown.set_weights(other, None)
     explorer.map.cursor.setPos(0.2, 0.1)  # a drag goes on: the tiles wait, but not for ever
     model = _reference_model(model_config, other)
     tiles = explorer.map.tiles
@@ -232,8 +254,8 @@ def test_new_weights_move_the_test_set_to_its_new_codes(qtbot, trained, small_gl
     model_config, snapshot = trained
     explorer = _explorer(qtbot, model_config, data=small_glyphs.test)
     before = np.stack(explorer.map.points.getData(), 1)
-    with qtbot.waitSignal(explorer.codesChanged, timeout=5000):
-        explorer.load_weights(snapshot.model_state)
+    with _waiting_for(qtbot, explorer, "encoded"):
+        explorer.shown.set_weights(snapshot.model_state, None)
     model = _reference_model(model_config, snapshot.model_state)
     with torch.no_grad():
         means = model.encode(small_glyphs.test.batch(torch.arange(len(small_glyphs.test)))[0]).mean.numpy()
@@ -254,22 +276,22 @@ def test_latent_dimension_eight_plane_of_two_dimensions(qtbot, eight_dims, small
     explorer = _explorer(qtbot, model_config, state, small_glyphs.test)
     map_view = explorer.map
     assert map_view.plane_combo.isVisibleTo(map_view)
-    with qtbot.waitSignal(explorer.planeChanged):
+    with _waiting_for(qtbot, explorer, "plane"):
         map_view.x_dim_spin.setValue(3)
-    with qtbot.waitSignal(explorer.planeChanged):
+    with _waiting_for(qtbot, explorer, "plane"):
         map_view.y_dim_spin.setValue(5)
     map_view.cursor.setPos(0.75, -1.25)
     expected = np.zeros(8)
     expected[3], expected[5] = 0.75, -1.25
-    np.testing.assert_allclose(explorer.cursor_code(), expected)
+    np.testing.assert_allclose(explorer.state.cursor_code(), expected)
     x, y = map_view.points.getData()
-    np.testing.assert_allclose(np.stack([x, y], 1), explorer.codes[:, [3, 5]])
+    np.testing.assert_allclose(np.stack([x, y], 1), explorer.state.encoded.codes[:, [3, 5]])
     # Anchored at the selected image: the dimensions off the map take its code.
     explorer.select(4)
-    with qtbot.waitSignal(explorer.planeChanged):
+    with _waiting_for(qtbot, explorer, "plane"):
         map_view.anchor_combo.setCurrentText(ANCHOR_SELECTED)
-    code = explorer.cursor_code()
-    selected = explorer.selected_code()
+    code = explorer.state.cursor_code()
+    selected = explorer.state.selected_code()
     off_plane = [d for d in range(8) if d not in (3, 5)]
     np.testing.assert_allclose(code[off_plane], selected[off_plane])
     np.testing.assert_allclose(code[[3, 5]], [0.75, -1.25])
@@ -278,23 +300,23 @@ def test_latent_dimension_eight_plane_of_two_dimensions(qtbot, eight_dims, small
 def test_latent_dimension_eight_principal_plane(qtbot, eight_dims, small_glyphs):
     model_config, state = eight_dims
     explorer = _explorer(qtbot, model_config, state, small_glyphs.test)
-    with qtbot.waitSignal(explorer.planeChanged):
+    with _waiting_for(qtbot, explorer, "plane"):
         explorer.map.plane_combo.setCurrentText(PLANE_PRINCIPAL)
-    codes = explorer.codes
+    codes = explorer.state.encoded.codes
     centred = codes - codes.mean(0)
     eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred)
     top = eigenvectors[:, ::-1][:, :2].T
-    np.testing.assert_allclose(np.abs(np.sum(explorer.plane.basis * top, axis=1)), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.abs(np.sum(explorer.state.plane.basis * top, axis=1)), 1.0, atol=1e-6)
     x, y = explorer.map.points.getData()
     projected = np.stack([x, y], 1)
     # Along the first two principal components the spread is the two largest eigenvalues.
     np.testing.assert_allclose(np.var(projected, axis=0) * len(codes), eigenvalues[::-1][:2], rtol=1e-6)
     explorer.map.cursor.setPos(1.0, 0.0)
-    np.testing.assert_allclose(explorer.cursor_code(), codes.mean(0) + explorer.plane.basis[0])
+    np.testing.assert_allclose(explorer.state.cursor_code(), codes.mean(0) + explorer.state.plane.basis[0])
 
 
 def test_clear_blanks_every_view(explorer):
-    explorer.clear()
+    explorer.shown.show(None)
     assert explorer.side_panel.findChild(QWidget, "decodedView").image() is None
     assert explorer.map.tiles.image is None
     assert len(explorer.map.points.getData()[0]) == 0
@@ -334,7 +356,7 @@ def test_interpolation_ends_follow_the_cursor_and_the_selection(explorer):
     explorer.select(2)
     page.findChild(QWidget, "endFromSelectedButton").click()
     np.testing.assert_allclose(page.codes[0], [0.25, -0.5])
-    np.testing.assert_allclose(page.codes[-1], explorer.selected_code())
+    np.testing.assert_allclose(page.codes[-1], explorer.state.selected_code())
 
 
 def test_interpolation_plays_as_an_animation(explorer, qtbot):
@@ -380,7 +402,7 @@ def test_traversal_rows_are_ordered_by_kl_and_change_along_their_dimension_only(
     page = explorer.traversals
     page.show()
     kl = np.array([0.1, 3.0, 0.0, 2.0, 5.0, 0.2, 1.0, 0.3])
-    explorer.set_kl_per_dim(kl)
+    explorer.state.set("kl_per_dim", kl)
     assert page.order == [4, 1, 3, 6, 7, 5, 0, 2]
     assert page.images.shape == (8, 11, 28, 28)
     model = _reference_model(model_config, state)
@@ -406,14 +428,14 @@ def test_traversals_measure_kl_afresh_when_weights_arrive(qtbot, trained, small_
     model_config, snapshot = trained
     explorer = _explorer(qtbot, model_config, data=small_glyphs.test)
     explorer.traversals.show()
-    before = explorer.kl_per_dim().copy()
-    with qtbot.waitSignal(explorer.weightsApplied):
-        explorer.load_weights(snapshot.model_state)
+    before = explorer.state.encoded.kl_per_dim.copy()
+    explorer.shown.set_weights(snapshot.model_state, None)
+    qtbot.waitUntil(lambda: explorer.state.encoded.generation == explorer.shown.generation, timeout=5000)
     model = _reference_model(model_config, snapshot.model_state)
     with torch.no_grad():
         images, _ = small_glyphs.test.batch(torch.arange(len(small_glyphs.test)))
         kl = model.encode(images).kl_standard_normal().mean(0).numpy()
-    np.testing.assert_allclose(explorer.kl_per_dim(), kl, rtol=1e-5)
+    np.testing.assert_allclose(explorer.state.encoded.kl_per_dim, kl, rtol=1e-5)
     assert not np.allclose(before, kl)
     qtbot.waitUntil(lambda: f"total KL {kl.sum():.2f}" in explorer.traversals.summary.text())
 
@@ -455,7 +477,7 @@ def test_conditional_decoder_follows_the_chosen_class(qtbot, small_glyphs):
     explorer.map.cursor.setPos(0.5, 0.5)
     before = explorer.side.decoded_view.image().copy()
     tiles_before = explorer.map.tiles.image.copy()
-    with qtbot.waitSignals([explorer.conditionChanged, explorer.viewRefreshed]):
+    with _waiting_for(qtbot, explorer, "label"), qtbot.waitSignal(explorer.viewRefreshed):
         combo.setCurrentIndex(3)
     model = _reference_model(model_config, state)
     with torch.no_grad():
@@ -479,10 +501,10 @@ def test_vq_vae_map_uses_principal_components_of_pre_quantisation_codes(qtbot, s
     images, _ = small_glyphs.test.batch(torch.arange(len(small_glyphs.test)))
     with torch.no_grad():
         codes = model.encode(images).flatten(1).double().numpy()  # (B, N * D)
-    np.testing.assert_allclose(explorer.codes, codes, atol=1e-5)
-    assert explorer.plane.axis_names == ("PC1", "PC2")
+    np.testing.assert_allclose(explorer.state.encoded.codes, codes, atol=1e-5)
+    assert explorer.state.plane.axis_names == ("PC1", "PC2")
     explorer.map.cursor.setPos(0.3, -0.2)
-    code = explorer.cursor_code()
+    code = explorer.state.cursor_code()
     with torch.no_grad():
         expected = _as_uint8(model.decode_mean(torch.as_tensor(code, dtype=torch.float32).view(1, 4, 2)))[0]
     assert np.abs(explorer.side.decoded_view.image().astype(int) - expected).max() <= 1
@@ -521,11 +543,11 @@ def test_codebook_page_counts_codes_and_resets_dead_ones(qtbot, small_glyphs):
     assert {3, 7} <= set(dead.tolist())
     requested = []
     explorer.deadCodeResetRequested.connect(requested.append)
-    with qtbot.waitSignal(explorer.codesChanged):
+    with _waiting_for(qtbot, explorer, "encoded"):
         page.reset_button.click()
     assert requested == [dead.tolist()]
     codebook = explorer.model.codebook()
-    vectors = explorer.codes.reshape(-1, 2)
+    vectors = explorer.state.encoded.codes.reshape(-1, 2)
     for index in dead:
         assert np.min(np.linalg.norm(vectors - codebook[index], axis=1)) < 1e-6
     assert np.count_nonzero(page.counts == 0) < len(dead)

@@ -1,5 +1,6 @@
-"""Checkpoints: one safetensors file with weights, optimizer state and counters as tensors, and
-the run's config in its metadata. Nothing is ever unpickled; writes are atomic."""
+"""Checkpoints: one safetensors file with weights, optimizer state, counters and the run's metric
+history as tensors, and the run's config in its metadata. Nothing is ever unpickled; writes are
+atomic. A checkpoint without a history (written before it was added) loads with none."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
@@ -15,9 +17,13 @@ from vae_core.config import ConfigError, RunConfig
 from vae_core.errors import VaeStudioError
 from vae_core.files import write_atomically
 from vae_core.models import LatentModel, build_model
+from vae_core.training.trainer import METRICS_COLUMNS
 
 FORMAT_VERSION = 1
 _MODEL, _OPTIMIZER, _COUNTER = "model.", "optimizer.state.", "counter."
+# (rows, len(columns)) float64; the columns' names are in the metadata, so that columns added
+# later do not break older readers or older files.
+_HISTORY = "history.metrics"
 
 
 @dataclass
@@ -26,6 +32,8 @@ class Checkpoint:
     model_state: dict[str, torch.Tensor]
     optimizer_state: dict | None
     counters: dict[str, torch.Tensor]
+    # The run's metrics, one row per snapshot in METRICS_COLUMNS order (None: not recorded).
+    history: np.ndarray | None = None
 
 
 def save_checkpoint(
@@ -34,7 +42,9 @@ def save_checkpoint(
     model_state: dict[str, torch.Tensor],
     optimizer_state: dict | None = None,
     counters: dict[str, torch.Tensor] | None = None,
+    history=None,
 ) -> None:
+    """`history`: rows of METRICS_COLUMNS values (an array or a sequence of tuples), or None."""
     path = Path(path)
     tensors = {_MODEL + name: value for name, value in model_state.items()}
     metadata = {"format": "vae-studio", "format_version": str(FORMAT_VERSION), "config": config.to_json()}
@@ -45,6 +55,9 @@ def save_checkpoint(
         metadata["optimizer_param_groups"] = json.dumps(optimizer_state["param_groups"])
     for name, value in (counters or {}).items():
         tensors[_COUNTER + name] = value
+    if history is not None and len(history):
+        tensors[_HISTORY] = torch.as_tensor(np.asarray(history, dtype=np.float64).reshape(-1, len(METRICS_COLUMNS)))
+        metadata["history_columns"] = json.dumps(METRICS_COLUMNS)
     # safetensors stores each tensor on its own: no views, no shared storage, CPU only.
     tensors = {name: value.detach().to("cpu").contiguous().clone() for name, value in tensors.items()}
     write_atomically(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
@@ -72,6 +85,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         config = RunConfig.from_json(metadata["config"])
     except ConfigError as error:
         raise VaeStudioError(f"{path}: {error}") from None
+    history = _read_history(path, tensors.pop(_HISTORY, None), metadata.get("history_columns"))
     model_state, optimizer_tensors, counters = {}, {}, {}
     for name, value in tensors.items():
         if name.startswith(_MODEL):
@@ -88,11 +102,37 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         except json.JSONDecodeError:
             raise VaeStudioError(f"{path}: the optimizer settings in the checkpoint are not valid JSON") from None
         optimizer_state = {"state": optimizer_tensors, "param_groups": param_groups}
-    return Checkpoint(config, model_state, optimizer_state, counters)
+    return Checkpoint(config, model_state, optimizer_state, counters, history)
 
 
-def save_trainer(path: str | Path, trainer) -> None:
-    save_checkpoint(path, trainer.config, trainer.model.state_dict(), trainer.optimizer.state_dict(), trainer.counters())
+def _read_history(path: Path, table: torch.Tensor | None, columns_json: str | None) -> np.ndarray | None:
+    """The rows in METRICS_COLUMNS order; a column the file lacks reads as NaN."""
+    if table is None:
+        return None
+    try:
+        columns = json.loads(columns_json or "")
+    except json.JSONDecodeError:
+        raise VaeStudioError(f"{path}: the metric history's column names are not valid JSON") from None
+    if (
+        not isinstance(columns, list)
+        or table.dim() != 2
+        or table.shape[1] != len(columns)
+        or not table.dtype.is_floating_point
+    ):
+        raise VaeStudioError(f"{path}: the metric history is not a table of {len(METRICS_COLUMNS)} named columns")
+    stored = table.double().numpy()
+    rows = np.full((len(stored), len(METRICS_COLUMNS)), np.nan)
+    for index, column in enumerate(METRICS_COLUMNS):
+        if column in columns:
+            rows[:, index] = stored[:, columns.index(column)]
+    return rows
+
+
+def save_trainer(path: str | Path, trainer, history=None) -> None:
+    """The trainer's whole state, and the run's metric history when given."""
+    save_checkpoint(
+        path, trainer.config, trainer.model.state_dict(), trainer.optimizer.state_dict(), trainer.counters(), history
+    )
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[LatentModel, Checkpoint]:

@@ -24,10 +24,14 @@ from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ARCHITECTURES
 from vae_core.models.priors import PRIORS
 from vae_core.training.schedules import BETA_SCHEDULES
-from vae_core.training.trainer import Trainer, TrainingSnapshot
+from vae_core.training.trainer import (
+    METRICS_COLUMNS,
+    Trainer,
+    TrainingSnapshot,
+    metrics_row,
+)
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
-METRICS_COLUMNS = ("step", "epoch", "wall_time_s", "images_per_s", "loss", "recon", "kl", "beta", "learning_rate")
 
 # Flag name -> (config section, config key): what a flag overrides in the run's config.
 _CONFIG_FLAGS = {
@@ -253,12 +257,15 @@ def _train(arguments: argparse.Namespace) -> int:
     append = arguments.resume and metrics_path.exists()
     print(f"{data.train.describe()}; training {config.model.family} on {trainer.device}", file=sys.stderr)
     bar = _ProgressBar()
+    # The checkpoint carries the curves, so that the window shows them when it opens the run.
+    history = list(checkpoint.history) if checkpoint is not None and checkpoint.history is not None else []
     try:
         with metrics_path.open("a" if append else "w", newline="", encoding="utf-8") as metrics_file:
             writer = csv.writer(metrics_file)
             if not append:
                 writer.writerow(METRICS_COLUMNS)
             for snapshot in trainer.run():
+                history.append(metrics_row(snapshot))
                 writer.writerow([
                     snapshot.step, snapshot.epoch, f"{snapshot.wall_time_s:.3f}", f"{snapshot.images_per_s:.1f}",
                     f"{snapshot.loss:.4f}", f"{snapshot.recon:.4f}", f"{snapshot.kl:.4f}", f"{snapshot.beta:.6g}",
@@ -267,11 +274,11 @@ def _train(arguments: argparse.Namespace) -> int:
                 bar.update(snapshot)
     except KeyboardInterrupt:
         bar.close()
-        save_trainer(checkpoint_path, trainer)
+        save_trainer(checkpoint_path, trainer, history)
         print(f"interrupted at step {trainer.step}; saved {checkpoint_path} (continue with --resume)", file=sys.stderr)
         return 130
     bar.close()
-    save_trainer(checkpoint_path, trainer)
+    save_trainer(checkpoint_path, trainer, history)
     print(f"saved {checkpoint_path} after {trainer.step:,} steps", file=sys.stderr)
     return 0
 

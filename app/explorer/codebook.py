@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
 from app.explorer.image_widgets import ImageGrid, ImageTile
 from app.explorer.latent_ops import LatentPlane
 from app.explorer.lazy_page import LazyPage
-from app.explorer.model_access import dataset_images
-from vae_core.evaluation.metrics import perplexity
+from app.explorer.model_access import DecodeService, dataset_images
+from app.state import ShownModel
+from vae_core.models.quantizer import perplexity
 
 # Perplexity points kept; the oldest go first.
 HISTORY = 2000
@@ -51,11 +52,12 @@ def _plot(name: str, accessible: str, bottom: str, left: str) -> pg.PlotWidget:
 class CodebookPage(LazyPage):
     resetRequested = Signal(list)  # indices of the dead codes
 
-    def __init__(self, explorer, parent: QWidget | None = None):
+    def __init__(self, shown: ShownModel, decoder: DecodeService, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("codebookPage")
         self.setAccessibleName("Codebook")
-        self.explorer = explorer
+        self.shown = shown
+        self.decoder = decoder
         self.counts: np.ndarray | None = None  # (K,) choices over the test set's positions
         self.history: deque[tuple[float, float]] = deque(maxlen=HISTORY)
         self.chosen: int | None = None
@@ -112,12 +114,16 @@ class CodebookPage(LazyPage):
         layout.addWidget(self.message)
         layout.addWidget(self.content, 1)
 
-        explorer.modelChanged.connect(self._model_changed)
-        explorer.codesChanged.connect(self._codes_changed)
+        shown.model_changed.connect(self._model_changed)
+        shown.explorer.changed.connect(self._explorer_changed)
         self._model_changed()
 
+    def _explorer_changed(self, name: str) -> None:
+        if name == "encoded":
+            self._codes_changed()
+
     def _applies(self) -> bool:
-        model = self.explorer.model
+        model = self.decoder.model
         return model is not None and model.quantized
 
     def _model_changed(self) -> None:
@@ -131,14 +137,15 @@ class CodebookPage(LazyPage):
 
     def _codes_changed(self) -> None:
         """The test set was encoded afresh: count the codes it chooses (also while hidden)."""
-        if not self._applies() or self.explorer.codes is None:
+        encoded = self.shown.explorer.encoded
+        if not self._applies() or encoded is None:
             return
-        model = self.explorer.model
-        self._indices = model.code_indices(self.explorer.codes)
+        model = self.decoder.model
+        self._indices = model.code_indices(encoded.codes)
         counts = np.bincount(self._indices.ravel(), minlength=model.quantizer.codebook_size)
         self.counts = counts.astype(np.float64)
         self._updates += 1
-        step = self.explorer.training_step
+        step = self.shown.step
         self.history.append((float(self._updates if step is None else step), self.perplexity()))
         self.request_refresh()
 
@@ -156,14 +163,14 @@ class CodebookPage(LazyPage):
             self.vectors.clear()
             self.summary.setText("")
             return
-        model = self.explorer.model
+        model = self.decoder.model
         size = len(self.counts)
         share = self.counts / max(self.counts.sum(), 1)
         dead = self.counts == 0
         self.usage_bars.setOpts(x=np.arange(size), height=100 * share, brushes=[_DEAD if d else _LIVE for d in dead])
         steps, values = zip(*self.history)
         self.perplexity_curve.setData(np.array(steps), np.array(values))
-        x_name = "step" if self.explorer.training_step is not None else "update"
+        x_name = "step" if self.shown.step is not None else "update"
         self.perplexity_plot.getPlotItem().setLabel("bottom", x_name)
         codebook = model.codebook()
         plane = LatentPlane.principal(codebook)
@@ -176,7 +183,7 @@ class CodebookPage(LazyPage):
             x=points[:, 0], y=points[:, 1], data=np.arange(size), size=sizes, pen=pens,
             brush=[_DEAD if d else _LIVE for d in dead],
         )  # fmt: skip
-        vectors = self.explorer.codes.reshape(-1, model.code_dim)[:SHOWN_VECTORS]
+        vectors = self.shown.explorer.encoded.codes.reshape(-1, model.code_dim)[:SHOWN_VECTORS]
         shown = plane.project(vectors)
         self.vectors.setData(x=shown[:, 0], y=shown[:, 1])
         self.summary.setText(
@@ -194,31 +201,22 @@ class CodebookPage(LazyPage):
 
     def choose_code(self, index: int) -> None:
         """Show what code `index` decodes to (at every position) and the test images using it most."""
-        model = self.explorer.model
+        model = self.decoder.model
         self.chosen = index
         self.code_view.set_image(model.decode_indices(np.full((1, model.positions), index))[0])
         uses = (self._indices == index).sum(1) if self._indices is not None else np.zeros(0)
         users = np.argsort(-uses, kind="stable")[:EXAMPLES]
         users = users[uses[users] > 0]
-        self.examples_view.set_images(dataset_images(self.explorer.data, users) if len(users) else None, EXAMPLES)
+        examples = self.shown.explorer.examples
+        self.examples_view.set_images(dataset_images(examples, users) if len(users) else None, EXAMPLES)
         self.code_label.setText(
             f"code {index}: chosen {int(self.counts[index]) if self.counts is not None else 0} times; "
             f"{len(users)} example images shown"
         )
 
     def reset_dead_codes(self) -> None:
-        """Move the dead codes of the explorer's model onto random encoder outputs of the test set.
-
-        While a run trains, the next weights replace this copy: `resetRequested` carries the dead
-        codes to whoever can reset them in the training model.
-        """
+        """Ask for the dead codes to be moved onto encoder outputs (the explorer's copy, and the
+        training model while a run trains)."""
         dead = self.dead_codes()
-        if not self._applies() or len(dead) == 0 or self.explorer.codes is None:
-            return
-        model = self.explorer.model
-        vectors = self.explorer.codes.reshape(-1, model.code_dim)
-        rng = np.random.default_rng(self._updates)
-        picks = rng.choice(len(vectors), size=len(dead), replace=len(vectors) < len(dead))
-        model.replace_codes(dead, vectors[picks])
-        self.resetRequested.emit([int(index) for index in dead])
-        self.explorer.model_edited()
+        if self._applies() and len(dead):
+            self.resetRequested.emit([int(index) for index in dead])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from PySide6.QtCore import QPointF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QFontDatabase, QImage, QPainter, QPen
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -18,7 +18,9 @@ from PySide6.QtWidgets import (
 
 from app.explorer.image_widgets import ImageTile
 from app.explorer.lazy_page import LazyPage
+from app.explorer.model_access import DecodeService
 from app.explorer.side_panel import format_encoding
+from app.state import ShownModel
 
 # The canvas keeps this many screen pixels per image pixel; strokes are averaged down.
 CANVAS_SCALE = 8
@@ -106,18 +108,19 @@ class DrawCanvas(QWidget):
 
 
 class DrawPage(LazyPage):
-    def __init__(self, explorer, parent: QWidget | None = None):
+    def __init__(self, shown: ShownModel, decoder: DecodeService, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("drawPage")
         self.setAccessibleName("Draw")
-        self.explorer = explorer
+        self.shown = shown
+        self.decoder = decoder
         self.posterior: tuple[np.ndarray, np.ndarray] | None = None
         self.canvas = DrawCanvas()
         self.reconstruction_view = ImageTile("drawnReconstructionView", minimum=96)
         self.reconstruction_view.setFixedSize(self.canvas.size())
         self.numbers = QLabel()
         self.numbers.setObjectName("drawnPosteriorLabel")
-        self.numbers.setFont(explorer.side.posterior_label.font())
+        self.numbers.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.clear_button = QPushButton("Clear")
         self.clear_button.setObjectName("clearDrawingButton")
         self.clear_button.setAccessibleName("Clear the drawing")
@@ -141,12 +144,15 @@ class DrawPage(LazyPage):
         layout.addStretch(1)
 
         self.canvas.changed.connect(self.encode_drawing)
-        explorer.modelChanged.connect(self._model_changed)
-        explorer.weightsApplied.connect(self.encode_drawing)
-        explorer.conditionChanged.connect(self.encode_drawing)
+        shown.model_changed.connect(self._model_changed)
+        shown.explorer.changed.connect(self._explorer_changed)
+
+    def _explorer_changed(self, name: str) -> None:
+        if name in ("decoded_generation", "label"):
+            self.encode_drawing()
 
     def _model_changed(self) -> None:
-        model = self.explorer.model
+        model = self.decoder.model
         if model is not None and model.image_shape:
             _, height, width = model.image_shape
             if (height, width) != self.canvas.image_size:
@@ -159,23 +165,23 @@ class DrawPage(LazyPage):
 
     def drawing(self) -> torch.Tensor:
         """The drawing as a model input (1, C, H, W)."""
-        channels = self.explorer.model.image_shape[0]
+        channels = self.decoder.model.image_shape[0]
         pixels = torch.as_tensor(self.canvas.pixels(), dtype=torch.float32)
         return pixels.expand(1, channels, *pixels.shape).contiguous()
 
     def encode_drawing(self) -> None:
-        model = self.explorer.model
+        model, explorer = self.decoder.model, self.shown.explorer
         if model is None or self.canvas.is_empty:
             self.posterior = None
             self.reconstruction_view.set_image(None)
             self.numbers.setText("")
-            self.explorer.show_drawn(None)
+            explorer.set("drawn", None)
             return
         images = self.drawing()
-        label = torch.tensor([self.explorer.label])
+        label = torch.tensor([explorer.label])
         mean, std = model.posterior(images, label)
         kl = model.kl_of(images, label)
         self.posterior = (mean[0], std[0])
-        self.reconstruction_view.set_image(model.decode(mean, self.explorer.label)[0])
+        self.reconstruction_view.set_image(model.decode(mean, explorer.label)[0])
         self.numbers.setText(format_encoding(model, mean[0], std[0], None if kl is None else kl[0]))
-        self.explorer.show_drawn(self.posterior)
+        explorer.set("drawn", self.posterior)

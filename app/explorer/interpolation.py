@@ -23,7 +23,9 @@ from app.explorer.gif import write_gif
 from app.explorer.image_widgets import ImageGrid, ImageTile, to_qimage
 from app.explorer.latent_ops import INTERPOLATIONS, interpolate, mosaic
 from app.explorer.lazy_page import LazyPage
+from app.explorer.model_access import DecodeService
 from app.explorer.side_panel import format_code
+from app.state import ShownModel
 from vae_core.errors import VaeStudioError
 
 # Exported images are scaled up by whole pixels so a 28x28 frame is not a speck.
@@ -38,11 +40,12 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
 class InterpolationPage(LazyPage):
     """Pick a start and an end (the cursor or the selected image), see the frames between them."""
 
-    def __init__(self, explorer, parent: QWidget | None = None):
+    def __init__(self, shown: ShownModel, decoder: DecodeService, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("interpolationPage")
         self.setAccessibleName("Interpolation")
-        self.explorer = explorer
+        self.shown = shown
+        self.decoder = decoder
         self.ends: dict[str, np.ndarray | None] = {"start": None, "end": None}
         self.codes: np.ndarray | None = None
         self.frames: np.ndarray | None = None
@@ -51,9 +54,12 @@ class InterpolationPage(LazyPage):
         self._timer.setInterval(FRAME_MS)
         self._timer.timeout.connect(self._next_frame)
         self._build()
-        explorer.modelChanged.connect(self._forget_ends)
-        explorer.weightsApplied.connect(self.request_refresh)
-        explorer.conditionChanged.connect(self.request_refresh)
+        shown.model_changed.connect(self._forget_ends)
+        shown.explorer.changed.connect(self._explorer_changed)
+
+    def _explorer_changed(self, name: str) -> None:
+        if name in ("decoded_generation", "label"):
+            self.request_refresh()
 
     def _build(self) -> None:
         picks = QGridLayout()
@@ -119,7 +125,8 @@ class InterpolationPage(LazyPage):
 
     def _pick_slot(self, end: str, source: str):
         def pick() -> None:
-            code = self.explorer.cursor_code() if source == "cursor" else self.explorer.selected_code()
+            explorer = self.shown.explorer
+            code = explorer.cursor_code() if source == "cursor" else explorer.selected_code()
             if code is not None:
                 self.set_end(end, code)
 
@@ -140,16 +147,17 @@ class InterpolationPage(LazyPage):
 
     def refresh(self) -> None:
         start, end = self.ends["start"], self.ends["end"]
-        if self.explorer.model is None or start is None or end is None or len(start) != self.explorer.model.latent_dim:
+        model = self.decoder.model
+        if model is None or start is None or end is None or len(start) != model.latent_dim:
             self.codes = self.frames = None
             self.view.set_images(None, 1)
             self.player.set_image(None)
-            self.explorer.show_path(None)
+            self.shown.explorer.set("path", None)
         else:
             self.codes = interpolate(start, end, self.count_spin.value(), self.method_combo.currentText())
-            self.frames = self.explorer.decode(self.codes)
+            self.frames = self.decoder.decode(self.codes)
             self.view.set_images(self.frames, len(self.frames))
-            self.explorer.show_path(self.codes)
+            self.shown.explorer.set("path", self.codes)
             self.show_frame(min(self._frame, len(self.frames) - 1))
         self._update_buttons()
 

@@ -49,11 +49,11 @@ class ExplorerModel:
         self.image_shape = tuple(config.input_shape)
         self.num_classes = int(config.num_classes)
         self.family = config.family
-        # Conditional families take the class as an input of both networks.
-        self.conditional = bool(getattr(model, "conditional", False))
+        self.capabilities = capabilities = model.capabilities
+        self.conditional = capabilities.conditional
         # Vector-quantised families: a codebook, and N code vectors per image.
-        self.quantizer = getattr(model, "quantizer", None)
-        self.positions = int(getattr(model, "positions", 1)) if self.quantizer is not None else 1
+        self.quantizer = model.quantizer if capabilities.has_codebook else None
+        self.positions = capabilities.positions
         self.code_dim = int(config.latent_dim)
         self.latent_dim = self.positions * self.code_dim
         # 2-D points rather than images: decoded into data space, not into pictures.
@@ -66,8 +66,7 @@ class ExplorerModel:
     @property
     def prior_is_learned(self) -> bool:
         """Whether the prior's density moves with the weights (a mixture, a VampPrior)."""
-        prior = getattr(self.model, "prior", None)
-        return prior is not None and any(True for _ in prior.parameters())
+        return self.capabilities.learned_prior
 
     @_small_work()
     def load_weights(self, state: Mapping[str, torch.Tensor]) -> None:
@@ -162,8 +161,8 @@ class ExplorerModel:
     @_small_work()
     def prior_log_density(self, codes: np.ndarray) -> np.ndarray | None:
         """log p(z) at each code (N,), or None for a family without a density over codes."""
-        prior = getattr(self.model, "prior", None)
-        if self.quantized or prior is None:
+        prior = self.model.prior_module()
+        if prior is None:
             return None
         return prior.log_prob(self._latent(codes)).double().numpy()
 
@@ -195,3 +194,17 @@ class ExplorerModel:
         index = torch.as_tensor(dead, dtype=torch.int64)
         values = torch.as_tensor(replacements, dtype=self.quantizer.codebook.dtype)
         self.quantizer.codebook[index] = values
+
+
+class DecodeService:
+    """The GUI thread's decodes for the model on show: the explorer's own CPU copy of it, holding
+    the weights the explorer applied last (`ExplorerState.decoded_generation`). Only the explorer
+    controller sets `model`; pages decode through it."""
+
+    def __init__(self, shown):
+        self.shown = shown
+        self.model: ExplorerModel | None = None
+
+    def decode(self, codes: np.ndarray, label=None) -> np.ndarray:
+        """uint8 images for codes (N, D), with the explorer's condition class unless `label` is given."""
+        return self.model.decode(codes, self.shown.explorer.label if label is None else label)

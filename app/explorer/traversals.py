@@ -21,17 +21,20 @@ from PySide6.QtWidgets import (
 from app.explorer.image_widgets import ImageGrid
 from app.explorer.latent_ops import traversal_codes
 from app.explorer.lazy_page import LazyPage
+from app.explorer.model_access import DecodeService
+from app.state import ShownModel
 
 ANCHORS = ("zero", "selected image", "cursor")
 ROW_HEIGHT = 44
 
 
 class TraversalsPage(LazyPage):
-    def __init__(self, explorer, parent: QWidget | None = None):
+    def __init__(self, shown: ShownModel, decoder: DecodeService, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("traversalsPage")
         self.setAccessibleName("Traversals")
-        self.explorer = explorer
+        self.shown = shown
+        self.decoder = decoder
         self.order: list[int] = []  # latent dimensions, highest KL first
         self.values = np.zeros(0)
         self.codes: np.ndarray | None = None  # (rows, steps, D)
@@ -78,32 +81,29 @@ class TraversalsPage(LazyPage):
         layout.addLayout(controls)
         layout.addWidget(scroll, 1)
 
-        explorer.modelChanged.connect(self.request_refresh)
-        explorer.selectionChanged.connect(self._selection_moved)
-        explorer.cursorChanged.connect(self._cursor_moved)
-        explorer.conditionChanged.connect(self.request_refresh)
+        shown.model_changed.connect(self.request_refresh)
+        shown.explorer.changed.connect(self._explorer_changed)
 
-    # The rows follow the selection or the cursor only when they are anchored there.
-    def _selection_moved(self) -> None:
-        if self.anchor_combo.currentText() == "selected image":
+    def _explorer_changed(self, name: str) -> None:
+        # The rows follow the selection or the cursor only when they are anchored there.
+        anchored = {"posterior": "selected image", "cursor": "cursor"}
+        if name in ("decoded_generation", "label", "kl_per_dim") or anchored.get(name) == self.anchor_combo.currentText():
             self.request_refresh()
-
-    def _cursor_moved(self) -> None:
-        if self.anchor_combo.currentText() == "cursor":
-            self.request_refresh()
+        elif name == "encoded" and self.shown.explorer.kl_per_dim is None:
+            self.request_refresh()  # the rows are ordered by what the encoding measured
 
     def anchor(self) -> np.ndarray:
-        dim = self.explorer.model.latent_dim
+        explorer = self.shown.explorer
         source = self.anchor_combo.currentText()
         code = None
         if source == "selected image":
-            code = self.explorer.selected_code()
+            code = explorer.selected_code()
         elif source == "cursor":
-            code = self.explorer.cursor_code()
-        return np.zeros(dim) if code is None else code
+            code = explorer.cursor_code()
+        return np.zeros(self.decoder.model.latent_dim) if code is None else code
 
     def refresh(self) -> None:
-        model = self.explorer.model
+        model = self.decoder.model
         if model is None:
             self.codes = self.images = None
             self.order = []
@@ -116,7 +116,7 @@ class TraversalsPage(LazyPage):
         reach = self.reach_spin.value()
         self.values = np.linspace(-reach, reach, self.steps_spin.value())
         self.codes = traversal_codes(self.anchor(), self.order, self.values)
-        flat = self.explorer.decode(self.codes.reshape(-1, dim))
+        flat = self.decoder.decode(self.codes.reshape(-1, dim))
         self.images = flat.reshape(dim, len(self.values), *flat.shape[1:])
         self._set_row_count(dim)
         for row, dimension in enumerate(self.order):
@@ -135,11 +135,13 @@ class TraversalsPage(LazyPage):
     def _ordering(self) -> tuple[str, np.ndarray | None]:
         """What the rows are sorted by: the KL per dimension, or (no KL per number: VQ-VAE) the
         spread of each number over the test set's codes."""
-        kl = self.explorer.kl_per_dim()
-        if kl is not None:
-            return "KL", kl
-        if self.explorer.codes is not None:
-            return "var", self.explorer.codes.var(0)
+        explorer, dim = self.shown.explorer, self.decoder.model.latent_dim
+        encoded = explorer.encoded
+        for kl in (explorer.kl_per_dim, None if encoded is None else encoded.kl_per_dim):
+            if kl is not None and len(kl) == dim:
+                return "KL", kl
+        if encoded is not None:
+            return "var", encoded.codes.var(0)
         return "", None
 
     def _set_row_count(self, count: int) -> None:

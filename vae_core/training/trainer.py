@@ -50,6 +50,14 @@ class TrainingSnapshot:
     model_state: Mapping[str, torch.Tensor] | None = None
 
 
+# A snapshot's figures as one row of a run's history (metrics.csv, a checkpoint's curves).
+METRICS_COLUMNS = ("step", "epoch", "wall_time_s", "images_per_s", "loss", "recon", "kl", "beta", "learning_rate")
+
+
+def metrics_row(snapshot: TrainingSnapshot) -> tuple[float, ...]:
+    return tuple(float(getattr(snapshot, column)) for column in METRICS_COLUMNS)
+
+
 def complete_model_config(config: RunConfig, data: DataSplit) -> RunConfig:
     """The config with the model's input shape and class count taken from the data."""
     model = dataclasses.replace(
@@ -124,7 +132,8 @@ class Trainer:
         the one safe moment to change the model in place (reset codebook vectors, say)."""
         self._between_steps.put(edit)
 
-    def _run_edits(self) -> None:
+    def apply_edits(self) -> None:
+        """Run the edits queued so far, now: from the training thread, between steps."""
         while True:
             try:
                 edit = self._between_steps.get_nowait()
@@ -139,6 +148,10 @@ class Trainer:
         self._pause_at_snapshot = False
         self._running.set()
 
+    def pause_at_next_snapshot(self) -> None:
+        """Pause right after the next snapshot is made: a paused run is exactly that snapshot's state."""
+        self._pause_at_snapshot = True
+
     def step_interval(self) -> None:
         """Run until the next snapshot, then pause."""
         self._pause_at_snapshot = True
@@ -147,6 +160,11 @@ class Trainer:
     def stop(self) -> None:
         self._stop_requested.set()
         self._running.set()
+
+    def resume_after_stop(self) -> None:
+        """A stopped run goes on: the next `run()` trains to the rest of the budget."""
+        self._stop_requested.clear()
+        self.resume()
 
     @property
     def paused(self) -> bool:
@@ -185,7 +203,7 @@ class Trainer:
 
     def _wait_while_paused(self) -> None:
         while not self._running.wait(timeout=0.1):
-            self._run_edits()
+            self.apply_edits()
             if self._stop_requested.is_set():
                 return
 
@@ -201,7 +219,7 @@ class Trainer:
         clock = time.perf_counter()
         while self.step < total_steps and not self._stop_requested.is_set():
             if not self._between_steps.empty():
-                self._run_edits()
+                self.apply_edits()
             if not self._running.is_set():
                 self._wait_while_paused()
                 clock = time.perf_counter()

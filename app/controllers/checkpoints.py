@@ -1,0 +1,148 @@
+"""Checkpoint files for the window: open, resume and save, every read and write on a worker.
+
+Opening reads the file, builds the model, loads its weights and its data off the GUI thread, then
+puts it on show in one step, with the curves its run had.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.controllers.run import RunController
+from app.state import AppState, ModelOnShow
+from app.workers import DataCache, start_job
+from vae_core.checkpoint import Checkpoint, load_checkpoint, load_model, save_checkpoint
+from vae_core.data import ImageDataset
+from vae_core.errors import VaeStudioError
+from vae_core.models import LatentModel
+
+
+@dataclass(frozen=True)
+class OpenedCheckpoint:
+    path: str
+    checkpoint: Checkpoint
+    viewer: LatentModel  # built on the worker; the GUI thread owns it from here
+    test_data: ImageDataset | None
+    data_error: str  # why the data did not load ("" when it did)
+
+
+def open_job(path: str, data: DataCache) -> OpenedCheckpoint:
+    model, checkpoint = load_model(path)
+    model.requires_grad_(False)
+    try:
+        test_data, data_error = data.get(checkpoint.config.data).test, ""
+    except VaeStudioError as error:
+        test_data, data_error = None, str(error)
+    if test_data is not None and tuple(test_data.image_shape) != tuple(checkpoint.config.model.input_shape):
+        shape = "x".join(map(str, test_data.image_shape))
+        test_data, data_error = None, f"its data set now holds {shape} examples, not what the model was trained on"
+    return OpenedCheckpoint(path, checkpoint, model, test_data, data_error)
+
+
+def save_job(path: Path, checkpoint: Checkpoint) -> str:
+    try:
+        save_checkpoint(
+            path, checkpoint.config, checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters,
+            checkpoint.history,
+        )  # fmt: skip
+    except OSError as error:
+        raise VaeStudioError(f"cannot save {path}: {error.strerror}") from None
+    return str(path)
+
+
+class CheckpointController(QObject):
+    opened = Signal(object)  # Checkpoint, once on show
+    resumeReady = Signal(object)  # Checkpoint read for resuming
+    checkpointSaved = Signal(str)
+    errorOccurred = Signal(str)
+
+    def __init__(self, state: AppState, runs: RunController, parent: QObject | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.runs = runs
+        self.opened_checkpoint: Checkpoint | None = None
+        self._request = 0  # the latest open or resume asked for: older answers are dropped
+        runs.runStarted.connect(self._forget_opened)
+
+    def _forget_opened(self) -> None:
+        self.opened_checkpoint = None
+
+    def _next_request(self) -> int:
+        self._request += 1
+        return self._request
+
+    def open(self, path: str | Path) -> bool:
+        """Show a checkpoint's model in every view, when it has loaded (training stays stopped)."""
+        if self.runs.status.training:
+            self.errorOccurred.emit("a run is going: stop it before opening a checkpoint")
+            return False
+        request = self._next_request()
+        start_job(
+            open_job, str(path), self.runs.data,
+            on_result=lambda opened: self._on_opened(request, opened),
+            on_error=lambda error: self._on_failed(request, error),
+        )  # fmt: skip
+        return True
+
+    def _on_opened(self, request: int, opened: OpenedCheckpoint) -> None:
+        if request != self._request or self.runs.status.training:
+            return
+        checkpoint = opened.checkpoint
+        self.runs.end()
+        self.opened_checkpoint = checkpoint
+        step = int(checkpoint.counters["step"]) if "step" in checkpoint.counters else 0
+        model = ModelOnShow(
+            checkpoint.config, opened.viewer.capabilities, "checkpoint", opened.test_data, opened.path, step,
+            viewer=opened.viewer,
+        )  # fmt: skip
+        self.state.run.show_history(checkpoint.history)
+        self.state.shown.show(model, checkpoint.model_state)
+        self.opened.emit(checkpoint)
+        if opened.data_error:
+            self.errorOccurred.emit(f"the checkpoint opened, but its data did not load: {opened.data_error}")
+
+    def _on_failed(self, request: int, error: Exception) -> None:
+        if request == self._request:
+            self.errorOccurred.emit(_one_line(error))
+
+    def read_for_resume(self, path: str | Path) -> None:
+        """Read a checkpoint to resume from; `resumeReady` carries it."""
+        request = self._next_request()
+        start_job(
+            load_checkpoint, str(path),
+            on_result=lambda checkpoint: request == self._request and self.resumeReady.emit(checkpoint),
+            on_error=lambda error: self._on_failed(request, error),
+        )  # fmt: skip
+
+    def save(self, path: str | Path) -> bool:
+        """Save the model on show: the run's (on its thread, with the optimizer), the last good
+        weights of a diverged run, or the opened checkpoint."""
+        run, shown = self.state.run, self.state.shown
+        if self.runs.holds_trainer:
+            self.runs.save(path)
+            return True
+        history = run.history.table.rows.copy()
+        if run.diverged and run.latest is not None and shown.weights is not None:
+            checkpoint = Checkpoint(run.config, dict(shown.weights), None, {}, history)
+        elif self.opened_checkpoint is not None:
+            opened = self.opened_checkpoint
+            checkpoint = Checkpoint(opened.config, opened.model_state, opened.optimizer_state, opened.counters, history)
+        else:
+            self.errorOccurred.emit("there is no model to save yet: train one or open a checkpoint")
+            return False
+        start_job(
+            save_job, Path(path), checkpoint,
+            on_result=self.checkpointSaved.emit,
+            on_error=lambda error: self.errorOccurred.emit(_one_line(error)),
+        )  # fmt: skip
+        return True
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, VaeStudioError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+

@@ -1,0 +1,206 @@
+"""The run controller: starts a run's job, turns its yields into changes of the state model, and
+passes the user's commands to it. Every method and signal belongs to the GUI thread.
+
+Its Qt signals tell the window what to say (a run started, ended, saved, failed); what the views
+draw comes from the state model alone.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+import torch
+from PySide6.QtCore import QObject, Signal
+
+from app.controllers.run_job import (
+    CheckpointSaved,
+    RunCommands,
+    RunEnded,
+    RunPaused,
+    RunStarted,
+    SaveFailed,
+    reseed_codes,
+    run_job,
+)
+from app.pacing import LogPacer
+from app.state import AppState, ModelOnShow, RunStatus
+from app.workers import DataCache, start_job
+from vae_core.checkpoint import Checkpoint
+from vae_core.config import RunConfig
+from vae_core.errors import VaeStudioError
+from vae_core.training.trainer import TrainingDiverged, TrainingSnapshot
+
+OUT_OF_MEMORY_MESSAGE = "training ran out of memory: try a smaller batch size or a smaller model"
+
+
+class RunController(QObject):
+    runStarted = Signal(str)  # the training data, in words
+    snapshotReady = Signal(object)  # TrainingSnapshot, after the state has it
+    runEnded = Signal(str)  # "finished", "stopped" or "failed"
+    errorOccurred = Signal(str)  # one line for the user
+    checkpointSaved = Signal(str)
+    dataProgress = Signal(int, int)  # bytes downloaded and expected (0 when unknown), from any thread
+
+    def __init__(self, state: AppState, parent: QObject | None = None, pacer: LogPacer | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.data = DataCache(progress=self.dataProgress.emit)
+        self.pacer = pacer or LogPacer()
+        self._commands: RunCommands | None = None
+        self._number = 0
+        self._continuable = False
+
+    @property
+    def status(self) -> RunStatus:
+        return self.state.run.status
+
+    # Commands from the GUI.
+    def start(self, config: RunConfig, checkpoint: Checkpoint | None = None) -> None:
+        """Train `config` from scratch, or go on from `checkpoint` (whose config it should be)."""
+        if self.status.training:
+            raise VaeStudioError("a run is going: stop it first")
+        self.end()
+        self._number += 1
+        self._commands = commands = RunCommands(config.train.beta, config.train.lr)
+        self.state.run.begin(None if checkpoint is None else checkpoint.history)
+        self.state.shown.show(None)
+        start_job(
+            run_job, config, checkpoint, commands, self.data, self.pacer,
+            on_yield=partial(self._on_event, self._number),
+            on_error=partial(self._on_error, self._number),
+            on_finished=partial(self._on_job_finished, self._number),
+        )  # fmt: skip
+
+    def end(self) -> None:
+        """Let go of the last run (kept in memory for Continue and saves): another model is on show."""
+        if self._commands is not None:
+            self._commands.end()
+            self._commands = None
+        self._continuable = False
+        if not self.status.training and self.status is not RunStatus.IDLE:
+            self.state.run.set_status(RunStatus.IDLE)
+
+    def pause(self) -> None:
+        if self.status is RunStatus.RUNNING:
+            self._commands.pause()
+
+    def resume(self) -> None:
+        if self.status is RunStatus.PAUSED:
+            self._commands.resume()
+            self.state.run.set_status(RunStatus.RUNNING)
+
+    def toggle_pause(self) -> None:
+        if self.status is RunStatus.PAUSED:
+            self.resume()
+        else:
+            self.pause()
+
+    def step(self) -> None:
+        """Exactly one optimisation step from a pause (a running run pauses first)."""
+        if self.status is RunStatus.RUNNING:
+            self.pause()
+        elif self.status is RunStatus.PAUSED:
+            self._commands.step()
+
+    def stop(self) -> None:
+        if self.status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED):
+            self._commands.stop()
+            self.state.run.set_status(RunStatus.STOPPING)
+
+    @property
+    def can_continue(self) -> bool:
+        return self._continuable and self.status is RunStatus.STOPPED
+
+    def continue_run(self) -> None:
+        """A stopped run goes on from where it stopped."""
+        if self.can_continue:
+            self._continuable = False
+            self._commands.continue_run()
+            self.state.run.set_status(RunStatus.RUNNING)
+
+    def set_beta(self, beta: float) -> None:
+        if self._commands is not None:
+            self._commands.set_beta(beta)
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        if self._commands is not None:
+            self._commands.set_learning_rate(learning_rate)
+
+    def reset_codes(self, codes: Sequence[int]) -> None:
+        """VQ-VAE: reset these codebook vectors of the training model, between two steps."""
+        model = self.state.shown.model
+        if self.status.training and model is not None and model.capabilities.has_codebook:
+            self._commands.edit(partial(reseed_codes, list(codes)))
+
+    @property
+    def holds_trainer(self) -> bool:
+        """Whether the run's trainer is alive to save from (running, paused, stopped or finished)."""
+        return self._commands is not None and self.state.run.config is not None and not self.state.run.diverged
+
+    def save(self, path: str | Path) -> None:
+        """Write the run's checkpoint on its thread, at its next consistent moment; `checkpointSaved`
+        or `errorOccurred` tells how it went."""
+        self._commands.save(path, self.state.run.history.table.rows.copy())
+
+    def shutdown(self, timeout_s: float = 1.0) -> bool:
+        """End the run and wait for its job; True when it ended within the timeout."""
+        commands = self._commands
+        self.end()
+        return commands is None or commands.done.wait(timeout_s) or not commands.ended.is_set()
+
+    # The job's reports, on the GUI thread.
+    def _on_event(self, number: int, event) -> None:
+        if number != self._number:
+            return
+        run, shown = self.state.run, self.state.shown
+        if isinstance(event, TrainingSnapshot):
+            run.add_snapshot(event)
+            shown.set_weights(event.model_state, event.step)
+            self.snapshotReady.emit(event)
+        elif isinstance(event, RunStarted):
+            run.set_started(event.config, event.device)
+            model = ModelOnShow(event.config, event.viewer.capabilities, "run", event.test_data, viewer=event.viewer)
+            shown.show(model, event.weights)
+            if run.status is RunStatus.STARTING:
+                run.set_status(RunStatus.RUNNING)
+            self.runStarted.emit(event.described)
+        elif isinstance(event, RunPaused):
+            if run.status is RunStatus.RUNNING:
+                run.set_status(RunStatus.PAUSED)
+        elif isinstance(event, RunEnded):
+            self._continuable = not event.finished
+            run.set_status(RunStatus.FINISHED if event.finished else RunStatus.STOPPED)
+            self.runEnded.emit("finished" if event.finished else "stopped")
+        elif isinstance(event, CheckpointSaved):
+            self.checkpointSaved.emit(event.path)
+        elif isinstance(event, SaveFailed):
+            self.errorOccurred.emit(event.message)
+
+    def _on_error(self, number: int, error: Exception) -> None:
+        if number != self._number:
+            return
+        if isinstance(error, TrainingDiverged):
+            self.state.run.diverged = True
+            message = f"{error}; the last good model is kept"
+        elif isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)):
+            message = OUT_OF_MEMORY_MESSAGE
+        elif isinstance(error, VaeStudioError):
+            message = str(error)
+        else:  # a bug must not take the window down with it, but it must be seen
+            traceback.print_exception(error, file=sys.stderr)
+            message = f"training stopped by an unexpected error: {type(error).__name__}: {error}"
+        self._continuable = False
+        self.state.run.set_status(RunStatus.FAILED)
+        self.errorOccurred.emit(message)
+        self.runEnded.emit("failed")
+
+    def _on_job_finished(self, number: int) -> None:
+        if number == self._number and self.status.training:
+            # Stopped before the trainer was built (while the data loaded): nothing to go on with.
+            self._commands = None
+            self.state.run.set_status(RunStatus.STOPPED)
+            self.runEnded.emit("stopped")

@@ -1,0 +1,47 @@
+"""What the map draws from the model, computed in numpy (no Qt): the prior's density contours and,
+for 2-D point data, the map's grid decoded into data space."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.explorer.latent_ops import LatentPlane, contour_segments, density_levels
+from app.explorer.model_access import ExplorerModel
+
+# Grid points a side on which the prior's density is evaluated for the contours.
+CONTOUR_GRID = 64
+# The ellipses drawn around a posterior mean, in standard deviations.
+ELLIPSE_SIGMAS = (1.0, 2.0)
+# 2-D point data: the latent grid lines decoded into data space, MESH_LINES a side over the
+# visible map, MESH_POINTS along each.
+MESH_LINES = 15
+MESH_POINTS = 60
+
+
+def prior_contours(model: ExplorerModel, plane: LatentPlane, x_range, y_range) -> list[np.ndarray]:
+    """Per level, the contour's segments as point pairs on the plane: (2K, 2)."""
+    xs = np.linspace(*x_range, CONTOUR_GRID)
+    ys = np.linspace(*y_range, CONTOUR_GRID)
+    grid = np.stack(np.meshgrid(xs, ys, indexing="ij"), axis=-1).reshape(-1, 2)
+    log_density = model.prior_log_density(plane.codes(grid))
+    if log_density is None:
+        return []
+    log_density = log_density.reshape(CONTOUR_GRID, CONTOUR_GRID)
+    scale = np.array([xs[1] - xs[0], ys[1] - ys[0]])
+    return [contour_segments(log_density, level) * scale + (xs[0], ys[0]) for level in density_levels(log_density)]
+
+
+def decode_mesh(model: ExplorerModel, plane: LatentPlane, visible_range, label) -> tuple[np.ndarray, np.ndarray]:
+    """The visible grid's lines decoded: rows (MESH_LINES, MESH_POINTS, 2), columns the same."""
+    (x_low, x_high), (y_low, y_high) = visible_range
+    along = np.linspace(0.0, 1.0, MESH_POINTS)
+    across = np.linspace(0.0, 1.0, MESH_LINES)
+    # Grid lines of constant y (rows) sampled finely in x; the columns come from the same decode
+    # of the transposed layout, so both families of lines are smooth curves.
+    rows = np.stack(np.meshgrid(x_low + along * (x_high - x_low), y_low + across * (y_high - y_low)), -1)
+    columns = np.stack(np.meshgrid(x_low + across * (x_high - x_low), y_low + along * (y_high - y_low)), -1)
+    plane_points = np.concatenate([rows.reshape(-1, 2), columns.reshape(-1, 2)])
+    decoded = model.decode_values(plane.codes(plane_points), label)
+    row_lines = decoded[: rows.size // 2].reshape(MESH_LINES, MESH_POINTS, 2)
+    column_lines = decoded[rows.size // 2 :].reshape(MESH_POINTS, MESH_LINES, 2).transpose(1, 0, 2)
+    return row_lines, column_lines

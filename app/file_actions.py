@@ -1,0 +1,98 @@
+"""File menu actions for the window: pick a path, then hand it to the controller that owns the
+file (checkpoints, metrics CSV, plot PNGs); drop a checkpoint on the window to open it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog
+
+from vae_core.errors import VaeStudioError
+
+CHECKPOINT_FILTER = "VAE Studio checkpoints (*.safetensors)"
+
+
+class FileActions:
+    def __init__(self, window):
+        self.window = window
+        key = QKeySequence.StandardKey
+        action = window.run_actions.action
+        self.open_action = action("openAction", "&Open Checkpoint…", self.ask_open, key.Open)
+        self.save_action = action("saveAction", "&Save Checkpoint…", self.ask_save, key.Save)
+        self.resume_action = action(
+            "resumeAction", "&Resume Training", self.ask_resume, "Ctrl+R",
+            "Continue training the opened checkpoint, or one you pick",
+        )  # fmt: skip
+        self.export_csv_action = action("exportCsvAction", "Export &Metrics CSV…", self.ask_export_csv, "Ctrl+E")
+
+    def export_metrics(self, path: str | Path) -> bool:
+        table = self.window.state.run.history.table
+        if not len(table):
+            self.window.show_error("there are no metrics to export yet: train a model first")
+            return False
+        try:
+            table.write_csv(path)
+        except VaeStudioError as error:
+            self.window.show_error(str(error))
+            return False
+        self.window.statusBar().showMessage(f"Exported {len(table):,} rows to {path}", 10000)
+        return True
+
+    def export_plot(self, title: str, path: str | Path) -> bool:
+        """Save one view (a title of File > Export Plot PNG) as a PNG of what is on screen."""
+        if not self.window.exportable_views()[title].grab().save(str(path), "PNG"):
+            self.window.show_error(f"cannot write {path}")
+            return False
+        self.window.statusBar().showMessage(f"Exported {title.lower()} to {path}", 10000)
+        return True
+
+    def _ask_path(self, save: bool, title: str, file_filter: str, default_name: str = "") -> str | None:
+        settings = self.window.settings
+        folder = str(settings.value("files/lastDirectory", str(Path.home())))
+        ask = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
+        path, _ = ask(self.window, title, str(Path(folder) / default_name), file_filter)
+        if not path:
+            return None
+        settings.setValue("files/lastDirectory", str(Path(path).parent))
+        return path
+
+    def ask_open(self) -> None:
+        if path := self._ask_path(False, "Open checkpoint", CHECKPOINT_FILTER):
+            self.window.open_checkpoint(path)
+
+    def ask_save(self) -> None:
+        if path := self._ask_path(True, "Save checkpoint", CHECKPOINT_FILTER, "checkpoint.safetensors"):
+            self.window.save_checkpoint_to(path)
+
+    def ask_resume(self) -> None:
+        if self.window.checkpoints.opened_checkpoint is not None:
+            self.window.resume_from()
+        elif path := self._ask_path(False, "Resume training from checkpoint", CHECKPOINT_FILTER):
+            self.window.resume_from(path)
+
+    def ask_export_csv(self) -> None:
+        if path := self._ask_path(True, "Export metrics", "CSV files (*.csv)", "metrics.csv"):
+            self.export_metrics(path)
+
+    def ask_export_plot(self, action: QAction) -> None:
+        title = action.data()
+        default_name = title.lower().replace(" ", "_") + ".png"
+        if path := self._ask_path(True, f"Export {title.lower()}", "PNG images (*.png)", default_name):
+            self.export_plot(title, path)
+
+    @staticmethod
+    def _dropped_checkpoint(event) -> str | None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile() and url.toLocalFile().endswith(".safetensors"):
+                return url.toLocalFile()
+        return None
+
+    def drag_enter(self, event) -> None:
+        if self._dropped_checkpoint(event):
+            event.acceptProposedAction()
+
+    def drop(self, event) -> None:
+        if path := self._dropped_checkpoint(event):
+            event.acceptProposedAction()
+            self.window.open_checkpoint(path)

@@ -1,0 +1,240 @@
+"""What the window shows, in one Qt-free model: the run, the model on show and the explorer's
+choices (psygnal signals; no widget, no thread, no torch work here).
+
+Only the GUI thread changes it. Controllers write it (from the user's actions and their workers'
+answers); views subscribe and draw. When another model comes on show, `ShownModel.show` replaces
+everything that depends on it in one step and announces it once, so no view ever draws from a
+mix of the old model and the new one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from psygnal import Signal
+
+from app.explorer.latent_ops import LatentPlane
+from app.history import RunHistory
+from vae_core.config import RunConfig
+from vae_core.data import ImageDataset
+from vae_core.models import Capabilities, LatentModel
+from vae_core.training.trainer import TrainingSnapshot
+
+
+class RunStatus(enum.Enum):
+    IDLE = "idle"  # no run yet
+    STARTING = "starting"  # loading data and building the model
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    STOPPED = "stopped"  # ended by Stop: Continue goes on from here
+    FINISHED = "finished"
+    FAILED = "failed"
+
+    @property
+    def training(self) -> bool:
+        """Whether the run's thread is busy with it (another run cannot start)."""
+        return self in _TRAINING
+
+
+_TRAINING = frozenset({RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.STOPPING})
+
+
+class RunModel:
+    """The run: its status, config and device, its latest snapshot and its metric history."""
+
+    status_changed = Signal(object)  # RunStatus
+    started = Signal()  # config and device are known
+    snapshot_added = Signal(object)  # TrainingSnapshot
+    history_replaced = Signal()  # cleared, or filled from a checkpoint
+
+    def __init__(self) -> None:
+        self.status = RunStatus.IDLE
+        self.config: RunConfig | None = None
+        self.device = ""
+        self.latest: TrainingSnapshot | None = None
+        self.history = RunHistory()
+        # The loss stopped being finite: the last snapshot's weights are the last good ones.
+        self.diverged = False
+
+    def set_status(self, status: RunStatus) -> None:
+        if status is not self.status:
+            self.status = status
+            self.status_changed.emit(status)
+
+    def begin(self, history_rows: np.ndarray | None = None) -> None:
+        """A new run (or a resumed one, with the history its checkpoint carried)."""
+        self.config = None
+        self.device = ""
+        self.latest = None
+        self.diverged = False
+        self.history.replace(history_rows)
+        self.set_status(RunStatus.STARTING)
+        self.history_replaced.emit()
+
+    def set_started(self, config: RunConfig, device: str) -> None:
+        self.config = config
+        self.device = device
+        self.started.emit()
+
+    def add_snapshot(self, snapshot: TrainingSnapshot) -> None:
+        self.latest = snapshot
+        self.history.append(snapshot)
+        self.snapshot_added.emit(snapshot)
+
+    def show_history(self, rows: np.ndarray | None) -> None:
+        """An opened checkpoint's curves, with no run behind them."""
+        self.latest = None
+        self.history.replace(rows)
+        self.history_replaced.emit()
+
+
+@dataclass(frozen=True)
+class ModelOnShow:
+    """A model the views show: what it is and where it came from. Its weights change apart
+    (`ShownModel.weights`), many times a second while it trains."""
+
+    config: RunConfig  # complete: input shape and classes known
+    capabilities: Capabilities
+    source: str  # "run" or "checkpoint"
+    test_data: ImageDataset | None
+    path: str = ""  # the checkpoint's file, for a checkpoint
+    step: int = 0  # of the weights it came with
+    # A CPU copy built off the GUI thread, for the GUI thread's decodes: the decode service
+    # loads the newest weights into it, and no one else holds it.
+    viewer: LatentModel | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def planar(self) -> bool:
+        """2-D points rather than images."""
+        return tuple(self.config.model.input_shape) == (2, 1, 1)
+
+    @property
+    def latent_positions_dim(self) -> int:
+        """The numbers of one point of the map: latent_dim, or N*D for a VQ-VAE's N code vectors."""
+        return self.capabilities.positions * self.config.model.latent_dim
+
+    @property
+    def describe(self) -> str:
+        model = self.config.model
+        return f"{model.family}, {model.prior} prior, {model.latent_dim}-D"
+
+
+class AppState:
+    """Everything the window shows."""
+
+    def __init__(self) -> None:
+        self.run = RunModel()
+        self.shown = ShownModel()
+
+
+class ShownModel:
+    """The model on show and its newest weights, numbered by generation."""
+
+    model_changed = Signal()  # another model (or none): everything is to be redrawn
+    weights_changed = Signal(int)  # newer weights of the same model: their generation
+
+    def __init__(self) -> None:
+        self.model: ModelOnShow | None = None
+        self.weights: Mapping[str, torch.Tensor] | None = None
+        self.step: int | None = None  # the training step of the weights, when they came from a run
+        self.generation = 0
+        self.explorer = ExplorerState()
+
+    def show(self, model: ModelOnShow | None, weights: Mapping[str, torch.Tensor] | None = None) -> None:
+        """Put `model` on show: the explorer's choices start afresh with it."""
+        self.model = model
+        self.weights = weights
+        self.step = None if model is None or model.source == "run" else model.step
+        self.generation += 1
+        self.explorer.reset(model)
+        self.model_changed.emit()
+
+    def set_weights(self, weights: Mapping[str, torch.Tensor], step: int | None) -> None:
+        """CPU weights that no one else mutates (a snapshot's copy)."""
+        if self.model is None:
+            return
+        self.weights = weights
+        self.step = step
+        self.generation += 1
+        self.weights_changed.emit(self.generation)
+
+
+# Test examples drawn on the map at most: a seeded subset of a larger test split.
+MAX_POINTS = 2000
+
+
+def map_examples(test_data: ImageDataset | None) -> ImageDataset | None:
+    """The test examples the map shows: all of them, or a fixed random MAX_POINTS."""
+    if test_data is None or len(test_data) <= MAX_POINTS:
+        return test_data
+    order = torch.randperm(len(test_data), generator=torch.Generator().manual_seed(0))
+    return test_data.subset(order[:MAX_POINTS].sort().values)
+
+
+@dataclass
+class EncodedExamples:
+    """The map's examples encoded by the weights of `generation`: posterior means (N, latent_dim),
+    and the mean KL per dimension (D,) where the family has one."""
+
+    codes: np.ndarray
+    generation: int
+    kl_per_dim: np.ndarray | None = None
+
+
+@dataclass
+class SelectedPosterior:
+    """q(z|x) of the selected example: mean and standard deviation (latent_dim,), and its KL per
+    dimension where the family has one."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    kl_per_dim: np.ndarray | None
+
+
+@dataclass
+class ExplorerState:
+    """The explorer's choices and findings for the model on show. `changed` names the field that
+    changed; a new model resets them all quietly (its `model_changed` says so)."""
+
+    changed = Signal(str)
+
+    examples: ImageDataset | None = None  # the test examples on the map
+    plane: LatentPlane = field(default_factory=lambda: LatentPlane.of_dimensions(np.zeros(2), 0, 1))
+    cursor: np.ndarray = field(default_factory=lambda: np.zeros(2))  # on the plane; kept across models
+    selected: int | None = None  # an index into `examples`
+    posterior: SelectedPosterior | None = None  # of the selected example
+    label: int = 0  # the class a conditional decoder is given
+    encoded: EncodedExamples | None = None
+    kl_per_dim: np.ndarray | None = None  # (D,) from the run's latest snapshot, while it trains
+    path: np.ndarray | None = None  # an interpolation's codes (M, latent_dim), drawn on the map
+    drawn: tuple[np.ndarray, np.ndarray] | None = None  # a drawn image's posterior (mean, std)
+    decoded_generation: int = -1  # the weights the explorer's own copy of the model holds now
+
+    def reset(self, model: ModelOnShow | None) -> None:
+        dim = 2 if model is None else max(2, model.latent_positions_dim)
+        self.examples = None if model is None else map_examples(model.test_data)
+        self.plane = LatentPlane.of_dimensions(np.zeros(dim), 0, 1)
+        self.selected = None
+        self.posterior = None
+        self.label = 0
+        self.encoded = None
+        self.kl_per_dim = None
+        self.path = None
+        self.drawn = None
+        self.decoded_generation = -1
+
+    def set(self, name: str, value) -> None:
+        """Change one field and announce it."""
+        setattr(self, name, value)
+        self.changed.emit(name)
+
+    def cursor_code(self) -> np.ndarray:
+        return self.plane.codes(self.cursor[None])[0]
+
+    def selected_code(self) -> np.ndarray | None:
+        return None if self.posterior is None else self.posterior.mean

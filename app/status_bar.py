@@ -1,0 +1,83 @@
+"""The window's status bar as a view of the state: run status, step, epoch, speed, device, model.
+
+Labels are fixed to the widths of their longest texts: a label that changes size makes the whole
+status bar lay out and repaint again, ten times a second.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+
+from app.naming import named
+from app.state import AppState, RunStatus
+
+PRESENTATION_HINT = "Space pause · N step · [ ] β · Ctrl+Return train · Ctrl+. stop · Esc leave"
+
+
+class RunStatusBar:
+    """Fills `bar` with the run's figures; `refresh()` draws the latest snapshot (the window's
+    redraw timer calls it), status and model changes draw at once."""
+
+    def __init__(self, bar: QStatusBar, state: AppState):
+        self.bar = bar
+        self.state = state
+        self.presentation_hint = named(QLabel(PRESENTATION_HINT), "presentationHint", "Keyboard shortcuts")
+        bar.addWidget(self.presentation_hint, 1)
+        self.presentation_hint.hide()
+        self.state_label = self._label("stateLabel", "Run state", "stopping")
+        self.step_label = self._label("stepLabel", "Step", "step 10,000,000 / 10,000,000")
+        self.epoch_label = self._label("epochLabel", "Epoch", "epoch 10,000")
+        self.epoch_progress = named(QProgressBar(), "epochProgress", "Progress through the epoch")
+        self.epoch_progress.setRange(0, 100)
+        self.epoch_progress.setFixedWidth(140)
+        bar.addPermanentWidget(self.epoch_progress)
+        self.speed_label = self._label("speedLabel", "Images per second", "1,000,000 img/s")
+        self.device_label = self._label("deviceLabel", "Device", "cuda:0")
+        self.model_label = self._label("modelLabel", "Model", "vqvae, normal prior, 256-D")
+        self.labels = (self.state_label, self.step_label, self.epoch_label, self.speed_label,
+                       self.device_label, self.model_label)  # fmt: skip
+        state.run.status_changed.connect(self._show_status)
+        state.run.started.connect(self._show_device)
+        state.run.history_replaced.connect(self.refresh)
+        state.shown.model_changed.connect(self._show_model)
+        self._show_status(state.run.status)
+        self.refresh()
+
+    def _label(self, name: str, accessible_name: str, longest_text: str) -> QLabel:
+        label = named(QLabel(), name, accessible_name)
+        label.setProperty("longestText", longest_text)
+        self._fit(label)
+        self.bar.addPermanentWidget(label)
+        return label
+
+    @staticmethod
+    def _fit(label: QLabel) -> None:
+        label.setFixedWidth(label.fontMetrics().horizontalAdvance(label.property("longestText")) + 12)
+
+    def fit_to_font(self) -> None:
+        for label in self.labels:
+            self._fit(label)
+
+    def _show_status(self, status: RunStatus) -> None:
+        self.state_label.setText(status.value)
+
+    def _show_device(self) -> None:
+        self.device_label.setText(self.state.run.device)
+
+    def _show_model(self) -> None:
+        model = self.state.shown.model
+        self.model_label.setText("" if model is None else model.describe)
+        if model is not None and model.source == "checkpoint":
+            self.device_label.setText("cpu")
+
+    def refresh(self) -> None:
+        snapshot = self.state.run.latest
+        if snapshot is None:
+            for label in (self.step_label, self.epoch_label, self.speed_label):
+                label.setText("")
+            self.epoch_progress.setValue(0)
+            return
+        self.step_label.setText(f"step {snapshot.step:,} / {snapshot.total_steps:,}")
+        self.epoch_label.setText(f"epoch {snapshot.epoch + 1}")
+        self.epoch_progress.setValue(round(100 * snapshot.epoch_progress))
+        self.speed_label.setText(f"{snapshot.images_per_s:,.0f} img/s")
