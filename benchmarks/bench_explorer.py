@@ -24,12 +24,14 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 from _common import write_results  # noqa: E402  (puts the project on the path)
+from app.session import TRAINING_THREADS, use_torch_threads  # noqa: E402
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget  # noqa: E402
 
-from app.explorer import LatentExplorer  # noqa: E402
-from app.explorer.explorer import TILES_PER_SIDE  # noqa: E402
-from app.session import TRAINING_THREADS, use_torch_threads  # noqa: E402
+from app.explorer.explorer import (
+    TILES_PER_SIDE,  # noqa: E402
+    LatentExplorer,  # noqa: E402
+)
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vae_core.data import load_data  # noqa: E402
 from vae_core.models import build_model  # noqa: E402
