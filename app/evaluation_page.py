@@ -8,7 +8,6 @@ figures of the model's family (active units, per-class ELBO, codebook perplexity
 
 from __future__ import annotations
 
-import html
 import math
 import threading
 import time
@@ -32,6 +31,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.evaluation_tables import (
+    ANALYSIS_REPEATS,
+    ANALYSIS_SAMPLES,
+    analysis_table,
+    figures_table,
+)
 from app.naming import named
 from app.state import ModelOnShow
 from app.workers import start_job
@@ -47,9 +52,6 @@ from vae_core.models import LatentModel, build_model
 
 # Examples per batch: small enough that progress moves about twice a second for an MLP on MNIST.
 BATCH_SIZE = 100
-# The sample counts of the selected input's importance-sampling table.
-ANALYSIS_SAMPLES = (1, 10, 100, 1000)
-ANALYSIS_REPEATS = 10
 _IS_PEN = pg.mkPen("#e69f00", width=2)
 _ELBO_PEN = pg.mkPen("#56b4e9", width=2, style=Qt.PenStyle.DashLine)
 _EXACT_PEN = pg.mkPen("#009e73", width=2)
@@ -342,82 +344,6 @@ def _column(layout: QVBoxLayout, minimum_width: int) -> QWidget:
     scroller.setFrameShape(QFrame.Shape.NoFrame)
     scroller.setMinimumWidth(minimum_width)
     return scroller
-
-
-def _rows(rows) -> str:
-    """HTML rows of (name, value, whether it is a part of the row above)."""
-    return "".join(
-        f"<tr><td style='padding-left:{14 if part else 0}px'>{html.escape(name)}</td><td align='right'>{value}</td></tr>"
-        for name, value, part in rows
-    )
-
-
-def figures_table(results: dict) -> str:
-    """The evaluation's figures as an HTML table: nats per example, and the family's own."""
-    quantized = "perplexity" in results
-    nats = [
-        ("ELBO, uniform code prior" if quantized else "ELBO", results["elbo"], False),
-        ("reconstruction", -results["recon"], True),
-        ("−KL", -results["kl"], True),
-    ]
-    if "log_likelihood_is" in results:
-        nats.append((f"IS log p(x), K = {results['iw_samples']:,}", results["log_likelihood_is"], False))
-        nats.append(("IS − ELBO", results["log_likelihood_is"] - results["elbo"], True))
-    if "exact_log_likelihood" in results:
-        nats.append(("exact log p(x)", results["exact_log_likelihood"], False))
-    if "code_prior_nll" in results:
-        nats.append(("bound with its code prior", -results["recon"] - results["code_prior_nll"], False))
-    rows = [(name, f"{value:,.2f}", part) for name, value, part in nats]
-    rows.append(("active units", f"{results['active_units']} of {len(results['kl_per_dim'])}", False))
-    if quantized:
-        rows.append(("perplexity", f"{results['perplexity']:.1f} of {results['codebook_size']}", False))
-        rows.append(("codes used", f"{100 * results['codebook_usage']:.0f}%", False))
-    if "mig" in results:
-        rows.append(("MIG", f"{results['mig']:.3f}", False))
-    table = f"<table cellspacing='2'>{_rows(rows)}</table><p style='color:gray'>nats per example</p>"
-    per_class = results.get("elbo_per_class")
-    if per_class:
-        listed = ", ".join(f"{html.escape(name)} {value:.1f}" for name, value in per_class.items())
-        table += f"<p>ELBO per class: {listed}</p>"
-    return table
-
-
-def analysis_table(gaps: AmortizationReport, study: ImportanceSamplingReport) -> str:
-    """One input's ELBOs and gaps, then its IS estimates with either proposal at each K."""
-    reference = "exact log p(x)" if gaps.exact_log_likelihood is not None else f"IS log p(x), K = {gaps.iw_samples:,}"
-    rows = [
-        ("ELBO, the encoder's q(z|x)", gaps.amortized_elbo, False),
-        ("ELBO, q fitted to this input", gaps.optimized_elbo, False),
-        ("amortization gap", gaps.amortization_gap, True),
-        (reference, gaps.log_likelihood if gaps.exact_log_likelihood is None else gaps.exact_log_likelihood, False),
-        ("approximation gap", gaps.approximation_gap, True),
-    ]
-    table = f"<table cellspacing='2'>{_rows((name, f'{value:,.2f}', part) for name, value, part in rows)}</table>"
-    by_proposal = {(estimate.proposal, estimate.samples): estimate for estimate in study.estimates}
-    cells = "".join(
-        f"<tr><td align='right'>{samples:,}</td>"
-        + "".join(
-            f"<td align='right' nowrap>{_short(by_proposal[proposal, samples].log_likelihood)}"
-            f" ± {_short(by_proposal[proposal, samples].spread)}</td>"
-            f"<td align='right'>{_short(by_proposal[proposal, samples].effective_sample_size)}</td>"
-            for proposal in ("prior", "posterior")
-        )
-        + "</tr>"
-        for samples in ANALYSIS_SAMPLES
-    )
-    return (
-        table
-        + f"<p>log p(x) by importance sampling: mean ± sd of {ANALYSIS_REPEATS} estimates, and the effective"
-        " sample size (ESS), with z drawn from the prior and from q(z|x):</p>"
-        + "<table cellspacing='5'><tr><th>K</th><th>z ~ p(z)</th><th>ESS</th><th>z ~ q(z|x)</th><th>ESS</th></tr>"
-        + cells
-        + "</table>"
-    )
-
-
-def _short(value: float) -> str:
-    """One decimal below a hundred, none above: the table stays narrow."""
-    return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
 
 
 def _built(config, weights: Mapping[str, torch.Tensor]) -> LatentModel:

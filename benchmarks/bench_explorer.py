@@ -24,14 +24,13 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 from _common import write_results  # noqa: E402  (puts the project on the path)
-from app.session import TRAINING_THREADS, use_torch_threads  # noqa: E402
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget  # noqa: E402
 
-from app.explorer.explorer import (
-    TILES_PER_SIDE,  # noqa: E402
-    LatentExplorer,  # noqa: E402
-)
+from app.explorer.explorer import LatentExplorer  # noqa: E402
+from app.explorer.map_drawing import TILES_PER_SIDE  # noqa: E402
+from app.state import ModelOnShow, ShownModel  # noqa: E402
+from app.workers import TRAINING_THREADS, use_torch_threads  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vae_core.data import load_data  # noqa: E402
 from vae_core.models import build_model  # noqa: E402
@@ -192,7 +191,8 @@ def main() -> int:
         train=TrainConfig(batch_size=128, epochs=1000, log_every=10, seed=0, device="cpu"),
     )
     use_torch_threads(TRAINING_THREADS)  # this thread decodes for the explorer, as the window's does
-    explorer = LatentExplorer()
+    shown = ShownModel()
+    explorer = LatentExplorer(shown)
     window = QWidget()
     layout = QHBoxLayout(window)
     layout.addWidget(explorer.map_widget, 3)
@@ -200,11 +200,12 @@ def main() -> int:
     window.resize(1200, 800)
     window.show()
     relay = SnapshotRelay()
-    relay.snapshot.connect(lambda snapshot: explorer.load_weights(snapshot.model_state))
+    relay.snapshot.connect(lambda snapshot: shown.set_weights(snapshot.model_state, snapshot.step))
 
     with BackgroundTraining(config, data, relay) as training:
-        explorer.set_model(build_model(training.trainer.config.model))
-        explorer.set_data(data.test)
+        complete = training.trainer.config
+        viewer = build_model(complete.model)
+        shown.show(ModelOnShow(complete, viewer.capabilities, "run", data.test, viewer=viewer), viewer.state_dict())
         pump_for(app, 2.0)  # warm up: first weights, the test set encoded
         drag, drag_waits = measure_drag(explorer, args.moves)
         training_views = measure_view_changes(app, explorer, args.views)

@@ -19,10 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from PySide6.QtCore import QEventLoop, QPointF, Qt  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QSplitter, QTabWidget, QVBoxLayout, QWidget  # noqa: E402
 
 from app.explorer.explorer import LatentExplorer  # noqa: E402
+from app.state import ModelOnShow, ShownModel  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vae_core.data import load_data  # noqa: E402
 from vae_core.models import build_model  # noqa: E402
@@ -49,7 +50,8 @@ class Layout:
 
     def __init__(self, app: QApplication):
         self.app = app
-        self.explorer = LatentExplorer()
+        self.shown = ShownModel()
+        self.explorer = LatentExplorer(self.shown)
         self.window = QWidget()
         self.window.setWindowTitle("VAE Studio: latent explorer")
         top = QSplitter(Qt.Orientation.Horizontal)
@@ -68,26 +70,31 @@ class Layout:
         self.window.resize(1120, 980)
         self.window.show()
 
+    def show(self, config: RunConfig, state: dict, test) -> None:
+        viewer = build_model(config.model)
+        self.shown.show(ModelOnShow(config, viewer.capabilities, "checkpoint", test, viewer=viewer), state)
+        self.wait_for_codes()
+
     def load(self, model_config: ModelConfig, state: dict, test) -> None:
-        explorer = self.explorer
-        explorer.set_model(build_model(model_config))
-        explorer.load_weights(state)
-        explorer.set_data(test)
+        self.show(RunConfig(data=DATA, model=model_config), state, test)
         self.settle(1.0)
+
+    def wait_for_codes(self) -> None:
+        """Until the examples on the map are encoded by the weights on show."""
+        encoded = lambda: self.shown.explorer.encoded  # noqa: E731
+        while encoded() is None or encoded().generation != self.shown.generation:
+            self.app.processEvents()
+            time.sleep(0.005)
 
     def watch_training(self, model: ModelConfig, steps: int, data, snapshots: int) -> None:
         """Train with the explorer fed each snapshot's weights, as the window does."""
         every = max(1, steps // snapshots)
         schedule = TrainConfig(batch_size=100, max_steps=steps, log_every=every, seed=0, device="cpu")
         trainer = Trainer(RunConfig(data=DATA, model=model, train=schedule), data)
-        self.explorer.set_model(build_model(trainer.config.model))
-        self.explorer.set_data(data.test)
+        self.show(trainer.config, build_model(trainer.config.model).state_dict(), data.test)
         for snapshot in trainer.run(include_weights=True):
-            self.explorer.load_weights(snapshot.model_state, snapshot.step)
-            waiter = QEventLoop()
-            self.explorer.codesChanged.connect(waiter.quit)
-            waiter.exec()
-            self.explorer.codesChanged.disconnect(waiter.quit)
+            self.shown.set_weights(snapshot.model_state, snapshot.step)
+            self.wait_for_codes()
         print(f"watched {model.family} train for {steps} steps")
         self.settle()
 
@@ -133,8 +140,8 @@ def main() -> int:
         draw.canvas.draw_line(QPointF(*start), QPointF(*end))
     interpolation = view.page("Interpolation")
     interpolation.count_spin.setValue(12)
-    interpolation.set_end("start", explorer.selected_code())
-    interpolation.set_end("end", explorer.codes[int(np.flatnonzero(labels == 0)[0])])
+    interpolation.set_end("start", explorer.state.selected_code())
+    interpolation.set_end("end", explorer.state.encoded.codes[int(np.flatnonzero(labels == 0)[0])])
     view.save(view.window, args.out / "explorer_map.png")
     view.save(interpolation, args.out / "explorer_interpolation.png")
     view.save(view.page("Draw"), args.out / "explorer_draw.png")

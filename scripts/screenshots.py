@@ -42,13 +42,13 @@ def train(window: MainWindow, config: RunConfig, beta_change: tuple[int, float] 
             window.controls.set_beta(beta_change[1])
 
     loop = QEventLoop()
-    window.session.snapshotReady.connect(steer)
-    window.session.runEnded.connect(loop.quit)
+    window.runs.snapshotReady.connect(steer)
+    window.runs.runEnded.connect(loop.quit)
     window.train()
     loop.exec()
-    window.session.snapshotReady.disconnect(steer)
-    window.session.runEnded.disconnect(loop.quit)
-    settle(1500)  # the explorer encodes the test set in chunks, between events
+    window.runs.snapshotReady.disconnect(steer)
+    window.runs.runEnded.disconnect(loop.quit)
+    settle(1500)  # the last weights reach the explorer, and its test examples are encoded again
 
 
 def settle(milliseconds: int) -> None:
@@ -81,7 +81,7 @@ def evaluate(window: MainWindow, examples: int, samples: int, selected: int) -> 
 def show_tab(window: MainWindow, title: str) -> None:
     tabs = window.view_tabs
     tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == title))
-    window.refresh_views(force_previews=True)
+    window.refresh_views()
     settle(200)
 
 
@@ -117,9 +117,9 @@ def main() -> int:
     grab(window.curves, arguments.out / "curves.png")
     grab(window, arguments.out / "window.png")
     show_tab(window, "Reconstructions")
-    grab(window.reconstructions.parentWidget(), arguments.out / "reconstructions.png")
+    grab(window.previews.reconstruction_page, arguments.out / "reconstructions.png")
     show_tab(window, "Samples")
-    grab(window.samples.parentWidget(), arguments.out / "samples.png")
+    grab(window.previews.samples_page, arguments.out / "samples.png")
 
     show_tab(window, "Curves")
     window.set_presentation_mode(True)

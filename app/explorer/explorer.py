@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
@@ -23,36 +22,26 @@ from app.explorer.data_space import DataSpaceView
 from app.explorer.draw import DrawPage
 from app.explorer.encoding import EncodingController
 from app.explorer.interpolation import InterpolationPage
-from app.explorer.latent_ops import (
-    LatentPlane,
-    TileCache,
-    ellipse_outline,
-    mosaic,
-    tile_lattice,
-)
-from app.explorer.map_drawing import ELLIPSE_SIGMAS, decode_mesh, prior_contours
+from app.explorer.latent_ops import LatentPlane
+from app.explorer.map_drawing import MapLayers
 from app.explorer.map_view import ANCHOR_SELECTED, PLANE_PRINCIPAL, LatentMapView
 from app.explorer.model_access import DecodeService, ExplorerModel, dataset_images
-from app.explorer.side_panel import SidePanel, format_code, format_encoding
+from app.explorer.samples import PriorSamples
+from app.explorer.selection import SelectionView, draw_posterior
+from app.explorer.side_panel import SidePanel, format_code
 from app.explorer.traversals import TraversalsPage
 from app.pacing import DutyCycle
-from app.state import SelectedPosterior, ShownModel
+from app.state import ShownModel
 
 # Weights are applied at most this often while training streams snapshots: each application
 # re-decodes the visible tiles, GUI time that training on 2 cores shares; and each application
 # takes at most REFRESH_SHARE of the time, so a costly model is refreshed less often.
 WEIGHTS_INTERVAL_S = 0.5
 REFRESH_SHARE = 0.05
-TILES_PER_SIDE = 20
-# Prior samples are redrawn from new weights at most this often (an autoregressive code prior
-# takes tens of milliseconds to sample).
-SAMPLES_INTERVAL_S = 1.0
 # While the cursor is being dragged (moved within DRAG_QUIET_S), the decoded view has the event
 # loop to itself: tiles wait for new weights up to MAX_TILE_LAG_S, prior samples for a pause.
 DRAG_QUIET_S = 0.15
 MAX_TILE_LAG_S = 1.0
-SAMPLE_COUNT = 16
-POINT_SAMPLE_COUNT = 500
 
 
 class LatentExplorer(QObject):
@@ -71,21 +60,18 @@ class LatentExplorer(QObject):
         self.decoder = DecodeService(shown)
         self._weights_pace = DutyCycle(WEIGHTS_INTERVAL_S, REFRESH_SHARE)
         self._applied_generation = -1
-        self._contours_key: tuple | None = None
-        self._last_samples_time = -math.inf
         self._last_cursor_move = -math.inf
         self._last_tiles_time = -math.inf
-        # A few screens' worth of tiles, for panning back and forth.
-        self._tiles = TileCache(capacity=4 * TILES_PER_SIDE**2)
-        self._plane_version = 0
-        self._sample_seed = 0
 
         self.map_widget = self.map = LatentMapView()
         self.data_space = DataSpaceView()
         self.data_space.hide()
         self.map.add_beside(self.data_space)
+        self.layers = MapLayers(self.map, self.data_space, self.decoder)
         self.side_panel = self.side = SidePanel()
+        self.selection = SelectionView(self.map, self.data_space, self.side)
         self.encoding = EncodingController(shown, self.errorOccurred.emit, self)
+        self.samples = PriorSamples(self.state, self.decoder, self.side, self.data_space, self._wait_for_drag, self)
         # The controller hears the state first: the decode service is ready before the pages redraw.
         shown.model_changed.connect(self._model_changed)
         shown.weights_changed.connect(self._weights_changed)
@@ -105,7 +91,6 @@ class LatentExplorer(QObject):
         self._weights_timer = self._single_shot(self._timed(self._apply_weights))
         self._tiles_timer = self._single_shot(self._timed(self._refresh_view_in_turns))
         self._contours_timer = self._single_shot(self._refresh_contours)
-        self._samples_timer = self._single_shot(self._samples_due)
         self._details_timer = self._single_shot(self._timed(self._refresh_details))
 
         self.map.cursorMoved.connect(self._on_view_cursor_moved)
@@ -115,7 +100,6 @@ class LatentExplorer(QObject):
         self.map.pointHovered.connect(self._show_hovered)
         self.map.planeRequested.connect(self._rebuild_plane)
         self.map.classRequested.connect(self.set_label)
-        self.side.resampleRequested.connect(self._resample)
         # Whoever holds the views may delete them before this object: no timer may outlive them.
         self.map.destroyed.connect(self._stop_timers)
         self.side.destroyed.connect(self._stop_timers)
@@ -150,8 +134,8 @@ class LatentExplorer(QObject):
         """Another model (or none): every view starts afresh from the state, in one pass."""
         shown = self.shown
         self._weights_timer.stop()
-        self._contours_key = None
-        self._last_samples_time = -math.inf
+        self.layers.forget()
+        self.samples.due_now()
         self._applied_generation = -1
         on_show = shown.model
         if on_show is None or on_show.viewer is None:
@@ -229,7 +213,7 @@ class LatentExplorer(QObject):
 
     def set_label(self, label: int) -> None:
         """The class a conditional decoder is given."""
-        self._last_samples_time = -math.inf
+        self.samples.due_now()
         if self.map.class_combo.currentIndex() != label:
             self.map.class_combo.setCurrentIndex(label)
         self.state.set("label", int(label))
@@ -266,7 +250,7 @@ class LatentExplorer(QObject):
 
     def _refresh_details(self) -> None:
         self._show_selection()
-        self._request_samples()
+        self.samples.request()
         self._draw_posterior(self.map.set_drawn, self.state.drawn)
 
     def _refresh_view(self) -> None:
@@ -286,35 +270,18 @@ class LatentExplorer(QObject):
         self._contours_timer.start()
 
     def _refresh_tiles(self) -> None:
-        """Decoded tiles over the visible part of the plane (only new cells after a pan)."""
-        if self.model is None or not self.map.layers()["tiles"]:
-            return
-        self._last_tiles_time = time.perf_counter()
-        lattice = tile_lattice(*self.map.visible_range(), TILES_PER_SIDE)
-        context = (self._applied_generation, self._plane_version, self.state.label, lattice.size)
-        plane = self.state.plane
-        images = self._tiles.images(lattice, context, lambda points: self.decoder.decode(plane.codes(points)))
-        self.map.set_tiles(mosaic(images, *lattice.shape), lattice.bounds())
+        if self.model is not None and self.map.layers()["tiles"]:
+            self._last_tiles_time = time.perf_counter()
+            self.layers.draw_tiles(self.model, self.state, self._applied_generation)
 
     def _refresh_mesh(self) -> None:
-        """2-D point data: the visible part of the map's grid, decoded into data space."""
-        if self.model is None or not self.model.planar:
-            return
-        rows, columns = decode_mesh(self.model, self.state.plane, self.map.visible_range(), self.state.label)
-        self.data_space.set_mesh(rows, columns)
+        if self.model is not None and self.model.planar:
+            self.layers.draw_mesh(self.model, self.state)
 
     def _refresh_contours(self) -> None:
-        """The prior's density contours, recomputed only when the view, the plane or a learned
-        prior changed."""
-        if self.model is None:
-            return
-        x_range, y_range = self.map.visible_range()
-        learned = self._applied_generation if self.model.prior_is_learned else None
-        key = (self._plane_version, x_range, y_range, learned)
-        if self.map.layers()["prior"] and key != self._contours_key:
-            self.map.set_contours(prior_contours(self.model, self.state.plane, x_range, y_range))
-            self._contours_key = key
-        self.viewRefreshed.emit()
+        if self.model is not None:
+            self.layers.draw_contours(self.model, self.state, self._applied_generation)
+            self.viewRefreshed.emit()
 
     def _show_data_space(self, planar: bool) -> None:
         self.data_space.setVisible(planar)
@@ -359,72 +326,14 @@ class LatentExplorer(QObject):
             self.side.show_class_row(model.decode(np.repeat(code[None], len(classes), 0), classes))
 
     def _show_selection(self) -> None:
-        """The selected example's posterior, from the weights applied now, on the map and the panel."""
-        state, model, examples = self.state, self.model, self.state.examples
-        if model is None or examples is None or state.selected is None:
-            state.posterior = None
-            self.side.show_selection(None)
-            self.map.set_selection(None)
-            self.data_space.set_selection(None)
-            return
-        images, labels = examples.batch(torch.tensor([state.selected]))
-        mean, std = model.posterior(images, labels)
-        kl = model.kl_of(images, labels)
-        state.posterior = SelectedPosterior(mean[0], std[0], None if kl is None else kl[0])
-        text = format_encoding(model, mean[0], std[0], None if kl is None else kl[0])
-        if model.planar:
-            point = images[0].reshape(-1).double().numpy()
-            reconstruction = model.reconstruct_values(images, labels)[0]
-            self.data_space.set_selection(point, reconstruction)
-            text = f"x = {format_code(point)}\nreconstruction {format_code(reconstruction)}\n{text}"
-            self.side.show_selection(None, None, text)
-        else:
-            reconstruction = model.reconstruct(images, labels)[0]
-            self.side.show_selection(dataset_images(examples, [state.selected])[0], reconstruction, text)
-        self._draw_posterior(self.map.set_selection, (mean[0], std[0]))
+        self.selection.show(self.model, self.state)
 
     def _draw_posterior(self, setter, posterior) -> None:
-        if posterior is None or self.model is None:
-            setter(None)
-            return
-        mean, std = posterior
-        plane = self.state.plane
-        centre = plane.project(mean[None])[0]
-        covariance = plane.project_covariance(std**2)
-        # A deterministic encoder (VQ-VAE) has a point, not a spread.
-        outlines = [ellipse_outline(centre, covariance, k) for k in ELLIPSE_SIGMAS] if std.any() else None
-        setter(outlines, centre)
+        draw_posterior(setter, posterior, self.state.plane)
 
     def _draw_path(self) -> None:
         path = self.state.path
         self.map.set_path(None if path is None else self.state.plane.project(path))
-
-    def _request_samples(self) -> None:
-        if not self._samples_timer.isActive():
-            wait = self._last_samples_time + SAMPLES_INTERVAL_S - time.perf_counter()
-            self._samples_timer.start(int(max(0.0, wait) * 1000))
-
-    def _samples_due(self) -> None:
-        if not self._wait_for_drag(self._samples_timer):
-            self._refresh_samples()
-
-    def _refresh_samples(self) -> None:
-        self._samples_timer.stop()
-        self._last_samples_time = time.perf_counter()
-        model, label, seed = self.model, self.state.label, self._sample_seed
-        if model is None:
-            self.side.show_samples(None)
-            return
-        if model.planar:
-            self.side.show_samples(None)
-            self.side.resample_button.setEnabled(True)  # the draws are in data space
-            self.data_space.set_samples(model.sample_values(POINT_SAMPLE_COUNT, label, seed=seed))
-            return
-        self.side.show_samples(model.sample(SAMPLE_COUNT, label, seed=seed))
-
-    def _resample(self) -> None:
-        self._sample_seed += 1
-        self._refresh_samples()
 
     def _show_hovered(self, index: int) -> None:
         examples = self.state.examples
@@ -450,7 +359,7 @@ class LatentExplorer(QObject):
             origin = selected if anchor == ANCHOR_SELECTED and selected is not None else np.zeros(dim)
             plane = LatentPlane.of_dimensions(origin, min(first, dim - 1), min(second, dim - 1))
         self.state.plane = plane
-        self._plane_version += 1
+        self.layers.plane_changed()
         self.map.set_axis_names(plane.axis_names)
         if not refresh:
             return

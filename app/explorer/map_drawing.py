@@ -1,13 +1,23 @@
-"""What the map draws from the model, computed in numpy (no Qt): the prior's density contours and,
-for 2-D point data, the map's grid decoded into data space."""
+"""What the map draws from the model: decoded tiles, the prior's density contours and, for 2-D point
+data, the map's grid decoded into data space; each computed in numpy and redrawn only when what it
+depends on changed."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from app.explorer.latent_ops import LatentPlane, contour_segments, density_levels
-from app.explorer.model_access import ExplorerModel
+from app.explorer.latent_ops import (
+    LatentPlane,
+    TileCache,
+    contour_segments,
+    density_levels,
+    mosaic,
+    tile_lattice,
+)
+from app.explorer.model_access import DecodeService, ExplorerModel
+from app.state import ExplorerState
 
+TILES_PER_SIDE = 20
 # Grid points a side on which the prior's density is evaluated for the contours.
 CONTOUR_GRID = 64
 # The ellipses drawn around a posterior mean, in standard deviations.
@@ -45,3 +55,40 @@ def decode_mesh(model: ExplorerModel, plane: LatentPlane, visible_range, label) 
     row_lines = decoded[: rows.size // 2].reshape(MESH_LINES, MESH_POINTS, 2)
     column_lines = decoded[rows.size // 2 :].reshape(MESH_POINTS, MESH_LINES, 2).transpose(1, 0, 2)
     return row_lines, column_lines
+
+
+class MapLayers:
+    """Draws the model's layers on the map view (and the data-space view) from the explorer state."""
+
+    def __init__(self, map_view, data_space, decoder: DecodeService):
+        self.map, self.data_space, self.decoder = map_view, data_space, decoder
+        # A few screens' worth of tiles, for panning back and forth.
+        self._tiles = TileCache(capacity=4 * TILES_PER_SIDE**2)
+        self._plane_version = 0
+        self._contours_key: tuple | None = None
+
+    def forget(self) -> None:
+        """Another model: the contours are drawn afresh."""
+        self._contours_key = None
+
+    def plane_changed(self) -> None:
+        self._plane_version += 1
+
+    def draw_tiles(self, model: ExplorerModel, state: ExplorerState, generation: int) -> None:
+        """Decoded tiles over the visible part of the plane (only new cells after a pan)."""
+        lattice = tile_lattice(*self.map.visible_range(), TILES_PER_SIDE)
+        context = (generation, self._plane_version, state.label, lattice.size)
+        plane = state.plane
+        images = self._tiles.images(lattice, context, lambda points: self.decoder.decode(plane.codes(points)))
+        self.map.set_tiles(mosaic(images, *lattice.shape), lattice.bounds())
+
+    def draw_mesh(self, model: ExplorerModel, state: ExplorerState) -> None:
+        self.data_space.set_mesh(*decode_mesh(model, state.plane, self.map.visible_range(), state.label))
+
+    def draw_contours(self, model: ExplorerModel, state: ExplorerState, generation: int) -> None:
+        """The prior's contours, recomputed only when the view, the plane or a learned prior changed."""
+        x_range, y_range = self.map.visible_range()
+        key = (self._plane_version, x_range, y_range, generation if model.prior_is_learned else None)
+        if self.map.layers()["prior"] and key != self._contours_key:
+            self.map.set_contours(prior_contours(model, state.plane, x_range, y_range))
+            self._contours_key = key

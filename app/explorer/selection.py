@@ -1,0 +1,55 @@
+"""The selected example on show: its posterior's ellipses on the map, its image, reconstruction and
+q(z|x) numbers in the side panel (for 2-D points, the point and its reconstruction in data space)."""
+
+from __future__ import annotations
+
+import torch
+
+from app.explorer.latent_ops import LatentPlane, ellipse_outline
+from app.explorer.map_drawing import ELLIPSE_SIGMAS
+from app.explorer.model_access import ExplorerModel, dataset_images
+from app.explorer.side_panel import format_code, format_encoding
+from app.state import ExplorerState, SelectedPosterior
+
+
+def draw_posterior(setter, posterior, plane: LatentPlane) -> None:
+    """Hand `setter` the 1σ/2σ outlines and the centre of a posterior (mean, std) on `plane`."""
+    if posterior is None:
+        setter(None)
+        return
+    mean, std = posterior
+    centre = plane.project(mean[None])[0]
+    covariance = plane.project_covariance(std**2)
+    # A deterministic encoder (VQ-VAE) has a point, not a spread.
+    outlines = [ellipse_outline(centre, covariance, k) for k in ELLIPSE_SIGMAS] if std.any() else None
+    setter(outlines, centre)
+
+
+class SelectionView:
+    def __init__(self, map_view, data_space, side):
+        self.map, self.data_space, self.side = map_view, data_space, side
+
+    def show(self, model: ExplorerModel | None, state: ExplorerState) -> None:
+        """Encode the selected example with the weights applied now; sets `state.posterior`."""
+        examples = state.examples
+        if model is None or examples is None or state.selected is None:
+            state.posterior = None
+            self.side.show_selection(None)
+            self.map.set_selection(None)
+            self.data_space.set_selection(None)
+            return
+        images, labels = examples.batch(torch.tensor([state.selected]))
+        mean, std = model.posterior(images, labels)
+        kl = model.kl_of(images, labels)
+        state.posterior = SelectedPosterior(mean[0], std[0], None if kl is None else kl[0])
+        text = format_encoding(model, mean[0], std[0], None if kl is None else kl[0])
+        if model.planar:
+            point = images[0].reshape(-1).double().numpy()
+            reconstruction = model.reconstruct_values(images, labels)[0]
+            self.data_space.set_selection(point, reconstruction)
+            text = f"x = {format_code(point)}\nreconstruction {format_code(reconstruction)}\n{text}"
+            self.side.show_selection(None, None, text)
+        else:
+            reconstruction = model.reconstruct(images, labels)[0]
+            self.side.show_selection(dataset_images(examples, [state.selected])[0], reconstruction, text)
+        draw_posterior(self.map.set_selection, (mean[0], std[0]), state.plane)
