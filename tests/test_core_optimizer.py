@@ -5,8 +5,11 @@ import sys
 import pytest
 import torch
 
+from vae_core.checkpoint import load_checkpoint, save_checkpoint
+from vae_core.config import RunConfig
 from vae_core.errors import VaeStudioError
-from vae_core.training.optimizer import Adam
+from vae_core.training import optimizer as optimizer_module
+from vae_core.training.optimizer import load_adam_state, make_adam
 
 
 def _model() -> torch.nn.Module:
@@ -14,11 +17,9 @@ def _model() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
 
 
-def _train(model, optimizer, steps: int, seed: int, lr_from_step: dict[int, float] | None = None) -> None:
+def _train(model, optimizer, steps: int, seed: int) -> None:
     generator = torch.Generator().manual_seed(seed)
-    for step in range(steps):
-        if lr_from_step and step in lr_from_step:
-            optimizer.set_lr(lr_from_step[step])
+    for _ in range(steps):
         inputs = torch.randn(32, 6, generator=generator)
         loss = (model(inputs) - inputs[:, :3].sin()).pow(2).mean()
         optimizer.zero_grad()
@@ -26,105 +27,135 @@ def _train(model, optimizer, steps: int, seed: int, lr_from_step: dict[int, floa
         optimizer.step()
 
 
-class _TorchAdam:
-    """torch.optim.Adam(fused=True), the reference, behind the same three calls."""
-
-    def __init__(self, parameters, lr):
-        self.optimizer = torch.optim.Adam(parameters, lr=lr, fused=True)
-
-    def set_lr(self, lr):
-        self.optimizer.param_groups[0]["lr"] = lr
-
-    def zero_grad(self):
-        self.optimizer.zero_grad(set_to_none=True)
-
-    def step(self):
-        self.optimizer.step()
-
-    def state_dict(self):
-        return self.optimizer.state_dict()
-
-    def load_state_dict(self, state):
-        self.optimizer.load_state_dict(state)
+def _without_fused_adam(monkeypatch) -> None:
+    """As on a device or a torch for which Adam has no fused kernel."""
+    monkeypatch.setattr(optimizer_module, "_fused_adam_runs", lambda device, dtype: False)
 
 
-class _OwnAdam(Adam):
-    def set_lr(self, lr):
-        self.lr = lr
+def test_adam_is_fused_where_its_kernel_runs_and_torch_default_elsewhere(monkeypatch):
+    assert optimizer_module._fused_adam_runs(torch.device("cpu"), torch.float32)
+    assert not optimizer_module._fused_adam_runs(torch.device("meta"), torch.float32)  # no kernels at all
+    assert make_adam(_model().parameters(), lr=1e-3).param_groups[0]["fused"] is True
+    _without_fused_adam(monkeypatch)
+    assert not make_adam(_model().parameters(), lr=1e-3).param_groups[0]["fused"]
 
 
-def test_updates_equal_torch_optim_adam_bit_for_bit():
-    reference_model, model = _model(), _model()
-    schedule = {20: 3e-3}  # a learning-rate change mid-run, as the window's spin box makes
-    _train(reference_model, _TorchAdam(reference_model.parameters(), lr=1e-2), 40, seed=1, lr_from_step=schedule)
-    _train(model, _OwnAdam(model.parameters(), lr=1e-2), 40, seed=1, lr_from_step=schedule)
-    for reference, parameter in zip(reference_model.parameters(), model.parameters()):
-        assert torch.equal(reference, parameter)
-
-
-def test_parameters_without_gradients_are_left_alone():
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "fallback"])
+def test_a_learning_rate_set_between_steps_moves_the_next_step(fused, monkeypatch):
+    if not fused:
+        _without_fused_adam(monkeypatch)
     used, unused = torch.ones(3, requires_grad=True), torch.ones(3, requires_grad=True)
-    optimizer = Adam([used, unused], lr=0.1)
-    (used * torch.tensor([1.0, -2.0, 0.0])).sum().backward()
-    optimizer.step()
-    # Adam's first step moves every coordinate by lr against the sign of its gradient.
-    assert torch.allclose(used.detach(), torch.tensor([0.9, 1.1, 1.0]), atol=1e-6)
-    assert torch.equal(unused.detach(), torch.ones(3)) and list(optimizer.state) == [0]
+    optimizer = make_adam([used, unused], lr=0.1)
+    # Under a constant gradient Adam's every step moves each coordinate by lr against its sign.
+    for lr in (0.1, 0.01):
+        optimizer.param_groups[0]["lr"] = lr
+        optimizer.zero_grad()
+        (used * torch.tensor([1.0, -2.0, 0.0])).sum().backward()
+        optimizer.step()
+    assert torch.allclose(used.detach(), torch.tensor([0.89, 1.11, 1.0]), atol=1e-6)
+    assert torch.equal(unused.detach(), torch.ones(3))  # no gradient, no update
 
 
-@pytest.mark.parametrize("first, then", [(_TorchAdam, _OwnAdam), (_OwnAdam, _TorchAdam)], ids=["torch-to-own", "own-to-torch"])
-def test_state_hands_over_between_torch_optim_adam_and_this_one(first, then):
-    """Checkpoints written with torch.optim.Adam resume with this class, and its resume with torch's
-    (learning rate included: the second optimizer starts with another)."""
+def test_the_fallback_trains_as_the_fused_adam_up_to_rounding(monkeypatch):
+    _without_fused_adam(monkeypatch)
+    fused_model, fallback_model = _model(), _model()
+    fused = torch.optim.Adam(fused_model.parameters(), lr=1e-2, fused=True)
+    _train(fused_model, fused, 40, seed=1)
+    _train(fallback_model, make_adam(fallback_model.parameters(), lr=1e-2), 40, seed=1)
+    for expected, parameter in zip(fused_model.parameters(), fallback_model.parameters()):
+        torch.testing.assert_close(parameter, expected)
+
+
+def _former_layout(optimizer: torch.optim.Adam, lr: float) -> dict:
+    """The state dict of the hand-written Adam this project had before: torch.optim's fused layout,
+    written out field by field, betas a tuple, the step a float32 scalar."""
+    parameters = optimizer.param_groups[0]["params"]
+    return {
+        "state": {
+            index: {name: optimizer.state[parameter][name].clone() for name in ("step", "exp_avg", "exp_avg_sq")}
+            for index, parameter in enumerate(parameters)
+        },
+        "param_groups": [{
+            "lr": lr, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False, "maximize": False,
+            "foreach": None, "capturable": False, "differentiable": False, "fused": True,
+            "decoupled_weight_decay": False, "params": list(range(len(parameters))),
+        }],
+    }  # fmt: skip
+
+
+def test_a_checkpoint_of_the_former_adam_resumes_bit_for_bit(tmp_path):
+    """Its learning rate comes back (the resumed optimizer starts with another), and the
+    checkpoint's own tensors are left as they were."""
     model = _model()
-    optimizer = first(model.parameters(), lr=1e-2)
+    optimizer = make_adam(model.parameters(), lr=1e-2)
     _train(model, optimizer, 15, seed=2)
-    handed_model = copy.deepcopy(model)
-    handed = then(handed_model.parameters(), lr=1.0)
-    handed.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+    path = tmp_path / "former.safetensors"
+    save_checkpoint(path, RunConfig(), model.state_dict(), _former_layout(optimizer, lr=1e-2))
+    checkpoint = load_checkpoint(path)
+    saved_moment = checkpoint.optimizer_state["state"][0]["exp_avg"].clone()
+    resumed_model = _model()
+    resumed_model.load_state_dict(checkpoint.model_state)
+    resumed = make_adam(resumed_model.parameters(), lr=1.0)
+    load_adam_state(resumed, checkpoint.optimizer_state)
+    assert resumed.param_groups[0]["lr"] == 1e-2
     _train(model, optimizer, 15, seed=3)
-    _train(handed_model, handed, 15, seed=3)
-    for expected, parameter in zip(model.parameters(), handed_model.parameters()):
+    _train(resumed_model, resumed, 15, seed=3)
+    for expected, parameter in zip(model.parameters(), resumed_model.parameters()):
         assert torch.equal(expected, parameter)
+    assert torch.equal(checkpoint.optimizer_state["state"][0]["exp_avg"], saved_moment)
+
+
+def test_a_fused_state_resumes_on_the_fallback_which_stays_itself(monkeypatch):
+    model = _model()
+    optimizer = make_adam(model.parameters(), lr=1e-2)
+    _train(model, optimizer, 15, seed=2)
+    _without_fused_adam(monkeypatch)
+    resumed_model = copy.deepcopy(model)
+    resumed = make_adam(resumed_model.parameters(), lr=1e-2)
+    load_adam_state(resumed, optimizer.state_dict())
+    assert not resumed.param_groups[0]["fused"]
+    _train(model, optimizer, 15, seed=3)
+    _train(resumed_model, resumed, 15, seed=3)
+    for expected, parameter in zip(model.parameters(), resumed_model.parameters()):
+        torch.testing.assert_close(parameter, expected)
 
 
 def test_state_of_another_model_or_malformed_is_refused_with_a_value_error():
     """ValueError, as torch.optim raises: the resume paths add the checkpoint's name to it."""
     model = _model()
-    optimizer = Adam(model.parameters(), lr=1e-3)
+    optimizer = make_adam(model.parameters(), lr=1e-3)
     _train(model, optimizer, 1, seed=0)
     saved = optimizer.state_dict()
     wider = torch.nn.Sequential(torch.nn.Linear(6, 17), torch.nn.Tanh(), torch.nn.Linear(17, 3))
     with pytest.raises(ValueError, match="parameter 0 does not fit"):
-        Adam(wider.parameters(), lr=1e-3).load_state_dict(saved)
+        load_adam_state(make_adam(wider.parameters(), lr=1e-3), saved)
     with pytest.raises(ValueError, match="is for 4 parameters, this model has 2"):
-        Adam(list(model.parameters())[:2], lr=1e-3).load_state_dict(saved)
+        load_adam_state(make_adam(list(model.parameters())[:2], lr=1e-3), saved)
     for groups in ([], [{}], None, [{"params": [0, 1, 2, 3], "lr": "fast", "betas": (0.9, 0.99), "eps": 1e-8}]):
         with pytest.raises(ValueError, match="not those of a one-group Adam"):
-            Adam(model.parameters(), lr=1e-3).load_state_dict({"state": {}, "param_groups": groups})
-    bad_step = copy.deepcopy(saved)
-    bad_step["state"][0]["step"] = torch.ones(2)
-    with pytest.raises(ValueError, match="parameter 0 does not fit"):
-        Adam(model.parameters(), lr=1e-3).load_state_dict(bad_step)
+            load_adam_state(make_adam(model.parameters(), lr=1e-3), {"state": {}, "param_groups": groups})
+    for field, value in (("step", torch.ones(2)), ("exp_avg", [0.0])):
+        bad = copy.deepcopy(saved)
+        bad["state"][0][field] = value
+        with pytest.raises(ValueError, match="parameter 0 does not fit"):
+            load_adam_state(make_adam(model.parameters(), lr=1e-3), bad)
 
 
-def test_parameters_on_two_dtypes_are_refused():
-    with pytest.raises(VaeStudioError, match="one device and one dtype"):
-        Adam([torch.zeros(2, requires_grad=True), torch.zeros(2, dtype=torch.float64, requires_grad=True)], lr=1e-3)
+@pytest.mark.parametrize("lr", [0.0, -1e-3, float("nan"), float("inf")])
+def test_a_learning_rate_that_is_not_a_positive_number_is_refused(lr):
+    with pytest.raises(VaeStudioError, match="learning rate must be a positive number"):
+        make_adam(_model().parameters(), lr=lr)
 
 
-def test_training_never_imports_the_compiler_stack():
-    """torch.optim imports torch._dynamo at its first step, 1.9 s of the window's cold start."""
+def test_the_warm_up_does_the_first_step_imports():
+    """torch.optim imports torch._dynamo at its first step, 1.7 s of the window's cold start: the
+    warm-up exists to pay for that import ahead of time, and nothing before it does."""
     code = (
         "import sys\n"
-        "from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig\n"
-        "from vae_core.data import load_data\n"
-        "from vae_core.training.trainer import Trainer\n"
-        "config = RunConfig(data=DataConfig(dataset='glyphs', size=200), model=ModelConfig(hidden=(16,), latent_dim=2),\n"
-        "                   train=TrainConfig(batch_size=50, max_steps=5, log_every=5, device='cpu'))\n"
-        "snapshots = list(Trainer(config, load_data(config.data)).run())\n"
-        "assert snapshots[-1].step == 5\n"
-        "sys.exit(1 if 'torch._dynamo' in sys.modules else 0)\n"
+        "from vae_core.training.optimizer import warm_up_optimizer\n"
+        "before = 'torch._dynamo' in sys.modules\n"
+        "warm_up_optimizer()\n"
+        "sys.exit(0 if not before and 'torch._dynamo' in sys.modules else 1)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

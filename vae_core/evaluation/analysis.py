@@ -11,7 +11,7 @@ import torch
 from vae_core.errors import VaeStudioError
 from vae_core.models import LatentModel
 from vae_core.models.distributions import DiagonalGaussian
-from vae_core.training.optimizer import Adam
+from vae_core.training.optimizer import make_adam
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def amortization_gap(
         amortized = model.encode(observed, label)
     mean = amortized.mean.detach().clone().requires_grad_(True)
     log_var = amortized.log_var.detach().clone().requires_grad_(True)
-    optimizer = Adam([mean, log_var], lr=lr)
+    optimizer = make_adam([mean, log_var], lr=lr)
     trace = []
     for _ in range(steps):
         elbo = _log_weights(model, observed, label, DiagonalGaussian(mean, log_var), samples_per_step, generator).mean()

@@ -7,7 +7,7 @@ import torch
 
 from vae_core.data import ImageDataset
 from vae_core.models.vqvae import VQVAE
-from vae_core.training.optimizer import Adam
+from vae_core.training.optimizer import make_adam
 
 
 def fit_code_prior(
@@ -23,7 +23,7 @@ def fit_code_prior(
             model.code_indices(model.observe(data.batch(chunk)[0].to(device), generator))
             for chunk in torch.arange(len(data), device=data.images.device).split(1000)
         ])
-    optimizer = Adam(model.code_prior.parameters(), lr=lr)
+    optimizer = make_adam(model.code_prior.parameters(), lr=lr)
     nll = torch.zeros((), device=device)
     for _ in range(steps):
         batch = indices[torch.randint(len(indices), (batch_size,), generator=generator, device=device)]

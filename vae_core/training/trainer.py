@@ -19,7 +19,7 @@ from vae_core.data import DataSplit
 from vae_core.device import resolve_device
 from vae_core.errors import VaeStudioError
 from vae_core.models import LatentModel, build_model
-from vae_core.training.optimizer import Adam
+from vae_core.training.optimizer import load_adam_state, make_adam
 from vae_core.training.schedules import BETA_SCHEDULES
 
 
@@ -91,7 +91,7 @@ class Trainer:
         torch.manual_seed(train.seed)  # network initialisation
         self.model: LatentModel = build_model(self.config.model).to(self.device)
         self.data = data.train.to(self.device)
-        self.optimizer = Adam(self.model.parameters(), lr=train.lr)
+        self.optimizer = make_adam(self.model.parameters(), lr=train.lr)
         self.generator = torch.Generator(self.device).manual_seed(train.seed)
         self.step = 0
         self.epoch = 0
@@ -115,7 +115,8 @@ class Trainer:
     def set_learning_rate(self, lr: float) -> None:
         if not lr > 0 or not math.isfinite(lr):
             raise VaeStudioError(f"learning rate must be positive, got {lr}")
-        self.optimizer.lr = float(lr)
+        # One item assignment, atomic under the GIL; the optimizer reads it at its next step.
+        self.optimizer.param_groups[0]["lr"] = float(lr)
 
     @property
     def log_every(self) -> int:
@@ -178,7 +179,7 @@ class Trainer:
 
     @property
     def learning_rate(self) -> float:
-        return self.optimizer.lr
+        return self.optimizer.param_groups[0]["lr"]
 
     @property
     def steps_per_epoch(self) -> int:
@@ -298,7 +299,7 @@ class Trainer:
     def restore(self, model_state, optimizer_state, counters) -> None:
         self.model.load_state_dict(model_state)
         if optimizer_state is not None:
-            self.optimizer.load_state_dict(optimizer_state)
+            load_adam_state(self.optimizer, optimizer_state)
         if not counters:
             return
         if len(counters["order"]) != len(self.data):
