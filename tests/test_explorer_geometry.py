@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import struct
 
 import numpy as np
 import pytest
+from PIL import Image, ImageSequence
 
-from app.explorer.gif import encode_gif
+from app.explorer.gif import write_gif
 from app.explorer.latent_ops import (
     LatentPlane,
     TileCache,
@@ -211,48 +211,46 @@ def test_contour_segments_of_a_plane_and_a_saddle():
     assert len(contour_segments(np.zeros((4, 4)), 1.0)) == 0
 
 
-def _gif_blocks(data: bytes):
-    """Walk a GIF's blocks: the logical screen, and each frame's (delay, width, height)."""
-    assert data[:6] == b"GIF89a"
-    width, height, packed = struct.unpack("<HHB", data[6:11])
-    position = 13 + (3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0)
-    frames, delay, loops = [], None, None
-    while data[position] != 0x3B:
-        introducer = data[position]
-        if introducer == 0x21:
-            label = data[position + 1]
-            position += 2
-            payload = b""
-            while data[position]:
-                payload += data[position + 1 : position + 1 + data[position]]
-                position += 1 + data[position]
-            position += 1
-            if label == 0xF9:
-                delay = struct.unpack("<H", payload[1:3])[0]
-            elif label == 0xFF and payload.startswith(b"NETSCAPE2.0"):
-                loops = struct.unpack("<H", payload[12:14])[0]
-        elif introducer == 0x2C:
-            _, _, frame_w, frame_h, frame_packed = struct.unpack("<HHHHB", data[position + 1 : position + 10])
-            assert not frame_packed & 0x80  # frames use the global palette
-            position += 11  # descriptor and the LZW minimum code size
-            while data[position]:
-                position += 1 + data[position]
-            position += 1
-            frames.append((delay, frame_w, frame_h))
-        else:
-            raise AssertionError(f"unexpected GIF block 0x{introducer:02x} at {position}")
-    return (width, height), frames, loops
+def _read_gif(path, mode: str):
+    """The size, each frame's pixels in `mode` and duration, and the loop count, as Pillow reads them."""
+    with Image.open(path) as gif:
+        frames = [(np.asarray(frame.convert(mode)), frame.info["duration"]) for frame in ImageSequence.Iterator(gif)]
+        return gif.size, frames, gif.info.get("loop")
 
 
-def test_gif_has_a_valid_structure_with_one_image_per_frame():
-    rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 256, (33, 47), dtype=np.uint8) for _ in range(5)]
-    screen, blocks, loops = _gif_blocks(encode_gif(frames, frame_ms=120))
-    assert screen == (47, 33)
-    assert blocks == [(12, 47, 33)] * 5
-    assert loops == 0
+def _frames(mode: str, rng) -> list[np.ndarray]:
+    if mode == "L":
+        return [rng.integers(0, 256, (33, 47), dtype=np.uint8) for _ in range(5)]  # all 256 levels
+    colours = rng.integers(0, 256, (40, 3), dtype=np.uint8)  # few enough for one palette
+    return [colours[rng.integers(0, len(colours), (33, 47))] for _ in range(5)]
 
 
-def test_gif_rejects_frames_of_different_shapes():
+@pytest.mark.parametrize("mode, loop", [("L", 0), ("RGB", 2)], ids=["grey", "colour"])
+def test_gif_holds_every_frame_exactly_with_its_duration(tmp_path, mode, loop):
+    frames = _frames(mode, np.random.default_rng(0))
+    write_gif(tmp_path / "frames.gif", frames, frame_ms=120, loop=loop)
+    size, read, read_loop = _read_gif(tmp_path / "frames.gif", mode)
+    assert size == (47, 33) and read_loop == loop
+    assert [duration for _, duration in read] == [120] * 5
+    for frame, (pixels, _) in zip(frames, read, strict=True):
+        np.testing.assert_array_equal(pixels, frame)
+
+
+def test_gif_merges_a_repeated_frame_into_the_one_before_for_as_long(tmp_path):
+    still, moved = np.zeros((4, 6), np.uint8), np.full((4, 6), 200, np.uint8)
+    write_gif(tmp_path / "still.gif", [still, still, moved], frame_ms=100)
+    _, read, _ = _read_gif(tmp_path / "still.gif", "L")
+    assert [duration for _, duration in read] == [200, 100]
+
+
+def test_gif_refuses_odd_frames_and_unwritable_paths_with_one_line(tmp_path):
     with pytest.raises(VaeStudioError, match="same shape"):
-        encode_gif([np.zeros((4, 4), np.uint8), np.zeros((5, 4), np.uint8)])
+        write_gif(tmp_path / "a.gif", [np.zeros((4, 4), np.uint8), np.zeros((5, 4), np.uint8)])
+    with pytest.raises(VaeStudioError, match="at least one frame"):
+        write_gif(tmp_path / "a.gif", [])
+    with pytest.raises(VaeStudioError, match="grey or"):
+        write_gif(tmp_path / "a.gif", [np.zeros((4, 4, 4), np.uint8)])
+    (tmp_path / "file").write_text("")
+    with pytest.raises(VaeStudioError, match=f"cannot write GIF {tmp_path / 'file' / 'a.gif'}: "):
+        write_gif(tmp_path / "file" / "a.gif", [np.zeros((4, 4), np.uint8)])
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["file"]  # nothing half-written
