@@ -163,7 +163,9 @@ def main() -> int:
     application = QApplication.instance() or QApplication([sys.argv[0]])
     config = bench_config(arguments.steps)
     if arguments.pressed_at_once:
-        print(json.dumps({"seconds": seconds_to_first_curves(new_window(config), open_for_s=0.0)}))
+        window = new_window(config)
+        print(json.dumps({"seconds": seconds_to_first_curves(window, open_for_s=0.0)}))
+        window.close()  # ends the stopped run's job, which would otherwise wait for a Continue
         return 0
 
     cache_folder = tempfile.mkdtemp()

@@ -9,7 +9,9 @@ from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.config import RunConfig
 from vae_core.errors import VaeStudioError
 from vae_core.training import optimizer as optimizer_module
-from vae_core.training.optimizer import load_adam_state, make_adam
+from vae_core.training.optimizer import KernelAdam, load_adam_state, make_adam
+
+IMPLEMENTATIONS = ["kernel", "fused", "fallback"]
 
 
 def _model() -> torch.nn.Module:
@@ -27,23 +29,58 @@ def _train(model, optimizer, steps: int, seed: int) -> None:
         optimizer.step()
 
 
+def _without_kernel_adam(monkeypatch) -> None:
+    """As with a torch that has no fused Adam op to call directly."""
+    monkeypatch.setattr(optimizer_module, "_kernel_adam_runs", lambda device, dtype: False)
+
+
 def _without_fused_adam(monkeypatch) -> None:
-    """As on a device or a torch for which Adam has no fused kernel."""
+    """As on a device or a torch for which Adam has no fused kernel at all."""
+    _without_kernel_adam(monkeypatch)
     monkeypatch.setattr(optimizer_module, "_fused_adam_runs", lambda device, dtype: False)
 
 
-def test_adam_is_fused_where_its_kernel_runs_and_torch_default_elsewhere(monkeypatch):
+def _use(implementation: str, monkeypatch) -> None:
+    if implementation == "fused":
+        _without_kernel_adam(monkeypatch)
+    elif implementation == "fallback":
+        _without_fused_adam(monkeypatch)
+
+
+def test_adam_calls_the_kernel_where_it_runs_else_torch_optim_fused_else_its_default(monkeypatch):
+    cpu = torch.device("cpu")
+    assert optimizer_module._kernel_adam_runs(cpu, torch.float32)
+    assert not optimizer_module._kernel_adam_runs(cpu, torch.int32)  # no gradients, no updates
+    monkeypatch.delattr(torch, "_fused_adam_")  # a torch without the private op
+    assert not optimizer_module._kernel_adam_runs.__wrapped__(cpu, torch.float32)
+    monkeypatch.undo()
     assert optimizer_module._fused_adam_runs(torch.device("cpu"), torch.float32)
-    assert not optimizer_module._fused_adam_runs(torch.device("meta"), torch.float32)  # no kernels at all
-    assert make_adam(_model().parameters(), lr=1e-3).param_groups[0]["fused"] is True
+    assert not optimizer_module._fused_adam_runs(torch.device("meta"), torch.float32)
+    assert isinstance(make_adam(_model().parameters(), lr=1e-3), KernelAdam)
+    _without_kernel_adam(monkeypatch)
+    fused = make_adam(_model().parameters(), lr=1e-3)
+    assert isinstance(fused, torch.optim.Adam) and fused.param_groups[0]["fused"] is True
     _without_fused_adam(monkeypatch)
     assert not make_adam(_model().parameters(), lr=1e-3).param_groups[0]["fused"]
 
 
-@pytest.mark.parametrize("fused", [True, False], ids=["fused", "fallback"])
-def test_a_learning_rate_set_between_steps_moves_the_next_step(fused, monkeypatch):
-    if not fused:
-        _without_fused_adam(monkeypatch)
+def test_the_kernel_adam_updates_as_torch_optim_fused_adam_bit_for_bit():
+    kernel_model, fused_model = _model(), _model()
+    kernel = make_adam(kernel_model.parameters(), lr=1e-2)
+    fused = torch.optim.Adam(fused_model.parameters(), lr=1e-2, fused=True)
+    _train(kernel_model, kernel, 40, seed=1)
+    _train(fused_model, fused, 40, seed=1)
+    for expected, parameter in zip(fused_model.parameters(), kernel_model.parameters()):
+        assert torch.equal(parameter, expected)
+    saved, expected_state = kernel.state_dict(), fused.state_dict()
+    assert saved["param_groups"][0] == expected_state["param_groups"][0]
+    for index, state in expected_state["state"].items():
+        assert all(torch.equal(saved["state"][index][name], value) for name, value in state.items())
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_a_learning_rate_set_between_steps_moves_the_next_step(implementation, monkeypatch):
+    _use(implementation, monkeypatch)
     used, unused = torch.ones(3, requires_grad=True), torch.ones(3, requires_grad=True)
     optimizer = make_adam([used, unused], lr=0.1)
     # Under a constant gradient Adam's every step moves each coordinate by lr against its sign.
@@ -66,26 +103,28 @@ def test_the_fallback_trains_as_the_fused_adam_up_to_rounding(monkeypatch):
         torch.testing.assert_close(parameter, expected)
 
 
-def _former_layout(optimizer: torch.optim.Adam, lr: float) -> dict:
+def _former_layout(optimizer, lr: float) -> dict:
     """The state dict of the hand-written Adam this project had before: torch.optim's fused layout,
     written out field by field, betas a tuple, the step a float32 scalar."""
-    parameters = optimizer.param_groups[0]["params"]
+    state = optimizer.state_dict()["state"]
     return {
         "state": {
-            index: {name: optimizer.state[parameter][name].clone() for name in ("step", "exp_avg", "exp_avg_sq")}
-            for index, parameter in enumerate(parameters)
+            index: {name: state[index][name].clone() for name in ("step", "exp_avg", "exp_avg_sq")}
+            for index in state
         },
         "param_groups": [{
             "lr": lr, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False, "maximize": False,
             "foreach": None, "capturable": False, "differentiable": False, "fused": True,
-            "decoupled_weight_decay": False, "params": list(range(len(parameters))),
+            "decoupled_weight_decay": False, "params": list(range(len(optimizer.param_groups[0]["params"]))),
         }],
     }  # fmt: skip
 
 
-def test_a_checkpoint_of_the_former_adam_resumes_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("implementation", ["kernel", "fused"])
+def test_a_checkpoint_of_the_former_adam_resumes_bit_for_bit(implementation, tmp_path, monkeypatch):
     """Its learning rate comes back (the resumed optimizer starts with another), and the
     checkpoint's own tensors are left as they were."""
+    _use(implementation, monkeypatch)
     model = _model()
     optimizer = make_adam(model.parameters(), lr=1e-2)
     _train(model, optimizer, 15, seed=2)
@@ -105,7 +144,7 @@ def test_a_checkpoint_of_the_former_adam_resumes_bit_for_bit(tmp_path):
     assert torch.equal(checkpoint.optimizer_state["state"][0]["exp_avg"], saved_moment)
 
 
-def test_a_fused_state_resumes_on_the_fallback_which_stays_itself(monkeypatch):
+def test_a_kernel_state_resumes_on_the_fallback_which_stays_itself(monkeypatch):
     model = _model()
     optimizer = make_adam(model.parameters(), lr=1e-2)
     _train(model, optimizer, 15, seed=2)
@@ -147,15 +186,28 @@ def test_a_learning_rate_that_is_not_a_positive_number_is_refused(lr):
         make_adam(_model().parameters(), lr=lr)
 
 
-def test_the_warm_up_does_the_first_step_imports():
+def _imports_after(code: str) -> bool:
+    """Whether torch._dynamo is imported once `code` ran, in a fresh interpreter."""
+    program = f"import sys\nimport torch\n{code}\nprint('torch._dynamo' in sys.modules)\n"
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_training_steps_with_the_kernel_never_import_torch_dynamo():
     """torch.optim imports torch._dynamo at its first step, 1.7 s of the window's cold start: the
-    warm-up exists to pay for that import ahead of time, and nothing before it does."""
-    code = (
-        "import sys\n"
-        "from vae_core.training.optimizer import warm_up_optimizer\n"
-        "before = 'torch._dynamo' in sys.modules\n"
-        "warm_up_optimizer()\n"
-        "sys.exit(0 if not before and 'torch._dynamo' in sys.modules else 1)\n"
+    kernel path exists to skip it."""
+    assert not _imports_after(
+        "from vae_core.training.optimizer import make_adam\n"
+        "parameter = torch.ones(3, requires_grad=True)\n"
+        "optimizer = make_adam([parameter], lr=0.1)\n"
+        "parameter.sum().backward()\n"
+        "optimizer.step()\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_warm_up_imports_what_torch_optim_needs_only_where_torch_optim_runs():
+    warm_up = "from vae_core.training.optimizer import warm_up_optimizer\nwarm_up_optimizer()\n"
+    assert not _imports_after(warm_up)
+    forced = "import vae_core.training.optimizer as o\no._kernel_adam_runs = lambda device, dtype: False\n"
+    assert _imports_after(forced + "o.warm_up_optimizer()\n")

@@ -32,6 +32,7 @@ from app.workers import DataCache, start_job
 from vae_core.checkpoint import Checkpoint
 from vae_core.config import RunConfig
 from vae_core.errors import VaeStudioError
+from vae_core.training.optimizer import warm_up_optimizer
 from vae_core.training.trainer import TrainingDiverged, TrainingSnapshot
 
 OUT_OF_MEMORY_MESSAGE = "training ran out of memory: try a smaller batch size or a smaller model"
@@ -53,6 +54,9 @@ class RunController(QObject):
         self._commands: RunCommands | None = None
         self._number = 0
         self._continuable = False
+        # Where torch.optim is the optimizer, its first step's one-off import (1.7 s) happens now,
+        # while the window opens, rather than after Train is pressed.
+        start_job(warm_up_optimizer)
 
     @property
     def status(self) -> RunStatus:
