@@ -135,6 +135,3 @@ class DataCache:
             self._last_percent = percent
             self._progress(done, total)
 
-
-def is_running(worker: WorkerBase | None) -> bool:
-    return worker is not None and worker.is_running
