@@ -17,15 +17,15 @@ from PySide6.QtCore import QObject, QTimer
 from app.explorer.model_access import ENCODE_CHUNK, ExplorerModel
 from app.pacing import DutyCycle
 from app.state import EncodedExamples, ModelOnShow, ShownModel
-from app.workers import start_job
+from app.workers import start_job, use_torch_threads
 from vae_core.data import ImageDataset
 from vae_core.models import LatentModel, build_model
 
-# The examples are re-encoded at most this often while training streams weights, and each pass
-# takes at most this share of the time (a costly model is encoded less often): the cores are
-# training's.
+# The examples are re-encoded at most this often while training streams weights, each pass on
+# one torch thread and taking at most this share of the time (a costly model is encoded less
+# often): the cores are training's.
 ENCODE_INTERVAL_S = 2.0
-ENCODE_SHARE = 0.1
+ENCODE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ def encode_examples(
     model: ModelOnShow, encoder: LatentModel | None, weights: Mapping[str, torch.Tensor], examples: ImageDataset,
     generation: int,
 ) -> EncodingPass:  # fmt: skip
+    use_torch_threads(1)
     started = time.perf_counter()
     if encoder is None:
         encoder = build_model(model.config.model)
@@ -57,10 +58,15 @@ def encode_examples(
 class EncodingController(QObject):
     """Keeps `ExplorerState.encoded` up to date with the weights on show, one pass at a time."""
 
-    def __init__(self, shown: ShownModel, on_error: Callable[[str], None], parent: QObject | None = None):
+    def __init__(
+        self, shown: ShownModel, on_error: Callable[[str], None], waits_for_drag: Callable[[QTimer], bool],
+        parent: QObject | None = None,
+    ):  # fmt: skip
         super().__init__(parent)
         self.shown = shown
         self._on_error_message = on_error
+        # A pass shares the cores with the GUI thread: none starts while the cursor is dragged.
+        self._waits_for_drag = waits_for_drag
         self._pace = DutyCycle(ENCODE_INTERVAL_S, ENCODE_SHARE)
         self._encoder: LatentModel | None = None
         self._encoding_for: ModelOnShow | None = None  # the model of the pass under way
@@ -86,6 +92,8 @@ class EncodingController(QObject):
         model, weights = self.shown.model, self.shown.weights
         examples = self.shown.explorer.examples
         if model is None or weights is None or examples is None or self._encoding_for is not None:
+            return
+        if self._waits_for_drag(self._timer):
             return
         self._pace.started(time.perf_counter())
         self._encoding_for = model

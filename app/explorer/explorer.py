@@ -70,7 +70,7 @@ class LatentExplorer(QObject):
         self.layers = MapLayers(self.map, self.data_space, self.decoder)
         self.side_panel = self.side = SidePanel()
         self.selection = SelectionView(self.map, self.data_space, self.side)
-        self.encoding = EncodingController(shown, self.errorOccurred.emit, self)
+        self.encoding = EncodingController(shown, self.errorOccurred.emit, self._wait_for_drag, self)
         self.samples = PriorSamples(self.state, self.decoder, self.side, self.data_space, self._wait_for_drag, self)
         # The controller hears the state first: the decode service is ready before the pages redraw.
         shown.model_changed.connect(self._model_changed)
