@@ -196,7 +196,11 @@ class MainWindow(QMainWindow):
 
     def _start(self, config, checkpoint: Checkpoint | None) -> None:
         store_config(self.settings, config)
-        self.runs.start(config, checkpoint)
+        try:
+            self.runs.start(config, checkpoint)
+        except VaeStudioError as error:
+            self.show_error(str(error))
+            return
         self.statusBar().showMessage("Resuming the checkpoint…" if checkpoint else "Loading data and building the model…")
 
     def _on_status_changed(self, status: RunStatus) -> None:

@@ -58,8 +58,6 @@ class RunModel:
         self.device = ""
         self.latest: TrainingSnapshot | None = None
         self.history = RunHistory()
-        # The loss stopped being finite: the last snapshot's weights are the last good ones.
-        self.diverged = False
 
     def set_status(self, status: RunStatus) -> None:
         if status is not self.status:
@@ -71,7 +69,6 @@ class RunModel:
         self.config = None
         self.device = ""
         self.latest = None
-        self.diverged = False
         self.history.replace(history_rows)
         self.set_status(RunStatus.STARTING)
         self.history_replaced.emit()
@@ -119,7 +116,7 @@ class ModelOnShow:
         return self.capabilities.positions * self.config.model.latent_dim
 
     @property
-    def describe(self) -> str:
+    def description(self) -> str:
         model = self.config.model
         return f"{model.family}, {model.prior} prior, {model.latent_dim}-D"
 

@@ -66,7 +66,7 @@ class RunStatusBar:
 
     def _show_model(self) -> None:
         model = self.state.shown.model
-        self.model_label.setText("" if model is None else model.describe)
+        self.model_label.setText("" if model is None else model.description)
         if model is not None and model.source == "checkpoint":
             self.device_label.setText("cpu")
 

@@ -113,19 +113,23 @@ class CheckpointController(QObject):
         request = self._next_request()
         start_job(
             load_checkpoint, str(path),
-            on_result=lambda checkpoint: request == self._request and self.resumeReady.emit(checkpoint),
+            on_result=lambda checkpoint: self._on_read(request, checkpoint),
             on_error=lambda error: self._on_failed(request, error),
         )  # fmt: skip
 
+    def _on_read(self, request: int, checkpoint: Checkpoint) -> None:
+        if request == self._request:
+            self.resumeReady.emit(checkpoint)
+
     def save(self, path: str | Path) -> bool:
         """Save the model on show: the run's (on its thread, with the optimizer), the last good
-        weights of a diverged run, or the opened checkpoint."""
+        weights of a failed run (its last snapshot's), or the opened checkpoint."""
         run, shown = self.state.run, self.state.shown
         if self.runs.holds_trainer:
             self.runs.save(path)
             return True
         history = run.history.table.rows.copy()
-        if run.diverged and run.latest is not None and shown.weights is not None:
+        if shown.model is not None and shown.model.source == "run" and shown.weights is not None:
             checkpoint = Checkpoint(run.config, dict(shown.weights), None, {}, history)
         elif self.opened_checkpoint is not None:
             opened = self.opened_checkpoint

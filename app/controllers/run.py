@@ -84,6 +84,7 @@ class RunController(QObject):
         if self._commands is not None:
             self._commands.end()
             self._commands = None
+            self._number += 1  # what its job still reports is no longer wanted
         self._continuable = False
         if not self.status.training and self.status is not RunStatus.IDLE:
             self.state.run.set_status(RunStatus.IDLE)
@@ -142,8 +143,10 @@ class RunController(QObject):
 
     @property
     def holds_trainer(self) -> bool:
-        """Whether the run's trainer is alive to save from (running, paused, stopped or finished)."""
-        return self._commands is not None and self.state.run.config is not None and not self.state.run.diverged
+        """Whether the run's trainer is alive to save from (running, paused, stopped or finished;
+        not after a failure, which ends the run's job)."""
+        commands = self._commands
+        return commands is not None and not commands.done.is_set() and self.state.run.config is not None
 
     def save(self, path: str | Path) -> None:
         """Write the run's checkpoint on its thread, at its next consistent moment; `checkpointSaved`
@@ -154,7 +157,7 @@ class RunController(QObject):
         """End the run and wait for its job; True when it ended within the timeout."""
         commands = self._commands
         self.end()
-        return commands is None or commands.done.wait(timeout_s) or not commands.ended.is_set()
+        return commands is None or commands.done.wait(timeout_s)
 
     # The job's reports, on the GUI thread.
     def _on_event(self, number: int, event) -> None:
@@ -188,7 +191,6 @@ class RunController(QObject):
         if number != self._number:
             return
         if isinstance(error, TrainingDiverged):
-            self.state.run.diverged = True
             message = f"{error}; the last good model is kept"
         elif isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)):
             message = OUT_OF_MEMORY_MESSAGE

@@ -87,9 +87,8 @@ class _Save:
     history: np.ndarray  # a copy of the metric rows, for the checkpoint
 
 
-@dataclass(frozen=True)
-class _Edit:
-    edit: Callable[[Trainer], None]
+class _ApplyEdits:
+    pass
 
 
 class _Resume:
@@ -164,7 +163,8 @@ class RunCommands:
     def edit(self, edit: Callable[[Trainer], None]) -> None:
         """Change the training model in place where it is safe (between steps, or paused)."""
         self._with_trainer(lambda trainer: trainer.call_between_steps(edit))
-        self._requests.put(_Edit(edit))
+        # A running trainer applies it before its next step; paused or stopped, this job does.
+        self._requests.put(_ApplyEdits())
 
     def end(self) -> None:
         """The run is no longer wanted: stop it and let its job return."""
@@ -264,8 +264,8 @@ def _serve(request, trainer: Trainer):
             yield SaveFailed(f"cannot save {request.path}: {error}")
         else:
             yield CheckpointSaved(str(request.path))
-    elif isinstance(request, _Edit):
-        trainer.apply_edits()  # its own edit, queued in the trainer too, runs now if not yet
+    elif isinstance(request, _ApplyEdits):
+        trainer.apply_edits()
 
 
 def _repace(trainer: Trainer, snapshot: TrainingSnapshot, pacer: LogPacer) -> None:
