@@ -206,6 +206,8 @@ class MainWindow(QMainWindow):
     def _on_status_changed(self, status: RunStatus) -> None:
         self.run_actions.show_status(status, self.runs.can_continue)
         self.controls.set_run_active(status.training)
+        if status is RunStatus.RUNNING:
+            self.statusBar().clearMessage()  # "Stopped" or "Paused" no longer holds
         if status.training:
             if not self._redraw_timer.isActive():
                 self._redraw_timer.start()
