@@ -100,7 +100,7 @@ class ModelOnShow:
     source: str  # "run" or "checkpoint"
     test_data: ImageDataset | None
     path: str = ""  # the checkpoint's file, for a checkpoint
-    step: int = 0  # of the weights it came with
+    step: int = 0  # the training step of the weights it came with
     # A CPU copy built off the GUI thread, for the GUI thread's decodes: the decode service
     # loads the newest weights into it, and no one else holds it.
     viewer: LatentModel | None = field(default=None, compare=False, repr=False)
@@ -138,7 +138,7 @@ class ShownModel:
     def __init__(self) -> None:
         self.model: ModelOnShow | None = None
         self.weights: Mapping[str, torch.Tensor] | None = None
-        self.step: int | None = None  # the training step of the weights, when they came from a run
+        self.step: int | None = None  # the training step of the weights
         self.generation = 0
         self.explorer = ExplorerState()
 
@@ -146,7 +146,7 @@ class ShownModel:
         """Put `model` on show: the explorer's choices start afresh with it."""
         self.model = model
         self.weights = weights
-        self.step = None if model is None or model.source == "run" else model.step
+        self.step = None if model is None else model.step
         self.generation += 1
         self.explorer.reset(model)
         self.model_changed.emit()

@@ -170,7 +170,9 @@ class RunController(QObject):
             self.snapshotReady.emit(event)
         elif isinstance(event, RunStarted):
             run.set_started(event.config, event.device)
-            model = ModelOnShow(event.config, event.viewer.capabilities, "run", event.test_data, viewer=event.viewer)
+            model = ModelOnShow(
+                event.config, event.viewer.capabilities, "run", event.test_data, step=event.step, viewer=event.viewer
+            )
             shown.show(model, event.weights)
             if run.status is RunStatus.STARTING:
                 run.set_status(RunStatus.RUNNING)

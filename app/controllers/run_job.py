@@ -46,6 +46,7 @@ class RunStarted:
     described: str  # the training data, in words
     viewer: LatentModel  # a CPU copy built here, for the GUI thread's decodes; no one else holds it
     weights: dict[str, torch.Tensor]  # its starting weights, a copy
+    step: int  # where training starts (a resumed run: the checkpoint's step)
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def _run(config, checkpoint, commands: RunCommands, data: DataCache, pacer: LogP
     commands.attach(trainer)  # the controls' β and learning rate win over the checkpoint's
     yield RunStarted(
         trainer.config, str(trainer.device), split.test, tuple(split.train.notes), split.train.describe(),
-        viewer, trainer.weights(),
+        viewer, trainer.weights(), trainer.step,
     )  # fmt: skip
     while not commands.ended.is_set():
         yield from _train(trainer, commands, pacer)

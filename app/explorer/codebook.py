@@ -145,9 +145,12 @@ class CodebookPage(LazyPage):
         counts = np.bincount(self._indices.ravel(), minlength=model.quantizer.codebook_size)
         self.counts = counts.astype(np.float64)
         self._updates += 1
-        step = self.shown.step
-        self.history.append((float(self._updates if step is None else step), self.perplexity()))
+        self.history.append((float(self.shown.step if self._training() else self._updates), self.perplexity()))
         self.request_refresh()
+
+    def _training(self) -> bool:
+        """Whether the codes follow a run's steps (else: the updates of an opened model)."""
+        return self.shown.model is not None and self.shown.model.source == "run"
 
     def perplexity(self) -> float:
         return float(perplexity(torch.as_tensor(self.counts)))
@@ -170,7 +173,7 @@ class CodebookPage(LazyPage):
         self.usage_bars.setOpts(x=np.arange(size), height=100 * share, brushes=[_DEAD if d else _LIVE for d in dead])
         steps, values = zip(*self.history)
         self.perplexity_curve.setData(np.array(steps), np.array(values))
-        x_name = "step" if self.shown.step is not None else "update"
+        x_name = "step" if self._training() else "update"
         self.perplexity_plot.getPlotItem().setLabel("bottom", x_name)
         codebook = model.codebook()
         plane = LatentPlane.principal(codebook)
