@@ -89,7 +89,7 @@ def test_failed_write_leaves_the_old_checkpoint_intact(small_config, small_glyph
         raise OSError("disk full")
 
     monkeypatch.setattr("vae_core.checkpoint.save_file", failing_save)
-    with pytest.raises(OSError):
+    with pytest.raises(VaeStudioError, match=f"cannot write {path}: disk full"):
         save_trainer(path, trainer)
     assert path.read_bytes() == before
     assert list(tmp_path.iterdir()) == [path]

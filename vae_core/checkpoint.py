@@ -60,7 +60,11 @@ def save_checkpoint(
         metadata["history_columns"] = json.dumps(METRICS_COLUMNS)
     # safetensors stores each tensor on its own: no views, no shared storage, CPU only.
     tensors = {name: value.detach().to("cpu").contiguous().clone() for name, value in tensors.items()}
-    write_atomically(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
+    try:
+        write_atomically(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
+    except (SafetensorError, OSError) as error:  # a full disk, a folder not writable
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise VaeStudioError(f"cannot write {path}: {reason}") from None
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

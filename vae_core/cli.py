@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from vae_core.checkpoint import load_checkpoint, load_model, save_trainer
+from vae_core.checkpoint import load_checkpoint, load_model
 from vae_core.config import RunConfig
 from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS, load_data
 from vae_core.device import DEVICE_CHOICES, resolve_device
@@ -23,15 +22,19 @@ from vae_core.models.code_priors import CODE_PRIORS
 from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ARCHITECTURES
 from vae_core.models.priors import PRIORS
+from vae_core.run_folder import (
+    CHECKPOINT_NAME,
+    METRICS_NAME,
+    RunFolderLock,
+    holds_run,
+    remove_stale_partials,
+)
+from vae_core.training.headless import DEFAULT_SAVE_EVERY_MINUTES, train_in_folder
 from vae_core.training.schedules import BETA_SCHEDULES
 from vae_core.training.trainer import (
-    METRICS_COLUMNS,
     Trainer,
     TrainingSnapshot,
-    metrics_row,
 )
-
-CHECKPOINT_NAME = "checkpoint.safetensors"
 
 # Flag name -> (config section, config key): what a flag overrides in the run's config.
 _CONFIG_FLAGS = {
@@ -115,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, type=Path, help="run folder for checkpoint, config and metrics")
     train.add_argument("--config", type=Path, help="a TOML or JSON run config; flags override it")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train.add_argument("--overwrite", action="store_true", help="replace the run that --out holds")
+    train.add_argument(
+        "--save-every", type=_positive_float, default=DEFAULT_SAVE_EVERY_MINUTES, metavar="MINUTES",
+        help=f"save a checkpoint this often while training (default {DEFAULT_SAVE_EVERY_MINUTES:g})",
+    )  # fmt: skip
     # Flags default to None so that only the ones given override the config.
     train.add_argument("--model", choices=sorted(MODEL_FAMILIES))
     train.add_argument("--prior", choices=sorted(PRIORS))
@@ -227,11 +235,22 @@ class _DownloadBar:
 
 def _train(arguments: argparse.Namespace) -> int:
     out: Path = arguments.out
+    if not str(out).strip():
+        raise VaeStudioError("--out needs a folder name")
+    with RunFolderLock(out):
+        for partial in remove_stale_partials(out):
+            print(f"note: removed {partial.name}, left by a save that did not finish", file=sys.stderr)
+        return _train_locked(arguments, out)
+
+
+def _train_locked(arguments: argparse.Namespace, out: Path) -> int:
     checkpoint_path = out / CHECKPOINT_NAME
     checkpoint = None
     if arguments.resume:
         checkpoint = load_checkpoint(checkpoint_path)
         config = checkpoint.config
+    elif holds_run(out) and not arguments.overwrite:
+        raise VaeStudioError(f"{out} already holds a run: continue it with --resume, or replace it with --overwrite")
     elif arguments.config is not None:
         config = RunConfig.from_file(arguments.config)
     else:
@@ -251,36 +270,20 @@ def _train(arguments: argparse.Namespace) -> int:
             trainer.set_learning_rate(arguments.lr)
         if arguments.beta is not None:
             trainer.set_beta(arguments.beta)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(trainer.config.to_json() + "\n", encoding="utf-8")
-    metrics_path = out / "metrics.csv"
-    append = arguments.resume and metrics_path.exists()
+    elif arguments.overwrite:
+        checkpoint_path.unlink(missing_ok=True)  # the replaced run's checkpoint must not outlive its metrics
+    append = arguments.resume and (out / METRICS_NAME).exists()
     print(f"{data.train.describe()}; training {config.model.family} on {trainer.device}", file=sys.stderr)
     bar = _ProgressBar()
     # The checkpoint carries the curves, so that the window shows them when it opens the run.
     history = list(checkpoint.history) if checkpoint is not None and checkpoint.history is not None else []
     try:
-        with metrics_path.open("a" if append else "w", newline="", encoding="utf-8") as metrics_file:
-            writer = csv.writer(metrics_file)
-            if not append:
-                writer.writerow(METRICS_COLUMNS)
-            for snapshot in trainer.run():
-                history.append(metrics_row(snapshot))
-                writer.writerow([
-                    snapshot.step, snapshot.epoch, f"{snapshot.wall_time_s:.3f}", f"{snapshot.images_per_s:.1f}",
-                    f"{snapshot.loss:.4f}", f"{snapshot.recon:.4f}", f"{snapshot.kl:.4f}", f"{snapshot.beta:.6g}",
-                    f"{snapshot.learning_rate:.6g}",
-                ])
-                bar.update(snapshot)
-    except KeyboardInterrupt:
+        return train_in_folder(
+            trainer, out, history, append, arguments.save_every, on_snapshot=bar.update,
+            say=lambda line: print(line, file=sys.stderr),
+        )  # fmt: skip
+    finally:
         bar.close()
-        save_trainer(checkpoint_path, trainer, history)
-        print(f"interrupted at step {trainer.step}; saved {checkpoint_path} (continue with --resume)", file=sys.stderr)
-        return 130
-    bar.close()
-    save_trainer(checkpoint_path, trainer, history)
-    print(f"saved {checkpoint_path} after {trainer.step:,} steps", file=sys.stderr)
-    return 0
 
 
 def _load_run(arguments: argparse.Namespace):

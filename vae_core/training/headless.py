@@ -1,0 +1,104 @@
+"""A headless run in its run folder, made to survive: a checkpoint every few minutes, metrics.csv
+flushed at every row, SIGTERM, SIGHUP and SIGINT answered with a save and the conventional exit
+code, and a diverged run's last good weights kept."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from vae_core.checkpoint import save_checkpoint, save_trainer
+from vae_core.errors import VaeStudioError
+from vae_core.files import write_text_atomically
+from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
+from vae_core.training.trainer import (
+    METRICS_COLUMNS,
+    Trainer,
+    TrainingDiverged,
+    TrainingSnapshot,
+    metrics_row,
+)
+
+LAST_GOOD_NAME = "last_good.safetensors"
+DEFAULT_SAVE_EVERY_MINUTES = 5.0
+# Signals that end a run with a save; the exit code is 128 + the signal's number, as shells do.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name))
+
+
+class RunStopped(Exception):
+    """A stop signal arrived; the run saves and exits with `code`."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal.Signals(signal_number).name)
+        self.code = 128 + signal_number
+
+
+def _stop(signal_number: int, _frame) -> None:
+    raise RunStopped(signal_number)
+
+
+def _metric_cells(snapshot: TrainingSnapshot) -> list:
+    return [
+        snapshot.step, snapshot.epoch, f"{snapshot.wall_time_s:.3f}", f"{snapshot.images_per_s:.1f}",
+        f"{snapshot.loss:.4f}", f"{snapshot.recon:.4f}", f"{snapshot.kl:.4f}", f"{snapshot.beta:.6g}",
+        f"{snapshot.learning_rate:.6g}",
+    ]  # fmt: skip
+
+
+def train_in_folder(
+    trainer: Trainer,
+    out: Path,
+    history: list,
+    append_metrics: bool,
+    save_every_minutes: float = DEFAULT_SAVE_EVERY_MINUTES,
+    on_snapshot: Callable[[TrainingSnapshot], None] | None = None,
+    say: Callable[[str], None] = print,
+) -> int:
+    """Train to the budget, saving on the way; the process's exit code. `history` holds the metric
+    rows so far (a resumed run's) and gains the new ones; the checkpoint carries them."""
+    checkpoint_path = out / CHECKPOINT_NAME
+    write_text_atomically(out / "config.json", trainer.config.to_json() + "\n")
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {number: signal.signal(number, _stop) for number in STOP_SIGNALS}
+    last_good = None
+    last_save = time.monotonic()
+    try:
+        with (out / METRICS_NAME).open("a" if append_metrics else "w", newline="", encoding="utf-8") as metrics:
+            writer = csv.writer(metrics)
+            if not append_metrics:
+                writer.writerow(METRICS_COLUMNS)
+            # Weights are copied at each snapshot: a divergence leaves the last good ones to keep.
+            for snapshot in trainer.run(include_weights=True):
+                last_good = snapshot
+                history.append(metrics_row(snapshot))
+                writer.writerow(_metric_cells(snapshot))
+                metrics.flush()
+                if on_snapshot is not None:
+                    on_snapshot(snapshot)
+                if time.monotonic() - last_save >= 60 * save_every_minutes and not snapshot.finished:
+                    save_trainer(checkpoint_path, trainer, history)
+                    last_save = time.monotonic()
+    except (RunStopped, KeyboardInterrupt) as stop:
+        for number in handlers:
+            signal.signal(number, signal.SIG_IGN)  # a second signal must not cut the save short
+        save_trainer(checkpoint_path, trainer, history)
+        say(f"stopped by {stop if isinstance(stop, RunStopped) else 'SIGINT'} at step {trainer.step:,}; "
+            f"saved {checkpoint_path} (continue with --resume)")  # fmt: skip
+        return stop.code if isinstance(stop, RunStopped) else 130
+    except TrainingDiverged as error:
+        if last_good is None:
+            raise
+        path = out / LAST_GOOD_NAME
+        save_checkpoint(path, trainer.config, dict(last_good.model_state), history=history)
+        raise VaeStudioError(f"{error}; the weights of step {last_good.step:,}, the last good ones, are in {path}") from None
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    save_trainer(checkpoint_path, trainer, history)
+    say(f"saved {checkpoint_path} after {trainer.step:,} steps")
+    return 0
