@@ -43,13 +43,10 @@ def open_job(path: str, data: DataCache) -> OpenedCheckpoint:
 
 
 def save_job(path: Path, checkpoint: Checkpoint) -> str:
-    try:
-        save_checkpoint(
-            path, checkpoint.config, checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters,
-            checkpoint.history,
-        )  # fmt: skip
-    except OSError as error:
-        raise VaeStudioError(f"cannot save {path}: {error.strerror}") from None
+    save_checkpoint(
+        path, checkpoint.config, checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters,
+        checkpoint.history,
+    )  # fmt: skip
     return str(path)
 
 

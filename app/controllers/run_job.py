@@ -261,8 +261,8 @@ def _serve(request, trainer: Trainer):
     if isinstance(request, _Save):
         try:
             save_trainer(request.path, trainer, request.history)
-        except (VaeStudioError, OSError) as error:
-            yield SaveFailed(f"cannot save {request.path}: {error}")
+        except VaeStudioError as error:  # it names the file
+            yield SaveFailed(str(error))
         else:
             yield CheckpointSaved(str(request.path))
     elif isinstance(request, _ApplyEdits):
