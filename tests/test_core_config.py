@@ -41,6 +41,13 @@ def test_partial_config_keeps_defaults():
         ('[train]\nepochs = "ten"\n', "config key 'train.epochs' must be int"),
         ("[model]\nhidden = 400\n", "config key 'model.hidden' must be a list"),
         ("[train\n", "not valid TOML"),
+        ("[data]\nsize = -5\n", "config key 'data.size' must be at least 1, got -5"),
+        ("[model]\ninput_shape = [1, -28, 28]\n", "config key 'model.input_shape' must be at least 1, got -28"),
+        ("[model]\ninput_shape = [28, 28]\n", "'model.input_shape' must be empty or hold 3 sizes"),
+        ("[model]\nhidden = [400, 0]\n", "config key 'model.hidden' must be at least 1, got 0"),
+        ("[train]\nlr = nan\n", "config key 'train.lr' must be a finite number, got nan"),
+        ("[train]\nlr = -0.5\n", "config key 'train.lr' must be more than 0, got -0.5"),
+        ("[data]\ntest_fraction = 1.0\n", "config key 'data.test_fraction' must be less than 1, got 1.0"),
     ],
 )
 def test_bad_config_names_the_problem(text, message):

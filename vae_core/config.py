@@ -1,9 +1,11 @@
-"""Run configuration: dataclasses that round-trip through JSON and TOML and reject unknown keys."""
+"""Run configuration: dataclasses that round-trip through JSON and TOML and reject unknown keys,
+values of the wrong type and numbers no run can work with."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import types
 import typing
@@ -157,6 +159,38 @@ def _build(cls, values, prefix: str):
     return cls(**arguments)
 
 
+# The smallest value of each number a run can work with (each entry of a list); a key not named
+# takes any value of its type. Floats must also be finite.
+_AT_LEAST = {
+    "data.size": 1, "data.image_size": 1, "data.seed": 0,
+    "model.hidden": 1, "model.latent_dim": 1, "model.iw_samples": 1, "model.prior_components": 1,
+    "model.codebook_size": 1, "model.code_positions": 1, "model.commitment": 0,
+    "model.input_shape": 1, "model.num_classes": 0,
+    "train.epochs": 1, "train.max_steps": 1, "train.batch_size": 1, "train.beta": 0,
+    "train.beta_warmup_steps": 0, "train.beta_cycle_steps": 0, "train.seed": 0, "train.log_every": 1,
+}  # fmt: skip
+# Numbers strictly between bounds: fractions, a learning rate, and seeds that torch and numpy take.
+_BELOW = {"data.test_fraction": 1, "model.ema_decay": 1, "data.seed": 2**63, "train.seed": 2**63}
+_ABOVE = {"data.test_fraction": 0, "model.ema_decay": 0, "train.lr": 0}
+
+
+def _check_range(key: str, value) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key '{key}' must be a finite number, got {value!r}")
+    if key in _AT_LEAST and value < _AT_LEAST[key]:
+        raise ConfigError(f"config key '{key}' must be at least {_AT_LEAST[key]}, got {value!r}")
+    if key in _ABOVE and not value > _ABOVE[key]:
+        raise ConfigError(f"config key '{key}' must be more than {_ABOVE[key]}, got {value!r}")
+    if key in _BELOW and not value < _BELOW[key]:
+        raise ConfigError(f"config key '{key}' must be less than {_BELOW[key]}, got {value!r}")
+
+
+def _check_input_shape(shape: tuple[int, ...]) -> None:
+    # Empty until a run fills it in from its data; then (C, H, W), or (D, 1, 1) for points.
+    if len(shape) not in (0, 3):
+        raise ConfigError(f"config key 'model.input_shape' must be empty or hold 3 sizes, got {list(shape)}")
+
+
 def _coerce(hint, value, key: str):
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, key + ".")
@@ -170,9 +204,14 @@ def _coerce(hint, value, key: str):
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"config key '{key}' must be a list, got {value!r}")
-        return tuple(_coerce(arguments[0], item, key) for item in value)
+        items = tuple(_coerce(arguments[0], item, key) for item in value)
+        if key == "model.input_shape":
+            _check_input_shape(items)
+        return items
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ConfigError(f"config key '{key}' must be {hint.__name__}, got {value!r}")
+    if hint in (int, float):
+        _check_range(key, value)
     return value
