@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
-from vae_core.config import RunConfig
+from vae_core.config import ModelConfig, RunConfig
 from vae_core.errors import VaeStudioError
+from vae_core.models import build_model
 from vae_core.training import optimizer as optimizer_module
 from vae_core.training.optimizer import KernelAdam, load_adam_state, make_adam
 
@@ -24,6 +25,16 @@ def _train(model, optimizer, steps: int, seed: int) -> None:
     for _ in range(steps):
         inputs = torch.randn(32, 6, generator=generator)
         loss = (model(inputs) - inputs[:, :3].sin()).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def _train_parameters(model, optimizer, steps: int, seed: int) -> None:
+    """Steps on a loss of the parameters alone: any model, whatever its inputs."""
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        loss = sum((p * torch.randn(p.shape, generator=generator)).sin().sum() for p in model.parameters())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -125,20 +136,22 @@ def test_a_checkpoint_of_the_former_adam_resumes_bit_for_bit(implementation, tmp
     """Its learning rate comes back (the resumed optimizer starts with another), and the
     checkpoint's own tensors are left as they were."""
     _use(implementation, monkeypatch)
-    model = _model()
+    # A checkpoint holds the weights of the model its config builds, and is checked for it.
+    config = RunConfig(model=ModelConfig(hidden=(16,), latent_dim=2, input_shape=(1, 6, 1)))
+    model = build_model(config.model)
     optimizer = make_adam(model.parameters(), lr=1e-2)
-    _train(model, optimizer, 15, seed=2)
+    _train_parameters(model, optimizer, 15, seed=2)
     path = tmp_path / "former.safetensors"
-    save_checkpoint(path, RunConfig(), model.state_dict(), _former_layout(optimizer, lr=1e-2))
+    save_checkpoint(path, config, model.state_dict(), _former_layout(optimizer, lr=1e-2))
     checkpoint = load_checkpoint(path)
     saved_moment = checkpoint.optimizer_state["state"][0]["exp_avg"].clone()
-    resumed_model = _model()
+    resumed_model = build_model(config.model)
     resumed_model.load_state_dict(checkpoint.model_state)
     resumed = make_adam(resumed_model.parameters(), lr=1.0)
     load_adam_state(resumed, checkpoint.optimizer_state)
     assert resumed.param_groups[0]["lr"] == 1e-2
-    _train(model, optimizer, 15, seed=3)
-    _train(resumed_model, resumed, 15, seed=3)
+    _train_parameters(model, optimizer, 15, seed=3)
+    _train_parameters(resumed_model, resumed, 15, seed=3)
     for expected, parameter in zip(model.parameters(), resumed_model.parameters()):
         assert torch.equal(expected, parameter)
     assert torch.equal(checkpoint.optimizer_state["state"][0]["exp_avg"], saved_moment)

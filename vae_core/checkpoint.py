@@ -1,6 +1,7 @@
 """Checkpoints: one safetensors file with weights, optimizer state, counters and the run's metric
 history as tensors, and the run's config in its metadata. Nothing is ever unpickled; writes are
-atomic. A checkpoint without a history (written before it was added) loads with none."""
+atomic. A checkpoint without a history (written before it was added) loads with none; every part of
+one is checked before use (checkpoint_validation)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,17 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from vae_core.checkpoint_validation import (
+    COUNTER_PREFIX,
+    HISTORY_NAME,
+    MODEL_PREFIX,
+    OPTIMIZER_PREFIX,
+    check_counters,
+    check_tensor_names,
+    check_weights,
+    parse_optimizer_settings,
+    read_optimizer_state,
+)
 from vae_core.config import ConfigError, RunConfig
 from vae_core.errors import VaeStudioError
 from vae_core.files import write_atomically
@@ -20,10 +32,8 @@ from vae_core.models import LatentModel, build_model
 from vae_core.training.trainer import METRICS_COLUMNS
 
 FORMAT_VERSION = 1
-_MODEL, _OPTIMIZER, _COUNTER = "model.", "optimizer.state.", "counter."
-# (rows, len(columns)) float64; the columns' names are in the metadata, so that columns added
-# later do not break older readers or older files.
-_HISTORY = "history.metrics"
+# The history (HISTORY_NAME) is a (rows, len(columns)) float64 table; the columns' names are in the
+# metadata, so that columns added later do not break older readers or older files.
 
 
 @dataclass
@@ -46,17 +56,17 @@ def save_checkpoint(
 ) -> None:
     """`history`: rows of METRICS_COLUMNS values (an array or a sequence of tuples), or None."""
     path = Path(path)
-    tensors = {_MODEL + name: value for name, value in model_state.items()}
+    tensors = {MODEL_PREFIX + name: value for name, value in model_state.items()}
     metadata = {"format": "vae-studio", "format_version": str(FORMAT_VERSION), "config": config.to_json()}
     if optimizer_state is not None:
         for index, state in optimizer_state["state"].items():
             for key, value in state.items():
-                tensors[f"{_OPTIMIZER}{index}.{key}"] = torch.as_tensor(value)
+                tensors[f"{OPTIMIZER_PREFIX}{index}.{key}"] = torch.as_tensor(value)
         metadata["optimizer_param_groups"] = json.dumps(optimizer_state["param_groups"])
     for name, value in (counters or {}).items():
-        tensors[_COUNTER + name] = value
+        tensors[COUNTER_PREFIX + name] = value
     if history is not None and len(history):
-        tensors[_HISTORY] = torch.as_tensor(np.asarray(history, dtype=np.float64).reshape(-1, len(METRICS_COLUMNS)))
+        tensors[HISTORY_NAME] = torch.as_tensor(np.asarray(history, dtype=np.float64).reshape(-1, len(METRICS_COLUMNS)))
         metadata["history_columns"] = json.dumps(METRICS_COLUMNS)
     # safetensors stores each tensor on its own: no views, no shared storage, CPU only.
     tensors = {name: value.detach().to("cpu").contiguous().clone() for name, value in tensors.items()}
@@ -68,7 +78,38 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    path = Path(path)
+    """The checkpoint, once everything in it is checked (see checkpoint_validation)."""
+    checkpoint, _ = _read_checkpoint(Path(path))
+    return checkpoint
+
+
+def _read_checkpoint(path: Path) -> tuple[Checkpoint, LatentModel]:
+    """The checkpoint and the model its config builds (with fresh weights), which its weights and
+    optimizer state were checked against."""
+    metadata, tensors = _read_file(path)
+    config = _read_config(path, metadata)
+    optimizer_settings = parse_optimizer_settings(path, metadata.get("optimizer_param_groups"))
+    check_tensor_names(path, tensors)
+    try:
+        model = build_model(config.model)
+    except VaeStudioError as error:
+        raise VaeStudioError(f"{path}: {error}") from None
+    history = _read_history(path, tensors.pop(HISTORY_NAME, None), metadata.get("history_columns"))
+    model_state, optimizer_tensors, counters = {}, {}, {}
+    for name, value in tensors.items():
+        if name.startswith(MODEL_PREFIX):
+            model_state[name[len(MODEL_PREFIX):]] = value
+        elif name.startswith(OPTIMIZER_PREFIX):
+            optimizer_tensors[name] = value
+        else:
+            counters[name[len(COUNTER_PREFIX):]] = value
+    check_weights(path, model, model_state)
+    check_counters(path, counters, config)
+    optimizer_state = read_optimizer_state(path, optimizer_settings, optimizer_tensors, model)
+    return Checkpoint(config, model_state, optimizer_state, counters, history), model
+
+
+def _read_file(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     if not path.is_file():
         raise VaeStudioError(f"{path}: checkpoint not found")
     try:
@@ -77,6 +118,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except (SafetensorError, OSError, ValueError) as error:
         raise VaeStudioError(f"{path}: not a readable safetensors checkpoint ({error})") from None
+    return metadata, tensors
+
+
+def _read_config(path: Path, metadata: dict[str, str]) -> RunConfig:
     if metadata.get("format") != "vae-studio" or "config" not in metadata:
         raise VaeStudioError(f"{path}: a safetensors file, but not a VAE Studio checkpoint")
     try:
@@ -86,27 +131,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if version > FORMAT_VERSION:
         raise VaeStudioError(f"{path}: checkpoint format {version} is newer than this program reads ({FORMAT_VERSION})")
     try:
-        config = RunConfig.from_json(metadata["config"])
+        return RunConfig.from_json(metadata["config"])
     except ConfigError as error:
         raise VaeStudioError(f"{path}: {error}") from None
-    history = _read_history(path, tensors.pop(_HISTORY, None), metadata.get("history_columns"))
-    model_state, optimizer_tensors, counters = {}, {}, {}
-    for name, value in tensors.items():
-        if name.startswith(_MODEL):
-            model_state[name[len(_MODEL):]] = value
-        elif name.startswith(_OPTIMIZER):
-            index, key = name[len(_OPTIMIZER):].split(".", 1)
-            optimizer_tensors.setdefault(int(index), {})[key] = value
-        elif name.startswith(_COUNTER):
-            counters[name[len(_COUNTER):]] = value
-    optimizer_state = None
-    if "optimizer_param_groups" in metadata:
-        try:
-            param_groups = json.loads(metadata["optimizer_param_groups"])
-        except json.JSONDecodeError:
-            raise VaeStudioError(f"{path}: the optimizer settings in the checkpoint are not valid JSON") from None
-        optimizer_state = {"state": optimizer_tensors, "param_groups": param_groups}
-    return Checkpoint(config, model_state, optimizer_state, counters, history)
 
 
 def _read_history(path: Path, table: torch.Tensor | None, columns_json: str | None) -> np.ndarray | None:
@@ -141,11 +168,6 @@ def save_trainer(path: str | Path, trainer, history=None) -> None:
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[LatentModel, Checkpoint]:
     """The model of a checkpoint, ready for inference, and the checkpoint itself."""
-    checkpoint = load_checkpoint(path)
-    model = build_model(checkpoint.config.model)
-    try:
-        model.load_state_dict(checkpoint.model_state)
-    except RuntimeError as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise VaeStudioError(f"{path}: weights do not fit the model in its config ({first_line})") from None
+    checkpoint, model = _read_checkpoint(Path(path))
+    model.load_state_dict(checkpoint.model_state)
     return model.to(device).eval(), checkpoint

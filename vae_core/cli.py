@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 
 from vae_core.checkpoint import load_checkpoint, load_model
-from vae_core.config import RunConfig
-from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS, load_data
+from vae_core.config import ModelConfig, RunConfig
+from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS, DataSplit, load_data
 from vae_core.device import DEVICE_CHOICES, resolve_device
 from vae_core.errors import VaeStudioError
 from vae_core.evaluation.analysis import amortization_gap, importance_sampling_study
@@ -257,6 +257,8 @@ def _train_locked(arguments: argparse.Namespace, out: Path) -> int:
         config = RunConfig()
     config = _apply_flags(config, arguments)
     data = load_data(config.data, progress=_DownloadBar())
+    if checkpoint is not None:
+        _check_data_fits(checkpoint_path, checkpoint.config.model, data)
     for note in data.train.notes:
         print(f"note: {note}", file=sys.stderr)
     trainer = Trainer(config, data)
@@ -294,7 +296,28 @@ def _load_run(arguments: argparse.Namespace):
     if arguments.data_dir is not None:
         data_config = dataclasses.replace(data_config, data_dir=arguments.data_dir)
     split = load_data(data_config, progress=_DownloadBar())
+    _check_data_fits(arguments.run_dir / CHECKPOINT_NAME, checkpoint.config.model, split)
     return model, split.test if arguments.split == "test" else split.train
+
+
+def _check_data_fits(checkpoint_path: Path, model_config: ModelConfig, data: DataSplit) -> None:
+    """The data a checkpoint's config names is read anew, and its files may have been replaced
+    since the model trained on them: a model fed other shapes fails deep inside torch."""
+    found, trained = tuple(data.train.image_shape), tuple(model_config.input_shape)
+    if found != trained:
+        raise VaeStudioError(
+            f"{checkpoint_path}: its data set now holds {_size_text(found)} examples, the model was trained on"
+            f" {_size_text(trained)}"
+        )
+    if data.train.num_classes != model_config.num_classes:
+        raise VaeStudioError(
+            f"{checkpoint_path}: its data set now has {data.train.num_classes} classes, the model was trained on"
+            f" {model_config.num_classes}"
+        )
+
+
+def _size_text(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
 
 
 def _evaluate(arguments: argparse.Namespace) -> int:

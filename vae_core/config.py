@@ -209,7 +209,7 @@ def _coerce(hint, value, key: str):
             _check_input_shape(items)
         return items
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        value = float(value)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ConfigError(f"config key '{key}' must be {hint.__name__}, got {value!r}")
     if hint in (int, float):
