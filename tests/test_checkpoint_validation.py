@@ -9,6 +9,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from safetensors import safe_open
 from safetensors.torch import save_file
 
@@ -198,3 +200,64 @@ def test_a_valid_checkpoint_of_other_sizes_loads(valid_checkpoint, tmp_path):
     """The position may run past the order by less than a batch (a short last batch)."""
     path = _rewritten(valid_checkpoint, tmp_path, _set("counter.position", torch.tensor(549)))
     assert int(load_checkpoint(path).counters["position"]) == 549
+
+
+# Fuzzing: whatever the file holds, loading it gives a checkpoint or VaeStudioError, nothing else.
+
+_FUZZ = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.uint8, torch.bool]
+_NAMES = st.one_of(
+    st.sampled_from(["model.", "optimizer.state.0.", "optimizer.state.", "counter.", "history."]).flatmap(
+        lambda prefix: st.text(min_size=0, max_size=12).map(lambda rest: prefix + rest)
+    ),
+    st.sampled_from([FIRST_WEIGHT, "counter.step", "counter.order", "counter.position", "optimizer.state.0.exp_avg",
+                     "optimizer.state.0.step", "history.metrics"]),
+)
+_TENSORS = st.builds(
+    lambda dtype, shape, fill: torch.full(shape, fill).to(dtype),
+    st.sampled_from(_DTYPES),
+    st.lists(st.integers(0, 4), max_size=3).map(tuple),
+    st.sampled_from([0.0, -1.0, 1e9, math.nan, math.inf]),
+)
+
+
+def _loads_or_refuses(path) -> None:
+    try:
+        load_checkpoint(path)
+    except VaeStudioError as error:
+        assert str(path) in str(error) and "\n" not in str(error)
+
+
+@_FUZZ
+@given(name=_NAMES, tensor=_TENSORS)
+def test_fuzz_any_tensor_under_any_name(valid_checkpoint, tmp_path, name, tensor):
+    _loads_or_refuses(_rewritten(valid_checkpoint, tmp_path, _set(name, tensor)))
+
+
+@_FUZZ
+@given(key=st.sampled_from(["format", "format_version", "config", "optimizer_param_groups", "history_columns"]),
+       text=st.one_of(st.text(max_size=40), st.sampled_from(['[{"lr": 1}]', "[]", "{}", '"x"', "NaN", "-1", "9"])))
+def test_fuzz_any_metadata_string(valid_checkpoint, tmp_path, key, text):
+    def edit(tensors, metadata):
+        metadata[key] = text
+    _loads_or_refuses(_rewritten(valid_checkpoint, tmp_path, edit))
+
+
+@_FUZZ
+@given(length=st.integers(0, 10**6), changes=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4))
+def test_fuzz_truncated_and_corrupted_bytes(valid_checkpoint, tmp_path, length, changes):
+    content = bytearray(valid_checkpoint[: length % (len(valid_checkpoint) + 1)])
+    for position, value in changes:
+        if content:
+            content[position % len(content)] = value
+    path = tmp_path / "checkpoint.safetensors"
+    path.write_bytes(bytes(content))
+    _loads_or_refuses(path)
+
+
+@_FUZZ
+@given(content=st.binary(max_size=200))
+def test_fuzz_random_bytes(tmp_path, content):
+    path = tmp_path / "checkpoint.safetensors"
+    path.write_bytes(content)
+    _loads_or_refuses(path)

@@ -117,7 +117,9 @@ def _read_file(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
             metadata = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except (SafetensorError, OSError, ValueError) as error:
-        raise VaeStudioError(f"{path}: not a readable safetensors checkpoint ({error})") from None
+        # The reader's own words, on one line whatever it put in them.
+        reason = " ".join(str(error).split())
+        raise VaeStudioError(f"{path}: not a readable safetensors checkpoint ({reason})") from None
     return metadata, tensors
 
 

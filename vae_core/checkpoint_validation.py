@@ -46,7 +46,7 @@ def check_tensor_names(path: Path, names) -> None:
             or name == HISTORY_NAME
         )
         if not known:
-            raise VaeStudioError(f"{path}: unknown tensor '{name}' (not a weight, optimizer state, counter or history)")
+            raise VaeStudioError(f"{path}: unknown tensor {name!r} (not a weight, optimizer state, counter or history)")
 
 
 def check_weights(path: Path, model: LatentModel, weights: dict[str, torch.Tensor]) -> None:
@@ -55,10 +55,10 @@ def check_weights(path: Path, model: LatentModel, weights: dict[str, torch.Tenso
     expected = model.state_dict()
     for name in weights:
         if name not in expected:
-            raise VaeStudioError(f"{path}: tensor '{MODEL_PREFIX}{name}' is not a weight of the model in its config")
+            raise VaeStudioError(f"{path}: tensor {MODEL_PREFIX + name!r} is not a weight of the model in its config")
     for name, wanted in expected.items():
         found = weights.get(name)
-        label = f"{path}: tensor '{MODEL_PREFIX}{name}'"
+        label = f"{path}: tensor {MODEL_PREFIX + name!r}"
         if found is None:
             raise VaeStudioError(f"{label}, a weight of the model in its config, is missing")
         if found.shape != wanted.shape:

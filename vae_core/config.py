@@ -152,7 +152,7 @@ def _build(cls, values, prefix: str):
     known = {f.name for f in dataclasses.fields(cls)}
     for key in values:
         if key not in known:
-            raise ConfigError(f"unknown config key '{prefix}{key}'")
+            raise ConfigError(f"unknown config key {prefix + key!r}")
     arguments = {}
     for name, value in values.items():
         arguments[name] = _coerce(hints[name], value, prefix + name)
