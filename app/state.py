@@ -208,6 +208,8 @@ class ExplorerState:
     label: int = 0  # the class a conditional decoder is given
     encoded: EncodedExamples | None = None
     kl_per_dim: np.ndarray | None = None  # (D,) from the run's latest snapshot, while it trains
+    # The codes an interpolation runs between, chosen from the cursor or the selection.
+    interpolation_ends: dict[str, np.ndarray | None] = field(default_factory=lambda: {"start": None, "end": None})
     path: np.ndarray | None = None  # an interpolation's codes (M, latent_dim), drawn on the map
     drawn: tuple[np.ndarray, np.ndarray] | None = None  # a drawn image's posterior (mean, std)
     decoded_generation: int = -1  # the weights the explorer's own copy of the model holds now
@@ -221,6 +223,7 @@ class ExplorerState:
         self.label = 0
         self.encoded = None
         self.kl_per_dim = None
+        self.interpolation_ends = {"start": None, "end": None}
         self.path = None
         self.drawn = None
         self.decoded_generation = -1

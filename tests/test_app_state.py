@@ -50,12 +50,14 @@ def test_a_new_model_resets_the_explorer_state_and_is_announced_once(small_glyph
     explorer.set("selected", 3)
     explorer.set("label", 2)
     explorer.set("path", np.zeros((4, 2)))
+    explorer.set("interpolation_ends", {"start": np.zeros(2), "end": np.ones(2)})
     explorer.cursor = np.array([0.5, -0.5])
     events.clear()
     second, weights = _model_on_show(small_glyphs.test, latent_dim=5)
     shown.show(second, weights)
     assert events == ["model"]
     assert explorer.selected is None and explorer.label == 0 and explorer.path is None and explorer.encoded is None
+    assert explorer.interpolation_ends == {"start": None, "end": None}
     assert explorer.plane.latent_dim == 5 and explorer.examples is small_glyphs.test
     # The cursor stays where the user left it, on the new model's plane.
     assert np.array_equal(explorer.cursor, [0.5, -0.5]) and explorer.cursor_code().shape == (5,)

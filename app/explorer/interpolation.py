@@ -46,7 +46,6 @@ class InterpolationPage(LazyPage):
         self.setAccessibleName("Interpolation")
         self.shown = shown
         self.decoder = decoder
-        self.ends: dict[str, np.ndarray | None] = {"start": None, "end": None}
         self.codes: np.ndarray | None = None
         self.frames: np.ndarray | None = None
         self._frame = 0
@@ -54,12 +53,18 @@ class InterpolationPage(LazyPage):
         self._timer.setInterval(FRAME_MS)
         self._timer.timeout.connect(self._next_frame)
         self._build()
-        shown.model_changed.connect(self._forget_ends)
+        shown.model_changed.connect(self._show_ends)
         shown.explorer.changed.connect(self._explorer_changed)
 
     def _explorer_changed(self, name: str) -> None:
-        if name in ("decoded_generation", "label"):
+        if name == "interpolation_ends":
+            self._show_ends()
+        elif name in ("decoded_generation", "label"):
             self.request_refresh()
+
+    @property
+    def ends(self) -> dict[str, np.ndarray | None]:
+        return self.shown.explorer.interpolation_ends
 
     def _build(self) -> None:
         picks = QGridLayout()
@@ -134,15 +139,16 @@ class InterpolationPage(LazyPage):
 
     def set_end(self, end: str, code: np.ndarray) -> None:
         """Set "start" or "end" to a latent code (D,)."""
-        self.ends[end] = np.asarray(code, dtype=np.float64).copy()
-        self._end_labels[end].setText(f"z = {format_code(self.ends[end])}")
-        self.request_refresh()
+        ends = {**self.ends, end: np.asarray(code, dtype=np.float64).copy()}
+        self.shown.explorer.set("interpolation_ends", ends)
 
-    def _forget_ends(self) -> None:
-        self.set_playing(False)
-        self.ends = {"start": None, "end": None}
-        for label in self._end_labels.values():
-            label.setText("-")
+    def _show_ends(self) -> None:
+        """The chosen ends (none after another model came on show), and the frames between them."""
+        if any(code is None for code in self.ends.values()):
+            self.set_playing(False)
+        for end, label in self._end_labels.items():
+            code = self.ends[end]
+            label.setText("-" if code is None else f"z = {format_code(code)}")
         self.request_refresh()
 
     def refresh(self) -> None:
