@@ -11,7 +11,8 @@ import torch
 
 from vae_core.config import DataConfig
 from vae_core.data import load_data
-from vae_core.data.user_files import load_image_folder, load_npy, load_npz
+from vae_core.data.user_files import load_npy, load_npz
+from vae_core.data.user_images import load_image_folder
 from vae_core.errors import VaeStudioError
 
 Image = pytest.importorskip("PIL.Image")

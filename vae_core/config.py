@@ -131,6 +131,10 @@ class RunConfig:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
             raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(
+                f"config {path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
+            ) from None
         if path.suffix == ".json":
             return cls.from_json(text)
         return cls.from_toml(text)

@@ -21,7 +21,8 @@ from vae_core.data.idx import load_idx_folder, read_idx
 from vae_core.data.mnist_family import IDX_SOURCES, load_idx_source
 from vae_core.data.points import POINT_CLOUDS, make_points
 from vae_core.data.sprites import make_sprites
-from vae_core.data.user_files import load_image_folder, load_npy, load_npz
+from vae_core.data.user_files import load_npy, load_npz
+from vae_core.data.user_images import load_image_folder
 from vae_core.errors import VaeStudioError
 
 __all__ = [

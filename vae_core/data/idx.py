@@ -62,6 +62,8 @@ def read_idx_pair(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, t
         raise VaeStudioError(f"{images_path}: expected images of rank 3 (N, H, W), got shape {images.shape}")
     if labels.ndim != 1:
         raise VaeStudioError(f"{labels_path}: expected labels of rank 1, got shape {labels.shape}")
+    if images.size == 0:
+        raise VaeStudioError(f"{images_path}: holds no images (shape {images.shape})")
     if len(images) != len(labels):
         raise VaeStudioError(
             f"{images_path}: {len(images):,} images but {labels_path.name} has {len(labels):,} labels"
