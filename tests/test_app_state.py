@@ -10,7 +10,14 @@ import pytest
 import torch
 
 from app.history import RunHistory
-from app.state import MAX_POINTS, ModelOnShow, RunModel, RunStatus, ShownModel, map_examples
+from app.state import (
+    MAX_POINTS,
+    ModelOnShow,
+    RunModel,
+    RunStatus,
+    ShownModel,
+    map_examples,
+)
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.config import ModelConfig, RunConfig
 from vae_core.errors import VaeStudioError

@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from vae_core.checkpoint import load_checkpoint, load_model, save_checkpoint, save_trainer
+from vae_core.checkpoint import (
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+    save_trainer,
+)
 from vae_core.cli import main
 from vae_core.config import RunConfig
 from vae_core.errors import VaeStudioError
