@@ -24,9 +24,9 @@ from superqt.utils import WorkerBase, create_worker
 from vae_core.config import DataConfig
 from vae_core.data import DataSplit, load_data
 
-# Torch's default thread count, read at import, for every job and the GUI thread's decodes.
-# Giving the GUI thread one thread instead was measured (bench_window.py's runs, 6 rounds
-# interleaved on 2 cores): window/headless 0.90 with one against 0.94 with two, within the noise.
+# Torch's default thread count, read at import, for every job (the GUI thread's decodes keep
+# torch's default too: one thread for them measured no faster, bench_window.py's runs, 6 rounds
+# interleaved on 2 cores: window/headless 0.90 with one against 0.94 with two).
 TRAINING_THREADS = torch.get_num_threads()
 # Jobs mostly wait (a paused or stopped run waits for commands), so the pool must not be capped
 # at the core count: a waiting run would hold back an evaluation.

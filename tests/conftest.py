@@ -50,7 +50,7 @@ def _isolated_qt_settings(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _restored_torch_threads():
-    """A window sets the thread count of the thread it is made on, the tests' (app/session.py):
+    """A window sets the thread count of the thread it is made on, the tests' (app/workers.py):
     put it back, so that no later test computes with other threads (and other rounding)."""
     threads = torch.get_num_threads()
     yield
