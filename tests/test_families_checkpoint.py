@@ -9,6 +9,7 @@ import torch
 
 from vae_core.checkpoint import load_model, save_trainer
 from vae_core.config import ModelConfig
+from vae_core.models import build_model
 from vae_core.training.trainer import Trainer
 
 FAMILIES = {
@@ -47,3 +48,20 @@ def test_save_and_load_round_trip(name, small_config, small_glyphs, tmp_path):
             original.sample(4, generator=torch.Generator().manual_seed(1)),
             loaded.sample(4, generator=torch.Generator().manual_seed(1)),
         )
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"family": "vae"}, {"samples_posterior": True, "has_prior_density": True, "learned_prior": False}),
+        ({"family": "vae", "prior": "vamp"}, {"learned_prior": True, "has_exact_likelihood": False}),
+        ({"family": "vae", "arch": "linear", "likelihood": "gaussian"}, {"has_exact_likelihood": True}),
+        ({"family": "cvae"}, {"conditional": True, "has_codebook": False, "positions": 1}),
+        ({"family": "vqvae", "code_positions": 4}, {"has_codebook": True, "positions": 4, "samples_posterior": False,
+                                                    "has_prior_density": False}),
+    ],
+)
+def test_each_family_declares_what_it_can_do(options, expected):
+    model = build_model(ModelConfig(input_shape=(1, 28, 28), num_classes=10, hidden=(8,), latent_dim=2, **options))
+    capabilities = model.capabilities
+    assert {name: getattr(capabilities, name) for name in expected} == expected

@@ -176,7 +176,8 @@ class RunController(QObject):
             shown.show(model, event.weights)
             if run.status is RunStatus.STARTING:
                 run.set_status(RunStatus.RUNNING)
-            self.runStarted.emit(event.described)
+            # What the data layer noticed (images resized to one size, say) goes with the data's words.
+            self.runStarted.emit("; ".join((event.described, *event.notes)))
         elif isinstance(event, RunPaused):
             if run.status is RunStatus.RUNNING:
                 run.set_status(RunStatus.PAUSED)

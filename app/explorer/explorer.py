@@ -153,7 +153,7 @@ class LatentExplorer(QObject):
         examples = self.state.examples
         self.map.set_classes(self._class_names() if model.conditional else ())
         self.side.show_class_row(None)
-        self.map.set_prior_available(model.prior_log_density(np.zeros((1, model.latent_dim))) is not None)
+        self.map.set_prior_available(on_show.capabilities.has_prior_density)
         self.map.set_points(None)
         self.map.set_path(None)
         self.map.set_drawn(None)
