@@ -105,6 +105,7 @@ class MetricsTable:
 # The curves' terms, by their METRICS_COLUMNS names.
 CURVE_TERMS = ("loss", "recon", "kl", "beta")
 _CURVE_COLUMNS = [METRICS_COLUMNS.index(name) for name in CURVE_TERMS]
+HELDOUT_TERM = "heldout_elbo"
 
 
 class RunHistory:
@@ -113,6 +114,8 @@ class RunHistory:
     def __init__(self, capacity: int = 4000):
         self.table = MetricsTable()
         self.series = BoundedSeries(CURVE_TERMS, capacity)
+        # Evaluated every so many steps only: a series of its own, so no merge mixes in gaps.
+        self.heldout = BoundedSeries((HELDOUT_TERM,), capacity)
         self.total_steps = 0  # the run's planned budget, for the curves' step axis
 
     def __len__(self) -> int:
@@ -125,11 +128,14 @@ class RunHistory:
     def _add(self, row) -> None:
         self.table.append(row)
         self.series.append(row[0], tuple(row[index] for index in _CURVE_COLUMNS))
+        if HELDOUT_TERM in METRICS_COLUMNS and np.isfinite(heldout := row[METRICS_COLUMNS.index(HELDOUT_TERM)]):
+            self.heldout.append(row[0], (heldout,))
 
     def replace(self, rows: np.ndarray | None) -> None:
         """Start again from `rows` (METRICS_COLUMNS values), or empty."""
         self.table.clear()
         self.series.clear()
+        self.heldout.clear()
         self.total_steps = 0
         for row in () if rows is None else rows:
             self._add(tuple(row))

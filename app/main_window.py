@@ -31,7 +31,8 @@ from app.explorer.explorer import LatentExplorer
 from app.file_actions import FileActions
 from app.messages import Messages
 from app.naming import named
-from app.plots import CurvesView, KlBarsView
+from app.curves import CurvesView
+from app.plots import KlBarsView
 from app.presentation import Presentation
 from app.preview_views import PreviewViews
 from app.run_actions import RunActions
@@ -62,7 +63,7 @@ class MainWindow(QMainWindow):
         self.runs = RunController(state, self)
         self.checkpoints = CheckpointController(state, self.runs, self)
         self.controls = ControlPanel()
-        self.curves = CurvesView(state.run)
+        self.curves = CurvesView(state.run, state.shown)
         self.kl_bars = KlBarsView()
         self.explorer = LatentExplorer(state.shown, self)
         self.previews = PreviewViews(state.shown, self.explorer.decoder)

@@ -44,6 +44,10 @@ class RunStatus(enum.Enum):
 _TRAINING = frozenset({RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.STOPPING})
 
 
+# The window's "until I stop it" budget: a step count no run reaches.
+UNTIL_STOPPED_STEPS = 10**12
+
+
 class RunModel:
     """The run: its status, config and device, its latest snapshot and its metric history."""
 
@@ -58,6 +62,11 @@ class RunModel:
         self.device = ""
         self.latest: TrainingSnapshot | None = None
         self.history = RunHistory()
+
+    @property
+    def open_ended(self) -> bool:
+        """Whether the run goes on until the user stops it."""
+        return self.history.total_steps >= UNTIL_STOPPED_STEPS
 
     def set_status(self, status: RunStatus) -> None:
         if status is not self.status:

@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 from app.naming import named
 from app.state import AppState, RunStatus
 
+# The progress bar's resolution: a tenth of a percent, so a long run's bar visibly moves.
+PROGRESS_STEPS = 1000
 PRESENTATION_HINT = "Space pause · N step · [ ] β · Ctrl+Return train · Ctrl+. stop · Esc leave"
 
 
@@ -25,12 +27,13 @@ class RunStatusBar:
         bar.addWidget(self.presentation_hint, 1)
         self.presentation_hint.hide()
         self.state_label = self._label("stateLabel", "Run state", "stopping")
-        self.step_label = self._label("stepLabel", "Step", "step 10,000,000 / 10,000,000")
-        self.epoch_label = self._label("epochLabel", "Epoch", "epoch 10,000")
-        self.epoch_progress = named(QProgressBar(), "epochProgress", "Progress through the epoch")
-        self.epoch_progress.setRange(0, 100)
-        self.epoch_progress.setFixedWidth(140)
-        bar.addPermanentWidget(self.epoch_progress)
+        self.step_label = self._label("stepLabel", "Step", "step 10,000,000 / until stopped")
+        self.epoch_label = self._label("epochLabel", "Epoch", "epoch 10,000.0")
+        self.run_progress = named(QProgressBar(), "runProgress", "Progress through the run")
+        self.run_progress.setRange(0, PROGRESS_STEPS)
+        self.run_progress.setFixedWidth(140)
+        self.run_progress.setToolTip("Share of the run's step budget done")
+        bar.addPermanentWidget(self.run_progress)
         self.speed_label = self._label("speedLabel", "Images per second", "1,000,000 img/s")
         self.device_label = self._label("deviceLabel", "Device", "cuda:0")
         self.model_label = self._label("modelLabel", "Model", "vqvae, normal prior, 256-D")
@@ -75,9 +78,12 @@ class RunStatusBar:
         if snapshot is None:
             for label in (self.step_label, self.epoch_label, self.speed_label):
                 label.setText("")
-            self.epoch_progress.setValue(0)
+            self.run_progress.setValue(0)
             return
-        self.step_label.setText(f"step {snapshot.step:,} / {snapshot.total_steps:,}")
-        self.epoch_label.setText(f"epoch {snapshot.epoch + 1}")
-        self.epoch_progress.setValue(round(100 * snapshot.epoch_progress))
+        open_ended = self.state.run.open_ended
+        budget = "until stopped" if open_ended else f"{snapshot.total_steps:,}"
+        self.step_label.setText(f"step {snapshot.step:,} / {budget}")
+        self.epoch_label.setText(f"epoch {snapshot.epoch + snapshot.epoch_progress:,.1f}")
+        self.run_progress.setVisible(not open_ended)
+        self.run_progress.setValue(round(PROGRESS_STEPS * snapshot.step / max(snapshot.total_steps, 1)))
         self.speed_label.setText(f"{snapshot.images_per_s:,.0f} img/s")

@@ -7,7 +7,7 @@ import pytest
 
 from app.history import BoundedSeries, MetricsTable
 from app.pacing import DutyCycle, LogPacer
-from app.plots import fitted_log_range
+from app.curve_scale import fitted_log_range
 from vae_core.errors import VaeStudioError
 from vae_core.training.trainer import METRICS_COLUMNS, TrainingSnapshot, metrics_row
 

@@ -115,7 +115,7 @@ def test_window_builds_with_no_arguments_and_names_its_widgets(qtbot):
         assert widget.accessibleName(), name
     loss_plot = window.findChild(pg.PlotWidget, "lossPlot")
     assert loss_plot is not None and loss_plot.accessibleName()
-    assert {curve.name() for curve in window.curves.curves.values()} == {"loss", "recon", "kl", "beta"}
+    assert {curve.name() for curve in window.curves.curves.values()} == {"loss", "recon", "kl", "heldout", "beta"}
     assert window.findChild(object, "latentPlot") is not None
 
 

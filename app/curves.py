@@ -1,0 +1,215 @@
+"""The run's loss curves (`lossPlot`): loss, reconstruction and KL against the step, β on its own
+axis, and the held-out loss beside the training loss so over-fitting shows.
+
+Every curve is in nats per example to minimise (the held-out one is −ELBO on examples kept out
+of training). The curves draw the run's bounded history from the state model only when asked
+(the window asks at most ten times a second), so a snapshot costs an append, not a redraw.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.curve_scale import SCALES, CurveAxis, ScaledCurve, fitted_curve_range, fitted_log_range, symlog_floor
+from app.naming import named
+from app.state import RunModel, ShownModel
+
+LOSS_TERMS = ("loss", "recon", "kl")
+SPANS = ("steps so far", "whole run")
+# Colour-blind-safe (Okabe-Ito) pens; β dashed in grey, the held-out loss with dots at its points.
+# Pens one pixel wide (cosmetic) and no grid: each costs a redraw several times over on a CPU.
+_PENS = {
+    "loss": pg.mkPen("#e69f00"),
+    "recon": pg.mkPen("#56b4e9"),
+    "kl": pg.mkPen("#009e73"),
+    "heldout": pg.mkPen("#d55e00", width=2),
+    "beta": pg.mkPen("#cccccc", style=pg.QtCore.Qt.PenStyle.DashLine),
+}
+_GAUSSIAN_LEGEND = {
+    "loss": "loss = reconstruction + β·KL",
+    "recon": "reconstruction −log p(x|z)",
+    "kl": "KL(q(z|x) ‖ p(z))",
+    "heldout": "held-out −ELBO",
+    "beta": "β (right axis)",
+}
+# A VQ-VAE's KL is the fixed log K per code position, and its loss has codebook terms, no β.
+_CODEBOOK_LEGEND = {
+    **_GAUSSIAN_LEGEND,
+    "loss": "loss = reconstruction + codebook + commitment + code prior",
+    "kl": "KL = log K per code (fixed)",
+}
+# The x axis, following the data, ends this far past the newest step: it changes only every so
+# often, not at each redraw.
+_X_HEADROOM = 1.25
+_MIN_X_END = 10.0
+
+
+class CurvesView(QWidget):
+    """The view sets its ranges itself: automatic ranging would re-lay every axis at every
+    redraw, four times the cost of drawing the curves. Ranges change only when the data leaves
+    them; once the user pans or zooms, the ranges are theirs until the next run."""
+
+    def __init__(self, run: RunModel, shown: ShownModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.run = run
+        self.shown = shown
+        self.axis = CurveAxis("left")
+        self.plot = named(pg.PlotWidget(axisItems={"left": self.axis}), "lossPlot", "Loss curves")
+        item = self.plot.getPlotItem()
+        item.setLabel("bottom", "step")
+        item.setLabel("left", "nats per example (lower is better)")
+        item.setLabel("right", "β")
+        # Named by term for code and tests; the legend, made after them, gets words for people.
+        self.curves: dict[str, pg.PlotDataItem] = {name: ScaledCurve(name=name, pen=_PENS[name]) for name in LOSS_TERMS}
+        self.curves["heldout"] = ScaledCurve(
+            name="heldout", pen=_PENS["heldout"], symbol="o", symbolSize=5, symbolBrush=_PENS["heldout"].color()
+        )
+        for curve in self.curves.values():
+            item.addItem(curve)
+        self.curves["heldout"].setObjectName("heldoutCurve")
+        # β lives in a second view box tied to the right axis and sharing the step axis.
+        self.beta_view = pg.ViewBox()
+        item.scene().addItem(self.beta_view)
+        item.getAxis("right").linkToView(self.beta_view)
+        item.getAxis("right").setLogMode(False, True)
+        # A scale prefix would turn the label into "β (x0.001)" whenever β's range is small.
+        item.getAxis("right").enableAutoSIPrefix(False)
+        self.beta_view.setXLink(item.vb)
+        self.curves["beta"] = pg.PlotDataItem(name="beta", pen=_PENS["beta"])
+        self.curves["beta"].setLogMode(False, True)
+        self.beta_view.addItem(self.curves["beta"])
+        self.legend = item.addLegend(offset=(-10, 10), brush=pg.mkBrush(0, 0, 0, 170))
+        for name, curve in self.curves.items():
+            self.legend.addItem(curve, _GAUSSIAN_LEGEND[name])
+            curve.setClipToView(True)
+            curve.setDownsampling(auto=True, method="peak")
+        item.vb.sigResized.connect(self._align_beta_view)
+        self._x_end: float | None = None
+        self._y_range: tuple[float, float] | None = None
+        self._beta_range: tuple[float, float] | None = None
+        self._user_ranged = False
+        for view in (item.vb, self.beta_view):
+            view.disableAutoRange()
+            view.sigRangeChangedManually.connect(self._user_took_the_ranges)
+
+        self.scale_combo = named(QComboBox(), "curveScaleCombo", "Curve scale")
+        self.scale_combo.addItems(SCALES)
+        self.scale_combo.setToolTip(
+            "log: decades of loss equally spaced (negative values kept, on a symmetric log scale); linear: as they are"
+        )
+        self.span_combo = named(QComboBox(), "curveSpanCombo", "Steps shown")
+        self.span_combo.addItems(SPANS)
+        self.span_combo.setToolTip("The step axis follows the data so far, or spans the run's whole budget")
+        options = QHBoxLayout()
+        options.setContentsMargins(6, 2, 6, 0)
+        options.setSpacing(6)
+        for label, combo in (("Scale", self.scale_combo), ("Steps", self.span_combo)):
+            options.addWidget(QLabel(label))
+            options.addWidget(combo)
+            options.addSpacing(12)
+        options.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(options)
+        layout.addWidget(self.plot)
+        self.scale_combo.currentTextChanged.connect(self.set_scale)
+        self.span_combo.currentTextChanged.connect(self._refit)
+        run.history_replaced.connect(self._history_replaced)
+        shown.model_changed.connect(self._name_terms)
+
+    @property
+    def scale(self) -> str:
+        return self.scale_combo.currentText()
+
+    def set_scale(self, scale: str) -> None:
+        if self.scale_combo.currentText() != scale:
+            self.scale_combo.setCurrentText(scale)  # comes back here through the signal
+            return
+        self._refit()
+
+    def _refit(self) -> None:
+        self._x_end = self._y_range = None
+        self._user_ranged = False
+        self.refresh()
+
+    def _name_terms(self) -> None:
+        model = self.shown.model
+        names = _CODEBOOK_LEGEND if model is not None and model.capabilities.has_codebook else _GAUSSIAN_LEGEND
+        for sample, label in self.legend.items:
+            label.setText(names[sample.item.name()])
+
+    def _align_beta_view(self) -> None:
+        self.beta_view.setGeometry(self.plot.getPlotItem().vb.sceneBoundingRect())
+        self.beta_view.linkedViewChanged(self.plot.getPlotItem().vb, self.beta_view.XAxis)
+
+    def _user_took_the_ranges(self) -> None:
+        self._user_ranged = True
+
+    @property
+    def series(self):
+        return self.run.history.series
+
+    def _history_replaced(self) -> None:
+        """Another run, or an opened checkpoint's curves: the ranges fit them afresh."""
+        self._beta_range = None
+        self.plot.getPlotItem().vb.disableAutoRange()
+        self.beta_view.disableAutoRange()
+        self._refit()
+
+    def _losses(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each loss curve's steps and values (copies: the series overwrite their arrays in place
+        as they merge old points)."""
+        losses = {name: (self.series.x.copy(), self.series.y(name).copy()) for name in LOSS_TERMS}
+        heldout = self.run.history.heldout
+        losses["heldout"] = (heldout.x.copy(), -heldout.y("heldout_elbo"))
+        return losses
+
+    def refresh(self) -> None:
+        losses = self._losses()
+        values = np.concatenate([y for _, y in losses.values()])
+        floor = symlog_floor(values)
+        if (self.scale, floor) != (self.axis.scale_name, self.axis.floor):
+            self.axis.set_scale(self.scale, floor)
+            self._y_range = None
+        for name, (x, y) in losses.items():
+            self.curves[name].show_values(x, y, self.scale, floor)
+        self.curves["beta"].setData(self.series.x.copy(), self.series.y("beta").copy())
+        if len(self.series) and not self._user_ranged:
+            self._fit_ranges(values)
+
+    def _fit_ranges(self, losses: np.ndarray) -> None:
+        item = self.plot.getPlotItem()
+        if (x_end := self._fitted_x_end()) is not None:
+            self._x_end = x_end
+            item.setXRange(0, x_end, padding=0.01)
+        if (y_range := fitted_curve_range(losses, self._y_range, self.scale, self.axis.floor)) is not None:
+            self._y_range = y_range
+            item.setYRange(*y_range, padding=0)
+        if (beta_range := fitted_log_range(self.series.y("beta"), self._beta_range, margin=0.2)) is not None:
+            self._beta_range = beta_range
+            self.beta_view.setYRange(*beta_range, padding=0)
+
+    def _fitted_x_end(self) -> float | None:
+        """Where the step axis should end, or None to keep it."""
+        newest = float(self.series.x[-1])
+        if self.span_combo.currentText() == "whole run" and not self.run.open_ended:
+            end = max(float(self.run.history.total_steps), newest)
+            return None if end == self._x_end else end
+        if self._x_end is not None and newest <= self._x_end <= _X_HEADROOM**2 * max(newest, _MIN_X_END):
+            return None
+        return max(newest * _X_HEADROOM, _MIN_X_END)
+
+    def set_font_size(self, points: int) -> None:
+        font = QFont()
+        font.setPointSize(points)
+        item = self.plot.getPlotItem()
+        for side in ("left", "bottom", "right"):
+            axis = item.getAxis(side)
+            axis.setStyle(tickFont=font)
+            axis.label.setFont(font)
+        for _, label in self.legend.items:
+            label.setText(label.text, size=f"{points}pt")
