@@ -15,12 +15,14 @@ import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator, QValidator
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLineEdit,
+    QPushButton,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -28,9 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.naming import named
+from app.state import UNTIL_STOPPED_STEPS
 from vae_core.config import DataConfig, RunConfig
 from vae_core.data import NAMED_DATASETS
 from vae_core.data.points import POINT_CLOUDS
+from vae_core.defaults import defaults_for
 from vae_core.device import DEVICE_CHOICES
 from vae_core.errors import VaeStudioError
 from vae_core.models import MODEL_FAMILIES
@@ -43,10 +47,7 @@ BETA_RANGE = (0.01, 100.0)
 # The β slider moves in hundredths of a decade.
 _SLIDER_STEPS_PER_DECADE = 100
 _HIDDEN_SIZES = re.compile(r"^\s*\d+(\s*,\s*\d+)*\s*$")
-# Point clouds are vectors, not pictures: a Gaussian likelihood over coordinates, and networks
-# that take a vector (conv needs an image).
-POINT_LIKELIHOOD = "gaussian"
-POINT_ARCHITECTURE = "mlp"
+# Networks that take a vector: the ones that suit point clouds (conv needs an image).
 VECTOR_ARCHITECTURES = ("mlp", "linear")
 
 
@@ -151,9 +152,18 @@ class ControlPanel(QWidget):
         self.lr_spin.setToolTip("Adam's learning rate; changes a run live")
         self.batch_spin = _spin("batchSizeSpinBox", "Batch size", 1, 65536, "Images per training step")
         self.epochs_spin = _spin("epochsSpinBox", "Epochs", 1, 100000, "Passes over the training images")
+        self.until_stopped_check = named(QCheckBox("until I stop it"), "untilStoppedCheck", "Train until stopped")
+        self.until_stopped_check.setToolTip("No budget: the run goes on until you press Stop")
+        self.until_stopped_check.toggled.connect(lambda on: self.epochs_spin.setEnabled(not on))
+        self.reset_button = named(QPushButton("Reset to defaults"), "resetDefaultsButton", "Reset settings to defaults")
+        self.reset_button.setToolTip("Every setting back to its default for the chosen data set")
+        self.reset_button.clicked.connect(self.reset_to_defaults)
         self.seed_spin = _spin("seedSpinBox", "Seed", 0, 2**31 - 1, "Seed of initialisation, batches and noise")
         self.device_combo = _combo("deviceCombo", "Device", available_devices(), "Where to train: auto picks CUDA when present")
 
+        budget_row = QHBoxLayout()
+        budget_row.addWidget(self.epochs_spin, 1)
+        budget_row.addWidget(self.until_stopped_check)
         beta_row = QHBoxLayout()
         beta_row.addWidget(self.beta_slider, 1)
         beta_row.addWidget(self.beta_spin)
@@ -179,19 +189,20 @@ class ControlPanel(QWidget):
                 [
                     ("Learning rate", self.lr_spin),
                     ("Batch size", self.batch_spin),
-                    ("Epochs", self.epochs_spin),
+                    ("Epochs", budget_row),
                     ("Seed", self.seed_spin),
                     ("Device", self.device_combo),
                 ],
             )
         )
+        layout.addWidget(self.reset_button)
         layout.addStretch(1)
 
         # Fixed while a run goes; β and the learning rate stay live.
         self._locked_while_running = (
             self.dataset_combo, self.model_combo, self.prior_combo, self.likelihood_combo, self.arch_combo,
             self.latent_dim_spin, self.hidden_edit, self.schedule_combo, self.batch_spin, self.epochs_spin,
-            self.seed_spin, self.device_combo,
+            self.until_stopped_check, self.seed_spin, self.device_combo, self.reset_button,
         )  # fmt: skip
         self.apply_config(self._base)
         self.beta_slider.valueChanged.connect(self._beta_slider_moved)
@@ -201,15 +212,13 @@ class ControlPanel(QWidget):
         self.dataset_combo.currentTextChanged.connect(self.dataChanged)
 
     def _dataset_chosen(self, name: str) -> None:
-        """Point clouds switch the model to what fits vectors; back on images, the image defaults.
-        The user may change either afterwards (conv with points is refused in `config()`)."""
-        defaults = RunConfig().model
-        if name in POINT_CLOUDS:
-            _select(self.likelihood_combo, POINT_LIKELIHOOD)
-            if self.arch_combo.currentText() not in VECTOR_ARCHITECTURES:
-                _select(self.arch_combo, POINT_ARCHITECTURE)
-        else:
-            _select(self.likelihood_combo, defaults.likelihood)
+        """The data set's own defaults (`vae_core.defaults`: the command line's too): points take
+        a likelihood and networks for vectors, images the image ones. The user may change either
+        afterwards (conv with points is refused in `config()`)."""
+        defaults = defaults_for(name).model
+        _select(self.likelihood_combo, defaults.likelihood)
+        if name in POINT_CLOUDS and self.arch_combo.currentText() not in VECTOR_ARCHITECTURES:
+            _select(self.arch_combo, defaults.arch)
 
     # β: the slider and the spin box show one value.
     @property
@@ -238,6 +247,13 @@ class ControlPanel(QWidget):
     def set_run_active(self, active: bool) -> None:
         for widget in self._locked_while_running:
             widget.setEnabled(not active)
+        if not active:
+            self.epochs_spin.setEnabled(not self.until_stopped_check.isChecked())
+
+    def reset_to_defaults(self) -> None:
+        """Every setting back to its default for the chosen data set (which stays chosen)."""
+        self.apply_config(defaults_for(self.dataset_combo.currentText()))
+        self.until_stopped_check.setChecked(False)
 
     def hidden_sizes(self) -> tuple[int, ...]:
         text = self.hidden_edit.text()
@@ -250,6 +266,14 @@ class ControlPanel(QWidget):
 
     def data_config(self) -> DataConfig:
         return dataclasses.replace(self._base.data, dataset=self.dataset_combo.currentText())
+
+    def _max_steps(self) -> int | None:
+        if self.until_stopped_check.isChecked():
+            return UNTIL_STOPPED_STEPS
+        base = self._base.train
+        # The epochs field sets the budget; a step budget would silently override it.
+        keeps_steps = self.epochs_spin.value() == base.epochs and (base.max_steps or 0) < UNTIL_STOPPED_STEPS
+        return base.max_steps if keeps_steps else None
 
     def config(self) -> RunConfig:
         base = self._base
@@ -277,8 +301,7 @@ class ControlPanel(QWidget):
                 lr=self.lr_spin.value(),
                 batch_size=self.batch_spin.value(),
                 epochs=self.epochs_spin.value(),
-                # The epochs field sets the budget; a step budget would silently override it.
-                max_steps=base.train.max_steps if self.epochs_spin.value() == base.train.epochs else None,
+                max_steps=self._max_steps(),
                 seed=self.seed_spin.value(),
                 device=self.device_combo.currentText(),
             ),
@@ -304,6 +327,7 @@ class ControlPanel(QWidget):
         self.lr_spin.setValue(config.train.lr)
         self.batch_spin.setValue(config.train.batch_size)
         self.epochs_spin.setValue(config.train.epochs)
+        self.until_stopped_check.setChecked((config.train.max_steps or 0) >= UNTIL_STOPPED_STEPS)
         self.seed_spin.setValue(config.train.seed)
         devices = available_devices()
         # A checkpoint from a CUDA machine opens on one without: train wherever is possible.

@@ -57,3 +57,42 @@ class DutyCycle:
     def due_now(self) -> None:
         """The next start needs no wait (the user changed something, say)."""
         self._last_start = -math.inf
+
+
+class SpeedLimit:
+    """Holds a run to at most `steps_per_second` (None: as fast as it goes) by waiting at its
+    snapshots. The wait comes from the steps done since the limit was set, so a slow step is
+    made up for by a shorter wait; a run that fell behind (a pause, a slow save) starts afresh
+    from where it is rather than catching up in a burst."""
+
+    def __init__(self) -> None:
+        self.steps_per_second: float | None = None
+        self._anchor: tuple[int, float] | None = None  # (step, time) the schedule counts from
+
+    def set(self, steps_per_second: float | None) -> bool:
+        """Change the limit; True when it changed."""
+        if steps_per_second == self.steps_per_second:
+            return False
+        self.steps_per_second = steps_per_second
+        self._anchor = None
+        return True
+
+    def log_every(self, target_interval_s: float) -> int | None:
+        """Steps between snapshots that keep them `target_interval_s` apart at the limit (None
+        when there is no limit)."""
+        if self.steps_per_second is None:
+            return None
+        return max(1, round(self.steps_per_second * target_interval_s))
+
+    def wait_s(self, step: int, now: float) -> float:
+        """Seconds to wait at `step` before training on."""
+        if self.steps_per_second is None:
+            return 0.0
+        step_s = 1.0 / self.steps_per_second
+        if self._anchor is not None:
+            anchor_step, anchor_time = self._anchor
+            due = anchor_time + (step - anchor_step) * step_s
+            if step >= anchor_step and due >= now - step_s:
+                return max(0.0, due - now)
+        self._anchor = (step, now)
+        return 0.0

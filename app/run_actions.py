@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QPushButton, QToolBar
+from PySide6.QtWidgets import QLabel, QPushButton, QSlider, QToolBar
 
 from app.naming import named
 from app.state import RunStatus
+
+
+# The speed slider's top: its maximum means no limit ("as fast as it goes"), below it steps a second.
+FULL_SPEED = 100
 
 
 class RunActions:
@@ -52,6 +56,27 @@ class RunActions:
         for button in (self.train_button, self.pause_button, self.step_button, self.stop_button, self.continue_button):
             self.toolbar.addWidget(button)
         self.train_button.setDefault(True)
+        self.toolbar.addSeparator()
+        self.speed_slider = named(QSlider(Qt.Orientation.Horizontal), "speedSlider", "Training speed")
+        self.speed_slider.setRange(1, FULL_SPEED)
+        self.speed_slider.setValue(FULL_SPEED)
+        self.speed_slider.setFixedWidth(160)
+        self.speed_slider.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.speed_slider.setToolTip(
+            "Steps per second, to slow a run down enough to talk over it; all the way right: as fast as it goes"
+        )
+        self.speed_label = named(QLabel(), "speedLimitLabel", "Training speed")
+        self.speed_label.setMinimumWidth(self.speed_label.fontMetrics().horizontalAdvance("99 steps/s") + 8)
+        self.toolbar.addWidget(QLabel(" Speed "))
+        self.toolbar.addWidget(self.speed_slider)
+        self.toolbar.addWidget(self.speed_label)
+        self.speed_slider.valueChanged.connect(self._speed_chosen)
+        self._speed_chosen(self.speed_slider.value())
+
+    def _speed_chosen(self, position: int) -> None:
+        steps_per_second = None if position >= FULL_SPEED else float(position)
+        self.speed_label.setText("full speed" if steps_per_second is None else f"{position} steps/s")
+        self.window.runs.set_speed(steps_per_second)
 
     def action(self, name: str, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self.window)

@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 
 from vae_core.checkpoint import load_checkpoint, load_model
-from vae_core.config import ModelConfig, RunConfig
+from vae_core.config import DataConfig, ModelConfig, RunConfig
 from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS, DataSplit, load_data
+from vae_core.defaults import defaults_for
 from vae_core.device import DEVICE_CHOICES, resolve_device
 from vae_core.errors import VaeStudioError
 from vae_core.evaluation.analysis import amortization_gap, importance_sampling_study
@@ -254,7 +255,7 @@ def _train_locked(arguments: argparse.Namespace, out: Path) -> int:
     elif arguments.config is not None:
         config = RunConfig.from_file(arguments.config)
     else:
-        config = RunConfig()
+        config = defaults_for(arguments.dataset or DataConfig().dataset)
     config = _apply_flags(config, arguments)
     data = load_data(config.data, progress=_DownloadBar())
     if checkpoint is not None:

@@ -54,6 +54,7 @@ class RunController(QObject):
         self._commands: RunCommands | None = None
         self._number = 0
         self._continuable = False
+        self._steps_per_second: float | None = None
         # Where torch.optim is the optimizer, its first step's one-off import (1.7 s) happens now,
         # while the window opens, rather than after Train is pressed.
         start_job(warm_up_optimizer)
@@ -69,7 +70,7 @@ class RunController(QObject):
             raise VaeStudioError("a run is going: stop it first")
         self.end()
         self._number += 1
-        self._commands = commands = RunCommands(config.train.beta, config.train.lr)
+        self._commands = commands = RunCommands(config.train.beta, config.train.lr, self._steps_per_second)
         self.state.run.begin(None if checkpoint is None else checkpoint.history)
         self.state.shown.show(None)
         start_job(
@@ -134,6 +135,12 @@ class RunController(QObject):
     def set_learning_rate(self, learning_rate: float) -> None:
         if self._commands is not None:
             self._commands.set_learning_rate(learning_rate)
+
+    def set_speed(self, steps_per_second: float | None) -> None:
+        """Train at most this many steps a second (None: as fast as it goes), this run and the next."""
+        self._steps_per_second = steps_per_second
+        if self._commands is not None:
+            self._commands.set_speed(steps_per_second)
 
     def reset_codes(self, codes: Sequence[int]) -> None:
         """VQ-VAE: reset these codebook vectors of the training model, between two steps."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.pacing import LogPacer
+from app.pacing import LogPacer, SpeedLimit
 from app.workers import DataCache
 from vae_core.checkpoint import Checkpoint, save_trainer
 from vae_core.config import RunConfig
@@ -107,13 +108,15 @@ class _Continue:
 class RunCommands:
     """The GUI thread's handle on a run: every method is safe from any thread and returns at once."""
 
-    def __init__(self, beta: float, learning_rate: float):
+    def __init__(self, beta: float, learning_rate: float, steps_per_second: float | None = None):
         self._lock = threading.Lock()
         self._trainer: Trainer | None = None
         self._beta = beta
         self._learning_rate = learning_rate
+        self._steps_per_second = steps_per_second
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         self.stop_requested = threading.Event()
+        self._pause_asked = threading.Event()
         self.ended = threading.Event()  # the job must return
         self.done = threading.Event()  # the job has returned
 
@@ -141,10 +144,28 @@ class RunCommands:
             self._learning_rate = learning_rate
         self._with_trainer(lambda trainer: trainer.set_learning_rate(learning_rate))
 
+    @property
+    def steps_per_second(self) -> float | None:
+        with self._lock:
+            return self._steps_per_second
+
+    def set_speed(self, steps_per_second: float | None) -> None:
+        """Train at most this many steps a second from the next snapshot on (None: at full speed)."""
+        with self._lock:
+            self._steps_per_second = steps_per_second
+
     def pause(self) -> None:
+        self._pause_asked.set()
         self._with_trainer(Trainer.pause_at_next_snapshot)
 
+    def pause_asked(self) -> bool:
+        """Whether a pause was asked for since the job last looked (it looks once)."""
+        asked = self._pause_asked.is_set()
+        self._pause_asked.clear()
+        return asked
+
     def resume(self) -> None:
+        self._pause_asked.clear()
         self._requests.put(_Resume())
 
     def step(self) -> None:
@@ -222,20 +243,35 @@ def _run(config, checkpoint, commands: RunCommands, data: DataCache, pacer: LogP
 
 def _train(trainer: Trainer, commands: RunCommands, pacer: LogPacer):
     generator = trainer.run(include_weights=True)
+    limit = SpeedLimit()
     try:
         for snapshot in generator:
             yield snapshot
             yield from _serve_waiting(trainer, commands)
+            if not snapshot.finished and not trainer.paused:
+                _hold_to_speed(trainer, commands, limit, pacer)
+                trainer.pause_now_if_asked()
             if trainer.paused and not commands.stop_requested.is_set():
                 yield RunPaused(trainer.step)
                 if (yield from _wait_while_paused(trainer, commands)):
                     trainer.set_log_every(1)
                     trainer.step_interval()
                     continue
-            if not snapshot.finished:
+            if not snapshot.finished and limit.steps_per_second is None:
                 _repace(trainer, snapshot, pacer)
     finally:
         generator.close()
+
+
+def _hold_to_speed(trainer: Trainer, commands: RunCommands, limit: SpeedLimit, pacer: LogPacer) -> None:
+    """Wait as the speed limit asks (a stop, a pause or a new limit cuts the wait short)."""
+    if limit.set(commands.steps_per_second) and (log_every := limit.log_every(pacer.target_interval_s)):
+        trainer.set_log_every(log_every)
+    while (wait := limit.wait_s(trainer.step, time.perf_counter())) > 0:
+        if commands.stop_requested.wait(min(wait, WAIT_S)):
+            return
+        if commands.steps_per_second != limit.steps_per_second or commands.pause_asked():
+            return
 
 
 def _wait_while_paused(trainer: Trainer, commands: RunCommands):

@@ -153,6 +153,13 @@ class Trainer:
         """Pause right after the next snapshot is made: a paused run is exactly that snapshot's state."""
         self._pause_at_snapshot = True
 
+    def pause_now_if_asked(self) -> None:
+        """For a consumer that holds a snapshot a while (a slowed-down run): a pause asked for
+        meanwhile takes effect now, on that snapshot's state, not one interval later."""
+        if self._pause_at_snapshot:
+            self._pause_at_snapshot = False
+            self.pause()
+
     def step_interval(self) -> None:
         """Run until the next snapshot, then pause."""
         self._pause_at_snapshot = True
