@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.curve_scale import SCALES, CurveAxis, ScaledCurve, fitted_curve_range, fitted_log_range, symlog_floor
 from app.naming import named
+from app.plot_fonts import set_plot_text_size
 from app.state import RunModel, ShownModel
 
 LOSS_TERMS = ("loss", "recon", "kl")
@@ -203,13 +203,5 @@ class CurvesView(QWidget):
             return None
         return max(newest * _X_HEADROOM, _MIN_X_END)
 
-    def set_font_size(self, points: int) -> None:
-        font = QFont()
-        font.setPointSize(points)
-        item = self.plot.getPlotItem()
-        for side in ("left", "bottom", "right"):
-            axis = item.getAxis(side)
-            axis.setStyle(tickFont=font)
-            axis.label.setFont(font)
-        for _, label in self.legend.items:
-            label.setText(label.text, size=f"{points}pt")
+    def set_text_size(self, pixels: int) -> None:
+        set_plot_text_size(self.plot.getPlotItem(), self.legend, pixels)

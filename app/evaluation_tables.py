@@ -23,10 +23,13 @@ def _rows(rows) -> str:
 def figures_table(results: dict) -> str:
     """The evaluation's figures as an HTML table: nats per example, and the family's own."""
     quantized = "perplexity" in results
+    # Bounds and estimates of log p(x) as they are (negative: higher is better); the loss and its
+    # terms as nats to minimise, as the curves and the command line's `recon` and `kl` give them.
     nats = [
-        ("ELBO, uniform code prior" if quantized else "ELBO", results["elbo"], False),
-        ("reconstruction", -results["recon"], True),
-        ("−KL", -results["kl"], True),
+        ("ELBO, uniform code prior" if quantized else "ELBO, a bound on log p(x)", results["elbo"], False),
+        ("loss = −ELBO", -results["elbo"], False),
+        ("reconstruction −E[log p(x|z)]", results["recon"], True),
+        ("KL(q(z|x) ‖ p(z))", results["kl"], True),
     ]
     if "log_likelihood_is" in results:
         nats.append((f"IS log p(x), K = {results['iw_samples']:,}", results["log_likelihood_is"], False))
@@ -34,7 +37,7 @@ def figures_table(results: dict) -> str:
     if "exact_log_likelihood" in results:
         nats.append(("exact log p(x)", results["exact_log_likelihood"], False))
     if "code_prior_nll" in results:
-        nats.append(("bound with its code prior", -results["recon"] - results["code_prior_nll"], False))
+        nats.append(("ELBO with its code prior", -results["recon"] - results["code_prior_nll"], False))
     rows = [(name, f"{value:,.2f}", part) for name, value, part in nats]
     rows.append(("active units", f"{results['active_units']} of {len(results['kl_per_dim'])}", False))
     if quantized:
@@ -42,7 +45,10 @@ def figures_table(results: dict) -> str:
         rows.append(("codes used", f"{100 * results['codebook_usage']:.0f}%", False))
     if "mig" in results:
         rows.append(("MIG", f"{results['mig']:.3f}", False))
-    table = f"<table cellspacing='2'>{_rows(rows)}</table><p style='color:gray'>nats per example</p>"
+    table = (
+        f"<table cellspacing='2'>{_rows(rows)}</table>"
+        "<p style='color:gray'>nats per example; log p(x) and its bounds: higher is better; losses: lower is better</p>"
+    )
     per_class = results.get("elbo_per_class")
     if per_class:
         listed = ", ".join(f"{html.escape(name)} {value:.1f}" for name, value in per_class.items())

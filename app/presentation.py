@@ -1,12 +1,20 @@
-"""Presentation mode: full screen, larger fonts, the curves and the latent map only; keys drive the
-run. What it hides and changes is remembered and given back when it ends."""
+"""Presentation mode: full screen, the curves and the latent map only, text sized to read from the
+back of a room, a large readout of β, step and loss; keys drive the run. What it hides and
+changes is remembered and given back when it ends."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QMainWindow, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontInfo
+from PySide6.QtWidgets import QLabel, QMainWindow
 
-PRESENTATION_FONT_SCALE = 1.6
+from app.naming import named
+
+# Text height as a share of the screen's: 1080 rows give 24-pixel plot text and a 36-pixel
+# readout, what a projected screen needs to read from the back row.
+PLOT_TEXT_SHARE = 1 / 45
+READOUT_TEXT_SHARE = 1 / 30
+MIN_PLOT_TEXT_PX = 24
 
 
 class Presentation:
@@ -14,6 +22,10 @@ class Presentation:
         self.window = window
         self.state_version = state_version
         self._restore: dict | None = None
+        self.readout = named(QLabel(), "presentationReadout", "β, step and loss")
+        self.readout.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.readout.setMargin(6)
+        window.viewsRefreshed.connect(self.show_figures)
 
     @property
     def on(self) -> bool:
@@ -36,17 +48,26 @@ class Presentation:
         ):  # fmt: skip
             widget.hide()
         window.views_dock.show()
-        window.views_dock.setTitleBarWidget(QWidget())
+        window.views_dock.setTitleBarWidget(self.readout)
         window.view_tabs.setCurrentWidget(window.curves)
         window.view_tabs.tabBar().hide()
+        screen_height = window.screen().geometry().height()
+        plot_pixels = max(MIN_PLOT_TEXT_PX, round(screen_height * PLOT_TEXT_SHARE))
         font = QFont(window.font())
-        font.setPointSizeF(font.pointSizeF() * PRESENTATION_FONT_SCALE)
+        font.setPixelSize(plot_pixels)
         window.setFont(font)
-        window.curves.set_font_size(round(font.pointSizeF()))
+        readout_font = QFont(font)
+        readout_font.setPixelSize(max(plot_pixels, round(screen_height * READOUT_TEXT_SHARE)))
+        readout_font.setBold(True)
+        self.readout.setFont(readout_font)
+        self._set_plot_text(plot_pixels)
         status.fit_to_font()
         window.statusBar().clearMessage()
         status.presentation_hint.show()
+        self.show_figures()
         window.showFullScreen()
+        # Without a window manager no one acts on the full-screen request: take the screen directly.
+        window.setGeometry(window.screen().geometry())
 
     def leave(self) -> None:
         window = self.window
@@ -56,7 +77,7 @@ class Presentation:
         status = window.status
         window.showNormal()
         window.setFont(restore["font"])
-        window.curves.set_font_size(round(restore["font"].pointSizeF()))
+        self._set_plot_text(QFontInfo(restore["font"]).pixelSize())
         status.fit_to_font()
         window.views_dock.setTitleBarWidget(None)
         for widget in (window.menuBar(), status.state_label, status.device_label, status.model_label):
@@ -66,3 +87,17 @@ class Presentation:
         window.restoreGeometry(restore["geometry"])
         window.restoreState(restore["state"], self.state_version)
         status.presentation_hint.hide()
+
+    def _set_plot_text(self, pixels: int) -> None:
+        self.window.curves.set_text_size(pixels)
+        self.window.explorer.map.set_text_size(pixels)
+
+    def show_figures(self) -> None:
+        """β, step and loss of the newest snapshot (while presenting)."""
+        if not self.on:
+            return
+        latest = self.window.state.run.latest
+        if latest is None:
+            self.readout.setText(f"β {self.window.controls.beta:.3g}")
+            return
+        self.readout.setText(f"β {latest.beta:.3g}     step {latest.step:,}     loss {latest.loss:,.2f}")

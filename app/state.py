@@ -127,6 +127,8 @@ class ModelOnShow:
     @property
     def description(self) -> str:
         model = self.config.model
+        if self.capabilities.has_codebook:
+            return f"{model.family}, {model.codebook_size} codes of {model.latent_dim}-D"
         return f"{model.family}, {model.prior} prior, {model.latent_dim}-D"
 
 

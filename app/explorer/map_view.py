@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.explorer.image_widgets import ImageTile
+from app.plot_fonts import set_plot_text_size
 
 # Ten distinct label colours (the "tab10" set); more classes take evenly spaced hues.
 _LABEL_COLOURS = (
@@ -222,6 +223,9 @@ class LatentMapView(QWidget):
         self.prior_check.setToolTip("" if available else "This model family has no prior density over codes")
         if not available:
             self.set_contours([])
+
+    def set_text_size(self, pixels: int) -> None:
+        set_plot_text_size(self.plot.getPlotItem(), self.legend, pixels)
 
     def set_axis_names(self, names: tuple[str, str]) -> None:
         item = self.plot.getPlotItem()
