@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
+from app.controllers.follow import RunFolderFollower
 from vae_core.errors import VaeStudioError
 
 CHECKPOINT_FILTER = "VAE Studio checkpoints (*.safetensors)"
@@ -25,6 +26,44 @@ class FileActions:
             "Continue training the opened checkpoint, or one you pick",
         )  # fmt: skip
         self.export_csv_action = action("exportCsvAction", "Export &Metrics CSV…", self.ask_export_csv, "Ctrl+E")
+        self.follow_action = action(
+            "followAction", "&Follow Run Folder…", self.ask_follow, None,
+            "Watch a run that another process writes: its curves and newest checkpoint, read-only",
+        )  # fmt: skip
+        self.stop_following_action = action("stopFollowingAction", "Stop Following", self.stop_following)
+        self.stop_following_action.setEnabled(False)
+        self.follower = follower = RunFolderFollower(window.state, window.checkpoints, window)
+        follower.errorOccurred.connect(window.show_error)
+        follower.rowsAdded.connect(self._followed_rows_added)
+        follower.following.connect(lambda folder: window.statusBar().showMessage(f"Following {folder}", 10000))
+        window.runs.runStarted.connect(self.stop_following)
+
+    def follow(self, folder: str | Path) -> bool:
+        """Show the run that another process writes into `folder`, as it goes."""
+        if self.window.runs.status.training:
+            self.window.show_error("a run is going: stop it before following another")
+            return False
+        following = self.follower.follow(folder)
+        self.stop_following_action.setEnabled(following)
+        return following
+
+    def stop_following(self) -> None:
+        self.follower.stop()
+        self.stop_following_action.setEnabled(False)
+
+    def _followed_rows_added(self) -> None:
+        self.window.refresh_views()
+        table = self.window.state.run.history.table
+        if len(table):
+            step = int(table.rows[-1, 0])
+            self.window.statusBar().showMessage(f"Following {self.follower.folder}: step {step:,}", 5000)
+
+    def ask_follow(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self.window, "Follow run folder", str(self.window.settings.value("files/lastDirectory", str(Path.home())))
+        )
+        if folder:
+            self.follow(folder)
 
     def export_metrics(self, path: str | Path) -> bool:
         table = self.window.state.run.history.table
@@ -59,6 +98,7 @@ class FileActions:
 
     def ask_open(self) -> None:
         if path := self._ask_path(False, "Open checkpoint", CHECKPOINT_FILTER):
+            self.stop_following()
             self.window.open_checkpoint(path)
 
     def ask_save(self) -> None:

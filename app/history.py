@@ -122,10 +122,10 @@ class RunHistory:
         return len(self.table)
 
     def append(self, snapshot: TrainingSnapshot) -> None:
-        self._add(metrics_row(snapshot))
+        self.add_row(metrics_row(snapshot))
         self.total_steps = snapshot.total_steps
 
-    def _add(self, row) -> None:
+    def add_row(self, row: tuple[float, ...]) -> None:
         self.table.append(row)
         self.series.append(row[0], tuple(row[index] for index in _CURVE_COLUMNS))
         if HELDOUT_TERM in METRICS_COLUMNS and np.isfinite(heldout := row[METRICS_COLUMNS.index(HELDOUT_TERM)]):
@@ -138,4 +138,4 @@ class RunHistory:
         self.heldout.clear()
         self.total_steps = 0
         for row in () if rows is None else rows:
-            self._add(tuple(row))
+            self.add_row(tuple(row))

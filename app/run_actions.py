@@ -103,6 +103,7 @@ class RunActions:
         menus = window.menuBar()
         file_menu = menus.addMenu("&File")
         file_menu.addActions([files.open_action, files.save_action, files.resume_action])
+        file_menu.addActions([files.follow_action, files.stop_following_action])
         file_menu.addSeparator()
         file_menu.addAction(files.export_csv_action)
         plots_menu = file_menu.addMenu("Export &Plot PNG")

@@ -55,6 +55,7 @@ class RunModel:
     started = Signal()  # config and device are known
     snapshot_added = Signal(object)  # TrainingSnapshot
     history_replaced = Signal()  # cleared, or filled from a checkpoint
+    rows_added = Signal()  # rows read from a followed run's metrics
 
     def __init__(self) -> None:
         self.status = RunStatus.IDLE
@@ -91,6 +92,12 @@ class RunModel:
         self.latest = snapshot
         self.history.append(snapshot)
         self.snapshot_added.emit(snapshot)
+
+    def add_rows(self, rows: np.ndarray) -> None:
+        """More of a followed run's metrics (METRICS_COLUMNS rows), with no snapshot behind them."""
+        for row in rows:
+            self.history.add_row(tuple(row))
+        self.rows_added.emit()
 
     def show_history(self, rows: np.ndarray | None) -> None:
         """An opened checkpoint's curves, with no run behind them."""

@@ -1,0 +1,58 @@
+"""Reading a run folder's metrics.csv while another process appends to it (no Qt, no lock taken:
+the writer never waits for a reader)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vae_core.training.trainer import METRICS_COLUMNS
+
+
+@dataclass(frozen=True)
+class NewRows:
+    rows: np.ndarray  # (n, len(METRICS_COLUMNS)); NaN where the file has no value
+    restarted: bool  # the file was replaced (a new run): these rows start its history afresh
+
+
+class MetricsTail:
+    """Each `read()` gives the rows completed since the last one. A row still being written (no
+    newline yet) waits for the next read; a file that shrank was replaced, and is read afresh."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._offset = 0
+        self._columns: list[int | None] | None = None  # file column -> METRICS_COLUMNS index
+
+    def read(self) -> NewRows:
+        restarted = False
+        try:
+            with self.path.open("rb") as handle:
+                size = handle.seek(0, 2)
+                if size < self._offset:
+                    self._offset, self._columns, restarted = 0, None, True
+                handle.seek(self._offset)
+                chunk = handle.read(size - self._offset)
+        except FileNotFoundError:
+            return NewRows(np.empty((0, len(METRICS_COLUMNS))), False)
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        rows = [row for line in complete.decode("utf-8", "replace").splitlines() if (row := self._parse(line))]
+        return NewRows(np.array(rows, dtype=float).reshape(-1, len(METRICS_COLUMNS)), restarted)
+
+    def _parse(self, line: str) -> list[float] | None:
+        cells = line.strip().split(",")
+        if self._columns is None:
+            self._columns = [METRICS_COLUMNS.index(cell) if cell in METRICS_COLUMNS else None for cell in cells]
+            return None
+        row = [math.nan] * len(METRICS_COLUMNS)
+        for column, cell in zip(self._columns, cells):
+            if column is not None:
+                try:
+                    row[column] = float(cell) if cell else math.nan
+                except ValueError:
+                    return None  # a line another writer tore: skipped, not guessed at
+        return row
