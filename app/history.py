@@ -94,8 +94,9 @@ class MetricsTable:
                 writer = csv.writer(handle)
                 writer.writerow(self.columns)
                 for row in self.rows:
+                    # A figure not measured at that row (NaN: no held-out evaluation) is an empty cell.
                     writer.writerow(
-                        int(value) if column in integer_columns else f"{value:.6g}"
+                        "" if np.isnan(value) else int(value) if column in integer_columns else f"{value:.6g}"
                         for column, value in zip(self.columns, row)
                     )
         except OSError as error:

@@ -35,7 +35,7 @@ def small_config() -> RunConfig:
     return RunConfig(
         data=DataConfig(dataset="glyphs", size=600),
         model=ModelConfig(hidden=(64,), latent_dim=2),
-        train=TrainConfig(batch_size=50, max_steps=40, log_every=10, seed=0, device="cpu"),
+        train=TrainConfig(batch_size=50, max_steps=40, log_every=10, seed=0, device="cpu", heldout_every=0),
     )
 
 

@@ -348,7 +348,7 @@ def test_a_reopened_checkpoint_shows_the_curves_its_run_had(qtbot, window, tmp_p
     qtbot.addWidget(reopened)
     reopened.show()
     open_and_wait(qtbot, reopened, path)
-    assert np.array_equal(reopened.state.run.history.table.rows, expected)
+    assert np.array_equal(reopened.state.run.history.table.rows, expected, equal_nan=True)
     loss_x, loss_y = reopened.curves.curves["loss"].getOriginalDataset()
     assert list(loss_x) == list(expected[:, 0]) and np.array_equal(loss_y, expected[:, 4])
     reopened.close()

@@ -66,6 +66,7 @@ _CONFIG_FLAGS = {
     "seed": ("train", "seed"),
     "device": ("train", "device"),
     "log_every": ("train", "log_every"),
+    "heldout_every": ("train", "heldout_every"),
 }
 
 
@@ -84,11 +85,18 @@ def _hidden_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _positive_int(text: str) -> int:
+def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
     return value
@@ -154,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--device", choices=DEVICE_CHOICES)
     train.add_argument("--log-every", type=_positive_int, metavar="STEPS")
+    train.add_argument(
+        "--heldout-every", type=_non_negative_int, metavar="STEPS",
+        help="evaluate the ELBO of held-out training examples this often (0: hold none out)",
+    )  # fmt: skip
 
     evaluate = commands.add_parser("evaluate", help="print test-set figures of a trained run as JSON")
     evaluate.add_argument("run_dir", type=Path, metavar="RUN_DIR")

@@ -87,6 +87,11 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     log_every: int = 50
+    # Steps between evaluations of the ELBO on the held-out examples (0: none held out, no curve).
+    heldout_every: int = 500
+    # Examples of the training split held out for that curve (and never trained on), at most a
+    # tenth of the split; chosen by the data seed, so runs of any training seed share them.
+    heldout_size: int = 1000
 
 
 @dataclass
@@ -172,6 +177,7 @@ _AT_LEAST = {
     "model.input_shape": 1, "model.num_classes": 0,
     "train.epochs": 1, "train.max_steps": 1, "train.batch_size": 1, "train.beta": 0,
     "train.beta_warmup_steps": 0, "train.beta_cycle_steps": 0, "train.seed": 0, "train.log_every": 1,
+    "train.heldout_every": 0, "train.heldout_size": 0,
 }  # fmt: skip
 # Numbers strictly between bounds: fractions, a learning rate, and seeds that torch and numpy take.
 _BELOW = {"data.test_fraction": 1, "model.ema_decay": 1, "data.seed": 2**63, "train.seed": 2**63}

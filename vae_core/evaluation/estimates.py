@@ -93,6 +93,24 @@ def sample_counts_up_to(samples: int) -> list[int]:
 
 
 @torch.no_grad()
+def total_elbo(model: LatentModel, data: ImageDataset, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
+    """The sum over `data` of each example's ELBO (log p convention: negative), in eval mode, as a
+    float64 scalar on the model's device (a sum, so that shards' totals add up). Binary data is
+    binarised from `seed`, the same way at every call, so that successive values differ by the
+    model alone."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator(device).manual_seed(seed)
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    for images, labels in _batches(data, batch_size, None, device):
+        terms = model.elbo_terms(model.observe(images, generator), labels, generator=generator)
+        total -= (terms["recon"] + terms["kl"]).double().sum()
+    model.train(was_training)
+    return total
+
+
+@torch.no_grad()
 def evaluate_model(
     model: LatentModel,
     data: ImageDataset,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vae_core.checkpoint import save_checkpoint, save_trainer
 from vae_core.errors import VaeStudioError
-from vae_core.files import write_text_atomically
+from vae_core.files import write_atomically, write_text_atomically
 from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
 from vae_core.training.trainer import (
     METRICS_COLUMNS,
@@ -45,8 +45,26 @@ def _metric_cells(snapshot: TrainingSnapshot) -> list:
     return [
         snapshot.step, snapshot.epoch, f"{snapshot.wall_time_s:.3f}", f"{snapshot.images_per_s:.1f}",
         f"{snapshot.loss:.4f}", f"{snapshot.recon:.4f}", f"{snapshot.kl:.4f}", f"{snapshot.beta:.6g}",
-        f"{snapshot.learning_rate:.6g}",
+        f"{snapshot.learning_rate:.6g}", "" if snapshot.heldout_elbo is None else f"{snapshot.heldout_elbo:.4f}",
     ]  # fmt: skip
+
+
+def _widen_metrics_file(path: Path) -> None:
+    """A metrics.csv written before columns were added gains them (empty in its old rows), so
+    that the rows a resumed run appends line up with its header."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    header = tuple(rows[0]) if rows else ()
+    if header == METRICS_COLUMNS or header != METRICS_COLUMNS[: len(header)]:
+        return
+    padding = [""] * (len(METRICS_COLUMNS) - len(header))
+    lines = [METRICS_COLUMNS, *(row + padding for row in rows[1:])]
+    write_atomically(path, lambda temporary: _write_rows(temporary, lines))
+
+
+def _write_rows(path: str, rows) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
 
 
 def train_in_folder(
@@ -67,6 +85,8 @@ def train_in_folder(
         handlers = {number: signal.signal(number, _stop) for number in STOP_SIGNALS}
     last_good = None
     last_save = time.monotonic()
+    if append_metrics:
+        _widen_metrics_file(out / METRICS_NAME)
     try:
         with (out / METRICS_NAME).open("a" if append_metrics else "w", newline="", encoding="utf-8") as metrics:
             writer = csv.writer(metrics)

@@ -18,7 +18,9 @@ from vae_core.config import RunConfig
 from vae_core.data import DataSplit
 from vae_core.device import resolve_device
 from vae_core.errors import VaeStudioError
+from vae_core.evaluation.estimates import total_elbo
 from vae_core.models import LatentModel, build_model
+from vae_core.training.heldout import heldout_due, hold_out
 from vae_core.training.optimizer import load_adam_state, make_adam
 from vae_core.training.schedules import BETA_SCHEDULES
 
@@ -44,6 +46,8 @@ class TrainingSnapshot:
     learning_rate: float
     kl_per_dim: np.ndarray  # (D,)
     finished: bool
+    # The ELBO per held-out example (log p convention), where this snapshot evaluated it.
+    heldout_elbo: float | None = None
     # Further scalar terms a model family reports (codebook perplexity, say), interval means.
     extra_terms: Mapping[str, float] = dataclasses.field(default_factory=dict)
     # CPU copies of the weights, when the run was asked for them (for a viewer's own model).
@@ -51,11 +55,15 @@ class TrainingSnapshot:
 
 
 # A snapshot's figures as one row of a run's history (metrics.csv, a checkpoint's curves).
-METRICS_COLUMNS = ("step", "epoch", "wall_time_s", "images_per_s", "loss", "recon", "kl", "beta", "learning_rate")
+# A figure a snapshot lacks (no held-out evaluation at that row) is NaN in a row.
+METRICS_COLUMNS = (
+    "step", "epoch", "wall_time_s", "images_per_s", "loss", "recon", "kl", "beta", "learning_rate", "heldout_elbo",
+)  # fmt: skip
 
 
 def metrics_row(snapshot: TrainingSnapshot) -> tuple[float, ...]:
-    return tuple(float(getattr(snapshot, column)) for column in METRICS_COLUMNS)
+    values = (getattr(snapshot, column) for column in METRICS_COLUMNS)
+    return tuple(math.nan if value is None else float(value) for value in values)
 
 
 def complete_model_config(config: RunConfig, data: DataSplit) -> RunConfig:
@@ -90,7 +98,11 @@ class Trainer:
         self.device = device or resolve_device(train.device)
         torch.manual_seed(train.seed)  # network initialisation
         self.model: LatentModel = build_model(self.config.model).to(self.device)
-        self.data = data.train.to(self.device)
+        self._whole_train = data.train
+        train_part, heldout = hold_out(data.train, self.config)
+        self.data = train_part.to(self.device)
+        self.heldout = None if heldout is None else heldout.to(self.device)
+        self._heldout_step = 0  # the step of the last held-out evaluation
         self.optimizer = make_adam(self.model.parameters(), lr=train.lr)
         self.generator = torch.Generator(self.device).manual_seed(train.seed)
         self.step = 0
@@ -260,6 +272,11 @@ class Trainer:
                 raise TrainingDiverged(
                     f"the loss became {loss} at step {self.step}: try a smaller learning rate or beta"
                 )
+            heldout_elbo = None
+            if self.heldout is not None and heldout_due(
+                self.config.train.heldout_every, self._heldout_step, self.step, finished
+            ):
+                heldout_elbo = self.evaluate_heldout()
             if self._pause_at_snapshot:
                 # Paused before the yield, so a step requested while the consumer holds this
                 # snapshot runs to the next one.
@@ -279,6 +296,7 @@ class Trainer:
                 learning_rate=self.learning_rate,
                 kl_per_dim=(kl_per_dim_sum / interval_steps).cpu().numpy(),
                 finished=finished,
+                heldout_elbo=heldout_elbo,
                 extra_terms=dict(zip(names[3:], extras)),
                 model_state=self.weights() if include_weights else None,
             )
@@ -286,6 +304,11 @@ class Trainer:
             kl_per_dim_sum.zero_()
             interval_steps = interval_images = 0
             clock = time.perf_counter()
+
+    def evaluate_heldout(self) -> float:
+        """The mean ELBO of the held-out examples now (nats per example, negative)."""
+        self._heldout_step = self.step
+        return float(total_elbo(self.model, self.heldout, seed=self.config.train.seed)) / len(self.heldout)
 
     def weights(self) -> dict[str, torch.Tensor]:
         """A CPU copy of the model's weights that training will not touch."""
@@ -309,9 +332,13 @@ class Trainer:
             load_adam_state(self.optimizer, optimizer_state)
         if not counters:
             return
+        if self.heldout is not None and len(counters["order"]) == len(self._whole_train):
+            # A run begun without a held-out part trained on all of it: it goes on so, with no curve.
+            self.data, self.heldout = self._whole_train.to(self.device), None
         if len(counters["order"]) != len(self.data):
             raise VaeStudioError("the checkpoint was trained on a data set of another size: cannot resume on this one")
         self.step = int(counters["step"])
+        self._heldout_step = self.step
         self.epoch = int(counters["epoch"])
         self._position = int(counters["position"])
         self._order = counters["order"].to(self.device)
