@@ -107,6 +107,7 @@ class MetricsTable:
 CURVE_TERMS = ("loss", "recon", "kl", "beta")
 _CURVE_COLUMNS = [METRICS_COLUMNS.index(name) for name in CURVE_TERMS]
 HELDOUT_TERM = "heldout_elbo"
+_HELDOUT_COLUMN = METRICS_COLUMNS.index(HELDOUT_TERM)
 
 
 class RunHistory:
@@ -129,7 +130,7 @@ class RunHistory:
     def add_row(self, row: tuple[float, ...]) -> None:
         self.table.append(row)
         self.series.append(row[0], tuple(row[index] for index in _CURVE_COLUMNS))
-        if HELDOUT_TERM in METRICS_COLUMNS and np.isfinite(heldout := row[METRICS_COLUMNS.index(HELDOUT_TERM)]):
+        if np.isfinite(heldout := row[_HELDOUT_COLUMN]):
             self.heldout.append(row[0], (heldout,))
 
     def replace(self, rows: np.ndarray | None) -> None:
