@@ -15,6 +15,8 @@ from app.naming import named
 PLOT_TEXT_SHARE = 1 / 45
 READOUT_TEXT_SHARE = 1 / 30
 MIN_PLOT_TEXT_PX = 24
+# The rest of the window's text (tabs, status bar) grows less: it is not what the room reads.
+WINDOW_FONT_SCALE = 1.6
 
 
 class Presentation:
@@ -54,7 +56,7 @@ class Presentation:
         screen_height = window.screen().geometry().height()
         plot_pixels = max(MIN_PLOT_TEXT_PX, round(screen_height * PLOT_TEXT_SHARE))
         font = QFont(window.font())
-        font.setPixelSize(plot_pixels)
+        font.setPointSizeF(font.pointSizeF() * WINDOW_FONT_SCALE)
         window.setFont(font)
         readout_font = QFont(font)
         readout_font.setPixelSize(max(plot_pixels, round(screen_height * READOUT_TEXT_SHARE)))
@@ -65,9 +67,10 @@ class Presentation:
         window.statusBar().clearMessage()
         status.presentation_hint.show()
         self.show_figures()
-        window.showFullScreen()
-        # Without a window manager no one acts on the full-screen request: take the screen directly.
+        # Without a window manager no one acts on the full-screen request: take the screen
+        # directly first (set after it, a geometry would take the window out of full screen).
         window.setGeometry(window.screen().geometry())
+        window.showFullScreen()
 
     def leave(self) -> None:
         window = self.window
