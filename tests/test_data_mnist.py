@@ -15,7 +15,7 @@ import pytest
 
 from vae_core.config import DataConfig
 from vae_core.data import cache_dir, load_data, read_idx
-from vae_core.data.downloads import MIRRORS_VARIABLE, RemoteFile, file_digest
+from vae_core.data.downloads import MIRRORS_VARIABLE, DownloadCancelled, RemoteFile, file_digest
 from vae_core.data.mnist_family import IDX_SOURCES, IdxSource
 from vae_core.errors import VaeStudioError
 
@@ -209,6 +209,26 @@ def test_an_interrupted_download_leaves_no_partial_file(tiny_mnist):
     with pytest.raises(KeyboardInterrupt):
         load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/good/",)), progress=interrupt)
     assert _left_in(cache_dir() / "mnist") == []
+
+
+def test_a_cancelled_download_stops_at_once_and_leaves_no_partial_file(tiny_mnist):
+    def cancel(done, total):
+        if done:
+            raise DownloadCancelled("download cancelled")
+
+    with pytest.raises(DownloadCancelled):
+        load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/good/",)), progress=cancel)
+    assert _left_in(cache_dir() / "mnist") == []
+    assert tiny_mnist.handler.requests == ["/good/train-images-idx3-ubyte.gz"]
+
+
+def test_a_failed_download_says_which_files_go_where(tiny_mnist, tmp_path):
+    folder = tmp_path / "mine"
+    with pytest.raises(VaeStudioError) as error:
+        load_data(DataConfig(dataset="mnist", data_dir=str(folder), mirrors=(f"{tiny_mnist.base}/missing/",)))
+    message = str(error.value)
+    assert f"missing in {folder} (put the set's files there)" in message and "HTTP 404" in message
+    assert all(name in message for name in FILE_NAMES) and "\n" not in message
 
 
 def test_mirrors_are_tried_flag_first_then_environment_then_built_in(tiny_mnist, monkeypatch):

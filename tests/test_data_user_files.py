@@ -246,3 +246,24 @@ def test_an_unreadable_image_names_the_file(tmp_path, monkeypatch):
 def test_an_unknown_colour_is_refused():
     with pytest.raises(VaeStudioError, match="unknown color 'sepia'"):
         load_image_folder(DataConfig(color="sepia"), "/nowhere")
+
+
+def test_a_path_names_the_data_set_that_reads_it(tmp_path):
+    from test_data_mnist import write_idx_set
+
+    from vae_core.data import data_location, dataset_for_path
+
+    write_idx_set(tmp_path / "idx")
+    (tmp_path / "pictures").mkdir()
+    assert dataset_for_path(tmp_path / "idx") == f"idx:{tmp_path / 'idx'}"
+    assert dataset_for_path(tmp_path / "pictures") == f"folder:{tmp_path / 'pictures'}"
+    assert dataset_for_path(tmp_path / "a.NPZ") == f"npz:{tmp_path / 'a.NPZ'}"
+    assert dataset_for_path(tmp_path / "b.npy") == f"npy:{tmp_path / 'b.npy'}"
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(VaeStudioError, match="not a data set"):
+        dataset_for_path(tmp_path / "notes.txt")
+    with pytest.raises(VaeStudioError, match="not found"):
+        dataset_for_path(tmp_path / "gone")
+    assert data_location(DataConfig(dataset=f"folder:{tmp_path}")) == tmp_path
+    assert data_location(DataConfig(dataset="mnist", data_dir=str(tmp_path))) == tmp_path
+    assert data_location(DataConfig(dataset="glyphs")) is None

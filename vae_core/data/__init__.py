@@ -20,7 +20,7 @@ from vae_core.data.dataset import DatasetInfo, DataSplit, ImageDataset, split_by
 from vae_core.data.downloads import ProgressCallback, cache_dir
 from vae_core.data.glyphs import DEFAULT_SIZE as GLYPHS_DEFAULT_SIZE
 from vae_core.data.glyphs import load_glyphs
-from vae_core.data.idx import load_idx_folder, read_idx
+from vae_core.data.idx import holds_idx_files, load_idx_folder, read_idx
 from vae_core.data.mnist_family import IDX_SOURCES, load_idx_source
 from vae_core.data.points import POINT_CLOUDS, make_points
 from vae_core.data.sprites import make_sprites
@@ -29,14 +29,16 @@ from vae_core.data.user_images import load_image_folder
 from vae_core.errors import VaeStudioError
 
 __all__ = [
-    "DataSplit",
-    "DatasetInfo",
     "GENERATED_SETS",
-    "ImageDataset",
     "LOCATED_DATASETS",
     "NAMED_DATASETS",
+    "DataSplit",
+    "DatasetInfo",
+    "ImageDataset",
     "ProgressCallback",
     "cache_dir",
+    "data_location",
+    "dataset_for_path",
     "dataset_names",
     "load_data",
     "read_idx",
@@ -104,6 +106,28 @@ LOCATED_DATASETS: dict[str, Callable[..., DataSplit]] = {
 
 def dataset_names() -> list[str]:
     return list(NAMED_DATASETS)
+
+
+def dataset_for_path(path: str | Path) -> str:
+    """The data set name that reads a file or folder of the user's: `npz:`/`npy:` by the suffix,
+    `idx:` for a folder of IDX files, `folder:` for any other folder."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".npz", ".npy"):
+        return f"{suffix[1:]}:{path}"
+    if path.is_dir():
+        return f"{'idx' if holds_idx_files(path) else 'folder'}:{path}"
+    if not path.exists():
+        raise VaeStudioError(f"{path}: not found")
+    raise VaeStudioError(f"{path}: not a data set (a folder of images or of IDX files, or an .npz or .npy file)")
+
+
+def data_location(config: DataConfig) -> Path | None:
+    """The file or folder of the user's that `config` reads, if any."""
+    _kind, separator, location = config.dataset.partition(":")
+    if separator:
+        return Path(location)
+    return Path(config.data_dir) if config.data_dir else None
 
 
 def load_data(config: DataConfig, progress: ProgressCallback | None = None) -> DataSplit:

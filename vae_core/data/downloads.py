@@ -21,12 +21,17 @@ from pathlib import Path
 
 from vae_core.errors import VaeStudioError
 
-# Called as bytes arrive: (bytes done, bytes in all).
+# Called as bytes arrive: (bytes done, bytes in all). It may raise DownloadCancelled to stop.
 ProgressCallback = Callable[[int, int], None]
 
 MIRRORS_VARIABLE = "VAE_STUDIO_DATA_MIRRORS"
 _CHUNK_BYTES = 1 << 16
 _TIMEOUT_S = 30
+
+
+class DownloadCancelled(VaeStudioError):
+    """Raised by a progress callback to stop a download: its partial file is removed, files
+    completed before it stay."""
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,11 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
 
 
+def holds_idx_files(folder: Path) -> bool:
+    """Whether `folder` holds an MNIST-layout training set (what an `idx:` data set reads first)."""
+    return any((folder / name).is_file() for name in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"))
+
+
 def _find(folder: Path, stem: str) -> Path:
     for name in (stem + ".gz", stem):
         if (folder / name).is_file():

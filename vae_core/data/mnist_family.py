@@ -14,6 +14,7 @@ from pathlib import Path
 from vae_core.config import DataConfig
 from vae_core.data.dataset import DataSplit
 from vae_core.data.downloads import (
+    DownloadCancelled,
     ProgressCallback,
     RemoteFile,
     cache_dir,
@@ -21,6 +22,7 @@ from vae_core.data.downloads import (
     environment_mirrors,
 )
 from vae_core.data.idx import load_idx_folder
+from vae_core.errors import VaeStudioError
 
 _FILE_NAMES = (
     "train-images-idx3-ubyte.gz",
@@ -94,11 +96,32 @@ def _present(folder: Path, name: str) -> bool:
     return (folder / name).is_file() or (folder / name.removesuffix(".gz")).is_file()
 
 
+def source_folder(name: str, config: DataConfig) -> Path:
+    """Where the files of the set `name` are read from and downloaded into."""
+    return Path(config.data_dir) if config.data_dir else cache_dir() / name
+
+
+def missing_files(name: str, config: DataConfig) -> tuple[str, ...]:
+    """The file names of the set `name` not yet in its folder."""
+    folder = source_folder(name, config)
+    return tuple(remote.name for remote in IDX_SOURCES[name].files if not _present(folder, remote.name))
+
+
+def missing_files_message(name: str, config: DataConfig, missing: tuple[str, ...]) -> str:
+    """One line saying which files the set needs and where they go."""
+    return f"{name}: {', '.join(missing)} missing in {source_folder(name, config)} (put the set's files there)"
+
+
 def load_idx_source(name: str, config: DataConfig, progress: ProgressCallback | None = None) -> DataSplit:
     source = IDX_SOURCES[name]
-    folder = Path(config.data_dir) if config.data_dir else cache_dir() / name
+    folder = source_folder(name, config)
     mirrors = (*config.mirrors, *environment_mirrors(), *source.mirrors)
-    missing = [remote for remote in source.files if not _present(folder, remote.name)]
+    missing = missing_files(name, config)
     if missing:
-        download_all(missing, folder, mirrors, progress)
+        try:
+            download_all([remote for remote in source.files if remote.name in missing], folder, mirrors, progress)
+        except DownloadCancelled:
+            raise
+        except VaeStudioError as error:
+            raise VaeStudioError(f"{missing_files_message(name, config, missing)}; downloading them failed: {error}") from None
     return load_idx_folder(name, folder, source.class_names)
