@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import control_words as words
+from app.choice_combo import ChoiceCombo, with_reason
 from app.naming import named
 from app.state import UNTIL_STOPPED_STEPS
 from vae_core.config import DataConfig, RunConfig
@@ -44,6 +46,8 @@ from vae_core.models.priors import PRIORS
 from vae_core.training.schedules import BETA_SCHEDULES
 
 BETA_RANGE = (0.01, 100.0)
+# Priors whose number of components (or pseudo-inputs) the panel sets.
+MIXTURE_PRIORS = ("mog", "vamp")
 # The β slider moves in hundredths of a decade.
 _SLIDER_STEPS_PER_DECADE = 100
 _HIDDEN_SIZES = re.compile(r"^\s*\d+(\s*,\s*\d+)*\s*$")
@@ -93,6 +97,9 @@ def _combo(object_name: str, accessible_name: str, choices, tooltip: str) -> QCo
 
 def _select(combo: QComboBox, value: str) -> None:
     """Select `value`, adding it when the registry does not list it (a data folder, say)."""
+    if isinstance(combo, ChoiceCombo):
+        combo.select(value)
+        return
     index = combo.findText(value)
     if index < 0:
         combo.addItem(value)
@@ -124,42 +131,45 @@ class ControlPanel(QWidget):
         named(self, "controlPanel", "Run settings")
         self._base = RunConfig()
 
-        self.dataset_combo = _combo("datasetCombo", "Data set", NAMED_DATASETS, "The images to train on")
-        self.model_combo = _combo("modelCombo", "Model family", MODEL_FAMILIES, "The kind of latent variable model")
-        self.prior_combo = _combo("priorCombo", "Prior", PRIORS, "The prior p(z) over latent codes")
-        self.likelihood_combo = _combo(
-            "likelihoodCombo", "Likelihood", LIKELIHOODS, "The observation model p(x|z) of the pixels"
+        tips = words.TIPS
+        self.dataset_combo = _combo("datasetCombo", "Data set", NAMED_DATASETS, tips["dataset"])
+        self.model_combo = ChoiceCombo("modelCombo", "Model family", tips["family"], MODEL_FAMILIES, words.FAMILIES)
+        self.prior_combo = ChoiceCombo("priorCombo", "Prior", tips["prior"], PRIORS, words.PRIORS)
+        self.components_spin = _spin("priorComponentsSpinBox", "Prior components", 1, 512, tips["components"])
+        self.likelihood_combo = ChoiceCombo(
+            "likelihoodCombo", "Likelihood", tips["likelihood"], LIKELIHOODS, words.LIKELIHOODS
         )
-        self.arch_combo = _combo("archCombo", "Architecture", ARCHITECTURES, "The encoder and decoder networks")
-        self.latent_dim_spin = _spin("latentDimSpinBox", "Latent dimension", 1, 256, "Dimensions of the latent code z")
+        self.arch_combo = ChoiceCombo("archCombo", "Architecture", tips["arch"], ARCHITECTURES, words.ARCHITECTURES)
+        self.latent_dim_spin = _spin("latentDimSpinBox", "Latent dimension", 1, 256, tips["latent_dim"])
         self.hidden_edit = named(QLineEdit(), "hiddenEdit", "Hidden sizes")
         self.hidden_edit.setValidator(QRegularExpressionValidator(_HIDDEN_SIZES.pattern))
-        self.hidden_edit.setToolTip("Hidden layer sizes, comma-separated: 400 is one layer of 400, 400,200 two")
+        self.hidden_edit.setToolTip(tips["hidden"])
+        self.codebook_spin = _spin("codebookSizeSpinBox", "Codebook size", 2, 4096, tips["codebook"])
 
         self.beta_slider = named(QSlider(Qt.Orientation.Horizontal), "betaSlider", "Beta (log scale)")
         low, high = (round(math.log10(v) * _SLIDER_STEPS_PER_DECADE) for v in BETA_RANGE)
         self.beta_slider.setRange(low, high)
         self.beta_slider.setSingleStep(10)
         self.beta_slider.setPageStep(_SLIDER_STEPS_PER_DECADE)
-        self.beta_slider.setToolTip("Weight of the KL term, from 0.01 to 100 on a log scale; changes a run live")
+        self.beta_slider.setToolTip(tips["beta"])
         self.beta_spin = named(LogSpinBox(*BETA_RANGE), "betaSpinBox", "Beta")
-        self.beta_spin.setToolTip(self.beta_slider.toolTip())
-        self.schedule_combo = _combo(
-            "scheduleCombo", "Beta schedule", BETA_SCHEDULES, "How beta is shaped over the steps of a run"
+        self.beta_spin.setToolTip(tips["beta"])
+        self.schedule_combo = ChoiceCombo(
+            "scheduleCombo", "Beta schedule", tips["schedule"], BETA_SCHEDULES, words.BETA_SCHEDULES
         )
 
         self.lr_spin = named(LogSpinBox(1e-6, 1.0), "learningRateSpinBox", "Learning rate")
-        self.lr_spin.setToolTip("Adam's learning rate; changes a run live")
-        self.batch_spin = _spin("batchSizeSpinBox", "Batch size", 1, 65536, "Images per training step")
-        self.epochs_spin = _spin("epochsSpinBox", "Epochs", 1, 100000, "Passes over the training images")
+        self.lr_spin.setToolTip(tips["lr"])
+        self.batch_spin = _spin("batchSizeSpinBox", "Batch size", 1, 65536, tips["batch"])
+        self.epochs_spin = _spin("epochsSpinBox", "Epochs", 1, 100000, tips["epochs"])
         self.until_stopped_check = named(QCheckBox("until I stop it"), "untilStoppedCheck", "Train until stopped")
         self.until_stopped_check.setToolTip("No budget: the run goes on until you press Stop")
-        self.until_stopped_check.toggled.connect(lambda on: self.epochs_spin.setEnabled(not on))
+        self.until_stopped_check.toggled.connect(self._enable_what_applies)
         self.reset_button = named(QPushButton("Reset to defaults"), "resetDefaultsButton", "Reset settings to defaults")
         self.reset_button.setToolTip("Every setting back to its default for the chosen data set")
         self.reset_button.clicked.connect(self.reset_to_defaults)
-        self.seed_spin = _spin("seedSpinBox", "Seed", 0, 2**31 - 1, "Seed of initialisation, batches and noise")
-        self.device_combo = _combo("deviceCombo", "Device", available_devices(), "Where to train: auto picks CUDA when present")
+        self.seed_spin = _spin("seedSpinBox", "Seed", 0, 2**31 - 1, tips["seed"])
+        self.device_combo = _combo("deviceCombo", "Device", available_devices(), tips["device"])
 
         budget_row = QHBoxLayout()
         budget_row.addWidget(self.epochs_spin, 1)
@@ -175,10 +185,12 @@ class ControlPanel(QWidget):
                 [
                     ("Family", self.model_combo),
                     ("Prior", self.prior_combo),
+                    ("Components", self.components_spin),
                     ("Likelihood", self.likelihood_combo),
                     ("Architecture", self.arch_combo),
                     ("Latent dim", self.latent_dim_spin),
                     ("Hidden", self.hidden_edit),
+                    ("Codebook size", self.codebook_spin),
                 ],
             )
         )
@@ -200,11 +212,19 @@ class ControlPanel(QWidget):
 
         # Fixed while a run goes; β and the learning rate stay live.
         self._locked_while_running = (
-            self.dataset_combo, self.model_combo, self.prior_combo, self.likelihood_combo, self.arch_combo,
-            self.latent_dim_spin, self.hidden_edit, self.schedule_combo, self.batch_spin, self.epochs_spin,
-            self.until_stopped_check, self.seed_spin, self.device_combo, self.reset_button,
+            self.dataset_combo, self.model_combo, self.prior_combo, self.components_spin, self.likelihood_combo,
+            self.arch_combo, self.latent_dim_spin, self.hidden_edit, self.codebook_spin, self.schedule_combo,
+            self.batch_spin, self.epochs_spin, self.until_stopped_check, self.seed_spin, self.device_combo,
+            self.reset_button,
         )  # fmt: skip
+        self._running = False
+        self._purposes = {widget: widget.toolTip() for widget in (
+            self.components_spin, self.codebook_spin, self.beta_slider, self.beta_spin, self.epochs_spin
+        )}  # fmt: skip
+        self.model_combo.currentIndexChanged.connect(self._enable_what_applies)
+        self.prior_combo.currentIndexChanged.connect(self._enable_what_applies)
         self.apply_config(self._base)
+        self._enable_what_applies()
         self.beta_slider.valueChanged.connect(self._beta_slider_moved)
         self.beta_spin.valueChanged.connect(self._beta_typed)
         self.lr_spin.valueChanged.connect(self.learningRateChanged)
@@ -217,7 +237,7 @@ class ControlPanel(QWidget):
         afterwards (conv with points is refused in `config()`)."""
         defaults = defaults_for(name).model
         _select(self.likelihood_combo, defaults.likelihood)
-        if name in POINT_CLOUDS and self.arch_combo.currentText() not in VECTOR_ARCHITECTURES:
+        if name in POINT_CLOUDS and self.arch_combo.name() not in VECTOR_ARCHITECTURES:
             _select(self.arch_combo, defaults.arch)
 
     # β: the slider and the spin box show one value.
@@ -245,10 +265,36 @@ class ControlPanel(QWidget):
         self.betaChanged.emit(beta)
 
     def set_run_active(self, active: bool) -> None:
-        for widget in self._locked_while_running:
-            widget.setEnabled(not active)
-        if not active:
-            self.epochs_spin.setEnabled(not self.until_stopped_check.isChecked())
+        self._running = active
+        self._enable_what_applies()
+
+    def _unused_reasons(self) -> dict[QWidget, str]:
+        """Per control that depends on the family or the prior: why it does not apply ("" if it does)."""
+        family = MODEL_FAMILIES.get(self.model_combo.name())
+        quantised = family is not None and family.has_codebook
+        mixture = not quantised and self.prior_combo.name() in MIXTURE_PRIORS
+        no_beta = words.NO_BETA if quantised else ""
+        return {
+            self.prior_combo: words.NO_PRIOR_CHOICE if quantised else "",
+            self.components_spin: "" if mixture else words.ONLY_MIXTURES,
+            self.codebook_spin: "" if quantised else words.ONLY_VQVAE,
+            self.beta_slider: no_beta,
+            self.beta_spin: no_beta,
+            self.schedule_combo: no_beta,
+            self.epochs_spin: words.UNTIL_STOPPED if self.until_stopped_check.isChecked() else "",
+        }
+
+    def _enable_what_applies(self, *_) -> None:
+        """Locked while a run goes (β and the learning rate stay live); disabled, its tooltip saying
+        why, where the family or the prior has no use for it."""
+        reasons = self._unused_reasons()
+        for widget in {*self._locked_while_running, *reasons}:
+            reason = reasons.get(widget, "")
+            widget.setEnabled(not reason and not (self._running and widget in self._locked_while_running))
+            if isinstance(widget, ChoiceCombo):
+                widget.set_unused_reason(reason)
+            elif widget in reasons:
+                widget.setToolTip(with_reason(self._purposes[widget], reason))
 
     def reset_to_defaults(self) -> None:
         """Every setting back to its default for the chosen data set (which stays chosen)."""
@@ -276,8 +322,9 @@ class ControlPanel(QWidget):
         return base.max_steps if keeps_steps else None
 
     def config(self) -> RunConfig:
+        """The run the panel describes; its choices by registry name (`vamp`), not as shown."""
         base = self._base
-        dataset, arch = self.dataset_combo.currentText(), self.arch_combo.currentText()
+        dataset, arch = self.dataset_combo.currentText(), self.arch_combo.name()
         if dataset in POINT_CLOUDS and arch not in VECTOR_ARCHITECTURES:
             raise VaeStudioError(
                 f"{dataset} is a set of 2-D points, not images: the {arch} architecture needs images, "
@@ -287,17 +334,19 @@ class ControlPanel(QWidget):
             data=self.data_config(),
             model=dataclasses.replace(
                 base.model,
-                family=self.model_combo.currentText(),
-                prior=self.prior_combo.currentText(),
-                likelihood=self.likelihood_combo.currentText(),
-                arch=self.arch_combo.currentText(),
+                family=self.model_combo.name(),
+                prior=self.prior_combo.name(),
+                likelihood=self.likelihood_combo.name(),
+                arch=arch,
                 latent_dim=self.latent_dim_spin.value(),
                 hidden=self.hidden_sizes(),
+                prior_components=self.components_spin.value(),
+                codebook_size=self.codebook_spin.value(),
             ),
             train=dataclasses.replace(
                 base.train,
                 beta=self.beta,
-                beta_schedule=self.schedule_combo.currentText(),
+                beta_schedule=self.schedule_combo.name(),
                 lr=self.lr_spin.value(),
                 batch_size=self.batch_spin.value(),
                 epochs=self.epochs_spin.value(),
@@ -322,6 +371,8 @@ class ControlPanel(QWidget):
         _select(self.arch_combo, config.model.arch)
         self.latent_dim_spin.setValue(config.model.latent_dim)
         self.hidden_edit.setText(",".join(str(size) for size in config.model.hidden))
+        self.components_spin.setValue(config.model.prior_components)
+        self.codebook_spin.setValue(config.model.codebook_size)
         self.set_beta(min(max(config.train.beta, BETA_RANGE[0]), BETA_RANGE[1]))
         _select(self.schedule_combo, config.train.beta_schedule)
         self.lr_spin.setValue(config.train.lr)

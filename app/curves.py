@@ -60,7 +60,7 @@ class CurvesView(QWidget):
         self.plot = named(pg.PlotWidget(axisItems={"left": self.axis}), "lossPlot", "Loss curves")
         item = self.plot.getPlotItem()
         item.setLabel("bottom", "step")
-        item.setLabel("left", "nats per example (lower is better)")
+        item.setLabel("left", "loss, nats per example")
         item.setLabel("right", "β")
         # Named by term for code and tests; the legend, made after them, gets words for people.
         self.curves: dict[str, pg.PlotDataItem] = {name: ScaledCurve(name=name, pen=_PENS[name]) for name in LOSS_TERMS}

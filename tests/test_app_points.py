@@ -31,10 +31,10 @@ def window(shown_window):
 def test_choosing_a_point_cloud_switches_to_a_gaussian_mlp(window, name):
     controls = window.controls
     controls.dataset_combo.setCurrentText(name)
-    assert controls.likelihood_combo.currentText() == "gaussian"
-    assert controls.arch_combo.currentText() == "mlp"
+    assert controls.likelihood_combo.name() == "gaussian"
+    assert controls.arch_combo.name() == "mlp"
     controls.dataset_combo.setCurrentText("glyphs")
-    assert controls.likelihood_combo.currentText() == "bernoulli"
+    assert controls.likelihood_combo.name() == "bernoulli"
 
 
 def test_the_user_may_pick_linear_but_conv_is_refused_with_one_line(qtbot, window):

@@ -1,0 +1,81 @@
+"""Export (figures, plots for slides, image grids) and help in plain words (readable choices,
+tooltips, controls per family, the help pages, shortcuts whatever has the focus)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox
+
+from app.controls import ControlPanel
+from vae_core.config import ModelConfig, RunConfig, TrainConfig
+
+TOOLTIP = Qt.ItemDataRole.ToolTipRole
+
+
+@pytest.fixture
+def panel(qtbot):
+    panel = ControlPanel()
+    qtbot.addWidget(panel)
+    return panel
+
+
+def test_combos_show_words_and_the_config_keeps_registry_names(panel):
+    prior_texts = [panel.prior_combo.itemText(i) for i in range(panel.prior_combo.count())]
+    assert prior_texts == ["standard normal N(0, I)", "mixture of Gaussians", "VampPrior"]
+    assert panel.model_combo.itemText(panel.model_combo.findData("vqvae")) == "VQ-VAE"
+    assert panel.likelihood_combo.itemText(panel.likelihood_combo.findData("bernoulli")) == "Bernoulli"
+    # Scripts that select by registry name still find the item.
+    panel.prior_combo.setCurrentText("vamp")
+    assert panel.prior_combo.currentText() == "VampPrior"
+    assert panel.model_combo.findText("vae") == 0
+    config = panel.config()
+    assert (config.model.family, config.model.prior, config.model.likelihood) == ("vae", "vamp", "bernoulli")
+    assert config.train.beta_schedule == "constant"
+
+
+def test_apply_config_round_trips_every_choice(panel):
+    config = RunConfig(
+        model=ModelConfig(family="cvae", prior="mog", likelihood="gaussian", arch="conv", prior_components=7),
+        train=TrainConfig(beta_schedule="cyclical", device="cpu"),
+    )
+    panel.apply_config(config)
+    assert panel.prior_combo.currentText() == "mixture of Gaussians"
+    assert panel.schedule_combo.currentText() == "cyclical"
+    assert panel.config().model == config.model
+    assert panel.config().train.beta_schedule == "cyclical"
+    vq = dataclasses.replace(config, model=ModelConfig(family="vqvae", codebook_size=16))
+    panel.apply_config(vq)
+    assert panel.config().model.codebook_size == 16 and panel.config().model.family == "vqvae"
+
+
+def test_every_control_explains_itself_and_each_choice_has_a_tooltip(panel):
+    for widget in panel.findChildren(object):
+        if hasattr(widget, "toolTip") and widget.objectName().endswith(("Combo", "SpinBox", "Edit", "Slider")):
+            assert len(widget.toolTip()) > 20, widget.objectName()
+    assert "mixture of K Gaussians" in panel.prior_combo.itemData(panel.prior_combo.findData("mog"), TOOLTIP)
+    panel.prior_combo.setCurrentText("mog")
+    assert "learned mixture of K Gaussians" in panel.prior_combo.toolTip()
+    for combo in panel.findChildren(QComboBox):
+        if combo is not panel.dataset_combo and combo is not panel.device_combo:
+            assert all(combo.itemData(i, TOOLTIP) for i in range(combo.count())), combo.objectName()
+
+
+def test_controls_that_do_not_apply_to_the_family_are_disabled_with_a_reason(panel):
+    panel.model_combo.setCurrentText("vae")
+    assert panel.prior_combo.isEnabled() and panel.beta_spin.isEnabled()
+    assert not panel.codebook_spin.isEnabled() and "only a VQ-VAE" in panel.codebook_spin.toolTip()
+    assert not panel.components_spin.isEnabled()  # the standard normal has no components
+    panel.prior_combo.setCurrentText("mog")
+    assert panel.components_spin.isEnabled() and "Not used now" not in panel.components_spin.toolTip()
+    panel.model_combo.setCurrentText("vqvae")
+    assert panel.codebook_spin.isEnabled()
+    for unused in (panel.prior_combo, panel.components_spin, panel.beta_spin, panel.beta_slider, panel.schedule_combo):
+        assert not unused.isEnabled() and "Not used now" in unused.toolTip(), unused.objectName()
+    # A run locks the settings; its end unlocks only what applies.
+    panel.set_run_active(True)
+    assert not panel.codebook_spin.isEnabled()
+    panel.set_run_active(False)
+    assert panel.codebook_spin.isEnabled() and not panel.prior_combo.isEnabled()
