@@ -7,6 +7,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QPushButton, QSlider, QToolBar
 
 from app.naming import named
+from app.shortcuts import ShortcutsOverEditors
 from app.state import RunStatus
 
 
@@ -56,6 +57,7 @@ class RunActions:
         for button in (self.train_button, self.pause_button, self.step_button, self.stop_button, self.continue_button):
             self.toolbar.addWidget(button)
         self.train_button.setDefault(True)
+        self.editor_keys = ShortcutsOverEditors(window)
         self.toolbar.addSeparator()
         self.speed_slider = named(QSlider(Qt.Orientation.Horizontal), "speedSlider", "Training speed")
         self.speed_slider.setRange(1, FULL_SPEED)

@@ -7,12 +7,28 @@ import dataclasses
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFileDialog
 
 from app.controls import ControlPanel
-from vae_core.config import ModelConfig, RunConfig, TrainConfig
+from app.state import RunStatus
+from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
+SIGNAL_TIMEOUT_MS = 10_000
+
+
+def tiny_config() -> RunConfig:
+    return RunConfig(
+        data=DataConfig(dataset="glyphs", size=600),
+        model=ModelConfig(hidden=(32,), latent_dim=2),
+        train=TrainConfig(batch_size=50, max_steps=100_000, seed=0, device="cpu"),
+    )
+
+
+@pytest.fixture
+def window(shown_window):
+    return shown_window(tiny_config())
 
 
 @pytest.fixture
@@ -79,3 +95,57 @@ def test_controls_that_do_not_apply_to_the_family_are_disabled_with_a_reason(pan
     assert not panel.codebook_spin.isEnabled()
     panel.set_run_active(False)
     assert panel.codebook_spin.isEnabled() and not panel.prior_combo.isEnabled()
+
+
+def _focus(qtbot, window, widget):
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    widget.setFocus()
+    qtbot.waitUntil(widget.hasFocus, timeout=2000)
+
+
+def test_ctrl_e_exports_with_the_focus_in_the_beta_box(qtbot, window, monkeypatch):
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: asked.append(args[1]) or ("", ""))
+    beta_box = window.findChild(QDoubleSpinBox, "betaSpinBox")
+    _focus(qtbot, window, beta_box)
+    with qtbot.waitSignal(window.files.export_csv_action.triggered, timeout=2000):
+        qtbot.keyClick(beta_box, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert asked == ["Export metrics"]
+    # Ctrl+E is a line edit's "end of line" only under X11 desktops; Ctrl+A is "select all"
+    # everywhere: a window action bound to it fires all the same.
+    select_all = QAction("Claimed by editors", window)
+    select_all.setShortcut(QKeySequence("Ctrl+A"))
+    window.addAction(select_all)
+    with qtbot.waitSignal(select_all.triggered, timeout=2000):
+        qtbot.keyClick(beta_box, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    # Typing a number there still types.
+    beta_box.lineEdit().selectAll()
+    qtbot.keyClicks(beta_box, "2.5")
+    assert beta_box.lineEdit().text() == "2.5"
+
+
+def test_run_keys_work_with_the_focus_in_the_beta_box(qtbot, window):
+    beta_box = window.findChild(QDoubleSpinBox, "betaSpinBox")
+    _focus(qtbot, window, beta_box)
+    with qtbot.waitSignal(window.runs.runStarted, timeout=SIGNAL_TIMEOUT_MS):
+        qtbot.keyClick(beta_box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    with qtbot.waitSignal(window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
+        pass
+    _focus(qtbot, window, beta_box)
+    qtbot.keyClick(beta_box, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.state.run.status is RunStatus.PAUSED, timeout=SIGNAL_TIMEOUT_MS)
+    before = window.state.run.latest.step
+    with qtbot.waitSignal(window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
+        qtbot.keyClick(beta_box, Qt.Key.Key_N)
+    assert window.state.run.latest.step == before + 1
+    with qtbot.waitSignal(window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS):
+        qtbot.keyClick(beta_box, Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_a_space_typed_into_the_hidden_sizes_stays_text(qtbot, window):
+    hidden = window.controls.hidden_edit
+    _focus(qtbot, window, hidden)
+    hidden.setText("400,")
+    qtbot.keyClicks(hidden, " 200")
+    assert hidden.text() == "400, 200" and window.state.run.status is RunStatus.IDLE
