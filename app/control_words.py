@@ -11,50 +11,66 @@ from __future__ import annotations
 FAMILIES = {
     "vae": (
         "VAE",
-        "the variational autoencoder: the encoder gives a Gaussian q(z|x) for each image, the decoder "
-        "p(x|z) turns a code back into an image, and training maximises the ELBO.",
+        (
+            "the variational autoencoder: the encoder gives a Gaussian q(z|x) for each image, the decoder "
+            "p(x|z) turns a code back into an image, and training maximises the ELBO."
+        ),
     ),
     "cvae": (
         "conditional VAE",
-        "encoder and decoder are both told the class label y, so the code z is free to hold what the "
-        "label does not say (the style); one code decodes to every class in that style.",
+        (
+            "encoder and decoder are both told the class label y, so the code z is free to hold what the "
+            "label does not say (the style); one code decodes to every class in that style."
+        ),
     ),
     "vqvae": (
         "VQ-VAE",
-        "the vector-quantised autoencoder: each code is the nearest of K learned codebook vectors, not "
-        "a Gaussian; there is no KL to weigh (β does nothing) and a separate prior over code indices "
-        "is fitted for sampling.",
+        (
+            "the vector-quantised autoencoder: each code is the nearest of K learned codebook vectors, not "
+            "a Gaussian; there is no KL to weigh (β does nothing) and a separate prior over code indices "
+            "is fitted for sampling."
+        ),
     ),
 }
 
 PRIORS = {
     "normal": (
         "standard normal N(0, I)",
-        "p(z) is a standard normal: every latent dimension independent, mean 0, variance 1. The KL term "
-        "is in closed form.",
+        (
+            "p(z) is a standard normal: every latent dimension independent, mean 0, variance 1. The KL term "
+            "is in closed form."
+        ),
     ),
     "mog": (
         "mixture of Gaussians",
-        "p(z) is a learned mixture of K Gaussians (means, scales and weights trained with the model), "
-        "so the codes may gather in clusters without paying KL for it.",
+        (
+            "p(z) is a learned mixture of K Gaussians (means, scales and weights trained with the model), "
+            "so the codes may gather in clusters without paying KL for it."
+        ),
     ),
     "vamp": (
         "VampPrior",
-        "p(z) is the average of the encoder's posteriors q(z|u_k) of K learned pseudo-inputs u_k: a prior "
-        "that follows the encoder, since the best prior is the average posterior of the data.",
+        (
+            "p(z) is the average of the encoder's posteriors q(z|u_k) of K learned pseudo-inputs u_k: a prior "
+            "that follows the encoder, since the best prior is the average posterior of the data."
+        ),
     ),
 }
 
 LIKELIHOODS = {
     "bernoulli": (
         "Bernoulli",
-        "p(x|z) treats each pixel as a coin flip whose probability the decoder gives; the reconstruction "
-        "error is the binary cross-entropy. For black-and-white images.",
+        (
+            "p(x|z) treats each pixel as a coin flip whose probability the decoder gives; the reconstruction "
+            "error is the binary cross-entropy. For black-and-white images."
+        ),
     ),
     "gaussian": (
         "Gaussian",
-        "p(x|z) puts a Gaussian around the decoder's output, with a learned spread per pixel; the "
-        "reconstruction error is a weighted squared error. For grey levels and points.",
+        (
+            "p(x|z) puts a Gaussian around the decoder's output, with a learned spread per pixel; the "
+            "reconstruction error is a weighted squared error. For grey levels and points."
+        ),
     ),
 }
 
@@ -62,13 +78,14 @@ ARCHITECTURES = {
     "mlp": ("fully connected (MLP)", "encoder and decoder are dense layers of the hidden sizes below."),
     "conv": (
         "convolutional",
-        "encoder and decoder are convolutions that see neighbouring pixels together, then dense layers; "
-        "images only.",
+        ("encoder and decoder are convolutions that see neighbouring pixels together, then dense layers; images only."),
     ),
     "linear": (
         "linear",
-        "encoder and decoder are single linear maps. With a Gaussian likelihood this is probabilistic PCA, "
-        "whose log p(x) is known exactly, so the Evaluate page can show how tight the ELBO is.",
+        (
+            "encoder and decoder are single linear maps. With a Gaussian likelihood this is probabilistic PCA, "
+            "whose log p(x) is known exactly, so the Evaluate page can show how tight the ELBO is."
+        ),
     ),
 }
 
@@ -76,13 +93,17 @@ BETA_SCHEDULES = {
     "constant": ("constant", "β stays where you set it for the whole run."),
     "linear": (
         "linear warm-up",
-        "β grows from 0 to the value set over the first steps, so the decoder learns to use z before the "
-        "KL term pulls q(z|x) to the prior (against posterior collapse).",
+        (
+            "β grows from 0 to the value set over the first steps, so the decoder learns to use z before the "
+            "KL term pulls q(z|x) to the prior (against posterior collapse)."
+        ),
     ),
     "cyclical": (
         "cyclical",
-        "β rises from 0 to the value set again and again: each cycle lets the codes carry information, "
-        "then squeezes them towards the prior.",
+        (
+            "β rises from 0 to the value set again and again: each cycle lets the codes carry information, "
+            "then squeezes them towards the prior."
+        ),
     ),
 }
 
