@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from app.controllers.follow import RunFolderFollower
+from app.export import FigureExports
 from vae_core.errors import VaeStudioError
 
 CHECKPOINT_FILTER = "VAE Studio checkpoints (*.safetensors)"
@@ -37,6 +38,7 @@ class FileActions:
         follower.rowsAdded.connect(self._followed_rows_added)
         follower.following.connect(lambda folder: window.statusBar().showMessage(f"Following {folder}", 10000))
         window.runs.runStarted.connect(self.stop_following)
+        self.figures = FigureExports(window)
 
     def follow(self, folder: str | Path) -> bool:
         """Show the run that another process writes into `folder`, as it goes."""
@@ -87,14 +89,19 @@ class FileActions:
         return True
 
     def _ask_path(self, save: bool, title: str, file_filter: str, default_name: str = "") -> str | None:
+        chosen = self.ask_file(save, title, file_filter, default_name)
+        return None if chosen is None else chosen[0]
+
+    def ask_file(self, save: bool, title: str, file_filter: str, default_name: str = "") -> tuple[str, str] | None:
+        """The path the user picked and the filter it was picked under; its folder is offered next time."""
         settings = self.window.settings
         folder = str(settings.value("files/lastDirectory", str(Path.home())))
         ask = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
-        path, _ = ask(self.window, title, str(Path(folder) / default_name), file_filter)
+        path, chosen_filter = ask(self.window, title, str(Path(folder) / default_name), file_filter)
         if not path:
             return None
         settings.setValue("files/lastDirectory", str(Path(path).parent))
-        return path
+        return path, chosen_filter
 
     def ask_open(self) -> None:
         if path := self._ask_path(False, "Open checkpoint", CHECKPOINT_FILTER):

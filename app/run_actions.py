@@ -112,6 +112,7 @@ class RunActions:
         for title in window.exportable_views():
             plots_menu.addAction(f"{title}…").setData(title)
         plots_menu.triggered.connect(files.ask_export_plot)
+        file_menu.addMenu(files.figures.menu)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         run_menu = menus.addMenu("&Run")

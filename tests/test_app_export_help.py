@@ -4,15 +4,21 @@ tooltips, controls per family, the help pages, shortcuts whatever has the focus)
 from __future__ import annotations
 
 import dataclasses
+from xml.etree import ElementTree
 
+import numpy as np
 import pytest
+from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFileDialog
 
 from app.controls import ControlPanel
 from app.state import RunStatus
+from vae_core.checkpoint import save_trainer
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vae_core.data import load_data
+from vae_core.training.trainer import Trainer
 
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
 SIGNAL_TIMEOUT_MS = 10_000
@@ -149,3 +155,108 @@ def test_a_space_typed_into_the_hidden_sizes_stays_text(qtbot, window):
     hidden.setText("400,")
     qtbot.keyClicks(hidden, " 200")
     assert hidden.text() == "400, 200" and window.state.run.status is RunStatus.IDLE
+
+
+@pytest.fixture(scope="module")
+def trained_checkpoint(tmp_path_factory):
+    """A tiny 2-D model trained headless once for the export tests, opened in each window."""
+    config = dataclasses.replace(tiny_config(), train=dataclasses.replace(tiny_config().train, max_steps=30))
+    path = tmp_path_factory.mktemp("run") / "checkpoint.safetensors"
+    trainer = Trainer(config, load_data(config.data))
+    for _ in trainer.run():
+        pass
+    save_trainer(path, trainer)
+    return path
+
+
+@pytest.fixture
+def trained_window(qtbot, window, trained_checkpoint):
+    with qtbot.waitSignal(window.checkpoints.opened, timeout=SIGNAL_TIMEOUT_MS):
+        window.open_checkpoint(trained_checkpoint)
+    qtbot.waitUntil(lambda: window.explorer.map.point_count() > 0, timeout=SIGNAL_TIMEOUT_MS)
+    return window
+
+
+def export_and_wait(qtbot, window, export, *args):
+    with qtbot.waitSignal(window.files.figures.exported, timeout=SIGNAL_TIMEOUT_MS) as written:
+        export(*args)
+    return written.args[0]
+
+
+def test_the_latent_map_exports_as_png_at_a_chosen_resolution(qtbot, trained_window, tmp_path):
+    figures = trained_window.files.figures
+    size = trained_window.explorer.map.plot.getPlotItem().sceneBoundingRect().size()
+    path = export_and_wait(qtbot, trained_window, figures.export_figure, "latent_map", tmp_path / "map.png", 2)
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        assert image.size == (round(size.width() * 2), round(size.height() * 2))
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_the_latent_map_exports_as_svg_with_its_scatter_as_vectors(qtbot, trained_window, tmp_path):
+    figures = trained_window.files.figures
+    path = export_and_wait(qtbot, trained_window, figures.export_figure, "latent_map", tmp_path / "map.svg", None)
+    root = ElementTree.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    tags = [element.tag.rsplit("}", 1)[-1] for element in root.iter()]
+    # One path per encoded test example (and a few for the cursor and the frame); the tiles an image.
+    assert tags.count("path") >= trained_window.explorer.map.point_count()
+    assert tags.count("image") >= 1
+
+
+def test_plots_for_slides_are_light_and_the_screen_keeps_its_theme(qtbot, trained_window, tmp_path):
+    curves = trained_window.curves.plot.getPlotItem()
+    axis = curves.getAxis("left")
+    screen_colours = (axis.textPen().color().name(), trained_window.curves.curves["beta"].opts["pen"].color().name())
+    figures = trained_window.files.figures
+    path = export_and_wait(qtbot, trained_window, figures.export_figure, "loss_curves", tmp_path / "curves.png", 1)
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("L"))
+    assert np.median(pixels) > 240  # a white page
+    assert pixels.min() < 100  # with dark axes and text on it
+    assert (
+        axis.textPen().color().name(),
+        trained_window.curves.curves["beta"].opts["pen"].color().name(),
+    ) == screen_colours
+    path = export_and_wait(qtbot, trained_window, figures.export_figure, "kl_per_dimension", tmp_path / "kl.svg", None)
+    assert ElementTree.parse(path).getroot().tag.endswith("svg")
+
+
+def test_grids_export_at_the_decoders_resolution(qtbot, trained_window, tmp_path):
+    explorer, figures = trained_window.explorer, trained_window.files.figures
+    height, width = 28, 28  # glyphs
+    path = export_and_wait(qtbot, trained_window, figures.export_grid, explorer.traversals, tmp_path / "t.png")
+    steps = explorer.traversals.steps_spin.value()
+    with Image.open(path) as image:
+        assert image.size == (steps * width, 2 * height)  # a row per latent dimension
+    explorer.interpolation.set_end("start", np.array([-1.0, 0.0]))
+    explorer.interpolation.set_end("end", np.array([1.0, 1.0]))
+    frames = explorer.interpolation.count_spin.value()
+    path = export_and_wait(qtbot, trained_window, figures.export_grid, explorer.interpolation, tmp_path / "i.png")
+    with Image.open(path) as image:
+        assert image.size == (frames * width, height)
+
+
+def test_a_grid_with_nothing_to_show_and_a_bad_path_each_say_one_line(qtbot, trained_window, tmp_path):
+    figures = trained_window.files.figures
+    with qtbot.waitSignal(trained_window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
+        figures.export_grid(trained_window.explorer.interpolation, tmp_path / "i.png")
+    assert shown.args[0].startswith("nothing to export")
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    target = blocker / "map.png"
+    with qtbot.waitSignal(trained_window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
+        figures.export_figure("latent_map", target, 1)
+    assert str(target) in shown.args[0] and "\n" not in shown.args[0]
+
+
+def test_the_menu_asks_for_a_file_and_its_filter_picks_the_format(qtbot, trained_window, tmp_path, monkeypatch):
+    def pick_svg(_parent, _title, _start, filters):
+        return str(tmp_path / "picked"), next(f for f in filters.split(";;") if "SVG" in f)
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", pick_svg)
+    menu = trained_window.files.figures.menu
+    latent_map = next(action for action in menu.actions() if action.text().startswith("&Latent Map"))
+    with qtbot.waitSignal(trained_window.files.figures.exported, timeout=SIGNAL_TIMEOUT_MS) as written:
+        latent_map.trigger()
+    assert written.args == [str(tmp_path / "picked.svg")]

@@ -196,6 +196,12 @@ class InterpolationPage(LazyPage):
             button.setEnabled(ready)
 
     # Export.
+    grid_missing = "set a start and an end on the Interpolation page first"
+
+    def grid_images(self) -> np.ndarray | None:
+        """The frames as one row of a grid: (1, N, H, W[, C])."""
+        return None if self.frames is None else self.frames[None]
+
     def _require_frames(self) -> np.ndarray:
         if self.frames is None:
             raise VaeStudioError("nothing to export: set a start and an end first")

@@ -132,6 +132,12 @@ class TraversalsPage(LazyPage):
         else:
             self.summary.setText(f"{dim} code numbers; rows ordered by their variance over the test set")
 
+    grid_missing = "the traversals show once a model is on show"
+
+    def grid_images(self) -> np.ndarray | None:
+        """A row per latent dimension, highest KL first: (D, steps, H, W[, C])."""
+        return self.images
+
     def _ordering(self) -> tuple[str, np.ndarray | None]:
         """What the rows are sorted by: the KL per dimension, or (no KL per number: VQ-VAE) the
         spread of each number over the test set's codes."""
