@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QPushButton, QSlider, QToolBar
 
+from app.help_pages import ViewHelp
 from app.naming import named
 from app.shortcuts import ShortcutsOverEditors
 from app.state import RunStatus
@@ -126,6 +127,8 @@ class RunActions:
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addAction(self.reset_layout_action)
         help_menu = menus.addMenu("&Help")
+        self.view_help = ViewHelp(window)
+        help_menu.addAction(self.view_help.action)
         help_menu.addAction("&About VAE Studio", window.messages.show_about)
 
     def show_status(self, status: RunStatus, can_continue: bool) -> None:

@@ -4,6 +4,7 @@ tooltips, controls per family, the help pages, shortcuts whatever has the focus)
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from xml.etree import ElementTree
 
 import numpy as np
@@ -14,6 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFileDialog
 
 from app.controls import ControlPanel
+from app.help_pages import TOPICS
 from app.state import RunStatus
 from vae_core.checkpoint import save_trainer
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -260,3 +262,27 @@ def test_the_menu_asks_for_a_file_and_its_filter_picks_the_format(qtbot, trained
     with qtbot.waitSignal(trained_window.files.figures.exported, timeout=SIGNAL_TIMEOUT_MS) as written:
         latent_map.trigger()
     assert written.args == [str(tmp_path / "picked.svg")]
+
+
+def test_help_opens_the_page_of_the_tab_on_show(qtbot, window):
+    window.view_tabs.setCurrentWidget(window.kl_bars)
+    window.run_actions.view_help.action.trigger()
+    pages = window.run_actions.view_help.pages
+    qtbot.waitUntil(pages.isVisible, timeout=2000)
+    assert pages.objectName() == "helpDialog" and pages.topic == "kl_per_dim"
+    assert "collapsed" in pages.browser.toPlainText()
+    window.view_tabs.setCurrentWidget(window.explorer.traversals)
+    window.run_actions.view_help.action.trigger()
+    assert pages.topic == "traversals" and pages.browser.toPlainText().startswith("Traversals")
+    # Every topic has a page, titled, and written in the seed's terms.
+    for row in range(pages.topic_list.count()):
+        pages.topic_list.setCurrentRow(row)
+        assert len(pages.browser.toPlainText()) > 200, pages.topic
+    pages.topic_list.setCurrentRow(0)
+    assert "prior" in pages.browser.toPlainText() and "q(z|x)" in pages.browser.toPlainText()
+
+
+def test_the_help_pages_ship_inside_the_package():
+    root = Path(__file__).parents[1]
+    assert 'app = ["help/*.md"]' in (root / "pyproject.toml").read_text()
+    assert sorted(path.stem for path in (root / "app" / "help").glob("*.md")) == sorted(TOPICS)
