@@ -3,7 +3,9 @@
 Writes to resources/readme/: window.png (the whole window after a run), curves.png (a β change
 visible on its own axis), kl_per_dim.png (collapsed dimensions in grey), reconstructions.png,
 samples.png, presentation.png (F11 mode) and evaluate.png (the Evaluate page on a linear Gaussian
-model, whose exact log-likelihood the estimates approach) and evaluate_input.png (one input's gaps). Run: .venv/bin/python scripts/screenshots.py
+model, whose exact log-likelihood the estimates approach) and evaluate_input.png (one input's gaps),
+curves_for_slides.png (File > Export Figure: the curves on a white page, 2x) and help.png (Help >
+What Am I Looking At? on the Curves tab). Run: .venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
@@ -63,6 +65,33 @@ def grab(widget, path: Path) -> None:
     print(f"wrote {path.relative_to(ROOT)}")
 
 
+def export_figure(window: MainWindow, name: str, path: Path, scale: float) -> None:
+    """File > Export Figure's `name` to `path`, waiting for the worker that writes it."""
+    figures = window.files.figures
+    loop = QEventLoop()
+    failures: list[str] = []
+    figures.exported.connect(loop.quit)
+    window.errorShown.connect(failures.append)
+    window.errorShown.connect(loop.quit)
+    figures.export_figure(name, path, scale)
+    loop.exec()
+    figures.exported.disconnect(loop.quit)
+    window.errorShown.disconnect(failures.append)
+    window.errorShown.disconnect(loop.quit)
+    if failures:
+        raise SystemExit(failures[0])
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def show_help(window: MainWindow, path: Path) -> None:
+    """Help > What Am I Looking At? for the tab on show, grabbed and closed."""
+    help_for_views = window.run_actions.view_help
+    help_for_views.open_for_current_view()
+    settle(300)
+    grab(help_for_views.pages, path)
+    help_for_views.pages.close()
+
+
 def evaluate(window: MainWindow, examples: int, samples: int, selected: int) -> None:
     """The Evaluate page's two jobs: the test set, then the input `selected` on the map."""
     page = window.evaluation
@@ -116,6 +145,8 @@ def main() -> int:
     show_tab(window, "Curves")
     grab(window.curves, arguments.out / "curves.png")
     grab(window, arguments.out / "window.png")
+    export_figure(window, "loss_curves", arguments.out / "curves_for_slides.png", 2)
+    show_help(window, arguments.out / "help.png")
     show_tab(window, "Reconstructions")
     grab(window.previews.reconstruction_page, arguments.out / "reconstructions.png")
     show_tab(window, "Samples")
