@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 from app import control_words as words
 from app.choice_combo import ChoiceCombo, with_reason
 from app.naming import named
+from app.settings import data_source
 from app.state import UNTIL_STOPPED_STEPS
 from vae_core.config import DataConfig, RunConfig
 from vae_core.data import NAMED_DATASETS
@@ -133,6 +135,11 @@ class ControlPanel(QWidget):
 
         tips = words.TIPS
         self.dataset_combo = _combo("datasetCombo", "Data set", NAMED_DATASETS, tips["dataset"])
+        self.data_source_button = named(QToolButton(), "dataSourceButton", "Choose a data source")
+        self.data_source_button.setText("…")
+        self.data_source_button.setToolTip(
+            "Train on other data: MNIST files or a download, a folder of your images, an .npz/.npy file (Ctrl+D)"
+        )
         self.model_combo = ChoiceCombo("modelCombo", "Model family", tips["family"], MODEL_FAMILIES, words.FAMILIES)
         self.prior_combo = ChoiceCombo("priorCombo", "Prior", tips["prior"], PRIORS, words.PRIORS)
         self.components_spin = _spin("priorComponentsSpinBox", "Prior components", 1, 512, tips["components"])
@@ -174,11 +181,14 @@ class ControlPanel(QWidget):
         budget_row = QHBoxLayout()
         budget_row.addWidget(self.epochs_spin, 1)
         budget_row.addWidget(self.until_stopped_check)
+        dataset_row = QHBoxLayout()
+        dataset_row.addWidget(self.dataset_combo, 1)
+        dataset_row.addWidget(self.data_source_button)
         beta_row = QHBoxLayout()
         beta_row.addWidget(self.beta_slider, 1)
         beta_row.addWidget(self.beta_spin)
         layout = QVBoxLayout(self)
-        layout.addWidget(_group("Data", [("Data set", self.dataset_combo)]))
+        layout.addWidget(_group("Data", [("Data set", dataset_row)]))
         layout.addWidget(
             _group(
                 "Model",
@@ -212,7 +222,7 @@ class ControlPanel(QWidget):
 
         # Fixed while a run goes; β and the learning rate stay live.
         self._locked_while_running = (
-            self.dataset_combo, self.model_combo, self.prior_combo, self.components_spin, self.likelihood_combo,
+            self.dataset_combo, self.data_source_button, self.model_combo, self.prior_combo, self.components_spin, self.likelihood_combo,
             self.arch_combo, self.latent_dim_spin, self.hidden_edit, self.codebook_spin, self.schedule_combo,
             self.batch_spin, self.epochs_spin, self.until_stopped_check, self.seed_spin, self.device_combo,
             self.reset_button,
@@ -311,7 +321,26 @@ class ControlPanel(QWidget):
         return sizes
 
     def data_config(self) -> DataConfig:
-        return dataclasses.replace(self._base.data, dataset=self.dataset_combo.currentText())
+        # An entry chosen with its own files (MNIST from a folder, images at a size) keeps them.
+        source = self.dataset_combo.currentData() or data_source(DataConfig())
+        return dataclasses.replace(self._base.data, **{**source, "dataset": self.dataset_combo.currentText()})
+
+    def choose_data(self, config: DataConfig) -> None:
+        """Select the data set of `config` with where and how its files are read (from the
+        data-source dialog or a drop); the rest of the data settings stay."""
+        before = self.data_config()
+        self._keep_source(self.dataset_combo.findText(config.dataset), config)
+        _select(self.dataset_combo, config.dataset)
+        if self.dataset_combo.currentText() == before.dataset and self.data_config() != before:
+            self.dataChanged.emit()
+
+    def _keep_source(self, index: int, config: DataConfig) -> None:
+        if index < 0:
+            self.dataset_combo.addItem(config.dataset)
+            index = self.dataset_combo.count() - 1
+        self.dataset_combo.setItemData(index, data_source(config))
+        if config.data_dir:
+            self.dataset_combo.setItemData(index, f"{config.dataset} from {config.data_dir}", Qt.ItemDataRole.ToolTipRole)
 
     def _max_steps(self) -> int | None:
         if self.until_stopped_check.isChecked():
@@ -361,6 +390,7 @@ class ControlPanel(QWidget):
         # The config's own model choices win over the ones a data set suggests.
         previous = self.dataset_combo.currentText()
         self.dataset_combo.blockSignals(True)
+        self._keep_source(self.dataset_combo.findText(config.data.dataset), config.data)
         _select(self.dataset_combo, config.data.dataset)
         self.dataset_combo.blockSignals(False)
         if self.dataset_combo.currentText() != previous:

@@ -1,5 +1,6 @@
 """File menu actions for the window: pick a path, then hand it to the controller that owns the
-file (checkpoints, metrics CSV, plot PNGs); drop a checkpoint on the window to open it."""
+file (checkpoints, metrics CSV, plot PNGs); a checkpoint dropped on the window opens, a data set
+(a folder, an .npz or .npy file) becomes the next run's data."""
 
 from __future__ import annotations
 
@@ -129,17 +130,20 @@ class FileActions:
             self.export_plot(title, path)
 
     @staticmethod
-    def _dropped_checkpoint(event) -> str | None:
+    def _dropped_path(event) -> str | None:
         for url in event.mimeData().urls():
-            if url.isLocalFile() and url.toLocalFile().endswith(".safetensors"):
+            if url.isLocalFile():
                 return url.toLocalFile()
         return None
 
     def drag_enter(self, event) -> None:
-        if self._dropped_checkpoint(event):
+        if self._dropped_path(event):
             event.acceptProposedAction()
 
     def drop(self, event) -> None:
-        if path := self._dropped_checkpoint(event):
+        if path := self._dropped_path(event):
             event.acceptProposedAction()
-            self.window.open_checkpoint(path)
+            if path.endswith(".safetensors"):
+                self.window.open_checkpoint(path)
+            else:
+                self.window.data_sources.open_dropped(path)

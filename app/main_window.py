@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.controllers.checkpoints import CheckpointController
 from app.controllers.run import RunController
 from app.controls import ControlPanel
+from app.data_source import DataSources
 from app.evaluation_page import EvaluationPage
 from app.explorer.explorer import LatentExplorer
 from app.file_actions import FileActions
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.status = RunStatusBar(self.statusBar(), state)
         self.run_actions = RunActions(self)
         self.files = FileActions(self)
+        self.data_sources = DataSources(self)
         self.presentation = Presentation(self, WINDOW_STATE_VERSION)
         self.run_actions.build_menus()
 

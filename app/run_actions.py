@@ -105,7 +105,7 @@ class RunActions:
         window, files = self.window, self.window.files
         menus = window.menuBar()
         file_menu = menus.addMenu("&File")
-        file_menu.addActions([files.open_action, files.save_action, files.resume_action])
+        file_menu.addActions([files.open_action, window.data_sources.open_action, files.save_action, files.resume_action])
         file_menu.addActions([files.follow_action, files.stop_following_action])
         file_menu.addSeparator()
         file_menu.addAction(files.export_csv_action)

@@ -104,7 +104,8 @@ def wait_for_jobs(timeout_s: float) -> bool:
 class DataCache:
     """Data splits by data config, each loaded once and kept for the next run (Qt-free; any
     thread). Callers asking for a split that is loading wait for that load; a failed load is
-    tried again by the next caller. `progress(done, total)` hears downloads once per percent."""
+    tried again by the next caller. `progress(done, total)` hears downloads once per percent; a
+    caller's own `progress` hears its load's downloads instead (and may cancel them)."""
 
     def __init__(self, progress: Callable[[int, int], None] | None = None, capacity: int = 3):
         self._progress = progress
@@ -114,7 +115,7 @@ class DataCache:
         self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, config: DataConfig) -> DataSplit:
+    def get(self, config: DataConfig, progress: Callable[[int, int], None] | None = None) -> DataSplit:
         key = json.dumps(dataclasses.asdict(config), sort_keys=True)
         with self._lock:
             loading = self._loading.setdefault(key, threading.Lock())
@@ -122,7 +123,7 @@ class DataCache:
             with self._lock:
                 split = self._splits.get(key)
             if split is None:
-                split = load_data(dataclasses.replace(config), self._report)
+                split = load_data(dataclasses.replace(config), progress or self._report)
                 with self._lock:
                     self._splits[key] = split
                     while len(self._splits) > self._capacity:

@@ -1,0 +1,225 @@
+"""Which data the next run trains on, from the data-source dialog, a drop on the window or the
+recent list: the dialog's state model and its controller.
+
+A source is previewed before it is chosen: it loads on a worker through the run's data cache (so
+Train finds it loaded), and an answer about a source the user has since left is dropped (a
+generation counter). MNIST-family files are downloaded only when the user asks, with progress and
+a Cancel that stops the download at its next block and leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from psygnal import Signal as StateSignal
+from PySide6.QtCore import QObject, Signal
+
+from app.data_source_dialog import DataSourceDialog
+from app.settings import data_source, forget_data_set, recent_data_sets, remember_data_set
+from app.workers import DataCache, start_job
+from vae_core.config import DataConfig
+from vae_core.data import DatasetInfo, DataSplit, data_location, dataset_for_path
+from vae_core.data.downloads import DownloadCancelled
+from vae_core.data.mnist_family import IDX_SOURCES, missing_files, missing_files_message, source_folder
+from vae_core.errors import VaeStudioError
+
+PREVIEW_COUNT = 16
+_CLASSES_NAMED = 12
+
+
+class SourceVanished(VaeStudioError):
+    """The file or folder a data set reads is no longer there."""
+
+
+@dataclass(frozen=True)
+class DataPreview:
+    """A source as the dialog shows it before it is chosen; made on a worker."""
+
+    config: DataConfig
+    info: DatasetInfo | None  # None while its files are still to be downloaded
+    images: np.ndarray | None = None  # a few examples, uint8 (N, H, W) or (N, H, W, C)
+    train_size: int = 0
+    missing: tuple[str, ...] = ()  # MNIST-family files not downloaded yet
+
+    @classmethod
+    def of(cls, config: DataConfig, split: DataSplit) -> DataPreview:
+        examples = split.train.images[:PREVIEW_COUNT].numpy() if split.train.is_image else None
+        if examples is not None:
+            examples = examples[:, 0] if examples.shape[1] == 1 else examples.transpose(0, 2, 3, 1)
+        return cls(config, split.info, examples, len(split.train))
+
+    def describe(self) -> str:
+        if self.info is None:
+            return f"Not downloaded yet: {', '.join(self.missing)} go to {source_folder(self.config.dataset, self.config)}"
+        info = self.info
+        channels, height, width = info.image_shape
+        if info.is_image:
+            colour = "grayscale" if channels == 1 else "colour"
+            what = f"{info.size:,} images of {width}×{height} pixels, {colour}"
+        else:
+            what = f"{info.size:,} points in {channels}-D"
+        names = ", ".join(info.class_names[:_CLASSES_NAMED]) + (", …" if info.num_classes > _CLASSES_NAMED else "")
+        lines = [
+            f"{what} ({self.train_size:,} to train, {info.size - self.train_size:,} to test)",
+            f"{info.num_classes} {'class' if info.num_classes == 1 else 'classes'}: {names}",
+            *info.notes,
+        ]
+        return "\n".join(lines)
+
+
+def load_preview(cache: DataCache, config: DataConfig, download: bool, progress) -> DataPreview:
+    """The preview of `config` (on a worker). MNIST-family files are fetched only if `download`."""
+    location = data_location(config)
+    if location is not None and not location.exists():
+        raise SourceVanished(f"{location}: not found (moved or deleted?)")
+    if config.dataset in IDX_SOURCES and not download:
+        missing = missing_files(config.dataset, config)
+        if missing and config.data_dir:
+            raise VaeStudioError(missing_files_message(config.dataset, config, missing))
+        if missing:
+            return DataPreview(config, None, missing=missing)
+    return DataPreview.of(config, cache.get(config, progress))
+
+
+def _vanished(configs: list[DataConfig]) -> list[DataConfig]:
+    return [config for config in configs if not data_location(config).exists()]
+
+
+class DataSourceState:
+    """What the dialog shows; only the GUI thread changes it."""
+
+    changed = StateSignal(str)  # "preview", "progress" or "recent"
+
+    def __init__(self) -> None:
+        self.config: DataConfig | None = None  # the source asked for last
+        self.preview: DataPreview | None = None  # its preview, once loaded
+        self.loading = False
+        self.problem = ""  # why the last source did not load
+        self.download: tuple[int, int] | None = None  # bytes done and in all, while downloading
+        self.recent: list[DataConfig] = []
+
+    def set(self, name: str, **values) -> None:
+        for field, value in values.items():
+            setattr(self, field, value)
+        self.changed.emit(name)
+
+
+class DataSources(QObject):
+    """Opens the dialog, previews sources on workers, puts the chosen one into the controls and
+    remembers the user's own data sets that loaded."""
+
+    previewShown = Signal(object)  # DataPreview, after the state has it
+    _downloadProgress = Signal(int, int, int)  # generation, bytes done, bytes in all (from a worker)
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.state = DataSourceState()
+        self.dialog = None
+        self._generation = 0
+        self._cancel = threading.Event()
+        self.open_action = window.run_actions.action(
+            "openDataAction", "Open &Data Set…", self.open_dialog, "Ctrl+D",
+            "Train on MNIST files or a download, a folder of images, an .npz/.npy file or IDX files",
+        )  # fmt: skip
+        window.controls.data_source_button.clicked.connect(self.open_dialog)
+        window.dataLoaded.connect(self._remember_loaded)
+        self._downloadProgress.connect(self._on_download_progress)
+        self.state.recent = recent_data_sets(window.settings)
+
+    def open_dialog(self) -> None:
+        if self.dialog is None:
+            self.dialog = DataSourceDialog(self, self.window)
+            self.dialog.show_source(self.window.controls.data_config())
+        self.dialog.show()
+        self.dialog.raise_()
+        self.dialog.activateWindow()
+        recent = list(self.state.recent)
+        start_job(_vanished, recent, on_result=self._drop_vanished, on_error=self._show_problem)
+
+    # Previews.
+    def preview(self, config: DataConfig | None, download: bool = False) -> None:
+        """Load `config` for the dialog (None: no source yet), dropping whatever was asked before."""
+        self._cancel.set()  # a download for the last source is no longer wanted
+        self._cancel = cancel = threading.Event()
+        self._generation += 1
+        generation = self._generation
+        self.state.set("preview", config=config, preview=None, loading=config is not None, problem="", download=None)
+        if config is None:
+            return
+        start_job(
+            load_preview, self.window.runs.data, config, download, partial(self._report, generation, cancel),
+            on_result=partial(self._previewed, generation),
+            on_error=partial(self._preview_failed, generation),
+        )  # fmt: skip
+
+    def cancel_download(self) -> None:
+        self._cancel.set()
+
+    def _report(self, generation: int, cancel: threading.Event, done: int, total: int) -> None:
+        """A download's progress (on the worker): stops it when cancelled."""
+        if cancel.is_set():
+            raise DownloadCancelled("download cancelled: files downloaded completely stay, the partial one is removed")
+        self._downloadProgress.emit(generation, done, total)
+
+    def _on_download_progress(self, generation: int, done: int, total: int) -> None:
+        if generation == self._generation:
+            self.state.set("progress", download=(done, total))
+
+    def _previewed(self, generation: int, preview: DataPreview) -> None:
+        if generation == self._generation:
+            self.state.set("preview", preview=preview, loading=False, download=None)
+            self.previewShown.emit(preview)
+
+    def _preview_failed(self, generation: int, error: Exception) -> None:
+        if generation != self._generation:
+            return
+        config = self.state.config
+        message = str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
+        if isinstance(error, SourceVanished) and data_source(config) in map(data_source, self.state.recent):
+            self._forget(config)
+            message += ": dropped from the recent data sets"
+        self.state.set("preview", loading=False, problem=message, download=None)
+        if not isinstance(error, DownloadCancelled):
+            self._show_problem(error, message)
+
+    def _show_problem(self, error: Exception, message: str = "") -> None:
+        self.window.show_error(message or str(error))
+
+    # Choosing.
+    def choose(self, config: DataConfig) -> bool:
+        """Make `config` the data of the next run: the controls show it, the window preloads it."""
+        if self.window.runs.status.training:
+            self.window.show_error("a run is going: stop it before choosing other data")
+            return False
+        self.window.controls.choose_data(config)
+        return True
+
+    def open_dropped(self, path: str) -> None:
+        """A file or folder dropped on the window: whether it is a data set is decided on a worker."""
+        start_job(dataset_for_path, path, on_result=self._dropped, on_error=self._show_problem)
+
+    def _dropped(self, dataset: str) -> None:
+        self.choose(dataclasses.replace(self.window.controls.data_config(), **data_source(DataConfig(dataset=dataset))))
+
+    # Recent data sets.
+    def _remember_loaded(self, dataset: str, problem: str) -> None:
+        config = self.window.controls.data_config()
+        if not problem and config.dataset == dataset and data_location(config) is not None:
+            remember_data_set(self.window.settings, config)
+            self.state.set("recent", recent=recent_data_sets(self.window.settings))
+
+    def _forget(self, config: DataConfig) -> None:
+        forget_data_set(self.window.settings, config)
+        self.state.set("recent", recent=recent_data_sets(self.window.settings))
+
+    def _drop_vanished(self, vanished: list[DataConfig]) -> None:
+        for config in vanished:
+            self._forget(config)
+        if vanished:
+            gone = ", ".join(str(data_location(config)) for config in vanished)
+            self.window.show_error(f"dropped from the recent data sets, no longer there: {gone}")
