@@ -54,7 +54,12 @@ class DataPreview:
 
     def describe(self) -> str:
         if self.info is None:
-            return f"Not downloaded yet: {', '.join(self.missing)} go to {source_folder(self.config.dataset, self.config)}"
+            name = self.config.dataset
+            megabytes = sum(remote.size for remote in IDX_SOURCES[name].files if remote.name in self.missing) / 1e6
+            return (
+                f"Not downloaded yet: Download fetches {', '.join(self.missing)} ({megabytes:.1f} MB) into "
+                f"{source_folder(name, self.config)}, or choose a folder of yours that holds them"
+            )
         info = self.info
         channels, height, width = info.image_shape
         if info.is_image:
@@ -129,9 +134,10 @@ class DataSources(QObject):
         window.controls.data_source_button.clicked.connect(self.open_dialog)
         window.dataLoaded.connect(self._remember_loaded)
         self._downloadProgress.connect(self._on_download_progress)
-        self.state.recent = recent_data_sets(window.settings)
 
     def open_dialog(self) -> None:
+        # Another window may have remembered data sets since.
+        self.state.set("recent", recent=recent_data_sets(self.window.settings))
         if self.dialog is None:
             self.dialog = DataSourceDialog(self, self.window)
             self.dialog.show_source(self.window.controls.data_config())

@@ -47,6 +47,7 @@ KINDS = {
 }
 DOWNLOAD, OWN_FOLDER = "Download into the cache folder", "Files in a folder of mine"
 PREVIEW_COLUMNS = 8
+RECENT_ROWS_SHOWN = 4
 
 
 def _row(*widgets) -> QWidget:
@@ -126,7 +127,7 @@ class DataSourceDialog(QDialog):
 
         self.recent_list = named(QListWidget(), "recentDataList", "Recent data sets")
         self.recent_list.setToolTip("Your data sets that loaded lately, newest first: click one to preview it")
-        self.recent_list.setMaximumHeight(110)
+        self.recent_label = QLabel("Recent")
         self.preview_grid = named(ImageGrid(), "dataPreview", "Preview of the data")
         self.preview_grid.setMinimumSize(420, 110)
         self.summary_label = named(QLabel(), "dataSummary", "Count, shape and classes")
@@ -138,13 +139,13 @@ class DataSourceDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addLayout(self.form)
-        layout.addWidget(QLabel("Recent"))
+        layout.addWidget(self.recent_label)
         layout.addWidget(self.recent_list)
         layout.addWidget(QLabel("Preview"))
         layout.addWidget(self.preview_grid, 1)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.buttons)
-        self.resize(640, 620)
+        self.resize(640, 560)
 
         for combo in (self.kind_combo, self.set_combo, self.where_combo, self.color_combo):
             combo.currentIndexChanged.connect(self._source_edited)
@@ -263,11 +264,17 @@ class DataSourceDialog(QDialog):
             self._show_preview()
 
     def _show_recent(self) -> None:
+        self.recent_label.setVisible(bool(self.state.recent))
+        self.recent_list.setVisible(bool(self.state.recent))
         self.recent_list.clear()
         for config in self.state.recent:
             item = QListWidgetItem(describe_source(config))
             item.setData(Qt.ItemDataRole.UserRole, config)
             self.recent_list.addItem(item)
+        # As tall as four entries at most; more scroll.
+        rows = min(self.recent_list.count(), RECENT_ROWS_SHOWN)
+        frame = 2 * self.recent_list.frameWidth()
+        self.recent_list.setFixedHeight(rows * self.recent_list.sizeHintForRow(0) + frame if rows else 0)
 
     def _show_preview(self) -> None:
         state = self.state

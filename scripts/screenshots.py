@@ -3,9 +3,10 @@
 Writes to resources/readme/: window.png (the whole window after a run), curves.png (a β change
 visible on its own axis), kl_per_dim.png (collapsed dimensions in grey), reconstructions.png,
 samples.png, presentation.png (F11 mode) and evaluate.png (the Evaluate page on a linear Gaussian
-model, whose exact log-likelihood the estimates approach) and evaluate_input.png (one input's gaps),
-curves_for_slides.png (File > Export Figure: the curves on a white page, 2x) and help.png (Help >
-What Am I Looking At? on the Curves tab). Run: .venv/bin/python scripts/screenshots.py
+model, whose exact log-likelihood the estimates approach), evaluate_input.png (one input's gaps),
+curves_for_slides.png (File > Export Figure: the curves on a white page, 2x), help.png (Help >
+What Am I Looking At? on the Curves tab) and data_source.png (the data-source dialog previewing a
+folder of PNGs). Run: .venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+from app.settings import remember_data_set  # noqa: E402
+from vae_core.data import load_data  # noqa: E402
 
 
 def train(window: MainWindow, config: RunConfig, beta_change: tuple[int, float] | None = None) -> None:
@@ -114,6 +117,34 @@ def show_tab(window: MainWindow, title: str) -> None:
     settle(200)
 
 
+def data_source_dialog(window: MainWindow, path: Path) -> None:
+    """The data-source dialog previewing a folder of PNGs in class subfolders (glyphs written out),
+    with an array file of the same images among the recent data sets."""
+    import numpy as np
+    from PIL import Image
+
+    workspace = Path(tempfile.mkdtemp())
+    folder = workspace / "my-digits"
+    glyphs = load_data(DataConfig(dataset="glyphs", size=600)).train
+    for index in range(240):
+        class_folder = folder / glyphs.class_names[glyphs.labels[index]]
+        class_folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(glyphs.images[index, 0].numpy()).save(class_folder / f"{index:03d}.png")
+    np.savez(workspace / "digits.npz", images=glyphs.images[:240, 0].numpy(), labels=glyphs.labels[:240].numpy())
+    remember_data_set(window.settings, DataConfig(dataset=f"npz:{workspace / 'digits.npz'}", image_size=32))
+    remember_data_set(window.settings, DataConfig(dataset=f"folder:{folder}"))
+    window.data_sources.open_dialog()
+    dialog = window.data_sources.dialog
+    loop = QEventLoop()
+    window.data_sources.previewShown.connect(loop.quit)
+    dialog.show_source(DataConfig(dataset=f"folder:{folder}"))
+    loop.exec()
+    window.data_sources.previewShown.disconnect(loop.quit)
+    settle(200)
+    grab(dialog, path)
+    dialog.reject()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "readme")
@@ -126,6 +157,7 @@ def main() -> int:
     window.resize(1500, 940)
     window.show()
     glyphs = DataConfig(dataset="glyphs", size=6000)
+    data_source_dialog(window, arguments.out / "data_source.png")
 
     # Many dimensions and a large β: some dimensions collapse, the bars show which.
     train(window, RunConfig(
