@@ -17,6 +17,7 @@ from functools import partial
 import numpy as np
 from psygnal import Signal as StateSignal
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication
 
 from app.data_source_dialog import DataSourceDialog
 from app.settings import data_source, forget_data_set, recent_data_sets, remember_data_set
@@ -134,6 +135,10 @@ class DataSources(QObject):
         window.controls.data_source_button.clicked.connect(self.open_dialog)
         window.dataLoaded.connect(self._remember_loaded)
         self._downloadProgress.connect(self._on_download_progress)
+        application = QApplication.instance()
+        if application is not None:
+            # Quitting must not wait for a download to end: the pool's threads are joined at exit.
+            application.aboutToQuit.connect(self.cancel_download)
 
     def open_dialog(self) -> None:
         # Another window may have remembered data sets since.
