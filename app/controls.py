@@ -13,18 +13,13 @@ import re
 
 import torch
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QRegularExpressionValidator, QValidator
+from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLineEdit,
     QPushButton,
     QSlider,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -32,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app import control_words as words
 from app.choice_combo import ChoiceCombo, with_reason
+from app.control_widgets import LogSpinBox, combo, group, select, spin
 from app.naming import named
 from app.settings import data_source
 from app.state import UNTIL_STOPPED_STEPS
@@ -57,66 +53,6 @@ _HIDDEN_SIZES = re.compile(r"^\s*\d+(\s*,\s*\d+)*\s*$")
 VECTOR_ARCHITECTURES = ("mlp", "linear")
 
 
-class LogSpinBox(QDoubleSpinBox):
-    """A spin box for scale parameters: shows 4 significant digits, and each arrow step
-    multiplies the value by a fixed factor instead of adding to it."""
-
-    def __init__(self, minimum: float, maximum: float, decades_per_step: float = 0.1, parent=None):
-        super().__init__(parent)
-        # Enough decimals that Qt's rounding never touches the smallest allowed value.
-        self.setDecimals(12)
-        self.setRange(minimum, maximum)
-        self._factor = 10.0**decades_per_step
-
-    def textFromValue(self, value: float) -> str:
-        return f"{value:.4g}"
-
-    def valueFromText(self, text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            return self.value()
-
-    def validate(self, text: str, position: int):
-        try:
-            value = float(text)
-        except ValueError:
-            return QValidator.State.Intermediate, text, position
-        if self.minimum() <= value <= self.maximum():
-            return QValidator.State.Acceptable, text, position
-        return QValidator.State.Intermediate, text, position
-
-    def stepBy(self, steps: int) -> None:
-        self.setValue(self.value() * self._factor**steps)
-
-
-def _combo(object_name: str, accessible_name: str, choices, tooltip: str) -> QComboBox:
-    combo = named(QComboBox(), object_name, accessible_name)
-    combo.addItems(list(choices))
-    combo.setToolTip(tooltip)
-    return combo
-
-
-def _select(combo: QComboBox, value: str) -> None:
-    """Select `value`, adding it when the registry does not list it (a data folder, say)."""
-    if isinstance(combo, ChoiceCombo):
-        combo.select(value)
-        return
-    index = combo.findText(value)
-    if index < 0:
-        combo.addItem(value)
-        index = combo.count() - 1
-    combo.setCurrentIndex(index)
-
-
-def _spin(object_name: str, accessible_name: str, minimum: int, maximum: int, tooltip: str) -> QSpinBox:
-    spin = named(QSpinBox(), object_name, accessible_name)
-    spin.setRange(minimum, maximum)
-    spin.setToolTip(tooltip)
-    spin.setGroupSeparatorShown(True)
-    return spin
-
-
 def available_devices() -> list[str]:
     return [name for name in DEVICE_CHOICES if name != "cuda" or torch.cuda.is_available()]
 
@@ -134,7 +70,7 @@ class ControlPanel(QWidget):
         self._base = RunConfig()
 
         tips = words.TIPS
-        self.dataset_combo = _combo("datasetCombo", "Data set", NAMED_DATASETS, tips["dataset"])
+        self.dataset_combo = combo("datasetCombo", "Data set", NAMED_DATASETS, tips["dataset"])
         self.data_source_button = named(QToolButton(), "dataSourceButton", "Choose a data source")
         self.data_source_button.setText("…")
         self.data_source_button.setToolTip(
@@ -142,16 +78,16 @@ class ControlPanel(QWidget):
         )
         self.model_combo = ChoiceCombo("modelCombo", "Model family", tips["family"], MODEL_FAMILIES, words.FAMILIES)
         self.prior_combo = ChoiceCombo("priorCombo", "Prior", tips["prior"], PRIORS, words.PRIORS)
-        self.components_spin = _spin("priorComponentsSpinBox", "Prior components", 1, 512, tips["components"])
+        self.components_spin = spin("priorComponentsSpinBox", "Prior components", 1, 512, tips["components"])
         self.likelihood_combo = ChoiceCombo(
             "likelihoodCombo", "Likelihood", tips["likelihood"], LIKELIHOODS, words.LIKELIHOODS
         )
         self.arch_combo = ChoiceCombo("archCombo", "Architecture", tips["arch"], ARCHITECTURES, words.ARCHITECTURES)
-        self.latent_dim_spin = _spin("latentDimSpinBox", "Latent dimension", 1, 256, tips["latent_dim"])
+        self.latent_dim_spin = spin("latentDimSpinBox", "Latent dimension", 1, 256, tips["latent_dim"])
         self.hidden_edit = named(QLineEdit(), "hiddenEdit", "Hidden sizes")
         self.hidden_edit.setValidator(QRegularExpressionValidator(_HIDDEN_SIZES.pattern))
         self.hidden_edit.setToolTip(tips["hidden"])
-        self.codebook_spin = _spin("codebookSizeSpinBox", "Codebook size", 2, 4096, tips["codebook"])
+        self.codebook_spin = spin("codebookSizeSpinBox", "Codebook size", 2, 4096, tips["codebook"])
 
         self.beta_slider = named(QSlider(Qt.Orientation.Horizontal), "betaSlider", "Beta (log scale)")
         low, high = (round(math.log10(v) * _SLIDER_STEPS_PER_DECADE) for v in BETA_RANGE)
@@ -167,16 +103,16 @@ class ControlPanel(QWidget):
 
         self.lr_spin = named(LogSpinBox(1e-6, 1.0), "learningRateSpinBox", "Learning rate")
         self.lr_spin.setToolTip(tips["lr"])
-        self.batch_spin = _spin("batchSizeSpinBox", "Batch size", 1, 65536, tips["batch"])
-        self.epochs_spin = _spin("epochsSpinBox", "Epochs", 1, 100000, tips["epochs"])
+        self.batch_spin = spin("batchSizeSpinBox", "Batch size", 1, 65536, tips["batch"])
+        self.epochs_spin = spin("epochsSpinBox", "Epochs", 1, 100000, tips["epochs"])
         self.until_stopped_check = named(QCheckBox("until I stop it"), "untilStoppedCheck", "Train until stopped")
         self.until_stopped_check.setToolTip("No budget: the run goes on until you press Stop")
         self.until_stopped_check.toggled.connect(self._enable_what_applies)
         self.reset_button = named(QPushButton("Reset to defaults"), "resetDefaultsButton", "Reset settings to defaults")
         self.reset_button.setToolTip("Every setting back to its default for the chosen data set")
         self.reset_button.clicked.connect(self.reset_to_defaults)
-        self.seed_spin = _spin("seedSpinBox", "Seed", 0, 2**31 - 1, tips["seed"])
-        self.device_combo = _combo("deviceCombo", "Device", available_devices(), tips["device"])
+        self.seed_spin = spin("seedSpinBox", "Seed", 0, 2**31 - 1, tips["seed"])
+        self.device_combo = combo("deviceCombo", "Device", available_devices(), tips["device"])
 
         budget_row = QHBoxLayout()
         budget_row.addWidget(self.epochs_spin, 1)
@@ -188,9 +124,9 @@ class ControlPanel(QWidget):
         beta_row.addWidget(self.beta_slider, 1)
         beta_row.addWidget(self.beta_spin)
         layout = QVBoxLayout(self)
-        layout.addWidget(_group("Data", [("Data set", dataset_row)]))
+        layout.addWidget(group("Data", [("Data set", dataset_row)]))
         layout.addWidget(
-            _group(
+            group(
                 "Model",
                 [
                     ("Family", self.model_combo),
@@ -204,9 +140,9 @@ class ControlPanel(QWidget):
                 ],
             )
         )
-        layout.addWidget(_group("Objective", [("β", beta_row), ("Schedule", self.schedule_combo)]))
+        layout.addWidget(group("Objective", [("β", beta_row), ("Schedule", self.schedule_combo)]))
         layout.addWidget(
-            _group(
+            group(
                 "Optimiser",
                 [
                     ("Learning rate", self.lr_spin),
@@ -246,9 +182,9 @@ class ControlPanel(QWidget):
         a likelihood and networks for vectors, images the image ones. The user may change either
         afterwards (conv with points is refused in `config()`)."""
         defaults = defaults_for(name).model
-        _select(self.likelihood_combo, defaults.likelihood)
+        select(self.likelihood_combo, defaults.likelihood)
         if name in POINT_CLOUDS and self.arch_combo.name() not in VECTOR_ARCHITECTURES:
-            _select(self.arch_combo, defaults.arch)
+            select(self.arch_combo, defaults.arch)
 
     # β: the slider and the spin box show one value.
     @property
@@ -330,7 +266,7 @@ class ControlPanel(QWidget):
         data-source dialog or a drop); the rest of the data settings stay."""
         before = self.data_config()
         self._keep_source(self.dataset_combo.findText(config.dataset), config)
-        _select(self.dataset_combo, config.dataset)
+        select(self.dataset_combo, config.dataset)
         if self.dataset_combo.currentText() == before.dataset and self.data_config() != before:
             self.dataChanged.emit()
 
@@ -391,20 +327,20 @@ class ControlPanel(QWidget):
         previous = self.dataset_combo.currentText()
         self.dataset_combo.blockSignals(True)
         self._keep_source(self.dataset_combo.findText(config.data.dataset), config.data)
-        _select(self.dataset_combo, config.data.dataset)
+        select(self.dataset_combo, config.data.dataset)
         self.dataset_combo.blockSignals(False)
         if self.dataset_combo.currentText() != previous:
             self.dataChanged.emit()
-        _select(self.model_combo, config.model.family)
-        _select(self.prior_combo, config.model.prior)
-        _select(self.likelihood_combo, config.model.likelihood)
-        _select(self.arch_combo, config.model.arch)
+        select(self.model_combo, config.model.family)
+        select(self.prior_combo, config.model.prior)
+        select(self.likelihood_combo, config.model.likelihood)
+        select(self.arch_combo, config.model.arch)
         self.latent_dim_spin.setValue(config.model.latent_dim)
         self.hidden_edit.setText(",".join(str(size) for size in config.model.hidden))
         self.components_spin.setValue(config.model.prior_components)
         self.codebook_spin.setValue(config.model.codebook_size)
         self.set_beta(min(max(config.train.beta, BETA_RANGE[0]), BETA_RANGE[1]))
-        _select(self.schedule_combo, config.train.beta_schedule)
+        select(self.schedule_combo, config.train.beta_schedule)
         self.lr_spin.setValue(config.train.lr)
         self.batch_spin.setValue(config.train.batch_size)
         self.epochs_spin.setValue(config.train.epochs)
@@ -412,13 +348,4 @@ class ControlPanel(QWidget):
         self.seed_spin.setValue(config.train.seed)
         devices = available_devices()
         # A checkpoint from a CUDA machine opens on one without: train wherever is possible.
-        _select(self.device_combo, config.train.device if config.train.device in devices else "auto")
-
-
-def _group(title: str, rows) -> QGroupBox:
-    box = QGroupBox(title)
-    form = QFormLayout(box)
-    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-    for label, field in rows:
-        form.addRow(label, field)
-    return box
+        select(self.device_combo, config.train.device if config.train.device in devices else "auto")

@@ -1,0 +1,85 @@
+"""The widgets the settings panel is built from: a spin box for scale parameters, combos and spin
+boxes with names and tooltips, and a titled form."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QSpinBox,
+)
+
+from app.choice_combo import ChoiceCombo
+from app.naming import named
+
+
+class LogSpinBox(QDoubleSpinBox):
+    """A spin box for scale parameters: shows 4 significant digits, and each arrow step
+    multiplies the value by a fixed factor instead of adding to it."""
+
+    def __init__(self, minimum: float, maximum: float, decades_per_step: float = 0.1, parent=None):
+        super().__init__(parent)
+        # Enough decimals that Qt's rounding never touches the smallest allowed value.
+        self.setDecimals(12)
+        self.setRange(minimum, maximum)
+        self._factor = 10.0**decades_per_step
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:.4g}"
+
+    def valueFromText(self, text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, position: int):
+        try:
+            value = float(text)
+        except ValueError:
+            return QValidator.State.Intermediate, text, position
+        if self.minimum() <= value <= self.maximum():
+            return QValidator.State.Acceptable, text, position
+        return QValidator.State.Intermediate, text, position
+
+    def stepBy(self, steps: int) -> None:
+        self.setValue(self.value() * self._factor**steps)
+
+
+def combo(object_name: str, accessible_name: str, choices, tooltip: str) -> QComboBox:
+    combo = named(QComboBox(), object_name, accessible_name)
+    combo.addItems(list(choices))
+    combo.setToolTip(tooltip)
+    return combo
+
+
+def select(combo: QComboBox, value: str) -> None:
+    """Select `value`, adding it when the registry does not list it (a data folder, say)."""
+    if isinstance(combo, ChoiceCombo):
+        combo.select(value)
+        return
+    index = combo.findText(value)
+    if index < 0:
+        combo.addItem(value)
+        index = combo.count() - 1
+    combo.setCurrentIndex(index)
+
+
+def spin(object_name: str, accessible_name: str, minimum: int, maximum: int, tooltip: str) -> QSpinBox:
+    spin = named(QSpinBox(), object_name, accessible_name)
+    spin.setRange(minimum, maximum)
+    spin.setToolTip(tooltip)
+    spin.setGroupSeparatorShown(True)
+    return spin
+
+
+def group(title: str, rows) -> QGroupBox:
+    box = QGroupBox(title)
+    form = QFormLayout(box)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    for label, field in rows:
+        form.addRow(label, field)
+    return box
