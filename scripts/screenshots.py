@@ -6,7 +6,7 @@ samples.png, presentation.png (F11 mode) and evaluate.png (the Evaluate page on 
 model, whose exact log-likelihood the estimates approach), evaluate_input.png (one input's gaps),
 curves_for_slides.png (File > Export Figure: the curves on a white page, 2x), help.png (Help >
 What Am I Looking At? on the Curves tab) and data_source.png (the data-source dialog previewing a
-folder of PNGs). Run: .venv/bin/python scripts/screenshots.py
+folder of PNGs) and curves_points.png (two moons' negative loss on the log scale). Run: .venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+from vae_core.defaults import defaults_for  # noqa: E402
 from app.settings import remember_data_set  # noqa: E402
 from vae_core.data import load_data  # noqa: E402
 
@@ -202,6 +203,12 @@ def main() -> int:
         window.evaluation.result_tabs.setCurrentIndex(index)
         settle(100)
         grab(window.views_dock, arguments.out / name)
+
+    # Two moons with their own defaults: a Gaussian likelihood's loss goes below zero, and the
+    # symmetric log scale keeps it.
+    train(window, defaults_for("moons"))
+    show_tab(window, "Curves")
+    grab(window.curves, arguments.out / "curves_points.png")
     window.close()
     application.processEvents()
     return 0
