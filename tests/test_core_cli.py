@@ -24,7 +24,8 @@ def test_train_then_evaluate_on_the_built_in_data(tmp_path):
     config.write_text('[data]\nsize = 600\n[model]\nhidden = [32]\n[train]\nbatch_size = 50\nlog_every = 5\n')
     result = _run("train", "--out", run_dir, "--config", config, "--max-steps", 20, "--latent-dim", 3)
     assert result.returncode == 0, result.stderr
-    assert {p.name for p in run_dir.iterdir()} == {"checkpoint.safetensors", "config.json", "metrics.csv"}
+    # The held-out curve was measured where the run ended, so there is a best checkpoint too.
+    assert {p.name for p in run_dir.iterdir()} == {"checkpoint.safetensors", "best.safetensors", "config.json", "metrics.csv"}
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["model"]["latent_dim"] == 3 and saved["model"]["hidden"] == [32]
     with (run_dir / "metrics.csv").open() as handle:

@@ -24,6 +24,7 @@ from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ARCHITECTURES
 from vae_core.models.priors import PRIORS
 from vae_core.run_folder import (
+    BEST_NAME,
     CHECKPOINT_NAME,
     METRICS_NAME,
     RunFolderLock,
@@ -286,9 +287,12 @@ def _train_locked(arguments: argparse.Namespace, out: Path) -> int:
         if arguments.beta is not None:
             trainer.set_beta(arguments.beta)
     elif arguments.overwrite:
-        checkpoint_path.unlink(missing_ok=True)  # the replaced run's checkpoint must not outlive its metrics
+        # The replaced run's checkpoints must not outlive its metrics.
+        for name in (CHECKPOINT_NAME, BEST_NAME):
+            (out / name).unlink(missing_ok=True)
     append = arguments.resume and (out / METRICS_NAME).exists()
-    print(f"{data.train.describe()}; training {config.model.family} on {trainer.device}", file=sys.stderr)
+    heldout = "" if trainer.heldout is None else f" ({len(trainer.heldout):,} held out for the held-out curve)"
+    print(f"{data.train.describe()}{heldout}; training {config.model.family} on {trainer.device}", file=sys.stderr)
     bar = _ProgressBar()
     # The checkpoint carries the curves, so that the window shows them when it opens the run.
     history = list(checkpoint.history) if checkpoint is not None and checkpoint.history is not None else []

@@ -15,6 +15,7 @@ from vae_core.checkpoint import save_checkpoint, save_trainer
 from vae_core.errors import VaeStudioError
 from vae_core.files import write_atomically, write_text_atomically
 from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
+from vae_core.training.best import BestKeeper
 from vae_core.training.trainer import (
     METRICS_COLUMNS,
     Trainer,
@@ -87,6 +88,7 @@ def train_in_folder(
     last_save = time.monotonic()
     if append_metrics:
         _widen_metrics_file(out / METRICS_NAME)
+    best = BestKeeper(out, history)
     try:
         with (out / METRICS_NAME).open("a" if append_metrics else "w", newline="", encoding="utf-8") as metrics:
             writer = csv.writer(metrics)
@@ -100,6 +102,7 @@ def train_in_folder(
                 metrics.flush()
                 if on_snapshot is not None:
                     on_snapshot(snapshot)
+                best.offer(snapshot, trainer, history)
                 if time.monotonic() - last_save >= 60 * save_every_minutes and not snapshot.finished:
                     save_trainer(checkpoint_path, trainer, history)
                     last_save = time.monotonic()
@@ -107,10 +110,12 @@ def train_in_folder(
         for number in handlers:
             signal.signal(number, signal.SIG_IGN)  # a second signal must not cut the save short
         save_trainer(checkpoint_path, trainer, history)
+        best.flush(trainer)
         say(f"stopped by {stop if isinstance(stop, RunStopped) else 'SIGINT'} at step {trainer.step:,}; "
             f"saved {checkpoint_path} (continue with --resume)")  # fmt: skip
         return stop.code if isinstance(stop, RunStopped) else 130
     except TrainingDiverged as error:
+        best.flush(trainer)
         if last_good is None:
             raise
         path = out / LAST_GOOD_NAME
@@ -120,5 +125,6 @@ def train_in_folder(
         for number, handler in handlers.items():
             signal.signal(number, handler)
     save_trainer(checkpoint_path, trainer, history)
+    best.flush(trainer)
     say(f"saved {checkpoint_path} after {trainer.step:,} steps")
     return 0
