@@ -152,3 +152,15 @@ def test_a_save_that_cannot_be_written_is_one_line_and_keeps_the_old_file(tmp_pa
     with pytest.raises(VaeStudioError, match=f"cannot write {path}: No space left on device"):
         save_checkpoint(path, config, weights)
     assert path.read_bytes() == before and not list(tmp_path.glob(".*.partial"))
+
+
+def test_a_time_budget_stops_the_run_saves_and_exits_0_and_the_run_resumes(tmp_path, small_config, capsys):
+    out = tmp_path / "run"
+    started = time.monotonic()
+    assert _train(out, small_config, "--max-steps", 10_000_000, "--max-minutes", 0.03) == 0  # 1.8 s
+    assert time.monotonic() - started < 30
+    assert "the time budget ran out at step" in capsys.readouterr().err
+    step = int(load_checkpoint(out / "checkpoint.safetensors").counters["step"])
+    assert 0 < step < 10_000_000
+    assert main(["train", "--out", str(out), "--resume", "--max-steps", str(step + 5)]) == 0
+    assert int(load_checkpoint(out / "checkpoint.safetensors").counters["step"]) == step + 5

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -133,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--save-every", type=_positive_float, default=DEFAULT_SAVE_EVERY_MINUTES, metavar="MINUTES",
         help=f"save a checkpoint this often while training (default {DEFAULT_SAVE_EVERY_MINUTES:g})",
     )  # fmt: skip
+    train.add_argument(
+        "--max-minutes", type=_positive_float, metavar="M",
+        help="stop after M minutes (counted from the start of the command), save, and exit 0",
+    )  # fmt: skip
     # Flags default to None so that only the ones given override the config.
     train.add_argument("--model", choices=sorted(MODEL_FAMILIES))
     train.add_argument("--prior", choices=sorted(PRIORS))
@@ -248,16 +253,17 @@ class _DownloadBar:
 
 
 def _train(arguments: argparse.Namespace) -> int:
+    deadline = None if arguments.max_minutes is None else time.monotonic() + 60 * arguments.max_minutes
     out: Path = arguments.out
     if not str(out).strip():
         raise VaeStudioError("--out needs a folder name")
     with RunFolderLock(out):
         for partial in remove_stale_partials(out):
             print(f"note: removed {partial.name}, left by a save that did not finish", file=sys.stderr)
-        return _train_locked(arguments, out)
+        return _train_locked(arguments, out, deadline)
 
 
-def _train_locked(arguments: argparse.Namespace, out: Path) -> int:
+def _train_locked(arguments: argparse.Namespace, out: Path, deadline: float | None) -> int:
     checkpoint_path = out / CHECKPOINT_NAME
     checkpoint = None
     if arguments.resume:
@@ -299,7 +305,7 @@ def _train_locked(arguments: argparse.Namespace, out: Path) -> int:
     try:
         return train_in_folder(
             trainer, out, history, append, arguments.save_every, on_snapshot=bar.update,
-            say=lambda line: print(line, file=sys.stderr),
+            say=lambda line: print(line, file=sys.stderr), deadline=deadline,
         )  # fmt: skip
     finally:
         bar.close()

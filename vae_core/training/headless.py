@@ -76,9 +76,11 @@ def train_in_folder(
     save_every_minutes: float = DEFAULT_SAVE_EVERY_MINUTES,
     on_snapshot: Callable[[TrainingSnapshot], None] | None = None,
     say: Callable[[str], None] = print,
+    deadline: float | None = None,
 ) -> int:
     """Train to the budget, saving on the way; the process's exit code. `history` holds the metric
-    rows so far (a resumed run's) and gains the new ones; the checkpoint carries them."""
+    rows so far (a resumed run's) and gains the new ones; the checkpoint carries them. At
+    `deadline` (a time.monotonic() value) the run stops at its next step, saves, and exits 0."""
     checkpoint_path = out / CHECKPOINT_NAME
     write_text_atomically(out / "config.json", trainer.config.to_json() + "\n")
     handlers = {}
@@ -89,6 +91,11 @@ def train_in_folder(
     if append_metrics:
         _widen_metrics_file(out / METRICS_NAME)
     best = BestKeeper(out, history)
+    # The budget is kept by a timer rather than at snapshots, which a slow model may space widely.
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), trainer.stop) if deadline is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     try:
         with (out / METRICS_NAME).open("a" if append_metrics else "w", newline="", encoding="utf-8") as metrics:
             writer = csv.writer(metrics)
@@ -122,9 +129,14 @@ def train_in_folder(
         save_checkpoint(path, trainer.config, dict(last_good.model_state), history=history)
         raise VaeStudioError(f"{error}; the weights of step {last_good.step:,}, the last good ones, are in {path}") from None
     finally:
+        if timer is not None:
+            timer.cancel()
         for number, handler in handlers.items():
             signal.signal(number, handler)
     save_trainer(checkpoint_path, trainer, history)
     best.flush(trainer)
-    say(f"saved {checkpoint_path} after {trainer.step:,} steps")
+    if trainer.step < trainer.total_steps:
+        say(f"the time budget ran out at step {trainer.step:,}; saved {checkpoint_path} (continue with --resume)")
+    else:
+        say(f"saved {checkpoint_path} after {trainer.step:,} steps")
     return 0
