@@ -11,7 +11,6 @@ import dataclasses
 import math
 import re
 
-import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
@@ -35,7 +34,7 @@ from vae_core.config import DataConfig, RunConfig
 from vae_core.data import NAMED_DATASETS
 from vae_core.data.points import POINT_CLOUDS
 from vae_core.defaults import defaults_for
-from vae_core.device import DEVICE_CHOICES
+from vae_core.device import available_devices
 from vae_core.errors import VaeStudioError
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.likelihoods import LIKELIHOODS
@@ -51,10 +50,6 @@ _SLIDER_STEPS_PER_DECADE = 100
 _HIDDEN_SIZES = re.compile(r"^\s*\d+(\s*,\s*\d+)*\s*$")
 # Networks that take a vector: the ones that suit point clouds (conv needs an image).
 VECTOR_ARCHITECTURES = ("mlp", "linear")
-
-
-def available_devices() -> list[str]:
-    return [name for name in DEVICE_CHOICES if name != "cuda" or torch.cuda.is_available()]
 
 
 class ControlPanel(QWidget):

@@ -32,7 +32,7 @@ def test_best_holds_the_weights_whose_heldout_elbo_was_the_best(tmp_path):
     model, best = load_model(out / "best.safetensors")
     # Its weights, measured anew on the held-out examples, give the best figure of the run.
     heldout = hold_out(load_data(best.config.data).train, best.config)[1]
-    again = float(total_elbo(model, heldout, seed=best.config.train.seed)) / len(heldout)
+    again = total_elbo(model, heldout, seed=best.config.train.seed) / len(heldout)
     assert again == pytest.approx(max(measured), abs=1e-3)
     assert max(measured) > measured[0]  # it improved, so best is not the first evaluation's
     assert best.history[-1, HELDOUT] == pytest.approx(max(measured), abs=1e-4)

@@ -15,7 +15,7 @@ from vae_core.checkpoint import load_checkpoint, load_model
 from vae_core.config import DataConfig, ModelConfig, RunConfig
 from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS, DataSplit, load_data
 from vae_core.defaults import defaults_for
-from vae_core.device import DEVICE_CHOICES, resolve_device
+from vae_core.device import DEVICE_CHOICES, PRECISIONS, resolve_device
 from vae_core.errors import VaeStudioError
 from vae_core.evaluation.analysis import amortization_gap, importance_sampling_study
 from vae_core.evaluation.estimates import evaluate_model
@@ -67,6 +67,7 @@ _CONFIG_FLAGS = {
     "beta_schedule": ("train", "beta_schedule"),
     "seed": ("train", "seed"),
     "device": ("train", "device"),
+    "precision": ("train", "precision"),
     "log_every": ("train", "log_every"),
     "heldout_every": ("train", "heldout_every"),
 }
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=_positive_float)
     train.add_argument("--seed", type=int)
     train.add_argument("--device", choices=DEVICE_CHOICES)
+    train.add_argument("--precision", choices=tuple(PRECISIONS), help="bf16: autocast where the device has it (default fp32)")
     train.add_argument("--log-every", type=_positive_int, metavar="STEPS")
     train.add_argument(
         "--heldout-every", type=_non_negative_int, metavar="STEPS",

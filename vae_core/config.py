@@ -86,6 +86,8 @@ class TrainConfig:
     beta_cycle_steps: int = 2000
     seed: int = 0
     device: str = "auto"
+    # "fp32", or "bf16": the forward pass under autocast (weights and optimizer stay float32).
+    precision: str = "fp32"
     log_every: int = 50
     # Steps between evaluations of the ELBO on the held-out examples (0: none held out, no curve).
     heldout_every: int = 500

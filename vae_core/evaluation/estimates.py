@@ -93,19 +93,19 @@ def sample_counts_up_to(samples: int) -> list[int]:
 
 
 @torch.no_grad()
-def total_elbo(model: LatentModel, data: ImageDataset, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
-    """The sum over `data` of each example's ELBO (log p convention: negative), in eval mode, as a
-    float64 scalar on the model's device (a sum, so that shards' totals add up). Binary data is
-    binarised from `seed`, the same way at every call, so that successive values differ by the
-    model alone."""
+def total_elbo(model: LatentModel, data: ImageDataset, seed: int = 0, batch_size: int = 500) -> float:
+    """The sum over `data` of each example's ELBO (log p convention: negative), in eval mode (a
+    sum, so that shards' totals add up; batch totals added in Python's float64, which MPS lacks).
+    Binary data is binarised from `seed`, the same way at every call, so that successive values
+    differ by the model alone."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     generator = torch.Generator(device).manual_seed(seed)
-    total = torch.zeros((), dtype=torch.float64, device=device)
+    total = 0.0
     for images, labels in _batches(data, batch_size, None, device):
         terms = model.elbo_terms(model.observe(images, generator), labels, generator=generator)
-        total -= (terms["recon"] + terms["kl"]).double().sum()
+        total -= (terms["recon"] + terms["kl"]).sum().item()
     model.train(was_training)
     return total
 

@@ -16,7 +16,7 @@ import torch
 from vae_core.choices import check_choice
 from vae_core.config import RunConfig
 from vae_core.data import DataSplit
-from vae_core.device import resolve_device
+from vae_core.device import autocast, resolve_device
 from vae_core.errors import VaeStudioError
 from vae_core.evaluation.estimates import total_elbo
 from vae_core.models import LatentModel, build_model
@@ -96,6 +96,7 @@ class Trainer:
             raise VaeStudioError(f"beta must not be negative, got {train.beta}")
         check_choice("beta schedule", train.beta_schedule, BETA_SCHEDULES)
         self.device = device or resolve_device(train.device)
+        self._autocast = autocast(self.device, train.precision)
         torch.manual_seed(train.seed)  # network initialisation
         self.model: LatentModel = build_model(self.config.model).to(self.device)
         self._whole_train = data.train
@@ -246,8 +247,9 @@ class Trainer:
                 continue
             beta = self.beta
             images, labels = self.data.batch(self._next_indices())
-            observed = model.observe(images, self.generator)
-            terms = model.loss(observed, labels, beta=beta, generator=self.generator)
+            with self._autocast():
+                observed = model.observe(images, self.generator)
+                terms = model.loss(observed, labels, beta=beta, generator=self.generator)
             optimizer.zero_grad()
             terms["loss"].backward()
             optimizer.step()
@@ -308,7 +310,7 @@ class Trainer:
     def evaluate_heldout(self) -> float:
         """The mean ELBO of the held-out examples now (nats per example, negative)."""
         self._heldout_step = self.step
-        return float(total_elbo(self.model, self.heldout, seed=self.config.train.seed)) / len(self.heldout)
+        return total_elbo(self.model, self.heldout, seed=self.config.train.seed) / len(self.heldout)
 
     def weights(self) -> dict[str, torch.Tensor]:
         """A CPU copy of the model's weights that training will not touch."""
