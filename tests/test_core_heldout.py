@@ -45,7 +45,7 @@ def test_the_heldout_part_is_a_fixed_tenth_of_the_training_split_at_most_and_dis
     kept, heldout = hold_out(train, config)
     assert (len(kept), len(heldout)) == (4500, 500)  # capped at a tenth of 5,000
     assert _indices(kept).isdisjoint(_indices(heldout)) and _indices(kept) | _indices(heldout) == set(range(5000))
-    again, same = hold_out(train, _with_train(config, seed=7))  # the training seed does not move it
+    _, same = hold_out(train, _with_train(config, seed=7))  # the training seed does not move it
     assert _indices(same) == _indices(heldout)
     other_data_seed = dataclasses.replace(config, data=dataclasses.replace(config.data, seed=1))
     assert _indices(hold_out(train, other_data_seed)[1]) != _indices(heldout)

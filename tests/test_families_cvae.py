@@ -19,7 +19,7 @@ def trained_cvae(small_glyphs):
     config = RunConfig(
         data=DataConfig(dataset="glyphs", size=600),
         model=ModelConfig(family="cvae", hidden=(128,), latent_dim=2),
-        train=TrainConfig(batch_size=50, max_steps=400, log_every=100, seed=0, device="cpu"),
+        train=TrainConfig(batch_size=50, max_steps=600, log_every=100, seed=0, device="cpu", heldout_every=0),
     )
     trainer = Trainer(config, small_glyphs)
     for _ in trainer.run():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -12,10 +13,18 @@ from pathlib import Path
 import torch
 
 from vae_core.checkpoint import load_checkpoint, load_model
-from vae_core.config import DataConfig, ModelConfig, RunConfig
+from vae_core.config import ConfigError, DataConfig, ModelConfig, RunConfig
 from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS, DataSplit, load_data
 from vae_core.defaults import defaults_for
 from vae_core.device import DEVICE_CHOICES, PRECISIONS, resolve_device
+from vae_core.distributed import (
+    LeaderFailed,
+    PeerLost,
+    current_team,
+    join,
+    lost_peer,
+    process_label,
+)
 from vae_core.errors import VaeStudioError
 from vae_core.evaluation.analysis import amortization_gap, importance_sampling_study
 from vae_core.evaluation.estimates import evaluate_model
@@ -36,6 +45,7 @@ from vae_core.training.headless import DEFAULT_SAVE_EVERY_MINUTES, train_in_fold
 from vae_core.training.schedules import BETA_SCHEDULES
 from vae_core.training.trainer import (
     Trainer,
+    TrainingDiverged,
     TrainingSnapshot,
 )
 
@@ -211,9 +221,9 @@ def _apply_flags(config: RunConfig, arguments: argparse.Namespace) -> RunConfig:
 class _ProgressBar:
     """A one-line bar on a terminal; silent when stderr is not one."""
 
-    def __init__(self, stream=sys.stderr):
+    def __init__(self, stream=sys.stderr, enabled: bool = True):
         self.stream = stream
-        self.enabled = stream.isatty()
+        self.enabled = enabled and stream.isatty()
 
     def update(self, snapshot: TrainingSnapshot) -> None:
         if not self.enabled:
@@ -259,31 +269,42 @@ def _train(arguments: argparse.Namespace) -> int:
     out: Path = arguments.out
     if not str(out).strip():
         raise VaeStudioError("--out needs a folder name")
-    with RunFolderLock(out):
-        for partial in remove_stale_partials(out):
-            print(f"note: removed {partial.name}, left by a save that did not finish", file=sys.stderr)
-        return _train_locked(arguments, out, deadline)
-
-
-def _train_locked(arguments: argparse.Namespace, out: Path, deadline: float | None) -> int:
-    checkpoint_path = out / CHECKPOINT_NAME
-    checkpoint = None
-    if arguments.resume:
-        checkpoint = load_checkpoint(checkpoint_path)
+    # Read before the folder is locked: a checkpoint is replaced whole, never seen half-written.
+    checkpoint = load_checkpoint(out / CHECKPOINT_NAME) if arguments.resume else None
+    if checkpoint is not None:
         config = checkpoint.config
-    elif holds_run(out) and not arguments.overwrite:
-        raise VaeStudioError(f"{out} already holds a run: continue it with --resume, or replace it with --overwrite")
-    elif arguments.config is not None:
-        config = RunConfig.from_file(arguments.config)
     else:
-        config = defaults_for(arguments.dataset or DataConfig().dataset)
+        config = (
+            RunConfig.from_file(arguments.config)
+            if arguments.config is not None
+            else defaults_for(arguments.dataset or DataConfig().dataset)
+        )
     config = _apply_flags(config, arguments)
-    data = load_data(config.data, progress=_DownloadBar())
+    team, device = join(resolve_device(config.train.device))
+    try:
+        with contextlib.ExitStack() as folder:
+            team.on_leader(lambda: _take_folder(arguments, out, folder))
+            return _train_in_folder(arguments, out, config, checkpoint, device, deadline)
+    finally:
+        team.close()
+
+
+def _take_folder(arguments: argparse.Namespace, out: Path, folder: contextlib.ExitStack) -> None:
+    """Lock the run folder for this run (held until `folder` closes) and check it may be written."""
+    folder.enter_context(RunFolderLock(out))
+    for partial in remove_stale_partials(out):
+        print(f"note: removed {partial.name}, left by a save that did not finish", file=sys.stderr)
+    if not arguments.resume and holds_run(out) and not arguments.overwrite:
+        raise VaeStudioError(f"{out} already holds a run: continue it with --resume, or replace it with --overwrite")
+
+
+def _train_in_folder(arguments, out: Path, config: RunConfig, checkpoint, device, deadline: float | None) -> int:
+    team = current_team()
+    checkpoint_path = out / CHECKPOINT_NAME
+    data = team.leader_then_others(lambda: load_data(config.data, progress=_DownloadBar() if team.leader else None))
     if checkpoint is not None:
         _check_data_fits(checkpoint_path, checkpoint.config.model, data)
-    for note in data.train.notes:
-        print(f"note: {note}", file=sys.stderr)
-    trainer = Trainer(config, data)
+    trainer = Trainer(config, data, device)
     if checkpoint is not None:
         try:
             trainer.restore(checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters)
@@ -294,14 +315,18 @@ def _train_locked(arguments: argparse.Namespace, out: Path, deadline: float | No
             trainer.set_learning_rate(arguments.lr)
         if arguments.beta is not None:
             trainer.set_beta(arguments.beta)
-    elif arguments.overwrite:
+    elif arguments.overwrite and team.leader:
         # The replaced run's checkpoints must not outlive its metrics.
         for name in (CHECKPOINT_NAME, BEST_NAME):
             (out / name).unlink(missing_ok=True)
     append = arguments.resume and (out / METRICS_NAME).exists()
-    heldout = "" if trainer.heldout is None else f" ({len(trainer.heldout):,} held out for the held-out curve)"
-    print(f"{data.train.describe()}{heldout}; training {config.model.family} on {trainer.device}", file=sys.stderr)
-    bar = _ProgressBar()
+    if team.leader:
+        for note in data.train.notes:
+            print(f"note: {note}", file=sys.stderr)
+        heldout = "" if trainer.heldout is None else f" ({len(trainer.heldout):,} held out for the held-out curve)"
+        processes = f" in {team.world_size} processes" if team.world_size > 1 else ""
+        print(f"{data.train.describe()}{heldout}; training {config.model.family} on {trainer.device}{processes}", file=sys.stderr)
+    bar = _ProgressBar(enabled=team.leader)
     # The checkpoint carries the curves, so that the window shows them when it opens the run.
     history = list(checkpoint.history) if checkpoint is not None and checkpoint.history is not None else []
     try:
@@ -313,14 +338,14 @@ def _train_locked(arguments: argparse.Namespace, out: Path, deadline: float | No
         bar.close()
 
 
-def _load_run(arguments: argparse.Namespace):
-    """The run's model on the chosen device and the chosen split of its data."""
-    device = resolve_device(arguments.device)
+def _load_run(arguments: argparse.Namespace, device: torch.device):
+    """The run's model on `device` and the chosen split of its data."""
     model, checkpoint = load_model(arguments.run_dir / CHECKPOINT_NAME, device)
     data_config = checkpoint.config.data
     if arguments.data_dir is not None:
         data_config = dataclasses.replace(data_config, data_dir=arguments.data_dir)
-    split = load_data(data_config, progress=_DownloadBar())
+    team = current_team()
+    split = team.leader_then_others(lambda: load_data(data_config, progress=_DownloadBar() if team.leader else None))
     _check_data_fits(arguments.run_dir / CHECKPOINT_NAME, checkpoint.config.model, split)
     return model, split.test if arguments.split == "test" else split.train
 
@@ -346,15 +371,21 @@ def _size_text(shape: tuple[int, ...]) -> str:
 
 
 def _evaluate(arguments: argparse.Namespace) -> int:
-    model, data = _load_run(arguments)
-    results = evaluate_model(model, data, iw_samples=arguments.iw_samples, limit=arguments.limit)
+    """Under torchrun each process evaluates its share of the batches; the leader prints."""
+    team, device = join(resolve_device(arguments.device))
+    try:
+        model, data = _load_run(arguments, device)
+        results = evaluate_model(model, data, iw_samples=arguments.iw_samples, limit=arguments.limit)
+    finally:
+        team.close()
     results["split"] = arguments.split
-    print(json.dumps(results))
+    if team.leader:
+        print(json.dumps(results))
     return 0
 
 
 def _analyze(arguments: argparse.Namespace) -> int:
-    model, data = _load_run(arguments)
+    model, data = _load_run(arguments, resolve_device(arguments.device))
     if not 0 <= arguments.index < len(data):
         raise VaeStudioError(f"--index must be in 0..{len(data) - 1} for the {arguments.split} split")
     image, label = data.batch(torch.tensor([arguments.index]))
@@ -375,15 +406,26 @@ def _analyze(arguments: argparse.Namespace) -> int:
     return 0
 
 
+# Errors every process of a torchrun team meets alike, which the first one reports.
+_SAID_BY_THE_LEADER = (PeerLost, TrainingDiverged, ConfigError)
+
 _COMMANDS = {"train": _train, "evaluate": _evaluate, "analyze": _analyze}
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[arguments.command](arguments)
+        try:
+            return _COMMANDS[arguments.command](arguments)
+        except RuntimeError as error:  # a collective that lost its peer: one line like the others
+            lost = lost_peer(error)
+            if lost is error:
+                raise
+            raise lost from None
     except VaeStudioError as error:
-        print(f"vae-studio: error: {error}", file=sys.stderr)
+        # Under torchrun the first process speaks for the run; the others add only what is theirs.
+        if not isinstance(error, LeaderFailed) and not (process_label() and isinstance(error, _SAID_BY_THE_LEADER)):
+            print(f"vae-studio: error: {process_label()}{error}", file=sys.stderr)
         return 1
     except OSError as error:  # a run folder that cannot be written, a full disk
         print(f"vae-studio: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)

@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 
 from vae_core.data import ImageDataset
+from vae_core.distributed import current_team
 from vae_core.evaluation.metrics import mutual_information_gap
 from vae_core.models import LatentModel
+from vae_core.seeds import derived_seed
 
 # Values of log-weights held at once while estimating log p(x): bounds memory for any K.
 _IS_CHUNK_VALUES = 1 << 22
@@ -20,12 +22,26 @@ _IS_CHUNK_VALUES = 1 << 22
 ACTIVE_UNIT_THRESHOLD = 0.01
 
 
-def _batches(data: ImageDataset, batch_size: int, limit: int | None, device):
+def _sum_dtype(device: torch.device) -> torch.dtype:
+    """float64 for sums over a data set, where the device has it (MPS has not)."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _my_batches(data: ImageDataset, batch_size: int, limit: int | None, seed: int, device, generator):
+    """(weight, indices, images, labels) of this process's batches of the first `limit` examples,
+    the generator seeded anew for each batch from its number: a batch draws the same numbers in
+    whichever process computes it, so that a sharded evaluation equals one process's. A process
+    that owns no batch computes batch 0 with weight 0, so that it joins every collective."""
     count = len(data) if limit is None else min(limit, len(data))
-    for start in range(0, count, batch_size):
+    starts = range(0, count, batch_size)
+    team = current_team()
+    mine = [(1.0, number) for number in range(len(starts)) if team.owns(number)] or [(0.0, 0)]
+    for weight, number in mine:
+        generator.manual_seed(derived_seed(seed, number))
+        start = starts[number] if len(starts) else 0
         indices = torch.arange(start, min(start + batch_size, count), device=data.images.device)
         images, labels = data.batch(indices)
-        yield images.to(device), labels.to(device)
+        yield weight, indices, images.to(device), labels.to(device)
 
 
 class EvaluationStopped(Exception):
@@ -94,20 +110,19 @@ def sample_counts_up_to(samples: int) -> list[int]:
 
 @torch.no_grad()
 def total_elbo(model: LatentModel, data: ImageDataset, seed: int = 0, batch_size: int = 500) -> float:
-    """The sum over `data` of each example's ELBO (log p convention: negative), in eval mode (a
-    sum, so that shards' totals add up; batch totals added in Python's float64, which MPS lacks).
-    Binary data is binarised from `seed`, the same way at every call, so that successive values
-    differ by the model alone."""
+    """The sum over `data` of each example's ELBO (log p convention: negative), in eval mode,
+    shared out between the processes of a torchrun team. Binary data is binarised the same way at
+    every call, so that successive values differ by the model alone."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    generator = torch.Generator(device).manual_seed(seed)
-    total = 0.0
-    for images, labels in _batches(data, batch_size, None, device):
+    generator = torch.Generator(device)
+    total = torch.zeros(1, dtype=_sum_dtype(device), device=device)
+    for weight, _, images, labels in _my_batches(data, batch_size, None, seed, device, generator):
         terms = model.elbo_terms(model.observe(images, generator), labels, generator=generator)
-        total -= (terms["recon"] + terms["kl"]).sum().item()
+        total -= weight * (terms["recon"] + terms["kl"]).to(total.dtype).sum()
     model.train(was_training)
-    return total
+    return float(current_team().sum_(total))
 
 
 @torch.no_grad()
@@ -127,61 +142,80 @@ def evaluate_model(
     and `log_likelihood_is_by_samples` the estimates from the first k of the same samples, for k
     in 1, 2, 5, 10, ... K: in expectation they grow with k towards log p(x) (Burda et al. 2015),
     from the ELBO at k = 1. `progress(done, total)` hears the examples done after each batch;
-    `should_stop()`, asked between batches and sample chunks, ends it with EvaluationStopped."""
+    `should_stop()`, asked between batches and sample chunks, ends it with EvaluationStopped.
+
+    Under torchrun each process evaluates its share of the batches; sums are added across the
+    processes, and the figures that need every example (active units, MIG, per-class ELBO)
+    gather them: every process returns the figures of the whole set."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    generator = torch.Generator(device).manual_seed(seed)
+    generator = torch.Generator(device)
     total = len(data) if limit is None else min(limit, len(data))
     sample_counts = sample_counts_up_to(iw_samples)
+    team = current_team()
     count = 0
-    recon_sum = kl_sum = 0.0
-    log_likelihood_sums = torch.zeros(len(sample_counts), dtype=torch.float64, device=device)
-    kl_per_dim_sum = None
+    # recon, kl, then the IS estimates for each sample count: sums over this process's examples.
+    sums = torch.zeros(2 + len(sample_counts), dtype=_sum_dtype(device), device=device)
+    kl_per_dim_sum = torch.zeros(model.config.latent_dim, dtype=_sum_dtype(device), device=device)
     family_sums: dict[str, torch.Tensor] = {}
-    codes, elbos, labels_seen = [], [], []
-    for images, labels in _batches(data, batch_size, limit, device):
+    codes, elbos, labels_seen, indices_seen = [], [], [], []
+    for weight, indices, images, labels in _my_batches(data, batch_size, limit, seed, device, generator):
         _stop_if_asked(should_stop)
         observed = model.observe(images, generator)
         terms = model.elbo_terms(observed, labels, generator=generator)
-        count += len(images)
-        recon_sum += terms["recon"].sum().item()
-        kl_sum += terms["kl"].sum().item()
-        per_dim = terms["kl_per_dim"].sum(0)
-        kl_per_dim_sum = per_dim if kl_per_dim_sum is None else kl_per_dim_sum + per_dim
-        codes.append(model.embed(observed, labels))
-        elbos.append(-(terms["recon"] + terms["kl"]))
-        labels_seen.append(labels)
+        sums[0] += weight * terms["recon"].to(sums.dtype).sum()
+        sums[1] += weight * terms["kl"].to(sums.dtype).sum()
+        kl_per_dim_sum += weight * terms["kl_per_dim"].to(sums.dtype).sum(0)
         for name, value in model.evaluation_sums(observed, labels).items():
-            family_sums[name] = family_sums[name] + value if name in family_sums else value
+            family_sums[name] = family_sums.get(name, 0) + weight * value
         if iw_samples > 1:
-            log_likelihood_sums += importance_sampled_log_likelihoods(
+            sums[2:] += weight * importance_sampled_log_likelihoods(
                 model, observed, labels, sample_counts, generator, should_stop
             ).sum(1)
+        if weight:
+            count += len(images)
+            codes.append(model.embed(observed, labels))
+            elbos.append(-(terms["recon"] + terms["kl"]))
+            labels_seen.append(labels)
+            indices_seen.append(indices)
         if progress is not None:
             progress(count, total)
     model.train(was_training)
-    codes = torch.cat(codes)
+    team.sum_(sums)
+    team.sum_(kl_per_dim_sum)
+    family_sums = {name: team.sum_(torch.as_tensor(value, device=device).clone()) for name, value in family_sums.items()}
+    codes = team.gather(_joined(codes, (0, model.config.latent_dim), device))
+    count = len(codes)
+    recon, kl = (sums[:2] / count).tolist()
     activity = codes.var(dim=0) if len(codes) > 1 else torch.zeros(codes.shape[1])
     results = {
         "examples": count,
-        "elbo": -(recon_sum + kl_sum) / count,
-        "recon": recon_sum / count,
-        "kl": kl_sum / count,
+        "elbo": -(recon + kl),
+        "recon": recon,
+        "kl": kl,
         "kl_per_dim": (kl_per_dim_sum / count).tolist(),
         "active_units": int((activity > ACTIVE_UNIT_THRESHOLD).sum()),
     }
     if iw_samples > 1:
-        by_samples = (log_likelihood_sums / count).tolist()
+        by_samples = (sums[2:] / count).tolist()
         results["log_likelihood_is"] = by_samples[-1]
         results["iw_samples"] = iw_samples
         results["log_likelihood_is_by_samples"] = dict(zip(sample_counts, by_samples))
     results.update(model.evaluation_figures(family_sums, count))
     if model.conditional:
-        results["elbo_per_class"] = _per_class_means(torch.cat(elbos), torch.cat(labels_seen), data.class_names)
+        all_elbos = team.gather(_joined(elbos, (0,), device))
+        all_labels = team.gather(_joined(labels_seen, (0,), device, torch.int64))
+        results["elbo_per_class"] = _per_class_means(all_elbos, all_labels, data.class_names)
     if data.factors is not None:
-        results["mig"] = mutual_information_gap(codes, data.factors[:count])
+        seen = team.gather(_joined(indices_seen, (0,), device, torch.int64)).to(data.factors.device)
+        results["mig"] = mutual_information_gap(codes, data.factors[seen])
     return results
+
+
+def _joined(pieces: list[torch.Tensor], empty_shape, device, dtype=torch.float32) -> torch.Tensor:
+    """The pieces end to end; an empty tensor of `empty_shape` where there are none."""
+    return torch.cat(pieces) if pieces else torch.zeros(empty_shape, dtype=dtype, device=device)
 
 
 def _per_class_means(values: torch.Tensor, labels: torch.Tensor, class_names) -> dict[str, float]:

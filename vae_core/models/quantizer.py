@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vae_core.distributed import current_team
 from vae_core.errors import VaeStudioError
 
 # A code is dead when chosen at under this share of the uniform rate 1/K (moving average).
@@ -95,16 +96,19 @@ class VectorQuantizer(nn.Module):
         """After a training step's forward pass: EMA codebook, usage averages, dead-code resets."""
         flat = encoded.detach().reshape(-1, encoded.shape[-1])
         flat_indices = indices.flatten()
-        counts = self.counts(flat_indices)
+        # Under torchrun the statistics are those of every process's batch (one all-reduce), so
+        # that the codebook, its usage and the dead codes stay the same in every process.
+        sums = self.usage.new_zeros(self.codebook_size, flat.shape[-1]).index_add_(0, flat_indices, flat.float())
+        statistics = current_team().sum_(torch.cat([self.counts(flat_indices)[:, None], sums], 1))
+        counts, sums = statistics[:, 0], statistics[:, 1:]
         if self.ema_decay is not None:
             decay = self.ema_decay
-            sums = torch.zeros_like(self.vector_sum).index_add_(0, flat_indices, flat)
             self.cluster_size.mul_(decay).add_(counts, alpha=1 - decay)
             self.vector_sum.mul_(decay).add_(sums, alpha=1 - decay)
             total = self.cluster_size.sum()
             smoothed = (self.cluster_size + EMA_EPSILON) / (total + self.codebook_size * EMA_EPSILON) * total
             self.codebook.copy_(self.vector_sum / smoothed[:, None])
-        self.usage.mul_(USAGE_DECAY).add_(counts / len(flat_indices), alpha=1 - USAGE_DECAY)
+        self.usage.mul_(USAGE_DECAY).add_(counts / counts.sum(), alpha=1 - USAGE_DECAY)
         if self.reset_dead_codes:
             self._reset_dead(flat, generator)
 
@@ -129,6 +133,7 @@ class VectorQuantizer(nn.Module):
         # Without a host round trip: every code draws a replacement, the live ones keep theirs.
         dead = (self.usage < DEAD_CODE_SHARE / self.codebook_size) | ~self.initialised  # (K,)
         replacement = flat[torch.randint(len(flat), (self.codebook_size,), generator=generator, device=flat.device)]
+        current_team().broadcast_(replacement)  # the leader's draws, in every process
         self.codebook.copy_(torch.where(dead[:, None], replacement, self.codebook))
         self.usage.copy_(torch.where(dead, 1 / self.codebook_size, self.usage))
         if self.ema_decay is not None:

@@ -4,6 +4,7 @@ code, and a diverged run's last good weights kept."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import signal
 import threading
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vae_core.checkpoint import save_checkpoint, save_trainer
+from vae_core.distributed import PeerLost, lost_peer
 from vae_core.errors import VaeStudioError
 from vae_core.files import write_atomically, write_text_atomically
 from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
@@ -68,6 +70,38 @@ def _write_rows(path: str, rows) -> None:
         csv.writer(handle).writerows(rows)
 
 
+@contextlib.contextmanager
+def _stops(trainer: Trainer, deadline: float | None):
+    """While training: stop signals raise RunStopped (where signals can be handled, on the main
+    thread), and at `deadline` (a time.monotonic() value) the trainer stops at its next step."""
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {number: signal.signal(number, _stop) for number in STOP_SIGNALS}
+    # A timer rather than a check at snapshots, which a slow model may space widely.
+    timer = None if deadline is None else threading.Timer(max(0.0, deadline - time.monotonic()), trainer.stop)
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+
+def _ignore_stop_signals() -> None:
+    """A second signal must not cut a save short."""
+    if threading.current_thread() is threading.main_thread():
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+
+
+def _stop_code(stop: BaseException) -> int:
+    return stop.code if isinstance(stop, RunStopped) else 130
+
+
 def train_in_folder(
     trainer: Trainer,
     out: Path,
@@ -80,24 +114,22 @@ def train_in_folder(
 ) -> int:
     """Train to the budget, saving on the way; the process's exit code. `history` holds the metric
     rows so far (a resumed run's) and gains the new ones; the checkpoint carries them. At
-    `deadline` (a time.monotonic() value) the run stops at its next step, saves, and exits 0."""
+    `deadline` (a time.monotonic() value) the run stops at its next step, saves, and exits 0.
+    Under torchrun the leader alone writes the folder; the other processes train alongside."""
+    if not trainer.team.leader:
+        return _train_alongside(trainer, deadline)
     checkpoint_path = out / CHECKPOINT_NAME
     write_text_atomically(out / "config.json", trainer.config.to_json() + "\n")
-    handlers = {}
-    if threading.current_thread() is threading.main_thread():
-        handlers = {number: signal.signal(number, _stop) for number in STOP_SIGNALS}
     last_good = None
     last_save = time.monotonic()
     if append_metrics:
         _widen_metrics_file(out / METRICS_NAME)
     best = BestKeeper(out, history)
-    # The budget is kept by a timer rather than at snapshots, which a slow model may space widely.
-    timer = threading.Timer(max(0.0, deadline - time.monotonic()), trainer.stop) if deadline is not None else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
     try:
-        with (out / METRICS_NAME).open("a" if append_metrics else "w", newline="", encoding="utf-8") as metrics:
+        with (
+            _stops(trainer, deadline),
+            (out / METRICS_NAME).open("a" if append_metrics else "w", newline="", encoding="utf-8") as metrics,
+        ):
             writer = csv.writer(metrics)
             if not append_metrics:
                 writer.writerow(METRICS_COLUMNS)
@@ -114,13 +146,12 @@ def train_in_folder(
                     save_trainer(checkpoint_path, trainer, history)
                     last_save = time.monotonic()
     except (RunStopped, KeyboardInterrupt) as stop:
-        for number in handlers:
-            signal.signal(number, signal.SIG_IGN)  # a second signal must not cut the save short
+        _ignore_stop_signals()
         save_trainer(checkpoint_path, trainer, history)
         best.flush(trainer)
         say(f"stopped by {stop if isinstance(stop, RunStopped) else 'SIGINT'} at step {trainer.step:,}; "
             f"saved {checkpoint_path} (continue with --resume)")  # fmt: skip
-        return stop.code if isinstance(stop, RunStopped) else 130
+        return _stop_code(stop)
     except TrainingDiverged as error:
         best.flush(trainer)
         if last_good is None:
@@ -128,15 +159,31 @@ def train_in_folder(
         path = out / LAST_GOOD_NAME
         save_checkpoint(path, trainer.config, dict(last_good.model_state), history=history)
         raise VaeStudioError(f"{error}; the weights of step {last_good.step:,}, the last good ones, are in {path}") from None
-    finally:
-        if timer is not None:
-            timer.cancel()
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
+    except (PeerLost, RuntimeError) as error:
+        lost = error if isinstance(error, PeerLost) else lost_peer(error)
+        if lost is error and not isinstance(error, PeerLost):
+            raise
+        # The optimizer did not step past the counters: the weights are those of trainer.step.
+        _ignore_stop_signals()
+        save_trainer(checkpoint_path, trainer, history)
+        raise PeerLost(f"{lost}; saved {checkpoint_path} at step {trainer.step:,} (continue with --resume)") from None
     save_trainer(checkpoint_path, trainer, history)
     best.flush(trainer)
+    trainer.team.barrier()  # the others end once the run folder is complete
     if trainer.step < trainer.total_steps:
         say(f"the time budget ran out at step {trainer.step:,}; saved {checkpoint_path} (continue with --resume)")
     else:
         say(f"saved {checkpoint_path} after {trainer.step:,} steps")
+    return 0
+
+
+def _train_alongside(trainer: Trainer, deadline: float | None) -> int:
+    """A torchrun process other than the leader: it trains its share and writes nothing."""
+    try:
+        with _stops(trainer, deadline):
+            for _ in trainer.run():
+                pass
+    except (RunStopped, KeyboardInterrupt) as stop:
+        return _stop_code(stop)
+    trainer.team.barrier()
     return 0

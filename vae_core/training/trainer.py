@@ -12,14 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 from vae_core.choices import check_choice
 from vae_core.config import RunConfig
 from vae_core.data import DataSplit
 from vae_core.device import autocast, resolve_device
+from vae_core.distributed import current_team
 from vae_core.errors import VaeStudioError
 from vae_core.evaluation.estimates import total_elbo
 from vae_core.models import LatentModel, build_model
+from vae_core.seeds import derived_seed
 from vae_core.training.heldout import heldout_due, hold_out
 from vae_core.training.optimizer import load_adam_state, make_adam
 from vae_core.training.schedules import BETA_SCHEDULES
@@ -78,8 +81,29 @@ def complete_model_config(config: RunConfig, data: DataSplit) -> RunConfig:
 _STANDARD_TERMS = ("loss", "recon", "kl", "kl_per_dim")
 
 
+def epoch_order(size: int, seed: int, epoch: int) -> torch.Tensor:
+    """The order of the examples in an epoch: the same in every process, whatever it drew before."""
+    return torch.randperm(size, generator=torch.Generator().manual_seed(derived_seed(seed, epoch)))
+
+
+class _Objective(nn.Module):
+    """The model's training loss as a forward pass: what DistributedDataParallel wraps."""
+
+    def __init__(self, model: LatentModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, y, beta: float, generator) -> dict[str, torch.Tensor]:
+        return self.model.loss(x, y, beta=beta, generator=generator)
+
+
 class Trainer:
     """Trains one model on one data split. `run()` yields a snapshot every `log_every` steps.
+
+    Under torchrun each process trains the same model on its share of each batch (the process
+    team of vae_core.distributed): `batch_size` is the batch of all processes together, the
+    snapshots' figures are means over all of them, and any process's stop stops them all at
+    the same step.
 
     `set_beta`, `set_learning_rate`, `set_log_every`, `pause`, `resume`, `step_interval`,
     `stop` and `call_between_steps` may be called from any thread; they take effect between steps.
@@ -105,11 +129,15 @@ class Trainer:
         self.heldout = None if heldout is None else heldout.to(self.device)
         self._heldout_step = 0  # the step of the last held-out evaluation
         self.optimizer = make_adam(self.model.parameters(), lr=train.lr)
-        self.generator = torch.Generator(self.device).manual_seed(train.seed)
+        self.team = current_team()
+        self._objective = self.team.wrap(_Objective(self.model))
+        # The random draws of the steps (noise, binarisation): the leader's stream is a single
+        # process's; each other process has its own.
+        self.generator = torch.Generator(self.device).manual_seed(self._process_seed(0))
         self.step = 0
         self.epoch = 0
         self.wall_time_s = 0.0
-        self._order = torch.randperm(len(self.data), generator=self.generator, device=self.device)
+        self._order = epoch_order(len(self.data), train.seed, 0).to(self.device)
         self._position = 0
         self._beta_base = train.beta
         self._log_every = max(1, train.log_every)
@@ -215,7 +243,7 @@ class Trainer:
     def _next_indices(self) -> torch.Tensor:
         if self._position >= len(self.data):
             self.epoch += 1
-            self._order = torch.randperm(len(self.data), generator=self.generator, device=self.device)
+            self._order = epoch_order(len(self.data), self.config.train.seed, self.epoch).to(self.device)
             self._position = 0
         batch_size = self.config.train.batch_size
         indices = self._order[self._position : self._position + batch_size]
@@ -238,7 +266,7 @@ class Trainer:
         kl_per_dim_sum = torch.zeros(self.config.model.latent_dim, device=self.device)
         interval_steps = interval_images = 0
         clock = time.perf_counter()
-        while self.step < total_steps and not self._stop_requested.is_set():
+        while self.step < total_steps and not self.team.any(self._stop_requested.is_set()):
             if not self._between_steps.empty():
                 self.apply_edits()
             if not self._running.is_set():
@@ -246,22 +274,27 @@ class Trainer:
                 clock = time.perf_counter()
                 continue
             beta = self.beta
-            images, labels = self.data.batch(self._next_indices())
+            batch = self._next_indices()
+            mine, share = self._my_part(batch)
+            images, labels = self.data.batch(mine)
             with self._autocast():
                 observed = model.observe(images, self.generator)
-                terms = model.loss(observed, labels, beta=beta, generator=self.generator)
+                terms = self._objective(observed, labels, beta, self.generator)
             optimizer.zero_grad()
-            terms["loss"].backward()
+            # Processes average their gradients: weighted by its share, each process's mean loss
+            # makes that average the gradient of the whole batch's mean loss.
+            scale = share * self.team.world_size
+            (terms["loss"] * scale if scale != 1 else terms["loss"]).backward()
             optimizer.step()
             self.step += 1
             with torch.no_grad():
                 if sums is None:
                     names = ("loss", "recon", "kl", *(name for name in terms if name not in _STANDARD_TERMS))
                     sums = torch.zeros(len(names), device=self.device)
-                sums += torch.stack([terms[name].detach().float() for name in names])
-                kl_per_dim_sum += terms["kl_per_dim"]
+                sums += torch.stack([terms[name].detach().float() for name in names]) * share
+                kl_per_dim_sum += terms["kl_per_dim"] * share
             interval_steps += 1
-            interval_images += len(images)
+            interval_images += len(batch)
             finished = self.step >= total_steps
             if interval_steps < self._log_every and not finished:
                 continue
@@ -269,7 +302,9 @@ class Trainer:
             now = time.perf_counter()
             elapsed = now - clock
             self.wall_time_s += elapsed
-            loss, recon, kl, *extras = (sums / interval_steps).tolist()
+            # The whole batch's means, over all processes: one collective per log point.
+            means = self.team.sum_(torch.cat([sums, kl_per_dim_sum])) / interval_steps
+            loss, recon, kl, *extras = means[: len(names)].tolist()
             if not math.isfinite(loss):
                 raise TrainingDiverged(
                     f"the loss became {loss} at step {self.step}: try a smaller learning rate or beta"
@@ -296,7 +331,7 @@ class Trainer:
                 kl=kl,
                 beta=beta,
                 learning_rate=self.learning_rate,
-                kl_per_dim=(kl_per_dim_sum / interval_steps).cpu().numpy(),
+                kl_per_dim=means[len(names) :].cpu().numpy(),
                 finished=finished,
                 heldout_elbo=heldout_elbo,
                 extra_terms=dict(zip(names[3:], extras)),
@@ -306,6 +341,19 @@ class Trainer:
             kl_per_dim_sum.zero_()
             interval_steps = interval_images = 0
             clock = time.perf_counter()
+
+    def _my_part(self, batch: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """This process's examples of the batch and their share of it. A process left without
+        any (a short last batch) computes on one with weight 0, so that it still joins the
+        gradients' all-reduce."""
+        mine = self.team.shard(batch)
+        if len(mine) == 0:
+            return batch[:1], 0.0
+        return mine, len(mine) / len(batch)
+
+    def _process_seed(self, step: int) -> int:
+        seed = self.config.train.seed
+        return seed if self.team.leader else derived_seed(seed, self.team.rank, step)
 
     def evaluate_heldout(self) -> float:
         """The mean ELBO of the held-out examples now (nats per example, negative)."""
@@ -344,6 +392,9 @@ class Trainer:
         self.epoch = int(counters["epoch"])
         self._position = int(counters["position"])
         self._order = counters["order"].to(self.device)
-        self.generator.set_state(counters["generator_state"])
+        if self.team.leader:
+            self.generator.set_state(counters["generator_state"])
+        else:  # the checkpoint holds the leader's stream alone
+            self.generator.manual_seed(self._process_seed(self.step))
         self.wall_time_s = float(counters["wall_time_s"])
         self._beta_base = float(counters["beta_base"])
