@@ -41,13 +41,10 @@ from vae_core.run_folder import (
     holds_run,
     remove_stale_partials,
 )
+from vae_core.terminal import DownloadBar, ProgressBar
 from vae_core.training.headless import DEFAULT_SAVE_EVERY_MINUTES, train_in_folder
 from vae_core.training.schedules import BETA_SCHEDULES
-from vae_core.training.trainer import (
-    Trainer,
-    TrainingDiverged,
-    TrainingSnapshot,
-)
+from vae_core.training.trainer import Trainer, TrainingDiverged
 
 # Flag name -> (config section, config key): what a flag overrides in the run's config.
 _CONFIG_FLAGS = {
@@ -218,52 +215,6 @@ def _apply_flags(config: RunConfig, arguments: argparse.Namespace) -> RunConfig:
     return RunConfig(**sections)
 
 
-class _ProgressBar:
-    """A one-line bar on a terminal; silent when stderr is not one."""
-
-    def __init__(self, stream=sys.stderr, enabled: bool = True):
-        self.stream = stream
-        self.enabled = enabled and stream.isatty()
-
-    def update(self, snapshot: TrainingSnapshot) -> None:
-        if not self.enabled:
-            return
-        done = snapshot.step / max(1, snapshot.total_steps)
-        filled = int(30 * done)
-        self.stream.write(
-            f"\r[{'#' * filled}{'.' * (30 - filled)}] {done:4.0%} step {snapshot.step:,}/{snapshot.total_steps:,}"
-            f" epoch {snapshot.epoch + 1} loss {snapshot.loss:8.2f} kl {snapshot.kl:6.2f}"
-            f" {snapshot.images_per_s:,.0f} img/s "
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-
-
-class _DownloadBar:
-    """The progress of a data set's download on a terminal; silent when stderr is not one."""
-
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.enabled = stream.isatty()
-        self.shown = -1
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or total <= 0:
-            return
-        percent = done * 100 // total
-        if percent == self.shown:
-            return
-        self.shown = percent
-        end = "\n" if done >= total else ""
-        self.stream.write(
-            f"\rdownloading [{'#' * (percent * 30 // 100):.<30}] {percent:3d}% {done / 1e6:.1f}/{total / 1e6:.1f} MB{end}"
-        )
-        self.stream.flush()
-
-
 def _train(arguments: argparse.Namespace) -> int:
     deadline = None if arguments.max_minutes is None else time.monotonic() + 60 * arguments.max_minutes
     out: Path = arguments.out
@@ -301,7 +252,7 @@ def _take_folder(arguments: argparse.Namespace, out: Path, folder: contextlib.Ex
 def _train_in_folder(arguments, out: Path, config: RunConfig, checkpoint, device, deadline: float | None) -> int:
     team = current_team()
     checkpoint_path = out / CHECKPOINT_NAME
-    data = team.leader_then_others(lambda: load_data(config.data, progress=_DownloadBar() if team.leader else None))
+    data = team.leader_then_others(lambda: load_data(config.data, progress=DownloadBar() if team.leader else None))
     if checkpoint is not None:
         _check_data_fits(checkpoint_path, checkpoint.config.model, data)
     trainer = Trainer(config, data, device)
@@ -326,7 +277,7 @@ def _train_in_folder(arguments, out: Path, config: RunConfig, checkpoint, device
         heldout = "" if trainer.heldout is None else f" ({len(trainer.heldout):,} held out for the held-out curve)"
         processes = f" in {team.world_size} processes" if team.world_size > 1 else ""
         print(f"{data.train.describe()}{heldout}; training {config.model.family} on {trainer.device}{processes}", file=sys.stderr)
-    bar = _ProgressBar(enabled=team.leader)
+    bar = ProgressBar(enabled=team.leader)
     # The checkpoint carries the curves, so that the window shows them when it opens the run.
     history = list(checkpoint.history) if checkpoint is not None and checkpoint.history is not None else []
     try:
@@ -345,7 +296,7 @@ def _load_run(arguments: argparse.Namespace, device: torch.device):
     if arguments.data_dir is not None:
         data_config = dataclasses.replace(data_config, data_dir=arguments.data_dir)
     team = current_team()
-    split = team.leader_then_others(lambda: load_data(data_config, progress=_DownloadBar() if team.leader else None))
+    split = team.leader_then_others(lambda: load_data(data_config, progress=DownloadBar() if team.leader else None))
     _check_data_fits(arguments.run_dir / CHECKPOINT_NAME, checkpoint.config.model, split)
     return model, split.test if arguments.split == "test" else split.train
 
