@@ -150,7 +150,7 @@ def _worker_of_rank(launcher: subprocess.Popen, rank: int) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds torchrun's workers in /proc")
-def test_a_killed_process_ends_the_run_with_one_line_not_a_hang(tmp_path):
+def test_a_killed_process_ends_the_run_with_one_line_not_a_hang_and_it_resumes(tmp_path):
     config = tmp_path / "small.toml"
     config.write_text(DETERMINISTIC)
     out = tmp_path / "run"
@@ -173,5 +173,9 @@ def test_a_killed_process_ends_the_run_with_one_line_not_a_hang(tmp_path):
     assert len(said) == 1, stderr
     # torchrun reports the killed worker with a traceback of its own; none comes from VAE Studio.
     assert not [line for line in stderr.splitlines() if line.lstrip().startswith("File ") and str(ROOT) in line], stderr
-    # Whatever ended it (torchrun's SIGTERM, or the lost peer), the first process saved first.
-    assert int(load_checkpoint(out / "checkpoint.safetensors").counters["step"]) > 0
+    # Whatever ended it (torchrun's SIGTERM, or the lost peer), the first process saved first,
+    # and the run goes on from there on two processes again.
+    step = int(load_checkpoint(out / "checkpoint.safetensors").counters["step"])
+    assert step > 0
+    _finish(_torchrun("train", "--out", out, "--resume", "--max-steps", step + 10))
+    assert int(load_checkpoint(out / "checkpoint.safetensors").counters["step"]) == step + 10
