@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("core", "optimizer_start", "data", "window", "explorer", "mnist_quality", "families")
+BENCHMARKS = ("core", "optimizer_start", "data", "window", "explorer", "mnist_quality", "families", "ddp")
 
 
 def main(names: list[str]) -> int:
