@@ -51,10 +51,6 @@ def tiny_config(max_steps: int | None = 100_000, epochs: int = 10) -> RunConfig:
     )
 
 
-def without_heldout(config: RunConfig) -> RunConfig:
-    return dataclasses.replace(config, train=dataclasses.replace(config.train, heldout_every=0))
-
-
 @pytest.fixture
 def window(shown_window):
     return shown_window(tiny_config())
@@ -312,8 +308,7 @@ def test_training_and_loading_keep_their_thread_count_whatever_the_gui_thread_se
 
 
 def test_save_open_and_resume_continue_the_run_bit_for_bit(qtbot, window, tmp_path):
-    # Every training example trains (none held out), so an epoch is 10 steps of 50.
-    window.controls.apply_config(without_heldout(tiny_config(max_steps=20, epochs=2)))
+    window.controls.apply_config(tiny_config(max_steps=20, epochs=2))
     train_to_the_end(qtbot, window)
     path = tmp_path / "run.safetensors"
     save_and_wait(qtbot, window, path)
@@ -336,7 +331,7 @@ def test_save_open_and_resume_continue_the_run_bit_for_bit(qtbot, window, tmp_pa
     threads = torch.get_num_threads()
     torch.set_num_threads(TRAINING_THREADS)
     try:
-        straight = Trainer(without_heldout(tiny_config(max_steps=None, epochs=3)), load_data(DataConfig(size=600)))
+        straight = Trainer(tiny_config(max_steps=None, epochs=3), load_data(DataConfig(size=600)))
         list(straight.run())
     finally:
         torch.set_num_threads(threads)
