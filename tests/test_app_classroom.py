@@ -204,3 +204,17 @@ def test_presentation_fills_the_screen_and_reads_from_the_back_row(qtbot, window
     assert tick_font.pixelSize() >= 24
     window.set_presentation_mode(False)
     assert not window.presentation_mode and window.menuBar().isVisible()
+
+
+def test_a_run_draws_its_held_out_loss_beside_the_training_loss(qtbot, shown_window):
+    config = tiny_config(max_steps=12)
+    window = shown_window(dataclasses.replace(config, train=dataclasses.replace(config.train, heldout_every=4)))
+    with qtbot.waitSignal(window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS):
+        window.train()
+    window.refresh_views()
+    steps, losses = window.curves.curves["heldout"].getOriginalDataset()
+    rows = window.state.run.history.table.rows
+    heldout = rows[:, METRICS_COLUMNS.index("heldout_elbo")]
+    measured = np.isfinite(heldout)
+    assert list(steps) == list(rows[measured, 0]) and steps[-1] == 12 and len(steps) >= 2
+    assert np.allclose(losses, -heldout[measured]) and np.all(losses > 0)  # −ELBO of binary images: positive nats
