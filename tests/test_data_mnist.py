@@ -8,13 +8,14 @@ import hashlib
 import http.server
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vae_core.config import DataConfig
-from vae_core.data import cache_dir, load_data, read_idx
+from vae_core.data import cache_dir, downloads, load_data, read_idx
 from vae_core.data.downloads import MIRRORS_VARIABLE, DownloadCancelled, RemoteFile, file_digest
 from vae_core.data.mnist_family import IDX_SOURCES, IdxSource
 from vae_core.errors import VaeStudioError
@@ -112,11 +113,14 @@ def test_real_mnist_loads_from_its_data_dir_with_the_known_class_counts():
 # --- Downloads from a local server -----------------------------------------------------------
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves `files` under /good/, a 404 under /missing/, half a file under /drop/, and the
-    right length of wrong bytes under /corrupt/. Every path asked for goes into `requests`."""
+    """Serves `files` under /good/, a 404 under /missing/, half a file under /drop/, the right
+    length of wrong bytes under /corrupt/, the file and more under /long/, zeros without end and
+    without a length under /endless/, a byte at a time under /trickle/, and a redirect to
+    /good/ over plain http under /redirect/. Every path asked for goes into `requests`."""
 
     files: dict[str, bytes] = {}
     requests: list[str] = []
+    TRICKLE_PAUSE_S = 0.05
 
     def do_GET(self):
         self.requests.append(self.path)
@@ -125,16 +129,38 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         body = self.files[name]
+        if behaviour == "redirect":
+            self.send_response(302)
+            self.send_header("Location", f"http://{self.headers['Host']}/good/{name}")
+            self.end_headers()
+            return
         self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
+        if behaviour == "long":
+            body += bytes(1000)
+        if behaviour != "endless":
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if behaviour == "good":
+        try:
+            self._send(behaviour, body)
+        except OSError:  # the client gave up on an endless or trickling body
+            pass
+
+    def _send(self, behaviour: str, body: bytes) -> None:
+        if behaviour in ("good", "long"):
             self.wfile.write(body)
         elif behaviour == "drop":
             self.wfile.write(body[: len(body) // 2])
             self.close_connection = True
         elif behaviour == "corrupt":
             self.wfile.write(bytes(len(body)))
+        elif behaviour == "endless":
+            while True:
+                self.wfile.write(bytes(1 << 16))
+        elif behaviour == "trickle":
+            for byte in body[:100]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(self.TRICKLE_PAUSE_S)
 
     def log_message(self, *args):
         pass
@@ -194,6 +220,45 @@ def test_a_bad_download_leaves_nothing_in_the_cache(tiny_mnist, behaviour, probl
         load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/{behaviour}/",)))
     assert "train-images-idx3-ubyte.gz" in str(error.value) and "\n" not in str(error.value)
     assert _left_in(cache_dir() / "mnist") == []
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "problem"),
+    [
+        ("long", r"the server offers [\d,]+ bytes, more than the [\d,]+ expected"),
+        ("endless", "the server sent more than the"),
+        ("redirect", "redirected to http://127.0.0.1:"),
+    ],
+)
+def test_a_mirror_sending_too_much_or_redirecting_to_http_is_refused_and_the_next_one_tried(tiny_mnist, behaviour, problem):
+    with pytest.raises(VaeStudioError, match=problem) as error:
+        load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/{behaviour}/",)))
+    assert "\n" not in str(error.value) and f"{tiny_mnist.base}/{behaviour}/train-images-idx3-ubyte.gz" in str(error.value)
+    assert _left_in(cache_dir() / "mnist") == []
+    load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/{behaviour}/", f"{tiny_mnist.base}/good/")))
+    assert _left_in(cache_dir() / "mnist") == sorted(FILE_NAMES)
+
+
+def test_a_redirect_to_another_scheme_is_refused(tiny_mnist, monkeypatch):
+    monkeypatch.setattr(_Handler, "do_GET", _redirect_to_a_file)
+    with pytest.raises(VaeStudioError, match="redirected to file:///etc/passwd, which is not https: refused"):
+        load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/good/",)))
+
+
+def _redirect_to_a_file(handler):
+    handler.send_response(301)
+    handler.send_header("Location", "file:///etc/passwd")
+    handler.end_headers()
+
+
+def test_a_trickling_mirror_is_abandoned_at_its_deadline_for_the_next(tiny_mnist, monkeypatch):
+    monkeypatch.setattr(downloads, "_MIN_DEADLINE_S", 0.2)
+    started = time.monotonic()
+    with pytest.raises(VaeStudioError, match=r"too slow: \d+ of [\d,]+ bytes in \d+ s"):
+        load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/trickle/",)))
+    assert time.monotonic() - started < 5 and _left_in(cache_dir() / "mnist") == []
+    load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/trickle/", f"{tiny_mnist.base}/good/")))
+    assert _left_in(cache_dir() / "mnist") == sorted(FILE_NAMES)
 
 
 def test_a_dropped_connection_then_a_good_mirror(tiny_mnist):

@@ -2,7 +2,9 @@
 
 A file is streamed into a uniquely named partial file beside its destination, hashed on the
 way, and renamed into place only when its checksum matches; any failure removes the partial
-file and moves on to the next mirror.
+file and moves on to the next mirror. A mirror is trusted with nothing the source table does not
+say: no more bytes than the file's size, no less time per byte than a slow line needs, and no
+redirect to anything but https.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import http.client
 import os
 import sys
 import tempfile
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +30,12 @@ ProgressCallback = Callable[[int, int], None]
 
 MIRRORS_VARIABLE = "VAE_STUDIO_DATA_MIRRORS"
 _CHUNK_BYTES = 1 << 16
+# Seconds one read may wait for a byte.
 _TIMEOUT_S = 30
+# A whole file must arrive at this rate or better, though never in less than the floor: a mirror
+# that trickles a byte now and then never trips the read time-out, only this.
+_MIN_BYTES_PER_S = 20_000
+_MIN_DEADLINE_S = 60.0
 
 
 class DownloadCancelled(VaeStudioError):
@@ -73,18 +82,50 @@ def _url(base: str, name: str) -> str:
     return base.rstrip("/") + "/" + name
 
 
+class _HttpsRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to an https URL: a mirror must not send the download to plain
+    http, where anyone on the way may change it, or to another kind of URL (file:, ftp:)."""
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        target = urllib.parse.urljoin(req.full_url, headers.get("Location") or headers.get("URI") or "")
+        if urllib.parse.urlsplit(target).scheme.lower() != "https":
+            fp.close()
+            raise ValueError(f"redirected to {target}, which is not https: refused")
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+_OPENER = urllib.request.build_opener(_HttpsRedirectsOnly)
+
+
+def _deadline_s(size: int) -> float:
+    return max(_MIN_DEADLINE_S, size / _MIN_BYTES_PER_S)
+
+
 def _fetch(url: str, remote: RemoteFile, stream, progress: ProgressCallback | None) -> None:
     """Writes what `url` serves into the open binary `stream`; raises OSError or ValueError on any failure."""
     digest = hashlib.new(remote.algorithm, usedforsecurity=False)
-    with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
+    started = time.monotonic()
+    deadline_s = _deadline_s(remote.size)
+    with _OPENER.open(url, timeout=_TIMEOUT_S) as response:
         promised = int(response.headers.get("Content-Length") or 0)
+        if promised > remote.size:
+            raise ValueError(f"the server offers {promised:,} bytes, more than the {remote.size:,} expected")
         done = 0
-        while block := response.read(_CHUNK_BYTES):
+        # read1 returns what has arrived, so that the clock is read while a mirror trickles; one
+        # byte past the size is enough to know the body is too long.
+        while block := response.read1(min(_CHUNK_BYTES, remote.size + 1 - done)):
+            done += len(block)
+            if done > remote.size:
+                raise ValueError(f"the server sent more than the {remote.size:,} bytes expected")
             stream.write(block)
             digest.update(block)
-            done += len(block)
             if progress is not None:
                 progress(done, remote.size)
+            elapsed = time.monotonic() - started
+            if elapsed > deadline_s:
+                raise ValueError(f"too slow: {done:,} of {remote.size:,} bytes in {elapsed:.0f} s")
     # A server that drops the connection ends the stream early without an error.
     if promised and done != promised:
         raise ValueError(f"connection closed after {done:,} of {promised:,} bytes")
