@@ -16,6 +16,7 @@ from test_linear_gaussian import (
 
 from vae_core.config import ModelConfig
 from vae_core.errors import VaeStudioError
+from vae_core.evaluation import analysis
 from vae_core.evaluation.analysis import amortization_gap, importance_sampling_study
 from vae_core.models import build_model
 
@@ -85,3 +86,25 @@ def test_conditional_model_is_analysed_for_its_label():
     assert report.optimized_elbo > report.amortized_elbo
     assert report.log_likelihood > report.optimized_elbo - 0.5
     assert math.isfinite(report.approximation_gap)
+
+
+def test_the_study_draws_a_large_k_in_chunks_with_the_same_figures(monkeypatch):
+    monkeypatch.setattr(analysis, "_STUDY_CHUNK", 7)
+    log_weights = torch.randn(20, dtype=torch.float64) * 3
+    counts = []
+
+    def draw(count):
+        start = sum(counts)
+        counts.append(count)
+        return log_weights[start : start + count]
+
+    log_mean, effective_size = analysis._streamed_estimate(draw, 20)
+    assert counts == [7, 7, 6]
+    assert log_mean == pytest.approx(float(torch.logsumexp(log_weights, 0)) - math.log(20))
+    weights = log_weights.exp()
+    assert effective_size == pytest.approx(float(weights.sum() ** 2 / weights.square().sum()))
+
+
+def test_a_study_of_more_samples_than_it_can_finish_is_refused_in_one_line():
+    with pytest.raises(VaeStudioError, match=r"^1,000,000,000 importance samples: the study takes 1 to 1,000,000"):
+        analysis.check_sample_counts((10, 1_000_000_000))

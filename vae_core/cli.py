@@ -26,7 +26,7 @@ from vae_core.distributed import (
     process_label,
 )
 from vae_core.errors import VaeStudioError
-from vae_core.evaluation.analysis import amortization_gap, importance_sampling_study
+from vae_core.evaluation.analysis import amortization_gap, check_sample_counts, importance_sampling_study
 from vae_core.evaluation.estimates import evaluate_model
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.code_priors import CODE_PRIORS
@@ -112,6 +112,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    value = _non_negative_int(text)
+    if value >= 2**63:  # what torch and numpy take
+        raise argparse.ArgumentTypeError(f"expected a number below 2**63, got {value}")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     try:
         value = float(text)
@@ -173,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-steps", type=_positive_int, metavar="S")
     train.add_argument("--batch-size", type=_positive_int, metavar="N")
     train.add_argument("--lr", type=_positive_float)
-    train.add_argument("--seed", type=int)
+    train.add_argument("--seed", type=_seed)
     train.add_argument("--device", choices=DEVICE_CHOICES)
     train.add_argument("--precision", choices=tuple(PRECISIONS), help="bf16: autocast where the device has it (default fp32)")
     train.add_argument("--log-every", type=_positive_int, metavar="STEPS")
@@ -336,6 +343,7 @@ def _evaluate(arguments: argparse.Namespace) -> int:
 
 
 def _analyze(arguments: argparse.Namespace) -> int:
+    check_sample_counts(tuple(arguments.k))
     model, data = _load_run(arguments, resolve_device(arguments.device))
     if not 0 <= arguments.index < len(data):
         raise VaeStudioError(f"--index must be in 0..{len(data) - 1} for the {arguments.split} split")

@@ -13,6 +13,12 @@ from vae_core.models import LatentModel
 from vae_core.models.distributions import DiagonalGaussian
 from vae_core.training.optimizer import make_adam
 
+# The most samples the importance-sampling study draws for one K: each is a decode of the image,
+# made once per repeat and proposal, so a million is minutes already. Memory is bounded at any K:
+# draws are made _STUDY_CHUNK at a time.
+MAX_STUDY_SAMPLES = 1_000_000
+_STUDY_CHUNK = 10_000
+
 
 @dataclass(frozen=True)
 class AmortizationReport:
@@ -130,6 +136,27 @@ def amortization_gap(
     return report
 
 
+def check_sample_counts(sample_counts: tuple[int, ...]) -> None:
+    """One line of VaeStudioError for a K the study would not finish or cannot take."""
+    for count in sample_counts:
+        if not 1 <= count <= MAX_STUDY_SAMPLES:
+            raise VaeStudioError(
+                f"{count:,} importance samples: the study takes 1 to {MAX_STUDY_SAMPLES:,} (each one decodes the image)"
+            )
+
+
+def _streamed_estimate(draw, count: int) -> tuple[float, float]:
+    """log (1/K) Σ w_k and the effective sample size (Σ w)² / Σ w² of `count` log-weights drawn
+    by `draw(n)` a chunk at a time, joined by running log-sum-exps."""
+    log_sum = log_sum_of_squares = None
+    for start in range(0, count, _STUDY_CHUNK):
+        log_weights = draw(min(_STUDY_CHUNK, count - start)).double()
+        chunk_sum, chunk_squares = torch.logsumexp(log_weights, 0), torch.logsumexp(2 * log_weights, 0)
+        log_sum = chunk_sum if log_sum is None else torch.logaddexp(log_sum, chunk_sum)
+        log_sum_of_squares = chunk_squares if log_sum_of_squares is None else torch.logaddexp(log_sum_of_squares, chunk_squares)
+    return float(log_sum) - math.log(count), float(torch.exp(2 * log_sum - log_sum_of_squares))
+
+
 @torch.no_grad()
 def importance_sampling_study(
     model: LatentModel,
@@ -141,6 +168,7 @@ def importance_sampling_study(
 ) -> ImportanceSamplingReport:
     """log p(x) estimated by importance sampling from the prior and from q(z|x), at each K:
     the closer the proposal to the posterior, the smaller the spread and the larger the ESS."""
+    check_sample_counts(sample_counts)
     generator, observed, label = _single_input(model, x, y, seed)
     was_training = model.training
     model.eval()
@@ -158,9 +186,9 @@ def importance_sampling_study(
         for count in sample_counts:
             values, sizes = [], []
             for _ in range(repeats):
-                log_weights = draw(count)
-                values.append(_log_mean_exp(log_weights))
-                sizes.append(float(torch.exp(2 * torch.logsumexp(log_weights, 0) - torch.logsumexp(2 * log_weights, 0))))
+                value, size = _streamed_estimate(draw, count)
+                values.append(value)
+                sizes.append(size)
             values_tensor = torch.tensor(values, dtype=torch.float64)
             estimates.append(ImportanceEstimate(
                 proposal=proposal,

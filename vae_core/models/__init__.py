@@ -18,9 +18,15 @@ MODEL_FAMILIES: dict[str, type[LatentModel]] = {
 
 
 def build_model(config: ModelConfig) -> LatentModel:
+    """The model a config describes, with fresh weights; NotEnoughMemory, naming the choice to
+    blame, when its weights would not fit in the machine's free memory."""
     family = lookup(MODEL_FAMILIES, "model family", config.family)
     if not config.input_shape:
         raise VaeStudioError("the model config has no input shape: build it from a data set")
+    # Imported here: the estimate knows the families' parts, which import this package.
+    from vae_core.memory import check_model_fits
+
+    check_model_fits(config)
     return family(config)
 
 

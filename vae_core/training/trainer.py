@@ -21,6 +21,7 @@ from vae_core.device import autocast, resolve_device
 from vae_core.distributed import current_team
 from vae_core.errors import VaeStudioError
 from vae_core.evaluation.estimates import total_elbo
+from vae_core.memory import check_training_fits
 from vae_core.models import LatentModel, build_model
 from vae_core.seeds import derived_seed
 from vae_core.training.heldout import heldout_due, hold_out
@@ -120,6 +121,7 @@ class Trainer:
             raise VaeStudioError(f"beta must not be negative, got {train.beta}")
         check_choice("beta schedule", train.beta_schedule, BETA_SCHEDULES)
         self.device = device or resolve_device(train.device)
+        check_training_fits(self.config, self.device)
         self._autocast = autocast(self.device, train.precision)
         torch.manual_seed(train.seed)  # network initialisation
         self.model: LatentModel = build_model(self.config.model).to(self.device)
