@@ -113,6 +113,11 @@ def _read_file(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     if not path.is_file():
         raise VaeStudioError(f"{path}: checkpoint not found")
     try:
+        with path.open("rb"):
+            pass  # safetensors reports a file it may not read as missing: the system says why
+    except OSError as error:
+        raise VaeStudioError(f"{path}: cannot read the checkpoint ({error.strerror})") from None
+    try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}

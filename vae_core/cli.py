@@ -25,7 +25,7 @@ from vae_core.distributed import (
     lost_peer,
     process_label,
 )
-from vae_core.errors import VaeStudioError
+from vae_core.errors import VaeStudioError, one_line
 from vae_core.evaluation.analysis import amortization_gap, check_sample_counts, importance_sampling_study
 from vae_core.evaluation.estimates import evaluate_model
 from vae_core.models import MODEL_FAMILIES
@@ -82,7 +82,7 @@ _CONFIG_FLAGS = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def _hidden_sizes(text: str) -> tuple[int, ...]:
@@ -387,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"vae-studio: error: {process_label()}{error}", file=sys.stderr)
         return 1
     except OSError as error:  # a run folder that cannot be written, a full disk
-        print(f"vae-studio: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        reason = f"{error.filename or ''}: {error.strerror or error}"
+        print(f"vae-studio: error: {one_line(reason)}", file=sys.stderr)
         return 1
     except torch.cuda.OutOfMemoryError:
         print("vae-studio: error: the device ran out of memory: try a smaller batch size", file=sys.stderr)

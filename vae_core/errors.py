@@ -3,3 +3,13 @@
 
 class VaeStudioError(Exception):
     """A problem the user can fix (bad flag, bad file, bad value); its text is one clear line."""
+
+    def __str__(self) -> str:
+        # The message names files, and a file name may hold a newline: escaped here, once for
+        # every message, the line stays one line wherever it is shown.
+        return one_line(super().__str__())
+
+
+def one_line(text: str) -> str:
+    """`text` with newlines and other control characters escaped as repr writes them (\\n, \\x1b)."""
+    return "".join(character if character.isprintable() else repr(character)[1:-1] for character in text)

@@ -7,6 +7,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from vae_core.errors import VaeStudioError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -45,3 +47,9 @@ def write_atomically(path: Path, write: Callable[[str], None]) -> None:
 
 def write_text_atomically(path: Path, text: str) -> None:
     write_atomically(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
+
+
+def write_failure(path: Path, error: OSError) -> VaeStudioError:
+    """The one line for a file that could not be written (a full disk, a folder not writable),
+    naming it: the OSError of a failed write names no file."""
+    return VaeStudioError(f"cannot write {path}: {error.strerror or error}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import signal
 import threading
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 from vae_core.checkpoint import save_checkpoint, save_trainer
 from vae_core.distributed import PeerLost, lost_peer
 from vae_core.errors import VaeStudioError
-from vae_core.files import write_atomically, write_text_atomically
+from vae_core.files import write_atomically, write_failure, write_text_atomically
 from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
 from vae_core.training.best import BestKeeper
 from vae_core.training.trainer import (
@@ -62,7 +63,23 @@ def _widen_metrics_file(path: Path) -> None:
         return
     padding = [""] * (len(METRICS_COLUMNS) - len(header))
     lines = [METRICS_COLUMNS, *(row + padding for row in rows[1:])]
-    write_atomically(path, lambda temporary: _write_rows(temporary, lines))
+    try:
+        write_atomically(path, lambda temporary: _write_rows(temporary, lines))
+    except OSError as error:
+        raise write_failure(path, error) from None
+
+
+def _append_row(handle, path: Path, row) -> None:
+    """One row, written through at once to the unbuffered file: a reader sees every row so far, and
+    a full disk is one line naming the file, with no buffered rest to fail again at its close."""
+    line = io.StringIO()
+    csv.writer(line).writerow(row)
+    unwritten = memoryview(line.getvalue().encode("utf-8"))
+    try:
+        while unwritten:
+            unwritten = unwritten[handle.write(unwritten) :]
+    except OSError as error:
+        raise write_failure(path, error) from None
 
 
 def _write_rows(path: str, rows) -> None:
@@ -119,26 +136,25 @@ def train_in_folder(
     if not trainer.team.leader:
         return _train_alongside(trainer, deadline)
     checkpoint_path = out / CHECKPOINT_NAME
-    write_text_atomically(out / "config.json", trainer.config.to_json() + "\n")
+    try:
+        write_text_atomically(out / "config.json", trainer.config.to_json() + "\n")
+    except OSError as error:
+        raise write_failure(out / "config.json", error) from None
     last_good = None
     last_save = time.monotonic()
     if append_metrics:
         _widen_metrics_file(out / METRICS_NAME)
     best = BestKeeper(out, history)
+    metrics_path = out / METRICS_NAME
     try:
-        with (
-            _stops(trainer, deadline),
-            (out / METRICS_NAME).open("a" if append_metrics else "w", newline="", encoding="utf-8") as metrics,
-        ):
-            writer = csv.writer(metrics)
+        with _stops(trainer, deadline), metrics_path.open("ab" if append_metrics else "wb", buffering=0) as metrics:
             if not append_metrics:
-                writer.writerow(METRICS_COLUMNS)
+                _append_row(metrics, metrics_path, METRICS_COLUMNS)
             # Weights are copied at each snapshot: a divergence leaves the last good ones to keep.
             for snapshot in trainer.run(include_weights=True):
                 last_good = snapshot
                 history.append(metrics_row(snapshot))
-                writer.writerow(_metric_cells(snapshot))
-                metrics.flush()
+                _append_row(metrics, metrics_path, _metric_cells(snapshot))
                 if on_snapshot is not None:
                     on_snapshot(snapshot)
                 best.offer(snapshot, trainer, history)
