@@ -79,3 +79,11 @@ def test_a_full_disk_while_writing_metrics_names_the_file(tmp_path, capsys):
     described, error = capsys.readouterr().err.splitlines()
     assert "training vae on " in described
     assert error == f"vae-studio: error: cannot write {out / 'metrics.csv'}: No space left on device"
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_run_folder_name_is_refused_and_nothing_is_written(tmp_path, monkeypatch, capsys, name):
+    monkeypatch.chdir(tmp_path)
+    assert _exit_code(["train", "--out", name, "--max-steps", "1"]) == 2
+    assert _one_line_of(capsys) == f"vae-studio train: error: argument --out: needs a folder name, got {name!r}"
+    assert list(tmp_path.iterdir()) == []

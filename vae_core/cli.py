@@ -85,6 +85,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
+def _folder_name(text: str) -> Path:
+    # Path("") is Path("."): an empty name would quietly mean the current folder.
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"needs a folder name, got {text!r}")
+    return Path(text)
+
+
 def _hidden_sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
@@ -141,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a model headless")
-    train.add_argument("--out", required=True, type=Path, help="run folder for checkpoint, config and metrics")
+    train.add_argument("--out", required=True, type=_folder_name, help="run folder for checkpoint, config and metrics")
     train.add_argument("--config", type=Path, help="a TOML or JSON run config; flags override it")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--overwrite", action="store_true", help="replace the run that --out holds")
@@ -225,8 +232,6 @@ def _apply_flags(config: RunConfig, arguments: argparse.Namespace) -> RunConfig:
 def _train(arguments: argparse.Namespace) -> int:
     deadline = None if arguments.max_minutes is None else time.monotonic() + 60 * arguments.max_minutes
     out: Path = arguments.out
-    if not str(out).strip():
-        raise VaeStudioError("--out needs a folder name")
     # Read before the folder is locked: a checkpoint is replaced whole, never seen half-written.
     checkpoint = load_checkpoint(out / CHECKPOINT_NAME) if arguments.resume else None
     if checkpoint is not None:
