@@ -118,3 +118,13 @@ def test_a_broken_checkpoint_leaves_the_model_on_show(qtbot, controllers, tmp_pa
         checkpoints.open(broken)
     assert str(broken) in failed.args[0] and "\n" not in failed.args[0]
     assert state.shown.model is model and state.run.status is RunStatus.FINISHED
+
+
+def test_a_run_too_big_for_the_memory_ends_in_its_one_line(qtbot, controllers):
+    state, runs, _ = controllers
+    config = _config()
+    huge = RunConfig(data=config.data, model=ModelConfig(hidden=(32,), latent_dim=10**9), train=config.train)
+    with qtbot.waitSignal(runs.errorOccurred, timeout=TIMEOUT_MS) as failed:
+        runs.start(huge)
+    assert failed.args[0].startswith("latent dimension 1000000000 (--latent-dim) needs about ")
+    _wait_for(qtbot, lambda: state.run.status is RunStatus.FAILED)
