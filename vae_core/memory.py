@@ -143,11 +143,15 @@ def _vq_numbers(config: ModelConfig) -> _Numbers:
     # The codebook and its usage averages, and the moving sums that replace its gradient.
     quantizer_weights = codes * code_dim + codes + 1 + (codes + codes * code_dim if config.codebook_ema else 0)
     if config.code_prior == "autoregressive":
-        width, layers, heads = AutoregressiveCodePrior.width, AutoregressiveCodePrior.layers, AutoregressiveCodePrior.heads
+        prior = AutoregressiveCodePrior
+        width, layers = prior.width, prior.layers
+        # Attention (4 w x w maps), the feed-forward part (w to 2w and back) and two layer norms.
         layer_weights = 4 * width * width + 4 * width + 2 * (2 * width * width) + 3 * width + 4 * width
-        prior_weights = width + codes * width + positions * width + layers * layer_weights + 2 * width + _dense([width, codes])
+        embeddings = width + codes * width + positions * width
+        prior_weights = embeddings + layers * layer_weights + 2 * width + _dense([width, codes])
         # Each layer's attention compares every position with every other.
-        prior_activations = CODE_PRIOR_BATCH * positions * (2 * codes + 10 * width * layers + heads * layers * positions)
+        attention = prior.heads * layers * positions
+        prior_activations = CODE_PRIOR_BATCH * positions * (2 * codes + 10 * width * layers + attention)
     else:
         prior_weights = positions * codes
         prior_activations = 2 * positions * codes

@@ -152,8 +152,11 @@ def _streamed_estimate(draw, count: int) -> tuple[float, float]:
     for start in range(0, count, _STUDY_CHUNK):
         log_weights = draw(min(_STUDY_CHUNK, count - start)).double()
         chunk_sum, chunk_squares = torch.logsumexp(log_weights, 0), torch.logsumexp(2 * log_weights, 0)
-        log_sum = chunk_sum if log_sum is None else torch.logaddexp(log_sum, chunk_sum)
-        log_sum_of_squares = chunk_squares if log_sum_of_squares is None else torch.logaddexp(log_sum_of_squares, chunk_squares)
+        if log_sum is None:
+            log_sum, log_sum_of_squares = chunk_sum, chunk_squares
+        else:
+            log_sum = torch.logaddexp(log_sum, chunk_sum)
+            log_sum_of_squares = torch.logaddexp(log_sum_of_squares, chunk_squares)
     return float(log_sum) - math.log(count), float(torch.exp(2 * log_sum - log_sum_of_squares))
 
 
