@@ -43,7 +43,7 @@ from vae_core.run_folder import (
 )
 from vae_core.terminal import DownloadBar, ProgressBar
 from vae_core.training.headless import DEFAULT_SAVE_EVERY_MINUTES, train_in_folder
-from vae_core.training.schedules import BETA_SCHEDULES
+from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES
 from vae_core.training.trainer import Trainer, TrainingDiverged
 
 # Flag name -> (config section, config key): what a flag overrides in the run's config.
@@ -70,6 +70,10 @@ _CONFIG_FLAGS = {
     "max_steps": ("train", "max_steps"),
     "batch_size": ("train", "batch_size"),
     "lr": ("train", "lr"),
+    "lr_schedule": ("train", "lr_schedule"),
+    "lr_warmup_steps": ("train", "lr_warmup_steps"),
+    "adam_betas": ("train", "adam_betas"),
+    "adam_eps": ("train", "adam_eps"),
     "beta": ("train", "beta"),
     "beta_schedule": ("train", "beta_schedule"),
     "seed": ("train", "seed"),
@@ -100,6 +104,16 @@ def _hidden_sizes(text: str) -> tuple[int, ...]:
     if not sizes or min(sizes) <= 0:
         raise argparse.ArgumentTypeError(f"hidden sizes must be positive integers, got '{text}'")
     return sizes
+
+
+def _adam_betas(text: str) -> tuple[float, float]:
+    try:
+        betas = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers like 0.9,0.999, got '{text}'") from None
+    if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
+        raise argparse.ArgumentTypeError(f"expected two numbers in [0, 1) like 0.9,0.999, got '{text}'")
+    return betas
 
 
 def _non_negative_int(text: str) -> int:
@@ -186,7 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int, metavar="E")
     train.add_argument("--max-steps", type=_positive_int, metavar="S")
     train.add_argument("--batch-size", type=_positive_int, metavar="N")
-    train.add_argument("--lr", type=_positive_float)
+    train.add_argument("--lr", type=_positive_float, help="the base learning rate, which --lr-schedule multiplies")
+    train.add_argument("--lr-schedule", choices=sorted(LR_SCHEDULES))
+    train.add_argument("--lr-warmup-steps", type=_positive_int, metavar="S", help="steps of the cosine schedule's linear warm-up")
+    train.add_argument("--adam-betas", type=_adam_betas, metavar="B1,B2", help="Adam's moment decay rates (default 0.9,0.999)")
+    train.add_argument("--adam-eps", type=_positive_float, metavar="EPS", help="Adam's eps (default 1e-8)")
     train.add_argument("--seed", type=_seed)
     train.add_argument("--device", choices=DEVICE_CHOICES)
     train.add_argument("--precision", choices=tuple(PRECISIONS), help="bf16: autocast where the device has it (default fp32)")

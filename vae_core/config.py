@@ -79,6 +79,13 @@ class TrainConfig:
     max_steps: int | None = None
     batch_size: int = 128
     lr: float = 1e-3
+    # The base learning rate's multiplier over the run: constant, cosine (after a linear warm-up
+    # of lr_warmup_steps) or burda (Burda et al. 2015's stepwise decay over 3,280 epochs).
+    lr_schedule: str = "constant"
+    lr_warmup_steps: int = 500
+    # Adam's moment decay rates and its denominator's guard (Burda et al. use eps 1e-4).
+    adam_betas: tuple[float, ...] = (0.9, 0.999)
+    adam_eps: float = 1e-8
     beta: float = 1.0
     beta_schedule: str = "constant"
     # Steps of the linear warm-up, and the length of one cycle of the cyclical schedule.
@@ -180,10 +187,13 @@ _AT_LEAST = {
     "train.epochs": 1, "train.max_steps": 1, "train.batch_size": 1, "train.beta": 0,
     "train.beta_warmup_steps": 0, "train.beta_cycle_steps": 0, "train.seed": 0, "train.log_every": 1,
     "train.heldout_every": 0, "train.heldout_size": 0,
+    "train.lr_warmup_steps": 0, "train.adam_betas": 0,
 }  # fmt: skip
 # Numbers strictly between bounds: fractions, a learning rate, and seeds that torch and numpy take.
-_BELOW = {"data.test_fraction": 1, "model.ema_decay": 1, "data.seed": 2**63, "train.seed": 2**63}
-_ABOVE = {"data.test_fraction": 0, "model.ema_decay": 0, "train.lr": 0}
+_BELOW = {
+    "data.test_fraction": 1, "model.ema_decay": 1, "data.seed": 2**63, "train.seed": 2**63, "train.adam_betas": 1,
+}  # fmt: skip
+_ABOVE = {"data.test_fraction": 0, "model.ema_decay": 0, "train.lr": 0, "train.adam_eps": 0}
 
 
 def _check_range(key: str, value) -> None:
@@ -219,6 +229,8 @@ def _coerce(hint, value, key: str):
         items = tuple(_coerce(arguments[0], item, key) for item in value)
         if key == "model.input_shape":
             _check_input_shape(items)
+        if key == "train.adam_betas" and len(items) != 2:
+            raise ConfigError(f"config key 'train.adam_betas' must hold 2 numbers, got {list(items)}")
         return items
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)

@@ -26,7 +26,7 @@ from vae_core.models import LatentModel, build_model
 from vae_core.seeds import derived_seed
 from vae_core.training.heldout import heldout_due, hold_out
 from vae_core.training.optimizer import load_adam_state, make_adam
-from vae_core.training.schedules import BETA_SCHEDULES
+from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES, ScheduleClock
 
 
 class TrainingDiverged(VaeStudioError):
@@ -120,6 +120,7 @@ class Trainer:
         if train.beta < 0:
             raise VaeStudioError(f"beta must not be negative, got {train.beta}")
         check_choice("beta schedule", train.beta_schedule, BETA_SCHEDULES)
+        check_choice("learning-rate schedule", train.lr_schedule, LR_SCHEDULES)
         self.device = device or resolve_device(train.device)
         check_training_fits(self.config, self.device)
         self._autocast = autocast(self.device, train.precision)
@@ -130,7 +131,9 @@ class Trainer:
         self.data = train_part.to(self.device)
         self.heldout = None if heldout is None else heldout.to(self.device)
         self._heldout_step = 0  # the step of the last held-out evaluation
-        self.optimizer = make_adam(self.model.parameters(), lr=train.lr)
+        self.optimizer = make_adam(self.model.parameters(), lr=train.lr, betas=tuple(train.adam_betas), eps=train.adam_eps)
+        self._lr_schedule = LR_SCHEDULES[train.lr_schedule]
+        self._lr_base = float(train.lr)
         self.team = current_team()
         self._objective = self.team.wrap(_Objective(self.model))
         # The random draws of the steps (noise, binarisation): the leader's stream is a single
@@ -158,7 +161,9 @@ class Trainer:
     def set_learning_rate(self, lr: float) -> None:
         if not lr > 0 or not math.isfinite(lr):
             raise VaeStudioError(f"learning rate must be positive, got {lr}")
-        # One item assignment, atomic under the GIL; the optimizer reads it at its next step.
+        # The base rate, which the schedule multiplies; the optimizer's group holds it between
+        # steps too, so that a checkpoint keeps it. Item assignments, atomic under the GIL.
+        self._lr_base = float(lr)
         self.optimizer.param_groups[0]["lr"] = float(lr)
 
     @property
@@ -228,8 +233,17 @@ class Trainer:
         return schedule(self._beta_base, self.step, self.config.train)
 
     @property
+    def base_learning_rate(self) -> float:
+        return self._lr_base
+
+    @property
     def learning_rate(self) -> float:
-        return self.optimizer.param_groups[0]["lr"]
+        """The rate of the next step: the base rate shaped by the schedule."""
+        return self._lr_base * self._lr_multiplier()
+
+    def _lr_multiplier(self) -> float:
+        clock = ScheduleClock(self.step, self.steps_per_epoch, self.step / max(1, self.total_steps))
+        return self._lr_schedule(clock, self.config.train)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -287,7 +301,10 @@ class Trainer:
             # makes that average the gradient of the whole batch's mean loss.
             scale = share * self.team.world_size
             (terms["loss"] * scale if scale != 1 else terms["loss"]).backward()
+            step_lr = self.learning_rate
+            optimizer.param_groups[0]["lr"] = step_lr
             optimizer.step()
+            optimizer.param_groups[0]["lr"] = self._lr_base
             self.step += 1
             with torch.no_grad():
                 if sums is None:
@@ -332,7 +349,7 @@ class Trainer:
                 recon=recon,
                 kl=kl,
                 beta=beta,
-                learning_rate=self.learning_rate,
+                learning_rate=step_lr,
                 kl_per_dim=means[len(names) :].cpu().numpy(),
                 finished=finished,
                 heldout_elbo=heldout_elbo,
@@ -382,6 +399,7 @@ class Trainer:
         self.model.load_state_dict(model_state)
         if optimizer_state is not None:
             load_adam_state(self.optimizer, optimizer_state)
+            self._lr_base = self.optimizer.param_groups[0]["lr"]
         if not counters:
             return
         if self.heldout is not None and len(counters["order"]) == len(self._whole_train):
