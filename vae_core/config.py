@@ -86,6 +86,8 @@ class TrainConfig:
     # Adam's moment decay rates and its denominator's guard (Burda et al. use eps 1e-4).
     adam_betas: tuple[float, ...] = (0.9, 0.999)
     adam_eps: float = 1e-8
+    # Start a Bernoulli decoder's output bias at the logit of the training data's mean pixel.
+    init_output_bias: bool = True
     beta: float = 1.0
     beta_schedule: str = "constant"
     # Steps of the linear warm-up, and the length of one cycle of the cyclical schedule.

@@ -106,6 +106,15 @@ class ImageDataset:
             values = values.float().div_(255.0)
         return values, self.labels[indices]
 
+    def mean_image(self, chunk: int = 4096) -> torch.Tensor:
+        """The mean example (C, H, W) as `batch` gives them, in float32; summed in float64 by
+        chunks so that no float copy of the whole set is made."""
+        total = torch.zeros(self.image_shape, dtype=torch.float64, device=self.images.device)
+        for start in range(0, len(self), chunk):
+            total += self.images[start : start + chunk].double().sum(0)
+        scale = 255.0 if self.is_image else 1.0
+        return (total / (scale * max(1, len(self)))).float()
+
     def subset(self, indices: torch.Tensor) -> ImageDataset:
         return dataclasses.replace(
             self,

@@ -66,6 +66,13 @@ class LatentModel(nn.Module):
         """The prior over codes with a density (`log_prob`), when the family has one."""
         return None
 
+    def initialise_output_bias(self, mean_image: torch.Tensor) -> None:
+        """Start the decoder's output at the training data's mean image (C, H, W), where the
+        likelihood says how (Bernoulli: its logit); every family has a `likelihood` and a
+        `decoder` whose last layer makes the image."""
+        if self.likelihood.output_for_mean is not None:
+            self.decoder.set_output_bias(mean_image, self.likelihood.output_for_mean)
+
     def observe(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The observation the likelihood models, from intensities in [0, 1] (identity by default)."""
         return x

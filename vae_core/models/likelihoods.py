@@ -30,6 +30,14 @@ class BernoulliLikelihood(nn.Module):
     def mean(self, logits):
         return torch.sigmoid(logits)
 
+    # Pixels that are always 0 or 1 would ask for an infinite logit.
+    output_bias_clamp = 1e-3
+
+    def output_for_mean(self, mean: torch.Tensor) -> torch.Tensor:
+        """The decoder output whose mean is `mean`: its logit. A decoder whose output bias starts at
+        the data's mean does not spend its first epochs learning the average image."""
+        return torch.logit(mean.clamp(self.output_bias_clamp, 1 - self.output_bias_clamp))
+
 
 class GaussianLikelihood(nn.Module):
     """Pixels are Gaussian around the decoder's output, with a learned scale per pixel."""
@@ -57,6 +65,9 @@ class GaussianLikelihood(nn.Module):
 
     def mean(self, mean):
         return mean
+
+    # A Gaussian decoder's output layer keeps its own initialisation.
+    output_for_mean = None
 
 
 LIKELIHOODS: dict[str, type[nn.Module]] = {

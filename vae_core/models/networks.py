@@ -44,6 +44,11 @@ class MlpDecoder(nn.Module):
         self.output_shape = tuple(input_shape)
         self.net = _mlp([features + condition_dim, *reversed(hidden), math.prod(input_shape)])
 
+    @torch.no_grad()
+    def set_output_bias(self, mean_image: torch.Tensor, output_for_mean) -> None:
+        """The output layer's bias such that it decodes to `mean_image` (C, H, W), pixel by pixel."""
+        self.net[-1].bias.copy_(output_for_mean(mean_image).flatten())
+
     def forward(self, z, condition=None):
         out = self.net(_with_condition(z, condition))
         return out.view(*z.shape[:-1], *self.output_shape)
@@ -116,6 +121,11 @@ class ConvDecoder(nn.Module):
             nn.ConvTranspose2d(32, input_shape[0], 4, stride=2, padding=1),
         )
 
+    @torch.no_grad()
+    def set_output_bias(self, mean_image: torch.Tensor, output_for_mean) -> None:
+        """A transposed convolution has one bias per channel: it decodes to each channel's mean."""
+        self.deconv[-1].bias.copy_(output_for_mean(mean_image.mean((1, 2))))
+
     def forward(self, z, condition=None):
         batch_shape = z.shape[:-1]
         h = self.dense(_with_condition(z, condition)).view(-1, 64, *self.grid)
@@ -167,6 +177,9 @@ class SetDecoder(nn.Module):
         super().__init__()
         self.flat = flat_decoder
 
+    def set_output_bias(self, mean_image: torch.Tensor, output_for_mean) -> None:
+        self.flat.set_output_bias(mean_image, output_for_mean)
+
     def forward(self, codes):
         return self.flat(codes.flatten(-2))
 
@@ -203,6 +216,10 @@ class ConvGridDecoder(nn.Module):
             nn.ReLU(),
             nn.ConvTranspose2d(32, input_shape[0], 4, stride=2, padding=1),
         )
+
+    @torch.no_grad()
+    def set_output_bias(self, mean_image: torch.Tensor, output_for_mean) -> None:
+        self.net[-1].bias.copy_(output_for_mean(mean_image.mean((1, 2))))
 
     def forward(self, codes):
         batch_shape = codes.shape[:-2]

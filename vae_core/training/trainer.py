@@ -131,6 +131,8 @@ class Trainer:
         self.data = train_part.to(self.device)
         self.heldout = None if heldout is None else heldout.to(self.device)
         self._heldout_step = 0  # the step of the last held-out evaluation
+        if train.init_output_bias:  # a resumed run's weights replace these in `restore`
+            self.model.initialise_output_bias(self.data.mean_image())
         self.optimizer = make_adam(self.model.parameters(), lr=train.lr, betas=tuple(train.adam_betas), eps=train.adam_eps)
         self._lr_schedule = LR_SCHEDULES[train.lr_schedule]
         self._lr_base = float(train.lr)
