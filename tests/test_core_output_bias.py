@@ -27,7 +27,7 @@ def test_the_mean_image_is_the_mean_of_the_pixels(small_glyphs):
     assert torch.allclose(small_glyphs.train.mean_image(chunk=7), _pixel_means(small_glyphs), atol=1e-7)
 
 
-@pytest.mark.parametrize("family", ["vae", "vqvae"])
+@pytest.mark.parametrize("family", ["vae", "vqvae", "hvae"])
 def test_a_dense_bernoulli_decoder_starts_at_the_logit_of_each_pixels_mean(small_config, small_glyphs, family):
     trainer = _trainer(small_config, small_glyphs, family=family, codebook_size=8, code_positions=2)
     decoder = trainer.model.decoder

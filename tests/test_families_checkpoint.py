@@ -21,6 +21,8 @@ FAMILIES = {
     "linear-gaussian": ModelConfig(arch="linear", likelihood="gaussian"),
     "vqvae": ModelConfig(family="vqvae", codebook_size=8, code_positions=4),
     "vqvae-conv-ema": ModelConfig(family="vqvae", arch="conv", codebook_ema=True, code_prior="categorical", codebook_size=8),
+    "hvae": ModelConfig(family="hvae", lower_latent_dim=4, upper_hidden=(8,)),
+    "hvae-iwae-mog": ModelConfig(family="hvae", iw_samples=3, prior="mog", prior_components=3, activation="tanh"),
 }
 
 
@@ -59,6 +61,9 @@ def test_save_and_load_round_trip(name, small_config, small_glyphs, tmp_path):
         ({"family": "cvae"}, {"conditional": True, "has_codebook": False, "positions": 1}),
         ({"family": "vqvae", "code_positions": 4}, {"has_codebook": True, "positions": 4, "samples_posterior": False,
                                                     "has_prior_density": False}),
+        ({"family": "hvae"}, {"samples_posterior": True, "has_prior_density": True, "latent_layers": 2,
+                              "has_codebook": False}),
+        ({"family": "vae"}, {"latent_layers": 1}),
     ],
 )
 def test_each_family_declares_what_it_can_do(options, expected):

@@ -31,7 +31,7 @@ from vae_core.evaluation.estimates import evaluate_model
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.code_priors import CODE_PRIORS
 from vae_core.models.likelihoods import LIKELIHOODS
-from vae_core.models.networks import ARCHITECTURES
+from vae_core.models.networks import ACTIVATIONS, ARCHITECTURES
 from vae_core.models.priors import PRIORS
 from vae_core.run_folder import (
     BEST_NAME,
@@ -55,6 +55,9 @@ _CONFIG_FLAGS = {
     "arch": ("model", "arch"),
     "hidden": ("model", "hidden"),
     "latent_dim": ("model", "latent_dim"),
+    "activation": ("model", "activation"),
+    "lower_latent_dim": ("model", "lower_latent_dim"),
+    "upper_hidden": ("model", "upper_hidden"),
     "iw_samples": ("model", "iw_samples"),
     "codebook_size": ("model", "codebook_size"),
     "code_positions": ("model", "code_positions"),
@@ -181,7 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--likelihood", choices=sorted(LIKELIHOODS))
     train.add_argument("--arch", choices=sorted(ARCHITECTURES))
     train.add_argument("--hidden", type=_hidden_sizes, metavar="400[,200...]")
-    train.add_argument("--latent-dim", type=_positive_int, metavar="D")
+    train.add_argument("--latent-dim", type=_positive_int, metavar="D", help="latent size (hvae: of z2, the top layer)")
+    train.add_argument("--activation", choices=sorted(ACTIVATIONS), help="the dense layers' nonlinearity")
+    train.add_argument("--lower-latent-dim", type=_positive_int, metavar="D", help="hvae: the size of z1 (default 100)")
+    train.add_argument("--upper-hidden", type=_hidden_sizes, metavar="100[,100...]", help="hvae: layers between z1 and z2")
     train.add_argument("--beta", type=_non_negative_float, metavar="B")
     train.add_argument("--beta-schedule", choices=sorted(BETA_SCHEDULES))
     train.add_argument("--iw-samples", type=_positive_int, metavar="K", help="IWAE objective with K samples (1 = ELBO)")

@@ -51,6 +51,12 @@ class ModelConfig:
     arch: str = "mlp"
     hidden: tuple[int, ...] = (400,)
     latent_dim: int = 2
+    # The dense layers' nonlinearity: relu or tanh.
+    activation: str = "relu"
+    # The hierarchical VAE: the size of z1, the layer next to the data (latent_dim is z2's, the
+    # top layer), and the dense layers between z1 and z2 (`hidden` are those between x and z1).
+    lower_latent_dim: int = 100
+    upper_hidden: tuple[int, ...] = (100, 100)
     # Importance samples per example in the training objective (1 = the ELBO).
     iw_samples: int = 1
     # Components of a mixture prior, or pseudo-inputs of a VampPrior.
@@ -183,7 +189,7 @@ def _build(cls, values, prefix: str):
 # takes any value of its type. Floats must also be finite.
 _AT_LEAST = {
     "data.size": 1, "data.image_size": 1, "data.seed": 0,
-    "model.hidden": 1, "model.latent_dim": 1, "model.iw_samples": 1, "model.prior_components": 1,
+    "model.hidden": 1, "model.latent_dim": 1, "model.lower_latent_dim": 1, "model.upper_hidden": 1, "model.iw_samples": 1, "model.prior_components": 1,
     "model.codebook_size": 1, "model.code_positions": 1, "model.commitment": 0,
     "model.input_shape": 1, "model.num_classes": 0,
     "train.epochs": 1, "train.max_steps": 1, "train.batch_size": 1, "train.beta": 0,

@@ -66,6 +66,11 @@ def _single_input(model: LatentModel, x: torch.Tensor, y, seed: int):
         raise VaeStudioError(f"analysis takes one image (C, H, W), got shape {tuple(x.shape)}")
     if not model.samples_posterior:
         raise VaeStudioError(f"this analysis needs a model with a Gaussian posterior; '{model.config.family}' has none")
+    if model.capabilities.latent_layers != 1:
+        raise VaeStudioError(
+            f"this analysis optimises and samples one Gaussian latent layer; '{model.config.family}' has"
+            f" {model.capabilities.latent_layers}"
+        )
     device = next(model.parameters()).device
     generator = torch.Generator(device).manual_seed(seed)
     observed = model.observe(x[None].to(device), generator)

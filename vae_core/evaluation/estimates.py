@@ -159,6 +159,7 @@ def evaluate_model(
     sums = torch.zeros(2 + len(sample_counts), dtype=_sum_dtype(device), device=device)
     kl_per_dim_sum = torch.zeros(model.config.latent_dim, dtype=_sum_dtype(device), device=device)
     family_sums: dict[str, torch.Tensor] = {}
+    layer_sums: dict[str, torch.Tensor] = {}  # per layer: (2, D) sums of posterior means and their squares
     codes, elbos, labels_seen, indices_seen = [], [], [], []
     for weight, indices, images, labels in _my_batches(data, batch_size, limit, seed, device, generator):
         _stop_if_asked(should_stop)
@@ -169,6 +170,9 @@ def evaluate_model(
         kl_per_dim_sum += weight * terms["kl_per_dim"].to(sums.dtype).sum(0)
         for name, value in model.evaluation_sums(observed, labels).items():
             family_sums[name] = family_sums.get(name, 0) + weight * value
+        for name, means in model.layer_codes(observed, labels).items():
+            moments = torch.stack([means.sum(0), means.square().sum(0)]).to(sums.dtype)
+            layer_sums[name] = layer_sums.get(name, 0) + weight * moments
         if iw_samples > 1:
             sums[2:] += weight * importance_sampled_log_likelihoods(
                 model, observed, labels, sample_counts, generator, should_stop
@@ -185,6 +189,7 @@ def evaluate_model(
     team.sum_(sums)
     team.sum_(kl_per_dim_sum)
     family_sums = {name: team.sum_(torch.as_tensor(value, device=device).clone()) for name, value in family_sums.items()}
+    layer_sums = {name: team.sum_(value) for name, value in layer_sums.items()}
     codes = team.gather(_joined(codes, (0, model.config.latent_dim), device))
     count = len(codes)
     recon, kl = (sums[:2] / count).tolist()
@@ -197,6 +202,8 @@ def evaluate_model(
         "kl_per_dim": (kl_per_dim_sum / count).tolist(),
         "active_units": int((activity > ACTIVE_UNIT_THRESHOLD).sum()),
     }
+    if layer_sums:
+        results["active_units_per_layer"] = {name: _active_units(sums, count) for name, sums in layer_sums.items()}
     if iw_samples > 1:
         by_samples = (sums[2:] / count).tolist()
         results["log_likelihood_is"] = by_samples[-1]
@@ -216,6 +223,15 @@ def evaluate_model(
 def _joined(pieces: list[torch.Tensor], empty_shape, device, dtype=torch.float32) -> torch.Tensor:
     """The pieces end to end; an empty tensor of `empty_shape` where there are none."""
     return torch.cat(pieces) if pieces else torch.zeros(empty_shape, dtype=dtype, device=device)
+
+
+def _active_units(sums: torch.Tensor, count: int) -> int:
+    """Dimensions whose posterior mean varies across the data (the sample variance, as `var`),
+    from the sums of the means and of their squares (2, D)."""
+    if count < 2:
+        return 0
+    variance = (sums[1] - sums[0].square() / count) / (count - 1)
+    return int((variance > ACTIVE_UNIT_THRESHOLD).sum())
 
 
 def _per_class_means(values: torch.Tensor, labels: torch.Tensor, class_names) -> dict[str, float]:

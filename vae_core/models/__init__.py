@@ -7,6 +7,7 @@ from vae_core.config import ModelConfig
 from vae_core.errors import VaeStudioError
 from vae_core.models.base import Capabilities, LatentModel
 from vae_core.models.cvae import ConditionalVAE
+from vae_core.models.hvae import HierarchicalVAE
 from vae_core.models.vae import GaussianVAE
 from vae_core.models.vqvae import VQVAE
 
@@ -14,6 +15,7 @@ MODEL_FAMILIES: dict[str, type[LatentModel]] = {
     "vae": GaussianVAE,
     "cvae": ConditionalVAE,
     "vqvae": VQVAE,
+    "hvae": HierarchicalVAE,
 }
 
 

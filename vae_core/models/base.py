@@ -22,6 +22,8 @@ class Capabilities:
     has_prior_density: bool  # log p(z) over codes exists (contours on the map)
     learned_prior: bool  # that density moves with the weights (a mixture, a VampPrior)
     has_exact_likelihood: bool  # log p(x) in closed form (linear decoder, Gaussian likelihood)
+    # Stochastic layers: 2 for the hierarchical VAE, whose codes are the top layer's.
+    latent_layers: int = 1
 
 
 class LatentModel(nn.Module):
@@ -55,12 +57,14 @@ class LatentModel(nn.Module):
             has_prior_density=prior is not None,
             learned_prior=prior is not None and any(True for _ in prior.parameters()),
             has_exact_likelihood=self.has_exact_log_likelihood,
+            latent_layers=self.latent_layers,
         )
 
     # Overridden by the families that have them.
     has_codebook = False
     positions = 1
     has_exact_log_likelihood = False
+    latent_layers = 1
 
     def prior_module(self) -> nn.Module | None:
         """The prior over codes with a density (`log_prob`), when the family has one."""
@@ -105,6 +109,11 @@ class LatentModel(nn.Module):
     def log_importance_weights(self, x, y=None, samples: int = 1, generator=None) -> torch.Tensor:
         """log p(x, z_k) - log q(z_k|x) for z_k ~ q(z|x): (samples, B). Needed for IS estimates."""
         raise NotImplementedError
+
+    def layer_codes(self, x, y=None) -> dict[str, torch.Tensor]:
+        """Each stochastic layer's posterior mean (B, D) by layer name, where a family has several
+        layers: evaluation counts active units in each."""
+        return {}
 
     def evaluation_sums(self, x, y=None) -> dict[str, torch.Tensor]:
         """Totals over a batch of observed x of the figures only this family has; evaluation adds

@@ -1,8 +1,9 @@
 """Encoder and decoder networks by architecture name.
 
-Every network takes `(input_shape, hidden, features, condition_dim)`: an encoder maps an image
-(and an optional one-hot condition) to `features` numbers, a decoder maps `features` numbers
-(and the condition) to a tensor of the image's shape.
+Every network takes `(input_shape, hidden, features, condition_dim, activation)`: an encoder maps
+an image (and an optional one-hot condition) to `features` numbers, a decoder maps `features`
+numbers (and the condition) to a tensor of the image's shape. `activation` is the nonlinearity of
+the dense layers (convolutions keep ReLU).
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ from vae_core.choices import check_choice
 from vae_core.errors import VaeStudioError
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
+# The dense layers' nonlinearity by name: ReLU, or tanh as Burda et al. (2015) used.
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def mlp(sizes: list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Dense layers of the given sizes, `activation` between them (none after the last)."""
     layers: list[nn.Module] = []
     for i, (size_in, size_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(size_in, size_out))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.append(activation())
     return nn.Sequential(*layers)
 
 
@@ -30,19 +36,19 @@ def _with_condition(flat: torch.Tensor, condition: torch.Tensor | None) -> torch
 
 
 class MlpEncoder(nn.Module):
-    def __init__(self, input_shape, hidden, features, condition_dim=0):
+    def __init__(self, input_shape, hidden, features, condition_dim=0, activation=nn.ReLU):
         super().__init__()
-        self.net = _mlp([math.prod(input_shape) + condition_dim, *hidden, features])
+        self.net = mlp([math.prod(input_shape) + condition_dim, *hidden, features], activation)
 
     def forward(self, x, condition=None):
         return self.net(_with_condition(x.flatten(1), condition))
 
 
 class MlpDecoder(nn.Module):
-    def __init__(self, input_shape, hidden, features, condition_dim=0):
+    def __init__(self, input_shape, hidden, features, condition_dim=0, activation=nn.ReLU):
         super().__init__()
         self.output_shape = tuple(input_shape)
-        self.net = _mlp([features + condition_dim, *reversed(hidden), math.prod(input_shape)])
+        self.net = mlp([features + condition_dim, *reversed(hidden), math.prod(input_shape)], activation)
 
     @torch.no_grad()
     def set_output_bias(self, mean_image: torch.Tensor, output_for_mean) -> None:
@@ -57,15 +63,15 @@ class MlpDecoder(nn.Module):
 class LinearEncoder(MlpEncoder):
     """An affine map: the exact posterior of a linear Gaussian decoder has this form."""
 
-    def __init__(self, input_shape, hidden, features, condition_dim=0):
-        super().__init__(input_shape, (), features, condition_dim)
+    def __init__(self, input_shape, hidden, features, condition_dim=0, activation=nn.ReLU):
+        super().__init__(input_shape, (), features, condition_dim, activation)
 
 
 class LinearDecoder(MlpDecoder):
     """An affine map from the code to the mean: probabilistic PCA when the likelihood is Gaussian."""
 
-    def __init__(self, input_shape, hidden, features, condition_dim=0):
-        super().__init__(input_shape, (), features, condition_dim)
+    def __init__(self, input_shape, hidden, features, condition_dim=0, activation=nn.ReLU):
+        super().__init__(input_shape, (), features, condition_dim, activation)
         self.latent_features = features
 
     def affine_map(self, condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,7 +94,7 @@ def _conv_grid(input_shape) -> tuple[int, int]:
 class ConvEncoder(nn.Module):
     """Two stride-2 convolutions, then dense layers; a condition enters as constant channels."""
 
-    def __init__(self, input_shape, hidden, features, condition_dim=0):
+    def __init__(self, input_shape, hidden, features, condition_dim=0, activation=nn.ReLU):
         super().__init__()
         channels = input_shape[0] + condition_dim
         grid_h, grid_w = _conv_grid(input_shape)
@@ -99,7 +105,7 @@ class ConvEncoder(nn.Module):
             nn.ReLU(),
             nn.Flatten(),
         )
-        self.dense = _mlp([64 * grid_h * grid_w, *hidden, features])
+        self.dense = mlp([64 * grid_h * grid_w, *hidden, features], activation)
 
     def forward(self, x, condition=None):
         if condition is not None:
@@ -109,11 +115,11 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    def __init__(self, input_shape, hidden, features, condition_dim=0):
+    def __init__(self, input_shape, hidden, features, condition_dim=0, activation=nn.ReLU):
         super().__init__()
         self.grid = _conv_grid(input_shape)
         self.dense = nn.Sequential(
-            _mlp([features + condition_dim, *reversed(hidden), 64 * self.grid[0] * self.grid[1]]), nn.ReLU()
+            mlp([features + condition_dim, *reversed(hidden), 64 * self.grid[0] * self.grid[1]], activation), nn.ReLU()
         )
         self.deconv = nn.Sequential(
             nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
@@ -147,12 +153,12 @@ def _require_architecture(arch: str, hidden) -> None:
         raise VaeStudioError(f"hidden layer sizes must be positive, got {list(hidden)}")
 
 
-def build_networks(arch, input_shape, hidden, latent_features, code_features, condition_dim=0):
+def build_networks(arch, input_shape, hidden, latent_features, code_features, condition_dim=0, activation=nn.ReLU):
     """The encoder (to `code_features`) and decoder (from `latent_features`) of an architecture."""
     _require_architecture(arch, hidden)
     encoder_class, decoder_class = ARCHITECTURES[arch]
-    encoder = encoder_class(input_shape, tuple(hidden), code_features, condition_dim)
-    decoder = decoder_class(input_shape, tuple(hidden), latent_features, condition_dim)
+    encoder = encoder_class(input_shape, tuple(hidden), code_features, condition_dim, activation)
+    decoder = decoder_class(input_shape, tuple(hidden), latent_features, condition_dim, activation)
     return encoder, decoder
 
 
@@ -228,14 +234,14 @@ class ConvGridDecoder(nn.Module):
         return out.view(*batch_shape, *out.shape[1:])
 
 
-def _set_networks(arch, input_shape, hidden, code_dim, positions):
+def _set_networks(arch, input_shape, hidden, code_dim, positions, activation):
     encoder_class, decoder_class = ARCHITECTURES[arch]
     features = positions * code_dim
-    encoder = SetEncoder(encoder_class(input_shape, tuple(hidden), features), positions, code_dim)
-    return encoder, SetDecoder(decoder_class(input_shape, tuple(hidden), features))
+    encoder = SetEncoder(encoder_class(input_shape, tuple(hidden), features, 0, activation), positions, code_dim)
+    return encoder, SetDecoder(decoder_class(input_shape, tuple(hidden), features, 0, activation))
 
 
-def _grid_networks(arch, input_shape, hidden, code_dim, positions):
+def _grid_networks(arch, input_shape, hidden, code_dim, positions, activation):
     return ConvGridEncoder(input_shape, code_dim), ConvGridDecoder(input_shape, code_dim)
 
 
@@ -247,10 +253,10 @@ CODE_ARCHITECTURES = {
 }
 
 
-def build_code_networks(arch, input_shape, hidden, code_dim, positions):
+def build_code_networks(arch, input_shape, hidden, code_dim, positions, activation=nn.ReLU):
     """Encoder to (B, N, code_dim) and decoder back; `positions` sets N for dense architectures
     (the conv grid has its own). The encoder's `positions` attribute says N."""
     _require_architecture(arch, hidden)
     if positions < 1:
         raise VaeStudioError(f"a code needs at least 1 position, got {positions}")
-    return CODE_ARCHITECTURES[arch](arch, input_shape, hidden, code_dim, positions)
+    return CODE_ARCHITECTURES[arch](arch, input_shape, hidden, code_dim, positions, activation)

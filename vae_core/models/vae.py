@@ -12,7 +12,7 @@ from vae_core.errors import VaeStudioError
 from vae_core.models.base import LatentModel
 from vae_core.models.distributions import DiagonalGaussian, linear_gaussian_log_marginal
 from vae_core.models.likelihoods import LIKELIHOODS, GaussianLikelihood
-from vae_core.models.networks import LinearDecoder, build_networks
+from vae_core.models.networks import ACTIVATIONS, LinearDecoder, build_networks
 from vae_core.models.priors import PRIORS
 
 
@@ -28,7 +28,8 @@ class GaussianVAE(LatentModel):
         self.latent_dim = config.latent_dim
         condition_dim = config.num_classes if self.conditional else 0
         self.encoder, self.decoder = build_networks(
-            config.arch, config.input_shape, config.hidden, config.latent_dim, 2 * config.latent_dim, condition_dim
+            config.arch, config.input_shape, config.hidden, config.latent_dim, 2 * config.latent_dim, condition_dim,
+            lookup(ACTIVATIONS, "activation", config.activation),
         )
         self.likelihood = lookup(LIKELIHOODS, "likelihood", config.likelihood)(config.input_shape)
         prior_class = lookup(PRIORS, "prior", config.prior)

@@ -13,7 +13,7 @@ from vae_core.errors import VaeStudioError
 from vae_core.models.base import LatentModel
 from vae_core.models.code_priors import CODE_PRIORS
 from vae_core.models.likelihoods import LIKELIHOODS
-from vae_core.models.networks import build_code_networks
+from vae_core.models.networks import ACTIVATIONS, build_code_networks
 from vae_core.models.quantizer import VectorQuantizer, codebook_usage, perplexity
 
 # Examples of each training batch the code prior learns from: it needs far fewer per step than
@@ -36,7 +36,8 @@ class VQVAE(LatentModel):
         if config.commitment < 0:
             raise VaeStudioError(f"the commitment weight must not be negative, got {config.commitment}")
         self.encoder, self.decoder = build_code_networks(
-            config.arch, config.input_shape, config.hidden, config.latent_dim, config.code_positions
+            config.arch, config.input_shape, config.hidden, config.latent_dim, config.code_positions,
+            lookup(ACTIVATIONS, "activation", config.activation),
         )
         self.positions = self.encoder.positions
         self.likelihood = lookup(LIKELIHOODS, "likelihood", config.likelihood)(config.input_shape)
