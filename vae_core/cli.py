@@ -33,6 +33,7 @@ from vae_core.models.code_priors import CODE_PRIORS
 from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ACTIVATIONS, ARCHITECTURES
 from vae_core.models.priors import PRIORS
+from vae_core.presets import load_preset, preset_names
 from vae_core.run_folder import (
     BEST_NAME,
     CHECKPOINT_NAME,
@@ -166,7 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model headless")
     train.add_argument("--out", required=True, type=_folder_name, help="run folder for checkpoint, config and metrics")
-    train.add_argument("--config", type=Path, help="a TOML or JSON run config; flags override it")
+    starting_point = train.add_mutually_exclusive_group()
+    starting_point.add_argument("--config", type=Path, help="a TOML or JSON run config; flags override it")
+    starting_point.add_argument(
+        "--preset", metavar="NAME", help=f"a named run config from resources/presets ({', '.join(preset_names())}); flags override it"
+    )
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--overwrite", action="store_true", help="replace the run that --out holds")
     train.add_argument(
@@ -253,19 +258,23 @@ def _apply_flags(config: RunConfig, arguments: argparse.Namespace) -> RunConfig:
     return RunConfig(**sections)
 
 
+def _starting_config(arguments: argparse.Namespace) -> RunConfig:
+    """What a new run starts from, before its flags: a config file, a preset, or the data set's defaults."""
+    if arguments.config is not None:
+        return RunConfig.from_file(arguments.config)
+    if arguments.preset is not None:
+        return load_preset(arguments.preset).config
+    return defaults_for(arguments.dataset or DataConfig().dataset)
+
+
 def _train(arguments: argparse.Namespace) -> int:
     deadline = None if arguments.max_minutes is None else time.monotonic() + 60 * arguments.max_minutes
     out: Path = arguments.out
+    if arguments.resume and (arguments.config is not None or arguments.preset is not None):
+        raise VaeStudioError("--resume continues with the checkpoint's own config: drop --config and --preset")
     # Read before the folder is locked: a checkpoint is replaced whole, never seen half-written.
     checkpoint = load_checkpoint(out / CHECKPOINT_NAME) if arguments.resume else None
-    if checkpoint is not None:
-        config = checkpoint.config
-    else:
-        config = (
-            RunConfig.from_file(arguments.config)
-            if arguments.config is not None
-            else defaults_for(arguments.dataset or DataConfig().dataset)
-        )
+    config = checkpoint.config if checkpoint is not None else _starting_config(arguments)
     config = _apply_flags(config, arguments)
     team, device = join(resolve_device(config.train.device))
     try:
