@@ -42,7 +42,7 @@ from vae_core.run_folder import (
     holds_run,
     remove_stale_partials,
 )
-from vae_core.terminal import DownloadBar, ProgressBar
+from vae_core.terminal import DownloadBar, EvaluationBar, ProgressBar
 from vae_core.training.headless import DEFAULT_SAVE_EVERY_MINUTES, train_in_folder
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES
 from vae_core.training.trainer import Trainer, TrainingDiverged
@@ -369,13 +369,20 @@ def _size_text(shape: tuple[int, ...]) -> str:
 def _evaluate(arguments: argparse.Namespace) -> int:
     """Under torchrun each process evaluates its share of the batches; the leader prints."""
     team, device = join(resolve_device(arguments.device))
+    bar = EvaluationBar(f"evaluating with K = {arguments.iw_samples:,}", enabled=team.leader)
     try:
         model, data = _load_run(arguments, device)
-        results = evaluate_model(model, data, iw_samples=arguments.iw_samples, limit=arguments.limit)
+        results = evaluate_model(model, data, iw_samples=arguments.iw_samples, limit=arguments.limit, progress=bar)
     finally:
+        bar.close()
         team.close()
     results["split"] = arguments.split
     if team.leader:
+        print(
+            f"evaluated {results['examples']:,} {arguments.split} examples with K = {arguments.iw_samples:,} in"
+            f" {results['seconds']:.1f} s on {results['threads']} threads",
+            file=sys.stderr,
+        )
         print(json.dumps(results))
     return 0
 

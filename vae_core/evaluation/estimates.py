@@ -6,6 +6,7 @@ MIG against ground-truth factors)."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -108,6 +109,11 @@ def sample_counts_up_to(samples: int) -> list[int]:
         decade *= 10
 
 
+# Examples x importance samples between two progress reports: one every few seconds on a CPU even
+# at K = 5,000, while each chunk of samples still makes large matrix products.
+_IS_ROWS_PER_REPORT = 1 << 17
+
+
 @torch.no_grad()
 def total_elbo(model: LatentModel, data: ImageDataset, seed: int = 0, batch_size: int = 500) -> float:
     """The sum over `data` of each example's ELBO (log p convention: negative), in eval mode,
@@ -136,17 +142,21 @@ def evaluate_model(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> dict:
-    """Test-set figures in nats per example. Binary data is binarised once, from `seed`.
+    """Test-set figures in nats per example, and the standard errors of their means over examples.
 
-    With `iw_samples` K > 1, `log_likelihood_is` is the IS estimate with K samples per example,
+    Binary data is binarised once from `seed` (each batch's first draws, before any sample), the
+    same way whatever K is, so that estimates with different K (or of different models) speak of
+    the same images. With `iw_samples` K > 1, `log_likelihood_is` is the IS estimate with K samples per example,
     and `log_likelihood_is_by_samples` the estimates from the first k of the same samples, for k
     in 1, 2, 5, 10, ... K: in expectation they grow with k towards log p(x) (Burda et al. 2015),
     from the ELBO at k = 1. `progress(done, total)` hears the examples done after each batch;
     `should_stop()`, asked between batches and sample chunks, ends it with EvaluationStopped.
+    Memory stays bounded for any K and data size (chunks of samples within slices of examples).
 
     Under torchrun each process evaluates its share of the batches; sums are added across the
     processes, and the figures that need every example (active units, MIG, per-class ELBO)
     gather them: every process returns the figures of the whole set."""
+    started = time.perf_counter()
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -160,7 +170,8 @@ def evaluate_model(
     kl_per_dim_sum = torch.zeros(model.config.latent_dim, dtype=_sum_dtype(device), device=device)
     family_sums: dict[str, torch.Tensor] = {}
     layer_sums: dict[str, torch.Tensor] = {}  # per layer: (2, D) sums of posterior means and their squares
-    codes, elbos, labels_seen, indices_seen = [], [], [], []
+    codes, elbos, labels_seen, indices_seen, log_likelihoods = [], [], [], [], []
+    slice_size = max(1, _IS_ROWS_PER_REPORT // iw_samples)
     for weight, indices, images, labels in _my_batches(data, batch_size, limit, seed, device, generator):
         _stop_if_asked(should_stop)
         observed = model.observe(images, generator)
@@ -173,10 +184,16 @@ def evaluate_model(
         for name, means in model.layer_codes(observed, labels).items():
             moments = torch.stack([means.sum(0), means.square().sum(0)]).to(sums.dtype)
             layer_sums[name] = layer_sums.get(name, 0) + weight * moments
-        if iw_samples > 1:
-            sums[2:] += weight * importance_sampled_log_likelihoods(
-                model, observed, labels, sample_counts, generator, should_stop
-            ).sum(1)
+        for start in range(0, len(observed), slice_size) if iw_samples > 1 else ():
+            part = slice(start, start + slice_size)
+            estimates = importance_sampled_log_likelihoods(
+                model, observed[part], labels[part], sample_counts, generator, should_stop
+            )  # (len(sample_counts), slice)
+            sums[2:] += weight * estimates.sum(1)
+            if weight:
+                log_likelihoods.append(estimates[-1])
+            if progress is not None and start + slice_size < len(observed):
+                progress(count + start + slice_size, total)
         if weight:
             count += len(images)
             codes.append(model.embed(observed, labels))
@@ -191,12 +208,14 @@ def evaluate_model(
     family_sums = {name: team.sum_(torch.as_tensor(value, device=device).clone()) for name, value in family_sums.items()}
     layer_sums = {name: team.sum_(value) for name, value in layer_sums.items()}
     codes = team.gather(_joined(codes, (0, model.config.latent_dim), device))
+    all_elbos = team.gather(_joined(elbos, (0,), device))
     count = len(codes)
     recon, kl = (sums[:2] / count).tolist()
     activity = codes.var(dim=0) if len(codes) > 1 else torch.zeros(codes.shape[1])
     results = {
         "examples": count,
         "elbo": -(recon + kl),
+        "elbo_se": _standard_error(all_elbos),
         "recon": recon,
         "kl": kl,
         "kl_per_dim": (kl_per_dim_sum / count).tolist(),
@@ -209,15 +228,25 @@ def evaluate_model(
         results["log_likelihood_is"] = by_samples[-1]
         results["iw_samples"] = iw_samples
         results["log_likelihood_is_by_samples"] = dict(zip(sample_counts, by_samples))
+        results["log_likelihood_is_se"] = _standard_error(team.gather(_joined(log_likelihoods, (0,), device)))
     results.update(model.evaluation_figures(family_sums, count))
     if model.conditional:
-        all_elbos = team.gather(_joined(elbos, (0,), device))
         all_labels = team.gather(_joined(labels_seen, (0,), device, torch.int64))
         results["elbo_per_class"] = _per_class_means(all_elbos, all_labels, data.class_names)
     if data.factors is not None:
         seen = team.gather(_joined(indices_seen, (0,), device, torch.int64)).to(data.factors.device)
         results["mig"] = mutual_information_gap(codes, data.factors[seen])
+    results["seconds"] = time.perf_counter() - started
+    results["threads"] = torch.get_num_threads()
     return results
+
+
+def _standard_error(values: torch.Tensor) -> float:
+    """The standard error of the mean of per-example values: their sample standard deviation over
+    the square root of their count (0 for a single value)."""
+    if len(values) < 2:
+        return 0.0
+    return float(values.double().std() / math.sqrt(len(values)))
 
 
 def _joined(pieces: list[torch.Tensor], empty_shape, device, dtype=torch.float32) -> torch.Tensor:
