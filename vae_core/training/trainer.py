@@ -7,10 +7,8 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -27,47 +25,18 @@ from vae_core.seeds import derived_seed
 from vae_core.training.heldout import heldout_due, hold_out
 from vae_core.training.optimizer import load_adam_state, make_adam
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES, ScheduleClock
+from vae_core.training.snapshot import (
+    METRICS_COLUMNS,
+    TrainingDiverged,
+    TrainingSnapshot,
+    metrics_row,
+)
 
-
-class TrainingDiverged(VaeStudioError):
-    """The loss stopped being a finite number; the last snapshot's weights are the last good ones."""
-
-
-@dataclass(frozen=True)
-class TrainingSnapshot:
-    """What a run reports at a log point: plain numbers and CPU copies only."""
-
-    step: int
-    epoch: int  # epochs completed
-    epoch_progress: float  # share of the current epoch done, in [0, 1]
-    total_steps: int
-    wall_time_s: float  # training time, pauses excluded
-    images_per_s: float  # over the interval since the previous snapshot
-    loss: float  # means over the interval, nats per example
-    recon: float
-    kl: float
-    beta: float
-    learning_rate: float
-    kl_per_dim: np.ndarray  # (D,)
-    finished: bool
-    # The ELBO per held-out example (log p convention), where this snapshot evaluated it.
-    heldout_elbo: float | None = None
-    # Further scalar terms a model family reports (codebook perplexity, say), interval means.
-    extra_terms: Mapping[str, float] = dataclasses.field(default_factory=dict)
-    # CPU copies of the weights, when the run was asked for them (for a viewer's own model).
-    model_state: Mapping[str, torch.Tensor] | None = None
-
-
-# A snapshot's figures as one row of a run's history (metrics.csv, a checkpoint's curves).
-# A figure a snapshot lacks (no held-out evaluation at that row) is NaN in a row.
-METRICS_COLUMNS = (
-    "step", "epoch", "wall_time_s", "images_per_s", "loss", "recon", "kl", "beta", "learning_rate", "heldout_elbo",
-)  # fmt: skip
-
-
-def metrics_row(snapshot: TrainingSnapshot) -> tuple[float, ...]:
-    values = (getattr(snapshot, column) for column in METRICS_COLUMNS)
-    return tuple(math.nan if value is None else float(value) for value in values)
+# The snapshot's names stay importable from here, where most callers have always found them.
+__all__ = [
+    "METRICS_COLUMNS", "Trainer", "TrainingDiverged", "TrainingSnapshot", "complete_model_config", "epoch_order",
+    "metrics_row",
+]  # fmt: skip
 
 
 def complete_model_config(config: RunConfig, data: DataSplit) -> RunConfig:
