@@ -28,6 +28,10 @@ _GAUSSIAN = [
     )
     if not (family == "cvae" and prior == "vamp")  # the VampPrior needs an encoder without labels
 ]
+_HIERARCHICAL = [
+    dict(family="hvae", prior=prior, arch=arch, likelihood=likelihood, lower_latent_dim=5, upper_hidden=(6, 4))
+    for prior, arch, likelihood in itertools.product(("normal", "mog", "vamp"), ("mlp", "conv"), ("bernoulli", "gaussian"))
+]
 _VECTOR_QUANTISED = [
     dict(family="vqvae", arch=arch, codebook_ema=ema, code_prior=prior, likelihood=likelihood)
     for arch, ema, prior, likelihood in itertools.product(
@@ -36,7 +40,7 @@ _VECTOR_QUANTISED = [
 ]
 
 
-@pytest.mark.parametrize("choices", _GAUSSIAN + _VECTOR_QUANTISED, ids=lambda c: "-".join(map(str, c.values())))
+@pytest.mark.parametrize("choices", _GAUSSIAN + _HIERARCHICAL + _VECTOR_QUANTISED, ids=lambda c: "-".join(map(str, c.values())))
 def test_the_weight_count_is_that_of_the_model_built(choices):
     config = ModelConfig(
         **choices, hidden=(24, 12), latent_dim=3, prior_components=5, codebook_size=7, code_positions=4,

@@ -57,7 +57,7 @@ def _starting_config(arguments: argparse.Namespace) -> RunConfig:
 
 
 def _train(arguments: argparse.Namespace) -> int:
-    deadline = None if arguments.max_minutes is None else time.monotonic() + 60 * arguments.max_minutes
+    started = time.monotonic()
     out: Path = arguments.out
     if arguments.resume and (arguments.config is not None or arguments.preset is not None):
         raise VaeStudioError("--resume continues with the checkpoint's own config: drop --config and --preset")
@@ -65,6 +65,8 @@ def _train(arguments: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(out / CHECKPOINT_NAME) if arguments.resume else None
     config = checkpoint.config if checkpoint is not None else _starting_config(arguments)
     config = apply_flags(config, arguments)
+    minutes = config.train.max_minutes
+    deadline = None if minutes is None else started + 60 * minutes
     team, device = join(resolve_device(config.train.device))
     try:
         with contextlib.ExitStack() as folder:

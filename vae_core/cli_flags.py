@@ -45,6 +45,7 @@ _CONFIG_FLAGS = {
     "color": ("data", "color"),
     "epochs": ("train", "epochs"),
     "max_steps": ("train", "max_steps"),
+    "max_minutes": ("train", "max_minutes"),
     "batch_size": ("train", "batch_size"),
     "lr": ("train", "lr"),
     "lr_schedule": ("train", "lr_schedule"),

@@ -83,6 +83,9 @@ class ModelConfig:
 class TrainConfig:
     epochs: int = 10
     max_steps: int | None = None
+    # A headless run's wall-time budget, counted from the command's start: it then saves and ends.
+    # Schedules over the budget (a cosine learning rate) then run by the clock as well as the steps.
+    max_minutes: float | None = None
     batch_size: int = 128
     lr: float = 1e-3
     # The base learning rate's multiplier over the run: constant, cosine (after a linear warm-up
@@ -201,7 +204,9 @@ _AT_LEAST = {
 _BELOW = {
     "data.test_fraction": 1, "model.ema_decay": 1, "data.seed": 2**63, "train.seed": 2**63, "train.adam_betas": 1,
 }  # fmt: skip
-_ABOVE = {"data.test_fraction": 0, "model.ema_decay": 0, "train.lr": 0, "train.adam_eps": 0}
+_ABOVE = {
+    "data.test_fraction": 0, "model.ema_decay": 0, "train.lr": 0, "train.adam_eps": 0, "train.max_minutes": 0,
+}  # fmt: skip
 
 
 def _check_range(key: str, value) -> None:

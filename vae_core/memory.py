@@ -119,6 +119,28 @@ def _gaussian_numbers(config: ModelConfig) -> _Numbers:
     )  # fmt: skip
 
 
+def _hierarchical_numbers(config: ModelConfig) -> _Numbers:
+    """The Gaussian families' count, one latent layer deeper: z1 under the image networks, z2 under
+    two dense networks, q(z2|z1) and p(z1|z2), and the prior on z2."""
+    pixels, samples = math.prod(config.input_shape), config.iw_samples
+    lower, upper, components = config.lower_latent_dim, config.latent_dim, config.prior_components
+    encoder, decoder = lookup(_NETWORKS, "architecture", config.arch)
+    encoder_weights, encoder_activations = encoder(config.input_shape, config.hidden, 2 * lower, 0)
+    decoder_weights, decoder_activations = decoder(config.input_shape, config.hidden, lower, 0)
+    upper_encoder = [lower, *config.upper_hidden, 2 * upper]
+    upper_decoder = [upper, *reversed(config.upper_hidden), 2 * lower]
+    likelihood_weights = pixels if config.likelihood == "gaussian" else 0
+    prior_weights = {"mog": components * (2 * upper + 1), "vamp": components * pixels}.get(config.prior, upper)
+    prior_activations = 2 * samples * components * upper if config.prior in ("mog", "vamp") else 0
+    per_sample = 3 * (lower + upper) + sum(upper_encoder[1:]) + sum(upper_decoder[1:]) + decoder_activations + 2 * pixels
+    return _Numbers(
+        weights=encoder_weights + decoder_weights + _dense(upper_encoder) + _dense(upper_decoder)
+        + likelihood_weights + prior_weights,
+        per_example=pixels + encoder_activations + samples * per_sample + prior_activations,
+        per_step=components * (pixels + encoder_activations + sum(upper_encoder[1:])) if config.prior == "vamp" else 0,
+    )  # fmt: skip
+
+
 def _code_networks(config: ModelConfig) -> tuple[int, int, int]:
     """Weights and activations per example of VQ-VAE's networks, and the code vectors per image."""
     code_dim = config.latent_dim
@@ -167,6 +189,7 @@ _FAMILY_NUMBERS: dict[str, Callable[[ModelConfig], _Numbers]] = {
     "vae": _gaussian_numbers,
     "cvae": _gaussian_numbers,
     "vqvae": _vq_numbers,
+    "hvae": _hierarchical_numbers,
 }
 
 

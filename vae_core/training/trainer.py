@@ -213,7 +213,11 @@ class Trainer:
         return self._lr_base * self._lr_multiplier()
 
     def _lr_multiplier(self) -> float:
-        clock = ScheduleClock(self.step, self.steps_per_epoch, self.step / max(1, self.total_steps))
+        progress = self.step / max(1, self.total_steps)
+        if (minutes := self.config.train.max_minutes) is not None:
+            # A time budget may end the run before its steps do: the schedule keeps to whichever ends first.
+            progress = max(progress, self.wall_time_s / (60 * minutes))
+        clock = ScheduleClock(self.step, self.steps_per_epoch, progress)
         return self._lr_schedule(clock, self.config.train)
 
     @property
