@@ -108,6 +108,19 @@ BETA_SCHEDULES = {
 }
 
 # Tooltips of the other controls.
+LR_SCHEDULES = {
+    "constant": ("constant", "The learning rate stays where you set it."),
+    "cosine": (
+        "cosine",
+        "A short linear warm-up, then half a cosine from the rate set down to 0 over the run's budget: large "
+        "steps early, fine ones at the end.",
+    ),
+    "burda": (
+        "Burda et al.",
+        "Burda et al. (2015)'s steps: the rate times 10^(−i/7) for 3^i epochs, i = 0 … 7 (3,280 epochs in all).",
+    ),
+}
+
 TIPS = {
     "dataset": "The data set x_1, ..., x_n the model learns to generate (2-D point sets train in seconds)",
     "family": "The kind of latent variable model: how a code z is drawn and turned into an image x",
@@ -128,6 +141,8 @@ TIPS = {
     "lr": "Adam's learning rate: the size of each optimisation step; changes a run live",
     "batch": "Images per optimisation step: the ELBO's gradient is averaged over them",
     "epochs": "Passes over the training images",
+    "lr_schedule": "How the learning rate is shaped over the run: it multiplies the rate set, which stays live",
+    "preset": "A recipe: settings that go together, from resources/presets; choosing one fills in every setting",
     "seed": "Seed of the initial weights, the batches and the noise ε of the reparameterisation z = μ + σ·ε",
     "device": "Where to train: auto picks a CUDA GPU when there is one",
 }

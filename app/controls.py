@@ -40,7 +40,8 @@ from vae_core.models import MODEL_FAMILIES
 from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ARCHITECTURES
 from vae_core.models.priors import PRIORS
-from vae_core.training.schedules import BETA_SCHEDULES
+from vae_core.presets import list_presets
+from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES
 
 BETA_RANGE = (0.01, 100.0)
 # Priors whose number of components (or pseudo-inputs) the panel sets.
@@ -98,6 +99,15 @@ class ControlPanel(QWidget):
 
         self.lr_spin = named(LogSpinBox(1e-6, 1.0), "learningRateSpinBox", "Learning rate")
         self.lr_spin.setToolTip(tips["lr"])
+        self.lr_schedule_combo = ChoiceCombo(
+            "lrScheduleCombo", "Learning-rate schedule", tips["lr_schedule"], LR_SCHEDULES, words.LR_SCHEDULES
+        )
+        # Read once: a handful of small files, so that choosing one is instant.
+        self.presets = list_presets()
+        self.preset_combo = combo("presetCombo", "Preset", ["(none)", *self.presets], tips["preset"])
+        for index, preset in enumerate(self.presets.values(), start=1):
+            self.preset_combo.setItemData(index, preset.description, Qt.ItemDataRole.ToolTipRole)
+        self.preset_combo.textActivated.connect(self._preset_chosen)
         self.batch_spin = spin("batchSizeSpinBox", "Batch size", 1, 65536, tips["batch"])
         self.epochs_spin = spin("epochsSpinBox", "Epochs", 1, 100000, tips["epochs"])
         self.until_stopped_check = named(QCheckBox("until I stop it"), "untilStoppedCheck", "Train until stopped")
@@ -119,7 +129,7 @@ class ControlPanel(QWidget):
         beta_row.addWidget(self.beta_slider, 1)
         beta_row.addWidget(self.beta_spin)
         layout = QVBoxLayout(self)
-        layout.addWidget(group("Data", [("Data set", dataset_row)]))
+        layout.addWidget(group("Data", [("Preset", self.preset_combo), ("Data set", dataset_row)]))
         layout.addWidget(
             group(
                 "Model",
@@ -141,6 +151,7 @@ class ControlPanel(QWidget):
                 "Optimiser",
                 [
                     ("Learning rate", self.lr_spin),
+                    ("LR schedule", self.lr_schedule_combo),
                     ("Batch size", self.batch_spin),
                     ("Epochs", budget_row),
                     ("Seed", self.seed_spin),
@@ -155,6 +166,7 @@ class ControlPanel(QWidget):
         self._locked_while_running = (
             self.dataset_combo, self.data_source_button, self.model_combo, self.prior_combo, self.components_spin, self.likelihood_combo,
             self.arch_combo, self.latent_dim_spin, self.hidden_edit, self.codebook_spin, self.schedule_combo,
+            self.lr_schedule_combo, self.preset_combo,
             self.batch_spin, self.epochs_spin, self.until_stopped_check, self.seed_spin, self.device_combo,
             self.reset_button,
         )  # fmt: skip
@@ -237,10 +249,15 @@ class ControlPanel(QWidget):
             elif widget in reasons:
                 widget.setToolTip(with_reason(self._purposes[widget], reason))
 
+    def _preset_chosen(self, name: str) -> None:
+        if name in self.presets:
+            self.apply_config(self.presets[name].config)
+
     def reset_to_defaults(self) -> None:
         """Every setting back to its default for the chosen data set (which stays chosen)."""
         self.apply_config(defaults_for(self.dataset_combo.currentText()))
         self.until_stopped_check.setChecked(False)
+        self.preset_combo.setCurrentIndex(0)
 
     def hidden_sizes(self) -> tuple[int, ...]:
         text = self.hidden_edit.text()
@@ -308,6 +325,7 @@ class ControlPanel(QWidget):
                 beta=self.beta,
                 beta_schedule=self.schedule_combo.name(),
                 lr=self.lr_spin.value(),
+                lr_schedule=self.lr_schedule_combo.name(),
                 batch_size=self.batch_spin.value(),
                 epochs=self.epochs_spin.value(),
                 max_steps=self._max_steps(),
@@ -337,6 +355,7 @@ class ControlPanel(QWidget):
         self.set_beta(min(max(config.train.beta, BETA_RANGE[0]), BETA_RANGE[1]))
         select(self.schedule_combo, config.train.beta_schedule)
         self.lr_spin.setValue(config.train.lr)
+        select(self.lr_schedule_combo, config.train.lr_schedule)
         self.batch_spin.setValue(config.train.batch_size)
         self.epochs_spin.setValue(config.train.epochs)
         self.until_stopped_check.setChecked((config.train.max_steps or 0) >= UNTIL_STOPPED_STEPS)

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QComboBox, QLabel, QSlider
 from test_app_window import (
@@ -218,3 +219,15 @@ def test_a_run_draws_its_held_out_loss_beside_the_training_loss(qtbot, shown_win
     measured = np.isfinite(heldout)
     assert list(steps) == list(rows[measured, 0]) and steps[-1] == 12 and len(steps) >= 2
     assert np.allclose(losses, -heldout[measured]) and np.all(losses > 0)  # −ELBO of binary images: positive nats
+
+
+def test_a_preset_fills_in_every_setting_and_its_learning_rate_schedule(window):
+    combo = window.findChild(QComboBox, "presetCombo")
+    assert combo.findText("glyphs-demo") > 0 and combo.itemData(combo.findText("glyphs-demo"), Qt.ItemDataRole.ToolTipRole)
+    preset = window.controls.presets["mnist-nll-30min"]
+    window.controls._preset_chosen("mnist-nll-30min")
+    config = window.controls.config()
+    assert config.model.family == "hvae" and config.train.lr_schedule == preset.config.train.lr_schedule == "cosine"
+    assert window.findChild(QComboBox, "lrScheduleCombo").name() == "cosine"
+    window.controls.reset_button.click()
+    assert window.controls.config().train.lr_schedule == "constant" and combo.currentIndex() == 0
