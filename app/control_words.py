@@ -31,6 +31,13 @@ FAMILIES = {
             "is fitted for sampling."
         ),
     ),
+    "hvae": (
+        "hierarchical VAE",
+        (
+            "two stochastic layers (Burda et al. 2015): p(z2) p(z1|z2) p(x|z1), encoded by q(z1|x) q(z2|z1); "
+            "the map shows the top layer z2, the ELBO has a KL term for each layer."
+        ),
+    ),
 }
 
 PRIORS = {

@@ -105,8 +105,9 @@ class ControlPanel(QWidget):
         # Read once: a handful of small files, so that choosing one is instant.
         self.presets = list_presets()
         self.preset_combo = combo("presetCombo", "Preset", ["(none)", *self.presets], tips["preset"])
-        for index, preset in enumerate(self.presets.values(), start=1):
-            self.preset_combo.setItemData(index, preset.description, Qt.ItemDataRole.ToolTipRole)
+        descriptions = ["No recipe: the settings below as you set them", *(p.description for p in self.presets.values())]
+        for index, description in enumerate(descriptions):
+            self.preset_combo.setItemData(index, description, Qt.ItemDataRole.ToolTipRole)
         self.preset_combo.textActivated.connect(self._preset_chosen)
         self.batch_spin = spin("batchSizeSpinBox", "Batch size", 1, 65536, tips["batch"])
         self.epochs_spin = spin("epochsSpinBox", "Epochs", 1, 100000, tips["epochs"])
