@@ -20,8 +20,14 @@ FLOOR_RANGE = (1e-3, 1.0)
 FLOOR_PERCENTILE = 10
 
 
+# The floor is read from at most this many of the values, evenly spread: the redraw stays cheap
+# however long the run.
+FLOOR_SAMPLE = 512
+
+
 def symlog_floor(values: np.ndarray) -> float:
-    magnitudes = np.abs(values[np.isfinite(values) & (values != 0)])
+    sample = values[:: max(1, len(values) // FLOOR_SAMPLE)]
+    magnitudes = np.abs(sample[np.isfinite(sample) & (sample != 0)])
     if not len(magnitudes):
         return FLOOR_RANGE[1]
     floor = 10.0 ** (np.floor(np.log10(np.percentile(magnitudes, FLOOR_PERCENTILE))) - 1)
@@ -85,9 +91,16 @@ class ScaledCurve(pg.PlotDataItem):
     def __init__(self, *args, **options):
         super().__init__(*args, **options)
         self._values: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self._drawn_as: tuple[str, float] | None = None
 
     def show_values(self, x: np.ndarray, y: np.ndarray, scale: str, floor: float) -> None:
+        # Setting the same data again costs a redraw (a few ms with symbols): the held-out curve
+        # changes every few hundred steps, not at every refresh.
+        drawn_x, drawn_y = self._values
+        if (scale, floor) == self._drawn_as and np.array_equal(x, drawn_x) and np.array_equal(y, drawn_y, equal_nan=True):
+            return
         self._values = (x, y)
+        self._drawn_as = (scale, floor)
         self.setData(x, to_view(y, scale, floor))
 
     def getOriginalDataset(self):
@@ -102,21 +115,27 @@ class CurveAxis(pg.AxisItem):
         super().__init__(orientation, **options)
         self.scale_name = "log"
         self.floor = FLOOR_RANGE[1]
+        self._decade_positions = self._positions_of_decades()
 
     def set_scale(self, scale: str, floor: float) -> None:
         self.scale_name = scale
         self.floor = floor
+        self._decade_positions = self._positions_of_decades()
         self.picture = None
         self.update()
+
+    def _positions_of_decades(self) -> list[float]:
+        """Where 0 and ±10^k nats sit on the symmetric log scale (worked out once per floor, not at
+        every paint)."""
+        decades = np.array([10.0**power for power in range(round(math.log10(self.floor)), 13)])
+        values = np.concatenate([[0.0], decades, -decades])
+        return sorted(symlog(values, self.floor).tolist())
 
     def tickValues(self, minVal, maxVal, size):
         if self.scale_name != "log":
             return super().tickValues(minVal, maxVal, size)
         low, high = sorted((minVal, maxVal))
-        decades = [10.0**power for power in range(round(math.log10(self.floor)), 13)]
-        values = [0.0] + [sign * decade for decade in decades for sign in (1.0, -1.0)]
-        positions = sorted(float(symlog(np.array(value), self.floor)) for value in values)
-        major = [position for position in positions if low <= position <= high]
+        major = [position for position in self._decade_positions if low <= position <= high]
         # Every decade when few fit, else every other one, so labels never collide.
         pixels_per_tick = size / max(len(major), 1)
         if pixels_per_tick < 24 and len(major) > 2:

@@ -42,8 +42,8 @@ _CODEBOOK_LEGEND = {
     "kl": "KL = log K per code (fixed)",
 }
 # The x axis, following the data, ends this far past the newest step: it changes only every so
-# often, not at each redraw.
-_X_HEADROOM = 1.25
+# often (7 times in a run), not at each redraw.
+_X_HEADROOM = 1.5
 _MIN_X_END = 10.0
 
 
@@ -177,6 +177,8 @@ class CurvesView(QWidget):
             self._y_range = None
         for name, (x, y) in losses.items():
             self.curves[name].show_values(x, y, self.scale, floor)
+        # An empty curve with symbols still paints its (empty) scatter at every redraw.
+        self.curves["heldout"].setVisible(len(losses["heldout"][0]) > 0)
         self.curves["beta"].setData(self.series.x.copy(), self.series.y("beta").copy())
         if len(self.series) and not self._user_ranged:
             self._fit_ranges(values)
@@ -199,9 +201,11 @@ class CurvesView(QWidget):
         if self.span_combo.currentText() == "whole run" and not self.run.open_ended:
             end = max(float(self.run.history.total_steps), newest)
             return None if end == self._x_end else end
-        if self._x_end is not None and newest <= self._x_end <= _X_HEADROOM**2 * max(newest, _MIN_X_END):
+        # Never narrower than a twentieth of the run: its first steps would re-lay the axis often.
+        shortest = _MIN_X_END if self.run.open_ended else max(_MIN_X_END, self.run.history.total_steps / 20)
+        if self._x_end is not None and newest <= self._x_end <= _X_HEADROOM**2 * max(newest, shortest):
             return None
-        return max(newest * _X_HEADROOM, _MIN_X_END)
+        return max(newest * _X_HEADROOM, shortest)
 
     def set_text_size(self, pixels: int) -> None:
         set_plot_text_size(self.plot.getPlotItem(), self.legend, pixels)

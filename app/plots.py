@@ -32,6 +32,7 @@ class KlBarsView(QWidget):
         self.summary.setParentItem(item.vb)
         item.vb.sigResized.connect(self._place_summary)
         self.kl_per_dim: np.ndarray | None = None
+        self._named_dims = 0  # the dimensions the axis has ticks for
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -47,9 +48,11 @@ class KlBarsView(QWidget):
             return
         active = kl_per_dim >= COLLAPSED_KL_NATS
         dims = len(kl_per_dim)
-        # Every dimension named while they fit, else every few.
-        every = max(1, dims // 16)
-        self.plot.getPlotItem().getAxis("bottom").setTicks([[(i, f"z{i}") for i in range(0, dims, every)]])
+        if dims != self._named_dims:
+            # Every dimension named while they fit, else every few.
+            every = max(1, dims // 16)
+            self.plot.getPlotItem().getAxis("bottom").setTicks([[(i, f"z{i}") for i in range(0, dims, every)]])
+            self._named_dims = dims
         self.bars.setOpts(
             x=np.arange(dims),
             height=kl_per_dim,
