@@ -19,7 +19,7 @@ from app.state import RunModel, ShownModel
 
 LOSS_TERMS = ("loss", "recon", "kl")
 SPANS = ("steps so far", "whole run")
-# Colour-blind-safe (Okabe-Ito) pens; β dashed in grey, the held-out loss with dots at its points.
+# Colour-blind-safe (Okabe-Ito) pens; β dashed in grey, the held-out loss thicker.
 # Pens one pixel wide (cosmetic) and no grid: each costs a redraw several times over on a CPU.
 _PENS = {
     "loss": pg.mkPen("#e69f00"),
@@ -64,9 +64,8 @@ class CurvesView(QWidget):
         item.setLabel("right", "β")
         # Named by term for code and tests; the legend, made after them, gets words for people.
         self.curves: dict[str, pg.PlotDataItem] = {name: ScaledCurve(name=name, pen=_PENS[name]) for name in LOSS_TERMS}
-        self.curves["heldout"] = ScaledCurve(
-            name="heldout", pen=_PENS["heldout"], symbol="o", symbolSize=5, symbolBrush=_PENS["heldout"].color()
-        )
+        # A thick line without markers: symbols would cost a scatter's repaint at every redraw.
+        self.curves["heldout"] = ScaledCurve(name="heldout", pen=_PENS["heldout"])
         for curve in self.curves.values():
             item.addItem(curve)
         self.curves["heldout"].setObjectName("heldoutCurve")
@@ -91,6 +90,7 @@ class CurvesView(QWidget):
         self._y_range: tuple[float, float] | None = None
         self._beta_range: tuple[float, float] | None = None
         self._user_ranged = False
+        self._floor_from = (0, self.axis.floor)  # (values counted, the floor read from them)
         for view in (item.vb, self.beta_view):
             view.disableAutoRange()
             view.sigRangeChangedManually.connect(self._user_took_the_ranges)
@@ -133,6 +133,7 @@ class CurvesView(QWidget):
 
     def _refit(self) -> None:
         self._x_end = self._y_range = None
+        self._floor_from = (0, self.axis.floor)
         self._user_ranged = False
         self.refresh()
 
@@ -171,7 +172,7 @@ class CurvesView(QWidget):
     def refresh(self) -> None:
         losses = self._losses()
         values = np.concatenate([y for _, y in losses.values()])
-        floor = symlog_floor(values)
+        floor = self._floor_for(values)
         if (self.scale, floor) != (self.axis.scale_name, self.axis.floor):
             self.axis.set_scale(self.scale, floor)
             self._y_range = None
@@ -182,6 +183,15 @@ class CurvesView(QWidget):
         self.curves["beta"].setData(self.series.x.copy(), self.series.y("beta").copy())
         if len(self.series) and not self._user_ranged:
             self._fit_ranges(values)
+
+    def _floor_for(self, values: np.ndarray) -> float:
+        """The symmetric log's floor, read again only when the values grew by a tenth (or were
+        replaced): a floor that moved at every redraw would re-lay the axis each time."""
+        counted, floor = self._floor_from
+        if not counted <= len(values) < 1.1 * counted + 1:
+            floor = symlog_floor(values)
+            self._floor_from = (len(values), floor)
+        return floor
 
     def _fit_ranges(self, losses: np.ndarray) -> None:
         item = self.plot.getPlotItem()
