@@ -22,7 +22,7 @@ bench: $(INSTALLED)
 	$(PY) benchmarks/run_all.py
 
 screenshots: $(INSTALLED)
-	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshots.py
+	$(PY) scripts/screenshots.py  # sets its own offscreen screen of 1600x1000
 	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshot_explorer.py
 
 clean:
