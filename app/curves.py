@@ -12,7 +12,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.curve_scale import SCALES, CurveAxis, ScaledCurve, fitted_curve_range, fitted_log_range, symlog_floor
+from app.curve_scale import (
+    SCALES,
+    CurveAxis,
+    ScaledCurve,
+    fitted_curve_range,
+    fitted_log_range,
+    symlog_floor,
+)
+from app.history import HELDOUT_TERM
 from app.naming import named
 from app.plot_fonts import set_plot_text_size
 from app.state import RunModel, ShownModel
@@ -166,7 +174,7 @@ class CurvesView(QWidget):
         as they merge old points)."""
         losses = {name: (self.series.x.copy(), self.series.y(name).copy()) for name in LOSS_TERMS}
         heldout = self.run.history.heldout
-        losses["heldout"] = (heldout.x.copy(), -heldout.y("heldout_elbo"))
+        losses["heldout"] = (heldout.x.copy(), -heldout.y(HELDOUT_TERM))
         return losses
 
     def refresh(self) -> None:
