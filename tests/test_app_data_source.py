@@ -14,11 +14,11 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QAction, QDropEvent
 from PySide6.QtWidgets import QProgressDialog, QPushButton, QToolButton
+from test_app_downloads import window  # noqa: F401 (fixture: a window with a tiny run)
 from test_data_mnist import FILE_NAMES, write_idx_set
 
 from app import data_source
 from app.data_source_dialog import KINDS
-from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.data import cache_dir
 from vae_core.data import downloads as downloads_module
 
@@ -26,15 +26,6 @@ SIGNAL_TIMEOUT_MS = 10_000
 IMAGE_FOLDER, IDX_FOLDER, NUMPY_FILE = (text for text, kind in KINDS.items() if kind in ("folder", "idx", "npz"))
 
 
-@pytest.fixture
-def window(shown_window):
-    return shown_window(
-        RunConfig(
-            data=DataConfig(dataset="glyphs", size=600),
-            model=ModelConfig(hidden=(16,), latent_dim=2),
-            train=TrainConfig(batch_size=4, max_steps=3, seed=0, device="cpu"),
-        )
-    )
 
 
 def write_image_folder(root: Path, classes=(("cats", 4), ("dogs", 3)), size=(12, 10)) -> Path:
