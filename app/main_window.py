@@ -37,6 +37,7 @@ from app.plots import KlBarsView
 from app.presentation import Presentation
 from app.preview_views import PreviewViews
 from app.run_actions import RunActions
+from app.seed.host import SeedViews
 from app.settings import last_config, open_settings, store_config
 from app.state import AppState, RunStatus
 from app.status_bar import RunStatusBar
@@ -46,7 +47,7 @@ from vae_core.errors import VaeStudioError
 
 REDRAW_INTERVAL_MS = 100
 # Bumped when the docks change, so an old saved layout is not forced onto new docks.
-WINDOW_STATE_VERSION = 1
+WINDOW_STATE_VERSION = 2
 
 
 class MainWindow(QMainWindow):
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self._curves_dirty = False
 
         self._build_docks()
+        self.seed = SeedViews(self)
         self.status = RunStatusBar(self.statusBar(), state)
         self.run_actions = RunActions(self)
         self.files = FileActions(self)

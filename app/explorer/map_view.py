@@ -66,6 +66,7 @@ class LatentMapView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self._controls)
+        self._extra_rows = layout.count()
         self._plots_row = QHBoxLayout()
         self._plots_row.setSpacing(4)
         self._plots_row.addWidget(self.plot, 1)
@@ -117,6 +118,11 @@ class LatentMapView(QWidget):
         self.y_dim_spin.valueChanged.connect(self._plane_controls_changed)
         self.anchor_combo.currentIndexChanged.connect(self._plane_controls_changed)
         self.class_combo.currentIndexChanged.connect(self._class_changed)
+
+    def add_control_row(self, row: QWidget) -> None:
+        """Another row of controls, under the plane and layer controls."""
+        self.layout().insertWidget(self._extra_rows, row)
+        self._extra_rows += 1
 
     def add_beside(self, widget: QWidget) -> None:
         """A second plot to the right of the map, as wide as it (data space, for point data)."""
