@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDockWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QWidget
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -20,6 +20,7 @@ class SeedViews(QObject):
         super().__init__(window)
         self.window = window
         self.docks: dict[str, QDockWidget] = {}
+        self._map_row: QHBoxLayout | None = None
 
     def add_page(self, title: str, page: QWidget) -> None:
         """A page among the view tabs, before Evaluate."""
@@ -31,6 +32,15 @@ class SeedViews(QObject):
         self.docks[name] = dock
         return dock
 
-    def add_map_row(self, row: QWidget) -> None:
-        """A row of controls under the latent map's own."""
-        self.window.explorer.map_widget.add_control_row(row)
+    def add_map_controls(self, *widgets: QWidget) -> None:
+        """Controls in the seed's row under the latent map's own (the row appears with its first)."""
+        if self._map_row is None:
+            row = QWidget()
+            row.setObjectName("seedMapControls")
+            self._map_row = QHBoxLayout(row)
+            self._map_row.setContentsMargins(4, 0, 4, 2)
+            self._map_row.addWidget(QLabel("Theory:"))
+            self._map_row.addStretch(1)
+            self.window.explorer.map_widget.add_control_row(row)
+        for widget in widgets:
+            self._map_row.insertWidget(self._map_row.count() - 1, widget)
