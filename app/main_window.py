@@ -43,6 +43,7 @@ from app.state import AppState, RunStatus
 from app.status_bar import RunStatusBar
 from app.workers import start_job, wait_for_jobs
 from vae_core.checkpoint import Checkpoint
+from vae_core.data.downloads import DownloadCancelled
 from vae_core.errors import VaeStudioError
 
 REDRAW_INTERVAL_MS = 100
@@ -70,7 +71,7 @@ class MainWindow(QMainWindow):
         self.explorer = LatentExplorer(state.shown, self)
         self.previews = PreviewViews(state.shown, self.explorer.decoder)
         self.evaluation = EvaluationPage()
-        self.messages = Messages(self)
+        self.messages = Messages(self, self.runs.data.cancel_downloads)
         self._curves_dirty = False
 
         self._build_docks()
@@ -262,7 +263,9 @@ class MainWindow(QMainWindow):
     def _preload_failed(self, dataset: str, error: Exception) -> None:
         message = str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
         # A run that was waiting for this data reports the failure itself.
-        if self.runs.status is not RunStatus.STARTING:
+        if isinstance(error, DownloadCancelled):
+            self.statusBar().showMessage(message, 10000)
+        elif self.runs.status is not RunStatus.STARTING:
             self.show_error(f"the data did not load: {message}")
         self.dataLoaded.emit(dataset, message)
 

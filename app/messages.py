@@ -3,6 +3,8 @@ download progress in a non-modal dialog. The window stays usable throughout."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QProgressDialog
 
@@ -10,8 +12,9 @@ from app.naming import named
 
 
 class Messages:
-    def __init__(self, window: QMainWindow):
+    def __init__(self, window: QMainWindow, cancel_download: Callable[[], None]):
         self.window = window
+        self._cancel_download = cancel_download
         self._error_box: QMessageBox | None = None
         self.download_dialog: QProgressDialog | None = None
 
@@ -29,10 +32,9 @@ class Messages:
         expected = f" of {total / 1e6:.1f} MB" if total else ""
         self.window.statusBar().showMessage(f"Downloading data: {done / 1e6:.1f} MB{expected}", 5000)
         if self.download_dialog is None:
-            # No cancel button: a file in flight cannot be interrupted.
             dialog = named(QProgressDialog(self.window), "downloadDialog", "Download progress")
             dialog.setWindowTitle("Downloading data")
-            dialog.setCancelButton(None)
+            dialog.canceled.connect(self._cancel_download)
             dialog.setAutoClose(False)
             dialog.setAutoReset(False)
             dialog.setWindowModality(Qt.WindowModality.NonModal)

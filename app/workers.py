@@ -23,6 +23,7 @@ from superqt.utils import WorkerBase, create_worker
 
 from vae_core.config import DataConfig
 from vae_core.data import DataSplit, load_data
+from vae_core.data.downloads import DownloadCancelled
 
 # Torch's default thread count, read at import, for every job (the GUI thread's decodes keep
 # torch's default too: one thread for them measured no faster, bench_window.py's runs, 6 rounds
@@ -105,7 +106,8 @@ class DataCache:
     """Data splits by data config, each loaded once and kept for the next run (Qt-free; any
     thread). Callers asking for a split that is loading wait for that load; a failed load is
     tried again by the next caller. `progress(done, total)` hears downloads once per percent; a
-    caller's own `progress` hears its load's downloads instead (and may cancel them)."""
+    caller's own `progress` hears its load's downloads instead (and may cancel them).
+    `cancel_downloads` stops the downloads heard by `progress` at their next block."""
 
     def __init__(self, progress: Callable[[int, int], None] | None = None, capacity: int = 3):
         self._progress = progress
@@ -114,6 +116,7 @@ class DataCache:
         self._splits: dict[str, DataSplit] = {}
         self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._cancel = threading.Event()
 
     def get(self, config: DataConfig, progress: Callable[[int, int], None] | None = None) -> DataSplit:
         key = json.dumps(dataclasses.asdict(config), sort_keys=True)
@@ -123,6 +126,8 @@ class DataCache:
             with self._lock:
                 split = self._splits.get(key)
             if split is None:
+                if progress is None:
+                    self._cancel.clear()  # a cancel was for the downloads before this one
                 split = load_data(dataclasses.replace(config), progress or self._report)
                 with self._lock:
                     self._splits[key] = split
@@ -130,7 +135,13 @@ class DataCache:
                         self._splits.pop(next(iter(self._splits)))
         return split
 
+    def cancel_downloads(self) -> None:
+        """Any thread: the download in flight stops, leaving no partial file."""
+        self._cancel.set()
+
     def _report(self, done: int, total: int) -> None:
+        if self._cancel.is_set():
+            raise DownloadCancelled("download cancelled: files downloaded completely stay, the partial one is removed")
         percent = 100 * done // total if total else -1
         if self._progress is not None and percent != self._last_percent:
             self._last_percent = percent
