@@ -146,7 +146,8 @@ def test_two_runs_become_two_rows_and_overlay_with_the_differences_as_legend(qtb
     tree = runs_tree(window)
     assert tree.topLevelItemCount() == 2
     assert [tree.topLevelItem(i).text(0) for i in range(2)] == ["run 1 · vae glyphs", "run 2 · vae glyphs"]
-    assert tree.topLevelItem(0).text(1) == "20"
+    assert [tree.topLevelItem(i).text(1) for i in range(2)] == ["β 1", "β 4"]  # what differs
+    assert tree.topLevelItem(0).text(2) == "20"  # steps
     assert "train.beta = 4" in tree.topLevelItem(1).toolTip(0)
     for index in range(2):
         assert tree.topLevelItem(index).checkState(0) == Qt.CheckState.Checked
@@ -218,7 +219,7 @@ def test_opening_a_folder_adds_a_row_and_a_bad_one_says_one_line(qtbot, shown_wi
         window.seed.runs.open_folder(folder)
     tree = runs_tree(window)
     assert tree.topLevelItemCount() == 1 and tree.topLevelItem(0).text(0) == "cli-run"
-    assert tree.topLevelItem(0).text(1) == "60"
+    assert tree.topLevelItem(0).text(2) == "60"
 
     broken = write_run_folder(None, tmp_path, "broken", tiny_config(), fake_rows(2), None)
     (broken / CHECKPOINT_NAME).write_bytes(b"not a checkpoint at all")

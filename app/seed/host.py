@@ -24,10 +24,15 @@ class SeedViews(QObject):
         self.window = window
         self.docks: dict[str, QDockWidget] = {}
         self._map_row: QHBoxLayout | None = None
-        # Compare runs: the Runs list (a dock, closed until View > Runs) and its page.
+        # Compare runs: the Runs list (a dock beside the views, closed until View > Runs) and its page.
         self.runs = RunsController(window.state, window.runs, window.settings, self)
         self.runs.errorOccurred.connect(window.show_error)
-        self.add_dock("runsDock", "Runs", RunsPanel(self.runs, self._ask_open_run_folder)).hide()
+        runs_dock = self.add_dock(
+            "runsDock", "Runs", RunsPanel(self.runs, self._ask_open_run_folder),
+            Qt.DockWidgetArea.BottomDockWidgetArea,
+        )
+        window.splitDockWidget(window.views_dock, runs_dock, Qt.Orientation.Horizontal)
+        runs_dock.hide()
         self.add_page("Compare runs", RunsComparePage(self.runs))
 
     def _ask_open_run_folder(self) -> None:

@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QColor, QDesktopServices, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTreeWidget,
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.naming import named
-from app.seed.runs import RunEntry, RunsState, settings_apart_from
+from app.seed.runs import RunEntry, RunsState, legend_texts, settings_apart_from
 from app.seed.runs_controller import RunsController
 from vae_core.config import RunConfig
 from vae_core.training.snapshot import METRICS_COLUMNS
@@ -39,7 +40,7 @@ COMPARED_TERMS = {
 }
 REDRAW_INTERVAL_MS = 200
 _STEP = METRICS_COLUMNS.index("step")
-_NAME, _STEPS, _LOSS = range(3)
+_NAME, _DIFFERS, _STEPS, _LOSS = range(4)
 
 
 def _swatch(colour: str) -> QIcon:
@@ -67,8 +68,10 @@ class RunsPanel(QWidget):
         self.controller = controller
         self.state: RunsState = controller.state
         self.tree = named(QTreeWidget(), "runsTree", "Runs")
-        self.tree.setHeaderLabels(["Run", "Steps", "Final loss"])
+        self.tree.setHeaderLabels(["Run", "Differs", "Steps", "Final loss"])
         self.tree.setRootIsDecorated(False)
+        self.tree.setMinimumHeight(90)
+        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setSelectionMode(QTreeWidget.SelectionMode.SingleSelection)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.items: dict[int, QTreeWidgetItem] = {}
@@ -111,11 +114,18 @@ class RunsPanel(QWidget):
         self.items[entry.id] = item
         self._fill(item, entry)
         self.tree.addTopLevelItem(item)
-        self.tree.resizeColumnToContents(_NAME)
+        self._show_differences()
 
     def _changed(self, entry: RunEntry) -> None:
         if (item := self.items.get(entry.id)) is not None:
             self._fill(item, entry)
+            self._show_differences()
+
+    def _show_differences(self) -> None:
+        """What sets each run apart from the others listed ("β 4 · prior vamp")."""
+        entries = self.state.entries
+        for entry, text in zip(entries, legend_texts([entry.config for entry in entries])):
+            self.items[entry.id].setText(_DIFFERS, text)
 
     def _fill(self, item: QTreeWidgetItem, entry: RunEntry) -> None:
         blocked = self.tree.blockSignals(True)  # the tick set here is not the user's
@@ -125,7 +135,7 @@ class RunsPanel(QWidget):
         loss = entry.final_loss
         item.setText(_LOSS, "" if loss is None else f"{loss:.2f}")
         tooltip = _tooltip(entry)
-        for column in range(3):
+        for column in range(self.tree.columnCount()):
             item.setToolTip(column, tooltip)
         self.tree.blockSignals(blocked)
         self._enable_actions()
@@ -134,6 +144,7 @@ class RunsPanel(QWidget):
         item = self.items.pop(entry.id, None)
         if item is not None:
             self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
+            self._show_differences()
 
     def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:
         entry = self.state.entry(item.data(_NAME, Qt.ItemDataRole.UserRole))
