@@ -221,12 +221,20 @@ def test_opening_a_folder_adds_a_row_and_a_bad_one_says_one_line(qtbot, shown_wi
     assert tree.topLevelItemCount() == 1 and tree.topLevelItem(0).text(0) == "cli-run"
     assert tree.topLevelItem(0).text(2) == "60"
 
+    # A followed folder is listed too.
+    followed = write_run_folder(None, tmp_path, "followed", tiny_config(beta=3.0), fake_rows(2), None)
+    with qtbot.waitSignal(window.seed.runs.folderOpened, timeout=SIGNAL_TIMEOUT_MS):
+        assert window.files.follow(followed)
+    window.files.stop_following()
+    assert [tree.topLevelItem(i).text(0) for i in range(2)] == ["cli-run", "followed"]
+    assert [tree.topLevelItem(i).text(1) for i in range(2)] == ["β 2", "β 3"]
+
     broken = write_run_folder(None, tmp_path, "broken", tiny_config(), fake_rows(2), None)
     (broken / CHECKPOINT_NAME).write_bytes(b"not a checkpoint at all")
     with qtbot.waitSignal(window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         window.seed.runs.open_folder(broken)
     assert str(broken) in shown.args[0] and "\n" not in shown.args[0]
-    assert tree.topLevelItemCount() == 1
+    assert tree.topLevelItemCount() == 2
 
 
 def test_the_list_of_folders_comes_back_next_session(qtbot, shown_window, tmp_path):
@@ -256,3 +264,27 @@ def test_the_list_of_folders_comes_back_next_session(qtbot, shown_window, tmp_pa
     assert [entry.checked for entry in entries] == [True, False]
     assert entries[1].config.train.beta == 3.0
     again.close()
+
+
+def test_closed_views_do_no_work_and_open_ones_follow_the_run(qtbot, shown_window):
+    window = shown_window(tiny_config(max_steps=100_000))
+    page = window.findChild(RunsComparePage)
+    controller = window.seed.runs
+    with qtbot.waitSignal(window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
+        window.train()
+    for _ in range(3):
+        with qtbot.waitSignal(window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
+            pass
+    entry = controller.state.entries[0]
+    # Neither the list nor the page is open: the run's rows are not followed, nothing is drawn.
+    assert not controller._follow_timer.isActive() and len(entry.rows) == 0 and not page.curves
+    window.seed.docks["runsDock"].show()
+    qtbot.waitUntil(lambda: len(entry.rows) > 3, timeout=SIGNAL_TIMEOUT_MS)
+    assert controller._follow_timer.isActive()
+    window.view_tabs.setCurrentWidget(page)
+    qtbot.waitUntil(lambda: len(page.curves) == 1 and len(page.curves[entry.id].getData()[0]) > 3)
+    window.seed.docks["runsDock"].hide()
+    window.view_tabs.setCurrentWidget(window.curves)
+    assert not controller._follow_timer.isActive()
+    with qtbot.waitSignal(controller.folderWritten, timeout=SIGNAL_TIMEOUT_MS):
+        window.runs.stop()

@@ -20,8 +20,9 @@ from vae_core.training.snapshot import METRICS_COLUMNS
 
 # Okabe-Ito (colour-blind safe), then greys: a run keeps its colour while it is listed.
 PALETTE = ("#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7", "#999999", "#ffffff")
-# Filled in from the data by a run (they follow data.dataset), or where the data comes from.
-NOT_COMPARED = frozenset({"model.input_shape", "model.num_classes", "data.mirrors"})
+# Not what sets runs apart: filled in from the data by a run (they follow data.dataset), where
+# the data comes from, and how often a run reports (the window paces its own).
+NOT_COMPARED = frozenset({"model.input_shape", "model.num_classes", "data.mirrors", "train.log_every"})
 # Keys shown in a legend by a symbol or a shorter word; others by their last part.
 SHORT_NAMES = {
     "train.beta": "β",
@@ -127,6 +128,7 @@ class RunsState:
     def __init__(self) -> None:
         self.entries: list[RunEntry] = []
         self._next_id = 0
+        self._legends: tuple[tuple, list[str]] = ((), [])  # the last legends, by runs and configs
 
     def add(self, name: str, config: RunConfig | None, rows: np.ndarray | None = None,
             folder: Path | None = None, checked: bool = True) -> RunEntry:  # fmt: skip
@@ -172,6 +174,13 @@ class RunsState:
     def legends(self, entries: Sequence[RunEntry]) -> list[str]:
         """The legend of each of `entries` compared together: what differs, else the run's name;
         runs that would read alike are told apart by name."""
+        key = tuple((entry.id, entry.name, id(entry.config)) for entry in entries)
+        if key != self._legends[0]:
+            self._legends = (key, self._legend_texts(entries))
+        return self._legends[1]
+
+    @staticmethod
+    def _legend_texts(entries: Sequence[RunEntry]) -> list[str]:
         texts = [text or entry.name for text, entry in zip(legend_texts([e.config for e in entries]), entries)]
         return [f"{text} ({entry.name})" if texts.count(text) > 1 else text for text, entry in zip(texts, entries)]
 

@@ -70,6 +70,7 @@ class RunsController(QObject):
         for signal in (self.state.added, self.state.removed, self.state.checked, self.state.changed):
             signal.connect(self._store_folders)
         self._restoring = True
+        self._stored = ""
         start_job(
             restore_folders, self._stored_folders(),
             on_result=self._restored, on_error=lambda error: self._restore_failed(_one_line(error)),
@@ -166,8 +167,10 @@ class RunsController(QObject):
     def _store_folders(self, _entry=None) -> None:
         if self._restoring:
             return  # the folders not yet read back are not to be forgotten
-        listed = [{"folder": str(e.folder), "checked": e.checked} for e in self.state.entries if e.folder is not None]
-        self.settings.setValue(_FOLDERS_KEY, json.dumps(listed))
+        listed = json.dumps([{"folder": str(e.folder), "checked": e.checked} for e in self.state.entries if e.folder])
+        if listed != self._stored:  # a live run's new rows change nothing here
+            self._stored = listed
+            self.settings.setValue(_FOLDERS_KEY, listed)
 
     def _restored(self, restored: RestoredFolders) -> None:
         self._restoring = False

@@ -39,6 +39,7 @@ COMPARED_TERMS = {
     "heldout_elbo": ("held-out −ELBO", -1.0),
 }
 REDRAW_INTERVAL_MS = 200
+PEN_WIDTH = 1
 _STEP = METRICS_COLUMNS.index("step")
 _NAME, _DIFFERS, _STEPS, _LOSS = range(4)
 
@@ -198,7 +199,7 @@ class RunsComparePage(QWidget):
         item.setLabel("left", "nats per example")
         self.legend = item.addLegend(offset=(-10, 10))
         self.curves: dict[int, pg.PlotDataItem] = {}
-        self._drawn_key: tuple | None = None  # the runs, legends and term the curves were made for
+        self._legend_key: tuple = ()  # the curves and texts the legend holds
         self._dirty = True
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -225,32 +226,33 @@ class RunsComparePage(QWidget):
         """Draw the ticked runs' curves of the chosen term (one refresh's work)."""
         self._dirty = False
         ticked = self.state.ticked()
+        self._keep_curves_of(ticked)
         legends = self.state.legends(ticked)
+        if (key := tuple(zip(self.curves, legends))) != self._legend_key:
+            self._legend_key = key
+            self.legend.clear()
+            for entry, text in zip(ticked, legends):
+                self.legend.addItem(self.curves[entry.id], text)
         column = self.term_combo.currentData()
-        sign = COMPARED_TERMS[column][1]
-        key = (tuple(entry.id for entry in ticked), tuple(legends), column)
-        if key != self._drawn_key:
-            self._remake_curves(ticked, legends)
-            self._drawn_key = key
-        index = METRICS_COLUMNS.index(column)
-        for entry in ticked:
-            rows = entry.rows
-            finite = np.isfinite(rows[:, index])
-            self.curves[entry.id].setData(rows[finite, _STEP], sign * rows[finite, index])
+        index, sign = METRICS_COLUMNS.index(column), COMPARED_TERMS[column][1]
+        for entry, text in zip(ticked, legends):
+            finite = np.isfinite(entry.rows[:, index])
+            self.curves[entry.id].setData(entry.rows[finite, _STEP], sign * entry.rows[finite, index], name=text)
         self._show_hint(ticked)
 
-    def _remake_curves(self, ticked: list[RunEntry], legends: list[str]) -> None:
+    def _keep_curves_of(self, ticked: list[RunEntry]) -> None:
+        """A curve for each ticked run, in their order; the others' taken off."""
         item = self.plot.getPlotItem()
-        for curve in self.curves.values():
-            item.removeItem(curve)
-        self.legend.clear()
-        self.curves = {}
-        for entry, legend in zip(ticked, legends):
-            curve = pg.PlotDataItem(name=legend, pen=pg.mkPen(entry.colour, width=2))
-            curve.setClipToView(True)
-            curve.setDownsampling(auto=True, method="peak")
-            item.addItem(curve)
-            self.curves[entry.id] = curve
+        for entry_id in self.curves.keys() - {entry.id for entry in ticked}:
+            item.removeItem(self.curves.pop(entry_id))
+        for entry in ticked:
+            if entry.id not in self.curves:
+                curve = pg.PlotDataItem(pen=pg.mkPen(entry.colour, width=PEN_WIDTH))
+                curve.setClipToView(True)
+                curve.setDownsampling(auto=True, method="peak")
+                item.addItem(curve)
+                self.curves[entry.id] = curve
+        self.curves = {entry.id: self.curves[entry.id] for entry in ticked}
 
     def _show_hint(self, ticked: list[RunEntry]) -> None:
         if not self.state.entries:
