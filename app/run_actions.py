@@ -11,6 +11,7 @@ from app.naming import named
 from app.shortcuts import ShortcutsOverEditors
 from app.state import RunStatus
 
+
 # The speed slider's top: its maximum means no limit ("as fast as it goes"), below it steps a second.
 FULL_SPEED = 100
 

@@ -148,11 +148,11 @@ def data_source_dialog(window: MainWindow, path: Path) -> None:
 
 
 def compare_runs(window: MainWindow, path: Path) -> None:
-    """Three runs apart only in β, ticked alone in the Runs list (View > Runs) beside the
-    "Compare runs" page that overlays them."""
+    """Three runs apart only in β, alone in the Runs list (View > Runs) beside the "Compare runs"
+    page that overlays them."""
     runs = window.seed.runs
-    for entry in runs.state.entries:
-        runs.state.set_checked(entry, False)
+    for entry in list(runs.state.entries):
+        runs.remove(entry)
     for beta in (0.3, 1.0, 4.0):
         train(window, RunConfig(
             data=DataConfig(dataset="glyphs", size=6000),
