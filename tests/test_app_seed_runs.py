@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -12,7 +13,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDockWidget, QTreeWidget
 
 from app.main_window import MainWindow
-from app.seed.run_folders import CONFIG_NAME, read_run_folder, write_run_folder
+from app.seed.run_folders import (
+    CONFIG_NAME,
+    folder_name,
+    read_run_folder,
+    write_run_folder,
+)
 from app.seed.runs import (
     RunsState,
     config_differences,
@@ -112,11 +118,12 @@ def test_the_state_gives_colours_ticks_and_the_compared_sequence():
 # Folders, without a window.
 def test_a_written_folder_reads_back_its_rows_and_config(tmp_path):
     config = tiny_config()
+    assert folder_name(datetime(2026, 12, 1, 18, 0, 5), config) == "20261201-180005-vae-glyphs"
+    own_data = dataclasses.replace(config, data=DataConfig(dataset="folder:/home/me/my digits"))
+    assert folder_name(datetime(2026, 12, 1, 18, 0, 5), own_data) == "20261201-180005-vae-folder__home_me_my_digits"
     rows = fake_rows(5)
-    folder = write_run_folder(None, tmp_path, "a-run", config, rows, None)
-    assert folder == tmp_path / "a-run" and (folder / CONFIG_NAME).is_file()
-    again = write_run_folder(None, tmp_path, "a-run", config, rows, None)
-    assert again == tmp_path / "a-run-2"
+    folder = write_run_folder(tmp_path / "runs" / "a-run", config, rows, None)
+    assert folder == tmp_path / "runs" / "a-run" and (folder / CONFIG_NAME).is_file()
     run = read_run_folder(folder)
     assert run.config == config
     np.testing.assert_allclose(run.rows, rows, rtol=1e-5)  # six figures, as the CLI writes
@@ -124,7 +131,7 @@ def test_a_written_folder_reads_back_its_rows_and_config(tmp_path):
 
 @pytest.mark.parametrize("damage", ["missing", "no metrics", "empty metrics", "corrupt checkpoint"])
 def test_a_bad_folder_is_one_line(tmp_path, damage):
-    folder = write_run_folder(None, tmp_path, "run", tiny_config(), fake_rows(3), None)
+    folder = write_run_folder(tmp_path / "run", tiny_config(), fake_rows(3), None)
     if damage == "missing":
         folder = tmp_path / "gone"
     elif damage == "no metrics":
@@ -151,6 +158,8 @@ def test_two_runs_become_two_rows_and_overlay_with_the_differences_as_legend(qtb
     assert "train.beta = 4" in tree.topLevelItem(1).toolTip(0)
     for index in range(2):
         assert tree.topLevelItem(index).checkState(0) == Qt.CheckState.Checked
+    # Two runs ended within a second are written apart.
+    assert len({entry.folder for entry in window.seed.runs.state.entries}) == 2
 
     page = window.findChild(RunsComparePage)
     window.view_tabs.setCurrentWidget(page)
@@ -214,7 +223,7 @@ def test_a_run_continued_after_stop_rewrites_its_folder(qtbot, shown_window):
 
 def test_opening_a_folder_adds_a_row_and_a_bad_one_says_one_line(qtbot, shown_window, tmp_path):
     window = shown_window(tiny_config())
-    folder = write_run_folder(None, tmp_path, "cli-run", tiny_config(beta=2.0), fake_rows(6), None)
+    folder = write_run_folder(tmp_path / "cli-run", tiny_config(beta=2.0), fake_rows(6), None)
     with qtbot.waitSignal(window.seed.runs.folderOpened, timeout=SIGNAL_TIMEOUT_MS):
         window.seed.runs.open_folder(folder)
     tree = runs_tree(window)
@@ -222,14 +231,14 @@ def test_opening_a_folder_adds_a_row_and_a_bad_one_says_one_line(qtbot, shown_wi
     assert tree.topLevelItem(0).text(2) == "60"
 
     # A followed folder is listed too.
-    followed = write_run_folder(None, tmp_path, "followed", tiny_config(beta=3.0), fake_rows(2), None)
+    followed = write_run_folder(tmp_path / "followed", tiny_config(beta=3.0), fake_rows(2), None)
     with qtbot.waitSignal(window.seed.runs.folderOpened, timeout=SIGNAL_TIMEOUT_MS):
         assert window.files.follow(followed)
     window.files.stop_following()
     assert [tree.topLevelItem(i).text(0) for i in range(2)] == ["cli-run", "followed"]
     assert [tree.topLevelItem(i).text(1) for i in range(2)] == ["β 2", "β 3"]
 
-    broken = write_run_folder(None, tmp_path, "broken", tiny_config(), fake_rows(2), None)
+    broken = write_run_folder(tmp_path / "broken", tiny_config(), fake_rows(2), None)
     (broken / CHECKPOINT_NAME).write_bytes(b"not a checkpoint at all")
     with qtbot.waitSignal(window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         window.seed.runs.open_folder(broken)
@@ -240,8 +249,8 @@ def test_opening_a_folder_adds_a_row_and_a_bad_one_says_one_line(qtbot, shown_wi
 def test_the_list_of_folders_comes_back_next_session(qtbot, shown_window, tmp_path):
     window = shown_window(tiny_config())
     train_once(qtbot, window, tiny_config())
-    opened = write_run_folder(None, tmp_path, "opened", tiny_config(beta=3.0), fake_rows(4), None)
-    vanishing = write_run_folder(None, tmp_path, "vanishing", tiny_config(), fake_rows(4), None)
+    opened = write_run_folder(tmp_path / "opened", tiny_config(beta=3.0), fake_rows(4), None)
+    vanishing = write_run_folder(tmp_path / "vanishing", tiny_config(), fake_rows(4), None)
     for folder in (opened, vanishing):
         with qtbot.waitSignal(window.seed.runs.folderOpened, timeout=SIGNAL_TIMEOUT_MS):
             window.seed.runs.open_folder(folder)

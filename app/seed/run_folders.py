@@ -50,33 +50,19 @@ def folder_name(started: datetime, config: RunConfig) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-def new_run_folder(parent: Path, name: str) -> Path:
-    """A folder under `parent` no one has used: `name`, else `name-2`, `name-3`..."""
-    parent.mkdir(parents=True, exist_ok=True)
-    for number in range(1, 1000):
-        folder = parent / (name if number == 1 else f"{name}-{number}")
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue
-        return folder
-    raise VaeStudioError(f"cannot make a run folder under {parent}: too many named {name}")
-
-
 def write_run_folder(
-    folder: Path | None, parent: Path, name: str, config: RunConfig, rows: np.ndarray,
-    weights: Mapping[str, torch.Tensor] | None,
-) -> Path:  # fmt: skip
-    """Write (or rewrite) a run's folder; a new one under `parent` when `folder` is None."""
+    folder: Path, config: RunConfig, rows: np.ndarray, weights: Mapping[str, torch.Tensor] | None
+) -> Path:
+    """Write (or rewrite) a run's folder, each file whole or not at all."""
     try:
-        folder = folder or new_run_folder(parent, name)
+        folder.mkdir(parents=True, exist_ok=True)
         table = MetricsTable()
         for row in rows:
             table.append(row)
         write_atomically(folder / METRICS_NAME, table.write_csv)
         write_text_atomically(folder / CONFIG_NAME, config.to_json() + "\n")
     except OSError as error:
-        raise write_failure(folder or parent, error) from None
+        raise write_failure(folder, error) from None
     if weights is not None:
         save_checkpoint(folder / CHECKPOINT_NAME, config, dict(weights), history=rows)
     return folder

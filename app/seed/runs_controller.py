@@ -5,6 +5,7 @@ ticks is kept in the window's settings."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from datetime import datetime
@@ -59,7 +60,7 @@ class RunsController(QObject):
         self.state = RunsState()
         self._number = 0  # session runs started, for their names
         self._live: RunEntry | None = None  # the run the window trains (or last trained)
-        self._started: datetime | None = None
+        self._folders: dict[int, Path] = {}  # where each session run is written, named at its start
         self._watchers: set[str] = set()  # views that show the list or its curves now
         self._follow_timer = QTimer(self)
         self._follow_timer.setInterval(FOLLOW_INTERVAL_MS)
@@ -80,9 +81,14 @@ class RunsController(QObject):
     def _run_started(self, _described: str) -> None:
         config = self.app_state.run.config
         self._number += 1
-        self._started = datetime.now()
         name = f"run {self._number} · {config.model.family} {config.data.dataset}"
         self._live = self.state.add(name, config, self.app_state.run.history.table.rows.copy())
+        # Named here, not on the worker, so that each write of a run continued after Stop goes to
+        # the same folder; a second run started within the same second gets a number.
+        base = runs_directory() / folder_name(datetime.now(), config)
+        taken = set(self._folders.values())
+        candidates = itertools.chain([base], (base.with_name(f"{base.name}-{n}") for n in itertools.count(2)))
+        self._folders[self._live.id] = next(folder for folder in candidates if folder not in taken)
         self._follow_if_watched()
 
     def _status_changed(self, status: RunStatus) -> None:
@@ -98,9 +104,8 @@ class RunsController(QObject):
         self._copy_live_rows(entry)
         shown = self.app_state.shown
         weights = shown.weights if shown.model is not None and shown.model.source == "run" else None
-        name = folder_name(self._started, entry.config)
         start_job(
-            write_run_folder, entry.folder, runs_directory(), name, entry.config, entry.rows, weights,
+            write_run_folder, self._folders[entry.id], entry.config, entry.rows, weights,
             on_result=lambda folder: self._folder_written(entry, folder),
             on_error=lambda error: self.errorOccurred.emit(f"the run's folder was not written: {_one_line(error)}"),
         )  # fmt: skip
