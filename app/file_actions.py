@@ -32,12 +32,17 @@ class FileActions:
             "followAction", "&Follow Run Folder…", self.ask_follow, None,
             "Watch a run that another process writes: its curves and newest checkpoint, read-only",
         )  # fmt: skip
+        self.open_run_folder_action = action(
+            "openRunFolderAction", "Open R&un Folder…", self.ask_open_run_folder, None,
+            "List a run folder's curves and config in the Runs list, to compare runs",
+        )  # fmt: skip
         self.stop_following_action = action("stopFollowingAction", "Stop Following", self.stop_following)
         self.stop_following_action.setEnabled(False)
         self.follower = follower = RunFolderFollower(window.state, window.checkpoints, window)
         follower.errorOccurred.connect(window.show_error)
         follower.rowsAdded.connect(self._followed_rows_added)
         follower.following.connect(lambda folder: window.statusBar().showMessage(f"Following {folder}", 10000))
+        follower.following.connect(window.seed.runs.open_folder)
         window.runs.runStarted.connect(self.stop_following)
         self.figures = FigureExports(window)
 
@@ -67,6 +72,13 @@ class FileActions:
         )
         if folder:
             self.follow(folder)
+
+    def ask_open_run_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self.window, "Open run folder", str(self.window.settings.value("files/lastDirectory", str(Path.home())))
+        )
+        if folder:
+            self.window.seed.runs.open_folder(folder)
 
     def export_metrics(self, path: str | Path) -> bool:
         table = self.window.state.run.history.table

@@ -106,7 +106,7 @@ class RunActions:
         menus = window.menuBar()
         file_menu = menus.addMenu("&File")
         file_menu.addActions([files.open_action, window.data_sources.open_action, files.save_action, files.resume_action])
-        file_menu.addActions([files.follow_action, files.stop_following_action])
+        file_menu.addActions([files.follow_action, files.stop_following_action, files.open_run_folder_action])
         file_menu.addSeparator()
         file_menu.addAction(files.export_csv_action)
         plots_menu = file_menu.addMenu("Export &Plot PNG")
@@ -123,7 +123,7 @@ class RunActions:
         view_menu = menus.addMenu("&View")
         view_menu.addAction(self.presentation_action)
         view_menu.addSeparator()
-        for dock in (window.controls_dock, window.explorer_dock, window.views_dock):
+        for dock in (window.controls_dock, window.explorer_dock, window.views_dock, *window.seed.docks.values()):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addAction(self.reset_layout_action)
         help_menu = menus.addMenu("&Help")

@@ -6,7 +6,8 @@ samples.png, presentation.png (F11 mode) and evaluate.png (the Evaluate page on 
 model, whose exact log-likelihood the estimates approach), evaluate_input.png (one input's gaps),
 curves_for_slides.png (File > Export Figure: the curves on a white page, 2x), help.png (Help >
 What Am I Looking At? on the Curves tab) and data_source.png (the data-source dialog previewing a
-folder of PNGs) and curves_points.png (two moons' negative loss on the log scale). Run: .venv/bin/python scripts/screenshots.py
+folder of PNGs), curves_points.png (two moons' negative loss on the log scale) and
+seed_compare_runs.png (three runs apart in β, compared, beside the Runs list). Run: .venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ if "QT_QPA_PLATFORM" not in os.environ:
     os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={screen_file}"
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
-from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
-from vae_core.defaults import defaults_for  # noqa: E402
 from app.settings import remember_data_set  # noqa: E402
+from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vae_core.data import load_data  # noqa: E402
+from vae_core.defaults import defaults_for  # noqa: E402
 
 
 def train(window: MainWindow, config: RunConfig, beta_change: tuple[int, float] | None = None) -> None:
@@ -146,12 +147,37 @@ def data_source_dialog(window: MainWindow, path: Path) -> None:
     dialog.reject()
 
 
+def compare_runs(window: MainWindow, path: Path) -> None:
+    """Three runs apart only in β, alone in the Runs list (View > Runs) beside the "Compare runs"
+    page that overlays them."""
+    runs = window.seed.runs
+    for entry in list(runs.state.entries):
+        runs.remove(entry)
+    for beta in (0.3, 1.0, 4.0):
+        train(window, RunConfig(
+            data=DataConfig(dataset="glyphs", size=6000),
+            model=ModelConfig(hidden=(400,), latent_dim=2),
+            train=TrainConfig(batch_size=128, epochs=6, beta=beta, seed=0, device="cpu"),
+        ))  # fmt: skip
+    dock = window.seed.docks["runsDock"]
+    dock.show()
+    window.resizeDocks([dock], [420], Qt.Orientation.Horizontal)
+    show_tab(window, "Compare runs")
+    settle(400)
+    region = window.views_dock.geometry().united(dock.geometry())
+    if not window.grab(region).save(str(path)):
+        raise SystemExit(f"could not write {path}")
+    print(f"wrote {path.relative_to(ROOT)}")
+    dock.hide()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "readme")
     arguments = parser.parse_args()
     arguments.out.mkdir(parents=True, exist_ok=True)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    os.environ["VAE_STUDIO_RUNS_DIR"] = tempfile.mkdtemp()  # the runs' folders, not the user's list
     application = QApplication.instance() or QApplication([sys.argv[0]])
 
     window = MainWindow()
@@ -209,6 +235,7 @@ def main() -> int:
     train(window, defaults_for("moons"))
     show_tab(window, "Curves")
     grab(window.curves, arguments.out / "curves_points.png")
+    compare_runs(window, arguments.out / "seed_compare_runs.png")
     window.close()
     application.processEvents()
     return 0

@@ -21,6 +21,7 @@ def _isolated_user_state(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("VAE_STUDIO_CACHE_DIR", str(home / "cache" / "vae-studio"))
+    monkeypatch.setenv("VAE_STUDIO_RUNS_DIR", str(home / "runs"))
     torch.manual_seed(0)
 
 

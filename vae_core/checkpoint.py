@@ -83,6 +83,13 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return checkpoint
 
 
+def read_config(path: str | Path) -> RunConfig:
+    """A checkpoint's config from its metadata alone: no tensor is read."""
+    path = Path(path)
+    metadata, _ = _read_file(path, with_tensors=False)
+    return _read_config(path, metadata)
+
+
 def _read_checkpoint(path: Path) -> tuple[Checkpoint, LatentModel]:
     """The checkpoint and the model its config builds (with fresh weights), which its weights and
     optimizer state were checked against."""
@@ -109,7 +116,7 @@ def _read_checkpoint(path: Path) -> tuple[Checkpoint, LatentModel]:
     return Checkpoint(config, model_state, optimizer_state, counters, history), model
 
 
-def _read_file(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+def _read_file(path: Path, with_tensors: bool = True) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     if not path.is_file():
         raise VaeStudioError(f"{path}: checkpoint not found")
     try:
@@ -120,7 +127,7 @@ def _read_file(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()} if with_tensors else {}
     except (SafetensorError, OSError, ValueError) as error:
         # The reader's own words, on one line whatever it put in them.
         reason = " ".join(str(error).split())

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QWidget
 
+from app.seed.runs_controller import RunsController
+from app.seed.runs_panel import RunsComparePage, RunsPanel
+
 if TYPE_CHECKING:
     from app.main_window import MainWindow
 
@@ -21,6 +24,19 @@ class SeedViews(QObject):
         self.window = window
         self.docks: dict[str, QDockWidget] = {}
         self._map_row: QHBoxLayout | None = None
+        # Compare runs: the Runs list (a dock beside the views, closed until View > Runs) and its page.
+        self.runs = RunsController(window.state, window.runs, window.settings, self)
+        self.runs.errorOccurred.connect(window.show_error)
+        runs_dock = self.add_dock(
+            "runsDock", "Runs", RunsPanel(self.runs, self._ask_open_run_folder),
+            Qt.DockWidgetArea.BottomDockWidgetArea,
+        )
+        window.splitDockWidget(window.views_dock, runs_dock, Qt.Orientation.Horizontal)
+        runs_dock.hide()
+        self.add_page("Compare runs", RunsComparePage(self.runs))
+
+    def _ask_open_run_folder(self) -> None:
+        self.window.files.ask_open_run_folder()
 
     def add_page(self, title: str, page: QWidget) -> None:
         """A page among the view tabs, before Evaluate."""

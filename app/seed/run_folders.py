@@ -1,0 +1,107 @@
+"""Run folders as the Runs list reads and writes them (no Qt; every call belongs on a worker).
+
+A folder the window writes at a run's end holds what a command-line run's does: `metrics.csv`,
+`config.json` and `checkpoint.safetensors` (the run's last snapshot's weights; no optimizer state,
+so a resumed run starts a fresh Adam). Reading one takes the config from the checkpoint's
+metadata alone (no tensor is read), else from `config.json`; a folder with metrics and neither
+is listed with no config.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from app.history import MetricsTable
+from vae_core.checkpoint import read_config, save_checkpoint
+from vae_core.config import RunConfig
+from vae_core.errors import VaeStudioError
+from vae_core.files import write_atomically, write_failure, write_text_atomically
+from vae_core.metrics_reader import MetricsTail
+from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
+
+CONFIG_NAME = "config.json"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    folder: Path
+    config: RunConfig | None
+    rows: np.ndarray  # METRICS_COLUMNS values
+
+
+@dataclass(frozen=True)
+class RestoredFolders:
+    """The folders a new session lists again, and one line for those it drops (or "")."""
+
+    folders: tuple[tuple[RunFolder, bool], ...]  # each with its tick
+    dropped: str
+
+
+def folder_name(started: datetime, config: RunConfig) -> str:
+    """`<time>-<family>-<dataset>`, safe as a file name anywhere."""
+    name = f"{started:%Y%m%d-%H%M%S}-{config.model.family}-{config.data.dataset}"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def write_run_folder(
+    folder: Path, config: RunConfig, rows: np.ndarray, weights: Mapping[str, torch.Tensor] | None
+) -> Path:
+    """Write (or rewrite) a run's folder, each file whole or not at all."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        table = MetricsTable()
+        for row in rows:
+            table.append(row)
+        write_atomically(folder / METRICS_NAME, table.write_csv)
+        write_text_atomically(folder / CONFIG_NAME, config.to_json() + "\n")
+    except OSError as error:
+        raise write_failure(folder, error) from None
+    if weights is not None:
+        save_checkpoint(folder / CHECKPOINT_NAME, config, dict(weights), history=rows)
+    return folder
+
+
+def read_run_folder(folder: str | Path) -> RunFolder:
+    """The folder's metrics and config, or a VaeStudioError of one line saying what is wrong."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VaeStudioError(f"{folder}: no such folder")
+    metrics = folder / METRICS_NAME
+    if not metrics.is_file():
+        raise VaeStudioError(f"{folder}: not a run folder (no {METRICS_NAME})")
+    try:
+        rows = MetricsTail(metrics).read().rows
+    except OSError as error:
+        raise VaeStudioError(f"{metrics}: cannot read it ({error.strerror})") from None
+    if not len(rows):
+        raise VaeStudioError(f"{metrics}: no rows of metrics in it")
+    if (folder / CHECKPOINT_NAME).exists():
+        config = read_config(folder / CHECKPOINT_NAME)
+    elif (folder / CONFIG_NAME).is_file():
+        config = RunConfig.from_file(folder / CONFIG_NAME)
+    else:
+        config = None
+    return RunFolder(folder, config, rows)
+
+
+def restore_folders(folders: Sequence[tuple[str, bool]]) -> RestoredFolders:
+    """Read the folders a past session listed; those gone or unreadable are dropped in one line."""
+    read, gone, unreadable = [], [], []
+    for folder, checked in folders:
+        try:
+            read.append((read_run_folder(folder), checked))
+        except VaeStudioError:
+            (unreadable if Path(folder).is_dir() else gone).append(folder)
+    parts = [f"{len(gone)} no longer there" if gone else "", f"{len(unreadable)} unreadable" if unreadable else ""]
+    dropped = ""
+    if gone or unreadable:
+        count = len(gone) + len(unreadable)
+        dropped = f"{count} run folder{'s' if count > 1 else ''} dropped from the Runs list ({', '.join(p for p in parts if p)})"
+    return RestoredFolders(tuple(read), dropped)
