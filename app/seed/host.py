@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QWidget
 
+from app.seed.aggregate_layer import AggregateLayers
+from app.seed.rate_distortion_view import RateDistortionView
+
 if TYPE_CHECKING:
     from app.main_window import MainWindow
 
@@ -21,6 +24,9 @@ class SeedViews(QObject):
         self.window = window
         self.docks: dict[str, QDockWidget] = {}
         self._map_row: QHBoxLayout | None = None
+        self.aggregate = AggregateLayers(window, self)
+        self.rate_distortion = RateDistortionView(window.state.run)
+        self.add_page("Rate–distortion", self.rate_distortion)
 
     def add_page(self, title: str, page: QWidget) -> None:
         """A page among the view tabs, before Evaluate."""
