@@ -6,7 +6,9 @@ samples.png, presentation.png (F11 mode) and evaluate.png (the Evaluate page on 
 model, whose exact log-likelihood the estimates approach), evaluate_input.png (one input's gaps),
 curves_for_slides.png (File > Export Figure: the curves on a white page, 2x), help.png (Help >
 What Am I Looking At? on the Curves tab) and data_source.png (the data-source dialog previewing a
-folder of PNGs) and curves_points.png (two moons' negative loss on the log scale). Run: .venv/bin/python scripts/screenshots.py
+folder of PNGs) and curves_points.png (two moons' negative loss on the log scale);
+seed_aggregate_map.png, seed_aggregate_page.png and seed_rate_distortion.png (the role of the
+prior after a run whose β was raised). Run: .venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
-from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
-from vae_core.defaults import defaults_for  # noqa: E402
 from app.settings import remember_data_set  # noqa: E402
+from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vae_core.data import load_data  # noqa: E402
+from vae_core.defaults import defaults_for  # noqa: E402
 
 
 def train(window: MainWindow, config: RunConfig, beta_change: tuple[int, float] | None = None) -> None:
@@ -146,6 +148,29 @@ def data_source_dialog(window: MainWindow, path: Path) -> None:
     dialog.reject()
 
 
+def seed_prior_views(window: MainWindow, out: Path) -> None:
+    """The role of the prior after the map's run (β raised live): the aggregate posterior and the
+    prior's holes on the map, the Aggregate posterior page, and the Rate–distortion page."""
+    layers = window.seed.aggregate
+    layers.density_check.setChecked(True)
+    layers.holes_check.setChecked(True)
+    for _ in range(200):
+        if layers.density_layer.image is not None and len(layers.holes_layer.data):
+            break
+        settle(50)
+    grab(window.explorer.map_widget, out / "seed_aggregate_map.png")
+    show_tab(window, "Aggregate posterior")
+    for _ in range(200):
+        if "KL(q(z)" in layers.page.readout.text():
+            break
+        settle(50)
+    grab(window.views_dock, out / "seed_aggregate_page.png")
+    show_tab(window, "Rate–distortion")
+    grab(window.views_dock, out / "seed_rate_distortion.png")
+    layers.density_check.setChecked(False)
+    layers.holes_check.setChecked(False)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "readme")
@@ -184,6 +209,7 @@ def main() -> int:
     grab(window.previews.reconstruction_page, arguments.out / "reconstructions.png")
     show_tab(window, "Samples")
     grab(window.previews.samples_page, arguments.out / "samples.png")
+    seed_prior_views(window, arguments.out)
 
     show_tab(window, "Curves")
     window.set_presentation_mode(True)

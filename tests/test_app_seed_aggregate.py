@@ -49,8 +49,8 @@ def show_tab(window, title: str) -> None:
 def test_ticking_the_box_fills_the_density_layer_over_the_visible_range(window, small_glyphs, qtbot):
     layers = window.seed.aggregate
     show_model(window, small_glyphs.test)
-    qtbot.wait(50)
-    assert layers.density_layer.image is None and layers._last is None  # off: no work
+    # Off: nothing asked, nothing scheduled.
+    assert not layers._timer.isActive() and not layers._running and layers._last is None
     assert layers.density_layer.objectName() == "aggregatePosteriorLayer"
     layers.density_check.setChecked(True)
     qtbot.waitUntil(lambda: layers.density_layer.image is not None, timeout=TIMEOUT_MS)
@@ -91,8 +91,7 @@ def test_the_page_shows_the_kl_the_holes_and_their_decodes(window, small_glyphs,
     model.load_state_dict(weights)
     access = ExplorerModel(model)
     aggregate = encode_aggregate(access, window.state.shown.explorer.examples)
-    prior = lambda z: model.prior.log_prob(z)  # noqa: E731
-    expected = kl_to_prior(aggregate, prior, KL_SAMPLES, torch.Generator().manual_seed(0))
+    expected = kl_to_prior(aggregate, model.prior.log_prob, KL_SAMPLES, torch.Generator().manual_seed(0))
     text = layers.page.readout.text()
     assert f"{expected.value:.3f} ± {expected.standard_error:.3f} nats" in text
     holes = layers._last.holes
@@ -143,7 +142,6 @@ def test_the_hidden_rate_distortion_page_does_no_work(window, qtbot):
     show_tab(window, "Curves")
     view.refresh()
     window.state.run.add_rows(metrics_rows([2.0] * 4, [5] * 4, [50] * 4))
-    qtbot.wait(REDRAW_WAIT_MS := 400)
-    assert view.point_count() == 0 and REDRAW_WAIT_MS
+    assert not view._timer.isActive() and view.point_count() == 0
     show_tab(window, "Rate–distortion")
     assert view.point_count() == 1

@@ -44,7 +44,7 @@ from vae_core.models import LatentModel, build_model
 GRID = 48
 SPAN_NATS = 6.0
 PRIOR_SAMPLES = 1000  # M, the prior samples tested for holes
-KL_SAMPLES = 2000
+KL_SAMPLES = 1000
 HOLE_DECODES = 32
 COVERED_DECODES = 8
 # Encodings start at least this far apart while weights stream, and take at most this share of the time.

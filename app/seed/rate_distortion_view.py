@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.naming import named
@@ -21,8 +21,10 @@ from vae_core.evaluation.rate_distortion import (
 )
 
 REDRAW_INTERVAL_MS = 250
-# Above this many points (a β schedule makes every row a segment) only the first and last are labelled.
+# Above this many points (a β schedule makes every row a segment) only the first and last are
+# labelled, and above MAX_SYMBOLS the points are a line without markers.
 MAX_LABELS = 12
+MAX_SYMBOLS = 200
 CURRENT_COLOUR = (255, 170, 0)
 
 EXPLANATION = (
@@ -45,16 +47,19 @@ class RateDistortionView(QWidget):
         item.setLabel("bottom", "rate: KL(q(z|x) || p(z)), nats")
         item.setLabel("left", "distortion: −log p(x|z), nats")
         item.showGrid(x=True, y=True, alpha=0.2)
+        item.getViewBox().setDefaultPadding(0.12)  # room for the labels
         self.legend = item.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.current = pg.PlotDataItem(
             pen=pg.mkPen(CURRENT_COLOUR, width=1.5), symbol="o", symbolSize=9, symbolBrush=CURRENT_COLOUR,
             symbolPen=None, name="this run",
         )  # fmt: skip
         self.plot.addItem(self.current)
-        self.iso_elbo = pg.InfiniteLine(angle=-45, pen=pg.mkPen((150, 150, 150), width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
+        # The line of constant -ELBO at β = 1: slope -1 in data coordinates, whatever the axes' scales.
+        dashed = pg.mkPen((170, 170, 170), width=1, style=Qt.PenStyle.DashLine)
+        self.iso_elbo = pg.InfiniteLine(angle=-45, pen=dashed)
         self.iso_elbo.setVisible(False)
-        self.iso_label = pg.InfLineLabel(self.iso_elbo, position=0.5, rotateAxis=(1, 0), anchor=(0.5, 1), color=(170, 170, 170))
         self.plot.addItem(self.iso_elbo, ignoreBounds=True)
+        self._iso_key = pg.PlotDataItem(pen=dashed)  # its legend entry only
         self._labels: list[pg.TextItem] = []
         self._other_items: list[pg.PlotDataItem] = []
         self._points: list[RatePoint] = []
@@ -88,7 +93,7 @@ class RateDistortionView(QWidget):
         """Redraw the current run's points from its history (one redraw's whole work)."""
         self._stale = False
         self._points = rate_distortion_points(self.run.history.table.rows)
-        self.current.setData(*_xy(self._points))
+        self.current.setData(*_xy(self._points), symbol="o" if len(self._points) <= MAX_SYMBOLS else None)
         for label in self._labels:
             self.plot.removeItem(label)
         self._labels = [self._label(point) for point in _labelled(self._points)]
@@ -103,8 +108,8 @@ class RateDistortionView(QWidget):
         for name, colour, rows in runs:
             points = rate_distortion_points(rows)
             item = pg.PlotDataItem(
-                *_xy(points), pen=pg.mkPen(colour, width=1.5), symbol="s", symbolSize=8, symbolBrush=colour,
-                symbolPen=None, name=name,
+                *_xy(points), pen=pg.mkPen(colour, width=1.5), symbol="s" if len(points) <= MAX_SYMBOLS else None,
+                symbolSize=8, symbolBrush=colour, symbolPen=None, name=name,
             )  # fmt: skip
             self.plot.addItem(item)
             self._other_items.append(item)
@@ -122,14 +127,13 @@ class RateDistortionView(QWidget):
 
     def _draw_iso_elbo(self) -> None:
         every = [*self._points, *(point for points in self._other_points for point in points)]
+        self.legend.removeItem(self._iso_key)
+        self.iso_elbo.setVisible(bool(every))
         if not every:
-            self.iso_elbo.setVisible(False)
             return
         best = min(every, key=lambda point: point.rate + point.distortion)
-        total = best.rate + best.distortion
         self.iso_elbo.setPos((best.rate, best.distortion))
-        self.iso_label.setFormat(f"rate + distortion = {total:.1f}")
-        self.iso_elbo.setVisible(True)
+        self.legend.addItem(self._iso_key, f"rate + distortion = {best.rate + best.distortion:.1f}")
 
 
 def _xy(points: list[RatePoint]) -> tuple[np.ndarray, np.ndarray]:

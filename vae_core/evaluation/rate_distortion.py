@@ -6,7 +6,6 @@ trades one for the other, each β settling at its own point.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,37 +32,35 @@ class RatePoint:
     rows_averaged: int
 
 
-def beta_segments(rows: np.ndarray) -> list[slice]:
-    """The runs of consecutive rows with the same β, in step order."""
+def beta_segments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the runs of consecutive rows with the same β start and stop (row indices), in step order."""
     beta = np.asarray(rows)[:, _BETA]
-    starts = [0, *(np.flatnonzero(beta[1:] != beta[:-1]) + 1).tolist()]
-    return [slice(start, stop) for start, stop in zip(starts, [*starts[1:], len(beta)])]
+    starts = np.concatenate([[0], np.flatnonzero(beta[1:] != beta[:-1]) + 1])
+    return starts, np.append(starts[1:], len(beta))
 
 
 def rate_distortion_points(rows, tail_share: float = TAIL_SHARE) -> list[RatePoint]:
     """One point per β segment of `rows` (METRICS_COLUMNS values, (R, C)): rate and distortion
     averaged over the segment's last `tail_share` of rows (at least one), rows whose figures are
-    not finite left out; a segment with none left gives no point."""
+    not finite left out; a segment with none left gives no point.
+
+    Vectorised over segments: a β schedule makes every row a segment of its own."""
     if not 0 < tail_share <= 1:
         raise VaeStudioError(f"the share of a segment averaged must be in (0, 1], got {tail_share}")
     rows = np.asarray(rows, dtype=np.float64)
     if rows.ndim != 2 or rows.shape[1] != len(METRICS_COLUMNS):
         raise VaeStudioError(f"metrics rows need {len(METRICS_COLUMNS)} columns, got shape {rows.shape}")
-    points = []
-    for segment in beta_segments(rows) if len(rows) else ():
-        block = rows[segment]
-        tail = block[len(block) - max(1, math.ceil(tail_share * len(block))) :]
-        tail = tail[np.isfinite(tail[:, _RATE]) & np.isfinite(tail[:, _DISTORTION])]
-        if len(tail) == 0:
-            continue
-        points.append(
-            RatePoint(
-                beta=float(block[0, _BETA]),
-                rate=float(tail[:, _RATE].mean()),
-                distortion=float(tail[:, _DISTORTION].mean()),
-                first_step=int(block[0, _STEP]),
-                last_step=int(block[-1, _STEP]),
-                rows_averaged=len(tail),
-            )
-        )
-    return points
+    if len(rows) == 0:
+        return []
+    starts, stops = beta_segments(rows)
+    tail_starts = stops - np.maximum(1, np.ceil(tail_share * (stops - starts)).astype(int))
+    finite = np.isfinite(rows[:, _RATE]) & np.isfinite(rows[:, _DISTORTION])
+    # Sums over [tail_start, stop) as differences of running totals (a leading zero for row 0).
+    totals = np.zeros((len(rows) + 1, 3))
+    totals[1:] = np.cumsum(np.stack([finite, np.where(finite, rows[:, _RATE], 0), np.where(finite, rows[:, _DISTORTION], 0)], 1), 0)
+    count, rate, distortion = (totals[stops] - totals[tail_starts]).T
+    return [
+        RatePoint(float(rows[start, _BETA]), r / n, d / n, int(rows[start, _STEP]), int(rows[stop - 1, _STEP]), int(n))
+        for start, stop, n, r, d in zip(starts.tolist(), stops.tolist(), count.tolist(), rate.tolist(), distortion.tolist())
+        if n > 0
+    ]
