@@ -145,3 +145,16 @@ def test_the_hidden_rate_distortion_page_does_no_work(window, qtbot):
     assert not view._timer.isActive() and view.point_count() == 0
     show_tab(window, "Rate–distortion")
     assert view.point_count() == 1
+
+
+def test_a_failing_pass_is_one_line_for_the_user(window, small_glyphs, qtbot, monkeypatch):
+    from app.seed import aggregate_layer
+
+    def broken(_request):
+        raise RuntimeError("no memory left")
+
+    monkeypatch.setattr(aggregate_layer, "refresh_aggregate", broken)
+    show_model(window, small_glyphs.test)
+    with qtbot.waitSignal(window.errorShown, timeout=TIMEOUT_MS) as shown:
+        window.seed.aggregate.density_check.setChecked(True)
+    assert shown.args == ["the aggregate posterior could not be computed: no memory left"]

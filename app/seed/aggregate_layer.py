@@ -203,6 +203,7 @@ class AggregateLayers(QObject):
         self._again = False
         self._weights_due = True
         self._last: AggregateAnswer | None = None  # the newest pass's answer for the model on show
+        self._failed_for: ModelOnShow | None = None
         self.shown.model_changed.connect(self._model_changed)
         self.shown.weights_changed.connect(self._weights_changed)
         self.explorer.state.changed.connect(self._state_changed)
@@ -318,8 +319,11 @@ class AggregateLayers(QObject):
         return replace(answer, **kept)
 
     def _failed(self, error: Exception) -> None:
+        """Said once per model: a pass that fails would fail again with each new weights."""
         self._running = False
-        self._show_error(f"the aggregate posterior could not be computed: {error}")
+        if self._failed_for is not self.shown.model:
+            self._failed_for = self.shown.model
+            self._show_error(f"the aggregate posterior could not be computed: {error}")
 
     # Drawing.
     def _draw(self, answer: AggregateAnswer | None) -> None:
