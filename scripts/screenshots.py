@@ -6,8 +6,8 @@ samples.png, presentation.png (F11 mode) and evaluate.png (the Evaluate page on 
 model, whose exact log-likelihood the estimates approach), evaluate_input.png (one input's gaps),
 curves_for_slides.png (File > Export Figure: the curves on a white page, 2x), help.png (Help >
 What Am I Looking At? on the Curves tab) and data_source.png (the data-source dialog previewing a
-folder of PNGs), curves_points.png (two moons' negative loss on the log scale) and
-seed_compare_runs.png (three runs apart in β, compared, beside the Runs list). Run: .venv/bin/python scripts/screenshots.py
+folder of PNGs), curves_points.png (two moons' negative loss on the log scale), and the seed's
+views as seed_*.png (each function below says what it shows). Run: .venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
@@ -169,6 +169,27 @@ def compare_runs(window: MainWindow, path: Path) -> None:
         raise SystemExit(f"could not write {path}")
     print(f"wrote {path.relative_to(ROOT)}")
     dock.hide()
+def seed_prior_views(window: MainWindow, out: Path) -> None:
+    """The role of the prior after the map's run (β raised live): the aggregate posterior and the
+    prior's holes on the map, the Aggregate posterior page, and the Rate–distortion page."""
+    layers = window.seed.aggregate
+    layers.density_check.setChecked(True)
+    layers.holes_check.setChecked(True)
+    for _ in range(200):
+        if layers.density_layer.image is not None and len(layers.holes_layer.data):
+            break
+        settle(50)
+    grab(window.explorer.map_widget, out / "seed_aggregate_map.png")
+    show_tab(window, "Aggregate posterior")
+    for _ in range(200):
+        if "KL(q(z)" in layers.page.readout.text():
+            break
+        settle(50)
+    grab(window.views_dock, out / "seed_aggregate_page.png")
+    show_tab(window, "Rate–distortion")
+    grab(window.views_dock, out / "seed_rate_distortion.png")
+    layers.density_check.setChecked(False)
+    layers.holes_check.setChecked(False)
 
 
 def main() -> int:
@@ -210,6 +231,7 @@ def main() -> int:
     grab(window.previews.reconstruction_page, arguments.out / "reconstructions.png")
     show_tab(window, "Samples")
     grab(window.previews.samples_page, arguments.out / "samples.png")
+    seed_prior_views(window, arguments.out)
 
     show_tab(window, "Curves")
     window.set_presentation_mode(True)

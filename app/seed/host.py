@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QWidget
 
+from app.seed.aggregate_layer import AggregateLayers
+from app.seed.rate_distortion_view import RateDistortionView
 from app.seed.runs_controller import RunsController
 from app.seed.runs_panel import RunsComparePage, RunsPanel
 
@@ -34,6 +36,12 @@ class SeedViews(QObject):
         window.splitDockWidget(window.views_dock, runs_dock, Qt.Orientation.Horizontal)
         runs_dock.hide()
         self.add_page("Compare runs", RunsComparePage(self.runs))
+        # The role of the prior: the aggregate posterior and holes on the map, rate and distortion.
+        self.aggregate = AggregateLayers(window, self)
+        self.rate_distortion = RateDistortionView(window.state.run)
+        self.add_page("Rate–distortion", self.rate_distortion)
+        self.runs.state.compared.connect(self.rate_distortion.show_runs)
+        self.rate_distortion.show_runs(self.runs.state.compared_runs())
 
     def _ask_open_run_folder(self) -> None:
         self.window.files.ask_open_run_folder()
