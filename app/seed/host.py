@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QWidget
 
+from app.seed.lesson_panel import LessonController
+
 if TYPE_CHECKING:
     from app.main_window import MainWindow
 
@@ -21,6 +23,8 @@ class SeedViews(QObject):
         self.window = window
         self.docks: dict[str, QDockWidget] = {}
         self._map_row: QHBoxLayout | None = None
+        # Built last: a lesson may name any view's controls.
+        self.lessons = LessonController(window, self)
 
     def add_page(self, title: str, page: QWidget) -> None:
         """A page among the view tabs, before Evaluate."""
