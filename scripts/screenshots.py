@@ -6,7 +6,8 @@ samples.png, presentation.png (F11 mode) and evaluate.png (the Evaluate page on 
 model, whose exact log-likelihood the estimates approach), evaluate_input.png (one input's gaps),
 curves_for_slides.png (File > Export Figure: the curves on a white page, 2x), help.png (Help >
 What Am I Looking At? on the Curves tab) and data_source.png (the data-source dialog previewing a
-folder of PNGs) and curves_points.png (two moons' negative loss on the log scale). Run: .venv/bin/python scripts/screenshots.py
+folder of PNGs), curves_points.png (two moons' negative loss on the log scale) and seed_lessons.png
+(a lesson's panel beside the map it set up). Run: .venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
-from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
-from vae_core.defaults import defaults_for  # noqa: E402
+from app.seed.lessons import shipped_lessons  # noqa: E402
 from app.settings import remember_data_set  # noqa: E402
+from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vae_core.data import load_data  # noqa: E402
+from vae_core.defaults import defaults_for  # noqa: E402
 
 
 def train(window: MainWindow, config: RunConfig, beta_change: tuple[int, float] | None = None) -> None:
@@ -146,6 +148,22 @@ def data_source_dialog(window: MainWindow, path: Path) -> None:
     dialog.reject()
 
 
+def seed_lessons(window: MainWindow, path: Path) -> None:
+    """Help > Lessons > 2 (importance sampling) after its first step's run, at its third step."""
+    lessons = window.seed.lessons
+    lesson = next(lesson for lesson in shipped_lessons() if lesson.title.startswith("2."))
+    loop = QEventLoop()
+    window.runs.runEnded.connect(loop.quit)
+    lessons.start(lesson)
+    loop.exec()
+    window.runs.runEnded.disconnect(loop.quit)
+    settle(1500)
+    lessons.apply_step(3)
+    settle(1000)
+    grab(window, path)
+    lessons.leave()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "readme")
@@ -209,6 +227,7 @@ def main() -> int:
     train(window, defaults_for("moons"))
     show_tab(window, "Curves")
     grab(window.curves, arguments.out / "curves_points.png")
+    seed_lessons(window, arguments.out / "seed_lessons.png")
     window.close()
     application.processEvents()
     return 0

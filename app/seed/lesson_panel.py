@@ -79,8 +79,8 @@ class LessonPanel(QWidget):
         self.next_button = named(QPushButton("Next"), "lessonNextButton", "Next step")
         self.leave_button = named(QPushButton("Leave lesson"), "leaveLessonButton", "Leave the lesson")
         self.leave_button.setToolTip("Unlock and show every control again")
-        self.previous_button.clicked.connect(lambda: self.stepRequested.emit(self.current - 1))
-        self.next_button.clicked.connect(lambda: self.stepRequested.emit(self.current + 1))
+        self.previous_button.clicked.connect(self._previous)
+        self.next_button.clicked.connect(self._next)
         self.leave_button.clicked.connect(self.leaveRequested)
         moves = QHBoxLayout()
         for button in (self.previous_button, self.next_button):
@@ -96,6 +96,12 @@ class LessonPanel(QWidget):
         self.lesson: Lesson | None = None
         self.current = 0
         self.clear()
+
+    def _previous(self) -> None:
+        self.stepRequested.emit(self.current - 1)
+
+    def _next(self) -> None:
+        self.stepRequested.emit(self.current + 1)
 
     def clear(self) -> None:
         self.lesson, self.current = None, 0
@@ -205,6 +211,8 @@ class LessonController(QObject):
         window.runs.runEnded.connect(self._run_ended)
         self.menu = QMenu("&Lessons", window)
         self.menu.setObjectName("lessonsMenu")
+        self.menu.triggered.connect(self._menu_chosen)
+        self._shipped: list[Lesson] = []
         self.open_action = self._action("openLessonAction", "Open &Lesson…", self.ask_open)
         self.save_action = self._action("saveLessonAction", "Save as Lesso&n…", self.ask_save)
         start_job(shipped_lessons, on_result=self._list_shipped, on_error=self._failed)
@@ -216,11 +224,14 @@ class LessonController(QObject):
         return action
 
     def _list_shipped(self, lessons: list[Lesson]) -> None:
+        self._shipped = lessons
         self.menu.clear()
-        for lesson in lessons:
-            action = self.menu.addAction(lesson.title)
-            action.triggered.connect(lambda _checked=False, chosen=lesson: self.start(chosen))
+        for index, lesson in enumerate(lessons):
+            self.menu.addAction(lesson.title).setData(index)
         self.lessonsListed.emit()
+
+    def _menu_chosen(self, action: QAction) -> None:
+        self.start(self._shipped[action.data()])
 
     # Opening and leaving.
     def ask_open(self) -> None:
@@ -269,6 +280,8 @@ class LessonController(QObject):
             self.dock.hide()
 
     def _hide(self, widget: QWidget) -> None:
+        if widget.isHidden():
+            return  # hidden by its own view: Leave lesson must not show it
         hidden = [widget]
         form = widget.parentWidget().layout() if widget.parentWidget() else None
         if isinstance(form, QFormLayout) and (label := form.labelForField(widget)) is not None:
