@@ -35,10 +35,10 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
 from app.seed.lessons import shipped_lessons  # noqa: E402
-from app.settings import remember_data_set  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
-from vae_core.data import load_data  # noqa: E402
 from vae_core.defaults import defaults_for  # noqa: E402
+from app.settings import remember_data_set  # noqa: E402
+from vae_core.data import load_data  # noqa: E402
 
 
 def train(window: MainWindow, config: RunConfig, beta_change: tuple[int, float] | None = None) -> None:
