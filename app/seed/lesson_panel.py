@@ -11,27 +11,28 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QAbstractButton,
-    QAbstractSpinBox,
     QButtonGroup,
-    QCheckBox,
-    QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
-    QSlider,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from app.naming import named
+from app.seed.lesson_window import (
+    ControlLocks,
+    control_value,
+    map_controls,
+    set_control,
+)
 from app.seed.lessons import (
     Lesson,
     LessonStep,
@@ -43,7 +44,6 @@ from app.seed.lessons import (
 from app.workers import start_job
 from vae_core.errors import VaeStudioError
 
-LOCKED_TIP = "Locked by the lesson (Leave lesson unlocks it)"
 LESSON_FILTER = "VAE Studio lessons (*.toml)"
 NO_LESSON_TEXT = "No lesson open. Choose one in Help > Lessons, or File > Open Lesson…"
 
@@ -152,37 +152,6 @@ class LessonPanel(QWidget):
         self.leave_button.setEnabled(self.lesson is not None)
 
 
-class _Locks(QObject):
-    """Keeps the lesson's controls disabled: a control the window enables again (the settings
-    panel enables its controls when a run ends) is disabled again at once."""
-
-    def __init__(self, parent: QObject):
-        super().__init__(parent)
-        self.tips: dict[QWidget, str] = {}  # each locked control's own tooltip
-
-    def lock(self, widget: QWidget) -> None:
-        self.tips[widget] = widget.toolTip()
-        widget.setToolTip(LOCKED_TIP)
-        widget.setEnabled(False)
-        widget.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched in self.tips:
-            if event.type() == QEvent.Type.EnabledChange and watched.isEnabled():
-                watched.setEnabled(False)
-            elif event.type() == QEvent.Type.ToolTipChange and watched.toolTip() != LOCKED_TIP:
-                self.tips[watched] = watched.toolTip()
-                watched.setToolTip(LOCKED_TIP)
-        return False
-
-    def release(self) -> None:
-        for widget, tip in self.tips.items():
-            widget.removeEventFilter(self)
-            widget.setToolTip(tip)
-            widget.setEnabled(True)
-        self.tips.clear()
-
-
 class LessonController(QObject):
     """Opens lessons into `window`, applies their steps, leaves them, saves the set-up as one."""
 
@@ -201,7 +170,7 @@ class LessonController(QObject):
         self.dock.hide()
         self.panel.stepRequested.connect(self.apply_step)
         self.panel.leaveRequested.connect(self.leave)
-        self.locks = _Locks(self)
+        self.locks = ControlLocks(self)
         self.hidden: list[QWidget] = []
         self.lesson: Lesson | None = None
         # What a step sets on the map once the model it trains is on show.
@@ -403,44 +372,3 @@ class LessonController(QObject):
     def _saved(self, path: Path) -> None:
         self.window.statusBar().showMessage(f"Saved the set-up as a lesson: {path}", 10000)
         self.lessonSaved.emit(str(path))
-
-
-def map_controls(window) -> list[QWidget]:
-    """The map's layer check boxes and every named control in the theory row under the map."""
-    view = window.explorer.map
-    widgets = [view.tiles_check, view.points_check, view.prior_check]
-    row = window.findChild(QWidget, "seedMapControls")
-    if row is not None:
-        widgets += [
-            widget
-            for widget in row.findChildren(QWidget)
-            if widget.objectName() and isinstance(widget, (QCheckBox, QComboBox, QAbstractSpinBox))
-        ]
-    return widgets
-
-
-def control_value(widget: QWidget) -> bool | int | float | str:
-    if isinstance(widget, QAbstractButton):
-        return widget.isChecked()
-    if isinstance(widget, QComboBox):
-        data = widget.currentData()
-        return data if isinstance(data, str) else widget.currentText()
-    return widget.value()
-
-
-def set_control(widget: QWidget, value) -> bool:
-    """Tick, choose or set `widget` to `value`; False when it cannot take that value."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(widget, QAbstractButton) and widget.isCheckable() and isinstance(value, bool):
-        widget.setChecked(value)
-    elif isinstance(widget, QComboBox) and isinstance(value, str):
-        index = widget.findData(value)
-        index = index if index >= 0 else widget.findText(value)
-        if index < 0:
-            return False
-        widget.setCurrentIndex(index)
-    elif hasattr(widget, "setValue") and isinstance(widget, (QAbstractSpinBox, QSlider)) and number:
-        widget.setValue(value if isinstance(widget.value(), float) else round(value))
-    else:
-        return False
-    return True
