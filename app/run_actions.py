@@ -125,7 +125,7 @@ class RunActions:
         view_menu = menus.addMenu("&View")
         view_menu.addAction(self.presentation_action)
         view_menu.addSeparator()
-        for dock in (window.controls_dock, window.explorer_dock, window.views_dock):
+        for dock in (window.controls_dock, window.explorer_dock, window.views_dock, *window.seed.docks.values()):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addAction(self.reset_layout_action)
         help_menu = menus.addMenu("&Help")
