@@ -153,6 +153,11 @@ def test_any_bytes_give_a_lesson_or_one_line(tmp_path_factory, data):
         assert "\n" not in str(error)
 
 
+def test_values_nested_too_deep_give_one_line():
+    with pytest.raises(VaeStudioError, match="nested too deep"):
+        parse_lesson("title = " + "[" * 100_000, "deep.toml")
+
+
 _SCALARS = st.one_of(st.booleans(), st.integers(-3, 2000), st.floats(allow_nan=True), st.text(max_size=8))
 _VALUES = st.recursive(
     _SCALARS,

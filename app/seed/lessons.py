@@ -133,6 +133,8 @@ def parse_lesson(text: str, source: str | Path = "<lesson>") -> Lesson:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise VaeStudioError(f"lesson {source}: not valid TOML ({' '.join(str(error).split())})") from None
+    except RecursionError:  # tomllib reads nested arrays by recursion
+        raise VaeStudioError(f"lesson {source}: not a lesson (values nested too deep)") from None
     try:
         return _lesson(values, Path(source))
     except VaeStudioError as error:
