@@ -57,6 +57,14 @@ _CHOICES = (
 )
 LESSON_KEYS = {"title", "text", "lock", "hide", "steps", *CONFIG_TABLES}
 STEP_KEYS = {"title", "text", "look_for", "config", "beta", "tab", "controls", "train", "select"}
+# What a teacher editing a saved lesson needs to know, at the top of the file.
+FILE_HEADER = """\
+# A VAE Studio lesson (File > Open Lesson...). Top level: title, text (Markdown), lock and hide
+# (lists of control objectNames), and [data], [model], [train] as in a run config. Each [[steps]]:
+# title, text, look_for, and what it sets up: tab (a view's title), select (an example's index),
+# train (steps of a new run), beta, [steps.config.model] etc., [steps.controls] (objectName = value).
+
+"""
 PLACEHOLDER_TEXT = """What this lesson is about, in a few sentences (Markdown: *emphasis*, lists, `code`).
 
 Each step below sets the window up; say in its text what the class should do and see."""
@@ -111,7 +119,7 @@ class Lesson:
         return values
 
     def to_toml(self) -> str:
-        return tomli_w.dumps(self.to_dict(), multiline_strings=True)
+        return FILE_HEADER + tomli_w.dumps(self.to_dict(), multiline_strings=True)
 
 
 def _step_dict(step: LessonStep) -> dict:
