@@ -11,7 +11,6 @@ from app.naming import named
 from app.shortcuts import ShortcutsOverEditors
 from app.state import RunStatus
 
-
 # The speed slider's top: its maximum means no limit ("as fast as it goes"), below it steps a second.
 FULL_SPEED = 100
 
@@ -107,6 +106,8 @@ class RunActions:
         file_menu = menus.addMenu("&File")
         file_menu.addActions([files.open_action, window.data_sources.open_action, files.save_action, files.resume_action])
         file_menu.addActions([files.follow_action, files.stop_following_action, files.open_run_folder_action])
+        lessons = window.seed.lessons
+        file_menu.addActions([lessons.open_action, lessons.save_action])
         file_menu.addSeparator()
         file_menu.addAction(files.export_csv_action)
         plots_menu = file_menu.addMenu("Export &Plot PNG")
@@ -129,6 +130,7 @@ class RunActions:
         help_menu = menus.addMenu("&Help")
         self.view_help = ViewHelp(window)
         help_menu.addAction(self.view_help.action)
+        help_menu.addMenu(lessons.menu)
         help_menu.addAction("&About VAE Studio", window.messages.show_about)
 
     def show_status(self, status: RunStatus, can_continue: bool) -> None:

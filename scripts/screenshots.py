@@ -34,6 +34,7 @@ from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
+from app.seed.lessons import shipped_lessons  # noqa: E402
 from app.settings import remember_data_set  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vae_core.data import load_data  # noqa: E402
@@ -190,6 +191,20 @@ def seed_prior_views(window: MainWindow, out: Path) -> None:
     grab(window.views_dock, out / "seed_rate_distortion.png")
     layers.density_check.setChecked(False)
     layers.holes_check.setChecked(False)
+def seed_lessons(window: MainWindow, path: Path) -> None:
+    """Help > Lessons > 2 (importance sampling) after its first step's run, at its third step."""
+    lessons = window.seed.lessons
+    lesson = next(lesson for lesson in shipped_lessons() if lesson.title.startswith("2."))
+    loop = QEventLoop()
+    window.runs.runEnded.connect(loop.quit)
+    lessons.start(lesson)
+    loop.exec()
+    window.runs.runEnded.disconnect(loop.quit)
+    settle(1500)
+    lessons.apply_step(3)
+    settle(1000)
+    grab(window, path)
+    lessons.leave()
 
 
 def main() -> int:
@@ -258,6 +273,7 @@ def main() -> int:
     show_tab(window, "Curves")
     grab(window.curves, arguments.out / "curves_points.png")
     compare_runs(window, arguments.out / "seed_compare_runs.png")
+    seed_lessons(window, arguments.out / "seed_lessons.png")
     window.close()
     application.processEvents()
     return 0

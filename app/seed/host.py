@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QWidget
 
 from app.seed.aggregate_layer import AggregateLayers
+from app.seed.lesson_panel import LessonController
 from app.seed.rate_distortion_view import RateDistortionView
 from app.seed.runs_controller import RunsController
 from app.seed.runs_panel import RunsComparePage, RunsPanel
@@ -42,6 +43,8 @@ class SeedViews(QObject):
         self.add_page("Rate–distortion", self.rate_distortion)
         self.runs.state.compared.connect(self.rate_distortion.show_runs)
         self.rate_distortion.show_runs(self.runs.state.compared_runs())
+        # Built last: a lesson may name any view's controls.
+        self.lessons = LessonController(window, self)
 
     def _ask_open_run_folder(self) -> None:
         self.window.files.ask_open_run_folder()
