@@ -6,7 +6,8 @@ samples.png, presentation.png (F11 mode) and evaluate.png (the Evaluate page on 
 model, whose exact log-likelihood the estimates approach), evaluate_input.png (one input's gaps),
 curves_for_slides.png (File > Export Figure: the curves on a white page, 2x), help.png (Help >
 What Am I Looking At? on the Curves tab) and data_source.png (the data-source dialog previewing a
-folder of PNGs) and curves_points.png (two moons' negative loss on the log scale). Run: .venv/bin/python scripts/screenshots.py
+folder of PNGs), curves_points.png (two moons' negative loss on the log scale) and
+seed_gradient_estimators.png (the two gradient estimators' variance against K for one input). Run: .venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
@@ -146,6 +147,20 @@ def data_source_dialog(window: MainWindow, path: Path) -> None:
     dialog.reject()
 
 
+def gradient_estimators(window: MainWindow, selected: int, path: Path) -> None:
+    """The "Gradient estimators" page for input `selected` of the map, once its study is drawn."""
+    page = window.seed.gradients
+    loop = QEventLoop()
+    page.studied.connect(loop.quit)
+    window.explorer.select(selected)
+    show_tab(window, "Gradient estimators")
+    if page.report is None:
+        loop.exec()
+    page.studied.disconnect(loop.quit)
+    settle(100)
+    grab(window.views_dock, path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "readme")
@@ -184,6 +199,7 @@ def main() -> int:
     grab(window.previews.reconstruction_page, arguments.out / "reconstructions.png")
     show_tab(window, "Samples")
     grab(window.previews.samples_page, arguments.out / "samples.png")
+    gradient_estimators(window, 5, arguments.out / "seed_gradient_estimators.png")
 
     show_tab(window, "Curves")
     window.set_presentation_mode(True)

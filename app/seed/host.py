@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QWidget
 
+from app.seed.gradient_view import GradientEstimatorsPage
+
 if TYPE_CHECKING:
     from app.main_window import MainWindow
 
@@ -21,6 +23,9 @@ class SeedViews(QObject):
         self.window = window
         self.docks: dict[str, QDockWidget] = {}
         self._map_row: QHBoxLayout | None = None
+        self.gradients = GradientEstimatorsPage(window.state.shown)
+        self.gradients.errorOccurred.connect(window.show_error)
+        self.add_page("Gradient estimators", self.gradients)
 
     def add_page(self, title: str, page: QWidget) -> None:
         """A page among the view tabs, before Evaluate."""
