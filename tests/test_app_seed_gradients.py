@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 
+from app.seed import gradient_view
 from app.state import ModelOnShow
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.models import build_model
@@ -72,32 +75,69 @@ def test_with_nothing_selected_a_batch_of_the_map_examples_is_studied(qtbot, win
 def test_a_hidden_page_does_no_work_until_it_is_shown(qtbot, window):
     page = window.seed.gradients
     window.explorer.select(2)
-    assert not page.isVisible() and page.report is None and not page._timer.isActive() and not page._in_flight
+    assert not page.isVisible() and page.report is None and not page.busy
     report = _open_page(qtbot, window)
     assert report.inputs == 1
 
 
-def test_new_weights_and_a_new_selection_redo_the_study(qtbot, window, small_glyphs):
+def test_new_weights_redo_the_study(qtbot, window):
     page = window.seed.gradients
     window.explorer.select(1)
     first = _open_page(qtbot, window)
     torch.manual_seed(5)
-    other = build_model(_config().model).state_dict()
     with qtbot.waitSignal(page.studied, timeout=TIMEOUT_MS) as studied:
-        window.state.shown.set_weights(other, 10)
+        window.state.shown.set_weights(build_model(_config().model).state_dict(), 10)
     assert studied.args[0].reparameterization.variance != first.reparameterization.variance
+
+
+def test_an_answer_for_the_previous_selection_is_dropped(qtbot, window, monkeypatch):
+    page = window.seed.gradients
+    started, release = threading.Event(), threading.Event()
+    study = gradient_view.study_gradients
+
+    def held_study(job, model=None):
+        started.set()
+        release.wait(TIMEOUT_MS / 1000)
+        return study(job, model)
+
+    monkeypatch.setattr(gradient_view, "study_gradients", held_study)
+    window.explorer.select(1)
+    window.view_tabs.setCurrentWidget(page)
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
     sources = []
     page.studied.connect(lambda _report: sources.append(page.source.text()))
-    window.explorer.select(4)  # while a study may be under way: only the new input's answer is drawn
-    qtbot.waitUntil(lambda: bool(sources) and "example 4" in sources[-1], timeout=TIMEOUT_MS)
-    assert all("example 4" in source for source in sources)
+    window.explorer.select(4)  # while example 1's study is under way
+    release.set()
+    qtbot.waitUntil(lambda: bool(sources), timeout=TIMEOUT_MS)
+    assert "example 4" in sources[0] and "example 4" in page.source.text()
 
 
-def test_a_vq_vae_disables_the_page_and_says_why(qtbot, window, small_glyphs):
+def test_a_vq_vae_disables_the_page_and_says_why(qtbot, shown_window, small_glyphs):
+    window = shown_window(_config("vqvae"))
     _show(window, small_glyphs, "vqvae")
     page = window.seed.gradients
     window.explorer.select(0)
     window.view_tabs.setCurrentWidget(page)
     assert not page.plot.isEnabled() and page.plot.toolTip().startswith("Not used now:")
     assert "deterministic" in page.source.text()
-    assert page.report is None and not page._in_flight and not page._timer.isActive()
+    assert page.report is None and not page.busy
+
+
+def test_a_failed_study_is_one_line_and_the_page_tries_again_later(qtbot, window, monkeypatch):
+    def fail(*_):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(gradient_view, "study_gradients", fail)
+    with qtbot.waitSignal(window.errorShown, timeout=TIMEOUT_MS) as shown:
+        window.view_tabs.setCurrentWidget(window.seed.gradients)
+    assert shown.args[0] == "the gradient estimators could not be measured: out of memory"
+    monkeypatch.undo()
+    with qtbot.waitSignal(window.seed.gradients.studied, timeout=TIMEOUT_MS):
+        window.explorer.select(0)
+
+
+@pytest.mark.parametrize("family, words", [("vae", None), ("cvae", None), ("vqvae", "deterministic"), ("hvae", "two latent layers")])
+def test_the_page_applies_to_one_gaussian_latent_layer(family, words):
+    capabilities = build_model(_config(family).model).capabilities
+    reason = gradient_view.not_applicable_reason(capabilities)
+    assert reason is None if words is None else words in reason

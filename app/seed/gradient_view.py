@@ -99,7 +99,7 @@ class GradientEstimatorsPage(LazyPage):
         self.report: GradientVarianceReport | None = None
         self.model_copy: LatentModel | None = None
         self._model_epoch = 0
-        self._in_flight = False
+        self._running: GradientJob | None = None  # the job under way
         self._pending = False
         self._pace = DutyCycle(STUDY_INTERVAL_S, STUDY_SHARE)
         self._timer = QTimer(self)
@@ -145,6 +145,11 @@ class GradientEstimatorsPage(LazyPage):
         shown.explorer.changed.connect(self._explorer_changed)
         self._model_changed()
 
+    @property
+    def busy(self) -> bool:
+        """Whether a study is under way or due."""
+        return self._running is not None or self._timer.isActive()
+
     # What changed.
     def _model_changed(self) -> None:
         self._model_epoch += 1  # the answer under way, if any, is for another model
@@ -161,8 +166,8 @@ class GradientEstimatorsPage(LazyPage):
         )  # fmt: skip
         if model is None:
             self.source.setText("Train a model or open a checkpoint: the gradient estimators study its encoder's outputs.")
-        elif reason is not None:
-            self.source.setText(f"The gradient estimators do not apply to this model: {reason}.")
+        else:
+            self.source.setText("" if reason is None else f"The gradient estimators do not apply to this model: {reason}.")
         self.request_refresh()
 
     def _explorer_changed(self, name: str) -> None:
@@ -173,12 +178,16 @@ class GradientEstimatorsPage(LazyPage):
             self.request_refresh()
 
     # The study, on a worker.
+    def _selected(self) -> int | None:
+        explorer = self.shown.explorer
+        return explorer.selected if explorer.posterior is not None else None
+
     def _job(self) -> GradientJob | None:
-        shown, explorer = self.shown, self.shown.explorer
-        model, examples = shown.model, explorer.examples
+        shown = self.shown
+        model, examples = shown.model, shown.explorer.examples
         if not self._applies() or shown.weights is None or examples is None or len(examples) == 0:
             return None
-        selected = explorer.selected if explorer.posterior is not None else None
+        selected = self._selected()
         if selected is None:
             indices, repeats = torch.arange(min(BATCH_INPUTS, len(examples))), BATCH_REPEATS
         else:
@@ -196,7 +205,7 @@ class GradientEstimatorsPage(LazyPage):
     def refresh(self) -> None:
         if not self._applies():
             return
-        if self._in_flight:
+        if self._running is not None:
             self._pending = True
         elif not self._timer.isActive():
             self._timer.start(int(self._pace.wait_s(time.perf_counter()) * 1000))
@@ -208,16 +217,16 @@ class GradientEstimatorsPage(LazyPage):
         job = self._job()
         if job is None:
             return
-        self._in_flight, self._pending = True, False
+        self._running, self._pending = job, False
         self._pace.started(time.perf_counter())
         self.source.setText(_describe_source(job) + " Measuring…")
         start_job(study_gradients, job, self.model_copy, on_result=self._answered, on_error=self._failed)
 
     def _answered(self, answer: GradientAnswer) -> None:
-        self._in_flight = False
+        job, self._running = self._running, None
         self._pace.spent(answer.seconds)
-        job = self._job()
-        if job is not None and answer.key == job.key:
+        current = answer.key == (self._model_epoch, self._selected())
+        if current:
             self.model_copy = answer.model
             self.source.setText(_describe_source(job))
             started = time.perf_counter()
@@ -229,12 +238,12 @@ class GradientEstimatorsPage(LazyPage):
             self.studied.emit(answer.report)
         elif answer.key[0] == self._model_epoch:
             self.model_copy = answer.model
-        if self._pending or (job is not None and answer.key != job.key):
+        if self._pending or not current:
             self._pending = False
             self.request_refresh()
 
     def _failed(self, error: Exception) -> None:
-        self._in_flight = False
+        self._running = None
         self.errorOccurred.emit(f"the gradient estimators could not be measured: {error}")
 
     # Drawing.
