@@ -220,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--k", type=_positive_int, nargs="+", default=[1, 10, 100, 1000], metavar="K",
                          help="importance sample counts to compare")
     analyze.add_argument("--gradient-k", type=_positive_int, nargs="+", default=list(GRADIENT_SAMPLE_COUNTS),
-                         metavar="K", help="sample counts at which the two gradient estimators' variances are measured")
+                         metavar="K", help="sample counts at which the two gradient estimators' variances are measured"
+                         " (10 x the largest K draws through the decoder and back)")
     analyze.add_argument("--data-dir", metavar="DIR", help="where the data set's files are, if moved")
     analyze.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     return parser
