@@ -205,6 +205,18 @@ def seed_lessons(window: MainWindow, path: Path) -> None:
     settle(1000)
     grab(window, path)
     lessons.leave()
+def gradient_estimators(window: MainWindow, selected: int, path: Path) -> None:
+    """The "Gradient estimators" page for input `selected` of the map, once its study is drawn."""
+    page = window.seed.gradients
+    loop = QEventLoop()
+    page.studied.connect(loop.quit)
+    window.explorer.select(selected)
+    show_tab(window, "Gradient estimators")
+    if page.report is None:
+        loop.exec()
+    page.studied.disconnect(loop.quit)
+    settle(100)
+    grab(window.views_dock, path)
 
 
 def main() -> int:
@@ -247,6 +259,7 @@ def main() -> int:
     show_tab(window, "Samples")
     grab(window.previews.samples_page, arguments.out / "samples.png")
     seed_prior_views(window, arguments.out)
+    gradient_estimators(window, 5, arguments.out / "seed_gradient_estimators.png")
 
     show_tab(window, "Curves")
     window.set_presentation_mode(True)

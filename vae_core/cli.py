@@ -33,6 +33,10 @@ from vae_core.evaluation.analysis import (
     importance_sampling_study,
 )
 from vae_core.evaluation.estimates import evaluate_model
+from vae_core.evaluation.gradient_estimators import (
+    check_gradient_counts,
+    gradient_variance,
+)
 from vae_core.presets import load_preset
 from vae_core.run_folder import (
     BEST_NAME,
@@ -180,6 +184,7 @@ def _evaluate(arguments: argparse.Namespace) -> int:
 
 def _analyze(arguments: argparse.Namespace) -> int:
     check_sample_counts(tuple(arguments.k))
+    check_gradient_counts(tuple(arguments.gradient_k))
     model, data = _load_run(arguments, resolve_device(arguments.device))
     if not 0 <= arguments.index < len(data):
         raise VaeStudioError(f"--index must be in 0..{len(data) - 1} for the {arguments.split} split")
@@ -197,6 +202,7 @@ def _analyze(arguments: argparse.Namespace) -> int:
         "amortization_gap": gap.amortization_gap,
         "approximation_gap": gap.approximation_gap,
         "importance_sampling": [dataclasses.asdict(estimate) for estimate in study.estimates],
+        "gradient_variance": gradient_variance(model, image[0], label, sample_counts=tuple(arguments.gradient_k)),
     }))
     return 0
 

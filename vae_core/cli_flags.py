@@ -11,6 +11,9 @@ from vae_core.config import RunConfig
 from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS
 from vae_core.device import DEVICE_CHOICES, PRECISIONS
 from vae_core.errors import one_line
+from vae_core.evaluation.gradient_estimators import (
+    SAMPLE_COUNTS as GRADIENT_SAMPLE_COUNTS,
+)
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.code_priors import CODE_PRIORS
 from vae_core.models.likelihoods import LIKELIHOODS
@@ -216,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--steps", type=_positive_int, default=300, help="gradient steps optimising q for this input")
     analyze.add_argument("--k", type=_positive_int, nargs="+", default=[1, 10, 100, 1000], metavar="K",
                          help="importance sample counts to compare")
+    analyze.add_argument("--gradient-k", type=_positive_int, nargs="+", default=list(GRADIENT_SAMPLE_COUNTS),
+                         metavar="K", help="sample counts at which the two gradient estimators' variances are measured"
+                         " (10 x the largest K draws through the decoder and back)")
     analyze.add_argument("--data-dir", metavar="DIR", help="where the data set's files are, if moved")
     analyze.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     return parser

@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QWidget
 
 from app.seed.aggregate_layer import AggregateLayers
+from app.seed.gradient_view import GradientEstimatorsPage
 from app.seed.lesson_panel import LessonController
 from app.seed.rate_distortion_view import RateDistortionView
 from app.seed.runs_controller import RunsController
@@ -27,6 +28,14 @@ class SeedViews(QObject):
         self.window = window
         self.docks: dict[str, QDockWidget] = {}
         self._map_row: QHBoxLayout | None = None
+        # The two gradient estimators of the seed.
+        self.gradients = GradientEstimatorsPage(window.state.shown)
+        self.gradients.errorOccurred.connect(window.show_error)
+        self.add_page("Gradient estimators", self.gradients)
+        # The role of the prior: the aggregate posterior and holes on the map, rate and distortion.
+        self.aggregate = AggregateLayers(window, self)
+        self.rate_distortion = RateDistortionView(window.state.run)
+        self.add_page("Rate–distortion", self.rate_distortion)
         # Compare runs: the Runs list (a dock beside the views, closed until View > Runs) and its page.
         self.runs = RunsController(window.state, window.runs, window.settings, self)
         self.runs.errorOccurred.connect(window.show_error)
@@ -37,10 +46,6 @@ class SeedViews(QObject):
         window.splitDockWidget(window.views_dock, runs_dock, Qt.Orientation.Horizontal)
         runs_dock.hide()
         self.add_page("Compare runs", RunsComparePage(self.runs))
-        # The role of the prior: the aggregate posterior and holes on the map, rate and distortion.
-        self.aggregate = AggregateLayers(window, self)
-        self.rate_distortion = RateDistortionView(window.state.run)
-        self.add_page("Rate–distortion", self.rate_distortion)
         self.runs.state.compared.connect(self.rate_distortion.show_runs)
         self.rate_distortion.show_runs(self.runs.state.compared_runs())
         # Built last: a lesson may name any view's controls.
