@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QWidget
 
+from app.seed.identity_view import IdentityView
+from app.seed.posterior_layers import PosteriorLayers
+
 if TYPE_CHECKING:
     from app.main_window import MainWindow
 
@@ -21,6 +24,10 @@ class SeedViews(QObject):
         self.window = window
         self.docks: dict[str, QDockWidget] = {}
         self._map_row: QHBoxLayout | None = None
+        shown = window.state.shown
+        self.posterior_layers = PosteriorLayers(window.explorer, shown, self.add_map_controls, window.show_error, self)
+        self.identity = IdentityView(shown, window.show_error)
+        self.add_page("ELBO identity", self.identity)
 
     def add_page(self, title: str, page: QWidget) -> None:
         """A page among the view tabs, before Evaluate."""
