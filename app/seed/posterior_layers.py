@@ -24,11 +24,12 @@ from app.state import ShownModel
 from app.workers import start_job, use_torch_threads
 from vae_core.config import ModelConfig
 from vae_core.evaluation.true_posterior import (
+    READOUT_RESOLUTION,
     Box,
     ImportanceSamples,
     PosteriorGrid,
-    fitted_posterior_grid,
     importance_samples,
+    log_likelihood_quadrature,
     posterior_heat_map,
 )
 from vae_core.models import LatentModel, build_model
@@ -130,8 +131,8 @@ def compute_layers(request: LayersRequest, model: LatentModel | None = None):
     yield answer
     if request.quadrature:
         selected = request.selected
-        grid = fitted_posterior_grid(answer.model, selected.image, selected.label)
-        return LayersAnswer(request, quadrature=grid.log_normaliser)
+        quadrature = log_likelihood_quadrature(answer.model, selected.image, selected.label, READOUT_RESOLUTION)
+        return LayersAnswer(request, quadrature=quadrature)
     return None
 
 

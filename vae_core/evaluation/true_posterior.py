@@ -34,15 +34,17 @@ _POSTERIOR_SIGMAS = 10.0
 # no longer halves the box.
 _FIT_RESOLUTION = 24
 _FIT_ROUNDS = 6
-# Grid points a side for log p(x) by quadrature (the command line's figure) and for the identity
-# page (a refresh under 100 ms on a 784-400-2 MLP).
-QUADRATURE_RESOLUTION = 256
-IDENTITY_RESOLUTION = 48
-# The identity's grid also holds q(z|x) to this many σ, with at least this many cells across the
-# posterior's box, and at most this many a side (a q far from the posterior asks for many).
+# Grid points a side for log p(x) by quadrature: the command line's figure, and the map's readout
+# (a refresh under 100 ms on a 784-400-2 MLP).
+QUADRATURE_RESOLUTION = 128
+READOUT_RESOLUTION = 48
+# The identity's cells: a coarse grid over a box holding q(z|x) to this many σ and the posterior,
+# whose cells over the posterior's box are split into cells this many times smaller than that box
+# a side, so that a q far wider than the posterior (an untrained encoder) does not leave the
+# posterior unresolved.
 _Q_SIGMAS_HELD = 6.0
-_CELLS_ACROSS_POSTERIOR = 40
-_MAX_RESOLUTION = 400
+IDENTITY_RESOLUTION = 32
+_CELLS_ACROSS_POSTERIOR = 32
 # Samples for log p(x) by importance sampling above 2-D.
 IDENTITY_SAMPLES = 5000
 PROPOSALS = ("prior", "posterior")
@@ -146,25 +148,38 @@ def _grid_codes(box: Box, resolution: int, origin: torch.Tensor, basis: torch.Te
     return xs, ys, origin + torch.as_tensor(points, dtype=basis.dtype, device=basis.device) @ basis
 
 
-def _grid_of(model, observed, label, posterior: DiagonalGaussian, box, resolution, origin, basis) -> PosteriorGrid:
-    xs, ys, codes = _grid_codes(box, resolution, origin, basis)
-    log_joint = joint_log_probs(model, observed, label, codes)
-    q64 = DiagonalGaussian(posterior.mean.double(), posterior.log_var.double())
-    log_q = q64.log_prob(codes.double()[:, None, :])[:, 0]
-    log_area = math.log((xs[1] - xs[0]) * (ys[1] - ys[0]))
-    log_normaliser = torch.logsumexp(log_joint, 0) + log_area
+def _identity_sums(log_joint: torch.Tensor, log_q: torch.Tensor, log_areas) -> tuple[torch.Tensor, ...]:
+    """Over cells with log joint and log q at their centres and log areas (a number or one per
+    cell): log Σ p(x, z) · area, log p(z|x) and log q at the centres (q normalised over the same
+    cells), the ELBO Σ m (log p(x, z) - log q) and KL Σ m (log q - log p(z|x)), m being each
+    cell's share of q. The shares sum to 1, so ELBO + KL = the normaliser to rounding."""
+    log_normaliser = torch.logsumexp(log_joint + log_areas, 0)
     log_posterior = log_joint - log_normaliser
-    q_mass = torch.softmax(log_q, 0)  # each cell's share of q on the grid: Σ = 1
-    log_q_density = torch.log_softmax(log_q, 0) - log_area
+    log_q_mass = torch.log_softmax(log_q + log_areas, 0)
+    q_mass = log_q_mass.exp()
+    log_q_density = log_q_mass - log_areas
     # Cells where q's share underflows to 0 add 0 · (finite) to both sums.
     elbo = (q_mass * (log_joint - log_q_density)).sum()
     kl = (q_mass * (log_q_density - log_posterior)).sum()
+    return log_normaliser, log_posterior, log_q_density, elbo, kl
+
+
+def _log_q(posterior: DiagonalGaussian, codes: torch.Tensor) -> torch.Tensor:
+    q64 = DiagonalGaussian(posterior.mean.double(), posterior.log_var.double())
+    return q64.log_prob(codes.double()[:, None, :])[:, 0]
+
+
+def _grid_of(model, observed, label, posterior: DiagonalGaussian, box, resolution, origin, basis) -> PosteriorGrid:
+    xs, ys, codes = _grid_codes(box, resolution, origin, basis)
+    log_joint = joint_log_probs(model, observed, label, codes)
+    log_area = math.log((xs[1] - xs[0]) * (ys[1] - ys[0]))
+    log_normaliser, log_posterior, log_q, elbo, kl = _identity_sums(log_joint, _log_q(posterior, codes), log_area)
     shape = (len(ys), len(xs))
     return PosteriorGrid(
         box=box, xs=xs, ys=ys,
         log_joint=log_joint.view(shape).cpu().numpy(),
         posterior=log_posterior.exp().view(shape).cpu().numpy(),
-        q=log_q_density.exp().view(shape).cpu().numpy(),
+        q=log_q.exp().view(shape).cpu().numpy(),
         log_normaliser=float(log_normaliser), elbo=float(elbo), kl=float(kl),
         is_slice=model.config.latent_dim > 2,
     )  # fmt: skip
@@ -213,7 +228,7 @@ def _shrunk(box: Box, log_joint: torch.Tensor, resolution: int) -> Box:
     heavy = (log_joint >= log_joint.max() - _NEGLIGIBLE_LOG_MASS).view(resolution, resolution)  # (y, x)
     shrunk = []
     for axis, (low, high) in enumerate(box):
-        held = heavy.any(dim=1 - axis).nonzero()[:, 0]
+        held = heavy.any(dim=axis).nonzero()[:, 0]  # x: any row of a column; y: any column of a row
         cell = (high - low) / resolution
         shrunk.append((low + (int(held.min()) - 2) * cell, low + (int(held.max()) + 3) * cell))
     return tuple(shrunk)
@@ -248,28 +263,70 @@ def quadrature_applies(model: LatentModel) -> bool:
     return capabilities.samples_posterior and capabilities.latent_layers == 1 and model.config.latent_dim == 2
 
 
-def fitted_posterior_grid(
-    model: LatentModel, x: torch.Tensor, y: int | None = None, resolution: int = IDENTITY_RESOLUTION, seed: int = 0
-) -> PosteriorGrid:
-    """The grid over a box fitted to the posterior and q(z|x) (2-D latents): its normaliser is log p(x)."""
+def _fitted(model: LatentModel, x, y, seed: int):
+    """The observed input, its label, q(z|x) and a box of the latent plane holding the posterior (2-D latents)."""
     if model.config.latent_dim != 2:
         dim = model.config.latent_dim
         raise VaeStudioError(f"log p(x) by quadrature needs a 2-D latent space; this model's has {dim}")
+    _, observed, label = _single_input(model, x, y, seed)
+    origin, basis = _plane(model, None, None)
+    posterior = model.encode(observed, label)
+    return observed, label, posterior, fitted_box(model, observed, label, posterior, origin, basis)
+
+
+def log_likelihood_quadrature(
+    model: LatentModel, x: torch.Tensor, y: int | None = None, resolution: int = QUADRATURE_RESOLUTION, seed: int = 0
+) -> float:
+    """log p(x) = log ∫ p(x|z) p(z) dz by the midpoint rule on a resolution² grid over a box fitted
+    to the posterior (2-D latents)."""
     with _evaluating(model):
-        _, observed, label = _single_input(model, x, y, seed)
-        origin, basis = _plane(model, None, None)
-        posterior = model.encode(observed, label)
-        held = fitted_box(model, observed, label, posterior, origin, basis)
-        box = _covering(held, posterior, _Q_SIGMAS_HELD)
-        # A q far from the posterior widens the box: more cells, so that the posterior keeps its share.
-        widening = max((high - low) / (held_high - held_low) for (low, high), (held_low, held_high) in zip(box, held))
-        resolution = min(max(resolution, math.ceil(_CELLS_ACROSS_POSTERIOR * widening)), _MAX_RESOLUTION)
-        return _grid_of(model, observed, label, posterior, box, resolution, origin, basis)
+        observed, label, posterior, box = _fitted(model, x, y, seed)
+        grid = _grid_of(model, observed, label, posterior, box, resolution, *_plane(model, None, None))
+    return grid.log_normaliser
 
 
-def log_likelihood_quadrature(model: LatentModel, x: torch.Tensor, y: int | None = None, seed: int = 0) -> float:
-    """log p(x) = log ∫ p(x|z) p(z) dz by the midpoint rule on a fine grid over a fitted box (2-D latents)."""
-    return fitted_posterior_grid(model, x, y, QUADRATURE_RESOLUTION, seed).log_normaliser
+def _edges(low: float, high: float, count: int) -> np.ndarray:
+    return np.linspace(low, high, count + 1)
+
+
+def _split_cells(outer: Box, inner: Box) -> tuple[np.ndarray, np.ndarray]:
+    """Cells tiling `outer`: a coarse grid's, those over `inner` (snapped out to coarse edges)
+    split into fine ones. Their centres (N, 2) and areas (N,)."""
+    coarse = [_edges(low, high, IDENTITY_RESOLUTION) for low, high in outer]
+    spans, fine = [], []
+    for edges, (low, high) in zip(coarse, inner):
+        first = int(np.clip(np.searchsorted(edges, low, side="right") - 1, 0, IDENTITY_RESOLUTION - 1))
+        last = int(np.clip(np.searchsorted(edges, high, side="left"), first + 1, IDENTITY_RESOLUTION))
+        split = max(1, math.ceil(_CELLS_ACROSS_POSTERIOR * (edges[1] - edges[0]) / (high - low)))
+        spans.append((first, last))
+        fine.append(_edges(edges[first], edges[last], (last - first) * split))
+    centres, areas = [], []
+    (x_first, x_last), (y_first, y_last) = spans
+    inside = np.zeros((IDENTITY_RESOLUTION, IDENTITY_RESOLUTION), dtype=bool)  # (y, x)
+    inside[y_first:y_last, x_first:x_last] = True
+    for (x_edges, y_edges), keep in (((coarse[0], coarse[1]), ~inside), ((fine[0], fine[1]), None)):
+        xs, ys = (x_edges[:-1] + x_edges[1:]) / 2, (y_edges[:-1] + y_edges[1:]) / 2
+        points = np.stack(np.meshgrid(xs, ys), axis=-1)
+        cell_areas = np.outer(np.diff(y_edges), np.diff(x_edges))
+        if keep is not None:
+            points, cell_areas = points[keep], cell_areas[keep]
+        centres.append(points.reshape(-1, 2))
+        areas.append(cell_areas.reshape(-1))
+    return np.concatenate(centres), np.concatenate(areas)
+
+
+def _identity_by_quadrature(model: LatentModel, x, y, seed: int) -> tuple[float, float, float]:
+    """log p(x), ELBO and KL(q || p(z|x)) as sums over the same cells: a coarse grid over the
+    posterior's box and q's, finer over the posterior's (2-D latents)."""
+    with _evaluating(model):
+        observed, label, posterior, held = _fitted(model, x, y, seed)
+        centres, areas = _split_cells(_covering(held, posterior, _Q_SIGMAS_HELD), held)
+        parameter = next(model.parameters())
+        codes = torch.as_tensor(centres, dtype=parameter.dtype, device=parameter.device)
+        log_joint = joint_log_probs(model, observed, label, codes)
+        log_areas = torch.as_tensor(np.log(areas), device=log_joint.device)
+        log_normaliser, _, _, elbo, kl = _identity_sums(log_joint, _log_q(posterior, codes), log_areas)
+    return float(log_normaliser), float(elbo), float(kl)
 
 
 def weigh(log_weights: torch.Tensor) -> tuple[torch.Tensor, float, float, float]:
@@ -316,8 +373,7 @@ def elbo_identity(model: LatentModel, x: torch.Tensor, y: int | None = None, see
         _, observed, label = _single_input(model, x, y, seed)
         exact = _exact(model, observed, label)
     if model.config.latent_dim == 2:
-        grid = fitted_posterior_grid(model, x, y, seed=seed)
-        return ElboIdentity(grid.log_normaliser, grid.elbo, grid.kl, "quadrature", 0.0, 0, exact)
+        return ElboIdentity(*_identity_by_quadrature(model, x, y, seed), "quadrature", 0.0, 0, exact)
     samples = importance_samples(model, x, y, IDENTITY_SAMPLES, "posterior", seed)
     return ElboIdentity(
         samples.log_likelihood, samples.mean_log_weight, samples.log_likelihood - samples.mean_log_weight,
