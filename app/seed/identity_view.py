@@ -18,11 +18,22 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout
 
 from app.explorer.lazy_page import LazyPage
 from app.naming import named
-from app.seed.posterior_layers import NO_SELECTION, SelectedInput, model_copy, nats, selected_input, unused_reason
+from app.seed.posterior_layers import (
+    NO_SELECTION,
+    SelectedInput,
+    model_copy,
+    nats,
+    selected_input,
+    unused_reason,
+)
 from app.state import ShownModel
 from app.workers import start_job
 from vae_core.evaluation.analysis import AmortizationReport, amortization_gap
-from vae_core.evaluation.true_posterior import IDENTITY_SAMPLES, ElboIdentity, elbo_identity
+from vae_core.evaluation.true_posterior import (
+    IDENTITY_SAMPLES,
+    ElboIdentity,
+    elbo_identity,
+)
 
 _COLOURS = {"elbo": "#56b4e9", "log_likelihood": "#009e73", "kl": "#e69f00"}
 _BAR_WIDTH = 0.7
