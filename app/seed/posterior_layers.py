@@ -36,7 +36,7 @@ from vae_core.models import LatentModel, build_model
 
 # Grid points a side of the heat map over the part of the visible range that holds the posterior
 # (found on a coarser grid first): a refresh under 100 ms on a 784-400-2 MLP on one core.
-HEAT_MAP_RESOLUTION = 48
+HEAT_MAP_RESOLUTION = 40
 _SMOOTHING = 4
 # Drawing order on the map: over the tiles (-10), under the contours (5); dots over the points (10).
 _Z_HEAT_MAP, _Z_SAMPLES = -5, 12

@@ -37,14 +37,14 @@ _FIT_ROUNDS = 6
 # Grid points a side for log p(x) by quadrature: the command line's figure, and the map's readout
 # (a refresh under 100 ms on a 784-400-2 MLP).
 QUADRATURE_RESOLUTION = 128
-READOUT_RESOLUTION = 48
+READOUT_RESOLUTION = 32
 # The identity's cells: a coarse grid over a box holding q(z|x) to this many σ and the posterior,
 # whose cells over the posterior's box are split into cells this many times smaller than that box
 # a side, so that a q far wider than the posterior (an untrained encoder) does not leave the
 # posterior unresolved.
 _Q_SIGMAS_HELD = 6.0
-IDENTITY_RESOLUTION = 32
-_CELLS_ACROSS_POSTERIOR = 32
+IDENTITY_RESOLUTION = 24
+_CELLS_ACROSS_POSTERIOR = 24
 # Samples for log p(x) by importance sampling above 2-D.
 IDENTITY_SAMPLES = 5000
 PROPOSALS = ("prior", "posterior")
