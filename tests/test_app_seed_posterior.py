@@ -147,6 +147,18 @@ def test_a_new_selection_replaces_the_layers_and_an_overtaken_answer_is_dropped(
     assert len(layers.dots.data) == 100
 
 
+def test_above_two_dimensions_the_heat_map_is_a_slice_and_the_readout_says_so(window, qtbot, small_glyphs):
+    model_config = ModelConfig(input_shape=(1, 28, 28), num_classes=10, hidden=(32,), latent_dim=4)
+    _show(window, RunConfig(model=model_config), data=small_glyphs.test)
+    layers = window.seed.posterior_layers
+    window.explorer.select(0)
+    layers.posterior_check.setChecked(True)
+    layers.samples_check.setChecked(True)
+    qtbot.waitUntil(lambda: layers.idle and "slice" in layers.readout.text(), timeout=TIMEOUT_MS)
+    assert "quadrature" not in layers.readout.text()
+    assert layers.heat_map.image is not None and len(layers.dots.data) == 100
+
+
 def test_families_without_one_gaussian_latent_layer_disable_the_controls(window, small_glyphs):
     layers = window.seed.posterior_layers
     for family in ("vqvae", "hvae"):

@@ -153,9 +153,13 @@ class IdentityView(LazyPage):
             self._bar(x + 1, log_p, elbo, "kl", f"KL {nats(log_p - elbo, 2)}")
             ticks += [(x, f"ELBO ({name})"), (x + 1, "log p(x) − KL(q ‖ p(z|x))")]
         if fitted is not None:
-            bracket = pg.PlotDataItem([2.0, 2.0], [identity.elbo, fitted], pen=pg.mkPen("w", width=2))
+            # From the end of one ELBO bar to the end of the other: the gap between them.
+            edge = _BAR_WIDTH / 2
+            bracket = pg.PlotDataItem([edge, 2.0, 2.0, 3.0 - edge], [identity.elbo, identity.elbo, fitted, fitted],
+                                      pen=pg.mkPen("w", width=1.5, style=Qt.PenStyle.DashLine))  # fmt: skip
             self.plot.addItem(bracket)
-            self._text(2.0, (identity.elbo + fitted) / 2, f"amortization\ngap {nats(self.gap.amortization_gap, 2)}")
+            gap_text = f"amortization\ngap {self.gap.amortization_gap:.2f}"
+            self._text(2.08, (identity.elbo + fitted) / 2, gap_text, anchor=(0.0, 0.5))
         self.plot.getPlotItem().getAxis("bottom").setTicks([ticks])
         values = [log_p] + [elbo for _, elbo, _ in columns]
         spread = max(max(values) - min(values), 1.0)

@@ -215,6 +215,10 @@ class PosteriorLayers(QObject):
         self.proposal_combo.setToolTip(
             "Where the samples come from: the prior wastes its weight on codes that do not explain x")
         self.readout = named(QLabel(""), "importanceReadout", "Importance sampling readout")
+        self.readout.setToolTip(
+            "ESS = 1/Σw² of the normalised weights; the estimate is log (1/K) Σ p(x, z)/r(z) with its standard "
+            "error; quadrature sums p(x, z) over a grid fitted to the posterior (2-D latents).\nFor binary data "
+            "x is the selected image binarised once, as training sees it; the yellow ellipses are q of the grey image.")
         self._tips = {widget: widget.toolTip() for widget in self._controls()}
         for check in (self.posterior_check, self.samples_check):
             check.toggled.connect(self.request)
@@ -223,6 +227,11 @@ class PosteriorLayers(QObject):
 
     def _controls(self):
         return (self.posterior_check, self.samples_check, self.count_spin, self.proposal_combo)
+
+    @property
+    def idle(self) -> bool:
+        """No refresh under way or waiting: what is drawn answers the newest request."""
+        return not self._running and not self._pending
 
     # What changes the layers.
     def _model_changed(self) -> None:
@@ -247,10 +256,12 @@ class PosteriorLayers(QObject):
         """Redraw both layers for the selection, weights, plane and range as they are now."""
         self._key += 1
         heat_map, samples = self.posterior_check.isChecked(), self.samples_check.isChecked()
+        if not (heat_map or samples) or not self.posterior_check.isEnabled():
+            self._clear("")
+            return
         selected = selected_input(self.shown)
-        on = (heat_map or samples) and self.posterior_check.isEnabled()
-        if not on or selected is None:
-            self._clear(NO_SELECTION if on else "")
+        if selected is None:
+            self._clear(NO_SELECTION)
             return
         if self._running:
             self._pending = True
