@@ -196,3 +196,17 @@ def test_the_identity_page_works_only_when_visible_and_its_numbers_add_up(window
     labels = [item.textItem.toPlainText() for item in page.plot.getPlotItem().items if hasattr(item, "textItem")]
     assert any(label.startswith("amortization") for label in labels)
     assert len(started) == 1
+
+
+def test_a_failure_is_one_line_and_switches_the_layers_off(window, qtbot, monkeypatch):
+    def failing(request, model=None):
+        raise RuntimeError("no memory left")
+
+    monkeypatch.setattr(posterior_layers, "refresh_layers", failing)
+    layers = window.seed.posterior_layers
+    window.explorer.select(2)
+    with qtbot.waitSignal(window.errorShown, timeout=TIMEOUT_MS) as shown:
+        layers.samples_check.setChecked(True)
+    assert shown.args == ["the true posterior could not be computed: no memory left"]
+    assert not layers.samples_check.isChecked() and layers.readout.text() == ""
+    qtbot.waitUntil(lambda: layers.idle, timeout=TIMEOUT_MS)

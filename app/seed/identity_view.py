@@ -90,8 +90,7 @@ class IdentityView(LazyPage):
 
     def refresh(self) -> None:
         self._key += 1
-        on_show = self.shown.model
-        reason = unused_reason(None if on_show is None else on_show.viewer)
+        reason = unused_reason(self.shown.model)
         selected = selected_input(self.shown)
         if reason or selected is None:
             self._show_message(f"Not used now: {reason}" if reason else f"The identity of one input: {NO_SELECTION}.")

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSpinBox
 
 from app.choice_combo import with_reason
 from app.naming import named
-from app.state import ShownModel
+from app.state import ModelOnShow, ShownModel
 from app.workers import start_job, use_torch_threads
 from vae_core.config import ModelConfig
 from vae_core.evaluation.true_posterior import (
@@ -47,11 +47,11 @@ _BASE_DOT, _MIN_DOT, _MAX_DOT = 6.0, 2.5, 40.0
 NO_SELECTION = "select an input on the map"
 
 
-def unused_reason(model: LatentModel | None) -> str:
-    """Why the true-posterior views do not apply to a model ("" when they do)."""
-    if model is None:
+def unused_reason(on_show: ModelOnShow | None) -> str:
+    """Why the true-posterior views do not apply to the model on show ("" when they do)."""
+    if on_show is None:
         return "there is no model on show yet"
-    capabilities = model.capabilities
+    capabilities = on_show.capabilities
     if not capabilities.samples_posterior:
         return "this family's encoder gives a point, not a Gaussian q(z|x): there is nothing to sample or compare"
     if capabilities.latent_layers != 1:
@@ -237,8 +237,7 @@ class PosteriorLayers(QObject):
     def _model_changed(self) -> None:
         self._model = None
         self._quadrature = None
-        on_show = self.shown.model
-        reason = unused_reason(None if on_show is None else on_show.viewer)
+        reason = unused_reason(self.shown.model)
         for widget in self._controls():
             widget.setEnabled(not reason)
             widget.setToolTip(with_reason(self._tips[widget], reason))
@@ -305,7 +304,9 @@ class PosteriorLayers(QObject):
             self.request()
 
     def _failed(self, error: Exception) -> None:
-        self._clear("the true posterior could not be computed")
+        # Switched off, so that every new weight does not fail (and say so) again.
+        for check in (self.posterior_check, self.samples_check):
+            check.setChecked(False)
         self._on_error(f"the true posterior could not be computed: {error}")
 
     # Drawing.
