@@ -6,7 +6,9 @@ samples.png, presentation.png (F11 mode) and evaluate.png (the Evaluate page on 
 model, whose exact log-likelihood the estimates approach), evaluate_input.png (one input's gaps),
 curves_for_slides.png (File > Export Figure: the curves on a white page, 2x), help.png (Help >
 What Am I Looking At? on the Curves tab) and data_source.png (the data-source dialog previewing a
-folder of PNGs) and curves_points.png (two moons' negative loss on the log scale). Run: .venv/bin/python scripts/screenshots.py
+folder of PNGs) and curves_points.png (two moons' negative loss on the log scale);
+seed_posterior_prior.png and seed_posterior_q.png (one input's true posterior and 100 importance
+samples from the prior and from q(z|x)) and seed_identity.png (the ELBO identity page). Run: .venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
