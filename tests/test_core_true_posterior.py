@@ -195,3 +195,11 @@ def test_analyze_prints_the_quadrature_log_likelihood(tmp_path, capsys):
     assert main(["analyze", str(run), "--steps", "5", "--k", "10", "--device", "cpu"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["log_likelihood_quadrature"] == pytest.approx(figures["exact_log_likelihood"], abs=0.05)
+
+
+def test_a_model_whose_log_joint_is_not_finite_is_said_in_one_line():
+    model, x = _small_mlp()
+    with torch.no_grad():
+        model.likelihood.log_var.fill_(float("nan"))
+    with pytest.raises(VaeStudioError, match="not finite"):
+        log_likelihood_quadrature(model, x)

@@ -225,6 +225,8 @@ def _first_box(model: LatentModel, posterior: DiagonalGaussian, origin, basis) -
 
 def _shrunk(box: Box, log_joint: torch.Tensor, resolution: int) -> Box:
     """The cells holding all but a negligible share of the mass, with two cells to spare."""
+    if not torch.isfinite(log_joint.max()):
+        raise VaeStudioError("log p(x, z) is not finite on the plane: the model's weights have diverged")
     heavy = (log_joint >= log_joint.max() - _NEGLIGIBLE_LOG_MASS).view(resolution, resolution)  # (y, x)
     shrunk = []
     for axis, (low, high) in enumerate(box):
