@@ -294,7 +294,8 @@ class PosteriorLayers(QObject):
         if answer.quadrature is None:
             self._drawn = answer
             self._draw(answer)
-        self.readout.setText(self._readout(self._drawn))
+        if self._drawn is not None:  # log p(x) by quadrature joins the layers' readout
+            self.readout.setText(self._readout(self._drawn))
         self.layersDrawn.emit()
 
     def _finished(self) -> None:
