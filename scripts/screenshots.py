@@ -217,6 +217,35 @@ def gradient_estimators(window: MainWindow, selected: int, path: Path) -> None:
     page.studied.disconnect(loop.quit)
     settle(100)
     grab(window.views_dock, path)
+def settle_until(ready, timeout_ms: int = 20_000) -> None:
+    waited = 0
+    while not ready():
+        if waited > timeout_ms:
+            raise SystemExit("a view did not finish its refresh in time")
+        settle(50)
+        waited += 50
+
+
+def seed_posterior(window: MainWindow, out: Path, selected: int) -> None:
+    """One input's true posterior (heat map) and 100 importance samples on the map, drawn from the
+    prior and from q(z|x); then the ELBO identity page with the amortization gap."""
+    layers = window.seed.posterior_layers
+    window.explorer.select(selected)
+    x, y = window.state.shown.explorer.posterior.mean
+    window.explorer.map.view_box.setRange(xRange=(x - 1.5, x + 1.5), yRange=(y - 1.5, y + 1.5), padding=0)
+    layers.posterior_check.setChecked(True)
+    layers.samples_check.setChecked(True)
+    for proposal, name in (("prior", "seed_posterior_prior.png"), ("posterior", "seed_posterior_q.png")):
+        layers.proposal_combo.setCurrentIndex(layers.proposal_combo.findData(proposal))
+        settle_until(lambda: layers.idle and "quadrature" in layers.readout.text())
+        settle(200)
+        grab(window.explorer.map_widget, out / name)
+    layers.posterior_check.setChecked(False)
+    layers.samples_check.setChecked(False)
+    show_tab(window, "ELBO identity")
+    settle_until(lambda: window.seed.identity.gap is not None)
+    settle(200)
+    grab(window.views_dock, out / "seed_identity.png")
 
 
 def main() -> int:
@@ -258,8 +287,9 @@ def main() -> int:
     grab(window.previews.reconstruction_page, arguments.out / "reconstructions.png")
     show_tab(window, "Samples")
     grab(window.previews.samples_page, arguments.out / "samples.png")
-    seed_prior_views(window, arguments.out)
+    seed_posterior(window, arguments.out, selected=5)
     gradient_estimators(window, 5, arguments.out / "seed_gradient_estimators.png")
+    seed_prior_views(window, arguments.out)
 
     show_tab(window, "Curves")
     window.set_presentation_mode(True)

@@ -37,6 +37,10 @@ from vae_core.evaluation.gradient_estimators import (
     check_gradient_counts,
     gradient_variance,
 )
+from vae_core.evaluation.true_posterior import (
+    log_likelihood_quadrature,
+    quadrature_applies,
+)
 from vae_core.presets import load_preset
 from vae_core.run_folder import (
     BEST_NAME,
@@ -192,6 +196,7 @@ def _analyze(arguments: argparse.Namespace) -> int:
     label = int(label[0]) if model.conditional else None
     gap = amortization_gap(model, image[0], label, steps=arguments.steps)
     study = importance_sampling_study(model, image[0], label, sample_counts=tuple(arguments.k))
+    quadrature = log_likelihood_quadrature(model, image[0], label) if quadrature_applies(model) else None
     print(json.dumps({
         "split": arguments.split,
         "index": arguments.index,
@@ -199,6 +204,7 @@ def _analyze(arguments: argparse.Namespace) -> int:
         "optimized_elbo": gap.optimized_elbo,
         "log_likelihood_is": gap.log_likelihood,
         "exact_log_likelihood": gap.exact_log_likelihood,
+        "log_likelihood_quadrature": quadrature,
         "amortization_gap": gap.amortization_gap,
         "approximation_gap": gap.approximation_gap,
         "importance_sampling": [dataclasses.asdict(estimate) for estimate in study.estimates],

@@ -11,7 +11,9 @@ from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QWidget
 
 from app.seed.aggregate_layer import AggregateLayers
 from app.seed.gradient_view import GradientEstimatorsPage
+from app.seed.identity_view import IdentityView
 from app.seed.lesson_panel import LessonController
+from app.seed.posterior_layers import PosteriorLayers
 from app.seed.rate_distortion_view import RateDistortionView
 from app.seed.runs_controller import RunsController
 from app.seed.runs_panel import RunsComparePage, RunsPanel
@@ -28,6 +30,11 @@ class SeedViews(QObject):
         self.window = window
         self.docks: dict[str, QDockWidget] = {}
         self._map_row: QHBoxLayout | None = None
+        # For the input selected on the map: its true posterior, importance samples, the ELBO identity.
+        shown = window.state.shown
+        self.posterior_layers = PosteriorLayers(window.explorer, shown, self.add_map_controls, window.show_error, self)
+        self.identity = IdentityView(shown, window.show_error)
+        self.add_page("ELBO identity", self.identity)
         # The two gradient estimators of the seed.
         self.gradients = GradientEstimatorsPage(window.state.shown)
         self.gradients.errorOccurred.connect(window.show_error)
