@@ -16,7 +16,8 @@ from app.naming import named
 # Topics in the order of the list: the map first, then the tabs below it.
 TOPICS = (
     "latent_map", "curves", "kl_per_dim", "reconstructions", "samples", "interpolation", "traversals",
-    "codebook", "draw", "evaluate",
+    "codebook", "draw", "elbo_identity", "gradient_estimators", "aggregate_posterior", "rate_distortion",
+    "compare_runs", "evaluate",
 )  # fmt: skip
 
 
@@ -91,6 +92,7 @@ class ViewHelp:
             explorer.codebook: "codebook",
             explorer.draw: "draw",
             window.evaluation: "evaluate",
+            **window.seed.help_topics(),
         }
         return topics.get(window.view_tabs.currentWidget(), "latent_map")
 

@@ -160,6 +160,7 @@ def main() -> int:
     parser.add_argument("--pressed-at-once", action="store_true", help="only time a Train pressed as the window appears")
     arguments = parser.parse_args()
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    os.environ["VAE_STUDIO_RUNS_DIR"] = tempfile.mkdtemp()  # the window's run folders, not the user's
     application = QApplication.instance() or QApplication([sys.argv[0]])
     config = bench_config(arguments.steps)
     if arguments.pressed_at_once:

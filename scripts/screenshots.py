@@ -170,6 +170,8 @@ def compare_runs(window: MainWindow, path: Path) -> None:
         raise SystemExit(f"could not write {path}")
     print(f"wrote {path.relative_to(ROOT)}")
     dock.hide()
+
+
 def seed_prior_views(window: MainWindow, out: Path) -> None:
     """The role of the prior after the map's run (β raised live): the aggregate posterior and the
     prior's holes on the map, the Aggregate posterior page, and the Rate–distortion page."""
@@ -191,6 +193,8 @@ def seed_prior_views(window: MainWindow, out: Path) -> None:
     grab(window.views_dock, out / "seed_rate_distortion.png")
     layers.density_check.setChecked(False)
     layers.holes_check.setChecked(False)
+
+
 def seed_lessons(window: MainWindow, path: Path) -> None:
     """Help > Lessons > 2 (importance sampling) after its first step's run, at its third step."""
     lessons = window.seed.lessons
@@ -205,6 +209,8 @@ def seed_lessons(window: MainWindow, path: Path) -> None:
     settle(1000)
     grab(window, path)
     lessons.leave()
+
+
 def gradient_estimators(window: MainWindow, selected: int, path: Path) -> None:
     """The "Gradient estimators" page for input `selected` of the map, once its study is drawn."""
     page = window.seed.gradients
@@ -217,6 +223,8 @@ def gradient_estimators(window: MainWindow, selected: int, path: Path) -> None:
     page.studied.disconnect(loop.quit)
     settle(100)
     grab(window.views_dock, path)
+
+
 def settle_until(ready, timeout_ms: int = 20_000) -> None:
     waited = 0
     while not ready():

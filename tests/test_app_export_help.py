@@ -274,6 +274,18 @@ def test_help_opens_the_page_of_the_tab_on_show(qtbot, window):
     window.view_tabs.setCurrentWidget(window.explorer.traversals)
     window.run_actions.view_help.action.trigger()
     assert pages.topic == "traversals" and pages.browser.toPlainText().startswith("Traversals")
+    # The seed's pages each open their own.
+    for title, topic, words in (
+        ("ELBO identity", "elbo_identity", "amortization gap"),
+        ("Gradient estimators", "gradient_estimators", "log-derivative"),
+        ("Aggregate posterior", "aggregate_posterior", "Holes"),
+        ("Rate–distortion", "rate_distortion", "rate"),
+        ("Compare runs", "compare_runs", "Runs list"),
+    ):
+        tabs = window.view_tabs
+        tabs.setCurrentIndex(next(index for index in range(tabs.count()) if tabs.tabText(index) == title))
+        window.run_actions.view_help.action.trigger()
+        assert pages.topic == topic and words in pages.browser.toPlainText()
     # Every topic has a page, titled, and written in the seed's terms.
     for row in range(pages.topic_list.count()):
         pages.topic_list.setCurrentRow(row)

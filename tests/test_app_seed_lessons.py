@@ -264,7 +264,9 @@ def test_a_training_step_trains_then_selects_its_example(qtbot, window, tmp_path
 
 def test_the_help_menu_lists_the_shipped_lessons(qtbot, window):
     lessons = window.seed.lessons
-    qtbot.waitUntil(lambda: len(lessons.menu.actions()) == len(lesson_files()), timeout=SIGNAL_TIMEOUT_MS)
+    assert [action.isEnabled() for action in lessons.menu.actions()] == [False]  # read when first opened
+    with qtbot.waitSignal(lessons.lessonsListed, timeout=SIGNAL_TIMEOUT_MS):
+        lessons.menu.aboutToShow.emit()
     titles = [lesson.title for lesson in shipped_lessons()]
     assert [action.text() for action in lessons.menu.actions()] == titles
     with qtbot.waitSignal(lessons.lessonOpened, timeout=SIGNAL_TIMEOUT_MS):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QToolBar, QWidget
 
 from app.seed.aggregate_layer import AggregateLayers
 from app.seed.gradient_view import GradientEstimatorsPage
@@ -29,7 +29,7 @@ class SeedViews(QObject):
         super().__init__(window)
         self.window = window
         self.docks: dict[str, QDockWidget] = {}
-        self._map_row: QHBoxLayout | None = None
+        self._map_row: QToolBar | None = None
         # For the input selected on the map: its true posterior, importance samples, the ELBO identity.
         shown = window.state.shown
         self.posterior_layers = PosteriorLayers(window.explorer, shown, self.add_map_controls, window.show_error, self)
@@ -52,11 +52,22 @@ class SeedViews(QObject):
         )
         window.splitDockWidget(window.views_dock, runs_dock, Qt.Orientation.Horizontal)
         runs_dock.hide()
-        self.add_page("Compare runs", RunsComparePage(self.runs))
+        self.compare = RunsComparePage(self.runs)
+        self.add_page("Compare runs", self.compare)
         self.runs.state.compared.connect(self.rate_distortion.show_runs)
         self.rate_distortion.show_runs(self.runs.state.compared_runs())
         # Built last: a lesson may name any view's controls.
         self.lessons = LessonController(window, self)
+
+    def help_topics(self) -> dict[QWidget, str]:
+        """The help page of each of the seed's pages (app/help)."""
+        return {
+            self.identity: "elbo_identity",
+            self.gradients: "gradient_estimators",
+            self.aggregate.page: "aggregate_posterior",
+            self.rate_distortion: "rate_distortion",
+            self.compare: "compare_runs",
+        }
 
     def _ask_open_run_folder(self) -> None:
         self.window.files.ask_open_run_folder()
@@ -72,14 +83,14 @@ class SeedViews(QObject):
         return dock
 
     def add_map_controls(self, *widgets: QWidget) -> None:
-        """Controls in the seed's row under the latent map's own (the row appears with its first)."""
+        """Controls in the seed's row under the latent map's own (the row appears with its first).
+        A tool bar: on a narrow screen what does not fit folds into its » menu, so the row never
+        makes the window wider."""
         if self._map_row is None:
-            row = QWidget()
-            row.setObjectName("seedMapControls")
-            self._map_row = QHBoxLayout(row)
-            self._map_row.setContentsMargins(4, 0, 4, 2)
-            self._map_row.addWidget(QLabel("Theory:"))
-            self._map_row.addStretch(1)
-            self.window.explorer.map_widget.add_control_row(row)
+            self._map_row = QToolBar()
+            self._map_row.setObjectName("seedMapControls")
+            self._map_row.setAccessibleName("Theory on the map")
+            self._map_row.addWidget(QLabel("Theory: "))
+            self.window.explorer.map_widget.add_control_row(self._map_row)
         for widget in widgets:
-            self._map_row.insertWidget(self._map_row.count() - 1, widget)
+            self._map_row.addWidget(widget)

@@ -181,16 +181,30 @@ class LessonController(QObject):
         self.menu = QMenu("&Lessons", window)
         self.menu.setObjectName("lessonsMenu")
         self.menu.triggered.connect(self._menu_chosen)
+        # The shipped lessons are read when the menu first opens: a window that never shows it
+        # (most, in tests and scripts) starts no job for them.
+        self.menu.addAction("Reading the lessons…").setEnabled(False)
+        self.menu.aboutToShow.connect(self.list_shipped)
         self._shipped: list[Lesson] = []
+        self._listing = False
         self.open_action = self._action("openLessonAction", "Open &Lesson…", self.ask_open)
         self.save_action = self._action("saveLessonAction", "Save as Lesso&n…", self.ask_save)
-        start_job(shipped_lessons, on_result=self._list_shipped, on_error=self._failed)
 
     def _action(self, name: str, text: str, slot) -> QAction:
         action = QAction(text, self)
         action.setObjectName(name)
         action.triggered.connect(slot)
         return action
+
+    def list_shipped(self) -> None:
+        """Read the shipped lessons into the menu, once (on a worker)."""
+        if self._shipped or self._listing:
+            return
+        self._listing = True
+        start_job(shipped_lessons, on_result=self._list_shipped, on_error=self._failed, on_finished=self._listed)
+
+    def _listed(self) -> None:
+        self._listing = False
 
     def _list_shipped(self, lessons: list[Lesson]) -> None:
         self._shipped = lessons
