@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
 from app.controllers.checkpoints import CheckpointController
 from app.controllers.run import RunController
 from app.controls import ControlPanel
+from app.curves import CurvesView
 from app.data_source import DataSources
 from app.evaluation_page import EvaluationPage
 from app.explorer.explorer import LatentExplorer
 from app.file_actions import FileActions
 from app.messages import Messages
 from app.naming import named
-from app.curves import CurvesView
 from app.plots import KlBarsView
 from app.presentation import Presentation
 from app.preview_views import PreviewViews
@@ -257,7 +257,7 @@ class MainWindow(QMainWindow):
             self.runs.data.get, config,
             on_result=lambda _split: self.dataLoaded.emit(config.dataset, ""),
             on_error=lambda error: self._preload_failed(config.dataset, error),
-            on_finished=self.messages.hide_download_progress,
+            on_finished=self.messages.hide_download_progress, context=self,
         )  # fmt: skip
 
     def _preload_failed(self, dataset: str, error: Exception) -> None:

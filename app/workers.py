@@ -17,8 +17,9 @@ import threading
 from collections.abc import Callable
 from functools import partial
 
+import shiboken6
 import torch
-from PySide6.QtCore import QThreadPool
+from PySide6.QtCore import QObject, QThreadPool
 from superqt.utils import WorkerBase, create_worker
 
 from vae_core.config import DataConfig
@@ -75,10 +76,13 @@ def start_job(
     on_error: Callable[[Exception], None] | None = None,
     on_yield: Callable | None = None,
     on_finished: Callable[[], None] | None = None,
+    context: QObject | None = None,
 ) -> WorkerBase:
     """Run `function(*args)` on the pool; its answers arrive as calls on the GUI thread.
 
     An exception reaches `on_error` (never the console: every job must say what it does with one).
+    With a `context`, answers arriving after it was deleted (its window closed meanwhile) are
+    dropped: the callbacks may be lambdas, which Qt does not disconnect with their object.
     """
     pool = QThreadPool.globalInstance()
     pool.setMaxThreadCount(max(pool.maxThreadCount(), POOL_THREADS))
@@ -86,7 +90,14 @@ def start_job(
     for name, slot in (("returned", on_result), ("yielded", on_yield), ("finished", on_finished)):
         if slot is not None:
             connect[name] = slot
+    if context is not None:
+        connect = {name: partial(_unless_deleted, context, slot) for name, slot in connect.items()}
     return create_worker(_with_torch_threads(function), *args, _connect=connect)
+
+
+def _unless_deleted(context: QObject, slot: Callable, *args) -> None:
+    if shiboken6.isValid(context):
+        slot(*args)
 
 
 def _report_error(on_error: Callable[[Exception], None], error: Exception) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -23,6 +24,25 @@ def _isolated_user_state(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("VAE_STUDIO_CACHE_DIR", str(home / "cache" / "vae-studio"))
     monkeypatch.setenv("VAE_STUDIO_RUNS_DIR", str(home / "runs"))
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _windows_deleted_on_the_gui_thread():
+    """After a test's widgets are closed (pytest-qt does it before fixtures end): its jobs end, then
+    its windows are deleted here, on the GUI thread. Otherwise the last reference to a window may
+    die with a finished job on a worker thread, and PySide deletes it later on the GUI thread in
+    the middle of another test, holding the GIL while Qt's connection locks are taken: a deadlock
+    with that test's workers emitting signals (seen as a hung or crashed suite)."""
+    yield
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    if QCoreApplication.instance() is None:
+        return
+    from app.workers import wait_for_jobs
+
+    wait_for_jobs(timeout_s=10.0)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

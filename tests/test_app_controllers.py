@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shiboken6
 import torch
 
 from app.controllers.checkpoints import CheckpointController
@@ -128,3 +129,22 @@ def test_a_run_too_big_for_the_memory_ends_in_its_one_line(qtbot, controllers):
         runs.start(huge)
     assert failed.args[0].startswith("latent dimension 1000000000 (--latent-dim) needs about ")
     _wait_for(qtbot, lambda: state.run.status is RunStatus.FAILED)
+
+
+def test_a_jobs_answers_for_a_deleted_context_are_dropped(qtbot):
+    """A window closed while its job runs: the job's lambdas are not called on its deleted objects."""
+    import threading
+
+    from PySide6.QtCore import QObject
+
+    from app.workers import start_job, wait_for_jobs
+
+    release, answers = threading.Event(), []
+    context, kept = QObject(), QObject()
+    for owner in (context, kept):
+        start_job(release.wait, 5.0, on_result=lambda _result, owner=owner: answers.append(owner), context=owner)
+    context.deleteLater()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(context), timeout=2000)
+    release.set()
+    assert wait_for_jobs(timeout_s=5.0)
+    qtbot.waitUntil(lambda: answers == [kept], timeout=2000)

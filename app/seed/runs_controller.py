@@ -74,7 +74,7 @@ class RunsController(QObject):
         self._stored = ""
         start_job(
             restore_folders, self._stored_folders(),
-            on_result=self._restored, on_error=lambda error: self._restore_failed(_one_line(error)),
+            on_result=self._restored, on_error=lambda error: self._restore_failed(_one_line(error)), context=self,
         )  # fmt: skip
 
     # Session runs.
@@ -108,6 +108,7 @@ class RunsController(QObject):
             write_run_folder, self._folders[entry.id], entry.config, entry.rows, weights,
             on_result=lambda folder: self._folder_written(entry, folder),
             on_error=lambda error: self.errorOccurred.emit(f"the run's folder was not written: {_one_line(error)}"),
+            context=self,
         )  # fmt: skip
 
     def _folder_written(self, entry: RunEntry, folder: Path) -> None:
@@ -143,7 +144,7 @@ class RunsController(QObject):
         """List the run in `folder` (read on a worker); a bad folder is one line, and no row."""
         start_job(
             read_run_folder, Path(folder),
-            on_result=self._folder_read, on_error=lambda error: self.errorOccurred.emit(_one_line(error)),
+            on_result=self._folder_read, on_error=lambda error: self.errorOccurred.emit(_one_line(error)), context=self,
         )  # fmt: skip
 
     def _folder_read(self, run: RunFolder) -> None:
