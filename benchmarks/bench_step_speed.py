@@ -113,9 +113,10 @@ class Lever:
 
 
 def lever_config(config: RunConfig, batch_size: int, images: int) -> RunConfig:
-    # No held-out split (its evaluations would fall inside rounds); a round is one log interval.
+    # No held-out split (its evaluations would fall inside rounds); a round is one log interval;
+    # eager unless a lever compiles (the preset compiles).
     train = dataclasses.replace(config.train, batch_size=batch_size, max_steps=10**9, log_every=max(1, images // batch_size),
-                                heldout_every=0, max_minutes=None)  # fmt: skip
+                                heldout_every=0, max_minutes=None, compile=False)  # fmt: skip
     return dataclasses.replace(config, train=train)
 
 

@@ -287,3 +287,6 @@ def test_a_compiled_run_trains_as_the_eager_one(small_config, small_glyphs):
         assert torch.allclose(compiled.model.state_dict()[name], value, atol=1e-5), name
     assert torch.equal(compiled.generator.get_state(), eager.generator.get_state())
     assert isinstance(compiled._objective, CompiledObjective) and compiled._objective.active
+    # Another batch size in the same process compiles a graph of its own (static shapes).
+    other, _ = _trained(_with_train(config, compile=True, batch_size=25), small_glyphs, [])
+    assert other._objective.active

@@ -59,7 +59,10 @@ class CompiledObjective:
         self.eager = eager
         self.batch_size = batch_size
         self.say = say
-        self._compiled = torch.compile(_DefaultDraws(model), options={"fallback_random": True})
+        # Static shapes: a trainer of another batch size in the same process (a benchmark's) compiles
+        # its own graph, where dynamo would otherwise make the batch dimension symbolic, and
+        # symbolic sizes failed in torch.randn's tracing.
+        self._compiled = torch.compile(_DefaultDraws(model), dynamic=False, options={"fallback_random": True})
 
     @property
     def active(self) -> bool:
