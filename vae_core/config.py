@@ -108,7 +108,8 @@ class TrainConfig:
     precision: str = "fp32"
     # Torch's intra-op threads of a headless run (None: torch's own choice, a thread a core). Where
     # other work shares the cores, two threads ran a batch-100 step 5 to 25 times slower than one
-    # (benchmarks/bench_step_speed.py): their OpenMP barriers wait on a descheduled thread.
+    # (their OpenMP barriers wait on a descheduled thread); on a quiet 2-core machine 1.1 times
+    # faster (benchmarks/bench_step_speed.py).
     threads: int | None = None
     # Train with the objective under torch.compile (vae_core/training/compiled.py): the first step
     # compiles (tens of seconds); where it cannot run, one line says so and training stays eager.
