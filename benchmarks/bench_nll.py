@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--iw-samples", type=int, default=5000)
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N test images (default all)")
     parser.add_argument("--compare-epochs", type=int, default=50, help="budget of each model in the one- vs two-layer comparison (0: skip)")
-    parser.add_argument("--threads", type=int, default=None, help="torch's threads (default: its own choice, a thread a core)")
+    parser.add_argument("--threads", type=int, default=None, help="torch's threads (default: the preset's, else a thread a core)")
     arguments = parser.parse_args()
     if arguments.threads is not None:
         torch.set_num_threads(arguments.threads)
@@ -149,6 +149,8 @@ def main() -> None:
     started = time.perf_counter()
     preset = load_preset(PRESET)
     config = dataclasses.replace(preset.config, data=dataclasses.replace(preset.config.data, data_dir=str(MNIST_DIR)))
+    if arguments.threads is None and config.train.threads is not None:  # what `main.py train` does
+        torch.set_num_threads(config.train.threads)
     data = load_data(config.data)
     one_layer = dataclasses.replace(config, model=dataclasses.replace(config.model, **ONE_LAYER))
     figures: dict = {"preset": PRESET, "config": config.to_dict(), "iw_samples": arguments.iw_samples,

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+
+from vae_core import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,6 +71,7 @@ def test_train_then_evaluate_on_the_built_in_data(tmp_path):
         (["train", "--out", "{tmp}/r", "--latent-dim", "0"], "argument --latent-dim: expected a number >= 1, got 0"),
         (["train", "--out", "{tmp}/r", "--model", "gan"], "argument --model: invalid choice: 'gan'"),
         (["train", "--out", "{tmp}/r", "--hidden", "400,x"], "expected sizes like 400 or 400,200"),
+        (["train", "--out", "{tmp}/r", "--threads", "0"], "argument --threads: expected a number >= 1, got 0"),
         (["train", "--out", "{tmp}/r", "--lr", "-1"], "argument --lr"),
         (["train"], "the following arguments are required: --out"),
         (["train", "--out", "{tmp}/r", "--config", "{tmp}/missing.toml"], "cannot read config"),
@@ -95,6 +99,32 @@ def test_unknown_config_key_is_named(tmp_path):
     result = _run("train", "--out", tmp_path / "r", "--config", config)
     assert result.returncode == 1
     assert result.stderr.strip() == "vae-studio: error: unknown config key 'model.latent'"
+
+
+def test_threads_flag_sets_torchs_threads_for_the_run_and_is_kept(tmp_path):
+    # In this process, so that the count it sets can be read (conftest puts the old one back).
+    config = tmp_path / "small.toml"
+    config.write_text("[data]\nsize = 200\n[model]\nhidden = [16]\n[train]\nbatch_size = 50\nheldout_every = 0\n")
+    torch.set_num_threads(2)
+    assert cli.main(["train", "--out", str(tmp_path / "run"), "--config", str(config), "--max-steps", "2", "--threads", "1"]) == 0
+    assert torch.get_num_threads() == 1
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["threads"] == 1
+    # A config without the key (any run saved before it existed) leaves torch's count alone.
+    torch.set_num_threads(2)
+    assert cli.main(["train", "--out", str(tmp_path / "run2"), "--config", str(config), "--max-steps", "2"]) == 0
+    assert torch.get_num_threads() == 2
+
+
+def test_compile_flag_is_kept_and_no_compile_overrides_the_config(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(torch, "compile", lambda module, **options: module)  # the plumbing, not inductor
+    config = tmp_path / "small.toml"
+    config.write_text("[data]\nsize = 200\n[model]\nhidden = [16]\n[train]\nbatch_size = 50\nheldout_every = 0\ncompile = true\n")
+    assert cli.main(["train", "--out", str(tmp_path / "off"), "--config", str(config), "--max-steps", "2", "--no-compile"]) == 0
+    assert json.loads((tmp_path / "off" / "config.json").read_text())["train"]["compile"] is False
+    assert "torch.compile" not in capsys.readouterr().err
+    assert cli.main(["train", "--out", str(tmp_path / "on"), "--config", str(config), "--max-steps", "2"]) == 0
+    assert json.loads((tmp_path / "on" / "config.json").read_text())["train"]["compile"] is True
+    assert "note: compiling the training step with torch.compile" in capsys.readouterr().err
 
 
 def _write_idx(path: Path, array: np.ndarray):

@@ -10,7 +10,7 @@ def _custom_config() -> RunConfig:
     return RunConfig(
         data=DataConfig(dataset="mnist", data_dir="/tmp/mnist", mirrors=("http://a/", "http://b/")),
         model=ModelConfig(hidden=(400, 200), latent_dim=20, likelihood="gaussian", input_shape=(1, 28, 28)),
-        train=TrainConfig(max_steps=123, lr=3e-4, beta=4.0, beta_schedule="cyclical"),
+        train=TrainConfig(max_steps=123, lr=3e-4, beta=4.0, beta_schedule="cyclical", threads=1),
     )
 
 
@@ -48,6 +48,7 @@ def test_partial_config_keeps_defaults():
         ("[train]\nlr = nan\n", "config key 'train.lr' must be a finite number, got nan"),
         ("[train]\nlr = -0.5\n", "config key 'train.lr' must be more than 0, got -0.5"),
         ("[data]\ntest_fraction = 1.0\n", "config key 'data.test_fraction' must be less than 1, got 1.0"),
+        ("[train]\nthreads = 0\n", "config key 'train.threads' must be at least 1, got 0"),
     ],
 )
 def test_bad_config_names_the_problem(text, message):

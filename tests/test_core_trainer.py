@@ -1,4 +1,5 @@
 import dataclasses
+import os
 import threading
 
 import pytest
@@ -10,6 +11,7 @@ from vae_core.checkpoint import (
     save_trainer,
 )
 from vae_core.errors import VaeStudioError
+from vae_core.training.compiled import CompiledObjective, compile_unavailable
 from vae_core.training.trainer import Trainer, TrainingDiverged
 
 
@@ -215,3 +217,76 @@ def test_corrupt_checkpoint_metadata_gives_one_clear_error(tmp_path, metadata, m
     save_file({"model.w": torch.zeros(2)}, str(path), metadata={"format": "vae-studio", "config": RunConfig().to_json(), **metadata})
     with pytest.raises(VaeStudioError, match=message):
         load_checkpoint(path)
+
+
+def _hierarchical(config, **train):
+    model = dataclasses.replace(config.model, family="hvae", hidden=(32,), lower_latent_dim=8, upper_hidden=(16,),
+                                latent_dim=4, activation="tanh")  # fmt: skip
+    return dataclasses.replace(config, model=model, train=dataclasses.replace(config.train, **train))
+
+
+def _trained(config, data, lines=None):
+    trainer = Trainer(config, data, say=None if lines is None else lines.append)
+    losses = [snapshot.loss for snapshot in trainer.run()]
+    return trainer, losses
+
+
+def test_compile_draws_the_trainers_own_stream(small_config, small_glyphs, monkeypatch):
+    # torch.compile stood in for by the module itself: the swap of generator states alone, fast.
+    # A compiled run takes the very draws of an eager one, ends with its generator where the
+    # eager run's ends (what a checkpoint saves), and leaves the default generator as it was.
+    monkeypatch.setattr(torch, "compile", lambda module, **options: module)
+    # The β warm-up changes β every step, and the short last batch (12 of 50) runs eagerly.
+    config = _hierarchical(small_config, max_steps=12, beta_schedule="linear", beta_warmup_steps=10)
+    eager, eager_losses = _trained(config, small_glyphs)
+    outside = torch.get_rng_state()
+    lines = []
+    compiled, compiled_losses = _trained(_with_train(config, compile=True), small_glyphs, lines)
+    assert compiled_losses == eager_losses
+    _assert_same_weights(_weights(eager), _weights(compiled))
+    assert torch.equal(compiled.generator.get_state(), eager.generator.get_state())
+    assert torch.equal(torch.get_rng_state(), outside)
+    assert lines == ["note: compiling the training step with torch.compile: the first step takes tens of seconds"]
+
+
+def test_compile_that_fails_says_so_in_one_line_and_trains_eagerly(small_config, small_glyphs, monkeypatch):
+    def no_compiler(module, **options):
+        def compiled(*arguments):
+            raise RuntimeError("InductorError: CppCompileError: C++ compile error\nno compiler found")
+
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    eager, eager_losses = _trained(small_config, small_glyphs)
+    lines = []
+    fallen_back, losses = _trained(_with_train(small_config, compile=True), small_glyphs, lines)
+    assert losses == eager_losses
+    _assert_same_weights(_weights(eager), _weights(fallen_back))
+    assert len(lines) == 2 and "\n" not in lines[1]
+    assert lines[1].startswith("note: torch.compile did not run (RuntimeError: InductorError: CppCompileError")
+    assert lines[1].endswith("; training eagerly")
+
+
+def test_compile_is_left_out_where_it_cannot_serve():
+    assert compile_unavailable(torch.device("cpu"), 1) is None
+    assert compile_unavailable(torch.device("cpu"), 2) == "torch.compile is used by a single process only"
+    assert compile_unavailable(torch.device("mps"), 1) == "torch.compile is not used on mps"
+
+
+@pytest.mark.skipif(
+    not os.environ.get("VAE_STUDIO_TEST_COMPILE"),
+    reason="torch.compile's first compile takes 10 to 90 s on a shared 2-core CPU: set VAE_STUDIO_TEST_COMPILE=1",
+)
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch's own import
+def test_a_compiled_run_trains_as_the_eager_one(small_config, small_glyphs):
+    config = _hierarchical(small_config, max_steps=6, log_every=3, beta_schedule="linear", beta_warmup_steps=10)
+    eager, eager_losses = _trained(config, small_glyphs)
+    compiled, compiled_losses = _trained(_with_train(config, compile=True), small_glyphs, [])
+    assert compiled_losses == pytest.approx(eager_losses, rel=1e-5)
+    for name, value in _weights(eager).items():
+        assert torch.allclose(compiled.model.state_dict()[name], value, atol=1e-5), name
+    assert torch.equal(compiled.generator.get_state(), eager.generator.get_state())
+    assert isinstance(compiled._objective, CompiledObjective) and compiled._objective.active
+    # Another batch size in the same process compiles a graph of its own (static shapes).
+    other, _ = _trained(_with_train(config, compile=True, batch_size=25), small_glyphs, [])
+    assert other._objective.active

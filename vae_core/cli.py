@@ -73,6 +73,8 @@ def _train(arguments: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(out / CHECKPOINT_NAME) if arguments.resume else None
     config = checkpoint.config if checkpoint is not None else _starting_config(arguments)
     config = apply_flags(config, arguments)
+    if config.train.threads is not None:
+        torch.set_num_threads(config.train.threads)
     minutes = config.train.max_minutes
     deadline = None if minutes is None else started + 60 * minutes
     team, device = join(resolve_device(config.train.device))
@@ -99,7 +101,7 @@ def _train_in_folder(arguments, out: Path, config: RunConfig, checkpoint, device
     data = team.leader_then_others(lambda: load_data(config.data, progress=DownloadBar() if team.leader else None))
     if checkpoint is not None:
         _check_data_fits(checkpoint_path, checkpoint.config.model, data)
-    trainer = Trainer(config, data, device)
+    trainer = Trainer(config, data, device, say=lambda line: print(line, file=sys.stderr) if team.leader else None)
     if checkpoint is not None:
         try:
             trainer.restore(checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters)

@@ -60,6 +60,8 @@ _CONFIG_FLAGS = {
     "seed": ("train", "seed"),
     "device": ("train", "device"),
     "precision": ("train", "precision"),
+    "threads": ("train", "threads"),
+    "compile": ("train", "compile"),
     "log_every": ("train", "log_every"),
     "heldout_every": ("train", "heldout_every"),
 }
@@ -196,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_seed)
     train.add_argument("--device", choices=DEVICE_CHOICES)
     train.add_argument("--precision", choices=tuple(PRECISIONS), help="bf16: autocast where the device has it (default fp32)")
+    train.add_argument(
+        "--threads", type=_positive_int, metavar="N",
+        help="torch's threads for this run (default: the config's, else a thread a core; 1 where other work shares the cores)",
+    )  # fmt: skip
+    train.add_argument(
+        "--compile", action=argparse.BooleanOptionalAction, default=None,
+        help="train with the step under torch.compile (its first step compiles, tens of seconds)",
+    )  # fmt: skip
     train.add_argument("--log-every", type=_positive_int, metavar="STEPS")
     train.add_argument(
         "--heldout-every", type=_non_negative_int, metavar="STEPS",

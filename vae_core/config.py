@@ -106,6 +106,14 @@ class TrainConfig:
     device: str = "auto"
     # "fp32", or "bf16": the forward pass under autocast (weights and optimizer stay float32).
     precision: str = "fp32"
+    # Torch's intra-op threads of a headless run (None: torch's own choice, a thread a core). Where
+    # other work shares the cores, two threads ran a batch-100 step 5 to 25 times slower than one
+    # (their OpenMP barriers wait on a descheduled thread); on a quiet 2-core machine 1.1 times
+    # faster (benchmarks/bench_step_speed.py).
+    threads: int | None = None
+    # Train with the objective under torch.compile (vae_core/training/compiled.py): the first step
+    # compiles (tens of seconds); where it cannot run, one line says so and training stays eager.
+    compile: bool = False
     log_every: int = 50
     # Steps between evaluations of the ELBO on the held-out examples (0: none held out, no curve).
     heldout_every: int = 500
@@ -198,7 +206,7 @@ _AT_LEAST = {
     "train.epochs": 1, "train.max_steps": 1, "train.batch_size": 1, "train.beta": 0,
     "train.beta_warmup_steps": 0, "train.beta_cycle_steps": 0, "train.seed": 0, "train.log_every": 1,
     "train.heldout_every": 0, "train.heldout_size": 0,
-    "train.lr_warmup_steps": 0, "train.adam_betas": 0,
+    "train.lr_warmup_steps": 0, "train.adam_betas": 0, "train.threads": 1,
 }  # fmt: skip
 # Numbers strictly between bounds: fractions, a learning rate, and seeds that torch and numpy take.
 _BELOW = {

@@ -215,7 +215,9 @@ def _run(config, checkpoint, commands: RunCommands, data: DataCache, pacer: LogP
     split = data.get(config.data)
     if commands.stop_requested.is_set():
         return
-    paced = dataclasses.replace(config.train, log_every=pacer.first_log_every)
+    # The window trains eagerly: a compile (tens of seconds before the first step) would hold back
+    # the first curves, and a run in the window is steered and watched rather than timed.
+    paced = dataclasses.replace(config.train, log_every=pacer.first_log_every, compile=False)
     trainer = Trainer(dataclasses.replace(config, train=paced), split)
     if checkpoint is not None:
         try:
