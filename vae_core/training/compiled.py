@@ -85,3 +85,15 @@ class CompiledObjective:
         generator.set_state(default.get_state())
         default.set_state(outside)
         return terms
+
+
+def compiled_objective(
+    eager: Callable, model: nn.Module, device: torch.device, world_size: int, batch_size: int, say: Callable[[str], None],
+) -> Callable:
+    """`eager` compiled where it can be here; else `eager`, with one line saying why."""
+    reason = compile_unavailable(device, world_size)
+    if reason is not None:
+        say(f"note: {reason}; training eagerly")
+        return eager
+    say("note: compiling the training step with torch.compile: the first step takes tens of seconds")
+    return CompiledObjective(eager, model, batch_size, say)

@@ -22,7 +22,7 @@ from vae_core.evaluation.estimates import total_elbo
 from vae_core.memory import check_training_fits
 from vae_core.models import LatentModel, build_model
 from vae_core.seeds import derived_seed
-from vae_core.training.compiled import CompiledObjective, compile_unavailable
+from vae_core.training.compiled import compiled_objective
 from vae_core.training.heldout import heldout_due, hold_out
 from vae_core.training.optimizer import load_adam_state, make_adam
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES, ScheduleClock
@@ -112,7 +112,8 @@ class Trainer:
         self.team = current_team()
         self._objective = self.team.wrap(_Objective(self.model))
         if train.compile:
-            self._compile_objective(say or (lambda line: None))
+            self._objective = compiled_objective(
+                self._objective, self.model, self.device, self.team.world_size, train.batch_size, say or (lambda _line: None))
         # The random draws of the steps (noise, binarisation): the leader's stream is a single
         # process's; each other process has its own.
         self.generator = torch.Generator(self.device).manual_seed(self._process_seed(0))
@@ -128,14 +129,6 @@ class Trainer:
         self._running.set()
         self._pause_at_snapshot = False
         self._between_steps: queue.SimpleQueue[Callable[[Trainer], None]] = queue.SimpleQueue()
-
-    def _compile_objective(self, say: Callable[[str], None]) -> None:
-        reason = compile_unavailable(self.device, self.team.world_size)
-        if reason is not None:
-            say(f"note: {reason}; training eagerly")
-            return
-        say("note: compiling the training step with torch.compile: the first step takes tens of seconds")
-        self._objective = CompiledObjective(self._objective, self.model, self.config.train.batch_size, say)
 
     # Commands, safe from any thread.
     def set_beta(self, beta: float) -> None:
