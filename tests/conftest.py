@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -28,11 +27,12 @@ def _isolated_user_state(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _windows_deleted_on_the_gui_thread():
-    """After a test's widgets are closed (pytest-qt does it before fixtures end): its jobs end, then
-    its windows are deleted here, on the GUI thread. Otherwise the last reference to a window may
-    die with a finished job on a worker thread, and PySide deletes it later on the GUI thread in
-    the middle of another test, holding the GIL while Qt's connection locks are taken: a deadlock
-    with that test's workers emitting signals (seen as a hung or crashed suite)."""
+    """After a test's widgets are closed (pytest-qt does it before fixtures end, with deleteLater):
+    its jobs end, then its windows are deleted here, on the GUI thread, with no worker running.
+    Otherwise the last reference to a window may die with a finished job on a worker thread, and
+    PySide deletes it later on the GUI thread in the middle of another test, holding the GIL while
+    Qt's connection locks are taken: a deadlock with that test's workers emitting signals (seen as
+    a hung or crashed suite). Once its C++ object is gone, a wrapper may die anywhere."""
     yield
     from PySide6.QtCore import QCoreApplication, QEvent
 
@@ -42,7 +42,6 @@ def _windows_deleted_on_the_gui_thread():
 
     wait_for_jobs(timeout_s=10.0)
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    gc.collect()
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +95,20 @@ def shown_window(qtbot):
     yield open_with
     for window in windows:
         window.close()
+
+
+@pytest.fixture
+def cli_in_process(capsys):
+    """`main.py ARGS` run in this process (no interpreter to start): its exit code and stderr. An
+    exception the command line lets through fails the test, as a traceback would show a user."""
+    from vae_core.cli import main
+
+    def run(*arguments) -> tuple[int, str]:
+        try:
+            code = main([str(argument) for argument in arguments])
+        except SystemExit as exit_:  # argparse's errors
+            code = exit_.code
+        return code, capsys.readouterr().err
+
+    return run
+

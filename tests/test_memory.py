@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -111,14 +109,10 @@ HUGE = 1_000_000_000
     ],
     ids=lambda flags: " ".join(map(str, flags)),
 )
-def test_huge_flags_end_in_one_line_naming_the_flag(tmp_path, flags):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "train", "--out", str(tmp_path / "run"), "--dataset", "glyphs",
-         "--max-steps", "1", *map(str, flags)],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
-    )  # fmt: skip
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    (line,) = result.stderr.strip().splitlines()
+def test_huge_flags_end_in_one_line_naming_the_flag(tmp_path, cli_in_process, flags):
+    code, stderr = cli_in_process("train", "--out", tmp_path / "run", "--dataset", "glyphs", "--max-steps", 1, *flags)
+    assert code == 1
+    (line,) = stderr.strip().splitlines()
     named = next(flag for flag in flags if str(flag).startswith("--") and flag != "--prior" and flag != "--model")
     assert line.startswith("vae-studio: error: ") and f"({named}) needs about " in line and "GiB free" in line
     assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
@@ -132,11 +126,8 @@ def test_huge_flags_end_in_one_line_naming_the_flag(tmp_path, flags):
     ],
     ids=["seed-2^64", "analyze-k-1e9"],
 )
-def test_a_seed_or_sample_count_out_of_range_ends_in_one_line(tmp_path, arguments, message):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), *(str(a).format(tmp=tmp_path) for a in arguments)],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
-    )  # fmt: skip
-    assert result.returncode != 0 and "Traceback" not in result.stderr
-    (line,) = result.stderr.strip().splitlines()
+def test_a_seed_or_sample_count_out_of_range_ends_in_one_line(tmp_path, cli_in_process, arguments, message):
+    code, stderr = cli_in_process(*(str(a).format(tmp=tmp_path) for a in arguments))
+    assert code != 0
+    (line,) = stderr.strip().splitlines()
     assert message in line
