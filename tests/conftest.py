@@ -97,6 +97,28 @@ def shown_window(qtbot):
         window.close()
 
 
+@pytest.fixture(scope="session")
+def trained_2d(small_glyphs):
+    """A 2-D Gaussian VAE trained a few steps on the small glyphs: its completed config and its
+    one snapshot, weights included."""
+    from vae_core.training.trainer import Trainer
+
+    config = RunConfig(
+        data=DataConfig(dataset="glyphs", size=600),
+        model=ModelConfig(hidden=(64,), latent_dim=2),
+        train=TrainConfig(batch_size=50, max_steps=30, log_every=30, seed=0, device="cpu"),
+    )
+    threads = torch.get_num_threads()
+    # A 64-unit network: extra threads only wait on each other on a busy machine.
+    torch.set_num_threads(1)
+    try:
+        trainer = Trainer(config, small_glyphs)
+        (snapshot,) = list(trainer.run(include_weights=True))
+    finally:
+        torch.set_num_threads(threads)
+    return trainer.config, snapshot
+
+
 @pytest.fixture
 def cli_in_process(capsys):
     """`main.py ARGS` run in this process (no interpreter to start): its exit code and stderr. An

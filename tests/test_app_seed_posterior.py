@@ -11,33 +11,21 @@ import torch
 from app.seed import identity_view, posterior_layers
 from app.seed.posterior_layers import HEAT_MAP_RESOLUTION, NO_SELECTION
 from app.state import ModelOnShow
-from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vae_core.config import ModelConfig, RunConfig
 from vae_core.evaluation.true_posterior import (
     READOUT_RESOLUTION,
     log_likelihood_quadrature,
 )
 from vae_core.models import build_model
-from vae_core.training.trainer import Trainer
 
 TIMEOUT_MS = 10_000
 
 
 @pytest.fixture(scope="module")
-def trained(small_glyphs):
-    """A 2-D Gaussian VAE trained a few steps on glyphs: its completed config and weights."""
-    config = RunConfig(
-        data=DataConfig(dataset="glyphs", size=600),
-        model=ModelConfig(hidden=(64,), latent_dim=2),
-        train=TrainConfig(batch_size=50, max_steps=30, log_every=30, seed=0, device="cpu"),
-    )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        trainer = Trainer(config, small_glyphs)
-        (snapshot,) = list(trainer.run(include_weights=True))
-    finally:
-        torch.set_num_threads(threads)
-    return trainer.config, snapshot.model_state
+def trained(trained_2d):
+    """The shared 2-D model: its completed config and weights."""
+    config, snapshot = trained_2d
+    return config, snapshot.model_state
 
 
 def _show(window, config: RunConfig, weights=None, data=None) -> None:

@@ -17,9 +17,8 @@ from PySide6.QtWidgets import QWidget
 from app.explorer.explorer import LatentExplorer
 from app.explorer.map_view import ANCHOR_SELECTED, PLANE_PRINCIPAL
 from app.state import ModelOnShow, ShownModel
-from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vae_core.config import ModelConfig, RunConfig
 from vae_core.models import build_model
-from vae_core.training.trainer import Trainer
 
 
 def _model_config(**options) -> ModelConfig:
@@ -34,22 +33,10 @@ def _initial_state(config: ModelConfig, seed: int) -> dict:
 
 
 @pytest.fixture(scope="module")
-def trained(small_glyphs):
-    """A 2-D Gaussian VAE trained a few steps on glyphs: its completed config and last snapshot."""
-    config = RunConfig(
-        data=DataConfig(dataset="glyphs", size=600),
-        model=ModelConfig(hidden=(64,), latent_dim=2),
-        train=TrainConfig(batch_size=50, max_steps=30, log_every=30, seed=0, device="cpu"),
-    )
-    threads = torch.get_num_threads()
-    # A 64-unit network: extra threads only wait on each other on a busy machine.
-    torch.set_num_threads(1)
-    try:
-        trainer = Trainer(config, small_glyphs)
-        (snapshot,) = list(trainer.run(include_weights=True))
-    finally:
-        torch.set_num_threads(threads)
-    return trainer.config.model, snapshot
+def trained(trained_2d):
+    """The shared 2-D model: its model config and last snapshot."""
+    config, snapshot = trained_2d
+    return config.model, snapshot
 
 
 @contextmanager

@@ -41,11 +41,17 @@ def preset_folders() -> list[Path]:
     return [folder for folder in candidates if folder.is_dir()]
 
 
-def _preset_files() -> dict[str, Path]:
+def files_by_name(folders: list[Path], suffix: str) -> dict[str, Path]:
+    """The files ending in `suffix` in `folders` by name (the stem), in name order; where two
+    folders hold one name, the earlier folder's file wins."""
     files: dict[str, Path] = {}
-    for folder in reversed(preset_folders()):  # earlier folders win
-        files.update({path.stem: path for path in folder.glob("*" + PRESET_SUFFIX)})
+    for folder in reversed(folders):
+        files.update({path.stem: path for path in folder.glob("*" + suffix)})
     return dict(sorted(files.items()))
+
+
+def _preset_files() -> dict[str, Path]:
+    return files_by_name(preset_folders(), PRESET_SUFFIX)
 
 
 def preset_names() -> list[str]:

@@ -33,7 +33,7 @@ from vae_core.models import MODEL_FAMILIES
 from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ARCHITECTURES
 from vae_core.models.priors import PRIORS
-from vae_core.presets import preset_folders
+from vae_core.presets import files_by_name, preset_folders
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES
 
 if sys.version_info >= (3, 11):
@@ -287,10 +287,7 @@ def lesson_folders() -> list[Path]:
 
 def lesson_files() -> dict[str, Path]:
     """The shipped lessons' files by name, in name order (a number prefix orders them)."""
-    files: dict[str, Path] = {}
-    for folder in reversed(lesson_folders()):  # earlier folders win
-        files.update({path.stem: path for path in folder.glob("*" + LESSON_SUFFIX)})
-    return dict(sorted(files.items()))
+    return files_by_name(lesson_folders(), LESSON_SUFFIX)
 
 
 def shipped_lessons() -> list[Lesson]:
