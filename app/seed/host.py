@@ -7,7 +7,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.seed.aggregate_layer import AggregateLayers
 from app.seed.gradient_view import GradientEstimatorsPage
@@ -84,13 +92,27 @@ class SeedViews(QObject):
 
     def add_map_controls(self, *widgets: QWidget) -> None:
         """Controls in the seed's row under the latent map's own (the row appears with its first).
-        A tool bar: on a narrow screen what does not fit folds into its » menu, so the row never
-        makes the window wider."""
+        The row is a tool bar: on a narrow screen what does not fit folds into its » menu, so the
+        row never makes the window wider. Labels (readouts of figures) go on a line of their own
+        under it instead, where they are never folded away."""
         if self._map_row is None:
+            box = QWidget()
+            box.setObjectName("seedMapControls")
+            layout = QVBoxLayout(box)
+            layout.setContentsMargins(0, 0, 0, 0)
+            layout.setSpacing(0)
             self._map_row = QToolBar()
-            self._map_row.setObjectName("seedMapControls")
             self._map_row.setAccessibleName("Theory on the map")
             self._map_row.addWidget(QLabel("Theory: "))
-            self.window.explorer.map_widget.add_control_row(self._map_row)
+            self._map_readouts = QHBoxLayout()
+            self._map_readouts.setContentsMargins(8, 0, 8, 2)
+            layout.addWidget(self._map_row)
+            layout.addLayout(self._map_readouts)
+            self.window.explorer.map_widget.add_control_row(box)
         for widget in widgets:
-            self._map_row.addWidget(widget)
+            if isinstance(widget, QLabel):
+                # Its text, however long, must not widen the window: it is cut at the edge instead.
+                widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+                self._map_readouts.addWidget(widget, 1)
+            else:
+                self._map_row.addWidget(widget)
