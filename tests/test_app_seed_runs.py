@@ -179,6 +179,9 @@ def test_two_runs_become_two_rows_and_overlay_with_the_differences_as_legend(qtb
     page.refresh()
     _, kl = page.curves[window.seed.runs.state.entries[0].id].getData()
     np.testing.assert_array_equal(kl, window.seed.runs.state.entries[0].rows[:, METRICS_COLUMNS.index("kl")])
+    # The rate-distortion plane draws the run the window trained as "this run", and the other ticked one.
+    (other,) = window.seed.rate_distortion._other_items
+    assert other.name() == "β 1"
 
     # Unticking a row takes its curve off the plot.
     tree.topLevelItem(0).setCheckState(0, Qt.CheckState.Unchecked)

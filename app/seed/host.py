@@ -62,8 +62,9 @@ class SeedViews(QObject):
         runs_dock.hide()
         self.compare = RunsComparePage(self.runs)
         self.add_page("Compare runs", self.compare)
-        self.runs.state.compared.connect(self.rate_distortion.show_runs)
-        self.rate_distortion.show_runs(self.runs.state.compared_runs())
+        self.runs.state.compared.connect(self._show_compared_runs)
+        window.runs.runStarted.connect(self._show_compared_runs)  # after the Runs list named its live run
+        self._show_compared_runs()
         # Built last: a lesson may name any view's controls.
         self.lessons = LessonController(window, self)
 
@@ -76,6 +77,10 @@ class SeedViews(QObject):
             self.rate_distortion: "rate_distortion",
             self.compare: "compare_runs",
         }
+
+    def _show_compared_runs(self, *_) -> None:
+        # The current run is on the rate-distortion plane already, as "this run".
+        self.rate_distortion.show_runs(self.runs.others_compared())
 
     def _ask_open_run_folder(self) -> None:
         self.window.files.ask_open_run_folder()

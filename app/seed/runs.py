@@ -184,9 +184,12 @@ class RunsState:
         texts = [text or entry.name for text, entry in zip(legend_texts([e.config for e in entries]), entries)]
         return [f"{text} ({entry.name})" if texts.count(text) > 1 else text for text, entry in zip(texts, entries)]
 
-    def compared_runs(self) -> tuple[tuple[str, str, np.ndarray], ...]:
+    def compared_runs(self, besides: RunEntry | None = None) -> tuple[tuple[str, str, np.ndarray], ...]:
+        """The ticked runs as (legend text, colour, rows), leaving out `besides`."""
         ticked = self.ticked()
-        return tuple((text, entry.colour, entry.rows) for text, entry in zip(self.legends(ticked), ticked))
+        return tuple(
+            (text, entry.colour, entry.rows) for text, entry in zip(self.legends(ticked), ticked) if entry is not besides
+        )
 
     def _announce_compared(self) -> None:
         self.compared.emit(self.compared_runs())

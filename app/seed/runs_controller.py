@@ -11,6 +11,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 
 from app.controllers.run import RunController
@@ -76,6 +77,11 @@ class RunsController(QObject):
             restore_folders, self._stored_folders(),
             on_result=self._restored, on_error=lambda error: self._restore_failed(_one_line(error)), context=self,
         )  # fmt: skip
+
+    def others_compared(self) -> tuple[tuple[str, str, np.ndarray], ...]:
+        """The ticked runs besides the one the window trains (or trained last), which views of
+        the current run draw already."""
+        return self.state.compared_runs(besides=self._live)
 
     # Session runs.
     def _run_started(self, _described: str) -> None:
