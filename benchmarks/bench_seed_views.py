@@ -225,6 +225,7 @@ def main() -> None:
         print(f"{name:>28}: {value:.1f}" if isinstance(value, float) else f"{name:>28}: {value}")
     write_results("seed_views", figures)
     window.close()
+    application.processEvents()
 
 
 if __name__ == "__main__":

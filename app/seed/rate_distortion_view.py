@@ -25,7 +25,8 @@ REDRAW_INTERVAL_MS = 250
 # labelled, and above MAX_SYMBOLS the points are a line without markers.
 MAX_LABELS = 12
 MAX_SYMBOLS = 200
-CURRENT_COLOUR = (255, 170, 0)
+# The current run's colour: none of the Runs list's palette, so it never reads as a ticked run.
+CURRENT_COLOUR = (255, 90, 120)
 
 EXPLANATION = (
     f"Each point is a stretch of a run at one β: its rate (the KL, nats the code carries about x) against "
