@@ -10,7 +10,8 @@ example of the map (or, for the aggregate posterior, takes new weights) and time
 - the aggregate posterior's pass after new weights: the map's layers (encode 2,000 examples,
   density, holes), and with its page's figures (KL, decodes); and their drawing,
 - the rate-distortion page's redraw over the run's history, and the Compare runs plot's redraw
-  with 5 runs of 2,000 rows.
+  with 5 runs of 2,000 rows;
+- opening a shipped lesson and applying one of its steps that trains nothing.
 Each figure is a median over the rounds; the workers run on one torch thread, as in the window.
 
 Prints, and writes benchmarks/results/seed_views.json.
@@ -22,8 +23,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import tempfile
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
 from app.seed.aggregate_layer import AggregateRequest, refresh_aggregate  # noqa: E402
+from app.seed.lessons import lesson_files, read_lesson, write_lesson  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -191,6 +193,24 @@ def time_compare(window: MainWindow, rounds: int) -> float:
     return time_redraw(window.seed.compare, window.seed.compare.refresh, rounds)
 
 
+def time_lesson(window: MainWindow, rounds: int) -> tuple[float, float]:
+    """Opening a shipped lesson (read on a worker, its set-up and first step applied) and applying
+    one of its steps that trains nothing."""
+    lessons = window.seed.lessons
+    # Lesson 3 without its training, so that each round times the set-up, not a run.
+    shipped = read_lesson(lesson_files()["03-elbo-identity"])
+    path = write_lesson(
+        Path(tempfile.mkdtemp()) / "lesson.toml",
+        dataclasses.replace(shipped, steps=[dataclasses.replace(step, train=None) for step in shipped.steps]),
+    )
+    opens, steps = [], []
+    for _ in range(rounds):
+        opens.append(wait_for(lessons.lessonOpened, lambda: lessons.open(path)))
+        steps.append(wait_for(lessons.stepApplied, lambda: lessons.apply_step(3)))
+        lessons.leave()
+    return median_ms(opens), median_ms(steps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -221,6 +241,7 @@ def main() -> None:
     figures["rate_distortion_redraw_ms"] = time_redraw(
         window.seed.rate_distortion, window.seed.rate_distortion.refresh, rounds)
     figures["compare_runs_redraw_ms"] = time_compare(window, rounds)
+    figures["lesson_open_ms"], figures["lesson_step_ms"] = time_lesson(window, rounds)
     for name, value in figures.items():
         print(f"{name:>28}: {value:.1f}" if isinstance(value, float) else f"{name:>28}: {value}")
     write_results("seed_views", figures)

@@ -5,7 +5,6 @@ gives one line; the window's set-up saved as a lesson opens to the same set-up."
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import pytest
@@ -186,9 +185,7 @@ def test_any_lesson_shaped_table_gives_a_lesson_or_one_line(values):
 
 # The window.
 def test_opening_a_lesson_sets_the_controls_locks_and_hides(qtbot, window, tmp_path):
-    started = time.perf_counter()
     open_lesson(qtbot, window, lesson_file(tmp_path))
-    opened_ms = (time.perf_counter() - started) * 1000
     controls = window.controls
     assert controls.model_combo.name() == "cvae" and controls.beta == pytest.approx(4.0)
     assert controls.config().data.size == 600
@@ -204,7 +201,6 @@ def test_opening_a_lesson_sets_the_controls_locks_and_hides(qtbot, window, tmp_p
     controls.set_run_active(True)
     controls.set_run_active(False)
     assert not controls.model_combo.isEnabled() and controls.hidden_edit.isEnabled()
-    print(f"open a lesson (read on a worker, set up, step 1): {opened_ms:.0f} ms")
 
 
 def test_a_step_button_applies_its_step_and_leaving_unlocks(qtbot, window, tmp_path):
@@ -214,9 +210,7 @@ def test_a_step_button_applies_its_step_and_leaving_unlocks(qtbot, window, tmp_p
     map_view.points_check.setChecked(False)
     button = window.findChild(QWidget, "lessonStepButton2")
     with qtbot.waitSignal(lessons.stepApplied, check_params_cb=lambda number: number == 2):
-        started = time.perf_counter()
         button.click()
-    step_ms = (time.perf_counter() - started) * 1000
     tabs = window.view_tabs
     assert tabs.tabText(tabs.currentIndex()) == "Samples"
     assert not map_view.tiles_check.isChecked() and map_view.points_check.isChecked()
@@ -230,7 +224,6 @@ def test_a_step_button_applies_its_step_and_leaving_unlocks(qtbot, window, tmp_p
     assert controls.model_combo.toolTip() != LOCKED_TIP and controls.hidden_edit.toolTip() == tip
     assert not controls.codebook_spin.isHidden() and not controls.codebook_spin.isEnabled()  # not used by a CVAE
     assert not lessons.dock.isVisible() and lessons.lesson is None
-    print(f"apply a step: {step_ms:.1f} ms")
 
 
 def test_a_name_the_window_lacks_gives_one_line_and_the_rest_applies(qtbot, window, tmp_path):
