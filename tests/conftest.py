@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -26,22 +27,24 @@ def _isolated_user_state(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _windows_deleted_on_the_gui_thread():
-    """After a test's widgets are closed (pytest-qt does it before fixtures end, with deleteLater):
-    its jobs end, then its windows are deleted here, on the GUI thread, with no worker running.
-    Otherwise the last reference to a window may die with a finished job on a worker thread, and
-    PySide deletes it later on the GUI thread in the middle of another test, holding the GIL while
-    Qt's connection locks are taken: a deadlock with that test's workers emitting signals (seen as
-    a hung or crashed suite). Once its C++ object is gone, a wrapper may die anywhere."""
+def _windows_deleted_on_the_gui_thread(request):
+    """After a test with widgets (pytest-qt closes them, with deleteLater, before fixtures end):
+    its jobs end, then its widgets are deleted and its garbage collected here, on the GUI thread,
+    with no worker running. Otherwise the last reference to a window, or to an unparented Qt
+    object of its plots (pyqtgraph's menus), may die on a worker thread (a finished job's, or a
+    garbage collection that a worker's allocation set off), and PySide deletes it later on the GUI
+    thread in the middle of another test, holding the GIL while Qt's locks are taken: a deadlock
+    with that test's workers (seen as a hung or crashed suite)."""
     yield
+    if "qtbot" not in request.fixturenames:
+        return
     from PySide6.QtCore import QCoreApplication, QEvent
 
-    if QCoreApplication.instance() is None:
-        return
     from app.workers import wait_for_jobs
 
     wait_for_jobs(timeout_s=10.0)
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
