@@ -1,6 +1,6 @@
-"""Where the seed's views join the window: pages among the view tabs, docks, a row of controls
-under the latent map's, and menu actions. Each view is built with the state it draws; the host
-only places it."""
+"""Where the seed's views join the window: pages among the view tabs, docks, and a row of
+controls under the latent map's (their menu actions join the window's menus in run_actions). Each
+view is built with the state it draws; the host only places it."""
 
 from __future__ import annotations
 
