@@ -262,10 +262,9 @@ class MainWindow(QMainWindow):
 
     def _preload_failed(self, dataset: str, error: Exception) -> None:
         message = str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
-        # A run that was waiting for this data reports the failure itself.
         if isinstance(error, DownloadCancelled):
             self.statusBar().showMessage(message, 10000)
-        elif self.runs.status is not RunStatus.STARTING:
+        elif self.runs.status is not RunStatus.STARTING:  # a run waiting for this data says it itself
             self.show_error(f"the data did not load: {message}")
         self.dataLoaded.emit(dataset, message)
 

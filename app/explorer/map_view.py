@@ -66,7 +66,6 @@ class LatentMapView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self._controls)
-        self._extra_rows = layout.count()
         self._plots_row = QHBoxLayout()
         self._plots_row.setSpacing(4)
         self._plots_row.addWidget(self.plot, 1)
@@ -120,9 +119,8 @@ class LatentMapView(QWidget):
         self.class_combo.currentIndexChanged.connect(self._class_changed)
 
     def add_control_row(self, row: QWidget) -> None:
-        """Another row of controls, under the plane and layer controls."""
-        self.layout().insertWidget(self._extra_rows, row)
-        self._extra_rows += 1
+        """Another row of controls, under the others, just above the plots."""
+        self.layout().insertWidget(self.layout().count() - 1, row)
 
     def add_beside(self, widget: QWidget) -> None:
         """A second plot to the right of the map, as wide as it (data space, for point data)."""

@@ -80,10 +80,8 @@ class Trainer:
     `stop` and `call_between_steps` may be called from any thread; they take effect between steps.
     """
 
-    def __init__(
-        self, config: RunConfig, data: DataSplit, device: torch.device | None = None,
-        say: Callable[[str], None] | None = None,
-    ):  # fmt: skip
+    def __init__(self, config: RunConfig, data: DataSplit, device: torch.device | None = None,
+                 say: Callable[[str], None] | None = None):  # fmt: skip
         self.config = complete_model_config(config, data)
         train = self.config.train
         if train.batch_size < 1:
