@@ -16,6 +16,8 @@ run: $(INSTALLED)
 	$(PY) main.py
 
 test: $(INSTALLED)
+	$(VENV)/bin/ruff format --check --quiet .
+	$(VENV)/bin/ruff check --quiet .
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(INSTALLED)

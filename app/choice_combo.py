@@ -18,7 +18,9 @@ class _NamesFirstModel(QStandardItemModel):
     `setCurrentText("vamp")` (what scripts and tests written against the names call) select the
     item that reads "VampPrior"."""
 
-    def match(self, start: QModelIndex, role, value, hits: int = 1, flags=Qt.MatchFlag.MatchExactly):
+    def match(
+        self, start: QModelIndex, role, value, hits: int = 1, flags=Qt.MatchFlag.MatchExactly
+    ):
         if role == Qt.ItemDataRole.DisplayRole:
             by_name = super().match(start, NAME_ROLE, value, hits, flags)
             if by_name:
@@ -30,8 +32,14 @@ class ChoiceCombo(QComboBox):
     """Each item shows a readable text, explains itself in its tooltip and carries its registry
     name as item data; `name()` and `select()` speak registry names."""
 
-    def __init__(self, object_name: str, accessible_name: str, purpose: str,
-                 names: Iterable[str], words: Mapping[str, tuple[str, str]]):  # fmt: skip
+    def __init__(
+        self,
+        object_name: str,
+        accessible_name: str,
+        purpose: str,
+        names: Iterable[str],
+        words: Mapping[str, tuple[str, str]],
+    ):
         super().__init__()
         named(self, object_name, accessible_name)
         self.setModel(_NamesFirstModel(self))
@@ -74,7 +82,11 @@ class ChoiceCombo(QComboBox):
 
     def _explain_current(self, *_) -> None:
         explanation = self.explanation()
-        tip = f"{self.purpose}\n\n{self.currentText()}: {explanation}" if explanation else self.purpose
+        tip = (
+            f"{self.purpose}\n\n{self.currentText()}: {explanation}"
+            if explanation
+            else self.purpose
+        )
         self.setToolTip(with_reason(tip, self._unused_reason))
 
 

@@ -68,7 +68,9 @@ def select(combo: QComboBox, value: str) -> None:
     combo.setCurrentIndex(index)
 
 
-def spin(object_name: str, accessible_name: str, minimum: int, maximum: int, tooltip: str) -> QSpinBox:
+def spin(
+    object_name: str, accessible_name: str, minimum: int, maximum: int, tooltip: str
+) -> QSpinBox:
     spin = named(QSpinBox(), object_name, accessible_name)
     spin.setRange(minimum, maximum)
     spin.setToolTip(tooltip)

@@ -82,10 +82,15 @@ LIKELIHOODS = {
 }
 
 ARCHITECTURES = {
-    "mlp": ("fully connected (MLP)", "encoder and decoder are dense layers of the hidden sizes below."),
+    "mlp": (
+        "fully connected (MLP)",
+        "encoder and decoder are dense layers of the hidden sizes below.",
+    ),
     "conv": (
         "convolutional",
-        ("encoder and decoder are convolutions that see neighbouring pixels together, then dense layers; images only."),
+        (
+            "encoder and decoder are convolutions that see neighbouring pixels together, then dense layers; images only."
+        ),
     ),
     "linear": (
         "linear",

@@ -72,20 +72,30 @@ class ControlPanel(QWidget):
         self.data_source_button.setToolTip(
             "Train on other data: MNIST files or a download, a folder of your images, an .npz/.npy file (Ctrl+D)"
         )
-        self.model_combo = ChoiceCombo("modelCombo", "Model family", tips["family"], MODEL_FAMILIES, words.FAMILIES)
+        self.model_combo = ChoiceCombo(
+            "modelCombo", "Model family", tips["family"], MODEL_FAMILIES, words.FAMILIES
+        )
         self.prior_combo = ChoiceCombo("priorCombo", "Prior", tips["prior"], PRIORS, words.PRIORS)
-        self.components_spin = spin("priorComponentsSpinBox", "Prior components", 1, 512, tips["components"])
+        self.components_spin = spin(
+            "priorComponentsSpinBox", "Prior components", 1, 512, tips["components"]
+        )
         self.likelihood_combo = ChoiceCombo(
             "likelihoodCombo", "Likelihood", tips["likelihood"], LIKELIHOODS, words.LIKELIHOODS
         )
-        self.arch_combo = ChoiceCombo("archCombo", "Architecture", tips["arch"], ARCHITECTURES, words.ARCHITECTURES)
-        self.latent_dim_spin = spin("latentDimSpinBox", "Latent dimension", 1, 256, tips["latent_dim"])
+        self.arch_combo = ChoiceCombo(
+            "archCombo", "Architecture", tips["arch"], ARCHITECTURES, words.ARCHITECTURES
+        )
+        self.latent_dim_spin = spin(
+            "latentDimSpinBox", "Latent dimension", 1, 256, tips["latent_dim"]
+        )
         self.hidden_edit = named(QLineEdit(), "hiddenEdit", "Hidden sizes")
         self.hidden_edit.setValidator(QRegularExpressionValidator(_HIDDEN_SIZES.pattern))
         self.hidden_edit.setToolTip(tips["hidden"])
         self.codebook_spin = spin("codebookSizeSpinBox", "Codebook size", 2, 4096, tips["codebook"])
 
-        self.beta_slider = named(QSlider(Qt.Orientation.Horizontal), "betaSlider", "Beta (log scale)")
+        self.beta_slider = named(
+            QSlider(Qt.Orientation.Horizontal), "betaSlider", "Beta (log scale)"
+        )
         low, high = (round(math.log10(v) * _SLIDER_STEPS_PER_DECADE) for v in BETA_RANGE)
         self.beta_slider.setRange(low, high)
         self.beta_slider.setSingleStep(10)
@@ -100,21 +110,34 @@ class ControlPanel(QWidget):
         self.lr_spin = named(LogSpinBox(1e-6, 1.0), "learningRateSpinBox", "Learning rate")
         self.lr_spin.setToolTip(tips["lr"])
         self.lr_schedule_combo = ChoiceCombo(
-            "lrScheduleCombo", "Learning-rate schedule", tips["lr_schedule"], LR_SCHEDULES, words.LR_SCHEDULES
+            "lrScheduleCombo",
+            "Learning-rate schedule",
+            tips["lr_schedule"],
+            LR_SCHEDULES,
+            words.LR_SCHEDULES,
         )
         # Read once: a handful of small files, so that choosing one is instant.
         self.presets = list_presets()
-        self.preset_combo = combo("presetCombo", "Preset", ["(none)", *self.presets], tips["preset"])
-        descriptions = ["No recipe: the settings below as you set them", *(p.description for p in self.presets.values())]
+        self.preset_combo = combo(
+            "presetCombo", "Preset", ["(none)", *self.presets], tips["preset"]
+        )
+        descriptions = [
+            "No recipe: the settings below as you set them",
+            *(p.description for p in self.presets.values()),
+        ]
         for index, description in enumerate(descriptions):
             self.preset_combo.setItemData(index, description, Qt.ItemDataRole.ToolTipRole)
         self.preset_combo.textActivated.connect(self._preset_chosen)
         self.batch_spin = spin("batchSizeSpinBox", "Batch size", 1, 65536, tips["batch"])
         self.epochs_spin = spin("epochsSpinBox", "Epochs", 1, 100000, tips["epochs"])
-        self.until_stopped_check = named(QCheckBox("until I stop it"), "untilStoppedCheck", "Train until stopped")
+        self.until_stopped_check = named(
+            QCheckBox("until I stop it"), "untilStoppedCheck", "Train until stopped"
+        )
         self.until_stopped_check.setToolTip("No budget: the run goes on until you press Stop")
         self.until_stopped_check.toggled.connect(self._enable_what_applies)
-        self.reset_button = named(QPushButton("Reset to defaults"), "resetDefaultsButton", "Reset settings to defaults")
+        self.reset_button = named(
+            QPushButton("Reset to defaults"), "resetDefaultsButton", "Reset settings to defaults"
+        )
         self.reset_button.setToolTip("Every setting back to its default for the chosen data set")
         self.reset_button.clicked.connect(self.reset_to_defaults)
         self.seed_spin = spin("seedSpinBox", "Seed", 0, 2**31 - 1, tips["seed"])
@@ -165,16 +188,37 @@ class ControlPanel(QWidget):
 
         # Fixed while a run goes; β and the learning rate stay live.
         self._locked_while_running = (
-            self.dataset_combo, self.data_source_button, self.model_combo, self.prior_combo, self.components_spin, self.likelihood_combo,
-            self.arch_combo, self.latent_dim_spin, self.hidden_edit, self.codebook_spin, self.schedule_combo,
-            self.lr_schedule_combo, self.preset_combo,
-            self.batch_spin, self.epochs_spin, self.until_stopped_check, self.seed_spin, self.device_combo,
+            self.dataset_combo,
+            self.data_source_button,
+            self.model_combo,
+            self.prior_combo,
+            self.components_spin,
+            self.likelihood_combo,
+            self.arch_combo,
+            self.latent_dim_spin,
+            self.hidden_edit,
+            self.codebook_spin,
+            self.schedule_combo,
+            self.lr_schedule_combo,
+            self.preset_combo,
+            self.batch_spin,
+            self.epochs_spin,
+            self.until_stopped_check,
+            self.seed_spin,
+            self.device_combo,
             self.reset_button,
-        )  # fmt: skip
+        )
         self._running = False
-        self._purposes = {widget: widget.toolTip() for widget in (
-            self.components_spin, self.codebook_spin, self.beta_slider, self.beta_spin, self.epochs_spin
-        )}  # fmt: skip
+        self._purposes = {
+            widget: widget.toolTip()
+            for widget in (
+                self.components_spin,
+                self.codebook_spin,
+                self.beta_slider,
+                self.beta_spin,
+                self.epochs_spin,
+            )
+        }
         self.model_combo.currentIndexChanged.connect(self._enable_what_applies)
         self.prior_combo.currentIndexChanged.connect(self._enable_what_applies)
         self.apply_config(self._base)
@@ -244,7 +288,9 @@ class ControlPanel(QWidget):
         reasons = self._unused_reasons()
         for widget in {*self._locked_while_running, *reasons}:
             reason = reasons.get(widget, "")
-            widget.setEnabled(not reason and not (self._running and widget in self._locked_while_running))
+            widget.setEnabled(
+                not reason and not (self._running and widget in self._locked_while_running)
+            )
             if isinstance(widget, ChoiceCombo):
                 widget.set_unused_reason(reason)
             elif widget in reasons:
@@ -272,7 +318,9 @@ class ControlPanel(QWidget):
     def data_config(self) -> DataConfig:
         # An entry chosen with its own files (MNIST from a folder, images at a size) keeps them.
         source = self.dataset_combo.currentData() or data_source(DataConfig())
-        return dataclasses.replace(self._base.data, **{**source, "dataset": self.dataset_combo.currentText()})
+        return dataclasses.replace(
+            self._base.data, **{**source, "dataset": self.dataset_combo.currentText()}
+        )
 
     def choose_data(self, config: DataConfig) -> None:
         """Select the data set of `config` with where and how its files are read (from the
@@ -289,14 +337,18 @@ class ControlPanel(QWidget):
             index = self.dataset_combo.count() - 1
         self.dataset_combo.setItemData(index, data_source(config))
         if config.data_dir:
-            self.dataset_combo.setItemData(index, f"{config.dataset} from {config.data_dir}", Qt.ItemDataRole.ToolTipRole)
+            self.dataset_combo.setItemData(
+                index, f"{config.dataset} from {config.data_dir}", Qt.ItemDataRole.ToolTipRole
+            )
 
     def _max_steps(self) -> int | None:
         if self.until_stopped_check.isChecked():
             return UNTIL_STOPPED_STEPS
         base = self._base.train
         # The epochs field sets the budget; a step budget would silently override it.
-        keeps_steps = self.epochs_spin.value() == base.epochs and (base.max_steps or 0) < UNTIL_STOPPED_STEPS
+        keeps_steps = (
+            self.epochs_spin.value() == base.epochs and (base.max_steps or 0) < UNTIL_STOPPED_STEPS
+        )
         return base.max_steps if keeps_steps else None
 
     def config(self) -> RunConfig:

@@ -65,7 +65,9 @@ def fitted_range(
     return low - margin, high + margin
 
 
-def fitted_curve_range(values: np.ndarray, current, scale: str, floor: float) -> tuple[float, float] | None:
+def fitted_curve_range(
+    values: np.ndarray, current, scale: str, floor: float
+) -> tuple[float, float] | None:
     """`fitted_range` on `scale`: 0.15 decades of margin and a decade of slack on the log scale;
     5% and the values' whole span on the linear one."""
     if scale == "log":
@@ -97,7 +99,11 @@ class ScaledCurve(pg.PlotDataItem):
         # Setting the same data again costs a redraw (a few ms with symbols): the held-out curve
         # changes every few hundred steps, not at every refresh.
         drawn_x, drawn_y = self._values
-        if (scale, floor) == self._drawn_as and np.array_equal(x, drawn_x) and np.array_equal(y, drawn_y, equal_nan=True):
+        if (
+            (scale, floor) == self._drawn_as
+            and np.array_equal(x, drawn_x)
+            and np.array_equal(y, drawn_y, equal_nan=True)
+        ):
             return
         self._values = (x, y)
         self._drawn_as = (scale, floor)
@@ -145,12 +151,18 @@ class CurveAxis(pg.AxisItem):
     def tickStrings(self, values, scale, spacing):
         if self.scale_name != "log":
             return super().tickStrings(values, scale, spacing)
-        return [_short_number(float(symlog_inverse(np.array(value), self.floor))) for value in values]
+        return [
+            _short_number(float(symlog_inverse(np.array(value), self.floor))) for value in values
+        ]
 
 
 def _short_number(value: float) -> str:
     if value == 0:
         return "0"
     magnitude = abs(value)
-    text = f"{magnitude:,.0f}" if magnitude >= 1 else f"{magnitude:.{max(0, -math.floor(math.log10(magnitude)))}f}"
+    text = (
+        f"{magnitude:,.0f}"
+        if magnitude >= 1
+        else f"{magnitude:.{max(0, -math.floor(math.log10(magnitude)))}f}"
+    )
     return ("−" if value < 0 else "") + text

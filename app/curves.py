@@ -71,7 +71,9 @@ class CurvesView(QWidget):
         item.setLabel("left", "loss, nats per example")
         item.setLabel("right", "β")
         # Named by term for code and tests; the legend, made after them, gets words for people.
-        self.curves: dict[str, pg.PlotDataItem] = {name: ScaledCurve(name=name, pen=_PENS[name]) for name in LOSS_TERMS}
+        self.curves: dict[str, pg.PlotDataItem] = {
+            name: ScaledCurve(name=name, pen=_PENS[name]) for name in LOSS_TERMS
+        }
         # A thick line without markers: symbols would cost a scatter's repaint at every redraw.
         self.curves["heldout"] = ScaledCurve(name="heldout", pen=_PENS["heldout"])
         for curve in self.curves.values():
@@ -110,7 +112,9 @@ class CurvesView(QWidget):
         )
         self.span_combo = named(QComboBox(), "curveSpanCombo", "Steps shown")
         self.span_combo.addItems(SPANS)
-        self.span_combo.setToolTip("The step axis follows the data so far, or spans the run's whole budget")
+        self.span_combo.setToolTip(
+            "The step axis follows the data so far, or spans the run's whole budget"
+        )
         options = QHBoxLayout()
         options.setContentsMargins(6, 2, 6, 0)
         options.setSpacing(6)
@@ -147,7 +151,11 @@ class CurvesView(QWidget):
 
     def _name_terms(self) -> None:
         model = self.shown.model
-        names = _CODEBOOK_LEGEND if model is not None and model.capabilities.has_codebook else _GAUSSIAN_LEGEND
+        names = (
+            _CODEBOOK_LEGEND
+            if model is not None and model.capabilities.has_codebook
+            else _GAUSSIAN_LEGEND
+        )
         for sample, label in self.legend.items:
             label.setText(names[sample.item.name()])
 
@@ -206,10 +214,14 @@ class CurvesView(QWidget):
         if (x_end := self._fitted_x_end()) is not None:
             self._x_end = x_end
             item.setXRange(0, x_end, padding=0.01)
-        if (y_range := fitted_curve_range(losses, self._y_range, self.scale, self.axis.floor)) is not None:
+        if (
+            y_range := fitted_curve_range(losses, self._y_range, self.scale, self.axis.floor)
+        ) is not None:
             self._y_range = y_range
             item.setYRange(*y_range, padding=0)
-        if (beta_range := fitted_log_range(self.series.y("beta"), self._beta_range, margin=0.2)) is not None:
+        if (
+            beta_range := fitted_log_range(self.series.y("beta"), self._beta_range, margin=0.2)
+        ) is not None:
             self._beta_range = beta_range
             self.beta_view.setYRange(*beta_range, padding=0)
 
@@ -220,8 +232,14 @@ class CurvesView(QWidget):
             end = max(float(self.run.history.total_steps), newest)
             return None if end == self._x_end else end
         # Never narrower than a twentieth of the run: its first steps would re-lay the axis often.
-        shortest = _MIN_X_END if self.run.open_ended else max(_MIN_X_END, self.run.history.total_steps / 20)
-        if self._x_end is not None and newest <= self._x_end <= _X_HEADROOM**2 * max(newest, shortest):
+        shortest = (
+            _MIN_X_END
+            if self.run.open_ended
+            else max(_MIN_X_END, self.run.history.total_steps / 20)
+        )
+        if self._x_end is not None and newest <= self._x_end <= _X_HEADROOM**2 * max(
+            newest, shortest
+        ):
             return None
         return max(newest * _X_HEADROOM, shortest)
 

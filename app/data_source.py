@@ -25,7 +25,12 @@ from app.workers import DataCache, start_job
 from vae_core.config import DataConfig
 from vae_core.data import DatasetInfo, DataSplit, data_location, dataset_for_path
 from vae_core.data.downloads import DownloadCancelled
-from vae_core.data.mnist_family import IDX_SOURCES, missing_files, missing_files_message, source_folder
+from vae_core.data.mnist_family import (
+    IDX_SOURCES,
+    missing_files,
+    missing_files_message,
+    source_folder,
+)
 from vae_core.errors import VaeStudioError
 
 PREVIEW_COUNT = 16
@@ -56,7 +61,12 @@ class DataPreview:
     def describe(self) -> str:
         if self.info is None:
             name = self.config.dataset
-            megabytes = sum(remote.size for remote in IDX_SOURCES[name].files if remote.name in self.missing) / 1e6
+            megabytes = (
+                sum(
+                    remote.size for remote in IDX_SOURCES[name].files if remote.name in self.missing
+                )
+                / 1e6
+            )
             return (
                 f"Not downloaded yet: Download fetches {', '.join(self.missing)} ({megabytes:.1f} MB) into "
                 f"{source_folder(name, self.config)}, or choose a folder of yours that holds them"
@@ -68,7 +78,9 @@ class DataPreview:
             what = f"{info.size:,} images of {width}×{height} pixels, {colour}"
         else:
             what = f"{info.size:,} points in {channels}-D"
-        names = ", ".join(info.class_names[:_CLASSES_NAMED]) + (", …" if info.num_classes > _CLASSES_NAMED else "")
+        names = ", ".join(info.class_names[:_CLASSES_NAMED]) + (
+            ", …" if info.num_classes > _CLASSES_NAMED else ""
+        )
         lines = [
             f"{what} ({self.train_size:,} to train, {info.size - self.train_size:,} to test)",
             f"{info.num_classes} {'class' if info.num_classes == 1 else 'classes'}: {names}",
@@ -119,7 +131,9 @@ class DataSources(QObject):
     remembers the user's own data sets that loaded."""
 
     previewShown = Signal(object)  # DataPreview, after the state has it
-    _downloadProgress = Signal(int, int, int)  # generation, bytes done, bytes in all (from a worker)
+    _downloadProgress = Signal(
+        int, int, int
+    )  # generation, bytes done, bytes in all (from a worker)
 
     def __init__(self, window):
         super().__init__(window)
@@ -129,9 +143,12 @@ class DataSources(QObject):
         self._generation = 0
         self._cancel = threading.Event()
         self.open_action = window.run_actions.action(
-            "openDataAction", "Open &Data Set…", self.open_dialog, "Ctrl+D",
+            "openDataAction",
+            "Open &Data Set…",
+            self.open_dialog,
+            "Ctrl+D",
             "Train on MNIST files or a download, a folder of images, an .npz/.npy file or IDX files",
-        )  # fmt: skip
+        )
         window.controls.data_source_button.clicked.connect(self.open_dialog)
         window.dataLoaded.connect(self._remember_loaded)
         self._downloadProgress.connect(self._on_download_progress)
@@ -159,14 +176,25 @@ class DataSources(QObject):
         self._cancel = cancel = threading.Event()
         self._generation += 1
         generation = self._generation
-        self.state.set("preview", config=config, preview=None, loading=config is not None, problem="", download=None)
+        self.state.set(
+            "preview",
+            config=config,
+            preview=None,
+            loading=config is not None,
+            problem="",
+            download=None,
+        )
         if config is None:
             return
         start_job(
-            load_preview, self.window.runs.data, config, download, partial(self._report, generation, cancel),
+            load_preview,
+            self.window.runs.data,
+            config,
+            download,
+            partial(self._report, generation, cancel),
             on_result=partial(self._previewed, generation),
             on_error=partial(self._preview_failed, generation),
-        )  # fmt: skip
+        )
 
     def cancel_download(self) -> None:
         self._cancel.set()
@@ -174,7 +202,9 @@ class DataSources(QObject):
     def _report(self, generation: int, cancel: threading.Event, done: int, total: int) -> None:
         """A download's progress (on the worker): stops it when cancelled."""
         if cancel.is_set():
-            raise DownloadCancelled("download cancelled: files downloaded completely stay, the partial one is removed")
+            raise DownloadCancelled(
+                "download cancelled: files downloaded completely stay, the partial one is removed"
+            )
         self._downloadProgress.emit(generation, done, total)
 
     def _on_download_progress(self, generation: int, done: int, total: int) -> None:
@@ -190,8 +220,12 @@ class DataSources(QObject):
         if generation != self._generation:
             return
         config = self.state.config
-        message = str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
-        if isinstance(error, SourceVanished) and data_source(config) in map(data_source, self.state.recent):
+        message = (
+            str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
+        )
+        if isinstance(error, SourceVanished) and data_source(config) in map(
+            data_source, self.state.recent
+        ):
             self._forget(config)
             message += ": dropped from the recent data sets"
         self.state.set("preview", loading=False, problem=message, download=None)
@@ -215,7 +249,11 @@ class DataSources(QObject):
         start_job(dataset_for_path, path, on_result=self._dropped, on_error=self._show_problem)
 
     def _dropped(self, dataset: str) -> None:
-        self.choose(dataclasses.replace(self.window.controls.data_config(), **data_source(DataConfig(dataset=dataset))))
+        self.choose(
+            dataclasses.replace(
+                self.window.controls.data_config(), **data_source(DataConfig(dataset=dataset))
+            )
+        )
 
     # Recent data sets.
     def _remember_loaded(self, dataset: str, problem: str) -> None:

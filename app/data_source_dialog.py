@@ -86,30 +86,46 @@ class DataSourceDialog(QDialog):
 
         self.kind_combo = named(QComboBox(), "dataKindCombo", "Kind of data")
         self.kind_combo.addItems(list(KINDS))
-        self.kind_combo.setToolTip("What the data is: a set of the MNIST family, your own images, IDX files or arrays")
+        self.kind_combo.setToolTip(
+            "What the data is: a set of the MNIST family, your own images, IDX files or arrays"
+        )
         self.set_combo = named(QComboBox(), "mnistSetCombo", "MNIST-family set")
         self.set_combo.addItems(list(IDX_SOURCES))
-        self.set_combo.setToolTip("mnist: handwritten digits; fashion-mnist: clothes; kmnist: Japanese characters")
+        self.set_combo.setToolTip(
+            "mnist: handwritten digits; fashion-mnist: clothes; kmnist: Japanese characters"
+        )
         self.where_combo = named(QComboBox(), "mnistWhereCombo", "Where the files are")
         self.where_combo.addItems([DOWNLOAD, OWN_FOLDER])
-        self.where_combo.setToolTip("Download the four files once, or read them from a folder that holds them")
+        self.where_combo.setToolTip(
+            "Download the four files once, or read them from a folder that holds them"
+        )
         self.path_edit = named(QLineEdit(), "dataPathEdit", "File or folder")
         self.path_edit.setToolTip("The file or folder to read; Browse picks one")
-        self.browse_button = _button("dataBrowseButton", "Browse…", "Pick the file or folder", self._browse)
+        self.browse_button = _button(
+            "dataBrowseButton", "Browse…", "Pick the file or folder", self._browse
+        )
         self.cache_label = named(QLabel(), "cacheFolderLabel", "Cache folder")
         self.cache_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.open_cache_button = _button(
-            "openCacheButton", "Open Folder", "Show the cache folder in your file manager", self._open_cache
+            "openCacheButton",
+            "Open Folder",
+            "Show the cache folder in your file manager",
+            self._open_cache,
         )
         self.download_button = _button(
-            "downloadButton", "Download", "Download the set's four files into the cache folder", self._download
+            "downloadButton",
+            "Download",
+            "Download the set's four files into the cache folder",
+            self._download,
         )
         self.size_spin = named(QSpinBox(), "imageSizeSpinBox", "Image size")
         self.size_spin.setRange(0, MAX_IMAGE_SIDE)
         self.size_spin.setSpecialValueText("as they are")
         self.size_spin.setSuffix(" px")
         self.size_spin.setKeyboardTracking(False)  # a typed size loads once, not at every digit
-        self.size_spin.setToolTip("Your images are resized to squares of this side; 'as they are' keeps their size")
+        self.size_spin.setToolTip(
+            "Your images are resized to squares of this side; 'as they are' keeps their size"
+        )
         self.color_combo = named(QComboBox(), "imageColorCombo", "Image colour")
         self.color_combo.addItems(list(COLOR_CHANNELS))
         self.color_combo.setToolTip("Grayscale reads one channel per pixel, rgb three")
@@ -126,15 +142,21 @@ class DataSourceDialog(QDialog):
         self.form.addRow("Colour", self.color_combo)
 
         self.recent_list = named(QListWidget(), "recentDataList", "Recent data sets")
-        self.recent_list.setToolTip("Your data sets that loaded lately, newest first: click one to preview it")
+        self.recent_list.setToolTip(
+            "Your data sets that loaded lately, newest first: click one to preview it"
+        )
         self.recent_label = QLabel("Recent")
         self.preview_grid = named(ImageGrid(), "dataPreview", "Preview of the data")
         self.preview_grid.setMinimumSize(420, 110)
         self.summary_label = named(QLabel(), "dataSummary", "Count, shape and classes")
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = named(self.buttons.button(QDialogButtonBox.StandardButton.Ok), "dataOkButton", "Use this data")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = named(
+            self.buttons.button(QDialogButtonBox.StandardButton.Ok), "dataOkButton", "Use this data"
+        )
         self.ok_button.setToolTip("Train the next run on this data")
 
         layout = QVBoxLayout(self)
@@ -172,7 +194,9 @@ class DataSourceDialog(QDialog):
             own = self.where_combo.currentText() == OWN_FOLDER
             if own and not path:
                 return None
-            source = DataConfig(dataset=self.set_combo.currentText(), data_dir=path if own else None)
+            source = DataConfig(
+                dataset=self.set_combo.currentText(), data_dir=path if own else None
+            )
         elif not path:
             return None
         else:
@@ -188,12 +212,21 @@ class DataSourceDialog(QDialog):
     def show_source(self, config: DataConfig) -> None:
         """Fill the form with `config` (the controls' data, a recent one) and preview it."""
         kind, separator, location = config.dataset.partition(":")
-        widgets = (self.kind_combo, self.set_combo, self.where_combo, self.path_edit, self.size_spin, self.color_combo)
+        widgets = (
+            self.kind_combo,
+            self.set_combo,
+            self.where_combo,
+            self.path_edit,
+            self.size_spin,
+            self.color_combo,
+        )
         for widget in widgets:
             widget.blockSignals(True)
         if separator:
             prefix = "npz" if kind == "npy" else kind
-            self.kind_combo.setCurrentText(next(text for text, value in KINDS.items() if value == prefix))
+            self.kind_combo.setCurrentText(
+                next(text for text, value in KINDS.items() if value == prefix)
+            )
             self.path_edit.setText(location)
         elif config.dataset in IDX_SOURCES:
             self.kind_combo.setCurrentText(next(iter(KINDS)))
@@ -228,7 +261,9 @@ class DataSourceDialog(QDialog):
     def _browse(self) -> None:
         start = self.path_edit.text() or str(Path.home())
         if self.kind == "npz":
-            path, _ = QFileDialog.getOpenFileName(self, "Open NumPy file", start, "NumPy arrays (*.npz *.npy)")
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open NumPy file", start, "NumPy arrays (*.npz *.npy)"
+            )
         else:
             path = QFileDialog.getExistingDirectory(self, "Choose the folder", start)
         if path:
@@ -243,7 +278,9 @@ class DataSourceDialog(QDialog):
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            self.sources.window.show_error(f"{folder}: cannot create the cache folder ({error.strerror})")
+            self.sources.window.show_error(
+                f"{folder}: cannot create the cache folder ({error.strerror})"
+            )
             return
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
@@ -274,14 +311,18 @@ class DataSourceDialog(QDialog):
         # As tall as four entries at most; more scroll.
         rows = min(self.recent_list.count(), RECENT_ROWS_SHOWN)
         frame = 2 * self.recent_list.frameWidth()
-        self.recent_list.setFixedHeight(rows * self.recent_list.sizeHintForRow(0) + frame if rows else 0)
+        self.recent_list.setFixedHeight(
+            rows * self.recent_list.sizeHintForRow(0) + frame if rows else 0
+        )
 
     def _show_preview(self) -> None:
         state = self.state
         preview = state.preview
         loaded = preview is not None and preview.info is not None
         self.ok_button.setEnabled(loaded)
-        self.download_button.setEnabled(not loaded and not state.loading)  # shown for downloads only
+        self.download_button.setEnabled(
+            not loaded and not state.loading
+        )  # shown for downloads only
         self.preview_grid.set_images(preview.images if loaded else None, columns=PREVIEW_COLUMNS)
         if state.problem:
             self.summary_label.setText(state.problem)
@@ -291,7 +332,9 @@ class DataSourceDialog(QDialog):
             self.summary_label.setText(preview.describe())
         else:
             self.summary_label.setText("Choose a file or folder")
-        self.preview_grid.set_placeholder("A few of the images appear here" if not state.loading else "Loading…")
+        self.preview_grid.set_placeholder(
+            "A few of the images appear here" if not state.loading else "Loading…"
+        )
         self._show_download(state.download)
 
     def _show_download(self, download: tuple[int, int] | None) -> None:

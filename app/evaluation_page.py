@@ -86,16 +86,24 @@ class EvaluationPage(QWidget):
         self._show_results: Callable[[object], None] | None = None
         self._no_sampling_reason = ""
 
-        self.examples_spin = named(QSpinBox(), "evaluationExamplesSpinBox", "Test examples to evaluate on")
+        self.examples_spin = named(
+            QSpinBox(), "evaluationExamplesSpinBox", "Test examples to evaluate on"
+        )
         self.examples_spin.setRange(100, 100_000)
         self.examples_spin.setSingleStep(100)
         self.examples_spin.setValue(1000)
-        self.examples_spin.setToolTip("The first this many test examples (all of them when there are fewer)")
+        self.examples_spin.setToolTip(
+            "The first this many test examples (all of them when there are fewer)"
+        )
         self.samples_spin = named(QSpinBox(), "evaluationSamplesSpinBox", "Importance samples K")
         self.samples_spin.setRange(1, 10_000)
         self.samples_spin.setValue(100)
-        self.samples_spin.setToolTip("Samples z ~ q(z|x) per example for the importance-sampled log-likelihood")
-        self.evaluate_button = named(QPushButton("Evaluate"), "evaluateButton", "Evaluate the model on the test set")
+        self.samples_spin.setToolTip(
+            "Samples z ~ q(z|x) per example for the importance-sampled log-likelihood"
+        )
+        self.evaluate_button = named(
+            QPushButton("Evaluate"), "evaluateButton", "Evaluate the model on the test set"
+        )
         self.evaluate_button.setToolTip(
             "Score the model on show on the test split, on a background thread (a run in progress shares the cores with it)"
         )
@@ -104,7 +112,11 @@ class EvaluationPage(QWidget):
         self.status.setWordWrap(True)
         self.figures = _rich_label("evaluationFigures", "Evaluation figures")
 
-        self.plot = named(pg.PlotWidget(), "evaluationPlot", "Log-likelihood estimates against the number of samples")
+        self.plot = named(
+            pg.PlotWidget(),
+            "evaluationPlot",
+            "Log-likelihood estimates against the number of samples",
+        )
         item = self.plot.getPlotItem()
         item.setLogMode(x=True)
         item.setLabel("bottom", "importance samples K")
@@ -113,7 +125,13 @@ class EvaluationPage(QWidget):
         legend = item.addLegend(brush=pg.mkBrush(0, 0, 0, 170))
         # Right, half-way up: between the estimates, which climb to the top right, and the ELBO.
         legend.anchor(itemPos=(1, 0.5), parentPos=(1, 0.5), offset=(-10, 0))
-        self.is_curve = item.plot(name="IS estimate of log p(x)", pen=_IS_PEN, symbol="o", symbolSize=6, symbolBrush="#e69f00")
+        self.is_curve = item.plot(
+            name="IS estimate of log p(x)",
+            pen=_IS_PEN,
+            symbol="o",
+            symbolSize=6,
+            symbolBrush="#e69f00",
+        )
         self.elbo_line = item.plot(name="ELBO", pen=_ELBO_PEN)
         self.exact_line = item.plot(name="exact log p(x)", pen=_EXACT_PEN)
         # In the plot's place when there is no curve to draw.
@@ -126,7 +144,9 @@ class EvaluationPage(QWidget):
         self.plot_stack.addWidget(self.plot_message)
 
         self.analyze_button = named(
-            QPushButton("Analyze the selected input"), "analyzeButton", "Analyze the input selected on the map"
+            QPushButton("Analyze the selected input"),
+            "analyzeButton",
+            "Analyze the input selected on the map",
         )
         self.analyze_button.setToolTip(
             "Fit a q(z|x) to this input alone (the amortization gap), and estimate log p(x) by importance "
@@ -168,29 +188,41 @@ class EvaluationPage(QWidget):
     def busy(self) -> bool:
         return not self.evaluate_button.isEnabled()
 
-    def evaluate(self, model: ModelOnShow, weights: Mapping[str, torch.Tensor], described: str) -> None:
+    def evaluate(
+        self, model: ModelOnShow, weights: Mapping[str, torch.Tensor], described: str
+    ) -> None:
         """Evaluate the model of `model`'s config with `weights` (the job builds its own copy) on
         its test data."""
         sampled = model.capabilities.samples_posterior
         samples = self.samples_spin.value() if sampled else 1
         self._no_sampling_reason = (
-            "VQ-VAE's encoder is deterministic: importance sampling does not apply" if not sampled
+            "VQ-VAE's encoder is deterministic: importance sampling does not apply"
+            if not sampled
             else "K = 1: no importance sampling, the ELBO is the estimate"
-        )  # fmt: skip
+        )
         limit, data, config = self.examples_spin.value(), model.test_data, model.config.model
 
         def job(progress, should_stop):
             return evaluate_model(
-                _built(config, weights), data, iw_samples=samples, limit=limit, batch_size=BATCH_SIZE,
-                progress=progress, should_stop=should_stop,
-            )  # fmt: skip
+                _built(config, weights),
+                data,
+                iw_samples=samples,
+                limit=limit,
+                batch_size=BATCH_SIZE,
+                progress=progress,
+                should_stop=should_stop,
+            )
 
         self._start(job, self.status, self._show_evaluation, described)
 
-    def analyze(self, model: ModelOnShow, weights, x: torch.Tensor, y: int | None, described: str) -> None:
+    def analyze(
+        self, model: ModelOnShow, weights, x: torch.Tensor, y: int | None, described: str
+    ) -> None:
         """The gaps of one input x (C, H, W) of class y under the model on show."""
         if not model.capabilities.samples_posterior:
-            self.analysis_status.setText("The gaps need a posterior to draw from: VQ-VAE's encoder is deterministic.")
+            self.analysis_status.setText(
+                "The gaps need a posterior to draw from: VQ-VAE's encoder is deterministic."
+            )
             return
         config = model.config.model
 
@@ -198,7 +230,9 @@ class EvaluationPage(QWidget):
             built = _built(config, weights)
             gaps = amortization_gap(built, x, y)
             progress(1, 2)
-            return gaps, importance_sampling_study(built, x, y, sample_counts=ANALYSIS_SAMPLES, repeats=ANALYSIS_REPEATS)
+            return gaps, importance_sampling_study(
+                built, x, y, sample_counts=ANALYSIS_SAMPLES, repeats=ANALYSIS_REPEATS
+            )
 
         self._start(job, self.analysis_status, self._show_analysis, described)
 
@@ -288,7 +322,9 @@ class EvaluationPage(QWidget):
 
     def _show_evaluation(self, results: dict) -> None:
         self.results = results
-        self.status.setText(f"Evaluated {self._described} on {results['examples']:,} test examples in {self._seconds()}")
+        self.status.setText(
+            f"Evaluated {self._described} on {results['examples']:,} test examples in {self._seconds()}"
+        )
         self._plot(results)
         self.result_tabs.setCurrentWidget(self.plot_stack)
         self.figures.setText(figures_table(results))
@@ -310,11 +346,15 @@ class EvaluationPage(QWidget):
         samples = list(by_samples)
         ends = [samples[0], samples[-1]]
         # A tick at each K evaluated (the axis is log10 K): minor log ticks crowd a narrow plot.
-        self.plot.getPlotItem().getAxis("bottom").setTicks([[(math.log10(k), f"{k:,}") for k in samples]])
+        self.plot.getPlotItem().getAxis("bottom").setTicks(
+            [[(math.log10(k), f"{k:,}") for k in samples]]
+        )
         self.is_curve.setData(samples, list(by_samples.values()))
         self.elbo_line.setData(ends, [results["elbo"]] * 2)
         exact = results.get("exact_log_likelihood")
-        self.exact_line.setData(ends if exact is not None else [], [exact] * 2 if exact is not None else [])
+        self.exact_line.setData(
+            ends if exact is not None else [], [exact] * 2 if exact is not None else []
+        )
         self.plot.setTitle("log p(x) ≥ IS estimate (grows with K) ≥ ELBO, in expectation")
         self.plot.getPlotItem().enableAutoRange()
 

@@ -26,22 +26,34 @@ def figures_table(results: dict) -> str:
     # Bounds and estimates of log p(x) as they are (negative: higher is better); the loss and its
     # terms as nats to minimise, as the curves and the command line's `recon` and `kl` give them.
     nats = [
-        ("ELBO, uniform code prior" if quantized else "ELBO, a bound on log p(x)", results["elbo"], False),
+        (
+            "ELBO, uniform code prior" if quantized else "ELBO, a bound on log p(x)",
+            results["elbo"],
+            False,
+        ),
         ("loss = −ELBO", -results["elbo"], False),
         ("reconstruction −E[log p(x|z)]", results["recon"], True),
         ("KL(q(z|x) ‖ p(z))", results["kl"], True),
     ]
     if "log_likelihood_is" in results:
-        nats.append((f"IS log p(x), K = {results['iw_samples']:,}", results["log_likelihood_is"], False))
+        nats.append(
+            (f"IS log p(x), K = {results['iw_samples']:,}", results["log_likelihood_is"], False)
+        )
         nats.append(("IS − ELBO", results["log_likelihood_is"] - results["elbo"], True))
     if "exact_log_likelihood" in results:
         nats.append(("exact log p(x)", results["exact_log_likelihood"], False))
     if "code_prior_nll" in results:
-        nats.append(("ELBO with its code prior", -results["recon"] - results["code_prior_nll"], False))
+        nats.append(
+            ("ELBO with its code prior", -results["recon"] - results["code_prior_nll"], False)
+        )
     rows = [(name, f"{value:,.2f}", part) for name, value, part in nats]
-    rows.append(("active units", f"{results['active_units']} of {len(results['kl_per_dim'])}", False))
+    rows.append(
+        ("active units", f"{results['active_units']} of {len(results['kl_per_dim'])}", False)
+    )
     if quantized:
-        rows.append(("perplexity", f"{results['perplexity']:.1f} of {results['codebook_size']}", False))
+        rows.append(
+            ("perplexity", f"{results['perplexity']:.1f} of {results['codebook_size']}", False)
+        )
         rows.append(("codes used", f"{100 * results['codebook_usage']:.0f}%", False))
     if "mig" in results:
         rows.append(("MIG", f"{results['mig']:.3f}", False))
@@ -58,12 +70,20 @@ def figures_table(results: dict) -> str:
 
 def analysis_table(gaps: AmortizationReport, study: ImportanceSamplingReport) -> str:
     """One input's ELBOs and gaps, then its IS estimates with either proposal at each K."""
-    reference = "exact log p(x)" if gaps.exact_log_likelihood is not None else f"IS log p(x), K = {gaps.iw_samples:,}"
+    reference = (
+        "exact log p(x)"
+        if gaps.exact_log_likelihood is not None
+        else f"IS log p(x), K = {gaps.iw_samples:,}"
+    )
     rows = [
         ("ELBO, the encoder's q(z|x)", gaps.amortized_elbo, False),
         ("ELBO, q fitted to this input", gaps.optimized_elbo, False),
         ("amortization gap", gaps.amortization_gap, True),
-        (reference, gaps.log_likelihood if gaps.exact_log_likelihood is None else gaps.exact_log_likelihood, False),
+        (
+            reference,
+            gaps.log_likelihood if gaps.exact_log_likelihood is None else gaps.exact_log_likelihood,
+            False,
+        ),
         ("approximation gap", gaps.approximation_gap, True),
     ]
     table = f"<table cellspacing='2'>{_rows((name, f'{value:,.2f}', part) for name, value, part in rows)}</table>"

@@ -49,7 +49,9 @@ def figure_png(item: pg.GraphicsObject, scale: float, background: QColor) -> QIm
     # them half as large as everything else.
     ignores_scale = QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations
     legends = [
-        each for each in item.scene().items() if isinstance(each, pg.LegendItem) and each.flags() & ignores_scale
+        each
+        for each in item.scene().items()
+        if isinstance(each, pg.LegendItem) and each.flags() & ignores_scale
     ]
     for legend in legends:
         legend.setFlag(ignores_scale, False)
@@ -87,7 +89,9 @@ class _SvgPainter(Exporter):
         painter = QPainter(generator)
         try:
             painter.fillRect(target, background)
-            self.setExportMode(True, {"antialias": True, "background": background, "painter": painter})
+            self.setExportMode(
+                True, {"antialias": True, "background": background, "painter": painter}
+            )
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             self.getScene().render(painter, target, source)
         finally:
@@ -209,9 +213,18 @@ class FigureExports(QObject):
         explorer = window.explorer
         for text, slot in (
             ("&Latent Map…", partial(self._ask_figure, "latent_map", "Export the latent map", 1)),
-            ("Loss &Curves for Slides…", partial(self._ask_figure, "loss_curves", "Export the loss curves", 2)),
-            ("&KL per Dimension for Slides…", partial(self._ask_figure, "kl_per_dimension", "Export the KL bars", 2)),
-            ("&Interpolation Grid…", partial(self._ask_grid, "interpolation_grid", explorer.interpolation)),
+            (
+                "Loss &Curves for Slides…",
+                partial(self._ask_figure, "loss_curves", "Export the loss curves", 2),
+            ),
+            (
+                "&KL per Dimension for Slides…",
+                partial(self._ask_figure, "kl_per_dimension", "Export the KL bars", 2),
+            ),
+            (
+                "&Interpolation Grid…",
+                partial(self._ask_grid, "interpolation_grid", explorer.interpolation),
+            ),
             ("&Traversal Grid…", partial(self._ask_grid, "traversal_grid", explorer.traversals)),
         ):
             self.menu.addAction(text, slot)
@@ -245,7 +258,9 @@ class FigureExports(QObject):
             self.window.show_error("there is no model yet: train one or open a checkpoint")
             return
         if shown.planar:
-            self.window.show_error("2-D point data decode to points, not images: there is no image grid")
+            self.window.show_error(
+                "2-D point data decode to points, not images: there is no image grid"
+            )
             return
         page.refresh()  # a page off screen may not have caught up with the model
         images = page.grid_images()
@@ -262,7 +277,9 @@ class FigureExports(QObject):
         self.exported.emit(path)
 
     def _failed(self, error: Exception) -> None:
-        self.window.show_error(str(error) if isinstance(error, VaeStudioError) else f"export failed: {error}")
+        self.window.show_error(
+            str(error) if isinstance(error, VaeStudioError) else f"export failed: {error}"
+        )
 
     # Asking for the file.
     def _ask_figure(self, name: str, title: str, default_scale: int) -> None:

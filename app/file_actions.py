@@ -24,24 +24,39 @@ class FileActions:
         self.open_action = action("openAction", "&Open Checkpoint…", self.ask_open, key.Open)
         self.save_action = action("saveAction", "&Save Checkpoint…", self.ask_save, key.Save)
         self.resume_action = action(
-            "resumeAction", "&Resume Training", self.ask_resume, "Ctrl+R",
+            "resumeAction",
+            "&Resume Training",
+            self.ask_resume,
+            "Ctrl+R",
             "Continue training the opened checkpoint, or one you pick",
-        )  # fmt: skip
-        self.export_csv_action = action("exportCsvAction", "Export &Metrics CSV…", self.ask_export_csv, "Ctrl+E")
+        )
+        self.export_csv_action = action(
+            "exportCsvAction", "Export &Metrics CSV…", self.ask_export_csv, "Ctrl+E"
+        )
         self.follow_action = action(
-            "followAction", "&Follow Run Folder…", self.ask_follow, None,
+            "followAction",
+            "&Follow Run Folder…",
+            self.ask_follow,
+            None,
             "Watch a run that another process writes: its curves and newest checkpoint, read-only",
-        )  # fmt: skip
+        )
         self.open_run_folder_action = action(
-            "openRunFolderAction", "Open R&un Folder…", self.ask_open_run_folder, None,
+            "openRunFolderAction",
+            "Open R&un Folder…",
+            self.ask_open_run_folder,
+            None,
             "List a run folder's curves and config in the Runs list, to compare runs",
-        )  # fmt: skip
-        self.stop_following_action = action("stopFollowingAction", "Stop Following", self.stop_following)
+        )
+        self.stop_following_action = action(
+            "stopFollowingAction", "Stop Following", self.stop_following
+        )
         self.stop_following_action.setEnabled(False)
         self.follower = follower = RunFolderFollower(window.state, window.checkpoints, window)
         follower.errorOccurred.connect(window.show_error)
         follower.rowsAdded.connect(self._followed_rows_added)
-        follower.following.connect(lambda folder: window.statusBar().showMessage(f"Following {folder}", 10000))
+        follower.following.connect(
+            lambda folder: window.statusBar().showMessage(f"Following {folder}", 10000)
+        )
         follower.following.connect(window.seed.runs.open_folder)
         window.runs.runStarted.connect(self.stop_following)
         self.figures = FigureExports(window)
@@ -64,18 +79,24 @@ class FileActions:
         table = self.window.state.run.history.table
         if len(table):
             step = int(table.rows[-1, 0])
-            self.window.statusBar().showMessage(f"Following {self.follower.folder}: step {step:,}", 5000)
+            self.window.statusBar().showMessage(
+                f"Following {self.follower.folder}: step {step:,}", 5000
+            )
 
     def ask_follow(self) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self.window, "Follow run folder", str(self.window.settings.value("files/lastDirectory", str(Path.home())))
+            self.window,
+            "Follow run folder",
+            str(self.window.settings.value("files/lastDirectory", str(Path.home()))),
         )
         if folder:
             self.follow(folder)
 
     def ask_open_run_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self.window, "Open run folder", str(self.window.settings.value("files/lastDirectory", str(Path.home())))
+            self.window,
+            "Open run folder",
+            str(self.window.settings.value("files/lastDirectory", str(Path.home()))),
         )
         if folder:
             self.window.seed.runs.open_folder(folder)
@@ -101,11 +122,15 @@ class FileActions:
         self.window.statusBar().showMessage(f"Exported {title.lower()} to {path}", 10000)
         return True
 
-    def _ask_path(self, save: bool, title: str, file_filter: str, default_name: str = "") -> str | None:
+    def _ask_path(
+        self, save: bool, title: str, file_filter: str, default_name: str = ""
+    ) -> str | None:
         chosen = self.ask_file(save, title, file_filter, default_name)
         return None if chosen is None else chosen[0]
 
-    def ask_file(self, save: bool, title: str, file_filter: str, default_name: str = "") -> tuple[str, str] | None:
+    def ask_file(
+        self, save: bool, title: str, file_filter: str, default_name: str = ""
+    ) -> tuple[str, str] | None:
         """The path the user picked and the filter it was picked under; its folder is offered next time."""
         settings = self.window.settings
         folder = str(settings.value("files/lastDirectory", str(Path.home())))
@@ -122,7 +147,9 @@ class FileActions:
             self.window.open_checkpoint(path)
 
     def ask_save(self) -> None:
-        if path := self._ask_path(True, "Save checkpoint", CHECKPOINT_FILTER, "checkpoint.safetensors"):
+        if path := self._ask_path(
+            True, "Save checkpoint", CHECKPOINT_FILTER, "checkpoint.safetensors"
+        ):
             self.window.save_checkpoint_to(path)
 
     def ask_resume(self) -> None:
@@ -138,7 +165,9 @@ class FileActions:
     def ask_export_plot(self, action: QAction) -> None:
         title = action.data()
         default_name = title.lower().replace(" ", "_") + ".png"
-        if path := self._ask_path(True, f"Export {title.lower()}", "PNG images (*.png)", default_name):
+        if path := self._ask_path(
+            True, f"Export {title.lower()}", "PNG images (*.png)", default_name
+        ):
             self.export_plot(title, path)
 
     @staticmethod

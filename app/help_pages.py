@@ -9,16 +9,35 @@ from __future__ import annotations
 from importlib import resources
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QListWidget, QListWidgetItem, QTextBrowser, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QTextBrowser,
+    QWidget,
+)
 
 from app.naming import named
 
 # Topics in the order of the list: the map first, then the tabs below it.
 TOPICS = (
-    "latent_map", "curves", "kl_per_dim", "reconstructions", "samples", "interpolation", "traversals",
-    "codebook", "draw", "elbo_identity", "gradient_estimators", "aggregate_posterior", "rate_distortion",
-    "compare_runs", "evaluate",
-)  # fmt: skip
+    "latent_map",
+    "curves",
+    "kl_per_dim",
+    "reconstructions",
+    "samples",
+    "interpolation",
+    "traversals",
+    "codebook",
+    "draw",
+    "elbo_identity",
+    "gradient_estimators",
+    "aggregate_posterior",
+    "rate_distortion",
+    "compare_runs",
+    "evaluate",
+)
 
 
 def help_text(topic: str) -> str:
@@ -75,9 +94,12 @@ class ViewHelp:
         self.window = window
         self.pages: HelpPages | None = None  # built on first use
         self.action = window.run_actions.action(
-            "helpAction", "&What Am I Looking At?", self.open_for_current_view, "F1",
+            "helpAction",
+            "&What Am I Looking At?",
+            self.open_for_current_view,
+            "F1",
             "What the view on show means, in plain words",
-        )  # fmt: skip
+        )
 
     def topic_of_current_view(self) -> str:
         window = self.window

@@ -22,7 +22,9 @@ class BoundedSeries:
 
     def __init__(self, names: tuple[str, ...], capacity: int = 4000):
         if capacity < 4 or capacity % 4:
-            raise VaeStudioError(f"series capacity must be a positive multiple of 4, got {capacity}")
+            raise VaeStudioError(
+                f"series capacity must be a positive multiple of 4, got {capacity}"
+            )
         self.names = names
         self.capacity = capacity
         self._x = np.empty(capacity)
@@ -96,7 +98,11 @@ class MetricsTable:
                 for row in self.rows:
                     # A figure not measured at that row (NaN: no held-out evaluation) is an empty cell.
                     writer.writerow(
-                        "" if np.isnan(value) else int(value) if column in integer_columns else f"{value:.6g}"
+                        ""
+                        if np.isnan(value)
+                        else int(value)
+                        if column in integer_columns
+                        else f"{value:.6g}"
                         for column, value in zip(self.columns, row)
                     )
         except OSError as error:

@@ -55,7 +55,9 @@ class MainWindow(QMainWindow):
     errorShown = Signal(str)  # every message shown to the user about a problem
     viewsRefreshed = Signal()  # after each throttled redraw
     checkpointSaved = Signal(str)  # a checkpoint was written, by the run or from the model on show
-    dataLoaded = Signal(str, str)  # a chosen data set loaded ahead of Train: its name, "" or the error line
+    dataLoaded = Signal(
+        str, str
+    )  # a chosen data set loaded ahead of Train: its name, "" or the error line
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -98,7 +100,9 @@ class MainWindow(QMainWindow):
         self.runs.dataProgress.connect(self.messages.show_download_progress)
         for source in (self.runs, self.checkpoints):
             source.checkpointSaved.connect(self.checkpointSaved)
-        self.checkpointSaved.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 10000))
+        self.checkpointSaved.connect(
+            lambda path: self.statusBar().showMessage(f"Saved {path}", 10000)
+        )
         self.checkpoints.opened.connect(self._on_checkpoint_opened)
         self.checkpoints.resumeReady.connect(self._resume_read)
         self.controls.betaChanged.connect(self.runs.set_beta)
@@ -120,15 +124,22 @@ class MainWindow(QMainWindow):
     # Building.
     def _build_docks(self) -> None:
         self.setCentralWidget(self.explorer.map_widget)
-        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+        )
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         scroller = QScrollArea()
         scroller.setWidgetResizable(True)
         scroller.setWidget(self.controls)
         scroller.setMinimumWidth(self.controls.sizeHint().width() + 24)
-        self.controls_dock = self._dock("controlsDock", "Settings", scroller, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.controls_dock = self._dock(
+            "controlsDock", "Settings", scroller, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
         self.explorer_dock = self._dock(
-            "explorerDock", "Explorer", self.explorer.side_panel, Qt.DockWidgetArea.RightDockWidgetArea
+            "explorerDock",
+            "Explorer",
+            self.explorer.side_panel,
+            Qt.DockWidgetArea.RightDockWidgetArea,
         )
         self.view_tabs = named(QTabWidget(), "viewTabs", "Views")
         self.view_tabs.setDocumentMode(True)
@@ -139,7 +150,9 @@ class MainWindow(QMainWindow):
         for title, page in self.explorer.pages:
             self.view_tabs.addTab(page, title)
         self.view_tabs.addTab(self.evaluation, "Evaluate")
-        self.views_dock = self._dock("viewsDock", "Views", self.view_tabs, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.views_dock = self._dock(
+            "viewsDock", "Views", self.view_tabs, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
         self.resize(1400, 900)
         self.resizeDocks([self.views_dock], [320], Qt.Orientation.Vertical)
         self.resizeDocks([self.explorer_dock], [300], Qt.Orientation.Horizontal)
@@ -207,7 +220,9 @@ class MainWindow(QMainWindow):
         except VaeStudioError as error:
             self.show_error(str(error))
             return
-        self.statusBar().showMessage("Resuming the checkpoint…" if checkpoint else "Loading data and building the model…")
+        self.statusBar().showMessage(
+            "Resuming the checkpoint…" if checkpoint else "Loading data and building the model…"
+        )
 
     def _on_status_changed(self, status: RunStatus) -> None:
         self.run_actions.show_status(status, self.runs.can_continue)
@@ -254,17 +269,23 @@ class MainWindow(QMainWindow):
             return  # closed already, or never shown: Train loads what it needs
         config = self.controls.data_config()
         start_job(
-            self.runs.data.get, config,
+            self.runs.data.get,
+            config,
             on_result=lambda _split: self.dataLoaded.emit(config.dataset, ""),
             on_error=lambda error: self._preload_failed(config.dataset, error),
-            on_finished=self.messages.hide_download_progress, context=self,
-        )  # fmt: skip
+            on_finished=self.messages.hide_download_progress,
+            context=self,
+        )
 
     def _preload_failed(self, dataset: str, error: Exception) -> None:
-        message = str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
+        message = (
+            str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
+        )
         if isinstance(error, DownloadCancelled):
             self.statusBar().showMessage(message, 10000)
-        elif self.runs.status is not RunStatus.STARTING:  # a run waiting for this data says it itself
+        elif (
+            self.runs.status is not RunStatus.STARTING
+        ):  # a run waiting for this data says it itself
             self.show_error(f"the data did not load: {message}")
         self.dataLoaded.emit(dataset, message)
 
@@ -276,7 +297,9 @@ class MainWindow(QMainWindow):
     def _on_checkpoint_opened(self, checkpoint: Checkpoint) -> None:
         self._show_checkpoint_settings(checkpoint)
         model = self.state.shown.model
-        self.statusBar().showMessage(f"Opened {model.path} (step {model.step:,}); Ctrl+R resumes training", 10000)
+        self.statusBar().showMessage(
+            f"Opened {model.path} (step {model.step:,}); Ctrl+R resumes training", 10000
+        )
 
     def _show_checkpoint_settings(self, checkpoint: Checkpoint) -> None:
         self.controls.apply_config(checkpoint.config)
@@ -289,13 +312,19 @@ class MainWindow(QMainWindow):
 
     def _described_model(self) -> str:
         shown = self.state.shown
-        return "the opened checkpoint" if shown.model.source == "checkpoint" else f"the model at step {shown.step:,}"
+        return (
+            "the opened checkpoint"
+            if shown.model.source == "checkpoint"
+            else f"the model at step {shown.step:,}"
+        )
 
     def evaluate_model_on_show(self) -> None:
         """Score the model on show on its test split (the Evaluate page)."""
         shown = self.state.shown
         if shown.model is None or shown.model.test_data is None or shown.weights is None:
-            self.show_error("there is no model to evaluate yet: train one, or open a checkpoint and let its data load")
+            self.show_error(
+                "there is no model to evaluate yet: train one, or open a checkpoint and let its data load"
+            )
             return
         self.evaluation.evaluate(shown.model, shown.weights, self._described_model())
 

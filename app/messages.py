@@ -21,7 +21,13 @@ class Messages:
     def show_error(self, message: str) -> None:
         self.window.statusBar().showMessage(message, 15000)
         if self._error_box is None:
-            box = QMessageBox(QMessageBox.Icon.Warning, "VAE Studio", "", QMessageBox.StandardButton.Ok, self.window)
+            box = QMessageBox(
+                QMessageBox.Icon.Warning,
+                "VAE Studio",
+                "",
+                QMessageBox.StandardButton.Ok,
+                self.window,
+            )
             self._error_box = named(box, "errorMessage", "Error message")
             self._error_box.setWindowModality(Qt.WindowModality.NonModal)
         self._error_box.setText(message)
@@ -30,7 +36,9 @@ class Messages:
     @Slot(int, int)
     def show_download_progress(self, done: int, total: int) -> None:
         expected = f" of {total / 1e6:.1f} MB" if total else ""
-        self.window.statusBar().showMessage(f"Downloading data: {done / 1e6:.1f} MB{expected}", 5000)
+        self.window.statusBar().showMessage(
+            f"Downloading data: {done / 1e6:.1f} MB{expected}", 5000
+        )
         if self.download_dialog is None:
             dialog = named(QProgressDialog(self.window), "downloadDialog", "Download progress")
             dialog.setWindowTitle("Downloading data")
@@ -40,7 +48,9 @@ class Messages:
             dialog.setWindowModality(Qt.WindowModality.NonModal)
             self.download_dialog = dialog
         dialog = self.download_dialog
-        dialog.setLabelText(f"{self.window.controls.data_config().dataset}: {done / 1e6:.1f} MB{expected}")
+        dialog.setLabelText(
+            f"{self.window.controls.data_config().dataset}: {done / 1e6:.1f} MB{expected}"
+        )
         dialog.setRange(0, 100 if total else 0)
         dialog.setValue(100 * done // total if total else 0)
         dialog.show()

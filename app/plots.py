@@ -50,7 +50,9 @@ class KlBarsView(QWidget):
         if dims != self._named_dims:
             # Every dimension named while they fit, else every few.
             every = max(1, dims // 16)
-            self.plot.getPlotItem().getAxis("bottom").setTicks([[(i, f"z{i}") for i in range(0, dims, every)]])
+            self.plot.getPlotItem().getAxis("bottom").setTicks(
+                [[(i, f"z{i}") for i in range(0, dims, every)]]
+            )
             self._named_dims = dims
         self.bars.setOpts(
             x=np.arange(dims),

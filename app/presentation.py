@@ -45,9 +45,14 @@ class Presentation:
         }
         status = window.status
         for widget in (
-            window.controls_dock, window.explorer_dock, window.run_actions.toolbar, window.menuBar(),
-            status.state_label, status.device_label, status.model_label,
-        ):  # fmt: skip
+            window.controls_dock,
+            window.explorer_dock,
+            window.run_actions.toolbar,
+            window.menuBar(),
+            status.state_label,
+            status.device_label,
+            status.model_label,
+        ):
             widget.hide()
         window.views_dock.show()
         window.views_dock.setTitleBarWidget(self.readout)
@@ -83,7 +88,12 @@ class Presentation:
         self._set_plot_text(QFontInfo(restore["font"]).pixelSize())
         status.fit_to_font()
         window.views_dock.setTitleBarWidget(None)
-        for widget in (window.menuBar(), status.state_label, status.device_label, status.model_label):
+        for widget in (
+            window.menuBar(),
+            status.state_label,
+            status.device_label,
+            status.model_label,
+        ):
             widget.show()
         window.view_tabs.tabBar().show()
         window.view_tabs.setCurrentIndex(restore["tab"])
@@ -103,4 +113,6 @@ class Presentation:
         if latest is None:
             self.readout.setText(f"β {self.window.controls.beta:.3g}")
             return
-        self.readout.setText(f"β {latest.beta:.3g}     step {latest.step:,}     loss {latest.loss:,.2f}")
+        self.readout.setText(
+            f"β {latest.beta:.3g}     step {latest.step:,}     loss {latest.loss:,.2f}"
+        )

@@ -22,17 +22,25 @@ class PreviewViews:
         self.decoder = decoder
         self.preview: PreviewModel | None = None
         self.reconstructions = named(ImageGrid(), "reconstructionView", "Reconstructions")
-        self.reconstructions.set_placeholder("Inputs and their reconstructions appear here while a model trains")
+        self.reconstructions.set_placeholder(
+            "Inputs and their reconstructions appear here while a model trains"
+        )
         self.samples = named(ImageGrid(), "samplesView", "Samples from the prior")
         self.samples.set_placeholder("Samples from the prior appear here while a model trains")
         self.reconstruction_points = DataSpaceView(
             "reconstructionPointsPlot", "Inputs (coloured) joined to their reconstructions (grey)"
         )
-        self.sample_points = DataSpaceView("samplePointsPlot", "Test data (coloured) and decoded prior draws (grey)")
+        self.sample_points = DataSpaceView(
+            "samplePointsPlot", "Test data (coloured) and decoded prior draws (grey)"
+        )
         self.reconstruction_stack = _stacked(self.reconstructions, self.reconstruction_points)
         self.samples_stack = _stacked(self.samples, self.sample_points)
-        self.reconstruction_page = _captioned(self.reconstruction_stack, "Each input beside its reconstruction")
-        self.samples_page = _captioned(self.samples_stack, "Decoded draws z ~ p(z), the same draws at every refresh")
+        self.reconstruction_page = _captioned(
+            self.reconstruction_stack, "Each input beside its reconstruction"
+        )
+        self.samples_page = _captioned(
+            self.samples_stack, "Decoded draws z ~ p(z), the same draws at every refresh"
+        )
         shown.model_changed.connect(self._model_changed)
         shown.explorer.changed.connect(self._explorer_changed)
 

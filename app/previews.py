@@ -19,7 +19,14 @@ POINT_COUNT = 300
 
 
 class PreviewModel:
-    def __init__(self, model: LatentModel, examples: ImageDataset, count: int = 16, sample_count: int = 32, seed: int = 0):
+    def __init__(
+        self,
+        model: LatentModel,
+        examples: ImageDataset,
+        count: int = 16,
+        sample_count: int = 32,
+        seed: int = 0,
+    ):
         self.model = model.cpu().eval().requires_grad_(False)
         self.planar = examples.image_shape == (2, 1, 1)
         if self.planar:
@@ -58,10 +65,16 @@ class PreviewModel:
     def reconstruction_points(self) -> tuple[np.ndarray, np.ndarray]:
         """2-D point data: the inputs (N, 2) and their reconstructions (N, 2)."""
         outputs = self._reconstructions()
-        return self.images.reshape(len(self.images), -1).numpy(), outputs.reshape(len(outputs), -1).numpy()
+        return self.images.reshape(len(self.images), -1).numpy(), outputs.reshape(
+            len(outputs), -1
+        ).numpy()
 
     @torch.no_grad()
     def sample_points(self) -> np.ndarray:
         """2-D point data: decoded prior draws (S, 2), the same draws every time."""
         generator = torch.Generator().manual_seed(self.seed)
-        return self.model.sample(self.sample_count, generator=generator).reshape(self.sample_count, -1).numpy()
+        return (
+            self.model.sample(self.sample_count, generator=generator)
+            .reshape(self.sample_count, -1)
+            .numpy()
+        )

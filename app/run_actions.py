@@ -20,46 +20,85 @@ class RunActions:
         self.window = window
         runs = window.runs
         key = QKeySequence.StandardKey
-        self.train_action = self.action("trainAction", "&Train", window.train, "Ctrl+Return", "Train a new model")
-        self.pause_action = self.action("pauseAction", "&Pause / Resume", runs.toggle_pause, "Space")
-        self.step_action = self.action("stepAction", "&Step", runs.step, "N", "Train exactly one step")
+        self.train_action = self.action(
+            "trainAction", "&Train", window.train, "Ctrl+Return", "Train a new model"
+        )
+        self.pause_action = self.action(
+            "pauseAction", "&Pause / Resume", runs.toggle_pause, "Space"
+        )
+        self.step_action = self.action(
+            "stepAction", "&Step", runs.step, "N", "Train exactly one step"
+        )
         self.stop_action = self.action("stopAction", "St&op", runs.stop, "Ctrl+.")
         self.continue_action = self.action(
-            "continueAction", "&Continue", runs.continue_run, "Ctrl+Shift+Return", "Go on with the stopped run"
+            "continueAction",
+            "&Continue",
+            runs.continue_run,
+            "Ctrl+Shift+Return",
+            "Go on with the stopped run",
         )
         self.beta_up_action = self.action(
-            "betaUpAction", "β Up", lambda: window.controls.scale_beta(0.1), "]", "β × 1.26 (a tenth of a decade)"
+            "betaUpAction",
+            "β Up",
+            lambda: window.controls.scale_beta(0.1),
+            "]",
+            "β × 1.26 (a tenth of a decade)",
         )
         self.beta_down_action = self.action(
             "betaDownAction", "β Down", lambda: window.controls.scale_beta(-0.1), "[", "β ÷ 1.26"
         )
         self.presentation_action = self.action(
-            "presentationAction", "&Presentation Mode", window.set_presentation_mode, "F11",
+            "presentationAction",
+            "&Presentation Mode",
+            window.set_presentation_mode,
+            "F11",
             "Full screen, large fonts, the curves and the latent map only",
-        )  # fmt: skip
+        )
         self.presentation_action.setCheckable(True)
         self.leave_presentation_action = self.action(
-            "leavePresentationAction", "Leave Presentation Mode", lambda: window.set_presentation_mode(False), "Esc"
+            "leavePresentationAction",
+            "Leave Presentation Mode",
+            lambda: window.set_presentation_mode(False),
+            "Esc",
         )
         self.leave_presentation_action.setEnabled(False)
-        self.reset_layout_action = self.action("resetLayoutAction", "Reset &Layout", window.reset_layout)
+        self.reset_layout_action = self.action(
+            "resetLayoutAction", "Reset &Layout", window.reset_layout
+        )
         self.quit_action = self.action("quitAction", "&Quit", window.close, key.Quit)
 
         self.toolbar = named(QToolBar("Run"), "runToolBar", "Run")
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
-        self.train_button = self._button("trainButton", "Train", window.train, "Train a new model (Ctrl+Return)")
-        self.pause_button = self._button("pauseButton", "Pause", runs.toggle_pause, "Pause or resume (Space)")
-        self.step_button = self._button("stepButton", "Step", runs.step, "Train exactly one step (N)")
+        self.train_button = self._button(
+            "trainButton", "Train", window.train, "Train a new model (Ctrl+Return)"
+        )
+        self.pause_button = self._button(
+            "pauseButton", "Pause", runs.toggle_pause, "Pause or resume (Space)"
+        )
+        self.step_button = self._button(
+            "stepButton", "Step", runs.step, "Train exactly one step (N)"
+        )
         self.stop_button = self._button("stopButton", "Stop", runs.stop, "Stop the run (Ctrl+.)")
         self.continue_button = self._button(
-            "continueButton", "Continue", runs.continue_run, "Go on with the stopped run (Ctrl+Shift+Return)"
+            "continueButton",
+            "Continue",
+            runs.continue_run,
+            "Go on with the stopped run (Ctrl+Shift+Return)",
         )
-        for button in (self.train_button, self.pause_button, self.step_button, self.stop_button, self.continue_button):
+        for button in (
+            self.train_button,
+            self.pause_button,
+            self.step_button,
+            self.stop_button,
+            self.continue_button,
+        ):
             self.toolbar.addWidget(button)
         self.train_button.setDefault(True)
         self.editor_keys = ShortcutsOverEditors(window)
         self.toolbar.addSeparator()
-        self.speed_slider = named(QSlider(Qt.Orientation.Horizontal), "speedSlider", "Training speed")
+        self.speed_slider = named(
+            QSlider(Qt.Orientation.Horizontal), "speedSlider", "Training speed"
+        )
         self.speed_slider.setRange(1, FULL_SPEED)
         self.speed_slider.setValue(FULL_SPEED)
         self.speed_slider.setFixedWidth(160)
@@ -68,7 +107,9 @@ class RunActions:
             "Steps per second, to slow a run down enough to talk over it; all the way right: as fast as it goes"
         )
         self.speed_label = named(QLabel(), "speedLimitLabel", "Training speed")
-        self.speed_label.setMinimumWidth(self.speed_label.fontMetrics().horizontalAdvance("99 steps/s") + 8)
+        self.speed_label.setMinimumWidth(
+            self.speed_label.fontMetrics().horizontalAdvance("99 steps/s") + 8
+        )
         self.toolbar.addWidget(QLabel(" Speed "))
         self.toolbar.addWidget(self.speed_slider)
         self.toolbar.addWidget(self.speed_label)
@@ -77,7 +118,9 @@ class RunActions:
 
     def _speed_chosen(self, position: int) -> None:
         steps_per_second = None if position >= FULL_SPEED else float(position)
-        self.speed_label.setText("full speed" if steps_per_second is None else f"{position} steps/s")
+        self.speed_label.setText(
+            "full speed" if steps_per_second is None else f"{position} steps/s"
+        )
         self.window.runs.set_speed(steps_per_second)
 
     def action(self, name: str, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -104,8 +147,17 @@ class RunActions:
         window, files = self.window, self.window.files
         menus = window.menuBar()
         file_menu = menus.addMenu("&File")
-        file_menu.addActions([files.open_action, window.data_sources.open_action, files.save_action, files.resume_action])
-        file_menu.addActions([files.follow_action, files.stop_following_action, files.open_run_folder_action])
+        file_menu.addActions(
+            [
+                files.open_action,
+                window.data_sources.open_action,
+                files.save_action,
+                files.resume_action,
+            ]
+        )
+        file_menu.addActions(
+            [files.follow_action, files.stop_following_action, files.open_run_folder_action]
+        )
         lessons = window.seed.lessons
         file_menu.addActions([lessons.open_action, lessons.save_action])
         file_menu.addSeparator()
@@ -118,13 +170,26 @@ class RunActions:
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         run_menu = menus.addMenu("&Run")
-        run_menu.addActions([self.train_action, self.pause_action, self.step_action, self.stop_action, self.continue_action])
+        run_menu.addActions(
+            [
+                self.train_action,
+                self.pause_action,
+                self.step_action,
+                self.stop_action,
+                self.continue_action,
+            ]
+        )
         run_menu.addSeparator()
         run_menu.addActions([self.beta_up_action, self.beta_down_action])
         view_menu = menus.addMenu("&View")
         view_menu.addAction(self.presentation_action)
         view_menu.addSeparator()
-        for dock in (window.controls_dock, window.explorer_dock, window.views_dock, *window.seed.docks.values()):
+        for dock in (
+            window.controls_dock,
+            window.explorer_dock,
+            window.views_dock,
+            *window.seed.docks.values(),
+        ):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addAction(self.reset_layout_action)
         help_menu = menus.addMenu("&Help")

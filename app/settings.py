@@ -23,7 +23,9 @@ DATA_SOURCE_FIELDS = ("dataset", "data_dir", "image_size", "color")
 
 
 def open_settings() -> QSettings:
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+    return QSettings(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
+    )
 
 
 def last_config(settings: QSettings) -> RunConfig | None:
@@ -61,12 +63,16 @@ def recent_data_sets(settings: QSettings) -> list[DataConfig]:
 
 
 def _store_recent(settings: QSettings, configs: list[DataConfig]) -> None:
-    settings.setValue(_RECENT_DATA, json.dumps([data_source(config) for config in configs[:RECENT_DATA_COUNT]]))
+    settings.setValue(
+        _RECENT_DATA, json.dumps([data_source(config) for config in configs[:RECENT_DATA_COUNT]])
+    )
 
 
 def remember_data_set(settings: QSettings, config: DataConfig) -> None:
     source = data_source(config)
-    _store_recent(settings, [config, *(c for c in recent_data_sets(settings) if data_source(c) != source)])
+    _store_recent(
+        settings, [config, *(c for c in recent_data_sets(settings) if data_source(c) != source)]
+    )
 
 
 def forget_data_set(settings: QSettings, config: DataConfig) -> None:

@@ -15,7 +15,9 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QAbstractSpinBox, QLineEdit, QMainWindow, QWidget
 
 _COMMAND_MODIFIERS = (
-    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier
+    Qt.KeyboardModifier.ControlModifier
+    | Qt.KeyboardModifier.AltModifier
+    | Qt.KeyboardModifier.MetaModifier
 )
 
 
@@ -35,7 +37,9 @@ class ShortcutsOverEditors(QObject):
                     editor.installEventFilter(self)
 
     def _bound_to_an_action(self, keys: QKeySequence) -> bool:
-        return any(action.isEnabled() and keys in action.shortcuts() for action in self.window.actions())
+        return any(
+            action.isEnabled() and keys in action.shortcuts() for action in self.window.actions()
+        )
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() != QEvent.Type.ShortcutOverride:

@@ -160,7 +160,9 @@ class ShownModel:
         self.generation = 0
         self.explorer = ExplorerState()
 
-    def show(self, model: ModelOnShow | None, weights: Mapping[str, torch.Tensor] | None = None) -> None:
+    def show(
+        self, model: ModelOnShow | None, weights: Mapping[str, torch.Tensor] | None = None
+    ) -> None:
         """Put `model` on show: the explorer's choices start afresh with it."""
         self.model = model
         self.weights = weights
@@ -220,14 +222,18 @@ class ExplorerState:
 
     examples: ImageDataset | None = None  # the test examples on the map
     plane: LatentPlane = field(default_factory=lambda: LatentPlane.of_dimensions(np.zeros(2), 0, 1))
-    cursor: np.ndarray = field(default_factory=lambda: np.zeros(2))  # on the plane; kept across models
+    cursor: np.ndarray = field(
+        default_factory=lambda: np.zeros(2)
+    )  # on the plane; kept across models
     selected: int | None = None  # an index into `examples`
     posterior: SelectedPosterior | None = None  # of the selected example
     label: int = 0  # the class a conditional decoder is given
     encoded: EncodedExamples | None = None
     kl_per_dim: np.ndarray | None = None  # (D,) from the run's latest snapshot, while it trains
     # The codes an interpolation runs between, chosen from the cursor or the selection.
-    interpolation_ends: dict[str, np.ndarray | None] = field(default_factory=lambda: {"start": None, "end": None})
+    interpolation_ends: dict[str, np.ndarray | None] = field(
+        default_factory=lambda: {"start": None, "end": None}
+    )
     path: np.ndarray | None = None  # an interpolation's codes (M, latent_dim), drawn on the map
     drawn: tuple[np.ndarray, np.ndarray] | None = None  # a drawn image's posterior (mean, std)
     decoded_generation: int = -1  # the weights the explorer's own copy of the model holds now

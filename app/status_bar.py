@@ -23,7 +23,9 @@ class RunStatusBar:
     def __init__(self, bar: QStatusBar, state: AppState):
         self.bar = bar
         self.state = state
-        self.presentation_hint = named(QLabel(PRESENTATION_HINT), "presentationHint", "Keyboard shortcuts")
+        self.presentation_hint = named(
+            QLabel(PRESENTATION_HINT), "presentationHint", "Keyboard shortcuts"
+        )
         bar.addWidget(self.presentation_hint, 1)
         self.presentation_hint.hide()
         self.state_label = self._label("stateLabel", "Run state", "stopping")
@@ -37,8 +39,14 @@ class RunStatusBar:
         self.speed_label = self._label("speedLabel", "Images per second", "1,000,000 img/s")
         self.device_label = self._label("deviceLabel", "Device", "cuda:0")
         self.model_label = self._label("modelLabel", "Model", "vqvae, normal prior, 256-D")
-        self.labels = (self.state_label, self.step_label, self.epoch_label, self.speed_label,
-                       self.device_label, self.model_label)  # fmt: skip
+        self.labels = (
+            self.state_label,
+            self.step_label,
+            self.epoch_label,
+            self.speed_label,
+            self.device_label,
+            self.model_label,
+        )
         state.run.status_changed.connect(self._show_status)
         state.run.started.connect(self._show_device)
         state.run.history_replaced.connect(self.refresh)
@@ -55,7 +63,9 @@ class RunStatusBar:
 
     @staticmethod
     def _fit(label: QLabel) -> None:
-        label.setFixedWidth(label.fontMetrics().horizontalAdvance(label.property("longestText")) + 12)
+        label.setFixedWidth(
+            label.fontMetrics().horizontalAdvance(label.property("longestText")) + 12
+        )
 
     def fit_to_font(self) -> None:
         for label in self.labels:
@@ -85,5 +95,7 @@ class RunStatusBar:
         self.step_label.setText(f"step {snapshot.step:,} / {budget}")
         self.epoch_label.setText(f"epoch {snapshot.epoch + snapshot.epoch_progress:,.1f}")
         self.run_progress.setVisible(not open_ended)
-        self.run_progress.setValue(round(PROGRESS_STEPS * snapshot.step / max(snapshot.total_steps, 1)))
+        self.run_progress.setValue(
+            round(PROGRESS_STEPS * snapshot.step / max(snapshot.total_steps, 1))
+        )
         self.speed_label.setText(f"{snapshot.images_per_s:,.0f} img/s")

@@ -129,7 +129,9 @@ class DataCache:
         self._lock = threading.Lock()
         self._cancel = threading.Event()
 
-    def get(self, config: DataConfig, progress: Callable[[int, int], None] | None = None) -> DataSplit:
+    def get(
+        self, config: DataConfig, progress: Callable[[int, int], None] | None = None
+    ) -> DataSplit:
         key = json.dumps(dataclasses.asdict(config), sort_keys=True)
         with self._lock:
             loading = self._loading.setdefault(key, threading.Lock())
@@ -152,9 +154,10 @@ class DataCache:
 
     def _report(self, done: int, total: int) -> None:
         if self._cancel.is_set():
-            raise DownloadCancelled("download cancelled: files downloaded completely stay, the partial one is removed")
+            raise DownloadCancelled(
+                "download cancelled: files downloaded completely stay, the partial one is removed"
+            )
         percent = 100 * done // total if total else -1
         if self._progress is not None and percent != self._last_percent:
             self._last_percent = percent
             self._progress(done, total)
-

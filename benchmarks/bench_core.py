@@ -52,7 +52,7 @@ def plain_loop(images: torch.Tensor, steps: int, batch_size: int, seed: int) -> 
     for _ in range(steps):
         if position + batch_size > len(flat):
             order, position = torch.randperm(len(flat)), 0
-        x = flat[order[position:position + batch_size]].float().div_(255)
+        x = flat[order[position : position + batch_size]].float().div_(255)
         position += batch_size
         x = (torch.rand_like(x) < x).float()
         logits, mean, log_var = model(x)
@@ -79,13 +79,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     arguments = parser.parse_args()
 
-    data_config = DataConfig(dataset="mnist", data_dir=str(MNIST_DIR)) if MNIST_DIR.is_dir() else DataConfig()
+    data_config = (
+        DataConfig(dataset="mnist", data_dir=str(MNIST_DIR)) if MNIST_DIR.is_dir() else DataConfig()
+    )
     data = load_data(data_config)
     batch_size = 128
     config = RunConfig(
         data=data_config,
         model=ModelConfig(arch="mlp", hidden=(400,), latent_dim=20),
-        train=TrainConfig(batch_size=batch_size, lr=1e-3, max_steps=arguments.steps, log_every=100, device="cpu"),
+        train=TrainConfig(
+            batch_size=batch_size, lr=1e-3, max_steps=arguments.steps, log_every=100, device="cpu"
+        ),
     )
     plain, core = [], []
     for round_index in range(arguments.rounds):
@@ -94,13 +98,26 @@ def main() -> None:
         print(f"round {round_index + 1}: plain {plain[-1]:,.0f} img/s, core {core[-1]:,.0f} img/s")
     plain_median, core_median = statistics.median(plain), statistics.median(core)
     ratio = core_median / plain_median
-    print(f"data {data.train.name}, batch {batch_size}, {arguments.steps} steps x {arguments.rounds} rounds")
-    print(f"median images/s: plain loop {plain_median:,.0f}, core {core_median:,.0f}; ratio core/plain {ratio:.3f}")
-    write_results("core", {
-        "dataset": data.train.name, "batch_size": batch_size, "steps": arguments.steps, "rounds": arguments.rounds,
-        "plain_images_per_s": plain, "core_images_per_s": core,
-        "plain_median": plain_median, "core_median": core_median, "ratio_core_over_plain": ratio,
-    })
+    print(
+        f"data {data.train.name}, batch {batch_size}, {arguments.steps} steps x {arguments.rounds} rounds"
+    )
+    print(
+        f"median images/s: plain loop {plain_median:,.0f}, core {core_median:,.0f}; ratio core/plain {ratio:.3f}"
+    )
+    write_results(
+        "core",
+        {
+            "dataset": data.train.name,
+            "batch_size": batch_size,
+            "steps": arguments.steps,
+            "rounds": arguments.rounds,
+            "plain_images_per_s": plain,
+            "core_images_per_s": core,
+            "plain_median": plain_median,
+            "core_median": core_median,
+            "ratio_core_over_plain": ratio,
+        },
+    )
 
 
 if __name__ == "__main__":

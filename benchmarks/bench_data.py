@@ -44,13 +44,17 @@ def split_size(config: DataConfig) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mnist-dir", default=str(MNIST_DIR), help="folder with the four MNIST .gz files")
+    parser.add_argument(
+        "--mnist-dir", default=str(MNIST_DIR), help="folder with the four MNIST .gz files"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     arguments = parser.parse_args()
     os.environ["VAE_STUDIO_CACHE_DIR"] = tempfile.mkdtemp()
 
     # Drawn first: `load_data` then reads the glyphs from the cache.
-    cases = {"glyphs drawn (no cache)": (lambda: len(make_glyphs(DEFAULT_SIZE)), GENERATED_TARGET_S)}
+    cases = {
+        "glyphs drawn (no cache)": (lambda: len(make_glyphs(DEFAULT_SIZE)), GENERATED_TARGET_S)
+    }
     for name in GENERATED_SETS:
         label = "glyphs (from the cache)" if name == "glyphs" else f"{name} (default size)"
         cases[label] = (lambda name=name: split_size(DataConfig(dataset=name)), GENERATED_TARGET_S)
@@ -64,8 +68,15 @@ def main() -> int:
     print(f"{'data set':28} {'examples':>9} {'median s':>9} {'target s':>9}")
     for label, (load, target) in cases.items():
         seconds, examples = median_time(load, arguments.repeats)
-        results[label] = {"median_s": round(seconds, 4), "examples": examples, "target_s": target, "meets_target": seconds < target}
-        print(f"{label:28} {examples:>9,} {seconds:>9.3f} {target:>9.1f}{'' if seconds < target else '  SLOW'}")
+        results[label] = {
+            "median_s": round(seconds, 4),
+            "examples": examples,
+            "target_s": target,
+            "meets_target": seconds < target,
+        }
+        print(
+            f"{label:28} {examples:>9,} {seconds:>9.3f} {target:>9.1f}{'' if seconds < target else '  SLOW'}"
+        )
 
     write_results("data", {"repeats": arguments.repeats, "results": results})
     return 0 if all(result["meets_target"] for result in results.values()) else 1

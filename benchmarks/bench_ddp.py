@@ -38,12 +38,18 @@ COLLECTIVE_REPEATS = 200
 
 
 def _config(steps: int) -> RunConfig:
-    data = DataConfig(dataset="mnist", data_dir=str(MNIST_DIR)) if MNIST_DIR.is_dir() else DataConfig()
+    data = (
+        DataConfig(dataset="mnist", data_dir=str(MNIST_DIR)) if MNIST_DIR.is_dir() else DataConfig()
+    )
     return RunConfig(
         data=data,
         model=ModelConfig(arch="mlp", hidden=(400,), latent_dim=20),
         train=TrainConfig(
-            batch_size=BATCH_SIZE, max_steps=WARM_UP_STEPS + steps, log_every=WARM_UP_STEPS, heldout_every=0, device="cpu"
+            batch_size=BATCH_SIZE,
+            max_steps=WARM_UP_STEPS + steps,
+            log_every=WARM_UP_STEPS,
+            heldout_every=0,
+            device="cpu",
         ),
     )
 
@@ -77,18 +83,42 @@ def worker(steps: int, results: Path) -> None:
     team.close()
     if team.leader:
         step_s = BATCH_SIZE / images_per_s
-        results.write_text(json.dumps({
-            "images_per_s": images_per_s, "step_s": step_s, "gradient_values": len(gradients),
-            "all_reduce_s": all_reduce_s, "stop_vote_s": vote_s, "all_reduce_share": (all_reduce_s + vote_s) / step_s,
-        }))  # fmt: skip
+        results.write_text(
+            json.dumps(
+                {
+                    "images_per_s": images_per_s,
+                    "step_s": step_s,
+                    "gradient_values": len(gradients),
+                    "all_reduce_s": all_reduce_s,
+                    "stop_vote_s": vote_s,
+                    "all_reduce_share": (all_reduce_s + vote_s) / step_s,
+                }
+            )
+        )
 
 
 def _two_processes(steps: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         results = Path(folder) / "figures.json"
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", __file__,
-                   "--worker", str(results), "--steps", str(steps)]  # fmt: skip
-        subprocess.run(command, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True, capture_output=True)
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            __file__,
+            "--worker",
+            str(results),
+            "--steps",
+            str(steps),
+        ]
+        subprocess.run(
+            command,
+            cwd=ROOT,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            check=True,
+            capture_output=True,
+        )
         return json.loads(results.read_text())
 
 
@@ -114,24 +144,39 @@ def main() -> None:
         single.append(_one_process(arguments.steps, threads=2))
         one_thread.append(_one_process(arguments.steps, threads=1))
         double.append(_two_processes(arguments.steps))
-        print(f"round {round_index + 1}: 1 process x 2 threads {single[-1]:,.0f} img/s "
-              f"(x 1 thread {one_thread[-1]:,.0f}), 2 processes x 1 thread {double[-1]['images_per_s']:,.0f} img/s, "
-              f"all-reduce share {double[-1]['all_reduce_share']:.1%}")  # fmt: skip
+        print(
+            f"round {round_index + 1}: 1 process x 2 threads {single[-1]:,.0f} img/s "
+            f"(x 1 thread {one_thread[-1]:,.0f}), 2 processes x 1 thread {double[-1]['images_per_s']:,.0f} img/s, "
+            f"all-reduce share {double[-1]['all_reduce_share']:.1%}"
+        )
     single_median, one_thread_median = statistics.median(single), statistics.median(one_thread)
     double_median = statistics.median(figures["images_per_s"] for figures in double)
     share = statistics.median(figures["all_reduce_share"] for figures in double)
     ratio = double_median / single_median
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    print(f"median images/s: 1 process x 2 threads {single_median:,.0f} (x 1 thread {one_thread_median:,.0f}), "
-          f"2 processes x 1 thread {double_median:,.0f}; ratio {ratio:.3f}; all-reduce share per step {share:.1%} "
-          f"(load average {load})")  # fmt: skip
-    write_results("ddp", {
-        "dataset": _config(1).data.dataset, "global_batch": BATCH_SIZE, "steps": arguments.steps,
-        "rounds": arguments.rounds, "one_process_images_per_s": single, "two_processes": double,
-        "one_process_one_thread_images_per_s": one_thread, "one_process_one_thread_median": one_thread_median,
-        "one_process_median": single_median, "two_processes_median": double_median,
-        "ratio_two_processes_over_one": ratio, "all_reduce_share_median": share, "load_average_1min": load,
-    })  # fmt: skip
+    print(
+        f"median images/s: 1 process x 2 threads {single_median:,.0f} (x 1 thread {one_thread_median:,.0f}), "
+        f"2 processes x 1 thread {double_median:,.0f}; ratio {ratio:.3f}; all-reduce share per step {share:.1%} "
+        f"(load average {load})"
+    )
+    write_results(
+        "ddp",
+        {
+            "dataset": _config(1).data.dataset,
+            "global_batch": BATCH_SIZE,
+            "steps": arguments.steps,
+            "rounds": arguments.rounds,
+            "one_process_images_per_s": single,
+            "two_processes": double,
+            "one_process_one_thread_images_per_s": one_thread,
+            "one_process_one_thread_median": one_thread_median,
+            "one_process_median": single_median,
+            "two_processes_median": double_median,
+            "ratio_two_processes_over_one": ratio,
+            "all_reduce_share_median": share,
+            "load_average_1min": load,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -119,7 +119,10 @@ def measure_drag(explorer, moves: int) -> tuple[list[float], list[float]]:
         now = time.perf_counter()
         # The latest tick that has passed: ticks missed while the loop was blocked are merged,
         # as Qt merges queued mouse moves.
-        tick = schedule["next"] + math.floor((now - schedule["next"]) / MOVE_INTERVAL_S) * MOVE_INTERVAL_S
+        tick = (
+            schedule["next"]
+            + math.floor((now - schedule["next"]) / MOVE_INTERVAL_S) * MOVE_INTERVAL_S
+        )
         due.append(tick)
         waits.append((now - tick) * 1000)
         radius = 0.5 + 1.5 * index / moves
@@ -160,8 +163,11 @@ def measure_view_changes(app, explorer, count: int) -> dict[str, list[float]]:
             half = float(np.clip(half * (1.25 if rng.random() < 0.5 else 0.8), 0.5, 5.0))
         before = len(refreshed)
         start = time.perf_counter()
-        view.setRange(xRange=(centre[0] - half, centre[0] + half), yRange=(centre[1] - half, centre[1] + half),
-                      padding=0)  # fmt: skip
+        view.setRange(
+            xRange=(centre[0] - half, centre[0] + half),
+            yRange=(centre[1] - half, centre[1] + half),
+            padding=0,
+        )
         while len(refreshed) == before:
             app.processEvents()
         times[kind].append((refreshed[-1] - start) * 1000)
@@ -176,8 +182,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=300)
     parser.add_argument("--views", type=int, default=80, help="pans and zooms, half each")
-    parser.add_argument("--switch-interval-ms", type=float, default=None,
-                        help="Python's GIL switch interval (default 5 ms): the GUI thread's longest wait for the GIL")
+    parser.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        default=None,
+        help="Python's GIL switch interval (default 5 ms): the GUI thread's longest wait for the GIL",
+    )
     args = parser.parse_args()
     if args.switch_interval_ms:
         sys.setswitchinterval(args.switch_interval_ms / 1000)
@@ -190,7 +200,9 @@ def main() -> int:
         model=model_config,
         train=TrainConfig(batch_size=128, epochs=1000, log_every=10, seed=0, device="cpu"),
     )
-    use_torch_threads(TRAINING_THREADS)  # this thread decodes for the explorer, as the window's does
+    use_torch_threads(
+        TRAINING_THREADS
+    )  # this thread decodes for the explorer, as the window's does
     shown = ShownModel()
     explorer = LatentExplorer(shown)
     window = QWidget()
@@ -205,7 +217,10 @@ def main() -> int:
     with BackgroundTraining(config, data, relay) as training:
         complete = training.trainer.config
         viewer = build_model(complete.model)
-        shown.show(ModelOnShow(complete, viewer.capabilities, "run", data.test, viewer=viewer), viewer.state_dict())
+        shown.show(
+            ModelOnShow(complete, viewer.capabilities, "run", data.test, viewer=viewer),
+            viewer.state_dict(),
+        )
         pump_for(app, 2.0)  # warm up: first weights, the test set encoded
         drag, drag_waits = measure_drag(explorer, args.moves)
         training_views = measure_view_changes(app, explorer, args.views)
@@ -234,8 +249,10 @@ def main() -> int:
     }
     for name, figures in results.items():
         if isinstance(figures, dict) and "median_ms" in figures:
-            print(f"{name:36s} median {figures['median_ms']:7.2f} ms   p95 {figures['p95_ms']:7.2f} ms   "
-                  f"max {figures['max_ms']:7.2f} ms   (n={figures['count']})")  # fmt: skip
+            print(
+                f"{name:36s} median {figures['median_ms']:7.2f} ms   p95 {figures['p95_ms']:7.2f} ms   "
+                f"max {figures['max_ms']:7.2f} ms   (n={figures['count']})"
+            )
     print(f"training ran {steps} steps and sent {snapshots} snapshots meanwhile")
     # The default run writes explorer.json; a variant keeps its own file.
     variant = f"_switch{args.switch_interval_ms:g}ms" if args.switch_interval_ms else ""

@@ -39,7 +39,10 @@ ROWS = {
     "vamp": ("ELBO", dict(family="vae", prior="vamp", prior_components=100)),
     "mog": ("ELBO", dict(family="vae", prior="mog", prior_components=10)),
     "cvae": ("ELBO (of log p(x|y))", dict(family="cvae", prior="normal")),
-    "vqvae": ("VQ", dict(family="vqvae", latent_dim=8, codebook_size=64, code_positions=16, codebook_ema=True)),
+    "vqvae": (
+        "VQ",
+        dict(family="vqvae", latent_dim=8, codebook_size=64, code_positions=16, codebook_ema=True),
+    ),
 }
 
 
@@ -50,10 +53,17 @@ def write_png(path: Path, pixels: np.ndarray) -> None:
     raw = b"".join(b"\x00" + rows[r].tobytes() for r in range(height))  # filter type 0 per row
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def tile(images: torch.Tensor, columns: int, gap: int = 2, zoom: int = 2) -> np.ndarray:
@@ -63,7 +73,10 @@ def tile(images: torch.Tensor, columns: int, gap: int = 2, zoom: int = 2) -> np.
     rows = -(-count // columns)
     canvas = np.ones((rows * (height + gap) + gap, columns * (width + gap) + gap))
     for index, image in enumerate(images[:, 0].cpu().numpy()):
-        top, left = gap + (index // columns) * (height + gap), gap + (index % columns) * (width + gap)
+        top, left = (
+            gap + (index // columns) * (height + gap),
+            gap + (index % columns) * (width + gap),
+        )
         canvas[top : top + height, left : left + width] = image
     return canvas
 
@@ -84,16 +97,23 @@ def save_vq_pictures(model, test) -> list[str]:
 
 def run_row(name: str, data, arguments) -> dict:
     objective, settings = ROWS[name]
-    model_settings = dict(hidden=(arguments.hidden,), latent_dim=arguments.latent_dim, likelihood="bernoulli")
+    model_settings = dict(
+        hidden=(arguments.hidden,), latent_dim=arguments.latent_dim, likelihood="bernoulli"
+    )
     model_settings.update(settings)
     config = RunConfig(
         data=DataConfig(dataset="mnist", data_dir=arguments.data_dir),
         model=ModelConfig(**model_settings),
-        train=TrainConfig(batch_size=128, max_steps=arguments.steps, log_every=500, seed=0, device="cpu"),
+        train=TrainConfig(
+            batch_size=128, max_steps=arguments.steps, log_every=500, seed=0, device="cpu"
+        ),
     )
     trainer = Trainer(config, data)
     for snapshot in trainer.run():
-        print(f"  {name} step {snapshot.step:>6,}  loss {snapshot.loss:8.2f}  {snapshot.images_per_s:8,.0f} img/s", file=sys.stderr)
+        print(
+            f"  {name} step {snapshot.step:>6,}  loss {snapshot.loss:8.2f}  {snapshot.images_per_s:8,.0f} img/s",
+            file=sys.stderr,
+        )
     model = trainer.model
     is_vq = model_settings["family"] == "vqvae"
     row = {
@@ -104,14 +124,23 @@ def run_row(name: str, data, arguments) -> dict:
     }
     start = time.perf_counter()
     if is_vq:
-        row["code_prior_fit_nll"] = round(fit_code_prior(model, data.train, steps=arguments.prior_steps), 2)
+        row["code_prior_fit_nll"] = round(
+            fit_code_prior(model, data.train, steps=arguments.prior_steps), 2
+        )
         results = evaluate_model(model, data.test, iw_samples=1, limit=arguments.limit)
-        row.update({key: round(results[key], 3) for key in ("perplexity", "codebook_usage", "code_prior_nll")})
+        row.update(
+            {
+                key: round(results[key], 3)
+                for key in ("perplexity", "codebook_usage", "code_prior_nll")
+            }
+        )
         row["codebook_size"] = results["codebook_size"]
         row["bound_with_code_prior"] = round(-(results["recon"] + results["code_prior_nll"]), 2)
         row["pictures"] = save_vq_pictures(model, data.test)
     else:
-        results = evaluate_model(model, data.test, iw_samples=arguments.iw_eval, limit=arguments.limit)
+        results = evaluate_model(
+            model, data.test, iw_samples=arguments.iw_eval, limit=arguments.limit
+        )
         row["log_likelihood_is"] = round(results["log_likelihood_is"], 2)
     row["evaluate_s"] = round(time.perf_counter() - start, 1)
     row["test_elbo"] = round(results["elbo"], 2)
@@ -121,13 +150,24 @@ def run_row(name: str, data, arguments) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=str(MNIST_DIR), help="folder with the four MNIST .gz files")
-    parser.add_argument("--steps", type=int, default=5000, help="training steps of batch 128 for every row")
+    parser.add_argument(
+        "--data-dir", default=str(MNIST_DIR), help="folder with the four MNIST .gz files"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=5000, help="training steps of batch 128 for every row"
+    )
     parser.add_argument("--hidden", type=int, default=300)
     parser.add_argument("--latent-dim", type=int, default=16)
     parser.add_argument("--limit", type=int, default=1000, help="test images evaluated")
-    parser.add_argument("--iw-eval", type=int, default=500, help="importance samples per test image")
-    parser.add_argument("--prior-steps", type=int, default=1000, help="steps fitting the VQ-VAE code prior after training")
+    parser.add_argument(
+        "--iw-eval", type=int, default=500, help="importance samples per test image"
+    )
+    parser.add_argument(
+        "--prior-steps",
+        type=int,
+        default=1000,
+        help="steps fitting the VQ-VAE code prior after training",
+    )
     parser.add_argument("--rows", default=",".join(ROWS), help=f"a subset of {','.join(ROWS)}")
     # One thread by default: on cores shared with other work, a second thread mostly waits for it.
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
@@ -137,26 +177,40 @@ def main() -> int:
     data = load_data(DataConfig(dataset="mnist", data_dir=arguments.data_dir))
     rows = [run_row(name, data, arguments) for name in arguments.rows.split(",")]
 
-    print(f"\nMNIST, MLP {arguments.hidden} hidden, latent {arguments.latent_dim}, {arguments.steps:,} steps of 128;"
-          f" test: first {arguments.limit:,} images, IS with K = {arguments.iw_eval}")
-    print(f"| {'model':6} | {'prior':28} | {'objective':20} | {'test ELBO':>9} | {'IS log-lik':>10} | {'train s':>7} | {'eval s':>6} |")
+    print(
+        f"\nMNIST, MLP {arguments.hidden} hidden, latent {arguments.latent_dim}, {arguments.steps:,} steps of 128;"
+        f" test: first {arguments.limit:,} images, IS with K = {arguments.iw_eval}"
+    )
+    print(
+        f"| {'model':6} | {'prior':28} | {'objective':20} | {'test ELBO':>9} | {'IS log-lik':>10} | {'train s':>7} | {'eval s':>6} |"
+    )
     print(f"|{'-' * 8}|{'-' * 30}|{'-' * 22}|{'-' * 11}|{'-' * 12}|{'-' * 9}|{'-' * 8}|")
     for row in rows:
-        likelihood = f"{row['log_likelihood_is']:10.2f}" if "log_likelihood_is" in row else f"{'n/a':>10}"
-        print(f"| {row['model']:6} | {row['prior']:28} | {row['objective']:20} | {row['test_elbo']:9.2f} | {likelihood} |"
-              f" {row['train_s']:7.1f} | {row['evaluate_s']:6.1f} |")
+        likelihood = (
+            f"{row['log_likelihood_is']:10.2f}" if "log_likelihood_is" in row else f"{'n/a':>10}"
+        )
+        print(
+            f"| {row['model']:6} | {row['prior']:28} | {row['objective']:20} | {row['test_elbo']:9.2f} | {likelihood} |"
+            f" {row['train_s']:7.1f} | {row['evaluate_s']:6.1f} |"
+        )
     by_label = dict(zip(arguments.rows.split(","), rows))
     checks = {}
     if {"vae", "iwae"} <= by_label.keys():
-        checks["iwae_beats_elbo_on_is_log_likelihood"] = by_label["iwae"]["log_likelihood_is"] > by_label["vae"]["log_likelihood_is"]
+        checks["iwae_beats_elbo_on_is_log_likelihood"] = (
+            by_label["iwae"]["log_likelihood_is"] > by_label["vae"]["log_likelihood_is"]
+        )
     if {"vae", "vamp"} <= by_label.keys():
-        checks["vamp_beats_normal_on_is_log_likelihood"] = by_label["vamp"]["log_likelihood_is"] > by_label["vae"]["log_likelihood_is"]
+        checks["vamp_beats_normal_on_is_log_likelihood"] = (
+            by_label["vamp"]["log_likelihood_is"] > by_label["vae"]["log_likelihood_is"]
+        )
     if "vqvae" in by_label:
         vq = by_label["vqvae"]
         checks["vq_perplexity_above_half_the_codebook"] = vq["perplexity"] > vq["codebook_size"] / 2
-        print(f"VQ-VAE: perplexity {vq['perplexity']:.1f} of {vq['codebook_size']} codes, usage {vq['codebook_usage']:.0%},"
-              f" code prior NLL {vq['code_prior_nll']:.1f} nats, bound with the code prior {vq['bound_with_code_prior']:.1f};"
-              f" pictures: {', '.join(vq['pictures'])}")
+        print(
+            f"VQ-VAE: perplexity {vq['perplexity']:.1f} of {vq['codebook_size']} codes, usage {vq['codebook_usage']:.0%},"
+            f" code prior NLL {vq['code_prior_nll']:.1f} nats, bound with the code prior {vq['bound_with_code_prior']:.1f};"
+            f" pictures: {', '.join(vq['pictures'])}"
+        )
     for name, passed in checks.items():
         print(f"{name}: {'yes' if passed else 'NO'}")
 

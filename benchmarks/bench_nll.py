@@ -63,10 +63,16 @@ def step_flops(trainer: Trainer) -> float:
         passes = 3 if inputs[0].requires_grad else 2
         counted.append(passes * 2 * rows * layer.in_features * layer.out_features)
 
-    hooks = [module.register_forward_hook(count) for module in trainer.model.modules() if isinstance(module, nn.Linear)]
+    hooks = [
+        module.register_forward_hook(count)
+        for module in trainer.model.modules()
+        if isinstance(module, nn.Linear)
+    ]
     try:
         images, labels = trainer.data.batch(torch.arange(trainer.config.train.batch_size))
-        trainer.model.loss(trainer.model.observe(images, trainer.generator), labels, generator=trainer.generator)
+        trainer.model.loss(
+            trainer.model.observe(images, trainer.generator), labels, generator=trainer.generator
+        )
     finally:
         for hook in hooks:
             hook.remove()
@@ -75,8 +81,12 @@ def step_flops(trainer: Trainer) -> float:
 
 def steps_per_second(config: RunConfig, data, steps: int = CALIBRATION_STEPS) -> float:
     """The step rate of a throwaway run, after a few warm-up steps."""
-    trainer = Trainer(dataclasses.replace(config, train=dataclasses.replace(config.train, max_steps=10 + steps,
-                                                                              log_every=10)), data)  # fmt: skip
+    trainer = Trainer(
+        dataclasses.replace(
+            config, train=dataclasses.replace(config.train, max_steps=10 + steps, log_every=10)
+        ),
+        data,
+    )
     run = trainer.run()
     next(run)
     start = time.perf_counter()
@@ -90,12 +100,21 @@ def train_within(config: RunConfig, data, minutes: float, label: str) -> tuple[T
     it), and a stop at the deadline should the machine slow down."""
     rate = steps_per_second(config, data)
     steps = max(1, int(rate * minutes * 60 * 0.97))
-    print(f"[{label}] {rate:.1f} steps/s measured: training {steps:,} steps within {minutes:g} min", flush=True)
-    return train(dataclasses.replace(config, train=dataclasses.replace(config.train, max_steps=steps)), data, label,
-                 deadline_s=minutes * 60)  # fmt: skip
+    print(
+        f"[{label}] {rate:.1f} steps/s measured: training {steps:,} steps within {minutes:g} min",
+        flush=True,
+    )
+    return train(
+        dataclasses.replace(config, train=dataclasses.replace(config.train, max_steps=steps)),
+        data,
+        label,
+        deadline_s=minutes * 60,
+    )
 
 
-def train(config: RunConfig, data, label: str, deadline_s: float = float("inf")) -> tuple[Trainer, dict]:
+def train(
+    config: RunConfig, data, label: str, deadline_s: float = float("inf")
+) -> tuple[Trainer, dict]:
     """Train to the config's budget, or until `deadline_s` of training time."""
     trainer = Trainer(config, data)
     for snapshot in trainer.run():
@@ -103,44 +122,87 @@ def train(config: RunConfig, data, label: str, deadline_s: float = float("inf"))
             trainer.stop()
     epochs = trainer.step / trainer.steps_per_epoch
     figures = {
-        "train_minutes": trainer.wall_time_s / 60, "steps": trainer.step, "epochs": epochs,
-        "steps_per_s": trainer.step / trainer.wall_time_s, "final_train_loss": snapshot.loss,
-    }  # fmt: skip
-    print(f"[{label}] trained {trainer.step:,} steps, {epochs:.1f} epochs in {figures['train_minutes']:.1f} min; "
-          f"last training loss {snapshot.loss:.2f}", flush=True)  # fmt: skip
+        "train_minutes": trainer.wall_time_s / 60,
+        "steps": trainer.step,
+        "epochs": epochs,
+        "steps_per_s": trainer.step / trainer.wall_time_s,
+        "final_train_loss": snapshot.loss,
+    }
+    print(
+        f"[{label}] trained {trainer.step:,} steps, {epochs:.1f} epochs in {figures['train_minutes']:.1f} min; "
+        f"last training loss {snapshot.loss:.2f}",
+        flush=True,
+    )
     return trainer, figures
 
 
 def evaluate(trainer: Trainer, data, iw_samples: int, limit: int | None, label: str) -> dict:
     bar = EvaluationBar(f"[{label}] K = {iw_samples:,}")
     try:
-        results = evaluate_model(trainer.model, data.test, iw_samples=iw_samples, limit=limit, progress=bar)
+        results = evaluate_model(
+            trainer.model, data.test, iw_samples=iw_samples, limit=limit, progress=bar
+        )
     finally:
         bar.close()
-    print(f"[{label}] test ELBO {results['elbo']:.2f} ± {results['elbo_se']:.2f}, IS log-likelihood "
-          f"(K = {iw_samples:,}, {results['examples']:,} images) {results['log_likelihood_is']:.2f} ± "
-          f"{results['log_likelihood_is_se']:.2f} nats; active units {results.get('active_units_per_layer', results['active_units'])}; "
-          f"evaluated in {results['seconds'] / 60:.1f} min", flush=True)  # fmt: skip
-    keys = ("examples", "elbo", "elbo_se", "log_likelihood_is", "log_likelihood_is_se", "active_units",
-            "active_units_per_layer", "seconds")  # fmt: skip
+    print(
+        f"[{label}] test ELBO {results['elbo']:.2f} ± {results['elbo_se']:.2f}, IS log-likelihood "
+        f"(K = {iw_samples:,}, {results['examples']:,} images) {results['log_likelihood_is']:.2f} ± "
+        f"{results['log_likelihood_is_se']:.2f} nats; active units {results.get('active_units_per_layer', results['active_units'])}; "
+        f"evaluated in {results['seconds'] / 60:.1f} min",
+        flush=True,
+    )
+    keys = (
+        "examples",
+        "elbo",
+        "elbo_se",
+        "log_likelihood_is",
+        "log_likelihood_is_se",
+        "active_units",
+        "active_units_per_layer",
+        "seconds",
+    )
     return {key: results[key] for key in keys if key in results}
 
 
 def speed(trainer: Trainer, rate: float, ceiling: float, label: str) -> dict:
     flops = step_flops(trainer)
     achieved = flops * rate / 1e9
-    print(f"[{label}] {flops / 1e6:.1f} MFLOP a step x {rate:.1f} steps/s = {achieved:.1f} GFLOP/s, "
-          f"{achieved / ceiling:.0%} of the {ceiling:.1f} GFLOP/s ceiling", flush=True)  # fmt: skip
-    return {"mflop_per_step": flops / 1e6, "gflop_per_s": achieved, "share_of_ceiling": achieved / ceiling}
+    print(
+        f"[{label}] {flops / 1e6:.1f} MFLOP a step x {rate:.1f} steps/s = {achieved:.1f} GFLOP/s, "
+        f"{achieved / ceiling:.0%} of the {ceiling:.1f} GFLOP/s ceiling",
+        flush=True,
+    )
+    return {
+        "mflop_per_step": flops / 1e6,
+        "gflop_per_s": achieved,
+        "share_of_ceiling": achieved / ceiling,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0, help="training budget of the preset's model (0: skip)")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=30.0,
+        help="training budget of the preset's model (0: skip)",
+    )
     parser.add_argument("--iw-samples", type=int, default=5000)
-    parser.add_argument("--limit", type=int, default=None, help="evaluate the first N test images (default all)")
-    parser.add_argument("--compare-epochs", type=int, default=50, help="budget of each model in the one- vs two-layer comparison (0: skip)")
-    parser.add_argument("--threads", type=int, default=None, help="torch's threads (default: the preset's, else a thread a core)")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="evaluate the first N test images (default all)"
+    )
+    parser.add_argument(
+        "--compare-epochs",
+        type=int,
+        default=50,
+        help="budget of each model in the one- vs two-layer comparison (0: skip)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch's threads (default: the preset's, else a thread a core)",
+    )
     arguments = parser.parse_args()
     if arguments.threads is not None:
         torch.set_num_threads(arguments.threads)
@@ -148,18 +210,28 @@ def main() -> None:
         sys.exit(f"MNIST not found in {MNIST_DIR}")
     started = time.perf_counter()
     preset = load_preset(PRESET)
-    config = dataclasses.replace(preset.config, data=dataclasses.replace(preset.config.data, data_dir=str(MNIST_DIR)))
+    config = dataclasses.replace(
+        preset.config, data=dataclasses.replace(preset.config.data, data_dir=str(MNIST_DIR))
+    )
     if arguments.threads is None and config.train.threads is not None:  # what `main.py train` does
         torch.set_num_threads(config.train.threads)
     data = load_data(config.data)
     one_layer = dataclasses.replace(config, model=dataclasses.replace(config.model, **ONE_LAYER))
-    figures: dict = {"preset": PRESET, "config": config.to_dict(), "iw_samples": arguments.iw_samples,
-                     "limit": arguments.limit, "threads": torch.get_num_threads()}  # fmt: skip
+    figures: dict = {
+        "preset": PRESET,
+        "config": config.to_dict(),
+        "iw_samples": arguments.iw_samples,
+        "limit": arguments.limit,
+        "threads": torch.get_num_threads(),
+    }
 
     clock = time.perf_counter()
     ceiling = matmul_ceiling()
-    print(f"float32 matmul ceiling: {ceiling:.1f} GFLOP/s on {torch.get_num_threads()} threads "
-          f"(measured in {time.perf_counter() - clock:.0f} s)", flush=True)  # fmt: skip
+    print(
+        f"float32 matmul ceiling: {ceiling:.1f} GFLOP/s on {torch.get_num_threads()} threads "
+        f"(measured in {time.perf_counter() - clock:.0f} s)",
+        flush=True,
+    )
     figures["matmul_ceiling_gflop_per_s"] = ceiling
 
     for label, model_config in (("one-layer", one_layer), ("two-layer", config)):
@@ -171,21 +243,37 @@ def main() -> None:
 
     if arguments.minutes > 0:
         trainer, trained = train_within(config, data, arguments.minutes, PRESET)
-        figures["nll_run"] = {**trained, **evaluate(trainer, data, arguments.iw_samples, arguments.limit, PRESET)}
+        figures["nll_run"] = {
+            **trained,
+            **evaluate(trainer, data, arguments.iw_samples, arguments.limit, PRESET),
+        }
         figures["nll_run"]["test_nll"] = -figures["nll_run"]["log_likelihood_is"]
-        print(f"[{PRESET}] test NLL {figures['nll_run']['test_nll']:.2f} ± {figures['nll_run']['log_likelihood_is_se']:.2f} "
-              f"nats after {trained['train_minutes']:.1f} min and {trained['epochs']:.1f} epochs", flush=True)  # fmt: skip
+        print(
+            f"[{PRESET}] test NLL {figures['nll_run']['test_nll']:.2f} ± {figures['nll_run']['log_likelihood_is_se']:.2f} "
+            f"nats after {trained['train_minutes']:.1f} min and {trained['epochs']:.1f} epochs",
+            flush=True,
+        )
 
     if arguments.compare_epochs > 0:
         for label, model_config in (("one-layer", one_layer), ("two-layer", config)):
-            budget = dataclasses.replace(model_config.train, epochs=arguments.compare_epochs, max_steps=None)
+            budget = dataclasses.replace(
+                model_config.train, epochs=arguments.compare_epochs, max_steps=None
+            )
             trainer, trained = train(dataclasses.replace(model_config, train=budget), data, label)
-            figures[f"compare_{label}"] = {**trained, **evaluate(trainer, data, arguments.iw_samples, arguments.limit, label)}
-        one, two = (figures[f"compare_{label}"]["log_likelihood_is"] for label in ("one-layer", "two-layer"))
+            figures[f"compare_{label}"] = {
+                **trained,
+                **evaluate(trainer, data, arguments.iw_samples, arguments.limit, label),
+            }
+        one, two = (
+            figures[f"compare_{label}"]["log_likelihood_is"] for label in ("one-layer", "two-layer")
+        )
         figures["compare_epochs"] = arguments.compare_epochs
         figures["two_layer_beats_one_layer"] = two > one
-        print(f"at {arguments.compare_epochs} epochs each: one-layer {one:.2f}, two-layer {two:.2f} nats "
-              f"({'two-layer ahead' if two > one else 'one-layer ahead'})", flush=True)  # fmt: skip
+        print(
+            f"at {arguments.compare_epochs} epochs each: one-layer {one:.2f}, two-layer {two:.2f} nats "
+            f"({'two-layer ahead' if two > one else 'one-layer ahead'})",
+            flush=True,
+        )
     figures["total_minutes"] = (time.perf_counter() - started) / 60
     print(f"total {figures['total_minutes']:.1f} min")
     write_results("nll", figures)

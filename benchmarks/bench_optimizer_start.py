@@ -34,7 +34,9 @@ def first_steps(mode: str) -> dict[str, float]:
     from vae_core.training.optimizer import make_adam, warm_up_optimizer
 
     if mode.startswith("torch.optim"):
-        optimizer_module._kernel_adam_runs = lambda device, dtype: False  # as a torch without the op
+        optimizer_module._kernel_adam_runs = lambda device, dtype: (
+            False
+        )  # as a torch without the op
     figures = {}
     if mode.endswith("warmed"):
         started = time.perf_counter()
@@ -42,7 +44,9 @@ def first_steps(mode: str) -> dict[str, float]:
         warm_up.start()
         warm_up.join()
         figures["warm_up_s"] = time.perf_counter() - started
-    model = torch.nn.Sequential(torch.nn.Linear(784, 400), torch.nn.ReLU(), torch.nn.Linear(400, 20))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 400), torch.nn.ReLU(), torch.nn.Linear(400, 20)
+    )
     inputs = torch.rand(128, 784)
     for name in ("first_step_s", "second_step_s"):
         model(inputs).pow(2).mean().backward()
@@ -55,7 +59,9 @@ def first_steps(mode: str) -> dict[str, float]:
 
 
 def in_a_fresh_process(mode: str) -> dict[str, float]:
-    finished = subprocess.run([sys.executable, __file__, "--child", mode], capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, __file__, "--child", mode], capture_output=True, text=True, check=True
+    )
     return json.loads(finished.stdout.splitlines()[-1])
 
 
@@ -73,16 +79,23 @@ def main() -> None:
         for mode in MODES:
             runs[mode].append(in_a_fresh_process(mode))
     medians = {
-        mode: {name: statistics.median(run[name] for run in runs[mode]) for name in runs[mode][0]} for mode in MODES
+        mode: {name: statistics.median(run[name] for run in runs[mode]) for name in runs[mode][0]}
+        for mode in MODES
     }
     print(f"{arguments.processes} fresh processes of each, medians:")
     for mode, figures in medians.items():
-        warm_up = f"warm-up {figures['warm_up_s']:.3f} s on a background thread, then " if "warm_up_s" in figures else ""
+        warm_up = (
+            f"warm-up {figures['warm_up_s']:.3f} s on a background thread, then "
+            if "warm_up_s" in figures
+            else ""
+        )
         print(
             f"  {mode:18s} {warm_up}first step {figures['first_step_s']:.3f} s, "
             f"second {figures['second_step_s'] * 1000:.1f} ms"
         )
-    write_results("optimizer_start", {"processes": arguments.processes, "runs": runs, "medians": medians})
+    write_results(
+        "optimizer_start", {"processes": arguments.processes, "runs": runs, "medians": medians}
+    )
 
 
 if __name__ == "__main__":

@@ -148,12 +148,21 @@ def time_aggregate(window: MainWindow, rounds: int, page: bool) -> tuple[float, 
         show_tab(window, "Aggregate posterior")
     shown, state = window.state.shown, window.state.shown.explorer
     passes, draws, encoder = [], [], None
-    for _ in range(rounds + 1):  # the first builds the pass's own model copy, which the window keeps
+    for _ in range(
+        rounds + 1
+    ):  # the first builds the pass's own model copy, which the window keeps
         request = AggregateRequest(
-            model=shown.model, weights=shown.weights, examples=state.examples, encoder=encoder, components=None,
-            plane=state.plane, visible_range=window.explorer.map.visible_range(), holes=True, page=page,
+            model=shown.model,
+            weights=shown.weights,
+            examples=state.examples,
+            encoder=encoder,
+            components=None,
+            plane=state.plane,
+            visible_range=window.explorer.map.visible_range(),
+            holes=True,
+            page=page,
             label=state.label,
-        )  # fmt: skip
+        )
         started = time.perf_counter()
         answer = refresh_aggregate(request)
         passes.append(time.perf_counter() - started)
@@ -187,8 +196,11 @@ def time_compare(window: MainWindow, rounds: int) -> float:
     long_rows[:, 0] = np.arange(len(long_rows))
     config = window.state.run.config
     for beta in (0.5, 1.0, 2.0, 4.0, 8.0):
-        runs.add(f"β {beta}", dataclasses.replace(config, train=dataclasses.replace(config.train, beta=beta)),
-                 long_rows * (1 + beta / 100))  # fmt: skip
+        runs.add(
+            f"β {beta}",
+            dataclasses.replace(config, train=dataclasses.replace(config.train, beta=beta)),
+            long_rows * (1 + beta / 100),
+        )
     show_tab(window, "Compare runs")
     return time_redraw(window.seed.compare, window.seed.compare.refresh, rounds)
 
@@ -201,7 +213,9 @@ def time_lesson(window: MainWindow, rounds: int) -> tuple[float, float]:
     shipped = read_lesson(lesson_files()["03-elbo-identity"])
     path = write_lesson(
         Path(tempfile.mkdtemp()) / "lesson.toml",
-        dataclasses.replace(shipped, steps=[dataclasses.replace(step, train=None) for step in shipped.steps]),
+        dataclasses.replace(
+            shipped, steps=[dataclasses.replace(step, train=None) for step in shipped.steps]
+        ),
     )
     opens, steps = [], []
     for _ in range(rounds):
@@ -235,11 +249,16 @@ def main() -> None:
         "gradient_study_ms": time_gradients(window, rounds),
     }
     figures["identity_ms"], figures["identity_with_fitted_gap_ms"] = time_identity(window, rounds)
-    figures["aggregate_layers_pass_ms"], figures["aggregate_layers_draw_ms"] = time_aggregate(window, rounds, False)
-    figures["aggregate_page_pass_ms"], figures["aggregate_page_draw_ms"] = time_aggregate(window, rounds, True)
+    figures["aggregate_layers_pass_ms"], figures["aggregate_layers_draw_ms"] = time_aggregate(
+        window, rounds, False
+    )
+    figures["aggregate_page_pass_ms"], figures["aggregate_page_draw_ms"] = time_aggregate(
+        window, rounds, True
+    )
     show_tab(window, "Rate–distortion")
     figures["rate_distortion_redraw_ms"] = time_redraw(
-        window.seed.rate_distortion, window.seed.rate_distortion.refresh, rounds)
+        window.seed.rate_distortion, window.seed.rate_distortion.refresh, rounds
+    )
     figures["compare_runs_redraw_ms"] = time_compare(window, rounds)
     figures["lesson_open_ms"], figures["lesson_step_ms"] = time_lesson(window, rounds)
     for name, value in figures.items():

@@ -82,12 +82,18 @@ class Lever:
 
     def __post_init__(self):
         if self.compile == "train.compile":
-            self.config = dataclasses.replace(self.config, train=dataclasses.replace(self.config.train, compile=True))
-        self.trainer = Trainer(self.config, self.data, say=lambda line: print(f"[{self.model}] {line}", flush=True))
+            self.config = dataclasses.replace(
+                self.config, train=dataclasses.replace(self.config.train, compile=True)
+            )
+        self.trainer = Trainer(
+            self.config, self.data, say=lambda line: print(f"[{self.model}] {line}", flush=True)
+        )
         self.flops = step_flops(self.trainer)
         if self.compile == "naive":
             compiled = torch.compile(self.trainer._objective)
-            self.trainer._objective = lambda x, y, beta, generator: compiled(x, y, torch.tensor(beta), generator)
+            self.trainer._objective = lambda x, y, beta, generator: compiled(
+                x, y, torch.tensor(beta), generator
+            )
         self.run = self.trainer.run()
 
     @property
@@ -115,8 +121,15 @@ class Lever:
 def lever_config(config: RunConfig, batch_size: int, images: int) -> RunConfig:
     # No held-out split (its evaluations would fall inside rounds); a round is one log interval;
     # eager unless a lever compiles (the preset compiles).
-    train = dataclasses.replace(config.train, batch_size=batch_size, max_steps=10**9, log_every=max(1, images // batch_size),
-                                heldout_every=0, max_minutes=None, compile=False)  # fmt: skip
+    train = dataclasses.replace(
+        config.train,
+        batch_size=batch_size,
+        max_steps=10**9,
+        log_every=max(1, images // batch_size),
+        heldout_every=0,
+        max_minutes=None,
+        compile=False,
+    )
     return dataclasses.replace(config, train=train)
 
 
@@ -173,7 +186,11 @@ def phase_breakdown(lever: Lever, steps: int) -> dict:
     for name in phases:
         share_matmul = matmul[name] / total[name] if total[name] else 0.0
         share_random = random[name] / total[name] if total[name] else 0.0
-        result["phases"][name] = {"ms": 1e3 * clock[name] / steps, "matmul_share": share_matmul, "random_share": share_random}
+        result["phases"][name] = {
+            "ms": 1e3 * clock[name] / steps,
+            "matmul_share": share_matmul,
+            "random_share": share_random,
+        }
     result["other_ms"] = result["step_ms"] - sum(p["ms"] for p in result["phases"].values())
     return result
 
@@ -191,28 +208,55 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--images", type=int, default=5000, help="images per round of every lever")
     parser.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
-    parser.add_argument("--naive-compile", action="store_true", help="also torch.compile the objective as the Trainer calls it")
-    parser.add_argument("--warm-cache", action="store_true", help="keep torch's compile cache (default: a fresh one)")
+    parser.add_argument(
+        "--naive-compile",
+        action="store_true",
+        help="also torch.compile the objective as the Trainer calls it",
+    )
+    parser.add_argument(
+        "--warm-cache",
+        action="store_true",
+        help="keep torch's compile cache (default: a fresh one)",
+    )
     parser.add_argument("--profile-steps", type=int, default=40)
     arguments = parser.parse_args()
     if not arguments.warm_cache:  # read by inductor at its first compile
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-step-speed-inductor-")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(
+            prefix="bench-step-speed-inductor-"
+        )
     if not MNIST_DIR.is_dir():
         sys.exit(f"MNIST not found in {MNIST_DIR}")
     torch.set_num_threads(BASE_THREADS)
     started = time.perf_counter()
-    figures: dict = {"load_average_start": load_average(), "rounds": arguments.rounds, "images_per_round": arguments.images}
+    figures: dict = {
+        "load_average_start": load_average(),
+        "rounds": arguments.rounds,
+        "images_per_round": arguments.images,
+    }
     print(f"load average (1, 5, 15 min) at the start: {figures['load_average_start']}", flush=True)
     preset = load_preset(PRESET)
-    config = dataclasses.replace(preset.config, data=dataclasses.replace(preset.config.data, data_dir=str(MNIST_DIR)))
+    config = dataclasses.replace(
+        preset.config, data=dataclasses.replace(preset.config.data, data_dir=str(MNIST_DIR))
+    )
     data = load_data(config.data)
-    models = {"one-layer": dataclasses.replace(config, model=dataclasses.replace(config.model, **ONE_LAYER)),
-              "two-layer": config}  # fmt: skip
+    models = {
+        "one-layer": dataclasses.replace(
+            config, model=dataclasses.replace(config.model, **ONE_LAYER)
+        ),
+        "two-layer": config,
+    }
 
     levers: list[Lever] = []
     for label, model_config in models.items():
         for batch in BATCHES:
-            levers.append(Lever(label, f"batch {batch}", lever_config(model_config, batch, arguments.images), data))
+            levers.append(
+                Lever(
+                    label,
+                    f"batch {batch}",
+                    lever_config(model_config, batch, arguments.images),
+                    data,
+                )
+            )
         base = lever_config(model_config, BATCHES[0], arguments.images)
         levers.append(Lever(label, "2 threads", base, data, threads=2))
         if not arguments.no_compile:
@@ -224,7 +268,9 @@ def main() -> None:
         lever.round()
         lever.first_round_s = time.perf_counter() - start
         if lever.compile is not None:
-            print(f"[{lever.model}] {lever.name}: first round {lever.first_round_s:.1f} s", flush=True)
+            print(
+                f"[{lever.model}] {lever.name}: first round {lever.first_round_s:.1f} s", flush=True
+            )
 
     ceilings: dict[int, list[float]] = {1: [], 2: []}
     for index in range(arguments.rounds):
@@ -235,52 +281,89 @@ def main() -> None:
             rate = lever.round()
             lever.rates.append(rate)
             lever.shares.append(lever.flops * rate / 1e9 / ceilings[lever.threads][-1])
-        print(f"round {index + 1}/{arguments.rounds}: ceiling {ceilings[1][-1]:.1f} (1 thread), "
-              f"{ceilings[2][-1]:.1f} (2 threads) GFLOP/s; load {load_average()}", flush=True)  # fmt: skip
+        print(
+            f"round {index + 1}/{arguments.rounds}: ceiling {ceilings[1][-1]:.1f} (1 thread), "
+            f"{ceilings[2][-1]:.1f} (2 threads) GFLOP/s; load {load_average()}",
+            flush=True,
+        )
 
-    figures["matmul_ceiling_gflop_per_s"] = {f"{threads}_threads": statistics.median(v) for threads, v in ceilings.items()}
+    figures["matmul_ceiling_gflop_per_s"] = {
+        f"{threads}_threads": statistics.median(v) for threads, v in ceilings.items()
+    }
     figures["matmul_ceiling_rounds"] = {f"{threads}_threads": v for threads, v in ceilings.items()}
-    print(f"\nmedian float32 matmul ceiling: {figures['matmul_ceiling_gflop_per_s']['1_threads']:.1f} GFLOP/s on one thread, "
-          f"{figures['matmul_ceiling_gflop_per_s']['2_threads']:.1f} on two")  # fmt: skip
-    print(f"{'model':10} {'lever':22} {'steps/s':>8} {'images/s':>9} {'GFLOP/s':>8} {'share':>6} {'x base':>7} {'compile s':>9}")
+    print(
+        f"\nmedian float32 matmul ceiling: {figures['matmul_ceiling_gflop_per_s']['1_threads']:.1f} GFLOP/s on one thread, "
+        f"{figures['matmul_ceiling_gflop_per_s']['2_threads']:.1f} on two"
+    )
+    print(
+        f"{'model':10} {'lever':22} {'steps/s':>8} {'images/s':>9} {'GFLOP/s':>8} {'share':>6} {'x base':>7} {'compile s':>9}"
+    )
     results = {}
     for label in models:
-        base = next(lever for lever in levers if lever.model == label and lever.name == f"batch {BATCHES[0]}")
+        base = next(
+            lever
+            for lever in levers
+            if lever.model == label and lever.name == f"batch {BATCHES[0]}"
+        )
         for lever in (lever for lever in levers if lever.model == label):
             rate = statistics.median(lever.rates)
             images = rate * lever.batch_size
             # The speed-up in images/s, as the median of the rounds' ratios to the base lever.
-            ratio = statistics.median(r * lever.batch_size / (b * base.batch_size) for r, b in zip(lever.rates, base.rates))
+            ratio = statistics.median(
+                r * lever.batch_size / (b * base.batch_size)
+                for r, b in zip(lever.rates, base.rates)
+            )
             entry = {
-                "batch_size": lever.batch_size, "threads": lever.threads, "compile": lever.compile,
-                "mflop_per_step": lever.flops / 1e6, "steps_per_s": rate, "images_per_s": images,
-                "gflop_per_s": lever.flops * rate / 1e9, "share_of_ceiling": statistics.median(lever.shares),
-                "images_per_s_over_base": ratio, "compile_seconds": lever.compile_seconds, "rates": lever.rates,
-            }  # fmt: skip
+                "batch_size": lever.batch_size,
+                "threads": lever.threads,
+                "compile": lever.compile,
+                "mflop_per_step": lever.flops / 1e6,
+                "steps_per_s": rate,
+                "images_per_s": images,
+                "gflop_per_s": lever.flops * rate / 1e9,
+                "share_of_ceiling": statistics.median(lever.shares),
+                "images_per_s_over_base": ratio,
+                "compile_seconds": lever.compile_seconds,
+                "rates": lever.rates,
+            }
             results.setdefault(label, {})[lever.name] = entry
-            compile_text = f"{lever.compile_seconds:9.1f}" if lever.compile_seconds is not None else f"{'':9}"
-            print(f"{label:10} {lever.name:22} {rate:8.1f} {images:9,.0f} {entry['gflop_per_s']:8.1f} "
-                  f"{entry['share_of_ceiling']:6.0%} {ratio:7.2f} {compile_text}")  # fmt: skip
+            compile_text = (
+                f"{lever.compile_seconds:9.1f}" if lever.compile_seconds is not None else f"{'':9}"
+            )
+            print(
+                f"{label:10} {lever.name:22} {rate:8.1f} {images:9,.0f} {entry['gflop_per_s']:8.1f} "
+                f"{entry['share_of_ceiling']:6.0%} {ratio:7.2f} {compile_text}"
+            )
             if lever.compile_seconds is not None and ratio > 1:
                 saved = 30 * 60 * (1 - 1 / ratio)
                 entry["seconds_saved_in_30_min"] = saved
-                print(f"{'':33} pays back in 30 minutes if {lever.compile_seconds:.0f} s < {saved:.0f} s saved")
+                print(
+                    f"{'':33} pays back in 30 minutes if {lever.compile_seconds:.0f} s < {saved:.0f} s saved"
+                )
     figures["levers"] = results
 
-    print("\nwhere a batch-100 step's time goes (one thread; phases by the clock, shares from torch.profiler):")
+    print(
+        "\nwhere a batch-100 step's time goes (one thread; phases by the clock, shares from torch.profiler):"
+    )
     figures["breakdown"] = {}
     for label, model_config in models.items():
-        lever = Lever(label, "profile", lever_config(model_config, BATCHES[0], arguments.images), data)
+        lever = Lever(
+            label, "profile", lever_config(model_config, BATCHES[0], arguments.images), data
+        )
         breakdown = phase_breakdown(lever, arguments.profile_steps)
         figures["breakdown"][label] = breakdown
         parts = ", ".join(
             f"{name} {p['ms']:.2f} ms ({p['ms'] / breakdown['step_ms']:.0%}; matmul {p['matmul_share']:.0%}, random draws {p['random_share']:.0%})"
             for name, p in breakdown["phases"].items()
-        )  # fmt: skip
-        print(f"[{label}] {breakdown['step_ms']:.2f} ms a step: {parts}; between phases {breakdown['other_ms']:.2f} ms")
+        )
+        print(
+            f"[{label}] {breakdown['step_ms']:.2f} ms a step: {parts}; between phases {breakdown['other_ms']:.2f} ms"
+        )
     figures["load_average_end"] = load_average()
     figures["total_minutes"] = (time.perf_counter() - started) / 60
-    print(f"load average at the end: {figures['load_average_end']}; total {figures['total_minutes']:.1f} min")
+    print(
+        f"load average at the end: {figures['load_average_end']}; total {figures['total_minutes']:.1f} min"
+    )
     write_results("step_speed", figures)
 
 

@@ -141,14 +141,22 @@ def window_images_per_s(window: MainWindow, config: RunConfig) -> tuple[float, l
     during = np.array([t for t in ticks if times["started"] <= t <= ended])
     lags = np.clip(np.diff(during) - LAG_TIMER_MS / 1000, 0, None)
     wall = ended - times["started"]
-    return window.state.run.latest.step * config.train.batch_size / wall, lags.tolist(), gui_cpu / wall
+    return (
+        window.state.run.latest.step * config.train.batch_size / wall,
+        lags.tolist(),
+        gui_cpu / wall,
+    )
 
 
 def pressed_at_once_in_a_new_process(cache_folder: str) -> float:
     """Seconds to the first curves, Train pressed as the window appears, in a fresh process."""
     environment = {**os.environ, "VAE_STUDIO_CACHE_DIR": cache_folder}
     finished = subprocess.run(
-        [sys.executable, __file__, "--pressed-at-once"], env=environment, capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--pressed-at-once"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(finished.stdout.splitlines()[-1])["seconds"]
 
@@ -156,11 +164,19 @@ def pressed_at_once_in_a_new_process(cache_folder: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=800, help="training steps per measured run")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of a headless run then a window run")
-    parser.add_argument("--pressed-at-once", action="store_true", help="only time a Train pressed as the window appears")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="rounds of a headless run then a window run"
+    )
+    parser.add_argument(
+        "--pressed-at-once",
+        action="store_true",
+        help="only time a Train pressed as the window appears",
+    )
     arguments = parser.parse_args()
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
-    os.environ["VAE_STUDIO_RUNS_DIR"] = tempfile.mkdtemp()  # the window's run folders, not the user's
+    os.environ["VAE_STUDIO_RUNS_DIR"] = (
+        tempfile.mkdtemp()
+    )  # the window's run folders, not the user's
     application = QApplication.instance() or QApplication([sys.argv[0]])
     config = bench_config(arguments.steps)
     if arguments.pressed_at_once:
@@ -228,8 +244,12 @@ def main() -> int:
         f"window {results['window_images_per_s_median']:,.0f}; median of the rounds' ratios {results['ratio_median']:.3f} "
         "(target >= 0.9)"
     )
-    print(f"GUI thread's CPU time while training: median {100 * results['gui_thread_cpu_share_median']:.1f}% of the run's time")
-    print(f"event-loop lag while training: p50 {results['event_loop_lag_ms']['p50']:.1f} ms, p99 {lag_p99_ms:.1f} ms (target < 50 ms)")
+    print(
+        f"GUI thread's CPU time while training: median {100 * results['gui_thread_cpu_share_median']:.1f}% of the run's time"
+    )
+    print(
+        f"event-loop lag while training: p50 {results['event_loop_lag_ms']['p50']:.1f} ms, p99 {lag_p99_ms:.1f} ms (target < 50 ms)"
+    )
     write_results("window", results)
     return 0
 

@@ -8,13 +8,25 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("core", "optimizer_start", "data", "window", "explorer", "mnist_quality", "families", "ddp")
+BENCHMARKS = (
+    "core",
+    "optimizer_start",
+    "data",
+    "window",
+    "explorer",
+    "mnist_quality",
+    "families",
+    "ddp",
+)
 
 
 def main(names: list[str]) -> int:
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
-        print(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        print(
+            f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}",
+            file=sys.stderr,
+        )
         return 2
     failed = []
     for name in names or BENCHMARKS:

@@ -61,11 +61,25 @@ class Workspace:
     def __init__(self, folder: Path):
         self.folder = folder
         self.images = folder / "images28.npy"
-        np.save(self.images, np.random.default_rng(0).integers(0, 256, (60, 28, 28), dtype=np.uint8))
-        self.small = self.write("small.toml", "[model]\nhidden = [16]\n[train]\nbatch_size = 20\nheldout_every = 0\n")
+        np.save(
+            self.images, np.random.default_rng(0).integers(0, 256, (60, 28, 28), dtype=np.uint8)
+        )
+        self.small = self.write(
+            "small.toml", "[model]\nhidden = [16]\n[train]\nbatch_size = 20\nheldout_every = 0\n"
+        )
         self.run_folder = folder / "run"
-        trained = cli("train", "--out", self.run_folder, "--dataset", f"npy:{self.images}", "--config", self.small,
-                      "--max-steps", 2, success=True)  # fmt: skip
+        trained = cli(
+            "train",
+            "--out",
+            self.run_folder,
+            "--dataset",
+            f"npy:{self.images}",
+            "--config",
+            self.small,
+            "--max-steps",
+            2,
+            success=True,
+        )
         if not trained.held:
             raise SystemExit(f"the base run did not train: {trained.text}")
 
@@ -94,13 +108,19 @@ WORKSPACE: Workspace
 
 
 def cli(
-    *arguments, timeout: float = 120, success: bool = False, prefix: tuple[str, ...] = (), cwd: Path = ROOT
+    *arguments,
+    timeout: float = 120,
+    success: bool = False,
+    prefix: tuple[str, ...] = (),
+    cwd: Path = ROOT,
 ) -> Outcome:
     """`main.py ARGUMENTS` in a fresh interpreter; held when it fails in one line (or, with
     `success`, when it succeeds), with no traceback."""
     command = [*prefix, sys.executable, str(ROOT / "main.py"), *map(str, arguments)]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=ENVIRONMENT, cwd=cwd)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=ENVIRONMENT, cwd=cwd
+        )
     except subprocess.TimeoutExpired:
         return Outcome(False, f"still running after {timeout:.0f} s")
     lines = result.stderr.strip().splitlines()
@@ -109,7 +129,10 @@ def cli(
         return Outcome(False, f"traceback: {_cut(last)}")
     if success:
         notes = "; ".join(line for line in lines if line.startswith("note:"))
-        return Outcome(result.returncode == 0, f"exit {result.returncode}" + (f", {_cut(notes)}" if notes else ""))
+        return Outcome(
+            result.returncode == 0,
+            f"exit {result.returncode}" + (f", {_cut(notes)}" if notes else ""),
+        )
     errors = [line for line in lines if line.startswith("vae-studio")]
     held = result.returncode != 0 and len(errors) == 1 and errors[0] == last
     return Outcome(held, f"exit {result.returncode}: {_cut(last)}")
@@ -132,7 +155,11 @@ def in_process(call: Callable[[], str]) -> Outcome:
 
 
 def _first_weight(tensors: dict) -> str:
-    return next(name for name in tensors if name.startswith("model.") and tensors[name].dtype == torch.float32)
+    return next(
+        name
+        for name in tensors
+        if name.startswith("model.") and tensors[name].dtype == torch.float32
+    )
 
 
 def _set(name, value):
@@ -206,23 +233,68 @@ def _pickle_renamed() -> Outcome:
 
 
 CHECKPOINTS = [
-    ("a tensor named optimizer.state.x.exp_avg (evaluate)", "traceback in load_checkpoint",
-     lambda: _evaluate_changed("extra", _set("optimizer.state.x.exp_avg", torch.zeros(1)))),
-    ("no counter.step (--resume)", "KeyError traceback",
-     lambda: _resume_changed("no-step", lambda tensors, metadata: tensors.pop("counter.step"))),
-    ("counter.order holding 1e9 (--resume)", "IndexError traceback", lambda: _resume_changed("order", _order_entry)),
-    ("counter.step as a float (--resume)", "traceback", lambda: _resume_changed("dtype", _set("counter.step", torch.tensor(2.5)))),
-    ("config data.size < 0 (evaluate)", "traceback", lambda: _evaluate_changed("size", _config_change("data", "size", -1))),
-    ("config model.input_shape < 0 (evaluate)", "traceback",
-     lambda: _evaluate_changed("shape", _config_change("model", "input_shape", [-1, 28, 28]))),
-    ("a NaN weight (evaluate)", "exit 0, prints NaN (not JSON)", lambda: _evaluate_changed("nan", _weights(_nan))),
-    ("bool weights (evaluate)", "accepted", lambda: _evaluate_changed("bool", _weights(lambda t: t > 0))),
-    ("int32 weights (evaluate)", "accepted", lambda: _evaluate_changed("int32", _weights(lambda t: t.int()))),
-    ("learning rate NaN (--resume)", "accepted; blamed later", lambda: _resume_changed("lr-nan", _learning_rate(float("nan")))),
-    ("learning rate -0.5 (--resume)", "accepted", lambda: _resume_changed("lr-negative", _learning_rate(-0.5))),
-    ("step -5 (--resume)", "accepted", lambda: _resume_changed("step", _set("counter.step", torch.tensor(-5)))),
+    (
+        "a tensor named optimizer.state.x.exp_avg (evaluate)",
+        "traceback in load_checkpoint",
+        lambda: _evaluate_changed("extra", _set("optimizer.state.x.exp_avg", torch.zeros(1))),
+    ),
+    (
+        "no counter.step (--resume)",
+        "KeyError traceback",
+        lambda: _resume_changed("no-step", lambda tensors, metadata: tensors.pop("counter.step")),
+    ),
+    (
+        "counter.order holding 1e9 (--resume)",
+        "IndexError traceback",
+        lambda: _resume_changed("order", _order_entry),
+    ),
+    (
+        "counter.step as a float (--resume)",
+        "traceback",
+        lambda: _resume_changed("dtype", _set("counter.step", torch.tensor(2.5))),
+    ),
+    (
+        "config data.size < 0 (evaluate)",
+        "traceback",
+        lambda: _evaluate_changed("size", _config_change("data", "size", -1)),
+    ),
+    (
+        "config model.input_shape < 0 (evaluate)",
+        "traceback",
+        lambda: _evaluate_changed("shape", _config_change("model", "input_shape", [-1, 28, 28])),
+    ),
+    (
+        "a NaN weight (evaluate)",
+        "exit 0, prints NaN (not JSON)",
+        lambda: _evaluate_changed("nan", _weights(_nan)),
+    ),
+    (
+        "bool weights (evaluate)",
+        "accepted",
+        lambda: _evaluate_changed("bool", _weights(lambda t: t > 0)),
+    ),
+    (
+        "int32 weights (evaluate)",
+        "accepted",
+        lambda: _evaluate_changed("int32", _weights(lambda t: t.int())),
+    ),
+    (
+        "learning rate NaN (--resume)",
+        "accepted; blamed later",
+        lambda: _resume_changed("lr-nan", _learning_rate(float("nan"))),
+    ),
+    (
+        "learning rate -0.5 (--resume)",
+        "accepted",
+        lambda: _resume_changed("lr-negative", _learning_rate(-0.5)),
+    ),
+    (
+        "step -5 (--resume)",
+        "accepted",
+        lambda: _resume_changed("step", _set("counter.step", torch.tensor(-5))),
+    ),
     ("a pickle renamed .safetensors (evaluate)", "refused, never ran (held)", _pickle_renamed),
-]  # fmt: skip
+]
 
 
 # --- Data --------------------------------------------------------------------------------------
@@ -232,7 +304,18 @@ def _replaced_data(command: str) -> Outcome:
     images = WORKSPACE.folder / f"replaced-{command}.npy"
     np.save(images, np.zeros((60, 28, 28), dtype=np.uint8))
     run = WORKSPACE.folder / f"replaced-{command}"
-    trained = cli("train", "--out", run, "--dataset", f"npy:{images}", "--config", WORKSPACE.small, "--max-steps", 1, success=True)
+    trained = cli(
+        "train",
+        "--out",
+        run,
+        "--dataset",
+        f"npy:{images}",
+        "--config",
+        WORKSPACE.small,
+        "--max-steps",
+        1,
+        success=True,
+    )
     if not trained.held:
         return trained
     np.save(images, np.zeros((60, 32, 32), dtype=np.uint8))
@@ -243,7 +326,9 @@ def _sixteen_bit_ramp() -> Outcome:
     folder = WORKSPACE.folder / "ramp"
     folder.mkdir()
     Image.fromarray(np.array([[0, 257, 32896, 65535]], dtype=np.uint16)).save(folder / "ramp.png")
-    outcome = in_process(lambda: str(load_image_folder(DataConfig(), str(folder)).images.flatten().tolist()))
+    outcome = in_process(
+        lambda: str(load_image_folder(DataConfig(), str(folder)).images.flatten().tolist())
+    )
     return Outcome(outcome.text == "[0, 1, 128, 255]", f"loads as {outcome.text}")
 
 
@@ -251,8 +336,20 @@ def _image_folder(name: str, make: Callable[[Path], None], *flags, success=False
     folder = WORKSPACE.folder / name
     folder.mkdir()
     make(folder)
-    return cli("train", "--out", folder / "run", "--dataset", f"folder:{folder}", "--config", WORKSPACE.small,
-               "--max-steps", 1, *flags, timeout=60, success=success)  # fmt: skip
+    return cli(
+        "train",
+        "--out",
+        folder / "run",
+        "--dataset",
+        f"folder:{folder}",
+        "--config",
+        WORKSPACE.small,
+        "--max-steps",
+        1,
+        *flags,
+        timeout=60,
+        success=success,
+    )
 
 
 def _small_images(folder: Path, count: int = 4) -> None:
@@ -274,7 +371,10 @@ def _bomb(folder: Path) -> None:
     header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
     rows = zlib.compress(b"\0" * 100_001 * 4)
     (folder / "bomb.png").write_bytes(
-        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", rows) + _png_chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", rows)
+        + _png_chunk(b"IEND", b"")
     )
 
 
@@ -282,12 +382,24 @@ def _array_file(name: str, write: Callable[[Path], None], success=False) -> Outc
     path = WORKSPACE.folder / name
     write(path)
     kind = "npz" if name.endswith(".npz") else "npy"
-    return cli("train", "--out", WORKSPACE.folder / f"run-{name}", "--dataset", f"{kind}:{path}", "--config",
-               WORKSPACE.small, "--max-steps", 1, success=success)  # fmt: skip
+    return cli(
+        "train",
+        "--out",
+        WORKSPACE.folder / f"run-{name}",
+        "--dataset",
+        f"{kind}:{path}",
+        "--config",
+        WORKSPACE.small,
+        "--max-steps",
+        1,
+        success=success,
+    )
 
 
 def _labelled(labels: list[int]) -> Callable[[Path], None]:
-    return lambda path: np.savez(path, images=np.zeros((len(labels), 8, 8), dtype=np.uint8), labels=np.array(labels))
+    return lambda path: np.savez(
+        path, images=np.zeros((len(labels), 8, 8), dtype=np.uint8), labels=np.array(labels)
+    )
 
 
 def _no_arrays(path: Path) -> None:
@@ -313,26 +425,76 @@ def _config_file(name: str, content: bytes) -> Outcome:
 
 
 DATA = [
-    ("28x28 npy replaced by 32x32 (evaluate)", "'mat1 and mat2 shapes' traceback", lambda: _replaced_data("evaluate")),
-    ("28x28 npy replaced by 32x32 (analyze)", "'mat1 and mat2 shapes' traceback", lambda: _replaced_data("analyze")),
+    (
+        "28x28 npy replaced by 32x32 (evaluate)",
+        "'mat1 and mat2 shapes' traceback",
+        lambda: _replaced_data("evaluate"),
+    ),
+    (
+        "28x28 npy replaced by 32x32 (analyze)",
+        "'mat1 and mat2 shapes' traceback",
+        lambda: _replaced_data("analyze"),
+    ),
     ("16-bit PNG ramp 0, 257, 32896, 65535", "loads as 0, 255, 255, 255", _sixteen_bit_ramp),
-    ("a FIFO named x.png in a folder", "hangs (killed at 60 s)", lambda: _image_folder("fifo", _with_fifo, success=True)),
-    ("5000x5000 image, no --image-size", "tries a 40 GB allocation",
-     lambda: _image_folder("large", lambda f: Image.new("L", (5000, 5000)).save(f / "a.png"))),
+    (
+        "a FIFO named x.png in a folder",
+        "hangs (killed at 60 s)",
+        lambda: _image_folder("fifo", _with_fifo, success=True),
+    ),
+    (
+        "5000x5000 image, no --image-size",
+        "tries a 40 GB allocation",
+        lambda: _image_folder("large", lambda f: Image.new("L", (5000, 5000)).save(f / "a.png")),
+    ),
     ("PNG decompression bomb (100,000² header)", "traceback", lambda: _image_folder("bomb", _bomb)),
-    ("--image-size 100000", "traceback", lambda: _image_folder("absurd", _small_images, "--image-size", 100000)),
-    (f"--image-size {HUGE}", "'can't allocate memory' traceback",
-     lambda: _image_folder("absurder", _small_images, "--image-size", HUGE)),
-    ("npy with zero images", "traceback", lambda: _array_file("none.npy", lambda p: np.save(p, np.zeros((0, 28, 28), np.uint8)))),
+    (
+        "--image-size 100000",
+        "traceback",
+        lambda: _image_folder("absurd", _small_images, "--image-size", 100000),
+    ),
+    (
+        f"--image-size {HUGE}",
+        "'can't allocate memory' traceback",
+        lambda: _image_folder("absurder", _small_images, "--image-size", HUGE),
+    ),
+    (
+        "npy with zero images",
+        "traceback",
+        lambda: _array_file("none.npy", lambda p: np.save(p, np.zeros((0, 28, 28), np.uint8))),
+    ),
     ("IDX files with 0 images", "traceback", _empty_idx),
     ("a zip without arrays as npz", "traceback", lambda: _array_file("notes.npz", _no_arrays)),
-    ("a binary file as TOML config", "traceback", lambda: _config_file("binary.toml", bytes(range(256)))),
-    ("a single label of 1e6", "1,000,001 classes", lambda: _array_file("sparse.npz", _labelled([10**6, 0, 10**6, 0]), success=True)),
-    ("labels up to 2^40", "MemoryError after 5.3 GiB", lambda: _array_file("wide.npz", _labelled([0, 10**6, 2**40, 1]), success=True)),
-    ("epochs = 0", "saves an untrained model", lambda: _config_file("epochs.toml", b"[train]\nepochs = 0\n")),
-    ("max_steps = 0", "saves an untrained model", lambda: _config_file("steps.toml", b"[train]\nmax_steps = 0\n")),
-    ("size = 0", "silently the default size", lambda: _config_file("size.toml", b"[data]\nsize = 0\n")),
-]  # fmt: skip
+    (
+        "a binary file as TOML config",
+        "traceback",
+        lambda: _config_file("binary.toml", bytes(range(256))),
+    ),
+    (
+        "a single label of 1e6",
+        "1,000,001 classes",
+        lambda: _array_file("sparse.npz", _labelled([10**6, 0, 10**6, 0]), success=True),
+    ),
+    (
+        "labels up to 2^40",
+        "MemoryError after 5.3 GiB",
+        lambda: _array_file("wide.npz", _labelled([0, 10**6, 2**40, 1]), success=True),
+    ),
+    (
+        "epochs = 0",
+        "saves an untrained model",
+        lambda: _config_file("epochs.toml", b"[train]\nepochs = 0\n"),
+    ),
+    (
+        "max_steps = 0",
+        "saves an untrained model",
+        lambda: _config_file("steps.toml", b"[train]\nmax_steps = 0\n"),
+    ),
+    (
+        "size = 0",
+        "silently the default size",
+        lambda: _config_file("size.toml", b"[data]\nsize = 0\n"),
+    ),
+]
 
 
 # --- Downloads ---------------------------------------------------------------------------------
@@ -349,7 +511,11 @@ class _Mirror(http.server.BaseHTTPRequestHandler):
         behaviour = self.path.strip("/").split("/")[0]
         if behaviour.startswith("to-"):
             self.send_response(302)
-            target = f"http://{self.headers['Host']}/good/{_REMOTE.name}" if behaviour == "to-http" else "file:///etc/passwd"
+            target = (
+                f"http://{self.headers['Host']}/good/{_REMOTE.name}"
+                if behaviour == "to-http"
+                else "file:///etc/passwd"
+            )
             self.send_header("Location", target)
             self.end_headers()
             return
@@ -379,21 +545,37 @@ def _download(behaviour: str) -> Outcome:
     floor, downloads._MIN_DEADLINE_S = downloads._MIN_DEADLINE_S, 1.0
     started = time.monotonic()
     try:
-        outcome = in_process(lambda: str(downloads.download(_REMOTE, folder, [f"http://127.0.0.1:{server.server_port}/{behaviour}/"])))
+        outcome = in_process(
+            lambda: str(
+                downloads.download(
+                    _REMOTE, folder, [f"http://127.0.0.1:{server.server_port}/{behaviour}/"]
+                )
+            )
+        )
     finally:
         downloads._MIN_DEADLINE_S = floor
         server.shutdown()
     left = sorted(path.name for path in folder.iterdir())
     held = outcome.text.startswith("VaeStudioError") and not left
-    return Outcome(held, f"{outcome.text} ({time.monotonic() - started:.1f} s, {len(left)} files left)")
+    return Outcome(
+        held, f"{outcome.text} ({time.monotonic() - started:.1f} s, {len(left)} files left)"
+    )
 
 
 DOWNLOADS = [
-    ("a mirror streaming an endless body", "filled a 300 MiB disk in 2.1 s", lambda: _download("endless")),
-    ("a mirror sending a byte every 0.1 s (deadline floor set to 1 s)", "never trips the 30 s time-out", lambda: _download("trickle")),
+    (
+        "a mirror streaming an endless body",
+        "filled a 300 MiB disk in 2.1 s",
+        lambda: _download("endless"),
+    ),
+    (
+        "a mirror sending a byte every 0.1 s (deadline floor set to 1 s)",
+        "never trips the 30 s time-out",
+        lambda: _download("trickle"),
+    ),
     ("a redirect to plain http", "followed", lambda: _download("to-http")),
     ("a redirect to file:///etc/passwd", "refused as 'HTTP 302'", lambda: _download("to-file")),
-]  # fmt: skip
+]
 
 
 # --- Flags, values and memory ------------------------------------------------------------------
@@ -404,20 +586,48 @@ def _train_flags(*flags) -> Outcome:
 
 
 FLAGS = [
-    (f"--latent-dim {HUGE}", "'can't allocate memory' traceback", lambda: _train_flags("--latent-dim", HUGE)),
-    (f"--hidden {HUGE}", "'can't allocate memory' traceback", lambda: _train_flags("--hidden", HUGE)),
-    (f"--prior mog --prior-components {HUGE}", "'can't allocate memory' traceback",
-     lambda: _train_flags("--prior", "mog", "--prior-components", HUGE)),
-    (f"--model vqvae --codebook-size {HUGE}", "'can't allocate memory' traceback",
-     lambda: _train_flags("--model", "vqvae", "--codebook-size", HUGE)),
-    (f"--model vqvae --code-positions {HUGE}", "'can't allocate memory' traceback",
-     lambda: _train_flags("--model", "vqvae", "--code-positions", HUGE)),
-    (f"--iw-samples {HUGE}", "'can't allocate memory' traceback", lambda: _train_flags("--iw-samples", HUGE)),
-    ("--iw-samples 100000 --batch-size 128", "'can't allocate memory' traceback",
-     lambda: _train_flags("--iw-samples", 100_000, "--batch-size", 128)),
-    (f"analyze --k {HUGE}", "'can't allocate memory' traceback", lambda: cli("analyze", WORKSPACE.run_folder, "--k", HUGE)),
+    (
+        f"--latent-dim {HUGE}",
+        "'can't allocate memory' traceback",
+        lambda: _train_flags("--latent-dim", HUGE),
+    ),
+    (
+        f"--hidden {HUGE}",
+        "'can't allocate memory' traceback",
+        lambda: _train_flags("--hidden", HUGE),
+    ),
+    (
+        f"--prior mog --prior-components {HUGE}",
+        "'can't allocate memory' traceback",
+        lambda: _train_flags("--prior", "mog", "--prior-components", HUGE),
+    ),
+    (
+        f"--model vqvae --codebook-size {HUGE}",
+        "'can't allocate memory' traceback",
+        lambda: _train_flags("--model", "vqvae", "--codebook-size", HUGE),
+    ),
+    (
+        f"--model vqvae --code-positions {HUGE}",
+        "'can't allocate memory' traceback",
+        lambda: _train_flags("--model", "vqvae", "--code-positions", HUGE),
+    ),
+    (
+        f"--iw-samples {HUGE}",
+        "'can't allocate memory' traceback",
+        lambda: _train_flags("--iw-samples", HUGE),
+    ),
+    (
+        "--iw-samples 100000 --batch-size 128",
+        "'can't allocate memory' traceback",
+        lambda: _train_flags("--iw-samples", 100_000, "--batch-size", 128),
+    ),
+    (
+        f"analyze --k {HUGE}",
+        "'can't allocate memory' traceback",
+        lambda: cli("analyze", WORKSPACE.run_folder, "--k", HUGE),
+    ),
     ("--seed 18446744073709551616", "'Overflow' traceback", lambda: _train_flags("--seed", 2**64)),
-]  # fmt: skip
+]
 
 
 # --- Messages ----------------------------------------------------------------------------------
@@ -428,7 +638,9 @@ def _unreadable_checkpoint() -> Outcome:
     shutil.copytree(WORKSPACE.run_folder, folder)
     (folder / "checkpoint.safetensors").chmod(0)
     # Root reads a file of mode 000 anyway, unless it gives up the capabilities that let it.
-    prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 else ()
+    prefix = (
+        ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 else ()
+    )
     if prefix and not shutil.which("setpriv"):
         return Outcome(False, "not measured: running as root without setpriv")
     return cli("evaluate", folder, prefix=prefix)
@@ -448,23 +660,42 @@ def _empty_out() -> Outcome:
     folder.mkdir()
     outcome = cli("train", "--out", "", "--max-steps", 1, cwd=folder)
     written = len(list(folder.iterdir()))
-    return Outcome(outcome.held and not written, outcome.text + (f"; wrote {written} files here" if written else ""))
+    return Outcome(
+        outcome.held and not written,
+        outcome.text + (f"; wrote {written} files here" if written else ""),
+    )
 
 
 MESSAGES = [
-    ("a newline in a file name (evaluate 'run⏎x')", "the error line split in two", lambda: cli("evaluate", WORKSPACE.folder / "run\nx")),
+    (
+        "a newline in a file name (evaluate 'run⏎x')",
+        "the error line split in two",
+        lambda: cli("evaluate", WORKSPACE.folder / "run\nx"),
+    ),
     ("a checkpoint of mode 000", "'No such file or directory'", _unreadable_checkpoint),
-    ("a disk filled while writing metrics.csv", "': No space left on device', no file", _full_disk_metrics),
+    (
+        "a disk filled while writing metrics.csv",
+        "': No space left on device', no file",
+        _full_disk_metrics,
+    ),
     ('--out ""', "writes into the current folder", _empty_out),
-]  # fmt: skip
+]
 
-SECTIONS = {"Checkpoints": CHECKPOINTS, "Data": DATA, "Downloads": DOWNLOADS, "Flags and memory": FLAGS, "Messages": MESSAGES}
+SECTIONS = {
+    "Checkpoints": CHECKPOINTS,
+    "Data": DATA,
+    "Downloads": DOWNLOADS,
+    "Flags and memory": FLAGS,
+    "Messages": MESSAGES,
+}
 
 
 def main() -> int:
     global WORKSPACE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", metavar="WORD", help="run the cases whose section or name holds WORD")
+    parser.add_argument(
+        "--only", metavar="WORD", help="run the cases whose section or name holds WORD"
+    )
     only = (parser.parse_args().only or "").lower()
     print("| section | case | before (issue 13) | after (measured now) | holds |")
     print("|---|---|---|---|---|")
@@ -477,7 +708,13 @@ def main() -> int:
                     continue
                 outcome = run()
                 failures += not outcome.held
-                cells = [section, name, before, outcome.text.replace("|", "\\|"), "yes" if outcome.held else "**no**"]
+                cells = [
+                    section,
+                    name,
+                    before,
+                    outcome.text.replace("|", "\\|"),
+                    "yes" if outcome.held else "**no**",
+                ]
                 print("| " + " | ".join(cells) + " |", flush=True)
     return 1 if failures else 0
 

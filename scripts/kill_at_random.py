@@ -25,18 +25,46 @@ from vae_core.checkpoint import load_checkpoint  # noqa: E402
 from vae_core.errors import VaeStudioError  # noqa: E402
 
 TRAIN = [
-    "--dataset", "glyphs", "--hidden", "32", "--latent-dim", "2", "--batch-size", "50", "--log-every", "5",
-    "--max-steps", "1000000", "--save-every", "0.005",
-]  # fmt: skip
+    "--dataset",
+    "glyphs",
+    "--hidden",
+    "32",
+    "--latent-dim",
+    "2",
+    "--batch-size",
+    "50",
+    "--log-every",
+    "5",
+    "--max-steps",
+    "1000000",
+    "--save-every",
+    "0.005",
+]
 
 
 def _main_py(*arguments) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, arguments)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *map(str, arguments)],
+        capture_output=True,
+        text=True,
+    )
 
 
 def trial(folder: Path, config: Path, kill_after_s: float) -> str:
-    run = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "train", "--out", str(folder), "--config", str(config), *TRAIN],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "train",
+            "--out",
+            str(folder),
+            "--config",
+            str(config),
+            *TRAIN,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(kill_after_s)
     run.kill()
     run.wait()
@@ -69,14 +97,18 @@ def main() -> int:
         config = Path(scratch) / "small.toml"
         config.write_text("[data]\nsize = 600\n")
         for number in range(arguments.trials):
-            kill_after_s = moments.uniform(3.0, 8.0)  # a fresh process takes about 3 s to start training
+            kill_after_s = moments.uniform(
+                3.0, 8.0
+            )  # a fresh process takes about 3 s to start training
             result = trial(Path(scratch) / f"run{number}", config, kill_after_s)
             results.append(result)
             print(f"trial {number + 1}: killed after {kill_after_s:.2f} s: {result}", flush=True)
     saved = [result for result in results if not result.startswith("killed before")]
     failed = [result for result in saved if result.startswith("FAILED")]
-    print(f"{len(saved)} of {len(results)} kills came after a save; {len(saved) - len(failed)} of those loaded, "
-          f"evaluated and resumed")  # fmt: skip
+    print(
+        f"{len(saved)} of {len(results)} kills came after a save; {len(saved) - len(failed)} of those loaded, "
+        f"evaluated and resumed"
+    )
     return 1 if failed else 0
 
 

@@ -35,13 +35,17 @@ SEVEN = [((60, 50), (170, 50)), ((170, 50), (95, 190))]
 
 
 def train(model: ModelConfig, steps: int, data, beta: float = 1.0) -> tuple[ModelConfig, dict]:
-    schedule = TrainConfig(batch_size=100, max_steps=steps, log_every=steps, beta=beta, seed=0, device="cpu")
+    schedule = TrainConfig(
+        batch_size=100, max_steps=steps, log_every=steps, beta=beta, seed=0, device="cpu"
+    )
     config = RunConfig(data=DATA, model=model, train=schedule)
     trainer = Trainer(config, data)
     started = time.perf_counter()
     (snapshot,) = list(trainer.run(include_weights=True))
     elapsed = time.perf_counter() - started
-    print(f"trained {model.family} (latent {model.latent_dim}) for {steps} steps in {elapsed:.0f} s")
+    print(
+        f"trained {model.family} (latent {model.latent_dim}) for {steps} steps in {elapsed:.0f} s"
+    )
     return trainer.config.model, snapshot.model_state
 
 
@@ -72,7 +76,9 @@ class Layout:
 
     def show(self, config: RunConfig, state: dict, test) -> None:
         viewer = build_model(config.model)
-        self.shown.show(ModelOnShow(config, viewer.capabilities, "checkpoint", test, viewer=viewer), state)
+        self.shown.show(
+            ModelOnShow(config, viewer.capabilities, "checkpoint", test, viewer=viewer), state
+        )
         self.wait_for_codes()
 
     def load(self, model_config: ModelConfig, state: dict, test) -> None:
@@ -89,7 +95,9 @@ class Layout:
     def watch_training(self, model: ModelConfig, steps: int, data, snapshots: int) -> None:
         """Train with the explorer fed each snapshot's weights, as the window does."""
         every = max(1, steps // snapshots)
-        schedule = TrainConfig(batch_size=100, max_steps=steps, log_every=every, seed=0, device="cpu")
+        schedule = TrainConfig(
+            batch_size=100, max_steps=steps, log_every=every, seed=0, device="cpu"
+        )
         trainer = Trainer(RunConfig(data=DATA, model=model, train=schedule), data)
         self.show(trainer.config, build_model(trainer.config.model).state_dict(), data.test)
         for snapshot in trainer.run(include_weights=True):
@@ -118,7 +126,9 @@ class Layout:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "resources" / "readme")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[1] / "resources" / "readme"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)  # tiny networks: threads only add waiting on a shared machine
@@ -147,7 +157,9 @@ def main() -> int:
     view.save(view.page("Draw"), args.out / "explorer_draw.png")
 
     # Eight dimensions, β = 4: the traversal rows sorted by how much each dimension carries.
-    model_config, state = train(ModelConfig(hidden=(256,), latent_dim=8), args.steps, data, beta=4.0)
+    model_config, state = train(
+        ModelConfig(hidden=(256,), latent_dim=8), args.steps, data, beta=4.0
+    )
     view.load(model_config, state, data.test)
     explorer.traversals.steps_spin.setValue(9)
     view.splitter.setSizes([200, 770])
@@ -155,14 +167,21 @@ def main() -> int:
     view.splitter.setSizes([640, 330])
 
     # A conditional VAE: one style in every class.
-    view.load(*train(ModelConfig(family="cvae", hidden=(256,), latent_dim=2), args.steps, data), data.test)
+    view.load(
+        *train(ModelConfig(family="cvae", hidden=(256,), latent_dim=2), args.steps, data), data.test
+    )
     explorer.set_label(7)
     explorer.map.cursor.setPos(-0.5, 0.8)
     view.save(view.window, args.out / "explorer_cvae.png")
 
     # A VQ-VAE, watched while it trains: the codebook's perplexity over the steps.
     vq = ModelConfig(
-        family="vqvae", hidden=(256,), latent_dim=4, code_positions=16, codebook_size=64, code_prior="categorical"
+        family="vqvae",
+        hidden=(256,),
+        latent_dim=4,
+        code_positions=16,
+        codebook_size=64,
+        code_prior="categorical",
     )
     codebook = view.page("Codebook")
     view.watch_training(vq, args.steps, data, snapshots=15)

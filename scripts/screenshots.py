@@ -25,7 +25,20 @@ SCREEN = (1600, 1000)
 if "QT_QPA_PLATFORM" not in os.environ:
     screen_file = Path(tempfile.mkdtemp()) / "screen.json"
     screen_file.write_text(
-        json.dumps({"screens": [{"name": "readme", "x": 0, "y": 0, "width": SCREEN[0], "height": SCREEN[1], "logicalDpi": 96}]})
+        json.dumps(
+            {
+                "screens": [
+                    {
+                        "name": "readme",
+                        "x": 0,
+                        "y": 0,
+                        "width": SCREEN[0],
+                        "height": SCREEN[1],
+                        "logicalDpi": 96,
+                    }
+                ]
+            }
+        )
     )
     os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={screen_file}"
 sys.path.insert(0, str(ROOT))
@@ -41,12 +54,18 @@ from vae_core.data import load_data  # noqa: E402
 from vae_core.defaults import defaults_for  # noqa: E402
 
 
-def train(window: MainWindow, config: RunConfig, beta_change: tuple[int, float] | None = None) -> None:
+def train(
+    window: MainWindow, config: RunConfig, beta_change: tuple[int, float] | None = None
+) -> None:
     """Run `config` to its end in the window; at step `beta_change[0]` set β to `beta_change[1]`."""
     window.controls.apply_config(config)
 
     def steer(snapshot) -> None:
-        if beta_change and snapshot.step >= beta_change[0] and window.controls.beta != beta_change[1]:
+        if (
+            beta_change
+            and snapshot.step >= beta_change[0]
+            and window.controls.beta != beta_change[1]
+        ):
             window.controls.set_beta(beta_change[1])
 
     loop = QEventLoop()
@@ -103,7 +122,10 @@ def evaluate(window: MainWindow, examples: int, samples: int, selected: int) -> 
     page = window.evaluation
     page.examples_spin.setValue(examples)
     page.samples_spin.setValue(samples)
-    for done, start in ((page.evaluated, window.evaluate_model_on_show), (page.analyzed, window.analyze_selected_input)):
+    for done, start in (
+        (page.evaluated, window.evaluate_model_on_show),
+        (page.analyzed, window.analyze_selected_input),
+    ):
         loop = QEventLoop()
         done.connect(loop.quit)
         window.explorer.select(selected)
@@ -133,8 +155,14 @@ def data_source_dialog(window: MainWindow, path: Path) -> None:
         class_folder = folder / glyphs.class_names[glyphs.labels[index]]
         class_folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(glyphs.images[index, 0].numpy()).save(class_folder / f"{index:03d}.png")
-    np.savez(workspace / "digits.npz", images=glyphs.images[:240, 0].numpy(), labels=glyphs.labels[:240].numpy())
-    remember_data_set(window.settings, DataConfig(dataset=f"npz:{workspace / 'digits.npz'}", image_size=32))
+    np.savez(
+        workspace / "digits.npz",
+        images=glyphs.images[:240, 0].numpy(),
+        labels=glyphs.labels[:240].numpy(),
+    )
+    remember_data_set(
+        window.settings, DataConfig(dataset=f"npz:{workspace / 'digits.npz'}", image_size=32)
+    )
     remember_data_set(window.settings, DataConfig(dataset=f"folder:{folder}"))
     window.data_sources.open_dialog()
     dialog = window.data_sources.dialog
@@ -155,11 +183,14 @@ def compare_runs(window: MainWindow, path: Path) -> None:
     for entry in list(runs.state.entries):
         runs.remove(entry)
     for beta in (0.3, 1.0, 4.0):
-        train(window, RunConfig(
-            data=DataConfig(dataset="glyphs", size=6000),
-            model=ModelConfig(hidden=(400,), latent_dim=2),
-            train=TrainConfig(batch_size=128, epochs=6, beta=beta, seed=0, device="cpu"),
-        ))  # fmt: skip
+        train(
+            window,
+            RunConfig(
+                data=DataConfig(dataset="glyphs", size=6000),
+                model=ModelConfig(hidden=(400,), latent_dim=2),
+                train=TrainConfig(batch_size=128, epochs=6, beta=beta, seed=0, device="cpu"),
+            ),
+        )
     dock = window.seed.docks["runsDock"]
     dock.show()
     window.resizeDocks([dock], [420], Qt.Orientation.Horizontal)
@@ -240,10 +271,15 @@ def seed_posterior(window: MainWindow, out: Path, selected: int) -> None:
     layers = window.seed.posterior_layers
     window.explorer.select(selected)
     x, y = window.state.shown.explorer.posterior.mean
-    window.explorer.map.view_box.setRange(xRange=(x - 1.5, x + 1.5), yRange=(y - 1.5, y + 1.5), padding=0)
+    window.explorer.map.view_box.setRange(
+        xRange=(x - 1.5, x + 1.5), yRange=(y - 1.5, y + 1.5), padding=0
+    )
     layers.posterior_check.setChecked(True)
     layers.samples_check.setChecked(True)
-    for proposal, name in (("prior", "seed_posterior_prior.png"), ("posterior", "seed_posterior_q.png")):
+    for proposal, name in (
+        ("prior", "seed_posterior_prior.png"),
+        ("posterior", "seed_posterior_q.png"),
+    ):
         layers.proposal_combo.setCurrentIndex(layers.proposal_combo.findData(proposal))
         settle_until(lambda: layers.idle and "quadrature" in layers.readout.text())
         settle(200)
@@ -272,20 +308,27 @@ def main() -> int:
     data_source_dialog(window, arguments.out / "data_source.png")
 
     # Many dimensions and a large β: some dimensions collapse, the bars show which.
-    train(window, RunConfig(
-        data=glyphs,
-        model=ModelConfig(hidden=(400,), latent_dim=16),
-        train=TrainConfig(batch_size=128, epochs=20, beta=6.0, seed=0, device="cpu"),
-    ))  # fmt: skip
+    train(
+        window,
+        RunConfig(
+            data=glyphs,
+            model=ModelConfig(hidden=(400,), latent_dim=16),
+            train=TrainConfig(batch_size=128, epochs=20, beta=6.0, seed=0, device="cpu"),
+        ),
+    )
     show_tab(window, "KL per dim")
     grab(window.kl_bars, arguments.out / "kl_per_dim.png")
 
     # The map's run: two dimensions, β raised half-way so the curves show the change.
-    train(window, RunConfig(
-        data=glyphs,
-        model=ModelConfig(hidden=(400,), latent_dim=2),
-        train=TrainConfig(batch_size=128, epochs=30, beta=1.0, seed=0, device="cpu"),
-    ), beta_change=(700, 3.0))  # fmt: skip
+    train(
+        window,
+        RunConfig(
+            data=glyphs,
+            model=ModelConfig(hidden=(400,), latent_dim=2),
+            train=TrainConfig(batch_size=128, epochs=30, beta=1.0, seed=0, device="cpu"),
+        ),
+        beta_change=(700, 3.0),
+    )
     show_tab(window, "Curves")
     grab(window.curves, arguments.out / "curves.png")
     grab(window, arguments.out / "window.png")
@@ -306,11 +349,14 @@ def main() -> int:
     window.set_presentation_mode(False)
 
     # The bound made visible: a linear decoder with Gaussian noise has a closed-form log p(x).
-    train(window, RunConfig(
-        data=glyphs,
-        model=ModelConfig(arch="linear", likelihood="gaussian", latent_dim=8),
-        train=TrainConfig(batch_size=128, epochs=10, seed=0, device="cpu"),
-    ))  # fmt: skip
+    train(
+        window,
+        RunConfig(
+            data=glyphs,
+            model=ModelConfig(arch="linear", likelihood="gaussian", latent_dim=8),
+            train=TrainConfig(batch_size=128, epochs=10, seed=0, device="cpu"),
+        ),
+    )
     show_tab(window, "Evaluate")
     evaluate(window, examples=1000, samples=1000, selected=5)
     for index, name in enumerate(("evaluate.png", "evaluate_input.png")):

@@ -58,7 +58,9 @@ def small_config() -> RunConfig:
     return RunConfig(
         data=DataConfig(dataset="glyphs", size=600),
         model=ModelConfig(hidden=(64,), latent_dim=2),
-        train=TrainConfig(batch_size=50, max_steps=40, log_every=10, seed=0, device="cpu", heldout_every=0),
+        train=TrainConfig(
+            batch_size=50, max_steps=40, log_every=10, seed=0, device="cpu", heldout_every=0
+        ),
     )
 
 
@@ -136,4 +138,3 @@ def cli_in_process(capsys):
         return code, capsys.readouterr().err
 
     return run
-

@@ -79,7 +79,9 @@ def test_analysis_takes_one_image_of_a_gaussian_latent_model():
 
 def test_conditional_model_is_analysed_for_its_label():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(family="cvae", hidden=(16,), input_shape=(1, 8, 8), num_classes=3))
+    model = build_model(
+        ModelConfig(family="cvae", hidden=(16,), input_shape=(1, 8, 8), num_classes=3)
+    )
     x = torch.rand(1, 8, 8)
     report = amortization_gap(model, x, y=2, steps=50, eval_samples=500, iw_samples=500)
     assert report.exact_log_likelihood is None
@@ -106,5 +108,7 @@ def test_the_study_draws_a_large_k_in_chunks_with_the_same_figures(monkeypatch):
 
 
 def test_a_study_of_more_samples_than_it_can_finish_is_refused_in_one_line():
-    with pytest.raises(VaeStudioError, match=r"^1,000,000,000 importance samples: the study takes 1 to 1,000,000"):
+    with pytest.raises(
+        VaeStudioError, match=r"^1,000,000,000 importance samples: the study takes 1 to 1,000,000"
+    ):
         analysis.check_sample_counts((10, 1_000_000_000))

@@ -64,7 +64,9 @@ def test_the_speed_slider_slows_the_run_it_reaches(qtbot, window):
     assert window.findChild(QLabel, "speedLimitLabel").text() == "5 steps/s"
     start_and_wait_for_snapshots(qtbot, window, count=1)
     snapshots, arrivals = [], []
-    window.runs.snapshotReady.connect(lambda snapshot: (snapshots.append(snapshot), arrivals.append(time.monotonic())))
+    window.runs.snapshotReady.connect(
+        lambda snapshot: (snapshots.append(snapshot), arrivals.append(time.monotonic()))
+    )
     qtbot.waitUntil(lambda: len(snapshots) >= 6, timeout=SIGNAL_TIMEOUT_MS)
     steps = [snapshot.step for snapshot in snapshots]
     # One step between snapshots, and never faster than the limit (a loaded machine is slower;
@@ -116,7 +118,10 @@ def test_reset_to_defaults_undoes_what_persisted(window):
 def test_a_point_cloud_gets_the_same_defaults_in_the_window_as_on_the_command_line(window):
     window.controls.dataset_combo.setCurrentText("moons")
     chosen = window.controls.config().model
-    assert (chosen.likelihood, chosen.arch) == (defaults_for("moons").model.likelihood, defaults_for("moons").model.arch)
+    assert (chosen.likelihood, chosen.arch) == (
+        defaults_for("moons").model.likelihood,
+        defaults_for("moons").model.arch,
+    )
     window.controls.dataset_combo.setCurrentText("glyphs")
     assert window.controls.config().model.likelihood == defaults_for("glyphs").model.likelihood
 
@@ -129,7 +134,9 @@ def test_the_symmetric_log_keeps_the_sign_and_inverts():
     assert np.all(np.diff(drawn) > 0) and drawn[3] == 0.0  # order and sign kept
     assert symlog_inverse(drawn, floor) == pytest.approx(values)
     # Far from zero a decade is one unit, as on a log axis.
-    assert symlog(np.array([1000.0]), floor) - symlog(np.array([100.0]), floor) == pytest.approx(1.0, abs=0.01)
+    assert symlog(np.array([1000.0]), floor) - symlog(np.array([100.0]), floor) == pytest.approx(
+        1.0, abs=0.01
+    )
 
 
 @pytest.mark.parametrize("scale", ["log", "linear"])
@@ -172,9 +179,13 @@ def test_held_out_losses_are_a_curve_of_their_own(window):
 
 
 def test_the_evaluate_page_gives_losses_as_nats_to_minimise_and_bounds_as_log_p():
-    table = figures_table({"elbo": -163.0, "recon": 158.0, "kl": 5.0, "active_units": 2, "kl_per_dim": [2.5, 2.5]})
+    table = figures_table(
+        {"elbo": -163.0, "recon": 158.0, "kl": 5.0, "active_units": 2, "kl_per_dim": [2.5, 2.5]}
+    )
     assert "−163.00" in table.replace("-", "−")
-    assert ">158.00<" in table and ">5.00<" in table and ">163.00<" in table  # the loss and its terms
+    assert (
+        ">158.00<" in table and ">5.00<" in table and ">163.00<" in table
+    )  # the loss and its terms
     assert "−158" not in table.replace("-", "−")
 
 
@@ -182,7 +193,9 @@ def test_the_evaluate_page_gives_losses_as_nats_to_minimise_and_bounds_as_log_p(
 def text_height_px(label: QLabel) -> int:
     """Rows of the label's picture that hold text: pixels far from its background colour."""
     image = label.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
-    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine() // 4, 4)
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(
+        image.height(), image.bytesPerLine() // 4, 4
+    )
     pixels = pixels[:, : image.width(), :3].astype(int)
     background = pixels[0, 0]
     inked = np.abs(pixels - background).sum(-1).max(axis=1) > 120
@@ -200,7 +213,9 @@ def test_presentation_fills_the_screen_and_reads_from_the_back_row(qtbot, window
     window.refresh_views()
     readout = window.findChild(QLabel, "presentationReadout")
     latest = window.state.run.latest
-    assert readout.isVisible() and f"step {latest.step:,}" in readout.text() and "β" in readout.text()
+    assert (
+        readout.isVisible() and f"step {latest.step:,}" in readout.text() and "β" in readout.text()
+    )
     assert text_height_px(readout) >= 24  # "β" and "p" reach above and below: glyphs ≥ 24 px tall
     tick_font = window.curves.plot.getPlotItem().getAxis("bottom").style["tickFont"]
     assert tick_font.pixelSize() >= 24
@@ -210,7 +225,9 @@ def test_presentation_fills_the_screen_and_reads_from_the_back_row(qtbot, window
 
 def test_a_run_draws_its_held_out_loss_beside_the_training_loss(qtbot, shown_window):
     config = tiny_config(max_steps=12)
-    window = shown_window(dataclasses.replace(config, train=dataclasses.replace(config.train, heldout_every=4)))
+    window = shown_window(
+        dataclasses.replace(config, train=dataclasses.replace(config.train, heldout_every=4))
+    )
     with qtbot.waitSignal(window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS):
         window.train()
     window.refresh_views()
@@ -219,16 +236,23 @@ def test_a_run_draws_its_held_out_loss_beside_the_training_loss(qtbot, shown_win
     heldout = rows[:, METRICS_COLUMNS.index("heldout_elbo")]
     measured = np.isfinite(heldout)
     assert list(steps) == list(rows[measured, 0]) and steps[-1] == 12 and len(steps) >= 2
-    assert np.allclose(losses, -heldout[measured]) and np.all(losses > 0)  # −ELBO of binary images: positive nats
+    assert np.allclose(losses, -heldout[measured]) and np.all(
+        losses > 0
+    )  # −ELBO of binary images: positive nats
 
 
 def test_a_preset_fills_in_every_setting_and_its_learning_rate_schedule(window):
     combo = window.findChild(QComboBox, "presetCombo")
-    assert combo.findText("glyphs-demo") > 0 and combo.itemData(combo.findText("glyphs-demo"), Qt.ItemDataRole.ToolTipRole)
+    assert combo.findText("glyphs-demo") > 0 and combo.itemData(
+        combo.findText("glyphs-demo"), Qt.ItemDataRole.ToolTipRole
+    )
     preset = window.controls.presets["mnist-nll-30min"]
     window.controls._preset_chosen("mnist-nll-30min")
     config = window.controls.config()
-    assert config.model.family == "hvae" and config.train.lr_schedule == preset.config.train.lr_schedule == "cosine"
+    assert (
+        config.model.family == "hvae"
+        and config.train.lr_schedule == preset.config.train.lr_schedule == "cosine"
+    )
     assert window.findChild(QComboBox, "lrScheduleCombo").name() == "cosine"
     window.controls.reset_button.click()
     assert window.controls.config().train.lr_schedule == "constant" and combo.currentIndex() == 0

@@ -24,7 +24,9 @@ def _config(dataset: str, max_steps: int) -> RunConfig:
 
 def _train_and_save(qtbot, window, config: RunConfig, path) -> None:
     window.controls.apply_config(config)
-    with qtbot.waitSignal(window.runs.runEnded, timeout=TIMEOUT_MS, check_params_cb=lambda r: r == "finished"):
+    with qtbot.waitSignal(
+        window.runs.runEnded, timeout=TIMEOUT_MS, check_params_cb=lambda r: r == "finished"
+    ):
         window.findChild(QPushButton, "trainButton").click()
     with qtbot.waitSignal(window.checkpointSaved, timeout=TIMEOUT_MS):
         window.save_checkpoint_to(path)
@@ -36,7 +38,10 @@ def _open(qtbot, window, path) -> None:
     explorer = window.state.shown.explorer
     # Every view has caught up when the examples are encoded by the opened weights.
     qtbot.waitUntil(
-        lambda: explorer.encoded is not None and explorer.encoded.generation == window.state.shown.generation,
+        lambda: (
+            explorer.encoded is not None
+            and explorer.encoded.generation == window.state.shown.generation
+        ),
         timeout=TIMEOUT_MS,
     )
 
@@ -52,11 +57,15 @@ def _views_show(window, side: int) -> None:
     assert explorer.side_panel.findChild(QWidget, "decodedView").image().shape == (side, side)
     assert explorer.map.point_count() == len(examples) == len(state.explorer.encoded.codes)
     preview = window.previews.preview
-    assert preview.images.shape[-2:] == (side, side) and preview.reconstruction_pairs().shape[1:] == (side, 2 * side + 1)
+    assert preview.images.shape[-2:] == (side, side) and preview.reconstruction_pairs().shape[
+        1:
+    ] == (side, 2 * side + 1)
     assert window.explorer.model.image_shape == (1, side, side)
 
 
-def test_opening_a_32_then_a_28_pixel_checkpoint_leaves_every_view_consistent(qtbot, shown_window, tmp_path, capfd):
+def test_opening_a_32_then_a_28_pixel_checkpoint_leaves_every_view_consistent(
+    qtbot, shown_window, tmp_path, capfd
+):
     window = shown_window(_config("glyphs", 10))
     errors = []
     window.errorShown.connect(errors.append)
@@ -76,7 +85,10 @@ def test_opening_a_32_then_a_28_pixel_checkpoint_leaves_every_view_consistent(qt
     qtbot.wait(600)  # a refresh or two of every timer, all on the new model
     _views_show(window, 28)
     # The old model's choices went with it; nothing was drawn from a mix of the two.
-    assert window.state.shown.explorer.selected is None and window.explorer.interpolation.frames is None
+    assert (
+        window.state.shown.explorer.selected is None
+        and window.explorer.interpolation.frames is None
+    )
     assert errors == []
     captured = capfd.readouterr()
     assert "Traceback" not in captured.err and "Error" not in captured.err
@@ -87,7 +99,11 @@ def test_the_scatter_stays_on_the_map_through_a_20_second_run(qtbot, shown_windo
     """The scatter is on the map within 2 s of the first snapshot and at every redraw after it,
     while weights stream in, for 20 s of training on this machine's cores."""
     config = _config("glyphs", 1_000_000)
-    window = shown_window(RunConfig(config.data, ModelConfig(family=family, hidden=(400,), latent_dim=2), config.train))
+    window = shown_window(
+        RunConfig(
+            config.data, ModelConfig(family=family, hidden=(400,), latent_dim=2), config.train
+        )
+    )
     with qtbot.waitSignal(window.runs.snapshotReady, timeout=TIMEOUT_MS):
         window.findChild(QPushButton, "trainButton").click()
     first_snapshot = time.perf_counter()

@@ -49,7 +49,10 @@ def test_a_run_fills_the_state_and_stops_continuable(qtbot, controllers):
     model = state.shown.model
     assert model.source == "run" and model.config.model.input_shape == (1, 28, 28)
     assert shown_models == [None, model]  # cleared at Train, then the run's model, once
-    assert state.shown.weights is state.run.latest.model_state and state.shown.step == state.run.latest.step
+    assert (
+        state.shown.weights is state.run.latest.model_state
+        and state.shown.step == state.run.latest.step
+    )
 
     runs.stop()
     assert state.run.status is RunStatus.STOPPING
@@ -70,7 +73,7 @@ def test_pause_holds_the_run_and_step_takes_exactly_one_step(qtbot, controllers)
     paused_at = state.run.latest.step
     for expected in (paused_at + 1, paused_at + 2):
         runs.step()
-        _wait_for(qtbot, lambda: state.run.latest.step == expected)
+        _wait_for(qtbot, lambda expected=expected: state.run.latest.step == expected)
     qtbot.wait(200)  # a paused run stays where it is
     assert state.run.latest.step == paused_at + 2 and state.run.status is RunStatus.PAUSED
     runs.resume()
@@ -86,7 +89,9 @@ def test_a_finished_run_saves_with_its_history_and_reopens_with_it(qtbot, contro
     with qtbot.waitSignal(runs.checkpointSaved, timeout=TIMEOUT_MS):
         assert checkpoints.save(path)
     rows = state.run.history.table.rows.copy()
-    assert np.array_equal(load_checkpoint(path).history, rows, equal_nan=True)  # NaN: no held-out figure
+    assert np.array_equal(
+        load_checkpoint(path).history, rows, equal_nan=True
+    )  # NaN: no held-out figure
 
     with qtbot.waitSignal(checkpoints.opened, timeout=TIMEOUT_MS):
         assert checkpoints.open(path)
@@ -124,7 +129,9 @@ def test_a_broken_checkpoint_leaves_the_model_on_show(qtbot, controllers, tmp_pa
 def test_a_run_too_big_for_the_memory_ends_in_its_one_line(qtbot, controllers):
     state, runs, _ = controllers
     config = _config()
-    huge = RunConfig(data=config.data, model=ModelConfig(hidden=(32,), latent_dim=10**9), train=config.train)
+    huge = RunConfig(
+        data=config.data, model=ModelConfig(hidden=(32,), latent_dim=10**9), train=config.train
+    )
     with qtbot.waitSignal(runs.errorOccurred, timeout=TIMEOUT_MS) as failed:
         runs.start(huge)
     assert failed.args[0].startswith("latent dimension 1000000000 (--latent-dim) needs about ")
@@ -142,7 +149,12 @@ def test_a_jobs_answers_for_a_deleted_context_are_dropped(qtbot):
     release, answers = threading.Event(), []
     context, kept = QObject(), QObject()
     for owner in (context, kept):
-        start_job(release.wait, 5.0, on_result=lambda _result, owner=owner: answers.append(owner), context=owner)
+        start_job(
+            release.wait,
+            5.0,
+            on_result=lambda _result, owner=owner: answers.append(owner),
+            context=owner,
+        )
     context.deleteLater()
     qtbot.waitUntil(lambda: not shiboken6.isValid(context), timeout=2000)
     release.set()

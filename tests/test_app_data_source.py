@@ -23,9 +23,9 @@ from vae_core.data import cache_dir
 from vae_core.data import downloads as downloads_module
 
 SIGNAL_TIMEOUT_MS = 10_000
-IMAGE_FOLDER, IDX_FOLDER, NUMPY_FILE = (text for text, kind in KINDS.items() if kind in ("folder", "idx", "npz"))
-
-
+IMAGE_FOLDER, IDX_FOLDER, NUMPY_FILE = (
+    text for text, kind in KINDS.items() if kind in ("folder", "idx", "npz")
+)
 
 
 def write_image_folder(root: Path, classes=(("cats", 4), ("dogs", 3)), size=(12, 10)) -> Path:
@@ -34,13 +34,19 @@ def write_image_folder(root: Path, classes=(("cats", 4), ("dogs", 3)), size=(12,
     for name, count in classes:
         (root / name).mkdir(parents=True)
         for i in range(count):
-            Image.fromarray(rng.integers(0, 256, (size[1], size[0]), dtype=np.uint8)).save(root / name / f"{i}.png")
+            Image.fromarray(rng.integers(0, 256, (size[1], size[0]), dtype=np.uint8)).save(
+                root / name / f"{i}.png"
+            )
     return root
 
 
 def write_npz(path: Path, count: int = 20) -> Path:
     rng = np.random.default_rng(0)
-    np.savez(path, images=rng.integers(0, 256, (count, 8, 8), dtype=np.uint8), labels=np.arange(count) % 3)
+    np.savez(
+        path,
+        images=rng.integers(0, 256, (count, 8, 8), dtype=np.uint8),
+        labels=np.arange(count) % 3,
+    )
     return path
 
 
@@ -69,12 +75,20 @@ def drop(window, path: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     window.dropEvent(
-        QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+        QDropEvent(
+            QPointF(10, 10),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
     )
 
 
 def train_to_the_end(qtbot, window):
-    with qtbot.waitSignal(window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda r: r == "finished"):
+    with qtbot.waitSignal(
+        window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda r: r == "finished"
+    ):
         window.findChild(QPushButton, "trainButton").click()
 
 
@@ -94,7 +108,10 @@ def test_a_folder_is_previewed_and_ok_makes_the_next_run_train_on_it(qtbot, wind
     assert dialog.preview_grid.image().ndim == 3
     dialog.ok_button.click()
     assert not dialog.isVisible()
-    assert window.findChild(type(window.controls.dataset_combo), "datasetCombo").currentText() == f"folder:{folder}"
+    assert (
+        window.findChild(type(window.controls.dataset_combo), "datasetCombo").currentText()
+        == f"folder:{folder}"
+    )
     data = window.controls.data_config()
     assert (data.image_size, data.color, data.size) == (8, "rgb", 600)
     train_to_the_end(qtbot, window)
@@ -106,7 +123,10 @@ def test_an_npz_file_is_previewed_and_chosen(qtbot, window, tmp_path):
     path = write_npz(tmp_path / "arrays.npz")
     dialog = open_dialog(window)
     preview(qtbot, window, dialog, NUMPY_FILE, path)
-    assert "20 images of 8×8 pixels" in dialog.summary_label.text() and "3 classes: 0, 1, 2" in dialog.summary_label.text()
+    assert (
+        "20 images of 8×8 pixels" in dialog.summary_label.text()
+        and "3 classes: 0, 1, 2" in dialog.summary_label.text()
+    )
     dialog.ok_button.click()
     assert window.controls.dataset_combo.currentText() == f"npz:{path}"
     train_to_the_end(qtbot, window)
@@ -129,7 +149,10 @@ def write_bad_input(tmp_path: Path, case: str) -> tuple[str, Path, str]:
     return dialog_kind, tmp_path / "no-mnist", f"missing in {tmp_path / 'no-mnist'}"
 
 
-@pytest.mark.parametrize("case", ["empty folder", "folder of non-images", "corrupt npz", "MNIST folder without its files"])
+@pytest.mark.parametrize(
+    "case",
+    ["empty folder", "folder of non-images", "corrupt npz", "MNIST folder without its files"],
+)
 def test_a_bad_input_shows_one_line_and_the_window_stays_usable(qtbot, window, tmp_path, case):
     kind, path, expected = write_bad_input(tmp_path, case)
     dialog = open_dialog(window)
@@ -155,7 +178,9 @@ def test_mnist_missing_with_no_network_says_where_its_files_go(qtbot, window, mo
     with qtbot.waitSignal(window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         window.controls.dataset_combo.setCurrentText("mnist")
     message = shown.args[0]
-    assert f"missing in {cache_dir() / 'mnist'}" in message and all(name in message for name in FILE_NAMES)
+    assert f"missing in {cache_dir() / 'mnist'}" in message and all(
+        name in message for name in FILE_NAMES
+    )
     assert "no network" in message and "\n" not in message
 
 
@@ -163,8 +188,16 @@ def test_dropped_folders_and_files_become_the_data_set(qtbot, window, tmp_path):
     folder = write_image_folder(tmp_path / "pets")
     write_idx_set(tmp_path / "digits")
     npz = write_npz(tmp_path / "arrays.npz")
-    for path, name in ((folder, f"folder:{folder}"), (tmp_path / "digits", f"idx:{tmp_path / 'digits'}"), (npz, f"npz:{npz}")):
-        with qtbot.waitSignal(window.dataLoaded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda n, _e, name=name: n == name) as loaded:
+    for path, name in (
+        (folder, f"folder:{folder}"),
+        (tmp_path / "digits", f"idx:{tmp_path / 'digits'}"),
+        (npz, f"npz:{npz}"),
+    ):
+        with qtbot.waitSignal(
+            window.dataLoaded,
+            timeout=SIGNAL_TIMEOUT_MS,
+            check_params_cb=lambda n, _e, name=name: n == name,
+        ) as loaded:
             drop(window, path)
         assert loaded.args == [name, ""] and window.controls.dataset_combo.currentText() == name
     train_to_the_end(qtbot, window)
@@ -182,11 +215,17 @@ def test_a_dropped_bad_folder_shows_one_line(qtbot, window, tmp_path):
     assert "not a data set" in shown.args[0]
 
 
-def test_recent_data_sets_are_remembered_newest_first_and_vanished_ones_dropped(qtbot, shown_window, window, tmp_path):
+def test_recent_data_sets_are_remembered_newest_first_and_vanished_ones_dropped(
+    qtbot, shown_window, window, tmp_path
+):
     folders = [write_image_folder(tmp_path / name) for name in ("first", "second")]
     for folder in folders:
         name = f"folder:{folder}"
-        with qtbot.waitSignal(window.dataLoaded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda n, _e, name=name: n == name):
+        with qtbot.waitSignal(
+            window.dataLoaded,
+            timeout=SIGNAL_TIMEOUT_MS,
+            check_params_cb=lambda n, _e, name=name: n == name,
+        ):
             drop(window, folder)
     window.close()
     again = shown_window(window.controls.config())
@@ -195,14 +234,18 @@ def test_recent_data_sets_are_remembered_newest_first_and_vanished_ones_dropped(
     assert listed == [f"folder:{folders[1]}", f"folder:{folders[0]}"]
     with qtbot.waitSignal(again.data_sources.previewShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         dialog.recent_list.itemClicked.emit(dialog.recent_list.item(1))
-    assert shown.args[0].config.dataset == f"folder:{folders[0]}" and dialog.path_edit.text() == str(folders[0])
+    assert shown.args[
+        0
+    ].config.dataset == f"folder:{folders[0]}" and dialog.path_edit.text() == str(folders[0])
     # A folder that vanished is dropped with a message when the dialog next opens.
     dialog.reject()
     shutil.rmtree(folders[1])
     with qtbot.waitSignal(again.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         open_dialog(again)
     assert "no longer there" in shown.args[0] and str(folders[1]) in shown.args[0]
-    assert [dialog.recent_list.item(i).text() for i in range(dialog.recent_list.count())] == [f"folder:{folders[0]}"]
+    assert [dialog.recent_list.item(i).text() for i in range(dialog.recent_list.count())] == [
+        f"folder:{folders[0]}"
+    ]
 
 
 def test_a_cancelled_download_leaves_no_partial_file(qtbot, window, monkeypatch):
@@ -221,20 +264,30 @@ def test_a_cancelled_download_leaves_no_partial_file(qtbot, window, monkeypatch)
     dialog.kind_combo.setCurrentIndex(1)
     with qtbot.waitSignal(window.data_sources.previewShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         dialog.kind_combo.setCurrentIndex(0)  # the MNIST family, downloaded into the cache folder
-    assert shown.args[0].missing == tuple(FILE_NAMES) and "Not downloaded yet" in dialog.summary_label.text()
-    assert dialog.cache_label.text() == str(cache_dir() / "mnist") and dialog.download_button.isEnabled()
+    assert (
+        shown.args[0].missing == tuple(FILE_NAMES)
+        and "Not downloaded yet" in dialog.summary_label.text()
+    )
+    assert (
+        dialog.cache_label.text() == str(cache_dir() / "mnist")
+        and dialog.download_button.isEnabled()
+    )
     folder = cache_dir() / "mnist"
     dialog.download_button.click()
 
     def progress():
         return dialog.findChild(QProgressDialog, "dataDownloadDialog")
 
-    qtbot.waitUntil(lambda: progress() is not None and progress().isVisible(), timeout=SIGNAL_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: progress() is not None and progress().isVisible(), timeout=SIGNAL_TIMEOUT_MS
+    )
     assert str(folder) in progress().labelText()
     assert [p.suffix for p in folder.iterdir()] == [".partial"]
     progress().findChild(QPushButton).click()  # Cancel
     proceed.set()
-    qtbot.waitUntil(lambda: "download cancelled" in dialog.summary_label.text(), timeout=SIGNAL_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: "download cancelled" in dialog.summary_label.text(), timeout=SIGNAL_TIMEOUT_MS
+    )
     assert list(folder.iterdir()) == [] and not progress().isVisible()
     # The dialog and the window go on.
     assert dialog.download_button.isEnabled() and not dialog.ok_button.isEnabled()
@@ -256,15 +309,24 @@ def test_an_answer_about_a_source_left_meanwhile_is_dropped(qtbot, window, tmp_p
     sources = window.data_sources
     answers = []
     real_previewed = sources._previewed
-    monkeypatch.setattr(sources, "_previewed", lambda generation, shown: (answers.append(shown), real_previewed(generation, shown)))
+    monkeypatch.setattr(
+        sources,
+        "_previewed",
+        lambda generation, shown: (answers.append(shown), real_previewed(generation, shown)),
+    )
     dialog = open_dialog(window)
     dialog.kind_combo.setCurrentText(IMAGE_FOLDER)
     type_path(qtbot, dialog, slow)
     preview(qtbot, window, dialog, IMAGE_FOLDER, quick)
     release.set()
-    qtbot.waitUntil(lambda: sum(a.config.dataset.startswith("folder:") for a in answers) == 2, timeout=SIGNAL_TIMEOUT_MS)
-    assert sources.state.preview.config.dataset == f"folder:{quick}" and str(quick) in dialog.path_edit.text()
-
+    qtbot.waitUntil(
+        lambda: sum(a.config.dataset.startswith("folder:") for a in answers) == 2,
+        timeout=SIGNAL_TIMEOUT_MS,
+    )
+    assert (
+        sources.state.preview.config.dataset == f"folder:{quick}"
+        and str(quick) in dialog.path_edit.text()
+    )
 
 
 def test_open_data_set_is_in_the_file_menu_with_a_shortcut_of_its_own(qtbot, window):
@@ -275,4 +337,6 @@ def test_open_data_set_is_in_the_file_menu_with_a_shortcut_of_its_own(qtbot, win
     assert len(shortcuts) == len(set(shortcuts))
     action.trigger()
     assert window.data_sources.dialog.isVisible()
-    assert window.findChild(QToolButton, "dataSourceButton").accessibleName() == "Choose a data source"
+    assert (
+        window.findChild(QToolButton, "dataSourceButton").accessibleName() == "Choose a data source"
+    )

@@ -31,7 +31,9 @@ def test_choosing_mnist_downloads_it_with_a_progress_dialog(qtbot, window, tiny_
     progress = []
     window.runs.dataProgress.connect(lambda done, total: progress.append((done, total)))
     with qtbot.waitSignal(
-        window.dataLoaded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda name, error: name == "mnist"
+        window.dataLoaded,
+        timeout=SIGNAL_TIMEOUT_MS,
+        check_params_cb=lambda name, error: name == "mnist",
     ) as loaded:
         window.controls.dataset_combo.setCurrentText("mnist")
     assert loaded.args == ["mnist", ""]
@@ -46,7 +48,9 @@ def test_choosing_mnist_downloads_it_with_a_progress_dialog(qtbot, window, tiny_
     assert window.state.run.latest.step == 3 and len(tiny_mnist.handler.requests) == requests
 
 
-def test_a_failed_download_shows_one_line_and_the_window_goes_on(qtbot, window, tiny_mnist, monkeypatch):  # noqa: F811
+def test_a_failed_download_shows_one_line_and_the_window_goes_on(
+    qtbot, window, tiny_mnist, monkeypatch
+):  # noqa: F811
     monkeypatch.setenv(MIRRORS_VARIABLE, f"{tiny_mnist.base}/missing/")
     with qtbot.waitSignal(window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         window.controls.dataset_combo.setCurrentText("mnist")
@@ -59,8 +63,11 @@ def test_a_failed_download_shows_one_line_and_the_window_goes_on(qtbot, window, 
     assert window.state.run.latest.step == 3
 
 
-def test_cancelling_a_download_started_by_the_combo_leaves_no_partial_file(qtbot, window, tiny_mnist, monkeypatch):  # noqa: F811
+def test_cancelling_a_download_started_by_the_combo_leaves_no_partial_file(
+    qtbot, window, tiny_mnist, monkeypatch
+):  # noqa: F811
     monkeypatch.setenv(MIRRORS_VARIABLE, f"{tiny_mnist.base}/good/")
+
     # As the dialog's Cancel does, from the first progress report on (any thread may cancel).
     def cancel(_done, _total):
         window.runs.data.cancel_downloads()
@@ -69,13 +76,18 @@ def test_cancelling_a_download_started_by_the_combo_leaves_no_partial_file(qtbot
     with qtbot.waitSignal(window.dataLoaded, timeout=SIGNAL_TIMEOUT_MS) as loaded:
         window.controls.dataset_combo.setCurrentText("mnist")
     assert loaded.args[0] == "mnist" and "download cancelled" in loaded.args[1]
-    assert not any(path.name.endswith(".part") or ".tmp" in path.name for path in (cache_dir() / "mnist").glob("*"))
+    assert not any(
+        path.name.endswith(".part") or ".tmp" in path.name
+        for path in (cache_dir() / "mnist").glob("*")
+    )
     assert "download cancelled" in window.statusBar().currentMessage()
     # Chosen again, the data set downloads: the cancel was for that download only.
     window.runs.dataProgress.disconnect(cancel)
     window.controls.dataset_combo.setCurrentText("glyphs")
     with qtbot.waitSignal(
-        window.dataLoaded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda name, error: name == "mnist"
+        window.dataLoaded,
+        timeout=SIGNAL_TIMEOUT_MS,
+        check_params_cb=lambda name, error: name == "mnist",
     ) as loaded:
         window.controls.dataset_combo.setCurrentText("mnist")
     assert loaded.args == ["mnist", ""]

@@ -22,7 +22,9 @@ def _config(family: str = "vae") -> RunConfig:
 
 
 def _train_to_the_end(qtbot, window) -> None:
-    with qtbot.waitSignal(window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda r: r == "finished"):
+    with qtbot.waitSignal(
+        window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda r: r == "finished"
+    ):
         window.findChild(QPushButton, "trainButton").click()
 
 
@@ -46,7 +48,10 @@ def test_evaluating_a_trained_model_plots_the_estimate_against_the_samples(qtbot
     assert results["log_likelihood_is"] > results["elbo"]
     assert window.evaluation.plot_stack.currentWidget() is window.evaluation.plot
     x, y = window.evaluation.is_curve.getData()
-    assert len(x) == 5 and torch.allclose(torch.tensor(y), torch.tensor(list(results["log_likelihood_is_by_samples"].values())).double())
+    assert len(x) == 5 and torch.allclose(
+        torch.tensor(y),
+        torch.tensor(list(results["log_likelihood_is_by_samples"].values())).double(),
+    )
     assert "step 30" in window.evaluation.status.text() and not window.evaluation.busy
     figures = window.evaluation.figures.text()
     assert "ELBO" in figures and "K = 20" in figures and "active units" in figures
@@ -70,7 +75,10 @@ def test_a_vq_vae_is_evaluated_without_importance_sampling(qtbot, shown_window):
     results = _evaluate(qtbot, window)
     assert "log_likelihood_is" not in results and 0 < results["perplexity"] <= 16
     page = window.evaluation
-    assert page.plot_stack.currentWidget() is page.plot_message and "deterministic" in page.plot_message.text()
+    assert (
+        page.plot_stack.currentWidget() is page.plot_message
+        and "deterministic" in page.plot_message.text()
+    )
     assert "perplexity" in window.evaluation.figures.text()
 
 
@@ -81,7 +89,9 @@ def test_evaluate_without_a_model_says_so_and_a_new_run_clears_the_results(qtbot
     assert "no model to evaluate" in shown.args[0]
     _train_to_the_end(qtbot, window)
     _evaluate(qtbot, window)
-    window.controls.apply_config(dataclasses.replace(_config(), train=dataclasses.replace(_config().train, max_steps=40)))
+    window.controls.apply_config(
+        dataclasses.replace(_config(), train=dataclasses.replace(_config().train, max_steps=40))
+    )
     _train_to_the_end(qtbot, window)
     assert window.evaluation.results is None and window.evaluation.figures.text() == ""
 
@@ -103,7 +113,9 @@ def test_the_selected_input_is_analyzed_for_its_two_gaps(qtbot, shown_window):
     gaps, study = _analyze(qtbot, window)
     # A q fitted to one input does at least as well as the encoder's, to Monte Carlo noise.
     assert gaps.optimized_elbo > gaps.amortized_elbo - 0.1
-    assert {(e.proposal, e.samples) for e in study.estimates} == {(p, k) for p in ("prior", "posterior") for k in (1, 10, 100, 1000)}
+    assert {(e.proposal, e.samples) for e in study.estimates} == {
+        (p, k) for p in ("prior", "posterior") for k in (1, 10, 100, 1000)
+    }
     text = window.evaluation.analysis_figures.text()
     assert "amortization gap" in text and "approximation gap" in text and "z ~ q(z|x)" in text
     assert "selected input under the model at step 30" in window.evaluation.analysis_status.text()
@@ -114,7 +126,9 @@ def test_a_vq_vae_input_has_no_gaps_to_analyze(qtbot, shown_window):
     _train_to_the_end(qtbot, window)
     window.explorer.select(0)
     window.findChild(QPushButton, "analyzeButton").click()
-    assert "deterministic" in window.evaluation.analysis_status.text() and not window.evaluation.busy
+    assert (
+        "deterministic" in window.evaluation.analysis_status.text() and not window.evaluation.busy
+    )
 
 
 def test_closing_the_window_stops_an_evaluation_in_progress(qtbot, shown_window):

@@ -50,19 +50,27 @@ def test_combos_show_words_and_the_config_keeps_registry_names(panel):
     prior_texts = [panel.prior_combo.itemText(i) for i in range(panel.prior_combo.count())]
     assert prior_texts == ["standard normal N(0, I)", "mixture of Gaussians", "VampPrior"]
     assert panel.model_combo.itemText(panel.model_combo.findData("vqvae")) == "VQ-VAE"
-    assert panel.likelihood_combo.itemText(panel.likelihood_combo.findData("bernoulli")) == "Bernoulli"
+    assert (
+        panel.likelihood_combo.itemText(panel.likelihood_combo.findData("bernoulli")) == "Bernoulli"
+    )
     # Scripts that select by registry name still find the item.
     panel.prior_combo.setCurrentText("vamp")
     assert panel.prior_combo.currentText() == "VampPrior"
     assert panel.model_combo.findText("vae") == 0
     config = panel.config()
-    assert (config.model.family, config.model.prior, config.model.likelihood) == ("vae", "vamp", "bernoulli")
+    assert (config.model.family, config.model.prior, config.model.likelihood) == (
+        "vae",
+        "vamp",
+        "bernoulli",
+    )
     assert config.train.beta_schedule == "constant"
 
 
 def test_apply_config_round_trips_every_choice(panel):
     config = RunConfig(
-        model=ModelConfig(family="cvae", prior="mog", likelihood="gaussian", arch="conv", prior_components=7),
+        model=ModelConfig(
+            family="cvae", prior="mog", likelihood="gaussian", arch="conv", prior_components=7
+        ),
         train=TrainConfig(beta_schedule="cyclical", device="cpu"),
     )
     panel.apply_config(config)
@@ -77,9 +85,13 @@ def test_apply_config_round_trips_every_choice(panel):
 
 def test_every_control_explains_itself_and_each_choice_has_a_tooltip(panel):
     for widget in panel.findChildren(object):
-        if hasattr(widget, "toolTip") and widget.objectName().endswith(("Combo", "SpinBox", "Edit", "Slider")):
+        if hasattr(widget, "toolTip") and widget.objectName().endswith(
+            ("Combo", "SpinBox", "Edit", "Slider")
+        ):
             assert len(widget.toolTip()) > 20, widget.objectName()
-    assert "mixture of K Gaussians" in panel.prior_combo.itemData(panel.prior_combo.findData("mog"), TOOLTIP)
+    assert "mixture of K Gaussians" in panel.prior_combo.itemData(
+        panel.prior_combo.findData("mog"), TOOLTIP
+    )
     panel.prior_combo.setCurrentText("mog")
     assert "learned mixture of K Gaussians" in panel.prior_combo.toolTip()
     for combo in panel.findChildren(QComboBox):
@@ -93,10 +105,18 @@ def test_controls_that_do_not_apply_to_the_family_are_disabled_with_a_reason(pan
     assert not panel.codebook_spin.isEnabled() and "only a VQ-VAE" in panel.codebook_spin.toolTip()
     assert not panel.components_spin.isEnabled()  # the standard normal has no components
     panel.prior_combo.setCurrentText("mog")
-    assert panel.components_spin.isEnabled() and "Not used now" not in panel.components_spin.toolTip()
+    assert (
+        panel.components_spin.isEnabled() and "Not used now" not in panel.components_spin.toolTip()
+    )
     panel.model_combo.setCurrentText("vqvae")
     assert panel.codebook_spin.isEnabled()
-    for unused in (panel.prior_combo, panel.components_spin, panel.beta_spin, panel.beta_slider, panel.schedule_combo):
+    for unused in (
+        panel.prior_combo,
+        panel.components_spin,
+        panel.beta_spin,
+        panel.beta_slider,
+        panel.schedule_combo,
+    ):
         assert not unused.isEnabled() and "Not used now" in unused.toolTip(), unused.objectName()
     # A run locks the settings; its end unlocks only what applies.
     panel.set_run_active(True)
@@ -114,7 +134,9 @@ def _focus(qtbot, window, widget):
 
 def test_ctrl_e_exports_with_the_focus_in_the_beta_box(qtbot, window, monkeypatch):
     asked = []
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: asked.append(args[1]) or ("", ""))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *args, **kwargs: asked.append(args[1]) or ("", "")
+    )
     beta_box = window.findChild(QDoubleSpinBox, "betaSpinBox")
     _focus(qtbot, window, beta_box)
     with qtbot.waitSignal(window.files.export_csv_action.triggered, timeout=2000):
@@ -162,7 +184,9 @@ def test_a_space_typed_into_the_hidden_sizes_stays_text(qtbot, window):
 @pytest.fixture(scope="module")
 def trained_checkpoint(tmp_path_factory):
     """A tiny 2-D model trained headless once for the export tests, opened in each window."""
-    config = dataclasses.replace(tiny_config(), train=dataclasses.replace(tiny_config().train, max_steps=30))
+    config = dataclasses.replace(
+        tiny_config(), train=dataclasses.replace(tiny_config().train, max_steps=30)
+    )
     path = tmp_path_factory.mktemp("run") / "checkpoint.safetensors"
     trainer = Trainer(config, load_data(config.data))
     for _ in trainer.run():
@@ -188,7 +212,9 @@ def export_and_wait(qtbot, window, export, *args):
 def test_the_latent_map_exports_as_png_at_a_chosen_resolution(qtbot, trained_window, tmp_path):
     figures = trained_window.files.figures
     size = trained_window.explorer.map.plot.getPlotItem().sceneBoundingRect().size()
-    path = export_and_wait(qtbot, trained_window, figures.export_figure, "latent_map", tmp_path / "map.png", 2)
+    path = export_and_wait(
+        qtbot, trained_window, figures.export_figure, "latent_map", tmp_path / "map.png", 2
+    )
     with Image.open(path) as image:
         assert image.format == "PNG"
         assert image.size == (round(size.width() * 2), round(size.height() * 2))
@@ -197,7 +223,9 @@ def test_the_latent_map_exports_as_png_at_a_chosen_resolution(qtbot, trained_win
 
 def test_the_latent_map_exports_as_svg_with_its_scatter_as_vectors(qtbot, trained_window, tmp_path):
     figures = trained_window.files.figures
-    path = export_and_wait(qtbot, trained_window, figures.export_figure, "latent_map", tmp_path / "map.svg", None)
+    path = export_and_wait(
+        qtbot, trained_window, figures.export_figure, "latent_map", tmp_path / "map.svg", None
+    )
     root = ElementTree.parse(path).getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     tags = [element.tag.rsplit("}", 1)[-1] for element in root.iter()]
@@ -209,9 +237,14 @@ def test_the_latent_map_exports_as_svg_with_its_scatter_as_vectors(qtbot, traine
 def test_plots_for_slides_are_light_and_the_screen_keeps_its_theme(qtbot, trained_window, tmp_path):
     curves = trained_window.curves.plot.getPlotItem()
     axis = curves.getAxis("left")
-    screen_colours = (axis.textPen().color().name(), trained_window.curves.curves["beta"].opts["pen"].color().name())
+    screen_colours = (
+        axis.textPen().color().name(),
+        trained_window.curves.curves["beta"].opts["pen"].color().name(),
+    )
     figures = trained_window.files.figures
-    path = export_and_wait(qtbot, trained_window, figures.export_figure, "loss_curves", tmp_path / "curves.png", 1)
+    path = export_and_wait(
+        qtbot, trained_window, figures.export_figure, "loss_curves", tmp_path / "curves.png", 1
+    )
     with Image.open(path) as image:
         pixels = np.asarray(image.convert("L"))
     assert np.median(pixels) > 240  # a white page
@@ -220,26 +253,34 @@ def test_plots_for_slides_are_light_and_the_screen_keeps_its_theme(qtbot, traine
         axis.textPen().color().name(),
         trained_window.curves.curves["beta"].opts["pen"].color().name(),
     ) == screen_colours
-    path = export_and_wait(qtbot, trained_window, figures.export_figure, "kl_per_dimension", tmp_path / "kl.svg", None)
+    path = export_and_wait(
+        qtbot, trained_window, figures.export_figure, "kl_per_dimension", tmp_path / "kl.svg", None
+    )
     assert ElementTree.parse(path).getroot().tag.endswith("svg")
 
 
 def test_grids_export_at_the_decoders_resolution(qtbot, trained_window, tmp_path):
     explorer, figures = trained_window.explorer, trained_window.files.figures
     height, width = 28, 28  # glyphs
-    path = export_and_wait(qtbot, trained_window, figures.export_grid, explorer.traversals, tmp_path / "t.png")
+    path = export_and_wait(
+        qtbot, trained_window, figures.export_grid, explorer.traversals, tmp_path / "t.png"
+    )
     steps = explorer.traversals.steps_spin.value()
     with Image.open(path) as image:
         assert image.size == (steps * width, 2 * height)  # a row per latent dimension
     explorer.interpolation.set_end("start", np.array([-1.0, 0.0]))
     explorer.interpolation.set_end("end", np.array([1.0, 1.0]))
     frames = explorer.interpolation.count_spin.value()
-    path = export_and_wait(qtbot, trained_window, figures.export_grid, explorer.interpolation, tmp_path / "i.png")
+    path = export_and_wait(
+        qtbot, trained_window, figures.export_grid, explorer.interpolation, tmp_path / "i.png"
+    )
     with Image.open(path) as image:
         assert image.size == (frames * width, height)
 
 
-def test_a_grid_with_nothing_to_show_and_a_bad_path_each_say_one_line(qtbot, trained_window, tmp_path):
+def test_a_grid_with_nothing_to_show_and_a_bad_path_each_say_one_line(
+    qtbot, trained_window, tmp_path
+):
     figures = trained_window.files.figures
     with qtbot.waitSignal(trained_window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         figures.export_grid(trained_window.explorer.interpolation, tmp_path / "i.png")
@@ -252,14 +293,20 @@ def test_a_grid_with_nothing_to_show_and_a_bad_path_each_say_one_line(qtbot, tra
     assert str(target) in shown.args[0] and "\n" not in shown.args[0]
 
 
-def test_the_menu_asks_for_a_file_and_its_filter_picks_the_format(qtbot, trained_window, tmp_path, monkeypatch):
+def test_the_menu_asks_for_a_file_and_its_filter_picks_the_format(
+    qtbot, trained_window, tmp_path, monkeypatch
+):
     def pick_svg(_parent, _title, _start, filters):
         return str(tmp_path / "picked"), next(f for f in filters.split(";;") if "SVG" in f)
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", pick_svg)
     menu = trained_window.files.figures.menu
-    latent_map = next(action for action in menu.actions() if action.text().startswith("&Latent Map"))
-    with qtbot.waitSignal(trained_window.files.figures.exported, timeout=SIGNAL_TIMEOUT_MS) as written:
+    latent_map = next(
+        action for action in menu.actions() if action.text().startswith("&Latent Map")
+    )
+    with qtbot.waitSignal(
+        trained_window.files.figures.exported, timeout=SIGNAL_TIMEOUT_MS
+    ) as written:
         latent_map.trigger()
     assert written.args == [str(tmp_path / "picked.svg")]
 
@@ -283,7 +330,9 @@ def test_help_opens_the_page_of_the_tab_on_show(qtbot, window):
         ("Compare runs", "compare_runs", "Runs list"),
     ):
         tabs = window.view_tabs
-        tabs.setCurrentIndex(next(index for index in range(tabs.count()) if tabs.tabText(index) == title))
+        tabs.setCurrentIndex(
+            next(index for index in range(tabs.count()) if tabs.tabText(index) == title)
+        )
         window.run_actions.view_help.action.trigger()
         assert pages.topic == topic and words in pages.browser.toPlainText()
     # Every topic has a page, titled, and written in the seed's terms.

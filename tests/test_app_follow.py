@@ -23,7 +23,9 @@ def test_the_tail_gives_complete_rows_once_and_starts_over_on_a_new_file(tmp_pat
     path = tmp_path / "metrics.csv"
     tail = MetricsTail(path)
     assert len(tail.read().rows) == 0  # not written yet
-    path.write_text("step,loss,a_column_of_the_future\n1,5.0,7\n2,4.5,7\n3,4.")  # the writer is mid-row
+    path.write_text(
+        "step,loss,a_column_of_the_future\n1,5.0,7\n2,4.5,7\n3,4."
+    )  # the writer is mid-row
     read = tail.read()
     assert read.rows[:, METRICS_COLUMNS.index("step")].tolist() == [1.0, 2.0] and not read.restarted
     assert read.rows[:, METRICS_COLUMNS.index("loss")].tolist() == [5.0, 4.5]

@@ -5,19 +5,29 @@ import csv
 import numpy as np
 import pytest
 
+from app.curve_scale import fitted_log_range
 from app.history import BoundedSeries, MetricsTable
 from app.pacing import DutyCycle, LogPacer
-from app.curve_scale import fitted_log_range
 from vae_core.errors import VaeStudioError
 from vae_core.training.trainer import METRICS_COLUMNS, TrainingSnapshot, metrics_row
 
 
 def _snapshot(step: int, loss: float) -> TrainingSnapshot:
     return TrainingSnapshot(
-        step=step, epoch=step // 10, epoch_progress=0.5, total_steps=100, wall_time_s=0.25 * step,
-        images_per_s=1000.0, loss=loss, recon=loss - 1.0, kl=1.0, beta=0.5, learning_rate=1e-3,
-        kl_per_dim=np.array([0.5, 0.5]), finished=False,
-    )  # fmt: skip
+        step=step,
+        epoch=step // 10,
+        epoch_progress=0.5,
+        total_steps=100,
+        wall_time_s=0.25 * step,
+        images_per_s=1000.0,
+        loss=loss,
+        recon=loss - 1.0,
+        kl=1.0,
+        beta=0.5,
+        learning_rate=1e-3,
+        kl_per_dim=np.array([0.5, 0.5]),
+        finished=False,
+    )
 
 
 def test_series_keeps_every_point_until_full():
@@ -68,7 +78,11 @@ def test_metrics_table_writes_the_command_lines_columns(tmp_path):
     assert len(rows) == 301
     first = dict(zip(rows[0], rows[1]))
     assert first["step"] == "1" and first["epoch"] == "0"
-    assert float(first["loss"]) == 101.0 and float(first["recon"]) == 100.0 and float(first["beta"]) == 0.5
+    assert (
+        float(first["loss"]) == 101.0
+        and float(first["recon"]) == 100.0
+        and float(first["beta"]) == 0.5
+    )
     assert dict(zip(rows[0], rows[300]))["step"] == "300"
 
 
@@ -126,7 +140,13 @@ def test_curve_ranges_change_only_when_the_data_leaves_them():
     values = np.array([1.0, 10.0, 100.0, 0.0, np.nan])  # zero and NaN cannot be shown on a log axis
     assert fitted_log_range(values, None) == pytest.approx((-0.15, 2.15))
     assert fitted_log_range(values, (-0.15, 2.15)) is None
-    assert fitted_log_range(values, (-0.5, 2.5)) is None  # 0.7 decades to spare: within the slack of 1
-    assert fitted_log_range(values, (-1.0, 3.0)) == pytest.approx((-0.15, 2.15))  # 1.7 to spare: shrinks
-    assert fitted_log_range(values, (0.5, 2.5)) == pytest.approx((-0.15, 2.15))  # 1.0 fell out: grows
+    assert (
+        fitted_log_range(values, (-0.5, 2.5)) is None
+    )  # 0.7 decades to spare: within the slack of 1
+    assert fitted_log_range(values, (-1.0, 3.0)) == pytest.approx(
+        (-0.15, 2.15)
+    )  # 1.7 to spare: shrinks
+    assert fitted_log_range(values, (0.5, 2.5)) == pytest.approx(
+        (-0.15, 2.15)
+    )  # 1.0 fell out: grows
     assert fitted_log_range(np.array([0.0, -1.0]), None) is None

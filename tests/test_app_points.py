@@ -79,7 +79,9 @@ def test_training_on_moons_shows_the_data_space_and_point_previews(qtbot, window
     state = explorer.model.model.state_dict()
     assert all(torch.equal(state[name], value) for name, value in final.items())
     # Pages that draw decodes as images stand aside for point data.
-    assert not any(page.isEnabled() for page in (explorer.interpolation, explorer.traversals, explorer.draw))
+    assert not any(
+        page.isEnabled() for page in (explorer.interpolation, explorer.traversals, explorer.draw)
+    )
     space = explorer.data_space
     assert space.isVisible() and not explorer.map.tiles_check.isEnabled()
     # The data as they are, coloured by their two moons.
@@ -99,7 +101,9 @@ def test_training_on_moons_shows_the_data_space_and_point_previews(qtbot, window
     for position in ((0.0, 0.0), (1.5, -1.0)):
         explorer.map.set_cursor_position(*position)
         with torch.no_grad():
-            expected = model.decode_mean(torch.tensor([position], dtype=torch.float32)).reshape(2).numpy()
+            expected = (
+                model.decode_mean(torch.tensor([position], dtype=torch.float32)).reshape(2).numpy()
+            )
         np.testing.assert_allclose(space.cursor_position(), expected, atol=1e-5)
 
     # Previews draw points: inputs with their reconstructions, and prior draws.

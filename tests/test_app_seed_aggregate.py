@@ -31,13 +31,20 @@ def show_model(window, data, narrow: bool = False, **options) -> dict:
     """A 2-D model of the glyphs on show; `narrow`: every q(z|x) of spread e^-4, so q(z) is a few
     sharp spikes and most of the prior is holes."""
     torch.manual_seed(0)
-    config = ModelConfig(input_shape=(1, 28, 28), num_classes=10, latent_dim=2, hidden=(64,), **options)
+    config = ModelConfig(
+        input_shape=(1, 28, 28), num_classes=10, latent_dim=2, hidden=(64,), **options
+    )
     viewer = build_model(config)
     weights = viewer.state_dict()
     if narrow:
         weights["encoder.net.2.weight"][2:] = 0.0
         weights["encoder.net.2.bias"][2:] = -8.0
-    window.state.shown.show(ModelOnShow(RunConfig(model=config), viewer.capabilities, "checkpoint", data, viewer=viewer), weights)
+    window.state.shown.show(
+        ModelOnShow(
+            RunConfig(model=config), viewer.capabilities, "checkpoint", data, viewer=viewer
+        ),
+        weights,
+    )
     return weights
 
 
@@ -46,7 +53,9 @@ def show_tab(window, title: str) -> None:
     tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == title))
 
 
-def test_ticking_the_box_fills_the_density_layer_over_the_visible_range(window, small_glyphs, qtbot):
+def test_ticking_the_box_fills_the_density_layer_over_the_visible_range(
+    window, small_glyphs, qtbot
+):
     layers = window.seed.aggregate
     show_model(window, small_glyphs.test)
     # Off: nothing asked, nothing scheduled.
@@ -58,7 +67,9 @@ def test_ticking_the_box_fills_the_density_layer_over_the_visible_range(window, 
     assert image.shape == (GRID, GRID) and image.max() == pytest.approx(1.0) and image.min() >= 0.0
     (x0, x1), (y0, y1) = window.explorer.map.visible_range()
     rect = layers.density_layer.mapRectToParent(layers.density_layer.boundingRect())
-    assert (rect.left(), rect.bottom()) == pytest.approx((x0, y1), abs=1e-6)  # a y-up view: bottom is the top
+    assert (rect.left(), rect.bottom()) == pytest.approx(
+        (x0, y1), abs=1e-6
+    )  # a y-up view: bottom is the top
     assert (rect.width(), rect.height()) == pytest.approx((x1 - x0, y1 - y0), abs=1e-6)
     # The brightest cell lies among the codes: within one cell of some posterior mean.
     row, column = np.unravel_index(np.argmax(image), image.shape)
@@ -91,12 +102,17 @@ def test_the_page_shows_the_kl_the_holes_and_their_decodes(window, small_glyphs,
     model.load_state_dict(weights)
     access = ExplorerModel(model)
     aggregate = encode_aggregate(access, window.state.shown.explorer.examples)
-    expected = kl_to_prior(aggregate, model.prior.log_prob, KL_SAMPLES, torch.Generator().manual_seed(0))
+    expected = kl_to_prior(
+        aggregate, model.prior.log_prob, KL_SAMPLES, torch.Generator().manual_seed(0)
+    )
     text = layers.page.readout.text()
     assert f"{expected.value:.3f} ± {expected.standard_error:.3f} nats" in text
     holes = layers._last.holes
     assert f"{holes.count:,} of {len(holes.samples):,} prior samples" in text
-    assert layers.page.hole_images.image() is not None and layers.page.covered_images.image() is not None
+    assert (
+        layers.page.hole_images.image() is not None
+        and layers.page.covered_images.image() is not None
+    )
 
 
 def test_a_vq_vae_leaves_the_boxes_disabled_saying_why(window, small_glyphs):
@@ -121,14 +137,20 @@ def test_a_live_beta_change_gives_two_points_and_other_runs_draw_in_their_colour
     run = window.state.run
     run.begin()
     show_tab(window, "Rate–distortion")
-    run.add_rows(metrics_rows([1.0] * 8, [20, 18, 16, 14, 12, 11, 10, 10], [200, 180, 150, 130, 110, 105, 100, 100]))
+    run.add_rows(
+        metrics_rows(
+            [1.0] * 8, [20, 18, 16, 14, 12, 11, 10, 10], [200, 180, 150, 130, 110, 105, 100, 100]
+        )
+    )
     qtbot.waitUntil(lambda: view.point_count() == 1, timeout=TIMEOUT_MS)
     run.add_rows(metrics_rows([4.0] * 4, [3, 2, 1, 1], [150, 140, 130, 130]))
     qtbot.waitUntil(lambda: view.point_count() == 2, timeout=TIMEOUT_MS)
     x, y = view.current.getData()
     assert list(x) == [10.0, 1.0] and list(y) == [100.0, 130.0]
     assert [label.textItem.toPlainText() for label in view._labels] == ["β = 1", "β = 4"]
-    view.show_runs([("other run", "#1f77b4", metrics_rows([0.5] * 4, [30, 30, 30, 30], [90, 90, 90, 90]))])
+    view.show_runs(
+        [("other run", "#1f77b4", metrics_rows([0.5] * 4, [30, 30, 30, 30], [90, 90, 90, 90]))]
+    )
     (other,) = view._other_items
     assert list(other.getData()[0]) == [30.0] and other.opts["symbolBrush"] == "#1f77b4"
     assert "other run" in [label.text for _, label in view.legend.items]

@@ -20,7 +20,12 @@ def _config(family: str = "vae") -> RunConfig:
     return RunConfig(
         data=DataConfig(dataset="glyphs", size=600),
         model=ModelConfig(
-            family=family, hidden=(32,), latent_dim=2, codebook_size=16, input_shape=(1, 28, 28), num_classes=10
+            family=family,
+            hidden=(32,),
+            latent_dim=2,
+            codebook_size=16,
+            input_shape=(1, 28, 28),
+            num_classes=10,
         ),
         train=TrainConfig(batch_size=50, max_steps=30, seed=0, device="cpu"),
     )
@@ -31,7 +36,9 @@ def _show(window, small_glyphs, family: str = "vae", seed: int = 0) -> None:
     torch.manual_seed(seed)
     viewer = build_model(config.model)
     model = ModelOnShow(config, viewer.capabilities, "checkpoint", small_glyphs.test, viewer=viewer)
-    window.state.shown.show(model, {name: value.clone() for name, value in viewer.state_dict().items()})
+    window.state.shown.show(
+        model, {name: value.clone() for name, value in viewer.state_dict().items()}
+    )
 
 
 @pytest.fixture
@@ -57,10 +64,15 @@ def test_the_page_draws_two_curves_of_four_points_for_the_selected_input(qtbot, 
     report = _open_page(qtbot, window)
     page = window.seed.gradients
     assert window.view_tabs.tabText(window.view_tabs.indexOf(page)) == "Gradient estimators"
-    assert page.plot.objectName() == "gradientVariancePlot" and page.plot.getPlotItem().ctrl.logXCheck.isChecked()
+    assert (
+        page.plot.objectName() == "gradientVariancePlot"
+        and page.plot.getPlotItem().ctrl.logXCheck.isChecked()
+    )
     curves = _curves(page)
     assert set(curves) == {"reparameterization", "score function"}
-    (counts, reparameterized), (_, score) = (curves[name].getOriginalDataset() for name in ("reparameterization", "score function"))
+    (counts, reparameterized), (_, score) = (
+        curves[name].getOriginalDataset() for name in ("reparameterization", "score function")
+    )
     np.testing.assert_array_equal(counts, [1, 10, 100, 1000])
     assert len(reparameterized) == len(score) == 4 and np.all(reparameterized < score)
     assert report.inputs == 1 and "example 3" in page.source.text()
@@ -136,7 +148,10 @@ def test_a_failed_study_is_one_line_and_the_page_tries_again_later(qtbot, window
         window.explorer.select(0)
 
 
-@pytest.mark.parametrize("family, words", [("vae", None), ("cvae", None), ("vqvae", "deterministic"), ("hvae", "two latent layers")])
+@pytest.mark.parametrize(
+    "family, words",
+    [("vae", None), ("cvae", None), ("vqvae", "deterministic"), ("hvae", "two latent layers")],
+)
 def test_the_page_applies_to_one_gaussian_latent_layer(family, words):
     capabilities = build_model(_config(family).model).capabilities
     reason = gradient_view.not_applicable_reason(capabilities)

@@ -32,9 +32,16 @@ SIGNAL_TIMEOUT_MS = 10_000
 SOURCE_LESSONS = Path(__file__).resolve().parents[1] / "resources" / "lessons"
 # The order of the seed: each shipped lesson's title holds its words, in this order.
 SEED_ORDER = [
-    "latent variable model", "importance sampling", "elbo", "amortized", "β-vae", "role of the prior",
-    "conditional vae", "reparameterization", "vq-vae",
-]  # fmt: skip
+    "latent variable model",
+    "importance sampling",
+    "elbo",
+    "amortized",
+    "β-vae",
+    "role of the prior",
+    "conditional vae",
+    "reparameterization",
+    "vq-vae",
+]
 
 
 def small_lesson(**step) -> dict:
@@ -50,7 +57,11 @@ def small_lesson(**step) -> dict:
         "train": {"beta": 4.0, "batch_size": 50, "heldout_every": 0, "device": "cpu"},
         "steps": [
             first,
-            {"title": "Second", "tab": "Samples", "controls": {"tilesCheckBox": False, "pointsCheckBox": True}},
+            {
+                "title": "Second",
+                "tab": "Samples",
+                "controls": {"tilesCheckBox": False, "pointsCheckBox": True},
+            },
         ],
     }
 
@@ -86,20 +97,31 @@ def open_lesson(qtbot, window, path: Path) -> None:
 # The files.
 def test_at_least_eight_lessons_ship_in_the_order_of_the_seed():
     lessons = shipped_lessons()
-    assert len(lessons) >= 8 and set(lesson_files()) == {path.stem for path in SOURCE_LESSONS.glob("*.toml")}
+    assert len(lessons) >= 8 and set(lesson_files()) == {
+        path.stem for path in SOURCE_LESSONS.glob("*.toml")
+    }
     titles = [lesson.title.lower() for lesson in lessons]
-    assert [next(i for i, title in enumerate(titles) if words in title) for words in SEED_ORDER] == sorted(
-        range(len(SEED_ORDER))
-    )
+    assert [
+        next(i for i, title in enumerate(titles) if words in title) for words in SEED_ORDER
+    ] == sorted(range(len(SEED_ORDER)))
 
 
 @pytest.mark.parametrize("name", sorted(path.stem for path in SOURCE_LESSONS.glob("*.toml")))
 def test_every_shipped_lesson_loads_validates_and_builds_its_models(name):
     lesson = read_lesson(SOURCE_LESSONS / f"{name}.toml")
     assert lesson.title and lesson.text and 2 <= len(lesson.steps) <= 4
-    for config in (lesson.config, *(step.config for step in lesson.steps if step.config is not None)):
+    for config in (
+        lesson.config,
+        *(step.config for step in lesson.steps if step.config is not None),
+    ):
         # Small and quick: a 2-D latent map of a built-in data set.
-        assert config.model.latent_dim == 2 and config.data.dataset in ("glyphs", "moons", "rings", "gaussians", "spiral")
+        assert config.model.latent_dim == 2 and config.data.dataset in (
+            "glyphs",
+            "moons",
+            "rings",
+            "gaussians",
+            "spiral",
+        )
         build_model(dataclasses.replace(config.model, input_shape=(1, 28, 28), num_classes=10))
     for step in lesson.steps:
         assert step.title and step.text and step.look_for and "\n" not in step.look_for
@@ -109,7 +131,9 @@ def test_every_shipped_lesson_loads_validates_and_builds_its_models(name):
 def test_a_lesson_written_and_read_again_is_the_same(tmp_path):
     for lesson in shipped_lessons():
         written = write_lesson(tmp_path / "again.toml", lesson)
-        assert dataclasses.replace(read_lesson(written), path=None) == dataclasses.replace(lesson, path=None)
+        assert dataclasses.replace(read_lesson(written), path=None) == dataclasses.replace(
+            lesson, path=None
+        )
 
 
 @pytest.mark.parametrize(
@@ -157,15 +181,22 @@ def test_values_nested_too_deep_give_one_line():
         parse_lesson("title = " + "[" * 100_000, "deep.toml")
 
 
-_SCALARS = st.one_of(st.booleans(), st.integers(-3, 2000), st.floats(allow_nan=True), st.text(max_size=8))
+_SCALARS = st.one_of(
+    st.booleans(), st.integers(-3, 2000), st.floats(allow_nan=True), st.text(max_size=8)
+)
 _VALUES = st.recursive(
     _SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 _STEP = st.dictionaries(st.sampled_from(sorted(STEP_KEYS | {"other"})), _VALUES, max_size=6)
 _LESSON = st.fixed_dictionaries(
-    {"title": st.one_of(st.just("A lesson"), _SCALARS), "steps": st.one_of(st.lists(_STEP, max_size=3), _VALUES)},
+    {
+        "title": st.one_of(st.just("A lesson"), _SCALARS),
+        "steps": st.one_of(st.lists(_STEP, max_size=3), _VALUES),
+    },
     optional={key: _VALUES for key in sorted(LESSON_KEYS - {"title", "steps"}) + ["other"]},
 )
 
@@ -195,7 +226,10 @@ def test_opening_a_lesson_sets_the_controls_locks_and_hides(qtbot, window, tmp_p
     panel = window.seed.lessons.panel
     assert window.seed.lessons.dock.isVisible() and panel.title.text() == "A small lesson"
     assert "Markdown" in panel.text.toPlainText() and panel.look_for.text() == "Something."
-    assert [button.objectName() for button in panel.step_buttons()] == ["lessonStepButton1", "lessonStepButton2"]
+    assert [button.objectName() for button in panel.step_buttons()] == [
+        "lessonStepButton1",
+        "lessonStepButton2",
+    ]
     assert panel.step_buttons()[0].isChecked()
     # The settings panel enables its controls again when a run ends: the lesson's stay locked.
     controls.set_run_active(True)
@@ -214,7 +248,11 @@ def test_a_step_button_applies_its_step_and_leaving_unlocks(qtbot, window, tmp_p
     tabs = window.view_tabs
     assert tabs.tabText(tabs.currentIndex()) == "Samples"
     assert not map_view.tiles_check.isChecked() and map_view.points_check.isChecked()
-    assert button.isChecked() and lessons.panel.current == 2 and not lessons.panel.next_button.isEnabled()
+    assert (
+        button.isChecked()
+        and lessons.panel.current == 2
+        and not lessons.panel.next_button.isEnabled()
+    )
     lessons.panel.previous_button.click()
     assert lessons.panel.current == 1
     tip = window.controls.hidden_edit.toolTip()
@@ -222,25 +260,42 @@ def test_a_step_button_applies_its_step_and_leaving_unlocks(qtbot, window, tmp_p
     controls = window.controls
     assert controls.model_combo.isEnabled() and controls.latent_dim_spin.isEnabled()
     assert controls.model_combo.toolTip() != LOCKED_TIP and controls.hidden_edit.toolTip() == tip
-    assert not controls.codebook_spin.isHidden() and not controls.codebook_spin.isEnabled()  # not used by a CVAE
+    assert (
+        not controls.codebook_spin.isHidden() and not controls.codebook_spin.isEnabled()
+    )  # not used by a CVAE
     assert not lessons.dock.isVisible() and lessons.lesson is None
 
 
 def test_a_name_the_window_lacks_gives_one_line_and_the_rest_applies(qtbot, window, tmp_path):
-    path = lesson_file(tmp_path, tab="Samples", controls={"noSuchCheckBox": True, "pointsCheckBox": False})
+    path = lesson_file(
+        tmp_path, tab="Samples", controls={"noSuchCheckBox": True, "pointsCheckBox": False}
+    )
     with qtbot.waitSignal(window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         window.seed.lessons.open(path)
-    assert "noSuchCheckBox" in shown.args[0] and "step 1" in shown.args[0] and "\n" not in shown.args[0]
+    assert (
+        "noSuchCheckBox" in shown.args[0]
+        and "step 1" in shown.args[0]
+        and "\n" not in shown.args[0]
+    )
     tabs = window.view_tabs
-    assert tabs.tabText(tabs.currentIndex()) == "Samples" and not window.explorer.map.points_check.isChecked()
+    assert (
+        tabs.tabText(tabs.currentIndex()) == "Samples"
+        and not window.explorer.map.points_check.isChecked()
+    )
 
 
 def test_a_bad_lesson_file_gives_one_line_and_the_app_keeps_running(qtbot, window, tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text(small_lesson_text().replace('family = "cvae"', 'family = "gan"'), encoding="utf-8")
+    bad.write_text(
+        small_lesson_text().replace('family = "cvae"', 'family = "gan"'), encoding="utf-8"
+    )
     with qtbot.waitSignal(window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         window.seed.lessons.open(bad)
-    assert shown.args[0].startswith(f"lesson {bad}: ") and "'gan'" in shown.args[0] and "\n" not in shown.args[0]
+    assert (
+        shown.args[0].startswith(f"lesson {bad}: ")
+        and "'gan'" in shown.args[0]
+        and "\n" not in shown.args[0]
+    )
     assert window.seed.lessons.lesson is None and window.controls.model_combo.isEnabled()
     open_lesson(qtbot, window, lesson_file(tmp_path))  # the next one opens
     assert window.seed.lessons.lesson.title == "A small lesson"
@@ -248,7 +303,9 @@ def test_a_bad_lesson_file_gives_one_line_and_the_app_keeps_running(qtbot, windo
 
 def test_a_training_step_trains_then_selects_its_example(qtbot, window, tmp_path):
     path = lesson_file(tmp_path, train=20, select=3, controls={"priorCheckBox": False})
-    with qtbot.waitSignal(window.runs.runEnded, timeout=30_000, check_params_cb=lambda reason: reason == "finished"):
+    with qtbot.waitSignal(
+        window.runs.runEnded, timeout=30_000, check_params_cb=lambda reason: reason == "finished"
+    ):
         window.seed.lessons.open(path)
     assert window.state.run.latest.step == 20 and window.state.run.config.model.family == "cvae"
     qtbot.waitUntil(lambda: window.explorer.state.selected == 3, timeout=SIGNAL_TIMEOUT_MS)
@@ -257,7 +314,9 @@ def test_a_training_step_trains_then_selects_its_example(qtbot, window, tmp_path
 
 def test_the_help_menu_lists_the_shipped_lessons(qtbot, window):
     lessons = window.seed.lessons
-    assert [action.isEnabled() for action in lessons.menu.actions()] == [False]  # read when first opened
+    assert [action.isEnabled() for action in lessons.menu.actions()] == [
+        False
+    ]  # read when first opened
     with qtbot.waitSignal(lessons.lessonsListed, timeout=SIGNAL_TIMEOUT_MS):
         lessons.menu.aboutToShow.emit()
     titles = [lesson.title for lesson in shipped_lessons()]
@@ -273,7 +332,8 @@ def test_the_set_up_saved_as_a_lesson_opens_to_the_same_set_up(qtbot, window, tm
     controls, map_view, lessons = window.controls, window.explorer.map, window.seed.lessons
     controls.apply_config(
         dataclasses.replace(
-            tiny_config(), model=dataclasses.replace(tiny_config().model, prior="mog", prior_components=4)
+            tiny_config(),
+            model=dataclasses.replace(tiny_config().model, prior="mog", prior_components=4),
         )
     )
     controls.set_beta(2.5)
@@ -285,7 +345,9 @@ def test_the_set_up_saved_as_a_lesson_opens_to_the_same_set_up(qtbot, window, tm
     with qtbot.waitSignal(lessons.lessonSaved, timeout=SIGNAL_TIMEOUT_MS):
         lessons.save(path)
     text = path.read_text(encoding="utf-8")
-    assert 'title = "My lesson"' in text and "[model]" in text and 'prior = "mog"' in text  # readable, editable
+    assert (
+        'title = "My lesson"' in text and "[model]" in text and 'prior = "mog"' in text
+    )  # readable, editable
     assert not list(tmp_path.glob("*.partial"))  # written atomically: no temporary left
     controls.apply_config(tiny_config())
     window.view_tabs.setCurrentIndex(0)
@@ -297,10 +359,13 @@ def test_the_set_up_saved_as_a_lesson_opens_to_the_same_set_up(qtbot, window, tm
 
 def _map_state(window) -> dict:
     return {
-        widget.objectName(): widget.isChecked() if isinstance(widget, QCheckBox) else widget.currentText()
-        if isinstance(widget, QComboBox) else widget.value()
+        widget.objectName(): widget.isChecked()
+        if isinstance(widget, QCheckBox)
+        else widget.currentText()
+        if isinstance(widget, QComboBox)
+        else widget.value()
         for widget in map_controls(window)
-    }  # fmt: skip
+    }
 
 
 def test_every_shipped_lessons_names_exist_in_the_window(qtbot):

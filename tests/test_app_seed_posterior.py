@@ -31,7 +31,10 @@ def trained(trained_2d):
 def _show(window, config: RunConfig, weights=None, data=None) -> None:
     viewer = build_model(config.model)
     shown = window.state.shown
-    shown.show(ModelOnShow(config, viewer.capabilities, "checkpoint", data, viewer=viewer), weights or viewer.state_dict())
+    shown.show(
+        ModelOnShow(config, viewer.capabilities, "checkpoint", data, viewer=viewer),
+        weights or viewer.state_dict(),
+    )
 
 
 @pytest.fixture
@@ -43,7 +46,9 @@ def window(qtbot, trained, small_glyphs):
     qtbot.addWidget(window)
     window.controls.apply_config(config)
     window.resize(1200, 800)
-    with qtbot.waitSignal(window.dataLoaded, timeout=TIMEOUT_MS):  # the preload of the data set in the controls
+    with qtbot.waitSignal(
+        window.dataLoaded, timeout=TIMEOUT_MS
+    ):  # the preload of the data set in the controls
         window.show()
     _show(window, config, weights, small_glyphs.test)
     yield window
@@ -66,7 +71,12 @@ def _jobs(monkeypatch, module) -> list:
 def _wait_for_layers(qtbot, layers, samples: int) -> None:
     def ready():
         dots = layers.dots.data
-        return layers.heat_map.image is not None and dots is not None and len(dots) == samples and "quadrature" in layers.readout.text()
+        return (
+            layers.heat_map.image is not None
+            and dots is not None
+            and len(dots) == samples
+            and "quadrature" in layers.readout.text()
+        )
 
     qtbot.waitUntil(ready, timeout=TIMEOUT_MS)
 
@@ -74,8 +84,13 @@ def _wait_for_layers(qtbot, layers, samples: int) -> None:
 def test_the_controls_are_named_and_off_and_off_does_no_work(window, monkeypatch):
     started = _jobs(monkeypatch, posterior_layers)
     layers = window.seed.posterior_layers
-    for name in ("truePosteriorCheckBox", "importanceSamplesCheckBox", "importanceCountSpinBox",
-                 "importanceProposalCombo", "importanceReadout"):  # fmt: skip
+    for name in (
+        "truePosteriorCheckBox",
+        "importanceSamplesCheckBox",
+        "importanceCountSpinBox",
+        "importanceProposalCombo",
+        "importanceReadout",
+    ):
         assert window.findChild(object, name) is not None, name
     assert layers.heat_map.objectName() == "posteriorLayer"
     assert layers.dots.objectName() == "importanceSamplesLayer"
@@ -105,7 +120,9 @@ def test_the_selected_inputs_posterior_and_samples_are_drawn(window, qtbot, smal
     layers.samples_check.setChecked(True)
     _wait_for_layers(qtbot, layers, 100)
     assert layers.heat_map.image.shape == (4 * HEAT_MAP_RESOLUTION, 4 * HEAT_MAP_RESOLUTION)
-    assert 0.9 < layers.heat_map.image.max() <= 1.0  # the peak, over its own value (bilinear smoothing)
+    assert (
+        0.9 < layers.heat_map.image.max() <= 1.0
+    )  # the peak, over its own value (bilinear smoothing)
     assert layers.heat_map.zValue() == -5 and layers.dots.zValue() == 12
     text = layers.readout.text()
     assert text.startswith("ESS ") and " of 100 " in text
@@ -122,7 +139,9 @@ def test_the_selected_inputs_posterior_and_samples_are_drawn(window, qtbot, smal
     assert " of 37 " in layers.readout.text()
 
 
-def test_a_new_selection_replaces_the_layers_and_an_overtaken_answer_is_dropped(window, qtbot, small_glyphs, trained):
+def test_a_new_selection_replaces_the_layers_and_an_overtaken_answer_is_dropped(
+    window, qtbot, small_glyphs, trained
+):
     layers = window.seed.posterior_layers
     layers.samples_check.setChecked(True)
     window.explorer.select(1)
@@ -130,12 +149,16 @@ def test_a_new_selection_replaces_the_layers_and_an_overtaken_answer_is_dropped(
     model = build_model(trained[0].model)
     model.load_state_dict(trained[1])
     image = small_glyphs.test.batch(torch.tensor([2]))[0][0]
-    expected = f"quadrature {log_likelihood_quadrature(model, image, None, READOUT_RESOLUTION):.1f}".replace("-", "−")
+    expected = f"quadrature {log_likelihood_quadrature(model, image, None, READOUT_RESOLUTION):.1f}".replace(
+        "-", "−"
+    )
     qtbot.waitUntil(lambda: expected in layers.readout.text(), timeout=TIMEOUT_MS)
     assert len(layers.dots.data) == 100
 
 
-def test_above_two_dimensions_the_heat_map_is_a_slice_and_the_readout_says_so(window, qtbot, small_glyphs):
+def test_above_two_dimensions_the_heat_map_is_a_slice_and_the_readout_says_so(
+    window, qtbot, small_glyphs
+):
     model_config = ModelConfig(input_shape=(1, 28, 28), num_classes=10, hidden=(32,), latent_dim=4)
     _show(window, RunConfig(model=model_config), data=small_glyphs.test)
     layers = window.seed.posterior_layers
@@ -150,9 +173,16 @@ def test_above_two_dimensions_the_heat_map_is_a_slice_and_the_readout_says_so(wi
 def test_families_without_one_gaussian_latent_layer_disable_the_controls(window, small_glyphs):
     layers = window.seed.posterior_layers
     for family in ("vqvae", "hvae"):
-        model_config = ModelConfig(family=family, input_shape=(1, 28, 28), num_classes=10, hidden=(32,), latent_dim=2)
+        model_config = ModelConfig(
+            family=family, input_shape=(1, 28, 28), num_classes=10, hidden=(32,), latent_dim=2
+        )
         _show(window, RunConfig(model=model_config), data=small_glyphs.test)
-        for control in (layers.posterior_check, layers.samples_check, layers.count_spin, layers.proposal_combo):
+        for control in (
+            layers.posterior_check,
+            layers.samples_check,
+            layers.count_spin,
+            layers.proposal_combo,
+        ):
             assert not control.isEnabled()
             assert "Not used now:" in control.toolTip()
     window.seed.identity.refresh()
@@ -163,13 +193,17 @@ def _numbers(text: str) -> list[float]:
     return [float(number.replace("−", "-")) for number in re.findall(r"[−-]?\d+\.\d+", text)]
 
 
-def test_the_identity_page_works_only_when_visible_and_its_numbers_add_up(window, qtbot, monkeypatch):
+def test_the_identity_page_works_only_when_visible_and_its_numbers_add_up(
+    window, qtbot, monkeypatch
+):
     started = _jobs(monkeypatch, identity_view)
     page = window.seed.identity
     window.explorer.select(4)
     assert started == []  # the page is not on show
     tabs = window.view_tabs
-    assert tabs.tabText(tabs.indexOf(page)) == "ELBO identity" and page.objectName() == "identityView"
+    assert (
+        tabs.tabText(tabs.indexOf(page)) == "ELBO identity" and page.objectName() == "identityView"
+    )
     with qtbot.waitSignal(page.identityShown, timeout=TIMEOUT_MS):
         tabs.setCurrentWidget(page)
     identity = page.identity
@@ -181,7 +215,11 @@ def test_the_identity_page_works_only_when_visible_and_its_numbers_add_up(window
         pass
     assert page.fitted_elbo == pytest.approx(identity.elbo + page.gap.amortization_gap)
     assert "amortization gap" in page.caption.text()
-    labels = [item.textItem.toPlainText() for item in page.plot.getPlotItem().items if hasattr(item, "textItem")]
+    labels = [
+        item.textItem.toPlainText()
+        for item in page.plot.getPlotItem().items
+        if hasattr(item, "textItem")
+    ]
     assert any(label.startswith("amortization") for label in labels)
     assert len(started) == 1
 

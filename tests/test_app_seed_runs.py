@@ -38,9 +38,17 @@ def tiny_config(beta: float = 1.0, max_steps: int = 20) -> RunConfig:
     return RunConfig(
         data=DataConfig(dataset="glyphs", size=600),
         model=ModelConfig(hidden=(32,), latent_dim=2),
-        train=TrainConfig(batch_size=50, epochs=10, max_steps=max_steps, beta=beta, seed=0, device="cpu",
-                          heldout_every=0, log_every=5),
-    )  # fmt: skip
+        train=TrainConfig(
+            batch_size=50,
+            epochs=10,
+            max_steps=max_steps,
+            beta=beta,
+            seed=0,
+            device="cpu",
+            heldout_every=0,
+            log_every=5,
+        ),
+    )
 
 
 def fake_rows(count: int, start_loss: float = 200.0) -> np.ndarray:
@@ -73,13 +81,17 @@ def test_config_differences_name_the_dotted_keys_that_differ_in_order():
     capped = dataclasses.replace(base, train=dataclasses.replace(base.train, max_steps=100))
     assert config_differences([base, capped]) == ["train.max_steps"]
     # What a run fills in from its data is not a difference of its own.
-    shaped = dataclasses.replace(base, model=dataclasses.replace(base.model, input_shape=(1, 28, 28)))
+    shaped = dataclasses.replace(
+        base, model=dataclasses.replace(base.model, input_shape=(1, 28, 28))
+    )
     assert config_differences([base, shaped]) == []
 
 
 def test_legend_texts_join_each_runs_differing_values():
     base = RunConfig()
-    vamp = dataclasses.replace(base, model=dataclasses.replace(base.model, prior="vamp", hidden=(64, 32)))
+    vamp = dataclasses.replace(
+        base, model=dataclasses.replace(base.model, prior="vamp", hidden=(64, 32))
+    )
     strong = dataclasses.replace(vamp, train=dataclasses.replace(base.train, beta=4.0))
     assert legend_texts([base, vamp, strong]) == [
         "prior normal · hidden 400 · β 1",
@@ -120,7 +132,10 @@ def test_a_written_folder_reads_back_its_rows_and_config(tmp_path):
     config = tiny_config()
     assert folder_name(datetime(2026, 12, 1, 18, 0, 5), config) == "20261201-180005-vae-glyphs"
     own_data = dataclasses.replace(config, data=DataConfig(dataset="folder:/home/me/my digits"))
-    assert folder_name(datetime(2026, 12, 1, 18, 0, 5), own_data) == "20261201-180005-vae-folder__home_me_my_digits"
+    assert (
+        folder_name(datetime(2026, 12, 1, 18, 0, 5), own_data)
+        == "20261201-180005-vae-folder__home_me_my_digits"
+    )
     rows = fake_rows(5)
     folder = write_run_folder(tmp_path / "runs" / "a-run", config, rows, None)
     assert folder == tmp_path / "runs" / "a-run" and (folder / CONFIG_NAME).is_file()
@@ -152,7 +167,10 @@ def test_two_runs_become_two_rows_and_overlay_with_the_differences_as_legend(qtb
     train_once(qtbot, window, tiny_config(beta=4.0))
     tree = runs_tree(window)
     assert tree.topLevelItemCount() == 2
-    assert [tree.topLevelItem(i).text(0) for i in range(2)] == ["run 1 · vae glyphs", "run 2 · vae glyphs"]
+    assert [tree.topLevelItem(i).text(0) for i in range(2)] == [
+        "run 1 · vae glyphs",
+        "run 2 · vae glyphs",
+    ]
     assert [tree.topLevelItem(i).text(1) for i in range(2)] == ["β 1", "β 4"]  # what differs
     assert tree.topLevelItem(0).text(2) == "20"  # steps
     assert "train.beta = 4" in tree.topLevelItem(1).toolTip(0)
@@ -178,7 +196,9 @@ def test_two_runs_become_two_rows_and_overlay_with_the_differences_as_legend(qtb
     combo.setCurrentIndex(combo.findData("kl"))
     page.refresh()
     _, kl = page.curves[window.seed.runs.state.entries[0].id].getData()
-    np.testing.assert_array_equal(kl, window.seed.runs.state.entries[0].rows[:, METRICS_COLUMNS.index("kl")])
+    np.testing.assert_array_equal(
+        kl, window.seed.runs.state.entries[0].rows[:, METRICS_COLUMNS.index("kl")]
+    )
     # The rate-distortion plane draws the run the window trained as "this run", and the other ticked one.
     (other,) = window.seed.rate_distortion._other_items
     assert other.name() == "β 1"

@@ -27,21 +27,39 @@ from vae_core.training.trainer import METRICS_COLUMNS, TrainingSnapshot, metrics
 
 def _snapshot(step: int, loss: float = 100.0, total_steps: int = 50) -> TrainingSnapshot:
     return TrainingSnapshot(
-        step=step, epoch=0, epoch_progress=0.5, total_steps=total_steps, wall_time_s=0.1 * step,
-        images_per_s=1000.0, loss=loss, recon=loss - 1, kl=1.0, beta=1.0, learning_rate=1e-3,
-        kl_per_dim=np.ones(2), finished=False,
-    )  # fmt: skip
+        step=step,
+        epoch=0,
+        epoch_progress=0.5,
+        total_steps=total_steps,
+        wall_time_s=0.1 * step,
+        images_per_s=1000.0,
+        loss=loss,
+        recon=loss - 1,
+        kl=1.0,
+        beta=1.0,
+        learning_rate=1e-3,
+        kl_per_dim=np.ones(2),
+        finished=False,
+    )
 
 
 def _model_on_show(data=None, latent_dim: int = 2) -> tuple[ModelOnShow, dict]:
-    config = RunConfig(model=ModelConfig(hidden=(8,), latent_dim=latent_dim, input_shape=(1, 28, 28), num_classes=10))
+    config = RunConfig(
+        model=ModelConfig(
+            hidden=(8,), latent_dim=latent_dim, input_shape=(1, 28, 28), num_classes=10
+        )
+    )
     viewer = build_model(config.model)
-    return ModelOnShow(config, viewer.capabilities, "checkpoint", data, viewer=viewer), viewer.state_dict()
+    return ModelOnShow(
+        config, viewer.capabilities, "checkpoint", data, viewer=viewer
+    ), viewer.state_dict()
 
 
 def test_the_state_model_imports_no_qt():
     code = "import sys, app.state, app.history\nprint(any(name.startswith(('PySide6', 'pyqtgraph', 'superqt')) for name in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
@@ -63,7 +81,12 @@ def test_a_new_model_resets_the_explorer_state_and_is_announced_once(small_glyph
     second, weights = _model_on_show(small_glyphs.test, latent_dim=5)
     shown.show(second, weights)
     assert events == ["model"]
-    assert explorer.selected is None and explorer.label == 0 and explorer.path is None and explorer.encoded is None
+    assert (
+        explorer.selected is None
+        and explorer.label == 0
+        and explorer.path is None
+        and explorer.encoded is None
+    )
     assert explorer.interpolation_ends == {"start": None, "end": None}
     assert explorer.plane.latent_dim == 5 and explorer.examples is small_glyphs.test
     # The cursor stays where the user left it, on the new model's plane.
@@ -85,7 +108,9 @@ def test_newer_weights_of_the_same_model_count_up_a_generation():
 
 def test_the_map_shows_a_fixed_subset_of_a_large_test_split(small_glyphs):
     assert map_examples(small_glyphs.test) is small_glyphs.test
-    large = small_glyphs.test.subset(torch.arange(len(small_glyphs.test)).repeat(25))  # 2,500 examples
+    large = small_glyphs.test.subset(
+        torch.arange(len(small_glyphs.test)).repeat(25)
+    )  # 2,500 examples
     subset = map_examples(large)
     assert len(subset) == MAX_POINTS
     assert torch.equal(subset.images, map_examples(large).images)
@@ -132,11 +157,19 @@ def test_a_history_with_other_columns_keeps_the_known_ones_and_a_broken_one_is_r
     metadata = {"format": "vae-studio", "format_version": "1", "config": config.to_json()}
     path = tmp_path / "other-columns.safetensors"
     table = torch.tensor([[1.0, 7.0, 90.0], [2.0, 8.0, 80.0]], dtype=torch.float64)
-    save_file({**tensors, "history.metrics": table}, str(path), {**metadata, "history_columns": '["step", "later", "loss"]'})
+    save_file(
+        {**tensors, "history.metrics": table},
+        str(path),
+        {**metadata, "history_columns": '["step", "later", "loss"]'},
+    )
     rows = load_checkpoint(path).history
     assert list(rows[:, METRICS_COLUMNS.index("step")]) == [1.0, 2.0]
     assert list(rows[:, METRICS_COLUMNS.index("loss")]) == [90.0, 80.0]
     assert np.isnan(rows[:, METRICS_COLUMNS.index("kl")]).all()
-    save_file({**tensors, "history.metrics": table}, str(path), {**metadata, "history_columns": '["step"]'})
+    save_file(
+        {**tensors, "history.metrics": table},
+        str(path),
+        {**metadata, "history_columns": '["step"]'},
+    )
     with pytest.raises(VaeStudioError, match="metric history is not a table"):
         load_checkpoint(path)

@@ -47,7 +47,9 @@ def tiny_config(max_steps: int | None = 100_000, epochs: int = 10) -> RunConfig:
         data=DataConfig(dataset="glyphs", size=600),
         model=ModelConfig(hidden=(32,), latent_dim=2),
         # No held-out part: 500 examples make 10 steps an epoch, which the tests count on.
-        train=TrainConfig(batch_size=50, epochs=epochs, max_steps=max_steps, seed=0, device="cpu", heldout_every=0),
+        train=TrainConfig(
+            batch_size=50, epochs=epochs, max_steps=max_steps, seed=0, device="cpu", heldout_every=0
+        ),
     )
 
 
@@ -70,7 +72,9 @@ def wait_for_status(qtbot, window, status: RunStatus):
 
 def train_to_the_end(qtbot, window):
     with qtbot.waitSignal(
-        window.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda reason: reason == "finished"
+        window.runs.runEnded,
+        timeout=SIGNAL_TIMEOUT_MS,
+        check_params_cb=lambda reason: reason == "finished",
     ):
         window.findChild(QPushButton, "trainButton").click()
 
@@ -116,7 +120,13 @@ def test_window_builds_with_no_arguments_and_names_its_widgets(qtbot):
         assert widget.accessibleName(), name
     loss_plot = window.findChild(pg.PlotWidget, "lossPlot")
     assert loss_plot is not None and loss_plot.accessibleName()
-    assert {curve.name() for curve in window.curves.curves.values()} == {"loss", "recon", "kl", "heldout", "beta"}
+    assert {curve.name() for curve in window.curves.curves.values()} == {
+        "loss",
+        "recon",
+        "kl",
+        "heldout",
+        "beta",
+    }
     assert window.findChild(object, "latentPlot") is not None
 
 
@@ -136,7 +146,9 @@ def test_choices_come_from_the_registries_and_glyphs_is_preselected(qtbot, monke
         assert combo.names() == list(registry)
     # A family the texts do not know yet shows under its registry name.
     assert controls.model_combo.itemText(controls.model_combo.count() - 1) == "added-family"
-    assert [controls.dataset_combo.itemText(i) for i in range(controls.dataset_combo.count())] == list(NAMED_DATASETS)
+    assert [
+        controls.dataset_combo.itemText(i) for i in range(controls.dataset_combo.count())
+    ] == list(NAMED_DATASETS)
     assert controls.dataset_combo.currentText() == "glyphs"
     devices = [controls.device_combo.itemText(i) for i in range(controls.device_combo.count())]
     assert devices[:2] == ["auto", "cpu"] and ("cuda" in devices) == torch.cuda.is_available()
@@ -144,7 +156,12 @@ def test_choices_come_from_the_registries_and_glyphs_is_preselected(qtbot, monke
 
 def test_beta_slider_is_logarithmic_from_a_hundredth_to_a_hundred(window):
     slider, spin = window.controls.beta_slider, window.controls.beta_spin
-    for position, beta in ((slider.minimum(), 0.01), (0, 1.0), (100, 10.0), (slider.maximum(), 100.0)):
+    for position, beta in (
+        (slider.minimum(), 0.01),
+        (0, 1.0),
+        (100, 10.0),
+        (slider.maximum(), 100.0),
+    ):
         slider.setValue(position)
         assert spin.value() == pytest.approx(beta)
     spin.setValue(0.1)
@@ -172,7 +189,9 @@ def test_a_run_streams_snapshots_into_curves_status_and_views(qtbot, window):
     assert explorer.model.model is window.state.shown.model.viewer
     assert not any(parameter.requires_grad for parameter in explorer.model.model.parameters())
     assert len(window.state.shown.explorer.examples) == 100
-    qtbot.waitUntil(lambda: window.previews.reconstructions.image() is not None, timeout=SIGNAL_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: window.previews.reconstructions.image() is not None, timeout=SIGNAL_TIMEOUT_MS
+    )
     preview = window.previews.preview
     pairs = preview.reconstruction_pairs()
     width = preview.images.shape[-1]
@@ -184,13 +203,21 @@ def test_a_run_streams_snapshots_into_curves_status_and_views(qtbot, window):
 def test_controls_that_cannot_change_mid_run_are_locked(qtbot, window):
     start_and_wait_for_snapshots(qtbot, window, count=1)
     controls = window.controls
-    for locked in (controls.model_combo, controls.dataset_combo, controls.latent_dim_spin, controls.batch_spin):
+    for locked in (
+        controls.model_combo,
+        controls.dataset_combo,
+        controls.latent_dim_spin,
+        controls.batch_spin,
+    ):
         assert not locked.isEnabled()
     for live in (controls.beta_slider, controls.beta_spin, controls.lr_spin):
         assert live.isEnabled()
     assert not window.findChild(QPushButton, "trainButton").isEnabled()
     stop_and_wait(qtbot, window)
-    assert controls.model_combo.isEnabled() and window.findChild(QPushButton, "trainButton").isEnabled()
+    assert (
+        controls.model_combo.isEnabled()
+        and window.findChild(QPushButton, "trainButton").isEnabled()
+    )
 
 
 def test_beta_and_learning_rate_reach_the_trainer_and_the_beta_curve(qtbot, window):
@@ -199,9 +226,10 @@ def test_beta_and_learning_rate_reach_the_trainer_and_the_beta_curve(qtbot, wind
     assert window.controls.beta_slider.value() == round(100 * math.log10(4.0))
     window.controls.lr_spin.setValue(3e-4)
     with qtbot.waitSignal(
-        window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS,
+        window.runs.snapshotReady,
+        timeout=SIGNAL_TIMEOUT_MS,
         check_params_cb=lambda s: s.beta == 4.0 and s.learning_rate == pytest.approx(3e-4),
-    ):  # fmt: skip
+    ):
         pass
     window.refresh_views()
     beta_x, beta_y = window.curves.curves["beta"].getOriginalDataset()
@@ -218,7 +246,9 @@ def test_pause_step_exactly_one_step_resume_and_stop(qtbot, window):
     pause_button = window.findChild(QPushButton, "pauseButton")
     pause_button.click()
     wait_for_status(qtbot, window, RunStatus.PAUSED)
-    assert pause_button.text() == "Resume" and window.findChild(QPushButton, "stepButton").isEnabled()
+    assert (
+        pause_button.text() == "Resume" and window.findChild(QPushButton, "stepButton").isEnabled()
+    )
     before = run.latest.step
     with qtbot.waitSignal(window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
         window.findChild(QPushButton, "stepButton").click()
@@ -279,13 +309,19 @@ def test_training_loads_data_off_the_gui_thread(qtbot, monkeypatch, window):
         return load_data(dataclasses.replace(config, dataset="glyphs"))
 
     monkeypatch.setitem(data_module.NAMED_DATASETS, "recorded", recording_glyphs)
-    window.controls.apply_config(dataclasses.replace(tiny_config(), data=DataConfig(dataset="recorded", size=600)))
+    window.controls.apply_config(
+        dataclasses.replace(tiny_config(), data=DataConfig(dataset="recorded", size=600))
+    )
     start_and_wait_for_snapshots(qtbot, window, count=1)
     assert threads and threading.main_thread() not in threads
 
 
-@pytest.mark.skipif(TRAINING_THREADS == 1, reason="one core: every thread gets one torch thread anyway")
-def test_training_and_loading_keep_their_thread_count_whatever_the_gui_thread_sets(qtbot, monkeypatch, window):
+@pytest.mark.skipif(
+    TRAINING_THREADS == 1, reason="one core: every thread gets one torch thread anyway"
+)
+def test_training_and_loading_keep_their_thread_count_whatever_the_gui_thread_sets(
+    qtbot, monkeypatch, window
+):
     """Torch's thread count is per thread, and a thread's first torch call takes the count set last
     anywhere: the jobs set their own, so a run's rounding does not depend on the GUI thread."""
     counts = {}
@@ -301,7 +337,9 @@ def test_training_and_loading_keep_their_thread_count_whatever_the_gui_thread_se
 
     monkeypatch.setitem(data_module.NAMED_DATASETS, "recorded", recording_glyphs)
     monkeypatch.setattr(GaussianVAE, "loss", recording_loss)
-    window.controls.apply_config(dataclasses.replace(tiny_config(), data=DataConfig(dataset="recorded", size=600)))
+    window.controls.apply_config(
+        dataclasses.replace(tiny_config(), data=DataConfig(dataset="recorded", size=600))
+    )
     torch.set_num_threads(1)  # set last before the run, by the GUI thread
     start_and_wait_for_snapshots(qtbot, window, count=1)
     assert counts == {"loading": TRAINING_THREADS, "training": TRAINING_THREADS}
@@ -319,7 +357,9 @@ def test_save_open_and_resume_continue_the_run_bit_for_bit(qtbot, window, tmp_pa
     open_and_wait(qtbot, reopened, path)
     assert reopened.controls.hidden_edit.text() == "32" and reopened.explorer.model is not None
     reopened.controls.epochs_spin.setValue(3)  # the budget grows from 20 steps to 30
-    with qtbot.waitSignal(reopened.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda r: r == "finished"):
+    with qtbot.waitSignal(
+        reopened.runs.runEnded, timeout=SIGNAL_TIMEOUT_MS, check_params_cb=lambda r: r == "finished"
+    ):
         assert reopened.resume_from()
     final = reopened.state.run.latest
     assert final.step == 30
@@ -376,7 +416,9 @@ def test_an_invalid_checkpoint_shows_an_error_and_the_window_stays_usable(qtbot,
     start_and_wait_for_snapshots(qtbot, window, count=1)
 
 
-def test_nan_loss_shows_a_message_and_keeps_the_last_good_model(qtbot, monkeypatch, window, tmp_path):
+def test_nan_loss_shows_a_message_and_keeps_the_last_good_model(
+    qtbot, monkeypatch, window, tmp_path
+):
     original_loss = GaussianVAE.loss
     calls = []
 
@@ -435,27 +477,43 @@ def test_a_dropped_checkpoint_is_opened(qtbot, window, tmp_path):
     window.controls.latent_dim_spin.setValue(7)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     with qtbot.waitSignal(window.checkpoints.opened, timeout=SIGNAL_TIMEOUT_MS):
         window.dropEvent(event)
-    assert window.checkpoints.opened_checkpoint is not None and window.controls.latent_dim_spin.value() == 2
+    assert (
+        window.checkpoints.opened_checkpoint is not None
+        and window.controls.latent_dim_spin.value() == 2
+    )
 
 
 def test_settings_and_last_configuration_persist_between_windows(qtbot):
     first = MainWindow()
     qtbot.addWidget(first)
-    first.controls.apply_config(dataclasses.replace(tiny_config(), model=ModelConfig(hidden=(48, 24), latent_dim=5)))
+    first.controls.apply_config(
+        dataclasses.replace(tiny_config(), model=ModelConfig(hidden=(48, 24), latent_dim=5))
+    )
     first.close()
     second = MainWindow()
     qtbot.addWidget(second)
-    assert second.controls.latent_dim_spin.value() == 5 and second.controls.hidden_edit.text() == "48,24"
+    assert (
+        second.controls.latent_dim_spin.value() == 5
+        and second.controls.hidden_edit.text() == "48,24"
+    )
     assert second.controls.config().data.size == 600
 
 
 def test_settings_start_fresh_in_every_test(qtbot):
     window = MainWindow()
     qtbot.addWidget(window)
-    assert window.controls.latent_dim_spin.value() == 2 and window.controls.hidden_edit.text() == "400"
+    assert (
+        window.controls.latent_dim_spin.value() == 2 and window.controls.hidden_edit.text() == "400"
+    )
 
 
 def test_presentation_mode_shows_the_curves_and_the_map_in_large_type(qtbot, window):
@@ -463,8 +521,15 @@ def test_presentation_mode_shows_the_curves_and_the_map_in_large_type(qtbot, win
     window.view_tabs.setCurrentIndex(2)
     window.run_actions.presentation_action.trigger()
     assert window.presentation_mode and window.isFullScreen()
-    assert window.controls_dock.isHidden() and window.explorer_dock.isHidden() and window.menuBar().isHidden()
-    assert window.view_tabs.currentWidget() is window.curves and window.centralWidget() is window.explorer.map_widget
+    assert (
+        window.controls_dock.isHidden()
+        and window.explorer_dock.isHidden()
+        and window.menuBar().isHidden()
+    )
+    assert (
+        window.view_tabs.currentWidget() is window.curves
+        and window.centralWidget() is window.explorer.map_widget
+    )
     assert window.font().pointSizeF() > font_size
     window.run_actions.leave_presentation_action.trigger()
     assert not window.presentation_mode and not window.isFullScreen()
@@ -487,7 +552,9 @@ def test_kl_bars_grey_out_collapsed_dimensions(qtbot):
 @pytest.mark.parametrize("family", list(MODEL_FAMILIES))
 def test_every_model_family_trains_and_previews_in_the_window(qtbot, window, family):
     config = tiny_config(max_steps=5)
-    window.controls.apply_config(dataclasses.replace(config, model=dataclasses.replace(config.model, family=family)))
+    window.controls.apply_config(
+        dataclasses.replace(config, model=dataclasses.replace(config.model, family=family))
+    )
     train_to_the_end(qtbot, window)
     assert window.state.run.latest.step == 5
     previews = window.previews

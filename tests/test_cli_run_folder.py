@@ -21,7 +21,18 @@ from vae_core.models import build_model
 from vae_core.run_folder import LOCK_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ["--dataset", "glyphs", "--hidden", "32", "--latent-dim", "2", "--batch-size", "50", "--log-every", "5"]
+SMALL = [
+    "--dataset",
+    "glyphs",
+    "--hidden",
+    "32",
+    "--latent-dim",
+    "2",
+    "--batch-size",
+    "50",
+    "--log-every",
+    "5",
+]
 
 
 @pytest.fixture
@@ -36,8 +47,19 @@ def _train(out: Path, config: Path, *flags) -> int:
 
 
 def _start(out: Path, config: Path, *flags) -> subprocess.Popen:
-    command = [sys.executable, str(ROOT / "main.py"), "train", "--out", str(out), "--config", str(config), *SMALL]
-    return subprocess.Popen([*command, *map(str, flags)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    command = [
+        sys.executable,
+        str(ROOT / "main.py"),
+        "train",
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        *SMALL,
+    ]
+    return subprocess.Popen(
+        [*command, *map(str, flags)], cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _wait_for(condition, timeout_s: float = 60.0) -> None:
@@ -54,7 +76,9 @@ def _metric_rows(out: Path) -> int:
 
 
 @pytest.mark.parametrize(("name", "code"), [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
-def test_a_stop_signal_saves_and_exits_with_its_code_and_the_run_resumes(tmp_path, small_config, name, code):
+def test_a_stop_signal_saves_and_exits_with_its_code_and_the_run_resumes(
+    tmp_path, small_config, name, code
+):
     out = tmp_path / "run"
     run = _start(out, small_config, "--max-steps", 1_000_000)
     # metrics.csv is flushed at every row: it shows the run's progress while it runs.
@@ -69,7 +93,9 @@ def test_a_stop_signal_saves_and_exits_with_its_code_and_the_run_resumes(tmp_pat
     assert int(load_checkpoint(out / "checkpoint.safetensors").counters["step"]) == step + 10
 
 
-def test_a_run_killed_after_its_first_periodic_save_leaves_a_checkpoint_that_resumes(tmp_path, small_config):
+def test_a_run_killed_after_its_first_periodic_save_leaves_a_checkpoint_that_resumes(
+    tmp_path, small_config
+):
     out = tmp_path / "run"
     run = _start(out, small_config, "--max-steps", 1_000_000, "--save-every", 0.005)  # every 0.3 s
     _wait_for(lambda: (out / "checkpoint.safetensors").exists())
@@ -94,11 +120,16 @@ def test_a_folder_another_live_run_writes_is_refused(tmp_path, small_config, cap
         (out / LOCK_NAME).write_text(f"{sleeper.pid}\n")
         assert _train(out, small_config, "--max-steps", 5) == 1
         message = capsys.readouterr().err
-        assert f"being written by another run (process {sleeper.pid})" in message and message.count("\n") == 1
+        assert (
+            f"being written by another run (process {sleeper.pid})" in message
+            and message.count("\n") == 1
+        )
     finally:
         sleeper.kill()
         sleeper.wait()
-    assert _train(out, small_config, "--max-steps", 5) == 0  # its process is gone: the lock is stale
+    assert (
+        _train(out, small_config, "--max-steps", 5) == 0
+    )  # its process is gone: the lock is stale
 
 
 def test_a_folder_holding_a_run_asks_for_resume_or_overwrite(tmp_path, small_config, capsys):
@@ -107,7 +138,10 @@ def test_a_folder_holding_a_run_asks_for_resume_or_overwrite(tmp_path, small_con
     (out / ".checkpoint.safetensors.x1y2.partial").write_bytes(b"half a save")
     capsys.readouterr()
     assert _train(out, small_config, "--max-steps", 5) == 1
-    assert "already holds a run: continue it with --resume, or replace it with --overwrite" in capsys.readouterr().err
+    assert (
+        "already holds a run: continue it with --resume, or replace it with --overwrite"
+        in capsys.readouterr().err
+    )
     assert int(load_checkpoint(out / "checkpoint.safetensors").counters["step"]) == 10
     assert _train(out, small_config, "--max-steps", 5, "--overwrite") == 0
     assert int(load_checkpoint(out / "checkpoint.safetensors").counters["step"]) == 5
@@ -116,9 +150,13 @@ def test_a_folder_holding_a_run_asks_for_resume_or_overwrite(tmp_path, small_con
 
 def test_divergence_keeps_the_last_good_weights_and_says_where(tmp_path, small_config, capsys):
     out = tmp_path / "run"
-    code = _train(out, small_config, "--beta", "1e40", "--beta-schedule", "linear", "--max-steps", 1000)
+    code = _train(
+        out, small_config, "--beta", "1e40", "--beta-schedule", "linear", "--max-steps", 1000
+    )
     message = capsys.readouterr().err.strip().splitlines()[-1]
-    assert code == 1 and "the last good ones, are in" in message and "last_good.safetensors" in message
+    assert (
+        code == 1 and "the last good ones, are in" in message and "last_good.safetensors" in message
+    )
     kept = load_checkpoint(out / "last_good.safetensors")
     assert all(torch.isfinite(value).all() for value in kept.model_state.values())
     assert len(kept.history) >= 1
@@ -154,7 +192,9 @@ def test_a_save_that_cannot_be_written_is_one_line_and_keeps_the_old_file(tmp_pa
     assert path.read_bytes() == before and not list(tmp_path.glob(".*.partial"))
 
 
-def test_a_time_budget_stops_the_run_saves_and_exits_0_and_the_run_resumes(tmp_path, small_config, capsys):
+def test_a_time_budget_stops_the_run_saves_and_exits_0_and_the_run_resumes(
+    tmp_path, small_config, capsys
+):
     out = tmp_path / "run"
     started = time.monotonic()
     assert _train(out, small_config, "--max-steps", 10_000_000, "--max-minutes", 0.03) == 0  # 1.8 s

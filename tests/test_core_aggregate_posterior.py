@@ -27,10 +27,15 @@ def standard_normal(dim: int):
 
 def test_log_density_is_the_mixture_density():
     generator = torch.Generator().manual_seed(0)
-    means, log_vars = torch.randn(50, 3, generator=generator, dtype=torch.float64), torch.randn(50, 3, generator=generator, dtype=torch.float64)
+    means, log_vars = (
+        torch.randn(50, 3, generator=generator, dtype=torch.float64),
+        torch.randn(50, 3, generator=generator, dtype=torch.float64),
+    )
     codes = 2 * torch.randn(3000, 3, generator=generator, dtype=torch.float64)
     aggregate = AggregatePosterior(means, torch.exp(0.5 * log_vars))
-    expected = diagonal_mixture_log_density(codes, means, log_vars, torch.full((50,), -math.log(50), dtype=torch.float64))
+    expected = diagonal_mixture_log_density(
+        codes, means, log_vars, torch.full((50,), -math.log(50), dtype=torch.float64)
+    )
     assert torch.allclose(aggregate.log_density(codes), expected, atol=1e-9)
     assert torch.allclose(aggregate.log_density(codes, torch.float32).double(), expected, atol=1e-3)
 
@@ -55,7 +60,12 @@ def test_kl_is_zero_when_every_posterior_is_the_prior():
 def test_kl_of_one_component_matches_the_closed_form_within_its_standard_error():
     mean, std = np.array([[1.0, -0.5]]), np.array([[0.5, 1.5]])
     closed_form = 0.5 * float(np.sum(std**2 + mean**2 - 1 - np.log(std**2)))
-    estimate = kl_to_prior(AggregatePosterior.of(mean, std), standard_normal(2), 20000, torch.Generator().manual_seed(0))
+    estimate = kl_to_prior(
+        AggregatePosterior.of(mean, std),
+        standard_normal(2),
+        20000,
+        torch.Generator().manual_seed(0),
+    )
     assert estimate.standard_error < 0.02
     assert abs(estimate.value - closed_form) < 3 * estimate.standard_error
 
@@ -64,7 +74,10 @@ def test_holes_lie_where_no_component_reaches_and_nowhere_when_the_components_co
     generator = torch.Generator().manual_seed(2)
     prior_samples = torch.randn(1000, 2, generator=generator, dtype=torch.float64)
     # Every code on the right: the prior's left half is one hole.
-    right = AggregatePosterior.of(np.array([[2.0, 0.0]]) + 0.3 * np.random.default_rng(0).standard_normal((200, 2)), np.full((200, 2), 0.3))
+    right = AggregatePosterior.of(
+        np.array([[2.0, 0.0]]) + 0.3 * np.random.default_rng(0).standard_normal((200, 2)),
+        np.full((200, 2), 0.3),
+    )
     holes = find_holes(right, prior_samples, standard_normal(2))
     left = prior_samples[:, 0] < 0
     assert bool(holes.in_hole[left].all())

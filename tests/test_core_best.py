@@ -24,11 +24,25 @@ def test_best_holds_the_weights_whose_heldout_elbo_was_the_best(tmp_path):
     config = tmp_path / "small.toml"
     config.write_text("[data]\nsize = 600\n[train]\nheldout_size = 40\n")
     out = tmp_path / "run"
-    flags = ["--hidden", "16", "--batch-size", "50", "--log-every", "5", "--max-steps", "40", "--heldout-every", "5",
-             "--lr", "3e-3"]  # fmt: skip
+    flags = [
+        "--hidden",
+        "16",
+        "--batch-size",
+        "50",
+        "--log-every",
+        "5",
+        "--max-steps",
+        "40",
+        "--heldout-every",
+        "5",
+        "--lr",
+        "3e-3",
+    ]
     assert main(["train", "--out", str(out), "--config", str(config), *flags]) == 0
     with (out / "metrics.csv").open() as handle:
-        measured = [float(row["heldout_elbo"]) for row in csv.DictReader(handle) if row["heldout_elbo"]]
+        measured = [
+            float(row["heldout_elbo"]) for row in csv.DictReader(handle) if row["heldout_elbo"]
+        ]
     model, best = load_model(out / "best.safetensors")
     # Its weights, measured anew on the held-out examples, give the best figure of the run.
     heldout = hold_out(load_data(best.config.data).train, best.config)[1]
@@ -38,9 +52,14 @@ def test_best_holds_the_weights_whose_heldout_elbo_was_the_best(tmp_path):
     assert best.history[-1, HELDOUT] == pytest.approx(max(measured), abs=1e-4)
 
 
-def test_an_improvement_inside_the_interval_is_written_when_the_run_ends(small_config, small_glyphs, tmp_path):
+def test_an_improvement_inside_the_interval_is_written_when_the_run_ends(
+    small_config, small_glyphs, tmp_path
+):
     config = dataclasses.replace(
-        small_config, train=dataclasses.replace(small_config.train, max_steps=30, heldout_every=10, heldout_size=50)
+        small_config,
+        train=dataclasses.replace(
+            small_config.train, max_steps=30, heldout_every=10, heldout_size=50
+        ),
     )
     trainer = Trainer(config, small_glyphs)
     keeper = BestKeeper(tmp_path, [], min_interval_s=3600)

@@ -17,7 +17,9 @@ from vae_core.training.trainer import Trainer
 def tiny_trainer(small_glyphs, family: str = "vae", max_steps: int = 30) -> Trainer:
     config = RunConfig(
         data=DataConfig(dataset="glyphs", size=600),
-        model=ModelConfig(family=family, hidden=(16,), latent_dim=2, codebook_size=8, code_positions=2),
+        model=ModelConfig(
+            family=family, hidden=(16,), latent_dim=2, codebook_size=8, code_positions=2
+        ),
         train=TrainConfig(batch_size=50, max_steps=max_steps, log_every=10, seed=0, device="cpu"),
     )
     return Trainer(config, small_glyphs)

@@ -48,11 +48,25 @@ lr = 0.003
 
 
 def _torchrun(*arguments, processes: int = 2, **popen) -> subprocess.Popen:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-               str(ROOT / "main.py"), *map(str, arguments)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={processes}",
+        str(ROOT / "main.py"),
+        *map(str, arguments),
+    ]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **popen)  # fmt: skip
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
 
 
 def _finish(run: subprocess.Popen, timeout_s: float = 120) -> tuple[str, str]:
@@ -63,7 +77,11 @@ def _finish(run: subprocess.Popen, timeout_s: float = 120) -> tuple[str, str]:
 
 def _our_lines(stderr: str) -> list[str]:
     """What VAE Studio said (torchrun adds its own report around it)."""
-    return [line for line in stderr.splitlines() if line.startswith(("vae-studio", "stopped by", "saved ", "glyphs"))]
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.startswith(("vae-studio", "stopped by", "saved ", "glyphs"))
+    ]
 
 
 def _assert_close_weights(first: dict, second: dict, atol: float = 1e-5) -> None:
@@ -78,27 +96,57 @@ def two_process_run(tmp_path_factory):
     config = folder / "deterministic.toml"
     config.write_text(DETERMINISTIC)
     out = folder / "run"
-    _, stderr = _finish(_torchrun("train", "--out", out, "--config", config, "--max-steps", 20, "--device", "cpu"))
+    _, stderr = _finish(
+        _torchrun("train", "--out", out, "--config", config, "--max-steps", 20, "--device", "cpu")
+    )
     return config, out, stderr
 
 
 def test_two_processes_train_the_weights_one_process_trains(two_process_run, tmp_path):
     config, out, stderr = two_process_run
     single = tmp_path / "single"
-    assert main(["train", "--out", str(single), "--config", str(config), "--max-steps", "20", "--device", "cpu"]) == 0
-    together, alone = load_checkpoint(out / "checkpoint.safetensors"), load_checkpoint(single / "checkpoint.safetensors")
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                str(single),
+                "--config",
+                str(config),
+                "--max-steps",
+                "20",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    together, alone = (
+        load_checkpoint(out / "checkpoint.safetensors"),
+        load_checkpoint(single / "checkpoint.safetensors"),
+    )
     _assert_close_weights(together.model_state, alone.model_state)
     # metrics.csv holds the means over both processes' examples: the single process's figures.
     columns = together.history.shape[1]
     loss, heldout = 4, columns - 1
-    torch.testing.assert_close(torch.tensor(together.history[:, [loss, heldout]]),
-                               torch.tensor(alone.history[:, [loss, heldout]]), rtol=1e-4, atol=1e-4, equal_nan=True)  # fmt: skip
+    torch.testing.assert_close(
+        torch.tensor(together.history[:, [loss, heldout]]),
+        torch.tensor(alone.history[:, [loss, heldout]]),
+        rtol=1e-4,
+        atol=1e-4,
+        equal_nan=True,
+    )
     assert "in 2 processes" in stderr
 
 
 def test_only_the_first_process_writes_the_run_folder(two_process_run):
     _, out, stderr = two_process_run
-    assert {path.name for path in out.iterdir()} == {"checkpoint.safetensors", "best.safetensors", "config.json", "metrics.csv"}
+    assert {path.name for path in out.iterdir()} == {
+        "checkpoint.safetensors",
+        "best.safetensors",
+        "config.json",
+        "metrics.csv",
+    }
     rows = (out / "metrics.csv").read_text().splitlines()
     # One writer: a header and one row per log point, none doubled or torn.
     assert len(rows) == 1 + 20 // 5 and all(row.count(",") == rows[0].count(",") for row in rows)
@@ -115,12 +163,30 @@ def test_a_two_process_run_resumes_in_one_process_as_if_never_split(two_process_
         (resumed / name).write_bytes((out / name).read_bytes())
     assert main(["train", "--out", str(resumed), "--resume", "--max-steps", "30"]) == 0
     straight = tmp_path / "straight"
-    assert main(["train", "--out", str(straight), "--config", str(config), "--max-steps", "30", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                str(straight),
+                "--config",
+                str(config),
+                "--max-steps",
+                "30",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     # The split run's weights at step 20 differ from one process's by float rounding (5e-7 at most);
     # where a gradient sits at zero, that can flip the sign of Adam's step, which is lr whatever the
     # gradient's size: the runs then differ by a step or two of lr (0.003), never more.
-    _assert_close_weights(load_checkpoint(resumed / "checkpoint.safetensors").model_state,
-                          load_checkpoint(straight / "checkpoint.safetensors").model_state, atol=2 * 0.003)  # fmt: skip
+    _assert_close_weights(
+        load_checkpoint(resumed / "checkpoint.safetensors").model_state,
+        load_checkpoint(straight / "checkpoint.safetensors").model_state,
+        atol=2 * 0.003,
+    )
 
 
 def test_evaluate_under_torchrun_prints_the_figures_of_one_process(two_process_run):
@@ -128,15 +194,28 @@ def test_evaluate_under_torchrun_prints_the_figures_of_one_process(two_process_r
     # The training split: 1,250 examples, 3 batches of at most 500, shared 2 and 1.
     flags = ["evaluate", out, "--split", "train", "--device", "cpu"]
     together = json.loads(_finish(_torchrun(*flags))[0])
-    alone = json.loads(subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, flags)], cwd=ROOT,
-                                      capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    alone = json.loads(
+        subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), *map(str, flags)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert together.keys() == alone.keys() and together["examples"] == alone["examples"] == 1250
     # The time taken and the threads used are the run's, not the figures'.
-    for name, value in ((name, value) for name, value in alone.items() if name not in ("seconds", "threads")):
+    for name, value in (
+        (name, value) for name, value in alone.items() if name not in ("seconds", "threads")
+    ):
         if isinstance(value, float):
             assert together[name] == pytest.approx(value, rel=1e-6, abs=1e-6), name
         else:
-            assert together[name] == pytest.approx(value, rel=1e-6) if isinstance(value, list) else value, name
+            assert (
+                together[name] == pytest.approx(value, rel=1e-6)
+                if isinstance(value, list)
+                else value
+            ), name
 
 
 def _worker_of_rank(launcher: subprocess.Popen, rank: int) -> int:
@@ -158,11 +237,24 @@ def test_a_killed_process_ends_the_run_with_one_line_not_a_hang_and_it_resumes(t
     config = tmp_path / "small.toml"
     config.write_text(DETERMINISTIC)
     out = tmp_path / "run"
-    run = _torchrun("train", "--out", out, "--config", config, "--max-steps", 10_000_000, "--device", "cpu",
-                    start_new_session=True)  # fmt: skip
+    run = _torchrun(
+        "train",
+        "--out",
+        out,
+        "--config",
+        config,
+        "--max-steps",
+        10_000_000,
+        "--device",
+        "cpu",
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 90
-        while not (out / "metrics.csv").exists() or len((out / "metrics.csv").read_text().splitlines()) < 3:
+        while (
+            not (out / "metrics.csv").exists()
+            or len((out / "metrics.csv").read_text().splitlines()) < 3
+        ):
             assert time.monotonic() < deadline and run.poll() is None, "the run did not start"
             time.sleep(0.1)
         os.kill(_worker_of_rank(run, 1), signal.SIGKILL)
@@ -178,7 +270,9 @@ def test_a_killed_process_ends_the_run_with_one_line_not_a_hang_and_it_resumes(t
     # torchrun reports the killed worker with a traceback of its own; none comes from VAE Studio.
     frames = [line for line in stderr.splitlines() if line.lstrip().startswith("File ")]
     # The project's own files, not torch's (whose virtual environment may live inside the project).
-    assert not [frame for frame in frames if str(ROOT) in frame and "site-packages" not in frame], stderr
+    assert not [frame for frame in frames if str(ROOT) in frame and "site-packages" not in frame], (
+        stderr
+    )
     # Whatever ended it (torchrun's SIGTERM, or the lost peer), the first process saved first,
     # and the run goes on from there on two processes again.
     step = int(load_checkpoint(out / "checkpoint.safetensors").counters["step"])

@@ -33,4 +33,7 @@ def test_the_command_line_starts_a_point_cloud_from_its_defaults(tmp_path):
     assert result.returncode == 0, result.stderr
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     expected = defaults_for("moons").model
-    assert (saved["model"]["likelihood"], saved["model"]["arch"]) == (expected.likelihood, expected.arch)
+    assert (saved["model"]["likelihood"], saved["model"]["arch"]) == (
+        expected.likelihood,
+        expected.arch,
+    )

@@ -53,11 +53,15 @@ def _closed_form_gradient(model, weight, bias, x):
     mean, variance = posterior.mean.detach(), posterior.log_var.detach().exp()
     residual = x.flatten(1) - mean @ weight.T - bias
     gram_diagonal = (weight.square().sum(0) / NOISE_VAR)[None, :]
-    return torch.cat([residual @ weight / NOISE_VAR - mean, 0.5 - variance * (1 + gram_diagonal) / 2], -1)
+    return torch.cat(
+        [residual @ weight / NOISE_VAR - mean, 0.5 - variance * (1 + gram_diagonal) / 2], -1
+    )
 
 
 def _assert_within(estimate, error, truth, standard_errors=4.0):
-    np.testing.assert_array_less(np.abs(np.asarray(estimate) - np.asarray(truth)), standard_errors * np.asarray(error) + 1e-9)
+    np.testing.assert_array_less(
+        np.abs(np.asarray(estimate) - np.asarray(truth)), standard_errors * np.asarray(error) + 1e-9
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,13 +78,17 @@ def test_both_estimators_agree_with_the_closed_form_and_with_each_other(linear_s
     assert np.all(np.abs(truth) > 0.1)  # a gradient worth estimating in every component
     _assert_within(reparameterized.mean, reparameterized.mean_error, truth)
     _assert_within(score.mean, score.mean_error, truth)
-    _assert_within(reparameterized.mean, np.hypot(reparameterized.mean_error, score.mean_error), score.mean)
+    _assert_within(
+        reparameterized.mean, np.hypot(reparameterized.mean_error, score.mean_error), score.mean
+    )
 
 
 def test_the_reparameterized_variance_is_the_smaller_at_every_k(linear_study):
     report, _ = linear_study
     assert report.sample_counts == SAMPLE_COUNTS
-    for reparameterized, score in zip(report.reparameterization.variance, report.score_function.variance):
+    for reparameterized, score in zip(
+        report.reparameterization.variance, report.score_function.variance
+    ):
         assert 0 < reparameterized < score
     assert min(report.variance_ratio) > 10
     assert report.reparameterization.signal_to_noise[0] > report.score_function.signal_to_noise[0]
@@ -92,7 +100,10 @@ def test_the_variance_falls_as_one_over_k(linear_study):
         slope = np.polyfit(np.log(SAMPLE_COUNTS), np.log(figures.variance), 1)[0]
         assert slope == pytest.approx(-1.0, abs=0.15)
         # Each variance is measured from its own groups, with an honest error bar.
-        assert all(0 < error < variance for error, variance in zip(figures.variance_error, figures.variance))
+        assert all(
+            0 < error < variance
+            for error, variance in zip(figures.variance_error, figures.variance)
+        )
 
 
 def test_the_reparameterized_variance_is_the_closed_form_at_every_k(linear_study):
@@ -101,12 +112,22 @@ def test_the_reparameterized_variance_is_the_closed_form_at_every_k(linear_study
     (+ ½): a trace of Σ_d H²σ² + g_μ²σ²/4 + H²σ⁴/2, divided by K for K draws."""
     report, truth = linear_study
     model, weight, _ = _model_off_the_posterior()
-    variance = model.encoder.net[0].bias[2:].detach().exp()  # the encoder's log σ² for any x: W_enc acts on the mean only
+    variance = (
+        model.encoder.net[0].bias[2:].detach().exp()
+    )  # the encoder's log σ² for any x: W_enc acts on the mean only
     scale = 1 + weight.square().sum(0) / NOISE_VAR
     slope = torch.as_tensor(truth[:2])
-    one_draw = float((scale.square() * variance + slope.square() * variance / 4 + scale.square() * variance.square() / 2).sum())
+    one_draw = float(
+        (
+            scale.square() * variance
+            + slope.square() * variance / 4
+            + scale.square() * variance.square() / 2
+        ).sum()
+    )
     figures = report.reparameterization
-    for count, measured, error in zip(figures.sample_counts, figures.variance, figures.variance_error):
+    for count, measured, error in zip(
+        figures.sample_counts, figures.variance, figures.variance_error
+    ):
         assert abs(measured - one_draw / count) < 4 * error
 
 
@@ -123,21 +144,31 @@ def test_a_batch_gives_the_mean_over_its_inputs():
 def test_the_study_is_seeded():
     model, weight, bias = _model_off_the_posterior()
     x = _draw_data(weight, bias, 1)[0]
-    first, second = (gradient_variance(model, x, sample_counts=(1, 10), repeats=5, seed=7) for _ in range(2))
+    first, second = (
+        gradient_variance(model, x, sample_counts=(1, 10), repeats=5, seed=7) for _ in range(2)
+    )
     assert first == second
-    assert set(first) == {"reparameterization", "score_function"} and set(first["score_function"]) == {1, 10}
+    assert set(first) == {"reparameterization", "score_function"} and set(
+        first["score_function"]
+    ) == {1, 10}
 
 
 def test_a_conditional_model_is_studied_for_its_label():
-    config = ModelConfig(family="cvae", input_shape=(1, 4, 4), hidden=(8,), latent_dim=2, num_classes=3)
+    config = ModelConfig(
+        family="cvae", input_shape=(1, 4, 4), hidden=(8,), latent_dim=2, num_classes=3
+    )
     model = build_model(config)
-    report = gradient_variance_study(model, torch.rand(1, 4, 4), y=2, sample_counts=(1, 10), repeats=4)
+    report = gradient_variance_study(
+        model, torch.rand(1, 4, 4), y=2, sample_counts=(1, 10), repeats=4
+    )
     assert all(math.isfinite(value) for value in report.score_function.variance)
 
 
 @pytest.mark.parametrize("family", ["vqvae", "hvae"])
 def test_families_without_one_gaussian_layer_are_refused_in_one_line(family):
-    model = build_model(ModelConfig(family=family, input_shape=(1, 4, 4), hidden=(8,), latent_dim=2))
+    model = build_model(
+        ModelConfig(family=family, input_shape=(1, 4, 4), hidden=(8,), latent_dim=2)
+    )
     with pytest.raises(VaeStudioError, match="one Gaussian latent layer"):
         gradient_variance_study(model, torch.rand(1, 4, 4), sample_counts=(1,), repeats=2)
 
@@ -145,7 +176,18 @@ def test_families_without_one_gaussian_layer_are_refused_in_one_line(family):
 def test_analyze_reports_the_gradient_variance_at_each_k(tmp_path, capsys):
     images, run_dir = tmp_path / "images.npy", tmp_path / "run"
     np.save(images, np.random.default_rng(0).integers(0, 256, (60, 8, 8), dtype=np.uint8))
-    training = ["--dataset", f"npy:{images}", "--max-steps", "2", "--batch-size", "10", "--hidden", "16", "--device", "cpu"]
+    training = [
+        "--dataset",
+        f"npy:{images}",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "10",
+        "--hidden",
+        "16",
+        "--device",
+        "cpu",
+    ]
     assert main(["train", "--out", str(run_dir), *training]) == 0
     capsys.readouterr()
     assert main(["analyze", str(run_dir), "--steps", "1", "--k", "1", "10", "--device", "cpu"]) == 0

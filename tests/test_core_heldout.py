@@ -44,7 +44,9 @@ def test_the_heldout_part_is_a_fixed_tenth_of_the_training_split_at_most_and_dis
     config = _with_train(RunConfig(), heldout_every=100, heldout_size=1000)
     kept, heldout = hold_out(train, config)
     assert (len(kept), len(heldout)) == (4500, 500)  # capped at a tenth of 5,000
-    assert _indices(kept).isdisjoint(_indices(heldout)) and _indices(kept) | _indices(heldout) == set(range(5000))
+    assert _indices(kept).isdisjoint(_indices(heldout)) and _indices(kept) | _indices(
+        heldout
+    ) == set(range(5000))
     _, same = hold_out(train, _with_train(config, seed=7))  # the training seed does not move it
     assert _indices(same) == _indices(heldout)
     other_data_seed = dataclasses.replace(config, data=dataclasses.replace(config.data, seed=1))
@@ -55,14 +57,18 @@ def test_the_heldout_part_is_a_fixed_tenth_of_the_training_split_at_most_and_dis
 
 def test_the_trainer_never_trains_on_the_heldout_examples(small_config):
     data = DataSplit(train=_numbered(400), test=_numbered(10))
-    config = dataclasses.replace(small_config, model=dataclasses.replace(small_config.model, likelihood="gaussian"))
+    config = dataclasses.replace(
+        small_config, model=dataclasses.replace(small_config.model, likelihood="gaussian")
+    )
     trainer = Trainer(_with_train(config, heldout_every=10, heldout_size=25), data)
     assert len(trainer.heldout) == 25 and len(trainer.data) == 375
     assert _indices(trainer.data).isdisjoint(_indices(trainer.heldout))
 
 
 def test_snapshots_carry_the_heldout_elbo_where_it_was_evaluated(small_config, small_glyphs):
-    config = _with_train(small_config, max_steps=50, log_every=10, heldout_every=20, heldout_size=50)
+    config = _with_train(
+        small_config, max_steps=50, log_every=10, heldout_every=20, heldout_size=50
+    )
     trainer = Trainer(config, small_glyphs)
     snapshots = list(trainer.run())
     evaluated = [s.step for s in snapshots if s.heldout_elbo is not None]
@@ -77,7 +83,18 @@ def test_metrics_csv_has_the_heldout_column_empty_where_not_evaluated(tmp_path):
     config = tmp_path / "small.toml"
     config.write_text("[data]\nsize = 600\n[train]\nheldout_size = 40\n")
     out = tmp_path / "run"
-    flags = ["--hidden", "16", "--batch-size", "50", "--log-every", "5", "--max-steps", "30", "--heldout-every", "10"]
+    flags = [
+        "--hidden",
+        "16",
+        "--batch-size",
+        "50",
+        "--log-every",
+        "5",
+        "--max-steps",
+        "30",
+        "--heldout-every",
+        "10",
+    ]
     assert main(["train", "--out", str(out), "--config", str(config), *flags]) == 0
     with (out / "metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -85,7 +102,9 @@ def test_metrics_csv_has_the_heldout_column_empty_where_not_evaluated(tmp_path):
     assert all(float(row["heldout_elbo"]) < 0 for row in rows if row["heldout_elbo"])
     history = load_checkpoint(out / "checkpoint.safetensors").history
     column = history[:, METRICS_COLUMNS.index("heldout_elbo")]
-    assert math.isnan(column[0]) and column[1] == pytest.approx(float(rows[1]["heldout_elbo"]), abs=1e-4)
+    assert math.isnan(column[0]) and column[1] == pytest.approx(
+        float(rows[1]["heldout_elbo"]), abs=1e-4
+    )
 
 
 def _as_old_checkpoint(path, history_rows) -> None:
@@ -98,7 +117,9 @@ def _as_old_checkpoint(path, history_rows) -> None:
     save_file(tensors, str(path), metadata=metadata)
 
 
-def test_an_old_checkpoint_without_the_column_loads_with_it_empty(small_config, small_glyphs, tmp_path):
+def test_an_old_checkpoint_without_the_column_loads_with_it_empty(
+    small_config, small_glyphs, tmp_path
+):
     trainer = Trainer(small_config, small_glyphs)
     path = tmp_path / "old.safetensors"
     save_trainer(path, trainer)
@@ -113,7 +134,10 @@ def test_a_run_begun_before_heldout_curves_resumes_on_all_its_examples(tmp_path)
     config.write_text("[data]\nsize = 600\n[train]\nheldout_every = 0\n")
     out = tmp_path / "run"
     flags = ["--hidden", "16", "--batch-size", "50", "--log-every", "5"]
-    assert main(["train", "--out", str(out), "--config", str(config), *flags, "--max-steps", "10"]) == 0
+    assert (
+        main(["train", "--out", str(out), "--config", str(config), *flags, "--max-steps", "10"])
+        == 0
+    )
     # As an older version left the folder: a config without held-out keys, a narrower metrics.csv.
     checkpoint_path = out / "checkpoint.safetensors"
     checkpoint = load_checkpoint(checkpoint_path)
@@ -134,5 +158,7 @@ def test_a_run_begun_before_heldout_curves_resumes_on_all_its_examples(tmp_path)
     assert main(["train", "--out", str(out), "--resume", *flags, "--max-steps", "20"]) == 0
     with metrics.open(newline="") as handle:
         rows = list(csv.reader(handle))
-    assert tuple(rows[0]) == METRICS_COLUMNS and all(len(row) == len(METRICS_COLUMNS) for row in rows)
+    assert tuple(rows[0]) == METRICS_COLUMNS and all(
+        len(row) == len(METRICS_COLUMNS) for row in rows
+    )
     assert rows[-1][0] == "20" and rows[1][-1] == ""

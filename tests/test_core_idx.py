@@ -8,7 +8,9 @@ from vae_core.errors import VaeStudioError
 
 
 def _idx_bytes(array: np.ndarray, element_type: int = 0x08) -> bytes:
-    header = bytes([0, 0, element_type, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    header = bytes([0, 0, element_type, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
     return header + array.astype(np.uint8).tobytes()
 
 
@@ -40,6 +42,8 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path, content, message):
 def test_count_mismatch_between_images_and_labels(tmp_path):
     for prefix, count in (("train", 4), ("t10k", 2)):
         (tmp_path / f"{prefix}-images-idx3-ubyte").write_bytes(_idx_bytes(np.zeros((count, 4, 4))))
-        (tmp_path / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx_bytes(np.zeros(count + (prefix == "t10k"))))
+        (tmp_path / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            _idx_bytes(np.zeros(count + (prefix == "t10k")))
+        )
     with pytest.raises(VaeStudioError, match="2 images but t10k-labels-idx1-ubyte has 3 labels"):
         load_idx_folder("tiny", tmp_path)

@@ -55,8 +55,12 @@ def test_importance_sampled_likelihood_is_above_the_elbo_and_grows_with_k(random
     with torch.no_grad():
         terms = model.elbo_terms(x.expand(200, *x.shape).reshape(-1, 1, 6, 6), generator=generator)
         elbo = -(terms["recon"] + terms["kl"]).view(200, 64).mean(0).mean().item()
-        estimates = {k: importance_sampled_log_likelihood(model, x, samples=k, generator=generator).mean().item()
-                     for k in (1, 10, 100, 1000)}
+        estimates = {
+            k: importance_sampled_log_likelihood(model, x, samples=k, generator=generator)
+            .mean()
+            .item()
+            for k in (1, 10, 100, 1000)
+        }
     # K = 1 is an unbiased estimate of the ELBO itself (up to Monte Carlo error).
     assert estimates[1] == pytest.approx(elbo, abs=0.5)
     assert estimates[10] > elbo
@@ -75,17 +79,25 @@ def test_is_estimate_does_not_depend_on_how_samples_are_chunked(random_model_and
     assert torch.allclose(whole, chunked, atol=1e-4)
 
 
-def test_prefix_estimates_do_not_depend_on_how_samples_are_chunked(random_model_and_data, monkeypatch):
+def test_prefix_estimates_do_not_depend_on_how_samples_are_chunked(
+    random_model_and_data, monkeypatch
+):
     """Each estimate uses the first k of the same draws, whichever chunk the k-th falls in."""
     model, x = random_model_and_data
     import vae_core.evaluation.estimates as evaluation
 
     counts = (1, 2, 5, 10, 20, 50)
-    whole = evaluation.importance_sampled_log_likelihoods(model, x, None, counts, torch.Generator().manual_seed(6))
-    log_weights = model.log_importance_weights(x, samples=50, generator=torch.Generator().manual_seed(6)).double()
+    whole = evaluation.importance_sampled_log_likelihoods(
+        model, x, None, counts, torch.Generator().manual_seed(6)
+    )
+    log_weights = model.log_importance_weights(
+        x, samples=50, generator=torch.Generator().manual_seed(6)
+    ).double()
     by_hand = torch.stack([torch.logsumexp(log_weights[:k], 0) - math.log(k) for k in counts])
     monkeypatch.setattr(evaluation, "_IS_CHUNK_VALUES", 64 * 36 * 7)  # 7 samples per chunk
-    chunked = evaluation.importance_sampled_log_likelihoods(model, x, None, counts, torch.Generator().manual_seed(6))
+    chunked = evaluation.importance_sampled_log_likelihoods(
+        model, x, None, counts, torch.Generator().manual_seed(6)
+    )
     assert torch.allclose(whole, by_hand, atol=1e-5) and torch.allclose(whole, chunked, atol=1e-4)
 
 
@@ -94,11 +106,21 @@ def test_an_evaluation_stops_when_asked(random_model_and_data):
     from vae_core.evaluation.estimates import EvaluationStopped, evaluate_model
 
     model, x = random_model_and_data
-    data = ImageDataset("random", (x * 255).to(torch.uint8), torch.zeros(len(x), dtype=torch.long), ("all",))
+    data = ImageDataset(
+        "random", (x * 255).to(torch.uint8), torch.zeros(len(x), dtype=torch.long), ("all",)
+    )
     asked = []
     with pytest.raises(EvaluationStopped):
-        evaluate_model(model, data, iw_samples=50, batch_size=len(x), should_stop=lambda: asked.append(1) or len(asked) == 2)
-    assert len(asked) == 2  # before the batch, then before its first chunk of samples: stopped there
+        evaluate_model(
+            model,
+            data,
+            iw_samples=50,
+            batch_size=len(x),
+            should_stop=lambda: asked.append(1) or len(asked) == 2,
+        )
+    assert (
+        len(asked) == 2
+    )  # before the batch, then before its first chunk of samples: stopped there
 
 
 def test_beta_schedules():

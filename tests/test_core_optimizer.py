@@ -34,7 +34,9 @@ def _train_parameters(model, optimizer, steps: int, seed: int) -> None:
     """Steps on a loss of the parameters alone: any model, whatever its inputs."""
     generator = torch.Generator().manual_seed(seed)
     for _ in range(steps):
-        loss = sum((p * torch.randn(p.shape, generator=generator)).sin().sum() for p in model.parameters())
+        loss = sum(
+            (p * torch.randn(p.shape, generator=generator)).sin().sum() for p in model.parameters()
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -123,12 +125,23 @@ def _former_layout(optimizer, lr: float) -> dict:
             index: {name: state[index][name].clone() for name in ("step", "exp_avg", "exp_avg_sq")}
             for index in state
         },
-        "param_groups": [{
-            "lr": lr, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False, "maximize": False,
-            "foreach": None, "capturable": False, "differentiable": False, "fused": True,
-            "decoupled_weight_decay": False, "params": list(range(len(optimizer.param_groups[0]["params"]))),
-        }],
-    }  # fmt: skip
+        "param_groups": [
+            {
+                "lr": lr,
+                "betas": (0.9, 0.999),
+                "eps": 1e-8,
+                "weight_decay": 0.0,
+                "amsgrad": False,
+                "maximize": False,
+                "foreach": None,
+                "capturable": False,
+                "differentiable": False,
+                "fused": True,
+                "decoupled_weight_decay": False,
+                "params": list(range(len(optimizer.param_groups[0]["params"]))),
+            }
+        ],
+    }
 
 
 @pytest.mark.parametrize("implementation", ["kernel", "fused"])
@@ -183,9 +196,16 @@ def test_state_of_another_model_or_malformed_is_refused_with_a_value_error():
         load_adam_state(make_adam(wider.parameters(), lr=1e-3), saved)
     with pytest.raises(ValueError, match="is for 4 parameters, this model has 2"):
         load_adam_state(make_adam(list(model.parameters())[:2], lr=1e-3), saved)
-    for groups in ([], [{}], None, [{"params": [0, 1, 2, 3], "lr": "fast", "betas": (0.9, 0.99), "eps": 1e-8}]):
+    for groups in (
+        [],
+        [{}],
+        None,
+        [{"params": [0, 1, 2, 3], "lr": "fast", "betas": (0.9, 0.99), "eps": 1e-8}],
+    ):
         with pytest.raises(ValueError, match="not those of a one-group Adam"):
-            load_adam_state(make_adam(model.parameters(), lr=1e-3), {"state": {}, "param_groups": groups})
+            load_adam_state(
+                make_adam(model.parameters(), lr=1e-3), {"state": {}, "param_groups": groups}
+            )
     for field, value in (("step", torch.ones(2)), ("exp_avg", [0.0])):
         bad = copy.deepcopy(saved)
         bad["state"][0][field] = value
@@ -202,7 +222,9 @@ def test_a_learning_rate_that_is_not_a_positive_number_is_refused(lr):
 def _imports_after(code: str) -> bool:
     """Whether torch._dynamo is imported once `code` ran, in a fresh interpreter."""
     program = f"import sys\nimport torch\n{code}\nprint('torch._dynamo' in sys.modules)\n"
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1] == "True"
 

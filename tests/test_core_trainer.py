@@ -38,7 +38,10 @@ def test_snapshots_come_every_log_interval_and_the_loss_falls(small_config, smal
     assert snapshots[0].kl_per_dim.shape == (2,)
     # 10 steps of 50 make one epoch of 500: each snapshot ends an epoch.
     assert [(s.epoch, s.epoch_progress) for s in snapshots[:2]] == [(0, 1.0), (1, 1.0)]
-    assert all(s.images_per_s > 0 and s.loss == pytest.approx(s.recon + s.beta * s.kl, rel=1e-4) for s in snapshots)
+    assert all(
+        s.images_per_s > 0 and s.loss == pytest.approx(s.recon + s.beta * s.kl, rel=1e-4)
+        for s in snapshots
+    )
 
 
 def test_same_seed_same_weights_bit_for_bit(small_config, small_glyphs):
@@ -50,10 +53,14 @@ def test_same_seed_same_weights_bit_for_bit(small_config, small_glyphs):
     _assert_same_weights(*runs)
     other = Trainer(_with_train(small_config, seed=1), small_glyphs)
     list(other.run())
-    assert not torch.equal(other.model.state_dict()["decoder.net.0.weight"], runs[0]["decoder.net.0.weight"])
+    assert not torch.equal(
+        other.model.state_dict()["decoder.net.0.weight"], runs[0]["decoder.net.0.weight"]
+    )
 
 
-def test_resume_from_a_checkpoint_equals_training_straight_through(small_config, small_glyphs, tmp_path):
+def test_resume_from_a_checkpoint_equals_training_straight_through(
+    small_config, small_glyphs, tmp_path
+):
     straight = Trainer(_with_train(small_config, max_steps=34), small_glyphs)
     list(straight.run())
 
@@ -79,7 +86,9 @@ def test_checkpoint_round_trip_keeps_config_and_weights(small_config, small_glyp
     assert list(tmp_path.glob("run/*")) == [path]  # the temporary file was renamed, not left behind
 
 
-def test_failed_write_leaves_the_old_checkpoint_intact(small_config, small_glyphs, tmp_path, monkeypatch):
+def test_failed_write_leaves_the_old_checkpoint_intact(
+    small_config, small_glyphs, tmp_path, monkeypatch
+):
     trainer = Trainer(small_config, small_glyphs)
     path = tmp_path / "model.safetensors"
     save_trainer(path, trainer)
@@ -97,7 +106,10 @@ def test_failed_write_leaves_the_old_checkpoint_intact(small_config, small_glyph
     assert list(tmp_path.iterdir()) == [path]
 
 
-@pytest.mark.parametrize("content, message", [(b"not a checkpoint at all", "not a readable safetensors"), (None, "not a VAE Studio")])
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"not a checkpoint at all", "not a readable safetensors"), (None, "not a VAE Studio")],
+)
 def test_bad_checkpoints_give_one_clear_error(tmp_path, content, message):
     path = tmp_path / "bad.safetensors"
     if content is None:
@@ -185,9 +197,15 @@ def test_nan_loss_raises_a_clear_error(small_config, small_glyphs):
         list(trainer.run())
 
 
-@pytest.mark.parametrize("changes, message", [({"batch_size": 0}, "batch size"), ({"lr": 0.0}, "learning rate"),
-                                              ({"beta_schedule": "wavy"}, "unknown beta schedule 'wavy'"),
-                                              ({"device": "tpu"}, "unknown device 'tpu'")])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"batch_size": 0}, "batch size"),
+        ({"lr": 0.0}, "learning rate"),
+        ({"beta_schedule": "wavy"}, "unknown beta schedule 'wavy'"),
+        ({"device": "tpu"}, "unknown device 'tpu'"),
+    ],
+)
 def test_bad_training_values_are_rejected(small_config, small_glyphs, changes, message):
     with pytest.raises(VaeStudioError, match=message):
         Trainer(_with_train(small_config, **changes), small_glyphs)
@@ -204,25 +222,44 @@ def test_log_interval_changes_live(small_config, small_glyphs):
         trainer.set_log_every(0)
 
 
-@pytest.mark.parametrize("metadata, message", [
-    ({"format_version": "one"}, "format version is not a number"),
-    ({"optimizer_param_groups": "[{"}, "optimizer settings in the checkpoint are not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "metadata, message",
+    [
+        ({"format_version": "one"}, "format version is not a number"),
+        (
+            {"optimizer_param_groups": "[{"},
+            "optimizer settings in the checkpoint are not valid JSON",
+        ),
+    ],
+)
 def test_corrupt_checkpoint_metadata_gives_one_clear_error(tmp_path, metadata, message):
     from safetensors.torch import save_file
 
     from vae_core.config import RunConfig
 
     path = tmp_path / "odd.safetensors"
-    save_file({"model.w": torch.zeros(2)}, str(path), metadata={"format": "vae-studio", "config": RunConfig().to_json(), **metadata})
+    save_file(
+        {"model.w": torch.zeros(2)},
+        str(path),
+        metadata={"format": "vae-studio", "config": RunConfig().to_json(), **metadata},
+    )
     with pytest.raises(VaeStudioError, match=message):
         load_checkpoint(path)
 
 
 def _hierarchical(config, **train):
-    model = dataclasses.replace(config.model, family="hvae", hidden=(32,), lower_latent_dim=8, upper_hidden=(16,),
-                                latent_dim=4, activation="tanh")  # fmt: skip
-    return dataclasses.replace(config, model=model, train=dataclasses.replace(config.train, **train))
+    model = dataclasses.replace(
+        config.model,
+        family="hvae",
+        hidden=(32,),
+        lower_latent_dim=8,
+        upper_hidden=(16,),
+        latent_dim=4,
+        activation="tanh",
+    )
+    return dataclasses.replace(
+        config, model=model, train=dataclasses.replace(config.train, **train)
+    )
 
 
 def _trained(config, data, lines=None):
@@ -246,13 +283,19 @@ def test_compile_draws_the_trainers_own_stream(small_config, small_glyphs, monke
     _assert_same_weights(_weights(eager), _weights(compiled))
     assert torch.equal(compiled.generator.get_state(), eager.generator.get_state())
     assert torch.equal(torch.get_rng_state(), outside)
-    assert lines == ["note: compiling the training step with torch.compile: the first step takes tens of seconds"]
+    assert lines == [
+        "note: compiling the training step with torch.compile: the first step takes tens of seconds"
+    ]
 
 
-def test_compile_that_fails_says_so_in_one_line_and_trains_eagerly(small_config, small_glyphs, monkeypatch):
+def test_compile_that_fails_says_so_in_one_line_and_trains_eagerly(
+    small_config, small_glyphs, monkeypatch
+):
     def no_compiler(module, **options):
         def compiled(*arguments):
-            raise RuntimeError("InductorError: CppCompileError: C++ compile error\nno compiler found")
+            raise RuntimeError(
+                "InductorError: CppCompileError: C++ compile error\nno compiler found"
+            )
 
         return compiled
 
@@ -263,13 +306,18 @@ def test_compile_that_fails_says_so_in_one_line_and_trains_eagerly(small_config,
     assert losses == eager_losses
     _assert_same_weights(_weights(eager), _weights(fallen_back))
     assert len(lines) == 2 and "\n" not in lines[1]
-    assert lines[1].startswith("note: torch.compile did not run (RuntimeError: InductorError: CppCompileError")
+    assert lines[1].startswith(
+        "note: torch.compile did not run (RuntimeError: InductorError: CppCompileError"
+    )
     assert lines[1].endswith("; training eagerly")
 
 
 def test_compile_is_left_out_where_it_cannot_serve():
     assert compile_unavailable(torch.device("cpu"), 1) is None
-    assert compile_unavailable(torch.device("cpu"), 2) == "torch.compile is used by a single process only"
+    assert (
+        compile_unavailable(torch.device("cpu"), 2)
+        == "torch.compile is used by a single process only"
+    )
     assert compile_unavailable(torch.device("mps"), 1) == "torch.compile is not used on mps"
 
 
@@ -277,9 +325,13 @@ def test_compile_is_left_out_where_it_cannot_serve():
     not os.environ.get("VAE_STUDIO_TEST_COMPILE"),
     reason="torch.compile's first compile takes 10 to 90 s on a shared 2-core CPU: set VAE_STUDIO_TEST_COMPILE=1",
 )
-@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch's own import
+@pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"
+)  # torch's own import
 def test_a_compiled_run_trains_as_the_eager_one(small_config, small_glyphs):
-    config = _hierarchical(small_config, max_steps=6, log_every=3, beta_schedule="linear", beta_warmup_steps=10)
+    config = _hierarchical(
+        small_config, max_steps=6, log_every=3, beta_schedule="linear", beta_warmup_steps=10
+    )
     eager, eager_losses = _trained(config, small_glyphs)
     compiled, compiled_losses = _trained(_with_train(config, compile=True), small_glyphs, [])
     assert compiled_losses == pytest.approx(eager_losses, rel=1e-5)

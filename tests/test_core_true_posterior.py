@@ -38,19 +38,25 @@ def _exact(model, x) -> float:
 
 def _small_mlp(latent_dim=2, seed=4):
     """A nonlinear decoder on 6x6 Gaussian images: no closed form for log p(x)."""
-    config = ModelConfig(input_shape=(1, 6, 6), hidden=(16,), latent_dim=latent_dim, likelihood="gaussian")
+    config = ModelConfig(
+        input_shape=(1, 6, 6), hidden=(16,), latent_dim=latent_dim, likelihood="gaussian"
+    )
     torch.manual_seed(seed)
     model = build_model(config).double()
     with torch.no_grad():
         model.likelihood.log_var.fill_(math.log(0.3))
-    return model, torch.rand(1, 6, 6, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return model, torch.rand(
+        1, 6, 6, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
+    )
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.8])
 def test_quadrature_gives_the_linear_gaussian_models_exact_log_likelihood(shift):
     model = _linear_model()
     weight, bias = _orthogonal_decoder(model)
-    _set_encoder_to_true_posterior(model, weight, bias, mean_shift=shift)  # a good encoder, then a poor one
+    _set_encoder_to_true_posterior(
+        model, weight, bias, mean_shift=shift
+    )  # a good encoder, then a poor one
     for x in _draw_data(weight, bias, 3):
         # Well within the 0.05 nats asked for: the midpoint rule is all but exact on a smooth density.
         assert log_likelihood_quadrature(model, x) == pytest.approx(_exact(model, x), abs=1e-5)
@@ -60,7 +66,9 @@ def test_quadrature_under_a_mixture_prior_is_exact_too():
     model = _linear_model(prior="mog", components=3)
     weight, bias = _orthogonal_decoder(model)
     with torch.no_grad():
-        model.prior.means.copy_(torch.tensor([[-2.0, 0.0], [2.0, 1.0], [0.0, -2.5]], dtype=torch.float64))
+        model.prior.means.copy_(
+            torch.tensor([[-2.0, 0.0], [2.0, 1.0], [0.0, -2.5]], dtype=torch.float64)
+        )
     for x in _draw_data(weight, bias, 3, seed=7):
         assert log_likelihood_quadrature(model, x) == pytest.approx(_exact(model, x), abs=1e-5)
 
@@ -70,7 +78,9 @@ def test_quadrature_agrees_with_importance_sampling_at_large_k_on_a_nonlinear_mo
     quadrature = log_likelihood_quadrature(model, x)
     samples = importance_samples(model, x, None, 200_000, "posterior", seed=1)
     assert samples.standard_error < 0.02
-    assert samples.log_likelihood == pytest.approx(quadrature, abs=max(0.05, 4 * samples.standard_error))
+    assert samples.log_likelihood == pytest.approx(
+        quadrature, abs=max(0.05, 4 * samples.standard_error)
+    )
 
 
 def test_importance_weights_sum_to_one_and_their_ess_is_between_one_and_k():
@@ -153,7 +163,9 @@ def test_the_heat_map_zooms_onto_the_posteriors_mass_within_the_visible_box():
     grid = posterior_heat_map(model, x, None, visible, resolution=32)
     (left, right), (bottom, top) = grid.box
     assert -6 <= left < right <= 6 and -6 <= bottom < top <= 6
-    assert right - left < 12 and top - bottom < 12  # smaller than the visible box: a narrow posterior
+    assert (
+        right - left < 12 and top - bottom < 12
+    )  # smaller than the visible box: a narrow posterior
     assert grid.log_normaliser == pytest.approx(_exact(model, x), abs=1e-3)
 
 
@@ -170,7 +182,9 @@ def test_the_identity_holds_q_far_from_or_far_wider_than_the_posterior(shift, wi
     assert identity.log_likelihood == pytest.approx(_exact(model, x), abs=1e-3)
     assert identity.elbo + identity.kl == pytest.approx(identity.log_likelihood, abs=1e-9)
     with torch.no_grad():
-        elbo = model.log_importance_weights(x[None], samples=20_000, generator=torch.Generator().manual_seed(0)).mean()
+        elbo = model.log_importance_weights(
+            x[None], samples=20_000, generator=torch.Generator().manual_seed(0)
+        ).mean()
     assert identity.elbo == pytest.approx(float(elbo), rel=0.01)
 
 
@@ -180,21 +194,45 @@ def test_quadrature_applies_to_two_dimensional_gaussian_latents_only():
     vq = build_model(ModelConfig(family="vqvae", input_shape=(1, 8, 8), hidden=(16,), latent_dim=2))
     assert not quadrature_applies(vq)
     with pytest.raises(VaeStudioError, match="2-D latent space"):
-        log_likelihood_quadrature(_small_mlp(latent_dim=3)[0], torch.rand(1, 6, 6, dtype=torch.float64))
+        log_likelihood_quadrature(
+            _small_mlp(latent_dim=3)[0], torch.rand(1, 6, 6, dtype=torch.float64)
+        )
 
 
 def test_analyze_prints_the_quadrature_log_likelihood(tmp_path, capsys):
     run = tmp_path / "run"
     config = tmp_path / "small.toml"
     config.write_text('[data]\ndataset = "glyphs"\nsize = 300\n', encoding="utf-8")
-    assert main([
-        "train", "--out", str(run), "--config", str(config), "--arch", "linear", "--likelihood", "gaussian",
-        "--latent-dim", "2", "--max-steps", "20", "--batch-size", "50", "--device", "cpu",
-    ]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                str(run),
+                "--config",
+                str(config),
+                "--arch",
+                "linear",
+                "--likelihood",
+                "gaussian",
+                "--latent-dim",
+                "2",
+                "--max-steps",
+                "20",
+                "--batch-size",
+                "50",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["analyze", str(run), "--steps", "5", "--k", "10", "--device", "cpu"]) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert figures["log_likelihood_quadrature"] == pytest.approx(figures["exact_log_likelihood"], abs=0.05)
+    assert figures["log_likelihood_quadrature"] == pytest.approx(
+        figures["exact_log_likelihood"], abs=0.05
+    )
 
 
 def test_a_model_whose_log_joint_is_not_finite_is_said_in_one_line():

@@ -56,7 +56,9 @@ def test_a_fifo_named_like_an_image_is_skipped_with_a_note(tmp_path):
 @pytest.mark.skipif(sys.platform == "win32", reason="no FIFOs on Windows")
 def test_a_fifo_given_as_an_array_file_is_refused(tmp_path):
     os.mkfifo(tmp_path / "x.npy")
-    one_line_error(load_npy, DataConfig(), str(tmp_path / "x.npy"), match="x.npy: not a regular file")
+    one_line_error(
+        load_npy, DataConfig(), str(tmp_path / "x.npy"), match="x.npy: not a regular file"
+    )
 
 
 def test_huge_images_are_refused_before_decoding(tmp_path, monkeypatch):
@@ -81,7 +83,9 @@ def test_a_decompression_bomb_is_refused(tmp_path, monkeypatch):
     Image.new("L", (20, 20)).save(tmp_path / "bomb.png")
     for limit in (100, 300):  # beyond twice the limit Pillow raises, below it only warns
         monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
-        one_line_error(load_image_folder, DataConfig(), str(tmp_path), match="bomb.png: .*decompression bomb")
+        one_line_error(
+            load_image_folder, DataConfig(), str(tmp_path), match="bomb.png: .*decompression bomb"
+        )
 
 
 @pytest.mark.parametrize("source", ["npy", "folder"])
@@ -91,26 +95,42 @@ def test_an_absurd_image_size_is_refused(tmp_path, source):
     config = DataConfig(image_size=100000)
     load = load_npy if source == "npy" else load_image_folder
     location = str(tmp_path / "a.npy") if source == "npy" else str(tmp_path)
-    one_line_error(load, config, location, match="image size must be from 1 to 2048 pixels, got 100000")
+    one_line_error(
+        load, config, location, match="image size must be from 1 to 2048 pixels, got 100000"
+    )
 
 
 def test_empty_arrays_are_refused(tmp_path):
     np.save(tmp_path / "none.npy", np.zeros((0, 28, 28), dtype=np.uint8))
     np.save(tmp_path / "flat.npy", np.zeros((3, 0, 28), dtype=np.uint8))
-    one_line_error(load_npy, DataConfig(), str(tmp_path / "none.npy"), match=r"none.npy: holds no images .*\(0, 28, 28\)")
-    one_line_error(load_npy, DataConfig(), str(tmp_path / "flat.npy"), match="flat.npy: holds no images")
+    one_line_error(
+        load_npy,
+        DataConfig(),
+        str(tmp_path / "none.npy"),
+        match=r"none.npy: holds no images .*\(0, 28, 28\)",
+    )
+    one_line_error(
+        load_npy, DataConfig(), str(tmp_path / "flat.npy"), match="flat.npy: holds no images"
+    )
 
 
 def test_an_idx_file_with_no_images_is_refused(tmp_path):
     (tmp_path / "images").write_bytes(b"\0\0\x08\x03" + struct.pack(">III", 0, 28, 28))
     (tmp_path / "labels").write_bytes(b"\0\0\x08\x01" + struct.pack(">I", 0))
-    one_line_error(read_idx_pair, tmp_path / "images", tmp_path / "labels", match="images: holds no images")
+    one_line_error(
+        read_idx_pair, tmp_path / "images", tmp_path / "labels", match="images: holds no images"
+    )
 
 
 def test_a_zip_without_arrays_given_as_npz_is_refused(tmp_path):
     with zipfile.ZipFile(tmp_path / "notes.npz", "w") as archive:
         archive.writestr("readme.txt", "no arrays here")
-    one_line_error(load_npz, DataConfig(), str(tmp_path / "notes.npz"), match="'readme.txt' is not a NumPy array")
+    one_line_error(
+        load_npz,
+        DataConfig(),
+        str(tmp_path / "notes.npz"),
+        match="'readme.txt' is not a NumPy array",
+    )
 
 
 def test_a_binary_file_as_config_is_refused(tmp_path):
@@ -129,5 +149,14 @@ def test_large_sparse_labels_are_renumbered_with_a_note(tmp_path):
 
 def test_too_many_classes_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr("vae_core.data.user_files.MAX_CLASSES", 2)
-    np.savez(tmp_path / "many.npz", images=np.zeros((3, 4, 4), dtype=np.uint8), labels=np.array([0, 10**6, 2**40]))
-    one_line_error(load_npz, DataConfig(), str(tmp_path / "many.npz"), match="3 classes, more than the 2 allowed")
+    np.savez(
+        tmp_path / "many.npz",
+        images=np.zeros((3, 4, 4), dtype=np.uint8),
+        labels=np.array([0, 10**6, 2**40]),
+    )
+    one_line_error(
+        load_npz,
+        DataConfig(),
+        str(tmp_path / "many.npz"),
+        match="3 classes, more than the 2 allowed",
+    )

@@ -17,9 +17,16 @@ def images_dataset(count=10, **fields) -> ImageDataset:
 
 
 def test_uint8_batches_become_floats_in_the_unit_interval():
-    data = ImageDataset("px", torch.tensor([0, 51, 255, 102], dtype=torch.uint8).view(1, 1, 2, 2), torch.zeros(1, dtype=torch.int64), ("a",))
+    data = ImageDataset(
+        "px",
+        torch.tensor([0, 51, 255, 102], dtype=torch.uint8).view(1, 1, 2, 2),
+        torch.zeros(1, dtype=torch.int64),
+        ("a",),
+    )
     values, labels = data.batch(torch.tensor([0]))
-    assert values.dtype == torch.float32 and values.flatten().tolist() == pytest.approx([0.0, 0.2, 1.0, 0.4])
+    assert values.dtype == torch.float32 and values.flatten().tolist() == pytest.approx(
+        [0.0, 0.2, 1.0, 0.4]
+    )
     assert labels.tolist() == [0]
 
 
@@ -50,11 +57,18 @@ def test_factors_must_match_examples_and_names():
 
 
 def test_info_describes_the_set_and_survives_subsets_and_moves():
-    data = images_dataset(factors=torch.arange(20.0).view(10, 2), factor_names=("p", "q"), notes=("resized 1 image",))
+    data = images_dataset(
+        factors=torch.arange(20.0).view(10, 2), factor_names=("p", "q"), notes=("resized 1 image",)
+    )
     part = data.subset(torch.tensor([1, 3])).to(torch.device("cpu"))
     info = part.info
     assert (info.name, info.size, info.image_shape, info.num_classes) == ("tiny", 2, (1, 2, 2), 2)
-    assert (info.class_names, info.factor_names, info.notes, info.is_image) == (("a", "b"), ("p", "q"), ("resized 1 image",), True)
+    assert (info.class_names, info.factor_names, info.notes, info.is_image) == (
+        ("a", "b"),
+        ("p", "q"),
+        ("resized 1 image",),
+        True,
+    )
     assert part.factors.tolist() == [[2.0, 3.0], [6.0, 7.0]]
     assert part.describe() == "tiny: 2 images of 1x2x2, 2 classes, factors p, q"
 

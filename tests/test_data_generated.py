@@ -46,6 +46,7 @@ def area_and_moments(image: torch.Tensor):
 
 # --- Sprites -------------------------------------------------------------------------------
 
+
 def test_the_grid_is_that_of_dsprites():
     assert GRID_SIZE == 3 * 6 * 40 * 32 * 32 == 737_280
     first, second, last = grid_factors(torch.tensor([0, 1, GRID_SIZE - 1]))
@@ -138,6 +139,7 @@ def test_sprites_load_by_name_with_a_seeded_split():
 
 # --- Point clouds ------------------------------------------------------------------------
 
+
 def points_of(name, size=6000, seed=0):
     data = make_points(name, size, seed)
     return data, data.images.view(-1, 2).double(), data.labels
@@ -160,7 +162,9 @@ def test_the_rings_have_radii_one_two_and_three_thirds():
     _, points, labels = points_of("rings")
     radius = (points - 0.5).norm(dim=1)
     for ring in range(3):
-        assert radius[labels == ring].mean() == pytest.approx(0.45 * 0.95 * (ring + 1) / 3, abs=0.003)
+        assert radius[labels == ring].mean() == pytest.approx(
+            0.45 * 0.95 * (ring + 1) / 3, abs=0.003
+        )
 
 
 def test_the_gaussians_sit_at_eight_points_of_a_circle():
@@ -178,7 +182,9 @@ def test_the_moons_are_two_half_circles():
     _, points, labels = points_of("moons")
     # Centres of the upper and lower circles, mapped as the generator maps (0, 0) and (1, 0.5).
     for moon, centre, side in ((0, (0.0, 0.0), 1.0), (1, (1.0, 0.5), -1.0)):
-        mapped = torch.tensor([(c - s) * 0.6 * 0.45 + 0.5 for c, s in zip(centre, (0.5, 0.25))], dtype=torch.float64)
+        mapped = torch.tensor(
+            [(c - s) * 0.6 * 0.45 + 0.5 for c, s in zip(centre, (0.5, 0.25))], dtype=torch.float64
+        )
         offsets = points[labels == moon] - mapped
         assert offsets.norm(dim=1).mean() == pytest.approx(0.6 * 0.45, abs=0.004)
         assert (offsets[:, 1] * side > -0.05).double().mean() > 0.97  # upper / lower half
@@ -190,7 +196,11 @@ def test_the_spiral_arms_turn_with_the_radius():
     radius = offsets.norm(dim=1)
     outer = radius > 0.15  # near the centre the noise hides the angle
     reach = 0.45 * 0.95
-    phase = torch.atan2(offsets[:, 1], offsets[:, 0]) - 3 * math.pi * radius / reach - labels * (2 * math.pi / 3)
+    phase = (
+        torch.atan2(offsets[:, 1], offsets[:, 0])
+        - 3 * math.pi * radius / reach
+        - labels * (2 * math.pi / 3)
+    )
     mean_cosine = torch.cos(phase[outer]).mean()
     assert mean_cosine > 0.9
 
@@ -199,7 +209,9 @@ def test_a_point_cloud_needs_the_gaussian_likelihood_and_rejects_the_conv_archit
     split = load_data(DataConfig(dataset="moons", size=100))
     values, _ = split.train.batch(torch.arange(4))
     assert torch.equal(values, split.train.images[:4])  # passed through, not divided by 255
-    config = ModelConfig(arch="conv", likelihood="gaussian", input_shape=split.train.image_shape, num_classes=2)
+    config = ModelConfig(
+        arch="conv", likelihood="gaussian", input_shape=split.train.image_shape, num_classes=2
+    )
     with pytest.raises(VaeStudioError, match="divisible by 4"):
         build_model(config)
 
@@ -209,7 +221,9 @@ def test_glyphs_are_drawn_once_then_read_from_the_cache(monkeypatch):
 
     first = glyphs.load_glyphs(300, seed=2)
     assert glyphs.cached_glyphs_path(300, 2).is_file()
-    monkeypatch.setattr(glyphs, "make_glyphs", lambda *_: pytest.fail("the cached glyphs were drawn again"))
+    monkeypatch.setattr(
+        glyphs, "make_glyphs", lambda *_: pytest.fail("the cached glyphs were drawn again")
+    )
     again = glyphs.load_glyphs(300, seed=2)
     assert torch.equal(first.images, again.images) and torch.equal(first.labels, again.labels)
     assert again.class_names == first.class_names
@@ -223,7 +237,9 @@ def test_a_damaged_glyph_cache_is_drawn_again_and_rewritten():
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a safetensors file")
     assert torch.equal(glyphs.load_glyphs(200, seed=1).images, drawn.images)
-    assert torch.equal(glyphs.load_glyphs(200, seed=1).images, drawn.images)  # now from the rewritten file
+    assert torch.equal(
+        glyphs.load_glyphs(200, seed=1).images, drawn.images
+    )  # now from the rewritten file
     assert path.stat().st_size > 200 * 28 * 28
 
 
@@ -233,4 +249,6 @@ def test_glyphs_load_when_the_cache_folder_cannot_be_written(tmp_path, monkeypat
     blocker = tmp_path / "a-file"
     blocker.write_text("in the way of the cache folder")
     monkeypatch.setenv("VAE_STUDIO_CACHE_DIR", str(blocker / "cache"))
-    assert torch.equal(glyphs.load_glyphs(100, seed=0).images, glyphs.make_glyphs(100, seed=0).images)
+    assert torch.equal(
+        glyphs.load_glyphs(100, seed=0).images, glyphs.make_glyphs(100, seed=0).images
+    )

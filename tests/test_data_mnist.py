@@ -21,7 +21,9 @@ from vae_core.data.mnist_family import IDX_SOURCES, IdxSource
 from vae_core.errors import VaeStudioError
 
 REAL_MNIST = Path("/work/shared/data/mnist")
-needs_real_mnist = pytest.mark.skipif(not REAL_MNIST.is_dir(), reason="the real MNIST files are not on this machine")
+needs_real_mnist = pytest.mark.skipif(
+    not REAL_MNIST.is_dir(), reason="the real MNIST files are not on this machine"
+)
 FILE_NAMES = [remote.name for remote in IDX_SOURCES["mnist"].files]
 
 
@@ -48,6 +50,7 @@ def write_idx_set(folder: Path, train: int = 12, test: int = 5, seed: int = 0) -
 
 
 # --- IDX files ---------------------------------------------------------------------------
+
 
 def test_idx_round_trip_of_a_known_array(tmp_path):
     array = np.arange(2 * 3 * 4).reshape(2, 3, 4)
@@ -78,7 +81,9 @@ def test_bad_idx_files_name_the_file_and_the_problem(tmp_path, content, problem)
 def test_image_and_label_counts_that_disagree_are_refused(tmp_path):
     write_idx_set(tmp_path)
     (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(11))))
-    with pytest.raises(VaeStudioError, match="12 images but train-labels-idx1-ubyte.gz has 11 labels"):
+    with pytest.raises(
+        VaeStudioError, match="12 images but train-labels-idx1-ubyte.gz has 11 labels"
+    ):
         load_data(DataConfig(dataset=f"idx:{tmp_path}"))
 
 
@@ -95,8 +100,12 @@ def test_the_known_checksums_are_those_of_the_real_mnist_files():
         assert file_digest(REAL_MNIST / remote.name, remote.algorithm) == remote.digest
         assert (REAL_MNIST / remote.name).stat().st_size == remote.size
     # The MD5s published with MNIST (torchvision's) describe the same files.
-    published_md5 = ["f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-                     "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"]
+    published_md5 = [
+        "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "d53e105ee54ea40749a09fcbcd1e9432",
+        "9fb629c4189551a2d022fa330f9573f3",
+        "ec29112dd5afa0611ce80d1b7f02629c",
+    ]
     assert [file_digest(REAL_MNIST / name, "md5") for name in FILE_NAMES] == published_md5
 
 
@@ -111,6 +120,7 @@ def test_real_mnist_loads_from_its_data_dir_with_the_known_class_counts():
 
 
 # --- Downloads from a local server -----------------------------------------------------------
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves `files` under /good/, a 404 under /missing/, half a file under /drop/, the right
@@ -172,7 +182,9 @@ def server(tmp_path):
     contents = write_idx_set(tmp_path / "served")
     handler = type("Handler", (_Handler,), {"files": contents, "requests": []})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.handler = handler
@@ -189,7 +201,9 @@ def tiny_mnist(server, monkeypatch):
         RemoteFile(name, len(body), "sha256", hashlib.sha256(body).hexdigest())
         for name, body in server.handler.files.items()
     )
-    monkeypatch.setitem(IDX_SOURCES, "mnist", IdxSource(IDX_SOURCES["mnist"].class_names, files, mirrors=()))
+    monkeypatch.setitem(
+        IDX_SOURCES, "mnist", IdxSource(IDX_SOURCES["mnist"].class_names, files, mirrors=())
+    )
     return server
 
 
@@ -199,22 +213,33 @@ def _left_in(folder: Path) -> list[str]:
 
 def test_download_verifies_and_loads_into_the_cache_reporting_progress(tiny_mnist):
     reports = []
-    split = load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/good/",)), progress=lambda d, t: reports.append((d, t)))
+    split = load_data(
+        DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/good/",)),
+        progress=lambda d, t: reports.append((d, t)),
+    )
     assert (len(split.train), len(split.test)) == (12, 5)
     assert _left_in(cache_dir() / "mnist") == sorted(FILE_NAMES)
     total = sum(len(body) for body in tiny_mnist.handler.files.values())
     assert reports[-1] == (total, total)
-    assert all(t == total for _, t in reports) and [d for d, _ in reports] == sorted(d for d, _ in reports)
+    assert all(t == total for _, t in reports) and [d for d, _ in reports] == sorted(
+        d for d, _ in reports
+    )
 
 
 def test_a_404_then_a_good_mirror(tiny_mnist):
     mirrors = (f"{tiny_mnist.base}/missing", f"{tiny_mnist.base}/good")
     split = load_data(DataConfig(dataset="mnist", mirrors=mirrors))
     assert len(split.train) == 12
-    assert tiny_mnist.handler.requests[:2] == ["/missing/train-images-idx3-ubyte.gz", "/good/train-images-idx3-ubyte.gz"]
+    assert tiny_mnist.handler.requests[:2] == [
+        "/missing/train-images-idx3-ubyte.gz",
+        "/good/train-images-idx3-ubyte.gz",
+    ]
 
 
-@pytest.mark.parametrize(("behaviour", "problem"), [("corrupt", "sha256 checksum mismatch"), ("drop", "connection closed after")])
+@pytest.mark.parametrize(
+    ("behaviour", "problem"),
+    [("corrupt", "sha256 checksum mismatch"), ("drop", "connection closed after")],
+)
 def test_a_bad_download_leaves_nothing_in_the_cache(tiny_mnist, behaviour, problem):
     with pytest.raises(VaeStudioError, match=problem) as error:
         load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/{behaviour}/",)))
@@ -230,18 +255,28 @@ def test_a_bad_download_leaves_nothing_in_the_cache(tiny_mnist, behaviour, probl
         ("redirect", "redirected to http://127.0.0.1:"),
     ],
 )
-def test_a_mirror_sending_too_much_or_redirecting_to_http_is_refused_and_the_next_one_tried(tiny_mnist, behaviour, problem):
+def test_a_mirror_sending_too_much_or_redirecting_to_http_is_refused_and_the_next_one_tried(
+    tiny_mnist, behaviour, problem
+):
     with pytest.raises(VaeStudioError, match=problem) as error:
         load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/{behaviour}/",)))
-    assert "\n" not in str(error.value) and f"{tiny_mnist.base}/{behaviour}/train-images-idx3-ubyte.gz" in str(error.value)
+    assert "\n" not in str(
+        error.value
+    ) and f"{tiny_mnist.base}/{behaviour}/train-images-idx3-ubyte.gz" in str(error.value)
     assert _left_in(cache_dir() / "mnist") == []
-    load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/{behaviour}/", f"{tiny_mnist.base}/good/")))
+    load_data(
+        DataConfig(
+            dataset="mnist", mirrors=(f"{tiny_mnist.base}/{behaviour}/", f"{tiny_mnist.base}/good/")
+        )
+    )
     assert _left_in(cache_dir() / "mnist") == sorted(FILE_NAMES)
 
 
 def test_a_redirect_to_another_scheme_is_refused(tiny_mnist, monkeypatch):
     monkeypatch.setattr(_Handler, "do_GET", _redirect_to_a_file)
-    with pytest.raises(VaeStudioError, match="redirected to file:///etc/passwd, which is not https: refused"):
+    with pytest.raises(
+        VaeStudioError, match="redirected to file:///etc/passwd, which is not https: refused"
+    ):
         load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/good/",)))
 
 
@@ -257,12 +292,20 @@ def test_a_trickling_mirror_is_abandoned_at_its_deadline_for_the_next(tiny_mnist
     with pytest.raises(VaeStudioError, match=r"too slow: \d+ of [\d,]+ bytes in \d+ s"):
         load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/trickle/",)))
     assert time.monotonic() - started < 5 and _left_in(cache_dir() / "mnist") == []
-    load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/trickle/", f"{tiny_mnist.base}/good/")))
+    load_data(
+        DataConfig(
+            dataset="mnist", mirrors=(f"{tiny_mnist.base}/trickle/", f"{tiny_mnist.base}/good/")
+        )
+    )
     assert _left_in(cache_dir() / "mnist") == sorted(FILE_NAMES)
 
 
 def test_a_dropped_connection_then_a_good_mirror(tiny_mnist):
-    load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/drop/", f"{tiny_mnist.base}/good/")))
+    load_data(
+        DataConfig(
+            dataset="mnist", mirrors=(f"{tiny_mnist.base}/drop/", f"{tiny_mnist.base}/good/")
+        )
+    )
     assert _left_in(cache_dir() / "mnist") == sorted(FILE_NAMES)
 
 
@@ -272,7 +315,9 @@ def test_an_interrupted_download_leaves_no_partial_file(tiny_mnist):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/good/",)), progress=interrupt)
+        load_data(
+            DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/good/",)), progress=interrupt
+        )
     assert _left_in(cache_dir() / "mnist") == []
 
 
@@ -282,7 +327,9 @@ def test_a_cancelled_download_stops_at_once_and_leaves_no_partial_file(tiny_mnis
             raise DownloadCancelled("download cancelled")
 
     with pytest.raises(DownloadCancelled):
-        load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/good/",)), progress=cancel)
+        load_data(
+            DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/good/",)), progress=cancel
+        )
     assert _left_in(cache_dir() / "mnist") == []
     assert tiny_mnist.handler.requests == ["/good/train-images-idx3-ubyte.gz"]
 
@@ -290,15 +337,25 @@ def test_a_cancelled_download_stops_at_once_and_leaves_no_partial_file(tiny_mnis
 def test_a_failed_download_says_which_files_go_where(tiny_mnist, tmp_path):
     folder = tmp_path / "mine"
     with pytest.raises(VaeStudioError) as error:
-        load_data(DataConfig(dataset="mnist", data_dir=str(folder), mirrors=(f"{tiny_mnist.base}/missing/",)))
+        load_data(
+            DataConfig(
+                dataset="mnist", data_dir=str(folder), mirrors=(f"{tiny_mnist.base}/missing/",)
+            )
+        )
     message = str(error.value)
     assert f"missing in {folder} (put the set's files there)" in message and "HTTP 404" in message
     assert all(name in message for name in FILE_NAMES) and "\n" not in message
 
 
 def test_mirrors_are_tried_flag_first_then_environment_then_built_in(tiny_mnist, monkeypatch):
-    monkeypatch.setitem(IDX_SOURCES, "mnist", dataclasses.replace(IDX_SOURCES["mnist"], mirrors=(f"{tiny_mnist.base}/good/",)))
-    monkeypatch.setenv(MIRRORS_VARIABLE, f" {tiny_mnist.base}/missing/env1 ,{tiny_mnist.base}/missing/env2")
+    monkeypatch.setitem(
+        IDX_SOURCES,
+        "mnist",
+        dataclasses.replace(IDX_SOURCES["mnist"], mirrors=(f"{tiny_mnist.base}/good/",)),
+    )
+    monkeypatch.setenv(
+        MIRRORS_VARIABLE, f" {tiny_mnist.base}/missing/env1 ,{tiny_mnist.base}/missing/env2"
+    )
     load_data(DataConfig(dataset="mnist", mirrors=(f"{tiny_mnist.base}/missing/flag",)))
     assert tiny_mnist.handler.requests[:4] == [
         "/missing/flag/train-images-idx3-ubyte.gz",
@@ -313,9 +370,13 @@ def test_files_already_there_are_not_downloaded_again(tiny_mnist, tmp_path):
     folder.mkdir()
     for name in FILE_NAMES[:2]:
         shutil.copy(tmp_path / "served" / name, folder / name)
-    load_data(DataConfig(dataset="mnist", data_dir=str(folder), mirrors=(f"{tiny_mnist.base}/good/",)))
+    load_data(
+        DataConfig(dataset="mnist", data_dir=str(folder), mirrors=(f"{tiny_mnist.base}/good/",))
+    )
     assert tiny_mnist.handler.requests == [f"/good/{name}" for name in FILE_NAMES[2:]]
-    load_data(DataConfig(dataset="mnist", data_dir=str(folder), mirrors=(f"{tiny_mnist.base}/good/",)))
+    load_data(
+        DataConfig(dataset="mnist", data_dir=str(folder), mirrors=(f"{tiny_mnist.base}/good/",))
+    )
     assert len(tiny_mnist.handler.requests) == 2
 
 
@@ -325,7 +386,9 @@ def test_no_mirror_at_all_says_so(tiny_mnist):
 
 
 def test_an_unreachable_mirror_is_reported(tiny_mnist):
-    with pytest.raises(VaeStudioError, match="could not download train-images-idx3-ubyte.gz: http://127.0.0.1:9/"):
+    with pytest.raises(
+        VaeStudioError, match="could not download train-images-idx3-ubyte.gz: http://127.0.0.1:9/"
+    ):
         load_data(DataConfig(dataset="mnist", mirrors=("http://127.0.0.1:9/",)))
 
 
@@ -338,12 +401,16 @@ def test_the_real_mnist_files_download_and_verify_against_the_known_checksums(se
 
 
 @pytest.mark.parametrize("name", ["fashion-mnist", "kmnist"])
-def test_the_siblings_have_their_own_checksums_class_names_and_cache_folders(name, server, monkeypatch):
+def test_the_siblings_have_their_own_checksums_class_names_and_cache_folders(
+    name, server, monkeypatch
+):
     source = IDX_SOURCES[name]
     assert len(source.class_names) == 10 and len(source.files) == 4 and source.mirrors
     monkeypatch.setitem(IDX_SOURCES, name, dataclasses.replace(source, mirrors=()))
     assert all(remote.algorithm == "md5" and len(remote.digest) == 32 for remote in source.files)
-    assert {remote.digest for remote in source.files}.isdisjoint(r.digest for r in IDX_SOURCES["mnist"].files)
+    assert {remote.digest for remote in source.files}.isdisjoint(
+        r.digest for r in IDX_SOURCES["mnist"].files
+    )
     # The tiny files are not the real ones: the published checksums refuse them.
     with pytest.raises(VaeStudioError, match="md5 checksum mismatch"):
         load_data(DataConfig(dataset=name, mirrors=(f"{server.base}/good/",)))

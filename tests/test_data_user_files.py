@@ -28,11 +28,16 @@ def one_line_error(call, *args, match: str, names: Path | str) -> str:
 
 # --- Arrays ---------------------------------------------------------------------------------
 
+
 def test_npz_images_and_integer_labels(tmp_path):
     images = np.arange(6 * 4 * 4, dtype=np.uint8).reshape(6, 4, 4)
     np.savez(tmp_path / "mine.npz", images=images, labels=np.array([0, 2, 1, 2, 0, 1]))
     data = load_npz(DataConfig(), str(tmp_path / "mine.npz"))
-    assert data.name == "mine" and data.images.shape == (6, 1, 4, 4) and data.images.dtype == torch.uint8
+    assert (
+        data.name == "mine"
+        and data.images.shape == (6, 1, 4, 4)
+        and data.images.dtype == torch.uint8
+    )
     assert torch.equal(data.images[:, 0], torch.from_numpy(images))
     assert data.labels.tolist() == [0, 2, 1, 2, 0, 1] and data.class_names == ("0", "1", "2")
 
@@ -54,7 +59,9 @@ def test_rgb_arrays_become_grayscale_by_luma_or_stay_rgb(tmp_path):
     # ITU-R BT.601: 0.299 R + 0.587 G + 0.114 B.
     assert gray.images[:, 0, 0, 0].tolist() == [76, 150, 29]
     rgb = load_npy(DataConfig(color="rgb"), str(tmp_path / "rgb.npy"))
-    assert rgb.images.shape == (3, 3, 2, 2) and torch.equal(rgb.images.permute(0, 2, 3, 1), torch.from_numpy(pure))
+    assert rgb.images.shape == (3, 3, 2, 2) and torch.equal(
+        rgb.images.permute(0, 2, 3, 1), torch.from_numpy(pure)
+    )
     assert gray.class_names == ("rgb",) and gray.labels.tolist() == [0, 0, 0]
 
 
@@ -62,7 +69,9 @@ def test_grayscale_arrays_become_rgb_and_alpha_is_dropped(tmp_path):
     rgba = np.zeros((2, 2, 2, 4), dtype=np.uint8)
     rgba[..., 0], rgba[..., 3] = 200, 17
     np.save(tmp_path / "rgba.npy", rgba)
-    assert load_npy(DataConfig(color="rgb"), str(tmp_path / "rgba.npy")).images[0, :, 0, 0].tolist() == [200, 0, 0]
+    assert load_npy(DataConfig(color="rgb"), str(tmp_path / "rgba.npy")).images[
+        0, :, 0, 0
+    ].tolist() == [200, 0, 0]
     np.save(tmp_path / "g.npy", np.full((2, 3, 3), 9, dtype=np.uint8))
     assert (load_npy(DataConfig(color="rgb"), str(tmp_path / "g.npy")).images == 9).all()
 
@@ -106,22 +115,30 @@ def test_bad_arrays_name_the_file_and_the_problem(tmp_path, array, problem):
 def test_bad_array_files_name_the_file_and_the_problem(tmp_path):
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"this is not numpy")
-    one_line_error(load_npz, DataConfig(), str(garbage), match="not a readable NumPy file", names=garbage)
+    one_line_error(
+        load_npz, DataConfig(), str(garbage), match="not a readable NumPy file", names=garbage
+    )
     pickled = tmp_path / "pickled.npy"
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    one_line_error(load_npy, DataConfig(), str(pickled), match="not a readable NumPy file", names=pickled)
+    one_line_error(
+        load_npy, DataConfig(), str(pickled), match="not a readable NumPy file", names=pickled
+    )
     missing = tmp_path / "missing.npz"
     one_line_error(load_npz, DataConfig(), str(missing), match="file not found", names=missing)
     truncated = tmp_path / "truncated.npy"
     np.save(truncated, np.zeros((50, 8, 8), dtype=np.uint8))
     truncated.write_bytes(truncated.read_bytes()[:1000])
-    one_line_error(load_npy, DataConfig(), str(truncated), match="not a readable NumPy file", names=truncated)
+    one_line_error(
+        load_npy, DataConfig(), str(truncated), match="not a readable NumPy file", names=truncated
+    )
 
 
 def test_npz_labels_that_disagree_or_are_ambiguous(tmp_path):
     path = tmp_path / "l.npz"
     np.savez(path, images=np.zeros((4, 3, 3), dtype=np.uint8), labels=np.arange(3))
-    one_line_error(load_npz, DataConfig(), str(path), match="4 images but labels of shape", names=path)
+    one_line_error(
+        load_npz, DataConfig(), str(path), match="4 images but labels of shape", names=path
+    )
     np.savez(path, a=np.zeros((4, 3, 3)), b=np.zeros((4, 3, 3)))
     one_line_error(load_npz, DataConfig(), str(path), match="cannot tell which array", names=path)
     np.savez(path, images=np.zeros((2, 3, 3), dtype=np.uint8), labels=np.array([0.5, 1.0]))
@@ -130,12 +147,25 @@ def test_npz_labels_that_disagree_or_are_ambiguous(tmp_path):
 
 def test_the_wrong_kind_of_numpy_file_says_which_to_use(tmp_path):
     np.save(tmp_path / "one.npy", np.zeros((2, 3, 3), dtype=np.uint8))
-    one_line_error(load_npz, DataConfig(), str(tmp_path / "one.npy"), match="use npy:", names=tmp_path / "one.npy")
+    one_line_error(
+        load_npz,
+        DataConfig(),
+        str(tmp_path / "one.npy"),
+        match="use npy:",
+        names=tmp_path / "one.npy",
+    )
     np.savez(tmp_path / "many.npz", images=np.zeros((2, 3, 3), dtype=np.uint8))
-    one_line_error(load_npy, DataConfig(), str(tmp_path / "many.npz"), match="use npz:", names=tmp_path / "many.npz")
+    one_line_error(
+        load_npy,
+        DataConfig(),
+        str(tmp_path / "many.npz"),
+        match="use npz:",
+        names=tmp_path / "many.npz",
+    )
 
 
 # --- Folders of images -------------------------------------------------------------------------
+
 
 def save_image(path: Path, value, size=(8, 8), mode="L"):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +207,11 @@ def test_mixed_sizes_are_resized_to_the_most_common_with_a_note(tmp_path):
     save_image(tmp_path / "m" / "big.png", 50, size=(12, 8))
     data = load_image_folder(DataConfig(), str(tmp_path / "m"))
     assert data.images.shape == (4, 1, 4, 6) and (data.images == 50).all()
-    assert len(data.notes) == 1 and "resized 1 image(s)" in data.notes[0] and "big.png" in data.notes[0]
+    assert (
+        len(data.notes) == 1
+        and "resized 1 image(s)" in data.notes[0]
+        and "big.png" in data.notes[0]
+    )
     assert data.info.notes == data.notes
 
 
@@ -185,25 +219,49 @@ def test_other_files_are_skipped_with_a_note(tmp_path):
     save_image(tmp_path / "n" / "a.png", 5)
     (tmp_path / "n" / "readme.txt").write_text("hello")
     data = load_image_folder(DataConfig(), str(tmp_path / "n"))
-    assert len(data) == 1 and data.notes == ("skipped 1 file(s) that are not PNG or JPEG, e.g. readme.txt",)
+    assert len(data) == 1 and data.notes == (
+        "skipped 1 file(s) that are not PNG or JPEG, e.g. readme.txt",
+    )
 
 
 def test_bad_folders_name_the_folder_and_the_problem(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    one_line_error(load_image_folder, DataConfig(), str(empty), match="no PNG or JPEG images", names=empty)
+    one_line_error(
+        load_image_folder, DataConfig(), str(empty), match="no PNG or JPEG images", names=empty
+    )
     (tmp_path / "texts").mkdir()
     (tmp_path / "texts" / "notes.txt").write_text("x")
-    one_line_error(load_image_folder, DataConfig(), str(tmp_path / "texts"), match="only other files, e.g. notes.txt", names=tmp_path / "texts")
-    one_line_error(load_image_folder, DataConfig(), str(tmp_path / "absent"), match="folder not found", names=tmp_path / "absent")
-    one_line_error(load_image_folder, DataConfig(), str(tmp_path / "texts" / "notes.txt"), match="not a folder", names="notes.txt")
+    one_line_error(
+        load_image_folder,
+        DataConfig(),
+        str(tmp_path / "texts"),
+        match="only other files, e.g. notes.txt",
+        names=tmp_path / "texts",
+    )
+    one_line_error(
+        load_image_folder,
+        DataConfig(),
+        str(tmp_path / "absent"),
+        match="folder not found",
+        names=tmp_path / "absent",
+    )
+    one_line_error(
+        load_image_folder,
+        DataConfig(),
+        str(tmp_path / "texts" / "notes.txt"),
+        match="not a folder",
+        names="notes.txt",
+    )
 
 
 def test_files_that_are_not_images_name_the_file(tmp_path):
     save_image(tmp_path / "f" / "good.png", 5)
     fake = tmp_path / "f" / "fake.png"
     fake.write_bytes(b"not a png at all")
-    one_line_error(load_image_folder, DataConfig(), str(tmp_path / "f"), match="not an image", names=fake)
+    one_line_error(
+        load_image_folder, DataConfig(), str(tmp_path / "f"), match="not an image", names=fake
+    )
 
 
 def test_a_truncated_image_names_the_file(tmp_path):
@@ -212,7 +270,13 @@ def test_a_truncated_image_names_the_file(tmp_path):
     noise = np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)
     Image.fromarray(noise).save(path)
     path.write_bytes(path.read_bytes()[:1500])
-    one_line_error(load_image_folder, DataConfig(), str(tmp_path / "f"), match="corrupt or truncated image data", names=path)
+    one_line_error(
+        load_image_folder,
+        DataConfig(),
+        str(tmp_path / "f"),
+        match="corrupt or truncated image data",
+        names=path,
+    )
 
 
 def test_a_folder_without_permission_names_the_folder(tmp_path, monkeypatch):
@@ -227,7 +291,12 @@ def test_a_folder_without_permission_names_the_folder(tmp_path, monkeypatch):
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    one_line_error(load_data, DataConfig(dataset=f"folder:{tmp_path / 'top'}"), match="permission denied", names=locked)
+    one_line_error(
+        load_data,
+        DataConfig(dataset=f"folder:{tmp_path / 'top'}"),
+        match="permission denied",
+        names=locked,
+    )
 
 
 def test_an_unreadable_image_names_the_file(tmp_path, monkeypatch):
@@ -240,7 +309,13 @@ def test_an_unreadable_image_names_the_file(tmp_path, monkeypatch):
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(Image, "open", refuse)
-    one_line_error(load_image_folder, DataConfig(), str(tmp_path / "f"), match="permission denied", names=tmp_path / "f" / "secret.png")
+    one_line_error(
+        load_image_folder,
+        DataConfig(),
+        str(tmp_path / "f"),
+        match="permission denied",
+        names=tmp_path / "f" / "secret.png",
+    )
 
 
 def test_an_unknown_colour_is_refused():

@@ -23,7 +23,9 @@ def _exact_posterior_model():
     """Probabilistic PCA whose encoder is the true posterior: every importance weight p(x, z) / q(z|x)
     is p(x) itself, so every IS estimate (and the ELBO) of an example is its exact log p(x)."""
     torch.manual_seed(3)
-    model = build_model(ModelConfig(arch="linear", likelihood="gaussian", latent_dim=2, input_shape=(PIXELS, 1, 1)))
+    model = build_model(
+        ModelConfig(arch="linear", likelihood="gaussian", latent_dim=2, input_shape=(PIXELS, 1, 1))
+    )
     generator = torch.Generator().manual_seed(1)
     basis, _ = torch.linalg.qr(torch.randn(PIXELS, 2, generator=generator, dtype=torch.float64))
     weight = basis * torch.tensor([2.0, 0.7], dtype=torch.float64)
@@ -41,8 +43,14 @@ def _exact_posterior_model():
         encoder.bias[:2] = -gain @ bias
         encoder.bias[2:] = torch.log(torch.diagonal(covariance))
     z = torch.randn(300, 2, generator=generator, dtype=torch.float64)
-    x = z @ weight.T + bias + math.sqrt(noise_var) * torch.randn(300, PIXELS, generator=generator, dtype=torch.float64)
-    data = ImageDataset("pca", x.float().view(300, PIXELS, 1, 1), torch.zeros(300, dtype=torch.long), ("all",))
+    x = (
+        z @ weight.T
+        + bias
+        + math.sqrt(noise_var) * torch.randn(300, PIXELS, generator=generator, dtype=torch.float64)
+    )
+    data = ImageDataset(
+        "pca", x.float().view(300, PIXELS, 1, 1), torch.zeros(300, dtype=torch.long), ("all",)
+    )
     return model, data
 
 
@@ -61,7 +69,9 @@ def test_the_standard_errors_are_those_of_the_exact_log_likelihoods():
 
 def test_memory_stays_bounded_and_progress_comes_in_slices_at_k_5000(small_glyphs, monkeypatch):
     torch.manual_seed(0)
-    model = build_model(ModelConfig(hidden=(16,), latent_dim=2, input_shape=(1, 28, 28), num_classes=10))
+    model = build_model(
+        ModelConfig(hidden=(16,), latent_dim=2, input_shape=(1, 28, 28), num_classes=10)
+    )
     drawn = []
     original = model.log_importance_weights
 
@@ -71,9 +81,13 @@ def test_memory_stays_bounded_and_progress_comes_in_slices_at_k_5000(small_glyph
 
     monkeypatch.setattr(model, "log_importance_weights", recording)
     done = []
-    results = evaluate_model(model, small_glyphs.test, iw_samples=5000, limit=60, progress=lambda *d: done.append(d))
+    results = evaluate_model(
+        model, small_glyphs.test, iw_samples=5000, limit=60, progress=lambda *d: done.append(d)
+    )
     assert max(rows * samples * 784 for rows, samples in drawn) <= estimates._IS_CHUNK_VALUES
-    assert sum(samples for rows, samples in drawn if rows == drawn[0][0]) >= 5000  # every example gets all K
+    assert (
+        sum(samples for rows, samples in drawn if rows == drawn[0][0]) >= 5000
+    )  # every example gets all K
     assert sum(rows * samples for rows, samples in drawn) == 60 * 5000
     assert done[-1] == (60, 60) and len(done) == 3  # 26 examples of 5,000 samples a slice
     assert results["log_likelihood_is"] > results["elbo"] and results["log_likelihood_is_se"] > 0
@@ -81,16 +95,23 @@ def test_memory_stays_bounded_and_progress_comes_in_slices_at_k_5000(small_glyph
 
 def test_the_images_and_the_elbo_are_the_same_whatever_k(small_glyphs):
     torch.manual_seed(0)
-    model = build_model(ModelConfig(hidden=(16,), latent_dim=2, input_shape=(1, 28, 28), num_classes=10))
+    model = build_model(
+        ModelConfig(hidden=(16,), latent_dim=2, input_shape=(1, 28, 28), num_classes=10)
+    )
     few, many = (evaluate_model(model, small_glyphs.test, iw_samples=k, limit=50) for k in (2, 300))
     assert few["elbo"] == many["elbo"] and few["elbo_se"] == many["elbo_se"]
 
 
 def test_the_command_line_reports_time_threads_and_standard_error(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--out", str(run), "--max-steps", "3", "--hidden", "16", "--device", "cpu"]) == 0
+    assert (
+        main(["train", "--out", str(run), "--max-steps", "3", "--hidden", "16", "--device", "cpu"])
+        == 0
+    )
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--iw-samples", "10", "--limit", "30", "--device", "cpu"]) == 0
+    assert (
+        main(["evaluate", str(run), "--iw-samples", "10", "--limit", "30", "--device", "cpu"]) == 0
+    )
     captured = capsys.readouterr()
     results = json.loads(captured.out)
     assert results["seconds"] > 0 and results["threads"] == torch.get_num_threads()

@@ -29,7 +29,9 @@ def test_plane_of_two_dimensions_keeps_the_others_at_the_anchor():
     codes = plane.codes(np.array([[1.5, -0.25], [0.0, 0.0]]))
     np.testing.assert_allclose(codes, [[-0.25, -1.0, 1.5, 3.0], [0.0, -1.0, 0.0, 3.0]])
     np.testing.assert_allclose(plane.project(codes), [[1.5, -0.25], [0.0, 0.0]])
-    np.testing.assert_allclose(plane.project_covariance(np.array([1.0, 2.0, 3.0, 4.0])), np.diag([3.0, 1.0]))
+    np.testing.assert_allclose(
+        plane.project_covariance(np.array([1.0, 2.0, 3.0, 4.0])), np.diag([3.0, 1.0])
+    )
     assert plane.axis_names == ("z2", "z0")
 
 
@@ -58,7 +60,9 @@ def test_principal_plane_finds_the_axes_of_largest_spread():
     np.testing.assert_allclose(plane.origin, codes.mean(0))
     # The projected covariance of a diagonal Gaussian is B diag(var) B^T.
     variance = np.array([1.0, 2.0, 3.0, 4.0])
-    np.testing.assert_allclose(plane.project_covariance(variance), plane.basis @ np.diag(variance) @ plane.basis.T)
+    np.testing.assert_allclose(
+        plane.project_covariance(variance), plane.basis @ np.diag(variance) @ plane.basis.T
+    )
 
 
 def test_principal_plane_keeps_the_signs_of_the_previous_plane():
@@ -71,7 +75,11 @@ def test_principal_plane_keeps_the_signs_of_the_previous_plane():
 
 
 def test_tile_lattice_covers_the_view_with_at_most_twenty_tiles_a_side():
-    for x_range, y_range in [((-3.0, 3.0), (-2.0, 2.5)), ((0.013, 0.021), (-7.0, -6.99)), ((-40, 10), (5, 9))]:
+    for x_range, y_range in [
+        ((-3.0, 3.0), (-2.0, 2.5)),
+        ((0.013, 0.021), (-7.0, -6.99)),
+        ((-40, 10), (5, 9)),
+    ]:
         lattice = tile_lattice(x_range, y_range, 20)
         rows, columns = lattice.shape
         assert rows <= 20 and columns <= 20
@@ -193,7 +201,9 @@ def test_contour_segments_trace_a_circle():
         pairs = contour_segments(u**2 + v**2, radius**2) * spacing + grid[0]
         assert len(pairs) % 2 == 0 and len(pairs) > 40
         # Linear interpolation along an edge puts points just inside the true circle.
-        np.testing.assert_allclose(np.hypot(pairs[:, 0], pairs[:, 1]), radius, atol=spacing**2 / radius)
+        np.testing.assert_allclose(
+            np.hypot(pairs[:, 0], pairs[:, 1]), radius, atol=spacing**2 / radius
+        )
         # Every segment joins two points a cell apart at most.
         lengths = np.linalg.norm(pairs[0::2] - pairs[1::2], axis=1)
         assert np.all(lengths <= spacing * math.sqrt(2) + 1e-12)
@@ -214,7 +224,10 @@ def test_contour_segments_of_a_plane_and_a_saddle():
 def _read_gif(path, mode: str):
     """The size, each frame's pixels in `mode` and duration, and the loop count, as Pillow reads them."""
     with Image.open(path) as gif:
-        frames = [(np.asarray(frame.convert(mode)), frame.info["duration"]) for frame in ImageSequence.Iterator(gif)]
+        frames = [
+            (np.asarray(frame.convert(mode)), frame.info["duration"])
+            for frame in ImageSequence.Iterator(gif)
+        ]
         return gif.size, frames, gif.info.get("loop")
 
 

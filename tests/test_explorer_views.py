@@ -22,7 +22,13 @@ from vae_core.models import build_model
 
 
 def _model_config(**options) -> ModelConfig:
-    settings = {"input_shape": (1, 28, 28), "num_classes": 10, "latent_dim": 2, "hidden": (64,), **options}
+    settings = {
+        "input_shape": (1, 28, 28),
+        "num_classes": 10,
+        "latent_dim": 2,
+        "hidden": (64,),
+        **options,
+    }
     return ModelConfig(**settings)
 
 
@@ -56,7 +62,9 @@ def _show(explorer: LatentExplorer, model_config: ModelConfig, state=None, data=
     viewer = build_model(model_config)
     weights = viewer.state_dict() if state is None else state
     config = RunConfig(model=model_config)
-    explorer.shown.show(ModelOnShow(config, viewer.capabilities, "checkpoint", data, viewer=viewer), weights)
+    explorer.shown.show(
+        ModelOnShow(config, viewer.capabilities, "checkpoint", data, viewer=viewer), weights
+    )
 
 
 def _explorer(qtbot, model_config: ModelConfig, state=None, data=None) -> LatentExplorer:
@@ -97,7 +105,12 @@ def test_named_widgets_exist(explorer):
     assert len(cursor) == 1 and hasattr(cursor[0], "setPos")
     decoded = explorer.side_panel.findChild(QWidget, "decodedView")
     assert decoded is not None and decoded.accessibleName() == "decodedView"
-    assert [name for name, _ in explorer.pages] == ["Interpolation", "Traversals", "Codebook", "Draw"]
+    assert [name for name, _ in explorer.pages] == [
+        "Interpolation",
+        "Traversals",
+        "Codebook",
+        "Draw",
+    ]
     assert explorer.pages[0][1].findChild(QWidget, "interpolationView") is not None
 
 
@@ -120,7 +133,9 @@ def test_moving_the_cursor_decodes_the_new_point_at_once(explorer, trained):
 def test_tiles_show_the_decodes_of_their_centres_upright(explorer, trained, qtbot):
     model = _reference_model(trained[0], trained[1].model_state)
     explorer.map.view_box.setRange(xRange=(-1.0, 2.0), yRange=(-2.0, 1.0), padding=0)
-    qtbot.waitUntil(lambda: explorer.map.tiles.mapRectToParent(explorer.map.tiles.boundingRect()).left() > -1.3)
+    qtbot.waitUntil(
+        lambda: explorer.map.tiles.mapRectToParent(explorer.map.tiles.boundingRect()).left() > -1.3
+    )
     tiles = explorer.map.tiles
     mosaic = tiles.image
     assert mosaic.shape[0] % 28 == 0 and mosaic.shape[1] % 28 == 0
@@ -128,10 +143,17 @@ def test_tiles_show_the_decodes_of_their_centres_upright(explorer, trained, qtbo
     assert rows <= 20 and columns <= 20
     covered = tiles.mapRectToParent(tiles.boundingRect())
     (x0, x1), (y0, y1) = explorer.map.visible_range()
-    assert covered.left() <= x0 and covered.right() >= x1 and covered.top() <= y0 and covered.bottom() >= y1
+    assert (
+        covered.left() <= x0
+        and covered.right() >= x1
+        and covered.top() <= y0
+        and covered.bottom() >= y1
+    )
     size = covered.width() / columns
     for column, row in [(0, 0), (columns - 1, rows - 1), (columns // 2, 1)]:
-        centre = QPointF(covered.left() + (column + 0.5) * size, covered.bottom() - (row + 0.5) * size)
+        centre = QPointF(
+            covered.left() + (column + 0.5) * size, covered.bottom() - (row + 0.5) * size
+        )
         pixel = tiles.mapFromParent(centre)
         assert (int(pixel.x()) // 28, int(pixel.y()) // 28) == (column, row)
         with torch.no_grad():
@@ -158,26 +180,36 @@ def test_scatter_shows_the_test_set_at_its_posterior_means(explorer, trained, sm
     assert all(brushes[i].color() == brushes[same_label[0]].color() for i in same_label)
 
 
-def test_clicking_a_point_selects_it_and_draws_its_posterior(explorer, trained, small_glyphs, qtbot):
+def test_clicking_a_point_selects_it_and_draws_its_posterior(
+    explorer, trained, small_glyphs, qtbot
+):
     model = _reference_model(trained[0], trained[1].model_state)
     index = 7
     x, y = explorer.map.points.getData()
-    explorer.map.view_box.setRange(xRange=(x[index] - 0.5, x[index] + 0.5), yRange=(y[index] - 0.5, y[index] + 0.5))
+    explorer.map.view_box.setRange(
+        xRange=(x[index] - 0.5, x[index] + 0.5), yRange=(y[index] - 0.5, y[index] + 0.5)
+    )
     qtbot.wait(10)
     spots = explorer.map.points.pointsAt(QPointF(x[index], y[index]))
     assert any(spot.data() == index for spot in spots)
     with _waiting_for(qtbot, explorer, "posterior"):
-        explorer.map.points.sigClicked.emit(explorer.map.points, [s for s in spots if s.data() == index], None)
+        explorer.map.points.sigClicked.emit(
+            explorer.map.points, [s for s in spots if s.data() == index], None
+        )
     with torch.no_grad():
         posterior = model.encode(small_glyphs.test.batch(torch.tensor([index]))[0])
     mean, std = posterior.mean[0].numpy(), posterior.std[0].numpy()
     for curve, sigmas in zip(explorer.map.selection_ellipses, (1.0, 2.0)):
         outline_x, outline_y = curve.getData()
-        distance = np.sqrt(((outline_x - mean[0]) / std[0]) ** 2 + ((outline_y - mean[1]) / std[1]) ** 2)
+        distance = np.sqrt(
+            ((outline_x - mean[0]) / std[0]) ** 2 + ((outline_y - mean[1]) / std[1]) ** 2
+        )
         np.testing.assert_allclose(distance, sigmas, rtol=1e-4)
     side = explorer.side_panel
     expected_input = small_glyphs.test.images[index, 0].numpy()
-    np.testing.assert_array_equal(side.findChild(QWidget, "selectedInputView").image(), expected_input)
+    np.testing.assert_array_equal(
+        side.findChild(QWidget, "selectedInputView").image(), expected_input
+    )
     assert side.findChild(QWidget, "reconstructionView").image().shape == (28, 28)
     assert f"{mean[0]:+7.3f}" in side.posterior_label.text()
 
@@ -185,7 +217,9 @@ def test_clicking_a_point_selects_it_and_draws_its_posterior(explorer, trained, 
 def test_hovering_a_point_shows_its_image(explorer, small_glyphs):
     explorer.map.pointHovered.emit(3)
     assert explorer.map.preview.isVisible()
-    np.testing.assert_array_equal(explorer.map.preview.image(), small_glyphs.test.images[3, 0].numpy())
+    np.testing.assert_array_equal(
+        explorer.map.preview.image(), small_glyphs.test.images[3, 0].numpy()
+    )
     explorer.map.pointHovered.emit(-1)
     assert not explorer.map.preview.isVisible()
 
@@ -205,7 +239,9 @@ def test_weights_are_throttled_and_the_latest_wins(qtbot, trained):
     other = _initial_state(model_config, seed=5)
     applied = []
     explorer.state.changed.connect(
-        lambda name: name == "decoded_generation" and applied.append(explorer.model.model.state_dict())
+        lambda name: (
+            name == "decoded_generation" and applied.append(explorer.model.model.state_dict())
+        )
     )
     with _waiting_for(qtbot, explorer, "decoded_generation"):
         for _ in range(10):
@@ -216,7 +252,9 @@ def test_weights_are_throttled_and_the_latest_wins(qtbot, trained):
         torch.testing.assert_close(applied[0][name], value)
     decoded = explorer.side_panel.findChild(QWidget, "decodedView").image()
     with torch.no_grad():
-        expected = _as_uint8(_reference_model(model_config, other).decode_mean(torch.zeros(1, 2)))[0]
+        expected = _as_uint8(_reference_model(model_config, other).decode_mean(torch.zeros(1, 2)))[
+            0
+        ]
     assert np.abs(decoded.astype(int) - expected).max() <= 1
 
 
@@ -234,7 +272,10 @@ def test_tiles_follow_new_weights_even_while_the_cursor_is_dragged(explorer, tra
     centre = (corner.left() + size / 2, corner.bottom() - size / 2)
     with torch.no_grad():
         expected = _as_uint8(model.decode_mean(torch.tensor([centre], dtype=torch.float32)))[0]
-    qtbot.waitUntil(lambda: np.abs(explorer.map.tiles.image[:28, :28].astype(int) - expected).max() <= 1, timeout=3000)
+    qtbot.waitUntil(
+        lambda: np.abs(explorer.map.tiles.image[:28, :28].astype(int) - expected).max() <= 1,
+        timeout=3000,
+    )
 
 
 def test_new_weights_move_the_test_set_to_its_new_codes(qtbot, trained, small_glyphs):
@@ -245,7 +286,9 @@ def test_new_weights_move_the_test_set_to_its_new_codes(qtbot, trained, small_gl
         explorer.shown.set_weights(snapshot.model_state, None)
     model = _reference_model(model_config, snapshot.model_state)
     with torch.no_grad():
-        means = model.encode(small_glyphs.test.batch(torch.arange(len(small_glyphs.test)))[0]).mean.numpy()
+        means = model.encode(
+            small_glyphs.test.batch(torch.arange(len(small_glyphs.test)))[0]
+        ).mean.numpy()
     after = np.stack(explorer.map.points.getData(), 1)
     np.testing.assert_allclose(after, means, atol=1e-5)
     assert not np.allclose(before, after)
@@ -293,13 +336,19 @@ def test_latent_dimension_eight_principal_plane(qtbot, eight_dims, small_glyphs)
     centred = codes - codes.mean(0)
     eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred)
     top = eigenvectors[:, ::-1][:, :2].T
-    np.testing.assert_allclose(np.abs(np.sum(explorer.state.plane.basis * top, axis=1)), 1.0, atol=1e-6)
+    np.testing.assert_allclose(
+        np.abs(np.sum(explorer.state.plane.basis * top, axis=1)), 1.0, atol=1e-6
+    )
     x, y = explorer.map.points.getData()
     projected = np.stack([x, y], 1)
     # Along the first two principal components the spread is the two largest eigenvalues.
-    np.testing.assert_allclose(np.var(projected, axis=0) * len(codes), eigenvalues[::-1][:2], rtol=1e-6)
+    np.testing.assert_allclose(
+        np.var(projected, axis=0) * len(codes), eigenvalues[::-1][:2], rtol=1e-6
+    )
     explorer.map.cursor.setPos(1.0, 0.0)
-    np.testing.assert_allclose(explorer.state.cursor_code(), codes.mean(0) + explorer.state.plane.basis[0])
+    np.testing.assert_allclose(
+        explorer.state.cursor_code(), codes.mean(0) + explorer.state.plane.basis[0]
+    )
 
 
 def test_clear_blanks_every_view(explorer):
@@ -351,7 +400,9 @@ def test_interpolation_plays_as_an_animation(explorer, qtbot):
     page.play_button.click()
     shown = []
     for _ in range(3):
-        qtbot.waitUntil(lambda: page.player.image() is not None and (not shown or page._frame != shown[-1]))
+        qtbot.waitUntil(
+            lambda: page.player.image() is not None and (not shown or page._frame != shown[-1])
+        )
         shown.append(page._frame)
     assert len(set(shown)) >= 2
     page.play_button.click()
@@ -378,12 +429,16 @@ def test_export_writes_an_animated_gif_with_one_image_per_frame(explorer, tmp_pa
     assert reader.imageCount() == 6
     for frame in page.frames:
         image = reader.read().convertToFormat(QImage.Format.Format_Grayscale8)
-        pixels = np.array(image.constBits(), dtype=np.uint8).reshape(112, image.bytesPerLine())[:, :112]
+        pixels = np.array(image.constBits(), dtype=np.uint8).reshape(112, image.bytesPerLine())[
+            :, :112
+        ]
         np.testing.assert_array_equal(pixels, np.repeat(np.repeat(frame, 4, 0), 4, 1))
 
 
 # Traversals.
-def test_traversal_rows_are_ordered_by_kl_and_change_along_their_dimension_only(qtbot, eight_dims, small_glyphs):
+def test_traversal_rows_are_ordered_by_kl_and_change_along_their_dimension_only(
+    qtbot, eight_dims, small_glyphs
+):
     model_config, state = eight_dims
     explorer = _explorer(qtbot, model_config, state, small_glyphs.test)
     page = explorer.traversals
@@ -417,7 +472,9 @@ def test_traversals_measure_kl_afresh_when_weights_arrive(qtbot, trained, small_
     explorer.traversals.show()
     before = explorer.state.encoded.kl_per_dim.copy()
     explorer.shown.set_weights(snapshot.model_state, None)
-    qtbot.waitUntil(lambda: explorer.state.encoded.generation == explorer.shown.generation, timeout=5000)
+    qtbot.waitUntil(
+        lambda: explorer.state.encoded.generation == explorer.shown.generation, timeout=5000
+    )
     model = _reference_model(model_config, snapshot.model_state)
     with torch.no_grad():
         images, _ = small_glyphs.test.batch(torch.arange(len(small_glyphs.test)))
@@ -440,7 +497,9 @@ def test_a_drawing_is_encoded_onto_the_map_with_its_reconstruction(explorer, tra
     np.testing.assert_allclose(page.posterior[0], posterior.mean[0].numpy(), atol=1e-5)
     outline_x, outline_y = explorer.map.drawn_ellipses[0].getData()
     mean, std = posterior.mean[0].numpy(), posterior.std[0].numpy()
-    np.testing.assert_allclose(np.hypot((outline_x - mean[0]) / std[0], (outline_y - mean[1]) / std[1]), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(
+        np.hypot((outline_x - mean[0]) / std[0], (outline_y - mean[1]) / std[1]), 1.0, rtol=1e-4
+    )
     assert page.reconstruction_view.image().shape == (28, 28)
     page.clear_button.click()
     assert page.posterior is None and len(explorer.map.drawn_ellipses[0].getData()[0]) == 0
@@ -449,7 +508,10 @@ def test_a_drawing_is_encoded_onto_the_map_with_its_reconstruction(explorer, tra
 def test_prior_samples_are_shown_and_renewed(explorer):
     samples = explorer.side_panel.samples_view
     first = samples.image().copy()
-    assert first.shape == (2 * 30 - 2, 8 * 30 - 2)  # two rows of eight 28-pixel samples, 2 pixels apart
+    assert first.shape == (
+        2 * 30 - 2,
+        8 * 30 - 2,
+    )  # two rows of eight 28-pixel samples, 2 pixels apart
     explorer.side_panel.resample_button.click()
     assert not np.array_equal(first, samples.image())
 
@@ -469,7 +531,9 @@ def test_conditional_decoder_follows_the_chosen_class(qtbot, small_glyphs):
     model = _reference_model(model_config, state)
     with torch.no_grad():
         expected = _as_uint8(model.decode_mean(torch.tensor([[0.5, 0.5]]), torch.tensor([3])))[0]
-        every_class = _as_uint8(model.decode_mean(torch.tensor([[0.5, 0.5]] * 10), torch.arange(10)))
+        every_class = _as_uint8(
+            model.decode_mean(torch.tensor([[0.5, 0.5]] * 10), torch.arange(10))
+        )
     shown = explorer.side.decoded_view.image()
     assert not np.array_equal(before, shown)
     assert np.abs(shown.astype(int) - expected).max() <= 1
@@ -480,7 +544,9 @@ def test_conditional_decoder_follows_the_chosen_class(qtbot, small_glyphs):
 
 
 def test_vq_vae_map_uses_principal_components_of_pre_quantisation_codes(qtbot, small_glyphs):
-    model_config = _model_config(family="vqvae", code_prior="categorical", code_positions=4, codebook_size=16)
+    model_config = _model_config(
+        family="vqvae", code_prior="categorical", code_positions=4, codebook_size=16
+    )
     state = _initial_state(model_config, seed=3)
     explorer = _explorer(qtbot, model_config, state, small_glyphs.test)
     assert explorer.map.plane_combo.currentText() == PLANE_PRINCIPAL
@@ -493,13 +559,17 @@ def test_vq_vae_map_uses_principal_components_of_pre_quantisation_codes(qtbot, s
     explorer.map.cursor.setPos(0.3, -0.2)
     code = explorer.state.cursor_code()
     with torch.no_grad():
-        expected = _as_uint8(model.decode_mean(torch.as_tensor(code, dtype=torch.float32).view(1, 4, 2)))[0]
+        expected = _as_uint8(
+            model.decode_mean(torch.as_tensor(code, dtype=torch.float32).view(1, 4, 2))
+        )[0]
     assert np.abs(explorer.side.decoded_view.image().astype(int) - expected).max() <= 1
     assert all(len(curve.getData()[0]) == 0 for curve in explorer.map.contours)
 
 
 def test_codebook_page_counts_codes_and_resets_dead_ones(qtbot, small_glyphs):
-    model_config = _model_config(family="vqvae", code_prior="categorical", code_positions=4, codebook_size=16)
+    model_config = _model_config(
+        family="vqvae", code_prior="categorical", code_positions=4, codebook_size=16
+    )
     state = _initial_state(model_config, seed=3)
     # Codes far from every encoder output are never chosen: dead.
     state["quantizer.codebook"][[3, 7]] = 1000.0

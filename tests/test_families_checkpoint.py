@@ -20,9 +20,13 @@ FAMILIES = {
     "cvae": ModelConfig(family="cvae"),
     "linear-gaussian": ModelConfig(arch="linear", likelihood="gaussian"),
     "vqvae": ModelConfig(family="vqvae", codebook_size=8, code_positions=4),
-    "vqvae-conv-ema": ModelConfig(family="vqvae", arch="conv", codebook_ema=True, code_prior="categorical", codebook_size=8),
+    "vqvae-conv-ema": ModelConfig(
+        family="vqvae", arch="conv", codebook_ema=True, code_prior="categorical", codebook_size=8
+    ),
     "hvae": ModelConfig(family="hvae", lower_latent_dim=4, upper_hidden=(8,)),
-    "hvae-iwae-mog": ModelConfig(family="hvae", iw_samples=3, prior="mog", prior_components=3, activation="tanh"),
+    "hvae-iwae-mog": ModelConfig(
+        family="hvae", iw_samples=3, prior="mog", prior_components=3, activation="tanh"
+    ),
 }
 
 
@@ -30,7 +34,9 @@ FAMILIES = {
 def test_save_and_load_round_trip(name, small_config, small_glyphs, tmp_path):
     model_config = dataclasses.replace(FAMILIES[name], hidden=(32,), latent_dim=2)
     config = dataclasses.replace(
-        small_config, model=model_config, train=dataclasses.replace(small_config.train, max_steps=4, log_every=2)
+        small_config,
+        model=model_config,
+        train=dataclasses.replace(small_config.train, max_steps=4, log_every=2),
     )
     trainer = Trainer(config, small_glyphs)
     for _ in trainer.run():
@@ -55,18 +61,43 @@ def test_save_and_load_round_trip(name, small_config, small_glyphs, tmp_path):
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        ({"family": "vae"}, {"samples_posterior": True, "has_prior_density": True, "learned_prior": False}),
-        ({"family": "vae", "prior": "vamp"}, {"learned_prior": True, "has_exact_likelihood": False}),
-        ({"family": "vae", "arch": "linear", "likelihood": "gaussian"}, {"has_exact_likelihood": True}),
+        (
+            {"family": "vae"},
+            {"samples_posterior": True, "has_prior_density": True, "learned_prior": False},
+        ),
+        (
+            {"family": "vae", "prior": "vamp"},
+            {"learned_prior": True, "has_exact_likelihood": False},
+        ),
+        (
+            {"family": "vae", "arch": "linear", "likelihood": "gaussian"},
+            {"has_exact_likelihood": True},
+        ),
         ({"family": "cvae"}, {"conditional": True, "has_codebook": False, "positions": 1}),
-        ({"family": "vqvae", "code_positions": 4}, {"has_codebook": True, "positions": 4, "samples_posterior": False,
-                                                    "has_prior_density": False}),
-        ({"family": "hvae"}, {"samples_posterior": True, "has_prior_density": True, "latent_layers": 2,
-                              "has_codebook": False}),
+        (
+            {"family": "vqvae", "code_positions": 4},
+            {
+                "has_codebook": True,
+                "positions": 4,
+                "samples_posterior": False,
+                "has_prior_density": False,
+            },
+        ),
+        (
+            {"family": "hvae"},
+            {
+                "samples_posterior": True,
+                "has_prior_density": True,
+                "latent_layers": 2,
+                "has_codebook": False,
+            },
+        ),
         ({"family": "vae"}, {"latent_layers": 1}),
     ],
 )
 def test_each_family_declares_what_it_can_do(options, expected):
-    model = build_model(ModelConfig(input_shape=(1, 28, 28), num_classes=10, hidden=(8,), latent_dim=2, **options))
+    model = build_model(
+        ModelConfig(input_shape=(1, 28, 28), num_classes=10, hidden=(8,), latent_dim=2, **options)
+    )
     capabilities = model.capabilities
     assert {name: getattr(capabilities, name) for name in expected} == expected

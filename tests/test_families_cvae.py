@@ -19,7 +19,9 @@ def trained_cvae(small_glyphs):
     config = RunConfig(
         data=DataConfig(dataset="glyphs", size=600),
         model=ModelConfig(family="cvae", hidden=(128,), latent_dim=2),
-        train=TrainConfig(batch_size=50, max_steps=600, log_every=100, seed=0, device="cpu", heldout_every=0),
+        train=TrainConfig(
+            batch_size=50, max_steps=600, log_every=100, seed=0, device="cpu", heldout_every=0
+        ),
     )
     trainer = Trainer(config, small_glyphs)
     for _ in trainer.run():
@@ -60,7 +62,9 @@ def test_evaluate_reports_the_elbo_per_class(trained_cvae, small_glyphs):
     per_class = results["elbo_per_class"]
     assert set(per_class) == set(small_glyphs.test.class_names)
     counts = torch.bincount(small_glyphs.test.labels, minlength=10)
-    weighted = sum(per_class[name] * int(counts[i]) for i, name in enumerate(small_glyphs.test.class_names))
+    weighted = sum(
+        per_class[name] * int(counts[i]) for i, name in enumerate(small_glyphs.test.class_names)
+    )
     assert weighted / len(small_glyphs.test) == pytest.approx(results["elbo"], rel=1e-5)
 
 
@@ -76,7 +80,9 @@ def test_the_conditional_model_needs_labels():
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
 def test_label_reaches_both_networks(arch):
     torch.manual_seed(0)
-    model = build_model(ModelConfig(family="cvae", arch=arch, hidden=(8,), input_shape=(1, 8, 8), num_classes=3))
+    model = build_model(
+        ModelConfig(family="cvae", arch=arch, hidden=(8,), input_shape=(1, 8, 8), num_classes=3)
+    )
     x = torch.rand(2, 1, 8, 8)
     z = torch.randn(2, 2)
     zeros, ones = torch.zeros(2, dtype=torch.long), torch.ones(2, dtype=torch.long)

@@ -22,9 +22,15 @@ from vae_core.training.trainer import Trainer
 def _small_model(**changes) -> torch.nn.Module:
     torch.manual_seed(3)
     config = ModelConfig(
-        family="hvae", input_shape=(1, 4, 4), hidden=(12,), lower_latent_dim=3, upper_hidden=(6,), latent_dim=2,
-        activation="tanh", **changes,
-    )  # fmt: skip
+        family="hvae",
+        input_shape=(1, 4, 4),
+        hidden=(12,),
+        lower_latent_dim=3,
+        upper_hidden=(6,),
+        latent_dim=2,
+        activation="tanh",
+        **changes,
+    )
     return build_model(config).eval()
 
 
@@ -62,7 +68,9 @@ def test_the_elbo_matches_a_monte_carlo_estimate_of_its_definition():
     assert abs(float(independent.mean() - from_model.mean())) < 4 * standard_error
     assert from_model.var() <= independent.var()
     assert torch.allclose(terms["kl"], terms["kl_z1"] + terms["kl_z2"])
-    assert torch.allclose(terms["kl_per_dim"].sum(1), terms["kl_z2"], atol=1e-5)  # N(0, I): the KL splits exactly
+    assert torch.allclose(
+        terms["kl_per_dim"].sum(1), terms["kl_z2"], atol=1e-5
+    )  # N(0, I): the KL splits exactly
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +79,9 @@ def trained_hvae(small_glyphs):
 
     config = RunConfig(
         data=DataConfig(dataset="glyphs", size=600),
-        model=ModelConfig(family="hvae", hidden=(64,), lower_latent_dim=8, upper_hidden=(32,), latent_dim=2),
+        model=ModelConfig(
+            family="hvae", hidden=(64,), lower_latent_dim=8, upper_hidden=(32,), latent_dim=2
+        ),
         train=TrainConfig(batch_size=50, max_steps=200, log_every=100, seed=0, device="cpu"),
     )
     trainer = Trainer(config, small_glyphs)
@@ -87,8 +97,12 @@ def test_the_iwae_bound_is_above_the_elbo_on_average(trained_hvae, small_glyphs)
     x = trained_hvae.observe(images, torch.Generator().manual_seed(0))
     generator = torch.Generator().manual_seed(1)
     elbo = trained_hvae.log_importance_weights(x, samples=200, generator=generator).mean()
-    log_weights = trained_hvae.log_importance_weights(x, samples=200, generator=generator).view(20, 10, -1)
-    iwae = (torch.logsumexp(log_weights, dim=1) - math.log(10)).mean()  # 20 independent K = 10 bounds
+    log_weights = trained_hvae.log_importance_weights(x, samples=200, generator=generator).view(
+        20, 10, -1
+    )
+    iwae = (
+        torch.logsumexp(log_weights, dim=1) - math.log(10)
+    ).mean()  # 20 independent K = 10 bounds
     assert iwae > elbo
 
 
@@ -98,8 +112,12 @@ def test_the_iwae_objective_is_the_negative_bound_of_its_own_draws(trained_hvae,
     model = build_model(dataclasses.replace(trained_hvae.config, iw_samples=5))
     model.load_state_dict(trained_hvae.state_dict())
     loss = model.loss(images, generator=torch.Generator().manual_seed(4))["loss"]
-    log_weights = model.log_importance_weights(images, samples=5, generator=torch.Generator().manual_seed(4))
-    assert loss == pytest.approx(float(-(torch.logsumexp(log_weights, 0) - math.log(5)).mean()), rel=1e-6)
+    log_weights = model.log_importance_weights(
+        images, samples=5, generator=torch.Generator().manual_seed(4)
+    )
+    assert loss == pytest.approx(
+        float(-(torch.logsumexp(log_weights, 0) - math.log(5)).mean()), rel=1e-6
+    )
 
 
 def test_evaluate_gives_is_above_the_elbo_and_active_units_per_layer(trained_hvae, small_glyphs):
@@ -114,7 +132,9 @@ def test_evaluate_gives_is_above_the_elbo_and_active_units_per_layer(trained_hva
 
 @torch.no_grad()
 def test_codes_are_the_top_layers_for_the_map_and_samples(trained_hvae):
-    assert trained_hvae.capabilities.latent_layers == 2 and trained_hvae.capabilities.has_prior_density
+    assert (
+        trained_hvae.capabilities.latent_layers == 2 and trained_hvae.capabilities.has_prior_density
+    )
     images = trained_hvae.decode_mean(torch.zeros(3, 2))
     assert images.shape == (3, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
     samples = trained_hvae.sample(4, generator=torch.Generator().manual_seed(0))
@@ -129,9 +149,13 @@ def test_the_gap_analysis_refuses_two_layers_in_one_line(trained_hvae, small_gly
         amortization_gap(trained_hvae, image[0])
 
 
-@pytest.mark.parametrize("changes", [{"prior": "mog", "prior_components": 3}, {"iw_samples": 3}, {"arch": "conv"}])
+@pytest.mark.parametrize(
+    "changes", [{"prior": "mog", "prior_components": 3}, {"iw_samples": 3}, {"arch": "conv"}]
+)
 def test_priors_objectives_and_architectures_combine(small_config, small_glyphs, changes):
-    model = dataclasses.replace(small_config.model, family="hvae", lower_latent_dim=4, upper_hidden=(8,), **changes)
+    model = dataclasses.replace(
+        small_config.model, family="hvae", lower_latent_dim=4, upper_hidden=(8,), **changes
+    )
     trainer = Trainer(dataclasses.replace(small_config, model=model), small_glyphs)
     snapshots = list(trainer.run())
     assert all(math.isfinite(s.loss) for s in snapshots)
@@ -139,9 +163,12 @@ def test_priors_objectives_and_architectures_combine(small_config, small_glyphs,
 
 @pytest.mark.parametrize(
     ("changes", "message"),
-    [({"lower_latent_dim": 0}, "lower latent layer"), ({"upper_hidden": (0,)}, "positive hidden sizes"),
-     ({"activation": "sigmoid"}, "unknown activation 'sigmoid'")],
-)  # fmt: skip
+    [
+        ({"lower_latent_dim": 0}, "lower latent layer"),
+        ({"upper_hidden": (0,)}, "positive hidden sizes"),
+        ({"activation": "sigmoid"}, "unknown activation 'sigmoid'"),
+    ],
+)
 def test_bad_sizes_are_refused_in_one_line(changes, message):
     with pytest.raises(VaeStudioError, match=message):
         build_model(ModelConfig(family="hvae", input_shape=(1, 4, 4), **changes))
@@ -153,13 +180,43 @@ def test_the_command_line_trains_evaluates_and_refuses_the_gap_analysis(tmp_path
     from vae_core.cli import main
 
     run = tmp_path / "run"
-    assert main(["train", "--out", str(run), "--model", "hvae", "--max-steps", "6", "--batch-size", "50",
-                 "--hidden", "32", "--lower-latent-dim", "6", "--upper-hidden", "8,8", "--latent-dim", "2",
-                 "--activation", "tanh", "--device", "cpu"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                str(run),
+                "--model",
+                "hvae",
+                "--max-steps",
+                "6",
+                "--batch-size",
+                "50",
+                "--hidden",
+                "32",
+                "--lower-latent-dim",
+                "6",
+                "--upper-hidden",
+                "8,8",
+                "--latent-dim",
+                "2",
+                "--activation",
+                "tanh",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--iw-samples", "5", "--limit", "40", "--device", "cpu"]) == 0
+    assert (
+        main(["evaluate", str(run), "--iw-samples", "5", "--limit", "40", "--device", "cpu"]) == 0
+    )
     figures = json.loads(capsys.readouterr().out)
-    assert set(figures["active_units_per_layer"]) == {"z1", "z2"} and figures["log_likelihood_is"] > figures["elbo"]
+    assert (
+        set(figures["active_units_per_layer"]) == {"z1", "z2"}
+        and figures["log_likelihood_is"] > figures["elbo"]
+    )
     assert main(["analyze", str(run), "--device", "cpu"]) == 1
     assert capsys.readouterr().err.strip() == (
         "vae-studio: error: this analysis optimises and samples one Gaussian latent layer; 'hvae' has 2"

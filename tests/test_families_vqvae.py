@@ -22,7 +22,14 @@ SHAPE = (1, 8, 8)
 
 def _model(**fields):
     torch.manual_seed(0)
-    values = dict(family="vqvae", hidden=(32,), latent_dim=3, codebook_size=6, code_positions=4, input_shape=SHAPE)
+    values = dict(
+        family="vqvae",
+        hidden=(32,),
+        latent_dim=3,
+        codebook_size=6,
+        code_positions=4,
+        input_shape=SHAPE,
+    )
     values.update(fields)
     return build_model(ModelConfig(**values))
 
@@ -33,7 +40,9 @@ def test_each_vector_goes_to_its_nearest_code():
     distances = (vectors[..., None, :] - quantizer.codebook.detach()).norm(dim=-1)  # (3, 7, 5)
     assert torch.equal(quantizer.nearest(vectors), distances.argmin(-1))
     quantized = quantizer(vectors)
-    assert torch.allclose(quantized.codes, quantizer.codebook.detach()[quantized.indices], atol=1e-6)
+    assert torch.allclose(
+        quantized.codes, quantizer.codebook.detach()[quantized.indices], atol=1e-6
+    )
 
 
 def test_straight_through_gradient_is_the_gradient_at_the_code():
@@ -45,7 +54,9 @@ def test_straight_through_gradient_is_the_gradient_at_the_code():
     (through_quantiser,) = torch.autograd.grad(recon, encoded)
     # The same loss as a function of the code vectors themselves, differentiated there.
     codes = quantized.codes.detach().requires_grad_(True)
-    (at_code,) = torch.autograd.grad(-model.likelihood.log_prob(x, model.decode(codes)).sum(), codes)
+    (at_code,) = torch.autograd.grad(
+        -model.likelihood.log_prob(x, model.decode(codes)).sum(), codes
+    )
     assert torch.allclose(through_quantiser, at_code)
 
 
@@ -56,10 +67,14 @@ def test_codebook_and_commitment_losses_move_the_right_weights():
     chosen = quantizer.codebook.detach()[quantized.indices]
     assert torch.allclose(quantized.commitment_loss, (encoded - chosen).square().sum((1, 2)))
     assert torch.allclose(quantized.codebook_loss, quantized.commitment_loss)
-    codebook_grad, encoded_grad = torch.autograd.grad(quantized.codebook_loss.sum(), [quantizer.codebook, encoded], allow_unused=True)
+    codebook_grad, encoded_grad = torch.autograd.grad(
+        quantized.codebook_loss.sum(), [quantizer.codebook, encoded], allow_unused=True
+    )
     assert encoded_grad is None or encoded_grad.abs().sum() == 0
     assert codebook_grad.abs().sum() > 0
-    (codebook_grad,) = torch.autograd.grad(quantized.commitment_loss.sum(), [quantizer.codebook], allow_unused=True)
+    (codebook_grad,) = torch.autograd.grad(
+        quantized.commitment_loss.sum(), [quantizer.codebook], allow_unused=True
+    )
     assert codebook_grad is None or codebook_grad.abs().sum() == 0
 
 
@@ -152,7 +167,9 @@ def test_importance_sampling_does_not_apply():
 def trained_vqvae(small_glyphs):
     config = RunConfig(
         data=DataConfig(dataset="glyphs", size=600),
-        model=ModelConfig(family="vqvae", hidden=(128,), latent_dim=4, codebook_size=16, code_positions=8),
+        model=ModelConfig(
+            family="vqvae", hidden=(128,), latent_dim=4, codebook_size=16, code_positions=8
+        ),
         train=TrainConfig(batch_size=50, max_steps=300, log_every=100, seed=0, device="cpu"),
     )
     trainer = Trainer(config, small_glyphs)
@@ -163,7 +180,13 @@ def trained_vqvae(small_glyphs):
 def test_training_reports_codebook_terms_and_learns(trained_vqvae, small_glyphs):
     model, snapshots = trained_vqvae
     first, last = snapshots[0], snapshots[-1]
-    for name in ("perplexity", "codebook_usage", "commitment_loss", "codebook_loss", "code_prior_nll"):
+    for name in (
+        "perplexity",
+        "codebook_usage",
+        "commitment_loss",
+        "codebook_loss",
+        "code_prior_nll",
+    ):
         assert name in last.extra_terms
     assert last.recon < first.recon
     assert 1 <= last.extra_terms["perplexity"] <= 16
@@ -184,5 +207,7 @@ def test_fitting_the_code_prior_after_training_lowers_its_nll(trained_vqvae, sma
     assert after < before
     samples = model.sample(6, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (6, 1, 28, 28) and 0 <= samples.min() and samples.max() <= 1
-    changed = [name for name, value in model.state_dict().items() if not torch.equal(value, state[name])]
+    changed = [
+        name for name, value in model.state_dict().items() if not torch.equal(value, state[name])
+    ]
     assert changed and all(name.startswith("code_prior.") for name in changed)

@@ -25,8 +25,12 @@ NOISE_VAR = 0.25
 
 def _linear_model(prior="normal", latent_dim=2, components=1):
     config = ModelConfig(
-        arch="linear", likelihood="gaussian", latent_dim=latent_dim, input_shape=SHAPE,
-        prior=prior, prior_components=components,
+        arch="linear",
+        likelihood="gaussian",
+        latent_dim=latent_dim,
+        input_shape=SHAPE,
+        prior=prior,
+        prior_components=components,
     )
     torch.manual_seed(3)
     return build_model(config).double()
@@ -43,7 +47,9 @@ def _set_decoder(model, weight, bias, noise_var=NOISE_VAR):
 def _orthogonal_decoder(model, scales=(2.0, 0.7)):
     """W with orthogonal columns and isotropic noise: the posterior covariance is diagonal."""
     generator = torch.Generator().manual_seed(1)
-    basis, _ = torch.linalg.qr(torch.randn(PIXELS, len(scales), generator=generator, dtype=torch.float64))
+    basis, _ = torch.linalg.qr(
+        torch.randn(PIXELS, len(scales), generator=generator, dtype=torch.float64)
+    )
     weight = basis * torch.tensor(scales, dtype=torch.float64)
     bias = 0.5 * torch.randn(PIXELS, generator=generator, dtype=torch.float64)
     _set_decoder(model, weight, bias)
@@ -60,14 +66,16 @@ def _set_encoder_to_true_posterior(model, weight, bias, mean_shift=0.0):
         layer.weight.zero_()
         layer.weight[: weight.shape[1]] = gain
         layer.bias[: weight.shape[1]] = -gain @ bias + mean_shift
-        layer.bias[weight.shape[1]:] = torch.log(torch.diagonal(covariance))
+        layer.bias[weight.shape[1] :] = torch.log(torch.diagonal(covariance))
     return precision
 
 
 def _draw_data(weight, bias, count, seed=2):
     generator = torch.Generator().manual_seed(seed)
     z = torch.randn(count, weight.shape[1], generator=generator, dtype=torch.float64)
-    noise = math.sqrt(NOISE_VAR) * torch.randn(count, PIXELS, generator=generator, dtype=torch.float64)
+    noise = math.sqrt(NOISE_VAR) * torch.randn(
+        count, PIXELS, generator=generator, dtype=torch.float64
+    )
     return (z @ weight.T + bias + noise).view(count, *SHAPE)
 
 
@@ -75,17 +83,24 @@ def _dense_log_likelihood(model, x):
     """log N(x; b, W W^T + diag σ²) with the full P x P covariance: the reference."""
     (layer,) = model.decoder.net
     weight, bias = layer.weight.detach(), layer.bias.detach()
-    covariance = weight @ weight.T + torch.diag(model.likelihood.pixel_log_var().detach().flatten().exp())
+    covariance = weight @ weight.T + torch.diag(
+        model.likelihood.pixel_log_var().detach().flatten().exp()
+    )
     return torch.distributions.MultivariateNormal(bias, covariance).log_prob(x.flatten(1))
 
 
 def test_exact_log_likelihood_matches_the_dense_gaussian():
     model = _linear_model(latent_dim=3)
     generator = torch.Generator().manual_seed(0)
-    _set_decoder(model, torch.randn(PIXELS, 3, generator=generator, dtype=torch.float64),
-                 torch.randn(PIXELS, generator=generator, dtype=torch.float64))
+    _set_decoder(
+        model,
+        torch.randn(PIXELS, 3, generator=generator, dtype=torch.float64),
+        torch.randn(PIXELS, generator=generator, dtype=torch.float64),
+    )
     with torch.no_grad():
-        model.likelihood.log_var.copy_(torch.rand(SHAPE, generator=generator, dtype=torch.float64).log())
+        model.likelihood.log_var.copy_(
+            torch.rand(SHAPE, generator=generator, dtype=torch.float64).log()
+        )
     x = torch.randn(7, *SHAPE, generator=generator, dtype=torch.float64)
     assert torch.allclose(model.exact_log_likelihood(x), _dense_log_likelihood(model, x), atol=1e-9)
 
@@ -96,14 +111,18 @@ def test_exact_log_likelihood_under_a_mixture_prior_matches_the_dense_mixture():
     generator = torch.Generator().manual_seed(5)
     with torch.no_grad():
         model.prior.means.copy_(torch.randn(3, 2, generator=generator, dtype=torch.float64))
-        model.prior.log_vars.copy_(0.5 * torch.randn(3, 2, generator=generator, dtype=torch.float64))
+        model.prior.log_vars.copy_(
+            0.5 * torch.randn(3, 2, generator=generator, dtype=torch.float64)
+        )
         model.prior.logits.copy_(torch.randn(3, generator=generator, dtype=torch.float64))
     x = _draw_data(weight, bias, 5)
     means, log_vars, log_weights = (t.detach() for t in model.prior.mixture())
     components = [
         torch.distributions.MultivariateNormal(
-            bias + weight @ means[k], weight @ torch.diag(log_vars[k].exp()) @ weight.T + NOISE_VAR * torch.eye(PIXELS)
-        ).log_prob(x.flatten(1)) + log_weights[k]
+            bias + weight @ means[k],
+            weight @ torch.diag(log_vars[k].exp()) @ weight.T + NOISE_VAR * torch.eye(PIXELS),
+        ).log_prob(x.flatten(1))
+        + log_weights[k]
         for k in range(3)
     ]
     expected = torch.logsumexp(torch.stack(components), dim=0)
@@ -116,7 +135,9 @@ def test_elbo_is_below_the_exact_log_likelihood_for_any_encoder():
     x = _draw_data(weight, bias, 20)
     with torch.no_grad():
         exact = model.exact_log_likelihood(x)
-        elbo = model.log_importance_weights(x, samples=4000, generator=torch.Generator().manual_seed(0)).mean(0)
+        elbo = model.log_importance_weights(
+            x, samples=4000, generator=torch.Generator().manual_seed(0)
+        ).mean(0)
     # The ELBO estimate's Monte Carlo error is far below the gap of a random encoder.
     assert (elbo < exact).all()
     assert (exact - elbo).mean() > 1.0
@@ -142,7 +163,9 @@ def test_importance_sampling_converges_to_the_exact_log_likelihood():
 
 def test_evaluation_traces_the_estimate_from_the_elbo_up_to_the_exact_log_likelihood():
     """The window's Evaluate page plots this curve: IS from the first k samples, for growing k."""
-    config = ModelConfig(arch="linear", likelihood="gaussian", latent_dim=2, input_shape=(PIXELS, 1, 1))
+    config = ModelConfig(
+        arch="linear", likelihood="gaussian", latent_dim=2, input_shape=(PIXELS, 1, 1)
+    )
     torch.manual_seed(3)
     model = build_model(config)
     weight, bias = _orthogonal_decoder(model)
@@ -153,7 +176,9 @@ def test_evaluation_traces_the_estimate_from_the_elbo_up_to_the_exact_log_likeli
     x = _draw_data(weight, bias, 2000).reshape(2000, PIXELS, 1, 1).float()
     data = ImageDataset("linear gaussian", x, torch.zeros(2000, dtype=torch.long), ("all",))
     done = []
-    results = evaluate_model(model, data, iw_samples=1000, batch_size=1000, progress=lambda *counts: done.append(counts))
+    results = evaluate_model(
+        model, data, iw_samples=1000, batch_size=1000, progress=lambda *counts: done.append(counts)
+    )
     curve = results["log_likelihood_is_by_samples"]
     assert list(curve) == [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
     estimates, exact = list(curve.values()), results["exact_log_likelihood"]
@@ -175,7 +200,9 @@ def test_the_gap_closes_when_the_encoder_is_the_true_posterior():
     with torch.no_grad():
         exact = model.exact_log_likelihood(x)
         # Every importance weight is p(x, z) / p(z|x) = p(x): the ELBO and every IS estimate are exact.
-        log_weights = model.log_importance_weights(x, samples=50, generator=torch.Generator().manual_seed(0))
+        log_weights = model.log_importance_weights(
+            x, samples=50, generator=torch.Generator().manual_seed(0)
+        )
         iwae_loss = model._iwae_loss(x, None, 1.0, torch.Generator().manual_seed(1))["loss"]
     assert torch.allclose(log_weights, exact.expand_as(log_weights), atol=1e-8)
     assert torch.isclose(iwae_loss, -exact.mean(), atol=1e-8)
@@ -197,7 +224,9 @@ def test_iwae_bound_tightens_with_more_samples():
 
 
 def test_exact_log_likelihood_needs_the_linear_gaussian_model():
-    config = ModelConfig(arch="mlp", likelihood="gaussian", latent_dim=2, input_shape=SHAPE, hidden=(8,))
+    config = ModelConfig(
+        arch="mlp", likelihood="gaussian", latent_dim=2, input_shape=SHAPE, hidden=(8,)
+    )
     model = build_model(config)
     assert not model.has_exact_log_likelihood
     with pytest.raises(VaeStudioError, match="--arch linear --likelihood gaussian"):
@@ -208,12 +237,34 @@ def test_evaluate_reports_exact_log_likelihood(tmp_path, capsys):
     run = tmp_path / "run"
     config = tmp_path / "small.toml"
     config.write_text('[data]\ndataset = "glyphs"\nsize = 300\n', encoding="utf-8")
-    assert main([
-        "train", "--out", str(run), "--config", str(config), "--arch", "linear", "--likelihood", "gaussian",
-        "--latent-dim", "3", "--max-steps", "60", "--batch-size", "50", "--device", "cpu",
-    ]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                str(run),
+                "--config",
+                str(config),
+                "--arch",
+                "linear",
+                "--likelihood",
+                "gaussian",
+                "--latent-dim",
+                "3",
+                "--max-steps",
+                "60",
+                "--batch-size",
+                "50",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--iw-samples", "50", "--limit", "100", "--device", "cpu"]) == 0
+    assert (
+        main(["evaluate", str(run), "--iw-samples", "50", "--limit", "100", "--device", "cpu"]) == 0
+    )
     results = json.loads(capsys.readouterr().out)
     assert results["elbo"] <= results["exact_log_likelihood"]
     assert results["log_likelihood_is"] <= results["exact_log_likelihood"] + 1.0
@@ -221,16 +272,29 @@ def test_evaluate_reports_exact_log_likelihood(tmp_path, capsys):
 
 
 def test_conditional_linear_model_shifts_the_mean_by_its_label():
-    config = ModelConfig(family="cvae", arch="linear", likelihood="gaussian", latent_dim=2, input_shape=SHAPE, num_classes=3)
+    config = ModelConfig(
+        family="cvae",
+        arch="linear",
+        likelihood="gaussian",
+        latent_dim=2,
+        input_shape=SHAPE,
+        num_classes=3,
+    )
     torch.manual_seed(0)
     model = build_model(config).double()
     x = torch.randn(4, *SHAPE, dtype=torch.float64)
     labels = torch.tensor([0, 1, 2, 1])
     (layer,) = model.decoder.net
     weight, label_weight = layer.weight[:, :2].detach(), layer.weight[:, 2:].detach()
-    covariance = weight @ weight.T + torch.diag(model.likelihood.pixel_log_var().detach().flatten().exp())
-    expected = torch.stack([
-        torch.distributions.MultivariateNormal(layer.bias.detach() + label_weight[:, c], covariance).log_prob(x[i].flatten())
-        for i, c in enumerate(labels.tolist())
-    ])
+    covariance = weight @ weight.T + torch.diag(
+        model.likelihood.pixel_log_var().detach().flatten().exp()
+    )
+    expected = torch.stack(
+        [
+            torch.distributions.MultivariateNormal(
+                layer.bias.detach() + label_weight[:, c], covariance
+            ).log_prob(x[i].flatten())
+            for i, c in enumerate(labels.tolist())
+        ]
+    )
     assert torch.allclose(model.exact_log_likelihood(x, labels), expected, atol=1e-9)

@@ -22,28 +22,53 @@ ROOT = Path(__file__).resolve().parents[1]
 _GAUSSIAN = [
     dict(family=family, prior=prior, arch=arch, likelihood=likelihood)
     for family, prior, arch, likelihood in itertools.product(
-        ("vae", "cvae"), ("normal", "mog", "vamp"), ("mlp", "conv", "linear"), ("bernoulli", "gaussian")
+        ("vae", "cvae"),
+        ("normal", "mog", "vamp"),
+        ("mlp", "conv", "linear"),
+        ("bernoulli", "gaussian"),
     )
     if not (family == "cvae" and prior == "vamp")  # the VampPrior needs an encoder without labels
 ]
 _HIERARCHICAL = [
-    dict(family="hvae", prior=prior, arch=arch, likelihood=likelihood, lower_latent_dim=5, upper_hidden=(6, 4))
-    for prior, arch, likelihood in itertools.product(("normal", "mog", "vamp"), ("mlp", "conv"), ("bernoulli", "gaussian"))
+    dict(
+        family="hvae",
+        prior=prior,
+        arch=arch,
+        likelihood=likelihood,
+        lower_latent_dim=5,
+        upper_hidden=(6, 4),
+    )
+    for prior, arch, likelihood in itertools.product(
+        ("normal", "mog", "vamp"), ("mlp", "conv"), ("bernoulli", "gaussian")
+    )
 ]
 _VECTOR_QUANTISED = [
     dict(family="vqvae", arch=arch, codebook_ema=ema, code_prior=prior, likelihood=likelihood)
     for arch, ema, prior, likelihood in itertools.product(
-        ("mlp", "conv", "linear"), (False, True), ("autoregressive", "categorical"), ("bernoulli", "gaussian")
+        ("mlp", "conv", "linear"),
+        (False, True),
+        ("autoregressive", "categorical"),
+        ("bernoulli", "gaussian"),
     )
 ]
 
 
-@pytest.mark.parametrize("choices", _GAUSSIAN + _HIERARCHICAL + _VECTOR_QUANTISED, ids=lambda c: "-".join(map(str, c.values())))
+@pytest.mark.parametrize(
+    "choices",
+    _GAUSSIAN + _HIERARCHICAL + _VECTOR_QUANTISED,
+    ids=lambda c: "-".join(map(str, c.values())),
+)
 def test_the_weight_count_is_that_of_the_model_built(choices):
     config = ModelConfig(
-        **choices, hidden=(24, 12), latent_dim=3, prior_components=5, codebook_size=7, code_positions=4,
-        input_shape=(2, 8, 12), num_classes=4,
-    )  # fmt: skip
+        **choices,
+        hidden=(24, 12),
+        latent_dim=3,
+        prior_components=5,
+        codebook_size=7,
+        code_positions=4,
+        input_shape=(2, 8, 12),
+        num_classes=4,
+    )
     model = build_model(config)
     built = sum(t.numel() for t in itertools.chain(model.parameters(), model.buffers()))
     assert weight_count(config) == built
@@ -67,7 +92,9 @@ def sixteen_gib_free(monkeypatch):
 
 def test_the_trainer_refuses_a_huge_model_before_building_it(sixteen_gib_free):
     """The window builds its Trainer so too: it gets the same one line."""
-    config = RunConfig(data=DataConfig(dataset="glyphs", size=60), model=ModelConfig(latent_dim=10**9))
+    config = RunConfig(
+        data=DataConfig(dataset="glyphs", size=60), model=ModelConfig(latent_dim=10**9)
+    )
     data = load_data(config.data)
     with pytest.raises(NotEnoughMemory) as error:
         Trainer(config, data)
@@ -76,14 +103,20 @@ def test_the_trainer_refuses_a_huge_model_before_building_it(sixteen_gib_free):
 
 
 def test_a_checkpoint_config_too_big_to_build_is_refused(sixteen_gib_free):
-    with pytest.raises(NotEnoughMemory, match=r"^hidden layers 400,1000000000 \(--hidden\) needs about [\d,]+ GiB for its weights"):
+    with pytest.raises(
+        NotEnoughMemory,
+        match=r"^hidden layers 400,1000000000 \(--hidden\) needs about [\d,]+ GiB for its weights",
+    ):
         build_model(ModelConfig(hidden=(400, 10**9), input_shape=(1, 28, 28)))
 
 
 def test_the_device_named_is_the_one_that_lacks_memory(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda device: 2 * GIB)
     config = RunConfig(model=ModelConfig(iw_samples=100_000, input_shape=(1, 28, 28)))
-    with pytest.raises(NotEnoughMemory, match=r"^importance samples 100000 \(--iw-samples\) needs .* cuda:0 has 2.0 GiB free$"):
+    with pytest.raises(
+        NotEnoughMemory,
+        match=r"^importance samples 100000 \(--iw-samples\) needs .* cuda:0 has 2.0 GiB free$",
+    ):
         memory.check_training_fits(config, torch.device("cuda:0"))
 
 
@@ -110,23 +143,41 @@ HUGE = 1_000_000_000
     ids=lambda flags: " ".join(map(str, flags)),
 )
 def test_huge_flags_end_in_one_line_naming_the_flag(tmp_path, cli_in_process, flags):
-    code, stderr = cli_in_process("train", "--out", tmp_path / "run", "--dataset", "glyphs", "--max-steps", 1, *flags)
+    code, stderr = cli_in_process(
+        "train", "--out", tmp_path / "run", "--dataset", "glyphs", "--max-steps", 1, *flags
+    )
     assert code == 1
     (line,) = stderr.strip().splitlines()
-    named = next(flag for flag in flags if str(flag).startswith("--") and flag != "--prior" and flag != "--model")
-    assert line.startswith("vae-studio: error: ") and f"({named}) needs about " in line and "GiB free" in line
+    named = next(
+        flag
+        for flag in flags
+        if str(flag).startswith("--") and flag != "--prior" and flag != "--model"
+    )
+    assert (
+        line.startswith("vae-studio: error: ")
+        and f"({named}) needs about " in line
+        and "GiB free" in line
+    )
     assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
 
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["train", "--out", "{tmp}/run", "--seed", 2**64], "argument --seed: expected a number below 2**63, got 18446744073709551616"),
-        (["analyze", "{tmp}/run", "--k", 10, HUGE], "1,000,000,000 importance samples: the study takes 1 to 1,000,000"),
+        (
+            ["train", "--out", "{tmp}/run", "--seed", 2**64],
+            "argument --seed: expected a number below 2**63, got 18446744073709551616",
+        ),
+        (
+            ["analyze", "{tmp}/run", "--k", 10, HUGE],
+            "1,000,000,000 importance samples: the study takes 1 to 1,000,000",
+        ),
     ],
     ids=["seed-2^64", "analyze-k-1e9"],
 )
-def test_a_seed_or_sample_count_out_of_range_ends_in_one_line(tmp_path, cli_in_process, arguments, message):
+def test_a_seed_or_sample_count_out_of_range_ends_in_one_line(
+    tmp_path, cli_in_process, arguments, message
+):
     code, stderr = cli_in_process(*(str(a).format(tmp=tmp_path) for a in arguments))
     assert code != 0
     (line,) = stderr.strip().splitlines()

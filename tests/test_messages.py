@@ -45,8 +45,14 @@ def test_control_characters_in_a_message_are_escaped():
 @pytest.mark.parametrize(
     ("arguments", "problem"),
     [
-        (["evaluate", "{tmp}/run\nsecond line"], "run\\nsecond line/checkpoint.safetensors: checkpoint not found"),
-        (["train", "--out", "{tmp}/r", "--config", "{tmp}/a\nb.toml"], "cannot read config {tmp}/a\\nb.toml"),
+        (
+            ["evaluate", "{tmp}/run\nsecond line"],
+            "run\\nsecond line/checkpoint.safetensors: checkpoint not found",
+        ),
+        (
+            ["train", "--out", "{tmp}/r", "--config", "{tmp}/a\nb.toml"],
+            "cannot read config {tmp}/a\\nb.toml",
+        ),
         (["train", "--out", "{tmp}/r", "--model", "v\nae"], "invalid choice: 'v\\nae'"),
     ],
     ids=["checkpoint", "config", "flag"],
@@ -56,34 +62,56 @@ def test_a_newline_in_a_name_does_not_split_the_line(tmp_path, capsys, arguments
     assert problem.format(tmp=tmp_path) in _one_line_of(capsys)
 
 
-@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root reads a file of mode 000 anyway")
+@pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() == 0, reason="root reads a file of mode 000 anyway"
+)
 def test_a_checkpoint_that_may_not_be_read_is_called_so(tmp_path):
     path = tmp_path / "checkpoint.safetensors"
     save_trainer(path, _tiny_trainer())
     path.chmod(0)
     try:
-        with pytest.raises(VaeStudioError, match=r"checkpoint.safetensors: cannot read the checkpoint \(Permission denied\)$"):
+        with pytest.raises(
+            VaeStudioError,
+            match=r"checkpoint.safetensors: cannot read the checkpoint \(Permission denied\)$",
+        ):
             load_checkpoint(path)
     finally:
         path.chmod(0o644)
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a file whose every write finds the disk full")
+@pytest.mark.skipif(
+    not Path("/dev/full").exists(),
+    reason="needs /dev/full, a file whose every write finds the disk full",
+)
 def test_a_full_disk_while_writing_metrics_names_the_file(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     (out / "metrics.csv").symlink_to("/dev/full")
     small = tmp_path / "small.toml"
-    small.write_text("[data]\nsize = 60\n[model]\nhidden = [8]\n[train]\nbatch_size = 20\nheldout_every = 0\n")
-    assert main(["train", "--out", str(out), "--config", str(small), "--max-steps", "2", "--overwrite"]) == 1
+    small.write_text(
+        "[data]\nsize = 60\n[model]\nhidden = [8]\n[train]\nbatch_size = 20\nheldout_every = 0\n"
+    )
+    assert (
+        main(
+            ["train", "--out", str(out), "--config", str(small), "--max-steps", "2", "--overwrite"]
+        )
+        == 1
+    )
     described, error = capsys.readouterr().err.splitlines()
     assert "training vae on " in described
-    assert error == f"vae-studio: error: cannot write {out / 'metrics.csv'}: No space left on device"
+    assert (
+        error == f"vae-studio: error: cannot write {out / 'metrics.csv'}: No space left on device"
+    )
 
 
 @pytest.mark.parametrize("name", ["", "  "])
-def test_an_empty_run_folder_name_is_refused_and_nothing_is_written(tmp_path, monkeypatch, capsys, name):
+def test_an_empty_run_folder_name_is_refused_and_nothing_is_written(
+    tmp_path, monkeypatch, capsys, name
+):
     monkeypatch.chdir(tmp_path)
     assert _exit_code(["train", "--out", name, "--max-steps", "1"]) == 2
-    assert _one_line_of(capsys) == f"vae-studio train: error: argument --out: needs a folder name, got {name!r}"
+    assert (
+        _one_line_of(capsys)
+        == f"vae-studio train: error: argument --out: needs a folder name, got {name!r}"
+    )
     assert list(tmp_path.iterdir()) == []

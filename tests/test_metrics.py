@@ -25,13 +25,17 @@ from vae_core.models import build_model
 def _factors(count=4000, seed=0):
     generator = np.random.default_rng(seed)
     # Three independent factors: 5 shapes, 8 scales, 10 positions (like a sprites set).
-    return np.stack([generator.integers(0, n, count) for n in (5, 8, 10)], axis=1).astype(np.float32)
+    return np.stack([generator.integers(0, n, count) for n in (5, 8, 10)], axis=1).astype(
+        np.float32
+    )
 
 
 def test_mig_is_one_for_a_code_that_copies_the_factors():
     factors = _factors()
     noise = np.random.default_rng(1).normal(size=(len(factors), 2))
-    codes = np.concatenate([factors * 0.3 + 1.0, noise], axis=1)  # a copy, rescaled, plus unused dims
+    codes = np.concatenate(
+        [factors * 0.3 + 1.0, noise], axis=1
+    )  # a copy, rescaled, plus unused dims
     assert mutual_information_gap(codes, factors) > 0.95
 
 
@@ -59,7 +63,9 @@ def test_mutual_information_of_a_copy_is_the_entropy():
 def test_mig_takes_tensors_and_rejects_mismatched_shapes():
     factors = _factors(300)
     codes = factors + np.random.default_rng(3).normal(size=factors.shape)
-    assert mutual_information_gap(torch.tensor(codes), torch.tensor(factors)) == mutual_information_gap(codes, factors)
+    assert mutual_information_gap(
+        torch.tensor(codes), torch.tensor(factors)
+    ) == mutual_information_gap(codes, factors)
     with pytest.raises(VaeStudioError, match="codes \\(N, D\\) and factors \\(N, F\\)"):
         mutual_information_gap(torch.zeros(10, 2), torch.zeros(9, 1))
     with pytest.raises(VaeStudioError, match="at least one factor that varies"):
@@ -86,7 +92,11 @@ def test_evaluate_reports_mig_for_data_with_factors():
         factors=factors,
         factor_names=("first", "second"),
     )
-    model = build_model(ModelConfig(hidden=(8,), latent_dim=3, input_shape=(1, 8, 8), num_classes=4))
+    model = build_model(
+        ModelConfig(hidden=(8,), latent_dim=3, input_shape=(1, 8, 8), num_classes=4)
+    )
     results = evaluate_model(model, data, limit=50)
     assert 0 <= results["mig"] <= 1
-    assert "mig" not in evaluate_model(model, dataclasses.replace(data, factors=None, factor_names=()))
+    assert "mig" not in evaluate_model(
+        model, dataclasses.replace(data, factors=None, factor_names=())
+    )

@@ -21,7 +21,11 @@ SOURCE_PRESETS = Path(__file__).resolve().parents[1] / "resources" / "presets"
 
 def test_the_source_tree_holds_the_presets_the_listing_finds():
     assert presets.preset_folders()[0] == SOURCE_PRESETS
-    assert REQUIRED <= set(presets.list_presets()) == {path.stem for path in SOURCE_PRESETS.glob("*.toml")}
+    assert (
+        REQUIRED
+        <= set(presets.list_presets())
+        == {path.stem for path in SOURCE_PRESETS.glob("*.toml")}
+    )
 
 
 @pytest.mark.parametrize("name", sorted(path.stem for path in SOURCE_PRESETS.glob("*.toml")))
@@ -32,25 +36,60 @@ def test_every_preset_loads_validates_and_builds_its_model(name):
     check_choice("beta schedule", config.train.beta_schedule, BETA_SCHEDULES)
     check_choice("learning-rate schedule", config.train.lr_schedule, LR_SCHEDULES)
     model_config = config.model
-    build_model(type(model_config)(**{**model_config.__dict__, "input_shape": (1, 28, 28), "num_classes": 10}))
+    build_model(
+        type(model_config)(
+            **{**model_config.__dict__, "input_shape": (1, 28, 28), "num_classes": 10}
+        )
+    )
     assert type(config).from_json(config.to_json()) == config
 
 
 def test_flags_beside_a_preset_override_it(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--preset", "glyphs-demo", "--out", str(run), "--max-steps", "3", "--latent-dim", "3",
-                 "--device", "cpu", "--lr-schedule", "cosine"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--preset",
+                "glyphs-demo",
+                "--out",
+                str(run),
+                "--max-steps",
+                "3",
+                "--latent-dim",
+                "3",
+                "--device",
+                "cpu",
+                "--lr-schedule",
+                "cosine",
+            ]
+        )
+        == 0
+    )
     saved = json.loads((run / "config.json").read_text())
     preset = presets.load_preset("glyphs-demo").config
-    assert saved["model"]["latent_dim"] == 3 and saved["train"]["max_steps"] == 3 and saved["train"]["lr_schedule"] == "cosine"
-    assert saved["model"]["hidden"] == list(preset.model.hidden) and saved["data"]["dataset"] == preset.data.dataset
+    assert (
+        saved["model"]["latent_dim"] == 3
+        and saved["train"]["max_steps"] == 3
+        and saved["train"]["lr_schedule"] == "cosine"
+    )
+    assert (
+        saved["model"]["hidden"] == list(preset.model.hidden)
+        and saved["data"]["dataset"] == preset.data.dataset
+    )
 
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--preset", "mnist-slow"], "vae-studio: error: unknown preset 'mnist-slow' (choose from glyphs-demo,"),
-        (["--preset", "glyphs-demo", "--resume"], "vae-studio: error: --resume continues with the checkpoint's own config"),
+        (
+            ["--preset", "mnist-slow"],
+            "vae-studio: error: unknown preset 'mnist-slow' (choose from glyphs-demo,",
+        ),
+        (
+            ["--preset", "glyphs-demo", "--resume"],
+            "vae-studio: error: --resume continues with the checkpoint's own config",
+        ),
     ],
 )
 def test_a_bad_preset_choice_ends_in_one_line(tmp_path, capsys, arguments, message):
@@ -68,7 +107,7 @@ def test_preset_and_config_exclude_each_other(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[model]\nlatent_dim = 2\n', "needs a one-line `description` string"),
+        ("[model]\nlatent_dim = 2\n", "needs a one-line `description` string"),
         ('description = "x"\n[model]\nlatent = 2\n', "unknown config key 'model.latent'"),
         ('description = "x\n', "cannot be read"),
     ],
@@ -78,4 +117,6 @@ def test_a_broken_preset_file_is_named_in_one_line(tmp_path, monkeypatch, text, 
     monkeypatch.setattr(presets, "preset_folders", lambda: [tmp_path])
     with pytest.raises(VaeStudioError, match=message) as caught:
         presets.load_preset("broken")
-    assert str(caught.value).startswith(f"preset {tmp_path / 'broken.toml'}: ") and "\n" not in str(caught.value)
+    assert str(caught.value).startswith(f"preset {tmp_path / 'broken.toml'}: ") and "\n" not in str(
+        caught.value
+    )

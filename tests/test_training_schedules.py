@@ -19,8 +19,12 @@ from vae_core.training.schedules import LR_SCHEDULES, ScheduleClock
 from vae_core.training.trainer import Trainer
 
 
-def _multiplier(name: str, step: int, progress: float = 0.0, steps_per_epoch: int = 10, **changes) -> float:
-    return LR_SCHEDULES[name](ScheduleClock(step, steps_per_epoch, progress), TrainConfig(**changes))
+def _multiplier(
+    name: str, step: int, progress: float = 0.0, steps_per_epoch: int = 10, **changes
+) -> float:
+    return LR_SCHEDULES[name](
+        ScheduleClock(step, steps_per_epoch, progress), TrainConfig(**changes)
+    )
 
 
 def test_the_constant_schedule_never_moves():
@@ -40,23 +44,45 @@ def test_the_constant_schedule_never_moves():
     ],
 )
 def test_cosine_is_a_linear_warm_up_times_half_a_cosine(step, progress, expected):
-    assert _multiplier("cosine", step, progress, lr_warmup_steps=10) == pytest.approx(expected, abs=1e-15)
+    assert _multiplier("cosine", step, progress, lr_warmup_steps=10) == pytest.approx(
+        expected, abs=1e-15
+    )
 
 
 @pytest.mark.parametrize(
     ("epoch", "stage"),
     # Stage i begins at epoch (3^i - 1) / 2 and lasts 3^i epochs; the last one holds after 3,280.
-    [(0, 0), (1, 1), (3, 1), (4, 2), (12, 2), (13, 3), (39, 3), (40, 4), (120, 4), (121, 5), (363, 5),
-     (364, 6), (1092, 6), (1093, 7), (3279, 7), (10_000, 7)],
-)  # fmt: skip
+    [
+        (0, 0),
+        (1, 1),
+        (3, 1),
+        (4, 2),
+        (12, 2),
+        (13, 3),
+        (39, 3),
+        (40, 4),
+        (120, 4),
+        (121, 5),
+        (363, 5),
+        (364, 6),
+        (1092, 6),
+        (1093, 7),
+        (3279, 7),
+        (10_000, 7),
+    ],
+)
 def test_burda_decays_by_ten_to_the_minus_i_over_7_for_3_to_the_i_epochs(epoch, stage):
     steps_per_epoch = 10
     for step in (epoch * steps_per_epoch, epoch * steps_per_epoch + steps_per_epoch - 1):
-        assert _multiplier("burda", step, steps_per_epoch=steps_per_epoch) == pytest.approx(10 ** (-stage / 7), rel=1e-15)
+        assert _multiplier("burda", step, steps_per_epoch=steps_per_epoch) == pytest.approx(
+            10 ** (-stage / 7), rel=1e-15
+        )
 
 
 def _config(small_config, **changes):
-    return dataclasses.replace(small_config, train=dataclasses.replace(small_config.train, **changes))
+    return dataclasses.replace(
+        small_config, train=dataclasses.replace(small_config.train, **changes)
+    )
 
 
 class _RecordingStep:
@@ -73,20 +99,37 @@ class _RecordingStep:
 
 
 def test_the_trainer_steps_with_the_base_rate_times_the_schedule(small_config, small_glyphs):
-    trainer = Trainer(_config(small_config, lr_schedule="cosine", lr_warmup_steps=4, max_steps=20, log_every=10, lr=0.01), small_glyphs)
+    trainer = Trainer(
+        _config(
+            small_config,
+            lr_schedule="cosine",
+            lr_warmup_steps=4,
+            max_steps=20,
+            log_every=10,
+            lr=0.01,
+        ),
+        small_glyphs,
+    )
     recorder = _RecordingStep(trainer.optimizer)
     snapshots = []
     for snapshot in trainer.run():
         snapshots.append(snapshot)
         trainer.set_learning_rate(0.002)  # the window moves the base; the schedule still shapes it
     bases = [0.01] * 10 + [0.002] * 10
-    expected = [base * min(1, (step + 1) / 4) * 0.5 * (1 + math.cos(math.pi * step / 20)) for step, base in enumerate(bases)]
+    expected = [
+        base * min(1, (step + 1) / 4) * 0.5 * (1 + math.cos(math.pi * step / 20))
+        for step, base in enumerate(bases)
+    ]
     assert recorder.rates == pytest.approx(expected, rel=1e-12)
-    assert [s.learning_rate for s in snapshots] == pytest.approx([expected[9], expected[19]], rel=1e-12)
+    assert [s.learning_rate for s in snapshots] == pytest.approx(
+        [expected[9], expected[19]], rel=1e-12
+    )
     assert trainer.optimizer.param_groups[0]["lr"] == trainer.base_learning_rate == 0.002
 
 
-def test_a_resumed_run_keeps_its_base_rate_and_its_place_in_the_schedule(small_config, small_glyphs, tmp_path):
+def test_a_resumed_run_keeps_its_base_rate_and_its_place_in_the_schedule(
+    small_config, small_glyphs, tmp_path
+):
     config = _config(small_config, lr_schedule="burda", max_steps=30, log_every=10)
     trainer = Trainer(config, small_glyphs)
     trainer.set_learning_rate(0.005)
@@ -110,14 +153,19 @@ def test_adam_betas_and_eps_reach_every_implementation(implementation, monkeypat
         monkeypatch.setattr(optimizer_module, "_fused_adam_runs", lambda device, dtype: False)
     parameter = torch.zeros(2, requires_grad=True)
     optimizer = make_adam([parameter], lr=0.1, betas=(0.5, 0.75), eps=1.0)
-    assert optimizer.param_groups[0]["betas"] == (0.5, 0.75) and optimizer.param_groups[0]["eps"] == 1.0
+    assert (
+        optimizer.param_groups[0]["betas"] == (0.5, 0.75)
+        and optimizer.param_groups[0]["eps"] == 1.0
+    )
     gradient = torch.tensor([1.0, -3.0])
     for _ in range(2):
         parameter.grad = gradient.clone()
         optimizer.step()
     # Under a constant gradient g the bias-corrected moments are g and g², so each step moves
     # lr · g / (|g| + eps): the eps of 1 makes it lr·g/(|g|+1), not lr·sign(g).
-    assert parameter.detach() == pytest.approx(-2 * 0.1 * gradient / (gradient.abs() + 1.0), rel=1e-5)
+    assert parameter.detach() == pytest.approx(
+        -2 * 0.1 * gradient / (gradient.abs() + 1.0), rel=1e-5
+    )
 
 
 def test_the_trainer_builds_adam_with_the_configured_betas_and_eps(small_config, small_glyphs):
@@ -146,9 +194,23 @@ def test_an_unknown_lr_schedule_is_named(small_config, small_glyphs):
 
 def test_the_flags_set_schedule_and_adam(capsys):
     arguments = build_parser().parse_args(
-        ["train", "--out", "r", "--lr-schedule", "burda", "--adam-betas", "0.9,0.999", "--adam-eps", "1e-4"]
+        [
+            "train",
+            "--out",
+            "r",
+            "--lr-schedule",
+            "burda",
+            "--adam-betas",
+            "0.9,0.999",
+            "--adam-eps",
+            "1e-4",
+        ]
     )
-    assert (arguments.lr_schedule, arguments.adam_betas, arguments.adam_eps) == ("burda", (0.9, 0.999), 1e-4)
+    assert (arguments.lr_schedule, arguments.adam_betas, arguments.adam_eps) == (
+        "burda",
+        (0.9, 0.999),
+        1e-4,
+    )
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--out", "r", "--adam-betas", "0.9"])
     assert "expected two numbers in [0, 1)" in capsys.readouterr().err

@@ -57,7 +57,11 @@ def save_checkpoint(
     """`history`: rows of METRICS_COLUMNS values (an array or a sequence of tuples), or None."""
     path = Path(path)
     tensors = {MODEL_PREFIX + name: value for name, value in model_state.items()}
-    metadata = {"format": "vae-studio", "format_version": str(FORMAT_VERSION), "config": config.to_json()}
+    metadata = {
+        "format": "vae-studio",
+        "format_version": str(FORMAT_VERSION),
+        "config": config.to_json(),
+    }
     if optimizer_state is not None:
         for index, state in optimizer_state["state"].items():
             for key, value in state.items():
@@ -66,10 +70,14 @@ def save_checkpoint(
     for name, value in (counters or {}).items():
         tensors[COUNTER_PREFIX + name] = value
     if history is not None and len(history):
-        tensors[HISTORY_NAME] = torch.as_tensor(np.asarray(history, dtype=np.float64).reshape(-1, len(METRICS_COLUMNS)))
+        tensors[HISTORY_NAME] = torch.as_tensor(
+            np.asarray(history, dtype=np.float64).reshape(-1, len(METRICS_COLUMNS))
+        )
         metadata["history_columns"] = json.dumps(METRICS_COLUMNS)
     # safetensors stores each tensor on its own: no views, no shared storage, CPU only.
-    tensors = {name: value.detach().to("cpu").contiguous().clone() for name, value in tensors.items()}
+    tensors = {
+        name: value.detach().to("cpu").contiguous().clone() for name, value in tensors.items()
+    }
     try:
         write_atomically(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
     except (SafetensorError, OSError) as error:  # a full disk, a folder not writable
@@ -105,18 +113,20 @@ def _read_checkpoint(path: Path) -> tuple[Checkpoint, LatentModel]:
     model_state, optimizer_tensors, counters = {}, {}, {}
     for name, value in tensors.items():
         if name.startswith(MODEL_PREFIX):
-            model_state[name[len(MODEL_PREFIX):]] = value
+            model_state[name[len(MODEL_PREFIX) :]] = value
         elif name.startswith(OPTIMIZER_PREFIX):
             optimizer_tensors[name] = value
         else:
-            counters[name[len(COUNTER_PREFIX):]] = value
+            counters[name[len(COUNTER_PREFIX) :]] = value
     check_weights(path, model, model_state)
     check_counters(path, counters, config)
     optimizer_state = read_optimizer_state(path, optimizer_settings, optimizer_tensors, model)
     return Checkpoint(config, model_state, optimizer_state, counters, history), model
 
 
-def _read_file(path: Path, with_tensors: bool = True) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+def _read_file(
+    path: Path, with_tensors: bool = True
+) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     if not path.is_file():
         raise VaeStudioError(f"{path}: checkpoint not found")
     try:
@@ -127,7 +137,9 @@ def _read_file(path: Path, with_tensors: bool = True) -> tuple[dict[str, str], d
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()} if with_tensors else {}
+            tensors = (
+                {name: handle.get_tensor(name) for name in handle.keys()} if with_tensors else {}
+            )
     except (SafetensorError, OSError, ValueError) as error:
         # The reader's own words, on one line whatever it put in them.
         reason = " ".join(str(error).split())
@@ -143,28 +155,36 @@ def _read_config(path: Path, metadata: dict[str, str]) -> RunConfig:
     except ValueError:
         raise VaeStudioError(f"{path}: checkpoint format version is not a number") from None
     if version > FORMAT_VERSION:
-        raise VaeStudioError(f"{path}: checkpoint format {version} is newer than this program reads ({FORMAT_VERSION})")
+        raise VaeStudioError(
+            f"{path}: checkpoint format {version} is newer than this program reads ({FORMAT_VERSION})"
+        )
     try:
         return RunConfig.from_json(metadata["config"])
     except ConfigError as error:
         raise VaeStudioError(f"{path}: {error}") from None
 
 
-def _read_history(path: Path, table: torch.Tensor | None, columns_json: str | None) -> np.ndarray | None:
+def _read_history(
+    path: Path, table: torch.Tensor | None, columns_json: str | None
+) -> np.ndarray | None:
     """The rows in METRICS_COLUMNS order; a column the file lacks reads as NaN."""
     if table is None:
         return None
     try:
         columns = json.loads(columns_json or "")
     except json.JSONDecodeError:
-        raise VaeStudioError(f"{path}: the metric history's column names are not valid JSON") from None
+        raise VaeStudioError(
+            f"{path}: the metric history's column names are not valid JSON"
+        ) from None
     if (
         not isinstance(columns, list)
         or table.dim() != 2
         or table.shape[1] != len(columns)
         or not table.dtype.is_floating_point
     ):
-        raise VaeStudioError(f"{path}: the metric history is not a table of {len(METRICS_COLUMNS)} named columns")
+        raise VaeStudioError(
+            f"{path}: the metric history is not a table of {len(METRICS_COLUMNS)} named columns"
+        )
     stored = table.double().numpy()
     rows = np.full((len(stored), len(METRICS_COLUMNS)), np.nan)
     for index, column in enumerate(METRICS_COLUMNS):
@@ -176,11 +196,18 @@ def _read_history(path: Path, table: torch.Tensor | None, columns_json: str | No
 def save_trainer(path: str | Path, trainer, history=None) -> None:
     """The trainer's whole state, and the run's metric history when given."""
     save_checkpoint(
-        path, trainer.config, trainer.model.state_dict(), trainer.optimizer.state_dict(), trainer.counters(), history
+        path,
+        trainer.config,
+        trainer.model.state_dict(),
+        trainer.optimizer.state_dict(),
+        trainer.counters(),
+        history,
     )
 
 
-def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[LatentModel, Checkpoint]:
+def load_model(
+    path: str | Path, device: torch.device | str = "cpu"
+) -> tuple[LatentModel, Checkpoint]:
     """The model of a checkpoint, ready for inference, and the checkpoint itself."""
     checkpoint, model = _read_checkpoint(Path(path))
     model.load_state_dict(checkpoint.model_state)

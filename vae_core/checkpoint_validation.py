@@ -42,11 +42,13 @@ def check_tensor_names(path: Path, names) -> None:
         known = (
             (name.startswith(MODEL_PREFIX) and len(name) > len(MODEL_PREFIX))
             or _OPTIMIZER_NAME.fullmatch(name)
-            or (name.startswith(COUNTER_PREFIX) and name[len(COUNTER_PREFIX):] in COUNTER_LAYOUT)
+            or (name.startswith(COUNTER_PREFIX) and name[len(COUNTER_PREFIX) :] in COUNTER_LAYOUT)
             or name == HISTORY_NAME
         )
         if not known:
-            raise VaeStudioError(f"{path}: unknown tensor {name!r} (not a weight, optimizer state, counter or history)")
+            raise VaeStudioError(
+                f"{path}: unknown tensor {name!r} (not a weight, optimizer state, counter or history)"
+            )
 
 
 def check_weights(path: Path, model: LatentModel, weights: dict[str, torch.Tensor]) -> None:
@@ -55,7 +57,9 @@ def check_weights(path: Path, model: LatentModel, weights: dict[str, torch.Tenso
     expected = model.state_dict()
     for name in weights:
         if name not in expected:
-            raise VaeStudioError(f"{path}: tensor {MODEL_PREFIX + name!r} is not a weight of the model in its config")
+            raise VaeStudioError(
+                f"{path}: tensor {MODEL_PREFIX + name!r} is not a weight of the model in its config"
+            )
     for name, wanted in expected.items():
         found = weights.get(name)
         label = f"{path}: tensor {MODEL_PREFIX + name!r}"
@@ -66,7 +70,9 @@ def check_weights(path: Path, model: LatentModel, weights: dict[str, torch.Tenso
                 f"{label} has shape {_shape(found)}, the model in its config expects {_shape(wanted)}"
             )
         if found.dtype != wanted.dtype:
-            raise VaeStudioError(f"{label} is {_dtype(found)}, the model in its config expects {_dtype(wanted)}")
+            raise VaeStudioError(
+                f"{label} is {_dtype(found)}, the model in its config expects {_dtype(wanted)}"
+            )
         if found.is_floating_point() and not torch.isfinite(found).all():
             raise VaeStudioError(f"{label} holds NaN or infinite values")
 
@@ -89,7 +95,9 @@ def check_counters(path: Path, counters: dict[str, torch.Tensor], config: RunCon
     for name in ("step", "epoch", "wall_time_s", "beta_base"):
         value = counters[name].item()
         if not (math.isfinite(value) and value >= 0):
-            raise VaeStudioError(f"{path}: counter '{name}' must be a finite number >= 0, found {value}")
+            raise VaeStudioError(
+                f"{path}: counter '{name}' must be a finite number >= 0, found {value}"
+            )
     order = counters["order"]
     if len(order) == 0 or not torch.equal(torch.sort(order).values, torch.arange(len(order))):
         raise VaeStudioError(f"{path}: counter 'order' is not an ordering of 0..{len(order) - 1}")
@@ -97,7 +105,9 @@ def check_counters(path: Path, counters: dict[str, torch.Tensor], config: RunCon
     last_position = len(order) + config.train.batch_size - 1
     position = counters["position"].item()
     if not 0 <= position <= last_position:
-        raise VaeStudioError(f"{path}: counter 'position' is {position}, outside 0..{last_position}")
+        raise VaeStudioError(
+            f"{path}: counter 'position' is {position}, outside 0..{last_position}"
+        )
     if len(counters["generator_state"]) == 0:
         raise VaeStudioError(f"{path}: counter 'generator_state' is empty")
 
@@ -109,15 +119,21 @@ def parse_optimizer_settings(path: Path, settings_json: str | None):
     try:
         return json.loads(settings_json)
     except json.JSONDecodeError:
-        raise VaeStudioError(f"{path}: the optimizer settings in the checkpoint are not valid JSON") from None
+        raise VaeStudioError(
+            f"{path}: the optimizer settings in the checkpoint are not valid JSON"
+        ) from None
 
 
-def read_optimizer_state(path: Path, param_groups, tensors: dict[str, torch.Tensor], model: LatentModel) -> dict | None:
+def read_optimizer_state(
+    path: Path, param_groups, tensors: dict[str, torch.Tensor], model: LatentModel
+) -> dict | None:
     """The optimizer's state in torch.optim's layout, checked against the model's parameters; None
     where the checkpoint has none."""
     if param_groups is None:
         if tensors:
-            raise VaeStudioError(f"{path}: the checkpoint has optimizer state but not the optimizer's settings")
+            raise VaeStudioError(
+                f"{path}: the checkpoint has optimizer state but not the optimizer's settings"
+            )
         return None
     parameters = list(model.parameters())
     _check_param_groups(path, param_groups, len(parameters))
@@ -128,12 +144,18 @@ def read_optimizer_state(path: Path, param_groups, tensors: dict[str, torch.Tens
     for index, saved in sorted(state.items()):
         label = f"{path}: the optimizer state of parameter {index}"
         if index >= len(parameters):
-            raise VaeStudioError(f"{label} is for a parameter the model in its config does not have")
+            raise VaeStudioError(
+                f"{label} is for a parameter the model in its config does not have"
+            )
         missing = [key for key in ("step", *_MOMENTS) if key not in saved]
         if missing:
             raise VaeStudioError(f"{label} lacks '{missing[0]}'")
         step = saved["step"]
-        if step.dtype not in _STEP_DTYPES or step.numel() != 1 or not (math.isfinite(step.item()) and step.item() >= 0):
+        if (
+            step.dtype not in _STEP_DTYPES
+            or step.numel() != 1
+            or not (math.isfinite(step.item()) and step.item() >= 0)
+        ):
             raise VaeStudioError(f"{label} has a step that is not one finite number >= 0")
         parameter = parameters[index]
         for key in _MOMENTS:
@@ -144,24 +166,36 @@ def read_optimizer_state(path: Path, param_groups, tensors: dict[str, torch.Tens
                     f" {_dtype(parameter)} of shape {_shape(parameter)}"
                 )
             if not torch.isfinite(moment).all() or (key == "exp_avg_sq" and (moment < 0).any()):
-                raise VaeStudioError(f"{label}: '{key}' holds values Adam never makes (NaN, infinite or negative)")
+                raise VaeStudioError(
+                    f"{label}: '{key}' holds values Adam never makes (NaN, infinite or negative)"
+                )
     return {"state": state, "param_groups": param_groups}
 
 
 def _check_param_groups(path: Path, param_groups, parameter_count: int) -> None:
     label = f"{path}: the optimizer settings"
-    if not (isinstance(param_groups, list) and len(param_groups) == 1 and isinstance(param_groups[0], dict)):
+    if not (
+        isinstance(param_groups, list)
+        and len(param_groups) == 1
+        and isinstance(param_groups[0], dict)
+    ):
         raise VaeStudioError(f"{label} are not those of a one-group Adam")
     group = param_groups[0]
     lr, betas, eps, params = (group.get(key) for key in ("lr", "betas", "eps", "params"))
     if not (_is_number(lr) and math.isfinite(lr) and lr > 0):
         raise VaeStudioError(f"{label} have a learning rate of {lr!r}, not a finite number > 0")
-    if not (isinstance(betas, list) and len(betas) == 2 and all(_is_number(b) and 0 <= b < 1 for b in betas)):
+    if not (
+        isinstance(betas, list)
+        and len(betas) == 2
+        and all(_is_number(b) and 0 <= b < 1 for b in betas)
+    ):
         raise VaeStudioError(f"{label} have betas of {betas!r}, not two numbers in [0, 1)")
     if not (_is_number(eps) and math.isfinite(eps) and eps > 0):
         raise VaeStudioError(f"{label} have an eps of {eps!r}, not a finite number > 0")
     if params != list(range(parameter_count)):
-        raise VaeStudioError(f"{label} are not for the {parameter_count} parameters of the model in its config")
+        raise VaeStudioError(
+            f"{label} are not for the {parameter_count} parameters of the model in its config"
+        )
 
 
 def _is_number(value) -> bool:

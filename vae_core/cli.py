@@ -68,7 +68,9 @@ def _train(arguments: argparse.Namespace) -> int:
     started = time.monotonic()
     out: Path = arguments.out
     if arguments.resume and (arguments.config is not None or arguments.preset is not None):
-        raise VaeStudioError("--resume continues with the checkpoint's own config: drop --config and --preset")
+        raise VaeStudioError(
+            "--resume continues with the checkpoint's own config: drop --config and --preset"
+        )
     # Read before the folder is locked: a checkpoint is replaced whole, never seen half-written.
     checkpoint = load_checkpoint(out / CHECKPOINT_NAME) if arguments.resume else None
     config = checkpoint.config if checkpoint is not None else _starting_config(arguments)
@@ -92,21 +94,31 @@ def _take_folder(arguments: argparse.Namespace, out: Path, folder: contextlib.Ex
     for partial in remove_stale_partials(out):
         print(f"note: removed {partial.name}, left by a save that did not finish", file=sys.stderr)
     if not arguments.resume and holds_run(out) and not arguments.overwrite:
-        raise VaeStudioError(f"{out} already holds a run: continue it with --resume, or replace it with --overwrite")
+        raise VaeStudioError(
+            f"{out} already holds a run: continue it with --resume, or replace it with --overwrite"
+        )
 
 
-def _train_in_folder(arguments, out: Path, config: RunConfig, checkpoint, device, deadline: float | None) -> int:
+def _train_in_folder(
+    arguments, out: Path, config: RunConfig, checkpoint, device, deadline: float | None
+) -> int:
     team = current_team()
     checkpoint_path = out / CHECKPOINT_NAME
-    data = team.leader_then_others(lambda: load_data(config.data, progress=DownloadBar() if team.leader else None))
+    data = team.leader_then_others(
+        lambda: load_data(config.data, progress=DownloadBar() if team.leader else None)
+    )
     if checkpoint is not None:
         _check_data_fits(checkpoint_path, checkpoint.config.model, data)
-    trainer = Trainer(config, data, device, say=lambda line: print(line, file=sys.stderr) if team.leader else None)
+    trainer = Trainer(
+        config, data, device, say=lambda line: print(line, file=sys.stderr) if team.leader else None
+    )
     if checkpoint is not None:
         try:
             trainer.restore(checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters)
         except (RuntimeError, ValueError) as error:
-            raise VaeStudioError(f"{checkpoint_path}: cannot resume with these settings ({str(error).splitlines()[0]})") from None
+            raise VaeStudioError(
+                f"{checkpoint_path}: cannot resume with these settings ({str(error).splitlines()[0]})"
+            ) from None
         # The checkpoint brings back its own learning rate and beta; flags given now win.
         if arguments.lr is not None:
             trainer.set_learning_rate(arguments.lr)
@@ -120,17 +132,34 @@ def _train_in_folder(arguments, out: Path, config: RunConfig, checkpoint, device
     if team.leader:
         for note in data.train.notes:
             print(f"note: {note}", file=sys.stderr)
-        heldout = "" if trainer.heldout is None else f" ({len(trainer.heldout):,} held out for the held-out curve)"
+        heldout = (
+            ""
+            if trainer.heldout is None
+            else f" ({len(trainer.heldout):,} held out for the held-out curve)"
+        )
         processes = f" in {team.world_size} processes" if team.world_size > 1 else ""
-        print(f"{data.train.describe()}{heldout}; training {config.model.family} on {trainer.device}{processes}", file=sys.stderr)
+        print(
+            f"{data.train.describe()}{heldout}; training {config.model.family} on {trainer.device}{processes}",
+            file=sys.stderr,
+        )
     bar = ProgressBar(enabled=team.leader)
     # The checkpoint carries the curves, so that the window shows them when it opens the run.
-    history = list(checkpoint.history) if checkpoint is not None and checkpoint.history is not None else []
+    history = (
+        list(checkpoint.history)
+        if checkpoint is not None and checkpoint.history is not None
+        else []
+    )
     try:
         return train_in_folder(
-            trainer, out, history, append, arguments.save_every, on_snapshot=bar.update,
-            say=lambda line: print(line, file=sys.stderr), deadline=deadline,
-        )  # fmt: skip
+            trainer,
+            out,
+            history,
+            append,
+            arguments.save_every,
+            on_snapshot=bar.update,
+            say=lambda line: print(line, file=sys.stderr),
+            deadline=deadline,
+        )
     finally:
         bar.close()
 
@@ -142,7 +171,9 @@ def _load_run(arguments: argparse.Namespace, device: torch.device):
     if arguments.data_dir is not None:
         data_config = dataclasses.replace(data_config, data_dir=arguments.data_dir)
     team = current_team()
-    split = team.leader_then_others(lambda: load_data(data_config, progress=DownloadBar() if team.leader else None))
+    split = team.leader_then_others(
+        lambda: load_data(data_config, progress=DownloadBar() if team.leader else None)
+    )
     _check_data_fits(arguments.run_dir / CHECKPOINT_NAME, checkpoint.config.model, split)
     return model, split.test if arguments.split == "test" else split.train
 
@@ -173,7 +204,9 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     bar = EvaluationBar(f"evaluating with K = {arguments.iw_samples:,}", enabled=team.leader)
     try:
         model, data = _load_run(arguments, device)
-        results = evaluate_model(model, data, iw_samples=arguments.iw_samples, limit=arguments.limit, progress=bar)
+        results = evaluate_model(
+            model, data, iw_samples=arguments.iw_samples, limit=arguments.limit, progress=bar
+        )
     finally:
         bar.close()
         team.close()
@@ -193,25 +226,37 @@ def _analyze(arguments: argparse.Namespace) -> int:
     check_gradient_counts(tuple(arguments.gradient_k))
     model, data = _load_run(arguments, resolve_device(arguments.device))
     if not 0 <= arguments.index < len(data):
-        raise VaeStudioError(f"--index must be in 0..{len(data) - 1} for the {arguments.split} split")
+        raise VaeStudioError(
+            f"--index must be in 0..{len(data) - 1} for the {arguments.split} split"
+        )
     image, label = data.batch(torch.tensor([arguments.index]))
     label = int(label[0]) if model.conditional else None
     gap = amortization_gap(model, image[0], label, steps=arguments.steps)
     study = importance_sampling_study(model, image[0], label, sample_counts=tuple(arguments.k))
-    quadrature = log_likelihood_quadrature(model, image[0], label) if quadrature_applies(model) else None
-    print(json.dumps({
-        "split": arguments.split,
-        "index": arguments.index,
-        "amortized_elbo": gap.amortized_elbo,
-        "optimized_elbo": gap.optimized_elbo,
-        "log_likelihood_is": gap.log_likelihood,
-        "exact_log_likelihood": gap.exact_log_likelihood,
-        "log_likelihood_quadrature": quadrature,
-        "amortization_gap": gap.amortization_gap,
-        "approximation_gap": gap.approximation_gap,
-        "importance_sampling": [dataclasses.asdict(estimate) for estimate in study.estimates],
-        "gradient_variance": gradient_variance(model, image[0], label, sample_counts=tuple(arguments.gradient_k)),
-    }))
+    quadrature = (
+        log_likelihood_quadrature(model, image[0], label) if quadrature_applies(model) else None
+    )
+    print(
+        json.dumps(
+            {
+                "split": arguments.split,
+                "index": arguments.index,
+                "amortized_elbo": gap.amortized_elbo,
+                "optimized_elbo": gap.optimized_elbo,
+                "log_likelihood_is": gap.log_likelihood,
+                "exact_log_likelihood": gap.exact_log_likelihood,
+                "log_likelihood_quadrature": quadrature,
+                "amortization_gap": gap.amortization_gap,
+                "approximation_gap": gap.approximation_gap,
+                "importance_sampling": [
+                    dataclasses.asdict(estimate) for estimate in study.estimates
+                ],
+                "gradient_variance": gradient_variance(
+                    model, image[0], label, sample_counts=tuple(arguments.gradient_k)
+                ),
+            }
+        )
+    )
     return 0
 
 
@@ -233,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
             raise lost from None
     except VaeStudioError as error:
         # Under torchrun the first process speaks for the run; the others add only what is theirs.
-        if not isinstance(error, LeaderFailed) and not (process_label() and isinstance(error, _SAID_BY_THE_LEADER)):
+        if not isinstance(error, LeaderFailed) and not (
+            process_label() and isinstance(error, _SAID_BY_THE_LEADER)
+        ):
             print(f"vae-studio: error: {process_label()}{error}", file=sys.stderr)
         return 1
     except OSError as error:  # a run folder that cannot be written, a full disk
@@ -241,5 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vae-studio: error: {one_line(reason)}", file=sys.stderr)
         return 1
     except torch.cuda.OutOfMemoryError:
-        print("vae-studio: error: the device ran out of memory: try a smaller batch size", file=sys.stderr)
+        print(
+            "vae-studio: error: the device ran out of memory: try a smaller batch size",
+            file=sys.stderr,
+        )
         return 1

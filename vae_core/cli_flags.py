@@ -83,7 +83,9 @@ def _hidden_sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 400 or 400,200, got '{text}'") from None
+        raise argparse.ArgumentTypeError(
+            f"expected sizes like 400 or 400,200, got '{text}'"
+        ) from None
     if not sizes or min(sizes) <= 0:
         raise argparse.ArgumentTypeError(f"hidden sizes must be positive integers, got '{text}'")
     return sizes
@@ -93,9 +95,13 @@ def _adam_betas(text: str) -> tuple[float, float]:
     try:
         betas = tuple(float(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected two numbers like 0.9,0.999, got '{text}'") from None
+        raise argparse.ArgumentTypeError(
+            f"expected two numbers like 0.9,0.999, got '{text}'"
+        ) from None
     if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
-        raise argparse.ArgumentTypeError(f"expected two numbers in [0, 1) like 0.9,0.999, got '{text}'")
+        raise argparse.ArgumentTypeError(
+            f"expected two numbers in [0, 1) like 0.9,0.999, got '{text}'"
+        )
     return betas
 
 
@@ -145,22 +151,38 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a model headless")
-    train.add_argument("--out", required=True, type=_folder_name, help="run folder for checkpoint, config and metrics")
-    starting_point = train.add_mutually_exclusive_group()
-    starting_point.add_argument("--config", type=Path, help="a TOML or JSON run config; flags override it")
-    starting_point.add_argument(
-        "--preset", metavar="NAME", help=f"a named run config from resources/presets ({', '.join(preset_names())}); flags override it"
+    train.add_argument(
+        "--out",
+        required=True,
+        type=_folder_name,
+        help="run folder for checkpoint, config and metrics",
     )
-    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    starting_point = train.add_mutually_exclusive_group()
+    starting_point.add_argument(
+        "--config", type=Path, help="a TOML or JSON run config; flags override it"
+    )
+    starting_point.add_argument(
+        "--preset",
+        metavar="NAME",
+        help=f"a named run config from resources/presets ({', '.join(preset_names())}); flags override it",
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its checkpoint"
+    )
     train.add_argument("--overwrite", action="store_true", help="replace the run that --out holds")
     train.add_argument(
-        "--save-every", type=_positive_float, default=DEFAULT_SAVE_EVERY_MINUTES, metavar="MINUTES",
+        "--save-every",
+        type=_positive_float,
+        default=DEFAULT_SAVE_EVERY_MINUTES,
+        metavar="MINUTES",
         help=f"save a checkpoint this often while training (default {DEFAULT_SAVE_EVERY_MINUTES:g})",
-    )  # fmt: skip
+    )
     train.add_argument(
-        "--max-minutes", type=_positive_float, metavar="M",
+        "--max-minutes",
+        type=_positive_float,
+        metavar="M",
         help="stop after M minutes (counted from the start of the command), save, and exit 0",
-    )  # fmt: skip
+    )
     # Flags default to None so that only the ones given override the config.
     train.add_argument("--model", choices=sorted(MODEL_FAMILIES))
     train.add_argument("--prior", choices=sorted(PRIORS))
@@ -168,71 +190,175 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--likelihood", choices=sorted(LIKELIHOODS))
     train.add_argument("--arch", choices=sorted(ARCHITECTURES))
     train.add_argument("--hidden", type=_hidden_sizes, metavar="400[,200...]")
-    train.add_argument("--latent-dim", type=_positive_int, metavar="D", help="latent size (hvae: of z2, the top layer)")
-    train.add_argument("--activation", choices=sorted(ACTIVATIONS), help="the dense layers' nonlinearity")
-    train.add_argument("--lower-latent-dim", type=_positive_int, metavar="D", help="hvae: the size of z1 (default 100)")
-    train.add_argument("--upper-hidden", type=_hidden_sizes, metavar="100[,100...]", help="hvae: layers between z1 and z2")
+    train.add_argument(
+        "--latent-dim",
+        type=_positive_int,
+        metavar="D",
+        help="latent size (hvae: of z2, the top layer)",
+    )
+    train.add_argument(
+        "--activation", choices=sorted(ACTIVATIONS), help="the dense layers' nonlinearity"
+    )
+    train.add_argument(
+        "--lower-latent-dim",
+        type=_positive_int,
+        metavar="D",
+        help="hvae: the size of z1 (default 100)",
+    )
+    train.add_argument(
+        "--upper-hidden",
+        type=_hidden_sizes,
+        metavar="100[,100...]",
+        help="hvae: layers between z1 and z2",
+    )
     train.add_argument("--beta", type=_non_negative_float, metavar="B")
     train.add_argument("--beta-schedule", choices=sorted(BETA_SCHEDULES))
-    train.add_argument("--iw-samples", type=_positive_int, metavar="K", help="IWAE objective with K samples (1 = ELBO)")
-    train.add_argument("--codebook-size", type=_positive_int, metavar="K", help="VQ-VAE: number of codebook vectors")
-    train.add_argument("--code-positions", type=_positive_int, metavar="N", help="VQ-VAE (dense networks): code vectors per image")
-    train.add_argument("--commitment", type=_non_negative_float, metavar="W", help="VQ-VAE: commitment loss weight")
     train.add_argument(
-        "--codebook-ema", action="store_true", default=None, help="VQ-VAE: update the codebook by moving averages"
+        "--iw-samples",
+        type=_positive_int,
+        metavar="K",
+        help="IWAE objective with K samples (1 = ELBO)",
     )
-    train.add_argument("--code-prior", choices=sorted(CODE_PRIORS), help="VQ-VAE: the prior over codes it samples from")
-    train.add_argument("--dataset", metavar="NAME", help=f"one of {', '.join(NAMED_DATASETS)}, or {', '.join(k + ':PATH' for k in LOCATED_DATASETS)}")
+    train.add_argument(
+        "--codebook-size",
+        type=_positive_int,
+        metavar="K",
+        help="VQ-VAE: number of codebook vectors",
+    )
+    train.add_argument(
+        "--code-positions",
+        type=_positive_int,
+        metavar="N",
+        help="VQ-VAE (dense networks): code vectors per image",
+    )
+    train.add_argument(
+        "--commitment", type=_non_negative_float, metavar="W", help="VQ-VAE: commitment loss weight"
+    )
+    train.add_argument(
+        "--codebook-ema",
+        action="store_true",
+        default=None,
+        help="VQ-VAE: update the codebook by moving averages",
+    )
+    train.add_argument(
+        "--code-prior",
+        choices=sorted(CODE_PRIORS),
+        help="VQ-VAE: the prior over codes it samples from",
+    )
+    train.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help=f"one of {', '.join(NAMED_DATASETS)}, or {', '.join(k + ':PATH' for k in LOCATED_DATASETS)}",
+    )
     train.add_argument("--data-dir", metavar="DIR")
-    train.add_argument("--mirror", action="append", metavar="URL", help="a base URL to download data from (repeatable)")
-    train.add_argument("--image-size", type=_positive_int, metavar="PX", help="resize your own images to PX x PX")
+    train.add_argument(
+        "--mirror",
+        action="append",
+        metavar="URL",
+        help="a base URL to download data from (repeatable)",
+    )
+    train.add_argument(
+        "--image-size", type=_positive_int, metavar="PX", help="resize your own images to PX x PX"
+    )
     train.add_argument("--color", choices=("grayscale", "rgb"), help="channels of your own images")
     train.add_argument("--epochs", type=_positive_int, metavar="E")
     train.add_argument("--max-steps", type=_positive_int, metavar="S")
     train.add_argument("--batch-size", type=_positive_int, metavar="N")
-    train.add_argument("--lr", type=_positive_float, help="the base learning rate, which --lr-schedule multiplies")
+    train.add_argument(
+        "--lr", type=_positive_float, help="the base learning rate, which --lr-schedule multiplies"
+    )
     train.add_argument("--lr-schedule", choices=sorted(LR_SCHEDULES))
-    train.add_argument("--lr-warmup-steps", type=_positive_int, metavar="S", help="steps of the cosine schedule's linear warm-up")
-    train.add_argument("--adam-betas", type=_adam_betas, metavar="B1,B2", help="Adam's moment decay rates (default 0.9,0.999)")
-    train.add_argument("--adam-eps", type=_positive_float, metavar="EPS", help="Adam's eps (default 1e-8)")
+    train.add_argument(
+        "--lr-warmup-steps",
+        type=_positive_int,
+        metavar="S",
+        help="steps of the cosine schedule's linear warm-up",
+    )
+    train.add_argument(
+        "--adam-betas",
+        type=_adam_betas,
+        metavar="B1,B2",
+        help="Adam's moment decay rates (default 0.9,0.999)",
+    )
+    train.add_argument(
+        "--adam-eps", type=_positive_float, metavar="EPS", help="Adam's eps (default 1e-8)"
+    )
     train.add_argument("--seed", type=_seed)
     train.add_argument("--device", choices=DEVICE_CHOICES)
-    train.add_argument("--precision", choices=tuple(PRECISIONS), help="bf16: autocast where the device has it (default fp32)")
     train.add_argument(
-        "--threads", type=_positive_int, metavar="N",
+        "--precision",
+        choices=tuple(PRECISIONS),
+        help="bf16: autocast where the device has it (default fp32)",
+    )
+    train.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
         help="torch's threads for this run (default: the config's, else a thread a core; 1 where other work shares the cores)",
-    )  # fmt: skip
+    )
     train.add_argument(
-        "--compile", action=argparse.BooleanOptionalAction, default=None,
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="train with the step under torch.compile (its first step compiles, tens of seconds)",
-    )  # fmt: skip
+    )
     train.add_argument("--log-every", type=_positive_int, metavar="STEPS")
     train.add_argument(
-        "--heldout-every", type=_non_negative_int, metavar="STEPS",
+        "--heldout-every",
+        type=_non_negative_int,
+        metavar="STEPS",
         help="evaluate the ELBO of held-out training examples this often (0: hold none out)",
-    )  # fmt: skip
+    )
 
-    evaluate = commands.add_parser("evaluate", help="print test-set figures of a trained run as JSON")
+    evaluate = commands.add_parser(
+        "evaluate", help="print test-set figures of a trained run as JSON"
+    )
     evaluate.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     evaluate.add_argument("--iw-samples", type=_positive_int, default=1, metavar="K")
     evaluate.add_argument("--split", choices=("test", "train"), default="test")
-    evaluate.add_argument("--limit", type=_positive_int, metavar="N", help="evaluate the first N examples only")
-    evaluate.add_argument("--data-dir", metavar="DIR", help="where the data set's files are, if moved")
+    evaluate.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="evaluate the first N examples only"
+    )
+    evaluate.add_argument(
+        "--data-dir", metavar="DIR", help="where the data set's files are, if moved"
+    )
     evaluate.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
 
     analyze = commands.add_parser(
-        "analyze", help="for one example: amortization and approximation gaps, IS with prior vs posterior proposals"
+        "analyze",
+        help="for one example: amortization and approximation gaps, IS with prior vs posterior proposals",
     )
     analyze.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    analyze.add_argument("--index", type=int, default=0, metavar="N", help="which example of the split")
+    analyze.add_argument(
+        "--index", type=int, default=0, metavar="N", help="which example of the split"
+    )
     analyze.add_argument("--split", choices=("test", "train"), default="test")
-    analyze.add_argument("--steps", type=_positive_int, default=300, help="gradient steps optimising q for this input")
-    analyze.add_argument("--k", type=_positive_int, nargs="+", default=[1, 10, 100, 1000], metavar="K",
-                         help="importance sample counts to compare")
-    analyze.add_argument("--gradient-k", type=_positive_int, nargs="+", default=list(GRADIENT_SAMPLE_COUNTS),
-                         metavar="K", help="sample counts at which the two gradient estimators' variances are measured"
-                         " (10 x the largest K draws through the decoder and back)")
-    analyze.add_argument("--data-dir", metavar="DIR", help="where the data set's files are, if moved")
+    analyze.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=300,
+        help="gradient steps optimising q for this input",
+    )
+    analyze.add_argument(
+        "--k",
+        type=_positive_int,
+        nargs="+",
+        default=[1, 10, 100, 1000],
+        metavar="K",
+        help="importance sample counts to compare",
+    )
+    analyze.add_argument(
+        "--gradient-k",
+        type=_positive_int,
+        nargs="+",
+        default=list(GRADIENT_SAMPLE_COUNTS),
+        metavar="K",
+        help="sample counts at which the two gradient estimators' variances are measured"
+        " (10 x the largest K draws through the decoder and back)",
+    )
+    analyze.add_argument(
+        "--data-dir", metavar="DIR", help="where the data set's files are, if moved"
+    )
     analyze.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     return parser
 

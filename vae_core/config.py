@@ -199,22 +199,49 @@ def _build(cls, values, prefix: str):
 # The smallest value of each number a run can work with (each entry of a list); a key not named
 # takes any value of its type. Floats must also be finite.
 _AT_LEAST = {
-    "data.size": 1, "data.image_size": 1, "data.seed": 0,
-    "model.hidden": 1, "model.latent_dim": 1, "model.lower_latent_dim": 1, "model.upper_hidden": 1, "model.iw_samples": 1, "model.prior_components": 1,
-    "model.codebook_size": 1, "model.code_positions": 1, "model.commitment": 0,
-    "model.input_shape": 1, "model.num_classes": 0,
-    "train.epochs": 1, "train.max_steps": 1, "train.batch_size": 1, "train.beta": 0,
-    "train.beta_warmup_steps": 0, "train.beta_cycle_steps": 0, "train.seed": 0, "train.log_every": 1,
-    "train.heldout_every": 0, "train.heldout_size": 0,
-    "train.lr_warmup_steps": 0, "train.adam_betas": 0, "train.threads": 1,
-}  # fmt: skip
+    "data.size": 1,
+    "data.image_size": 1,
+    "data.seed": 0,
+    "model.hidden": 1,
+    "model.latent_dim": 1,
+    "model.lower_latent_dim": 1,
+    "model.upper_hidden": 1,
+    "model.iw_samples": 1,
+    "model.prior_components": 1,
+    "model.codebook_size": 1,
+    "model.code_positions": 1,
+    "model.commitment": 0,
+    "model.input_shape": 1,
+    "model.num_classes": 0,
+    "train.epochs": 1,
+    "train.max_steps": 1,
+    "train.batch_size": 1,
+    "train.beta": 0,
+    "train.beta_warmup_steps": 0,
+    "train.beta_cycle_steps": 0,
+    "train.seed": 0,
+    "train.log_every": 1,
+    "train.heldout_every": 0,
+    "train.heldout_size": 0,
+    "train.lr_warmup_steps": 0,
+    "train.adam_betas": 0,
+    "train.threads": 1,
+}
 # Numbers strictly between bounds: fractions, a learning rate, and seeds that torch and numpy take.
 _BELOW = {
-    "data.test_fraction": 1, "model.ema_decay": 1, "data.seed": 2**63, "train.seed": 2**63, "train.adam_betas": 1,
-}  # fmt: skip
+    "data.test_fraction": 1,
+    "model.ema_decay": 1,
+    "data.seed": 2**63,
+    "train.seed": 2**63,
+    "train.adam_betas": 1,
+}
 _ABOVE = {
-    "data.test_fraction": 0, "model.ema_decay": 0, "train.lr": 0, "train.adam_eps": 0, "train.max_minutes": 0,
-}  # fmt: skip
+    "data.test_fraction": 0,
+    "model.ema_decay": 0,
+    "train.lr": 0,
+    "train.adam_eps": 0,
+    "train.max_minutes": 0,
+}
 
 
 def _check_range(key: str, value) -> None:
@@ -231,7 +258,9 @@ def _check_range(key: str, value) -> None:
 def _check_input_shape(shape: tuple[int, ...]) -> None:
     # Empty until a run fills it in from its data; then (C, H, W), or (D, 1, 1) for points.
     if len(shape) not in (0, 3):
-        raise ConfigError(f"config key 'model.input_shape' must be empty or hold 3 sizes, got {list(shape)}")
+        raise ConfigError(
+            f"config key 'model.input_shape' must be empty or hold 3 sizes, got {list(shape)}"
+        )
 
 
 def _coerce(hint, value, key: str):
@@ -251,7 +280,9 @@ def _coerce(hint, value, key: str):
         if key == "model.input_shape":
             _check_input_shape(items)
         if key == "train.adam_betas" and len(items) != 2:
-            raise ConfigError(f"config key 'train.adam_betas' must hold 2 numbers, got {list(items)}")
+            raise ConfigError(
+                f"config key 'train.adam_betas' must hold 2 numbers, got {list(items)}"
+            )
         return items
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)

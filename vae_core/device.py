@@ -34,7 +34,9 @@ def resolve_device(name: str) -> torch.device:
     """The device `name` means here. "auto" is CUDA where present, else the CPU: never MPS, which
     lacks the float64 that importance-sampled evaluation needs."""
     if not device_available(name):
-        raise VaeStudioError(f"device '{name}' was asked for but this machine (torch {torch.__version__}) has none")
+        raise VaeStudioError(
+            f"device '{name}' was asked for but this machine (torch {torch.__version__}) has none"
+        )
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
@@ -47,10 +49,14 @@ def autocast(device: torch.device, precision: str):
     if dtype is None:
         return contextlib.nullcontext
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise VaeStudioError(f"precision '{precision}' needs a GPU with bfloat16, and {torch.cuda.get_device_name(device)} has none")
+        raise VaeStudioError(
+            f"precision '{precision}' needs a GPU with bfloat16, and {torch.cuda.get_device_name(device)} has none"
+        )
     try:
         with torch.autocast(device.type, dtype=dtype):
             pass
     except (RuntimeError, ValueError) as error:  # a device autocast does not cover in this torch
-        raise VaeStudioError(f"precision '{precision}' is not available on {device.type} with torch {torch.__version__}: {str(error).splitlines()[0]}") from None
+        raise VaeStudioError(
+            f"precision '{precision}' is not available on {device.type} with torch {torch.__version__}: {str(error).splitlines()[0]}"
+        ) from None
     return lambda: torch.autocast(device.type, dtype=dtype)

@@ -126,9 +126,13 @@ def _collective(method):
 def lost_peer(error: RuntimeError) -> Exception:
     """PeerLost for an error of a collective that lost its peer; the error itself otherwise."""
     text = str(error)
-    if isinstance(error, getattr(dist, "DistError", ())) or any(word in text.lower() for word in _LOST_PEER_WORDS):
+    if isinstance(error, getattr(dist, "DistError", ())) or any(
+        word in text.lower() for word in _LOST_PEER_WORDS
+    ):
         reason = text.splitlines()[0] if text else type(error).__name__
-        return PeerLost(f"another process of the run ended or stopped answering ({reason.strip()[:160]})")
+        return PeerLost(
+            f"another process of the run ended or stopped answering ({reason.strip()[:160]})"
+        )
     return error
 
 
@@ -167,13 +171,17 @@ class ProcessTeam(Team):
         padded[: len(tensor)] = tensor.to(self.device)
         pieces = [torch.empty_like(padded) for _ in range(self.world_size)]
         dist.all_gather(pieces, padded)
-        return torch.cat([piece[: int(count.item())] for piece, count in zip(pieces, lengths)]).to(tensor.device)
+        return torch.cat([piece[: int(count.item())] for piece, count in zip(pieces, lengths)]).to(
+            tensor.device
+        )
 
     def wrap(self, module: nn.Module) -> nn.Module:
         # Buffers are not broadcast: the models keep them equal themselves (VQ-VAE's codebook
         # statistics are summed across processes), and a broadcast per step would cost a collective.
         device_ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, **_NO_BUFFER_SYNC_PER_STEP)
+        return nn.parallel.DistributedDataParallel(
+            module, device_ids=device_ids, **_NO_BUFFER_SYNC_PER_STEP
+        )
 
     def leader_then_others(self, work: Callable[[], _T]) -> _T:
         result = self.on_leader(work)
@@ -208,7 +216,7 @@ def under_torchrun() -> bool:
 
 
 def process_label() -> str:
-    """"" in a process alone or the first of torchrun's; "process R of N: " in the others."""
+    """ "" in a process alone or the first of torchrun's; "process R of N: " in the others."""
     if not under_torchrun() or os.environ["RANK"] == "0":
         return ""
     return f"process {os.environ['RANK']} of {os.environ['WORLD_SIZE']}: "
@@ -221,19 +229,27 @@ def join(device: torch.device) -> tuple[Team, torch.device]:
     if not under_torchrun():
         return SOLO, device
     if not dist.is_available():
-        raise VaeStudioError(f"this torch ({torch.__version__}) was built without torch.distributed: run one process")
+        raise VaeStudioError(
+            f"this torch ({torch.__version__}) was built without torch.distributed: run one process"
+        )
     if device.type == "mps":
-        raise VaeStudioError("torchrun runs on the CPU (gloo) or CUDA (nccl), not MPS: choose --device cpu")
+        raise VaeStudioError(
+            "torchrun runs on the CPU (gloo) or CUDA (nccl), not MPS: choose --device cpu"
+        )
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         if device.index >= torch.cuda.device_count():
-            raise VaeStudioError(f"LOCAL_RANK {device.index}, but this machine has {torch.cuda.device_count()} GPU(s)")
+            raise VaeStudioError(
+                f"LOCAL_RANK {device.index}, but this machine has {torch.cuda.device_count()} GPU(s)"
+            )
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
     try:
         dist.init_process_group(backend, timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT_S))
     except (RuntimeError, ValueError) as error:
-        raise VaeStudioError(f"cannot join the other processes ({backend}): {str(error).splitlines()[0]}") from None
+        raise VaeStudioError(
+            f"cannot join the other processes ({backend}): {str(error).splitlines()[0]}"
+        ) from None
     global _joined
     _joined = ProcessTeam(device)
     return _joined, device

@@ -12,4 +12,6 @@ class VaeStudioError(Exception):
 
 def one_line(text: str) -> str:
     """`text` with newlines and other control characters escaped as repr writes them (\\n, \\x1b)."""
-    return "".join(character if character.isprintable() else repr(character)[1:-1] for character in text)
+    return "".join(
+        character if character.isprintable() else repr(character)[1:-1] for character in text
+    )

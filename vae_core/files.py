@@ -30,7 +30,9 @@ def write_atomically(path: Path, write: Callable[[str], None]) -> None:
     reaches the disk before the rename, and the rename before this returns (as SQLite and git do:
     fsync the file, rename, fsync the folder), so a power cut cannot leave an empty file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
+    )
     os.close(handle)
     try:
         write(temporary)

@@ -103,20 +103,28 @@ def _gaussian_numbers(config: ModelConfig) -> _Numbers:
     pixels, latent, samples = math.prod(config.input_shape), config.latent_dim, config.iw_samples
     condition = config.num_classes if config.family == "cvae" else 0
     encoder, decoder = lookup(_NETWORKS, "architecture", config.arch)
-    encoder_weights, encoder_activations = encoder(config.input_shape, config.hidden, 2 * latent, condition)
-    decoder_weights, decoder_activations = decoder(config.input_shape, config.hidden, latent, condition)
+    encoder_weights, encoder_activations = encoder(
+        config.input_shape, config.hidden, 2 * latent, condition
+    )
+    decoder_weights, decoder_activations = decoder(
+        config.input_shape, config.hidden, latent, condition
+    )
     likelihood_weights = pixels if config.likelihood == "gaussian" else 0
     components = config.prior_components
-    prior_weights = {"mog": components * (2 * latent + 1), "vamp": components * pixels}.get(config.prior, latent)
+    prior_weights = {"mog": components * (2 * latent + 1), "vamp": components * pixels}.get(
+        config.prior, latent
+    )
     # A mixture's density: every sample against every component.
     prior_activations = 2 * samples * components * latent if config.prior in ("mog", "vamp") else 0
     return _Numbers(
         weights=encoder_weights + decoder_weights + likelihood_weights + prior_weights,
-        per_example=pixels + encoder_activations + samples * (3 * latent + decoder_activations + 2 * pixels)
+        per_example=pixels
+        + encoder_activations
+        + samples * (3 * latent + decoder_activations + 2 * pixels)
         + prior_activations,
         # The VampPrior encodes its pseudo-inputs at every step.
         per_step=components * (pixels + encoder_activations) if config.prior == "vamp" else 0,
-    )  # fmt: skip
+    )
 
 
 def _hierarchical_numbers(config: ModelConfig) -> _Numbers:
@@ -130,15 +138,29 @@ def _hierarchical_numbers(config: ModelConfig) -> _Numbers:
     upper_encoder = [lower, *config.upper_hidden, 2 * upper]
     upper_decoder = [upper, *reversed(config.upper_hidden), 2 * lower]
     likelihood_weights = pixels if config.likelihood == "gaussian" else 0
-    prior_weights = {"mog": components * (2 * upper + 1), "vamp": components * pixels}.get(config.prior, upper)
+    prior_weights = {"mog": components * (2 * upper + 1), "vamp": components * pixels}.get(
+        config.prior, upper
+    )
     prior_activations = 2 * samples * components * upper if config.prior in ("mog", "vamp") else 0
-    per_sample = 3 * (lower + upper) + sum(upper_encoder[1:]) + sum(upper_decoder[1:]) + decoder_activations + 2 * pixels
+    per_sample = (
+        3 * (lower + upper)
+        + sum(upper_encoder[1:])
+        + sum(upper_decoder[1:])
+        + decoder_activations
+        + 2 * pixels
+    )
     return _Numbers(
-        weights=encoder_weights + decoder_weights + _dense(upper_encoder) + _dense(upper_decoder)
-        + likelihood_weights + prior_weights,
+        weights=encoder_weights
+        + decoder_weights
+        + _dense(upper_encoder)
+        + _dense(upper_decoder)
+        + likelihood_weights
+        + prior_weights,
         per_example=pixels + encoder_activations + samples * per_sample + prior_activations,
-        per_step=components * (pixels + encoder_activations + sum(upper_encoder[1:])) if config.prior == "vamp" else 0,
-    )  # fmt: skip
+        per_step=components * (pixels + encoder_activations + sum(upper_encoder[1:]))
+        if config.prior == "vamp"
+        else 0,
+    )
 
 
 def _code_networks(config: ModelConfig) -> tuple[int, int, int]:
@@ -147,14 +169,20 @@ def _code_networks(config: ModelConfig) -> tuple[int, int, int]:
     if config.arch == "conv":
         full, half, grid = _planes(config.input_shape)
         channels = config.input_shape[0]
-        weights = _conv(channels, 32, 4) + _conv(32, 64, 4) + _conv(64, 64, 3) + _conv(64, code_dim, 1)
+        weights = (
+            _conv(channels, 32, 4) + _conv(32, 64, 4) + _conv(64, 64, 3) + _conv(64, code_dim, 1)
+        )
         weights += _conv(code_dim, 64, 3) + _conv(64, 32, 4) + _conv(32, channels, 4)
         activations = 2 * (32 * half + 64 * grid) + (64 + code_dim) * grid + channels * full
         return weights, activations, grid
     positions = config.code_positions
     encoder, decoder = lookup(_NETWORKS, "architecture", config.arch)
-    encoder_weights, encoder_activations = encoder(config.input_shape, config.hidden, positions * code_dim, 0)
-    decoder_weights, decoder_activations = decoder(config.input_shape, config.hidden, positions * code_dim, 0)
+    encoder_weights, encoder_activations = encoder(
+        config.input_shape, config.hidden, positions * code_dim, 0
+    )
+    decoder_weights, decoder_activations = decoder(
+        config.input_shape, config.hidden, positions * code_dim, 0
+    )
     return encoder_weights + decoder_weights, encoder_activations + decoder_activations, positions
 
 
@@ -163,17 +191,23 @@ def _vq_numbers(config: ModelConfig) -> _Numbers:
     network_weights, network_activations, positions = _code_networks(config)
     likelihood_weights = pixels if config.likelihood == "gaussian" else 0
     # The codebook and its usage averages, and the moving sums that replace its gradient.
-    quantizer_weights = codes * code_dim + codes + 1 + (codes + codes * code_dim if config.codebook_ema else 0)
+    quantizer_weights = (
+        codes * code_dim + codes + 1 + (codes + codes * code_dim if config.codebook_ema else 0)
+    )
     if config.code_prior == "autoregressive":
         prior = AutoregressiveCodePrior
         width, layers = prior.width, prior.layers
         # Attention (4 w x w maps), the feed-forward part (w to 2w and back) and two layer norms.
-        layer_weights = 4 * width * width + 4 * width + 2 * (2 * width * width) + 3 * width + 4 * width
+        layer_weights = (
+            4 * width * width + 4 * width + 2 * (2 * width * width) + 3 * width + 4 * width
+        )
         embeddings = width + codes * width + positions * width
         prior_weights = embeddings + layers * layer_weights + 2 * width + _dense([width, codes])
         # Each layer's attention compares every position with every other.
         attention = prior.heads * layers * positions
-        prior_activations = CODE_PRIOR_BATCH * positions * (2 * codes + 10 * width * layers + attention)
+        prior_activations = (
+            CODE_PRIOR_BATCH * positions * (2 * codes + 10 * width * layers + attention)
+        )
     else:
         prior_weights = positions * codes
         prior_activations = 2 * positions * codes
@@ -182,7 +216,7 @@ def _vq_numbers(config: ModelConfig) -> _Numbers:
         # Each code vector's distance to every codebook vector.
         per_example=2 * pixels + network_activations + 3 * positions * code_dim + positions * codes,
         per_step=prior_activations,
-    )  # fmt: skip
+    )
 
 
 _FAMILY_NUMBERS: dict[str, Callable[[ModelConfig], _Numbers]] = {
@@ -273,7 +307,9 @@ def check_model_fits(config: ModelConfig) -> None:
     """Raises NotEnoughMemory, naming the choice to blame, when a model's weights would not fit
     in the machine's free memory (every model is built on the CPU first)."""
     run = dataclasses.replace(_DEFAULTS, model=config)
-    _check(run, lambda candidate: model_bytes(candidate.model), torch.device("cpu"), "for its weights")
+    _check(
+        run, lambda candidate: model_bytes(candidate.model), torch.device("cpu"), "for its weights"
+    )
 
 
 def check_training_fits(config: RunConfig, device: torch.device) -> None:
@@ -281,14 +317,18 @@ def check_training_fits(config: RunConfig, device: torch.device) -> None:
     _check(config, training_bytes, device, "to train")
 
 
-def _check(config: RunConfig, estimate: Callable[[RunConfig], int], device: torch.device, purpose: str) -> None:
+def _check(
+    config: RunConfig, estimate: Callable[[RunConfig], int], device: torch.device, purpose: str
+) -> None:
     needed = estimate(config)
     free = available_bytes(device) if needed > GIB else None  # a small run is not worth the look
     if free is None or needed <= free:
         return
     where = "this machine has" if device.type == "cpu" else f"{device} has"
     culprit = _culprit(config, estimate, needed)
-    raise NotEnoughMemory(f"{culprit}needs about {_gib(needed)} {purpose}; {where} {_gib(free)} free")
+    raise NotEnoughMemory(
+        f"{culprit}needs about {_gib(needed)} {purpose}; {where} {_gib(free)} free"
+    )
 
 
 def _culprit(config: RunConfig, estimate: Callable[[RunConfig], int], needed: int) -> str:

@@ -40,13 +40,19 @@ class MetricsTail:
             return NewRows(np.empty((0, len(METRICS_COLUMNS))), False)
         complete = chunk[: chunk.rfind(b"\n") + 1]
         self._offset += len(complete)
-        rows = [row for line in complete.decode("utf-8", "replace").splitlines() if (row := self._parse(line))]
+        rows = [
+            row
+            for line in complete.decode("utf-8", "replace").splitlines()
+            if (row := self._parse(line))
+        ]
         return NewRows(np.array(rows, dtype=float).reshape(-1, len(METRICS_COLUMNS)), restarted)
 
     def _parse(self, line: str) -> list[float] | None:
         cells = line.strip().split(",")
         if self._columns is None:
-            self._columns = [METRICS_COLUMNS.index(cell) if cell in METRICS_COLUMNS else None for cell in cells]
+            self._columns = [
+                METRICS_COLUMNS.index(cell) if cell in METRICS_COLUMNS else None for cell in cells
+            ]
             return None
         row = [math.nan] * len(METRICS_COLUMNS)
         for column, cell in zip(self._columns, cells):

@@ -63,7 +63,9 @@ def read_preset(path: Path) -> Preset:
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise VaeStudioError(f"preset {path}: cannot be read ({' '.join(str(error).split())})") from None
+        raise VaeStudioError(
+            f"preset {path}: cannot be read ({' '.join(str(error).split())})"
+        ) from None
     description = values.pop("description", None)
     if not isinstance(description, str) or not description.strip() or "\n" in description:
         raise VaeStudioError(f"preset {path}: needs a one-line `description` string")
@@ -82,5 +84,7 @@ def list_presets() -> dict[str, Preset]:
 def load_preset(name: str) -> Preset:
     files = _preset_files()
     if name not in files:
-        raise VaeStudioError(f"unknown preset '{name}' (choose from {', '.join(files) or 'none found'})")
+        raise VaeStudioError(
+            f"unknown preset '{name}' (choose from {', '.join(files) or 'none found'})"
+        )
     return read_preset(files[name])

@@ -9,4 +9,7 @@ import numpy as np
 def derived_seed(*parts: int) -> int:
     """A seed for torch.Generator.manual_seed from non-negative integers; distinct parts give
     independent streams (numpy's SeedSequence hashing)."""
-    return int(np.random.SeedSequence([int(part) for part in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return int(
+        np.random.SeedSequence([int(part) for part in parts]).generate_state(1, dtype=np.uint64)[0]
+        >> 1
+    )

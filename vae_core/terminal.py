@@ -75,7 +75,11 @@ class EvaluationBar:
 
     def __call__(self, done: int, total: int) -> None:
         now = time.perf_counter()
-        if not self.enabled or total <= 0 or (now - self._drawn_at < self.redraw_interval_s and done < total):
+        if (
+            not self.enabled
+            or total <= 0
+            or (now - self._drawn_at < self.redraw_interval_s and done < total)
+        ):
             return
         self._drawn_at = now
         share = done / total

@@ -36,17 +36,26 @@ def open_job(path: str, data: DataCache) -> OpenedCheckpoint:
         test_data, data_error = data.get(checkpoint.config.data).test, ""
     except VaeStudioError as error:
         test_data, data_error = None, str(error)
-    if test_data is not None and tuple(test_data.image_shape) != tuple(checkpoint.config.model.input_shape):
+    if test_data is not None and tuple(test_data.image_shape) != tuple(
+        checkpoint.config.model.input_shape
+    ):
         shape = "x".join(map(str, test_data.image_shape))
-        test_data, data_error = None, f"its data set now holds {shape} examples, not what the model was trained on"
+        test_data, data_error = (
+            None,
+            f"its data set now holds {shape} examples, not what the model was trained on",
+        )
     return OpenedCheckpoint(path, checkpoint, model, test_data, data_error)
 
 
 def save_job(path: Path, checkpoint: Checkpoint) -> str:
     save_checkpoint(
-        path, checkpoint.config, checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters,
+        path,
+        checkpoint.config,
+        checkpoint.model_state,
+        checkpoint.optimizer_state,
+        checkpoint.counters,
         checkpoint.history,
-    )  # fmt: skip
+    )
     return str(path)
 
 
@@ -78,10 +87,12 @@ class CheckpointController(QObject):
             return False
         request = self._next_request()
         start_job(
-            open_job, str(path), self.runs.data,
+            open_job,
+            str(path),
+            self.runs.data,
             on_result=lambda opened: self._on_opened(request, opened),
             on_error=lambda error: self._on_failed(request, error),
-        )  # fmt: skip
+        )
         return True
 
     def _on_opened(self, request: int, opened: OpenedCheckpoint) -> None:
@@ -92,14 +103,21 @@ class CheckpointController(QObject):
         self.opened_checkpoint = checkpoint
         step = int(checkpoint.counters["step"]) if "step" in checkpoint.counters else 0
         model = ModelOnShow(
-            checkpoint.config, opened.viewer.capabilities, "checkpoint", opened.test_data, opened.path, step,
+            checkpoint.config,
+            opened.viewer.capabilities,
+            "checkpoint",
+            opened.test_data,
+            opened.path,
+            step,
             viewer=opened.viewer,
-        )  # fmt: skip
+        )
         self.state.run.show_history(checkpoint.history)
         self.state.shown.show(model, checkpoint.model_state)
         self.opened.emit(checkpoint)
         if opened.data_error:
-            self.errorOccurred.emit(f"the checkpoint opened, but its data did not load: {opened.data_error}")
+            self.errorOccurred.emit(
+                f"the checkpoint opened, but its data did not load: {opened.data_error}"
+            )
 
     def _on_failed(self, request: int, error: Exception) -> None:
         if request == self._request:
@@ -109,10 +127,11 @@ class CheckpointController(QObject):
         """Read a checkpoint to resume from; `resumeReady` carries it."""
         request = self._next_request()
         start_job(
-            load_checkpoint, str(path),
+            load_checkpoint,
+            str(path),
             on_result=lambda checkpoint: self._on_read(request, checkpoint),
             on_error=lambda error: self._on_failed(request, error),
-        )  # fmt: skip
+        )
 
     def _on_read(self, request: int, checkpoint: Checkpoint) -> None:
         if request == self._request:
@@ -130,15 +149,19 @@ class CheckpointController(QObject):
             checkpoint = Checkpoint(run.config, dict(shown.weights), None, {}, history)
         elif self.opened_checkpoint is not None:
             opened = self.opened_checkpoint
-            checkpoint = Checkpoint(opened.config, opened.model_state, opened.optimizer_state, opened.counters, history)
+            checkpoint = Checkpoint(
+                opened.config, opened.model_state, opened.optimizer_state, opened.counters, history
+            )
         else:
             self.errorOccurred.emit("there is no model to save yet: train one or open a checkpoint")
             return False
         start_job(
-            save_job, Path(path), checkpoint,
+            save_job,
+            Path(path),
+            checkpoint,
             on_result=self.checkpointSaved.emit,
             on_error=lambda error: self.errorOccurred.emit(_one_line(error)),
-        )  # fmt: skip
+        )
         return True
 
 
@@ -146,4 +169,3 @@ def _one_line(error: Exception) -> str:
     if isinstance(error, VaeStudioError):
         return str(error)
     return f"{type(error).__name__}: {error}"
-

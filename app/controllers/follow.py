@@ -27,7 +27,9 @@ _NO_ROWS = np.empty((0, len(METRICS_COLUMNS)))
 @dataclass(frozen=True)
 class FolderNews:
     rows: NewRows
-    checkpoint_stamp: tuple[int, int] | None  # (modification time in ns, size) of checkpoint.safetensors
+    checkpoint_stamp: (
+        tuple[int, int] | None
+    )  # (modification time in ns, size) of checkpoint.safetensors
 
 
 def poll_job(tail: MetricsTail, checkpoint_path: Path) -> FolderNews:
@@ -44,7 +46,9 @@ class RunFolderFollower(QObject):
     rowsAdded = Signal()
     errorOccurred = Signal(str)
 
-    def __init__(self, state: AppState, checkpoints: CheckpointController, parent: QObject | None = None):
+    def __init__(
+        self, state: AppState, checkpoints: CheckpointController, parent: QObject | None = None
+    ):
         super().__init__(parent)
         self.state = state
         self.checkpoints = checkpoints
@@ -54,7 +58,9 @@ class RunFolderFollower(QObject):
         self._stamp: tuple[int, int] | None = None
         self._announced = False
         self._polling = False
-        self._generation = 0  # bumped by each follow and stop: a late answer about another folder is dropped
+        self._generation = (
+            0  # bumped by each follow and stop: a late answer about another folder is dropped
+        )
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_INTERVAL_MS)
         self._timer.timeout.connect(self._poll)
@@ -91,10 +97,12 @@ class RunFolderFollower(QObject):
         self._polling = True
         generation = self._generation
         start_job(
-            poll_job, self._tail, self.folder / CHECKPOINT_NAME,
+            poll_job,
+            self._tail,
+            self.folder / CHECKPOINT_NAME,
             on_result=lambda news: self._on_news(generation, news),
             on_error=lambda error: self._on_failed(generation, error),
-        )  # fmt: skip
+        )
 
     def _on_news(self, generation: int, news: FolderNews) -> None:
         if generation != self._generation:
@@ -124,10 +132,11 @@ class RunFolderFollower(QObject):
             return
         generation = self._generation
         start_job(
-            load_checkpoint, path,
+            load_checkpoint,
+            path,
             on_result=lambda checkpoint: self._new_weights(generation, checkpoint),
             on_error=lambda error: self._on_failed(generation, error),
-        )  # fmt: skip
+        )
 
     def _checkpoint_opened(self, checkpoint: Checkpoint) -> None:
         shown = self.state.shown.model
@@ -153,5 +162,7 @@ class RunFolderFollower(QObject):
         self._polling = False
         # A checkpoint caught between two writes of a non-atomic copy, say: the next poll tries again.
         self._stamp = None
-        message = str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
+        message = (
+            str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
+        )
         self.errorOccurred.emit(f"following {self.folder}: {message}")

@@ -44,9 +44,13 @@ class RunController(QObject):
     runEnded = Signal(str)  # "finished", "stopped" or "failed"
     errorOccurred = Signal(str)  # one line for the user
     checkpointSaved = Signal(str)
-    dataProgress = Signal(int, int)  # bytes downloaded and expected (0 when unknown), from any thread
+    dataProgress = Signal(
+        int, int
+    )  # bytes downloaded and expected (0 when unknown), from any thread
 
-    def __init__(self, state: AppState, parent: QObject | None = None, pacer: LogPacer | None = None):
+    def __init__(
+        self, state: AppState, parent: QObject | None = None, pacer: LogPacer | None = None
+    ):
         super().__init__(parent)
         self.state = state
         self.data = DataCache(progress=self.dataProgress.emit)
@@ -70,15 +74,22 @@ class RunController(QObject):
             raise VaeStudioError("a run is going: stop it first")
         self.end()
         self._number += 1
-        self._commands = commands = RunCommands(config.train.beta, config.train.lr, self._steps_per_second)
+        self._commands = commands = RunCommands(
+            config.train.beta, config.train.lr, self._steps_per_second
+        )
         self.state.run.begin(None if checkpoint is None else checkpoint.history)
         self.state.shown.show(None)
         start_job(
-            run_job, config, checkpoint, commands, self.data, self.pacer,
+            run_job,
+            config,
+            checkpoint,
+            commands,
+            self.data,
+            self.pacer,
             on_yield=partial(self._on_event, self._number),
             on_error=partial(self._on_error, self._number),
             on_finished=partial(self._on_job_finished, self._number),
-        )  # fmt: skip
+        )
 
     def end(self) -> None:
         """Let go of the last run (kept in memory for Continue and saves): another model is on show."""
@@ -153,7 +164,11 @@ class RunController(QObject):
         """Whether the run's trainer is alive to save from (running, paused, stopped or finished;
         not after a failure, which ends the run's job)."""
         commands = self._commands
-        return commands is not None and not commands.done.is_set() and self.state.run.config is not None
+        return (
+            commands is not None
+            and not commands.done.is_set()
+            and self.state.run.config is not None
+        )
 
     def save(self, path: str | Path) -> None:
         """Write the run's checkpoint on its thread, at its next consistent moment; `checkpointSaved`
@@ -178,7 +193,12 @@ class RunController(QObject):
         elif isinstance(event, RunStarted):
             run.set_started(event.config, event.device)
             model = ModelOnShow(
-                event.config, event.viewer.capabilities, "run", event.test_data, step=event.step, viewer=event.viewer
+                event.config,
+                event.viewer.capabilities,
+                "run",
+                event.test_data,
+                step=event.step,
+                viewer=event.viewer,
             )
             shown.show(model, event.weights)
             if run.status is RunStatus.STARTING:

@@ -201,7 +201,11 @@ class RunCommands:
 
 
 def run_job(
-    config: RunConfig, checkpoint: Checkpoint | None, commands: RunCommands, data: DataCache, pacer: LogPacer
+    config: RunConfig,
+    checkpoint: Checkpoint | None,
+    commands: RunCommands,
+    data: DataCache,
+    pacer: LogPacer,
 ) -> Iterator[object]:
     """The run's whole life: yields RunStarted, snapshots, RunPaused, RunEnded and save reports.
     Failures (data, resume, divergence, memory) propagate as exceptions."""
@@ -223,13 +227,21 @@ def _run(config, checkpoint, commands: RunCommands, data: DataCache, pacer: LogP
         try:
             trainer.restore(checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters)
         except (RuntimeError, ValueError) as error:
-            raise VaeStudioError(f"cannot resume this checkpoint: {str(error).splitlines()[0]}") from None
+            raise VaeStudioError(
+                f"cannot resume this checkpoint: {str(error).splitlines()[0]}"
+            ) from None
     viewer = build_model(trainer.config.model).cpu().eval().requires_grad_(False)
     commands.attach(trainer)  # the controls' β and learning rate win over the checkpoint's
     yield RunStarted(
-        trainer.config, str(trainer.device), split.test, tuple(split.train.notes), split.train.describe(),
-        viewer, trainer.weights(), trainer.step,
-    )  # fmt: skip
+        trainer.config,
+        str(trainer.device),
+        split.test,
+        tuple(split.train.notes),
+        split.train.describe(),
+        viewer,
+        trainer.weights(),
+        trainer.step,
+    )
     while not commands.ended.is_set():
         yield from _train(trainer, commands, pacer)
         yield RunEnded(trainer.step >= trainer.total_steps, trainer.step)
@@ -265,9 +277,13 @@ def _train(trainer: Trainer, commands: RunCommands, pacer: LogPacer):
         generator.close()
 
 
-def _hold_to_speed(trainer: Trainer, commands: RunCommands, limit: SpeedLimit, pacer: LogPacer) -> None:
+def _hold_to_speed(
+    trainer: Trainer, commands: RunCommands, limit: SpeedLimit, pacer: LogPacer
+) -> None:
     """Wait as the speed limit asks (a stop, a pause or a new limit cuts the wait short)."""
-    if limit.set(commands.steps_per_second) and (log_every := limit.log_every(pacer.target_interval_s)):
+    if limit.set(commands.steps_per_second) and (
+        log_every := limit.log_every(pacer.target_interval_s)
+    ):
         trainer.set_log_every(log_every)
     while (wait := limit.wait_s(trainer.step, time.perf_counter())) > 0:
         if commands.stop_requested.wait(min(wait, WAIT_S)):

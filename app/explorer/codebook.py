@@ -64,7 +64,9 @@ class CodebookPage(LazyPage):
         self._indices: np.ndarray | None = None  # (M, N) the test images' codes
         self._updates = 0
 
-        self.message = QLabel("The codebook belongs to VQ-VAE models: choose the vqvae family to see it.")
+        self.message = QLabel(
+            "The codebook belongs to VQ-VAE models: choose the vqvae family to see it."
+        )
         self.message.setWordWrap(True)
         self.content = QWidget()
         self.summary = QLabel()
@@ -72,14 +74,22 @@ class CodebookPage(LazyPage):
         self.reset_button = QPushButton("Reset dead codes")
         self.reset_button.setObjectName("resetDeadCodesButton")
         self.reset_button.setAccessibleName("Move unused codes onto encoder outputs")
-        self.reset_button.setToolTip("Move every code the test set never chooses onto a random encoder output")
+        self.reset_button.setToolTip(
+            "Move every code the test set never chooses onto a random encoder output"
+        )
         self.reset_button.clicked.connect(self.reset_dead_codes)
         self.usage_plot = _plot("codebookUsagePlot", "Code usage", "code", "% of choices")
         self.usage_bars = pg.BarGraphItem(x=[], height=[], width=0.8)
         self.usage_plot.addItem(self.usage_bars)
-        self.perplexity_plot = _plot("codebookPerplexityPlot", "Codebook perplexity", "step", "perplexity")
+        self.perplexity_plot = _plot(
+            "codebookPerplexityPlot", "Codebook perplexity", "step", "perplexity"
+        )
         self.perplexity_curve = self.perplexity_plot.plot(
-            pen=pg.mkPen(80, 170, 255, width=2), symbol="o", symbolSize=4, symbolBrush=(80, 170, 255), name="perplexity"
+            pen=pg.mkPen(80, 170, 255, width=2),
+            symbol="o",
+            symbolSize=4,
+            symbolBrush=(80, 170, 255),
+            name="perplexity",
         )
         self.projection_plot = _plot("codebookProjectionPlot", "Code vectors", "PC1", "PC2")
         self.vectors = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(160, 160, 160, 60))
@@ -145,7 +155,9 @@ class CodebookPage(LazyPage):
         counts = np.bincount(self._indices.ravel(), minlength=model.quantizer.codebook_size)
         self.counts = counts.astype(np.float64)
         self._updates += 1
-        self.history.append((float(self.shown.step if self._training() else self._updates), self.perplexity()))
+        self.history.append(
+            (float(self.shown.step if self._training() else self._updates), self.perplexity())
+        )
         self.request_refresh()
 
     def _training(self) -> bool:
@@ -156,7 +168,11 @@ class CodebookPage(LazyPage):
         return float(perplexity(torch.as_tensor(self.counts)))
 
     def dead_codes(self) -> np.ndarray:
-        return np.flatnonzero(self.counts == 0) if self.counts is not None else np.zeros(0, dtype=np.int64)
+        return (
+            np.flatnonzero(self.counts == 0)
+            if self.counts is not None
+            else np.zeros(0, dtype=np.int64)
+        )
 
     def refresh(self) -> None:
         if not self._applies() or self.counts is None:
@@ -170,7 +186,9 @@ class CodebookPage(LazyPage):
         size = len(self.counts)
         share = self.counts / max(self.counts.sum(), 1)
         dead = self.counts == 0
-        self.usage_bars.setOpts(x=np.arange(size), height=100 * share, brushes=[_DEAD if d else _LIVE for d in dead])
+        self.usage_bars.setOpts(
+            x=np.arange(size), height=100 * share, brushes=[_DEAD if d else _LIVE for d in dead]
+        )
         steps, values = zip(*self.history)
         self.perplexity_curve.setData(np.array(steps), np.array(values))
         x_name = "step" if self._training() else "update"
@@ -181,11 +199,17 @@ class CodebookPage(LazyPage):
         self.projection_plot.getPlotItem().setLabel("left", plane.axis_names[1])
         points = plane.project(codebook)
         sizes = 5 + 15 * np.sqrt(share / max(share.max(), 1e-12))
-        pens = [_CHOSEN_PEN if index == self.chosen else pg.mkPen(0, 0, 0, 150) for index in range(size)]
+        pens = [
+            _CHOSEN_PEN if index == self.chosen else pg.mkPen(0, 0, 0, 150) for index in range(size)
+        ]
         self.codes_scatter.setData(
-            x=points[:, 0], y=points[:, 1], data=np.arange(size), size=sizes, pen=pens,
+            x=points[:, 0],
+            y=points[:, 1],
+            data=np.arange(size),
+            size=sizes,
+            pen=pens,
             brush=[_DEAD if d else _LIVE for d in dead],
-        )  # fmt: skip
+        )
         vectors = self.shown.explorer.encoded.codes.reshape(-1, model.code_dim)[:SHOWN_VECTORS]
         shown = plane.project(vectors)
         self.vectors.setData(x=shown[:, 0], y=shown[:, 1])
@@ -211,7 +235,9 @@ class CodebookPage(LazyPage):
         users = np.argsort(-uses, kind="stable")[:EXAMPLES]
         users = users[uses[users] > 0]
         examples = self.shown.explorer.examples
-        self.examples_view.set_images(dataset_images(examples, users) if len(users) else None, EXAMPLES)
+        self.examples_view.set_images(
+            dataset_images(examples, users) if len(users) else None, EXAMPLES
+        )
         self.code_label.setText(
             f"code {index}: chosen {int(self.counts[index]) if self.counts is not None else 0} times; "
             f"{len(users)} example images shown"

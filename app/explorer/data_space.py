@@ -28,9 +28,11 @@ def mesh_polylines(*line_sets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 class DataSpaceView(pg.PlotWidget):
     def __init__(
-        self, name: str = "dataSpacePlot", title: str = "Data space: data, decoded latent grid, decoded cursor",
+        self,
+        name: str = "dataSpacePlot",
+        title: str = "Data space: data, decoded latent grid, decoded cursor",
         parent: QWidget | None = None,
-    ):  # fmt: skip
+    ):
         super().__init__(parent)
         self.setObjectName(name)
         self.setAccessibleName(title)
@@ -49,18 +51,25 @@ class DataSpaceView(pg.PlotWidget):
         self.samples = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(200, 200, 200, 140))
         self.samples.setZValue(_Z_SAMPLES)
         self.selection = pg.PlotDataItem(
-            pen=pg.mkPen(255, 220, 0, width=2), symbol="o", symbolSize=10, symbolPen=pg.mkPen(255, 220, 0, width=2),
+            pen=pg.mkPen(255, 220, 0, width=2),
+            symbol="o",
+            symbolSize=10,
+            symbolPen=pg.mkPen(255, 220, 0, width=2),
             symbolBrush=None,
-        )  # fmt: skip
+        )
         self.selection.setZValue(_Z_SELECTION)
         self.cursor = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen(255, 80, 40, width=3))
         self.cursor.setZValue(_Z_CURSOR)
-        self.legend = item.addLegend(offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(0, 0, 0, 150))
+        self.legend = item.addLegend(
+            offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(0, 0, 0, 150)
+        )
         for graphic in (self.mesh, self.data_points, self.samples, self.selection, self.cursor):
             self.addItem(graphic)
         self.setRange(xRange=(0, 1), yRange=(0, 1))
 
-    def set_data(self, xy: np.ndarray | None, labels: np.ndarray | None = None, class_names=()) -> None:
+    def set_data(
+        self, xy: np.ndarray | None, labels: np.ndarray | None = None, class_names=()
+    ) -> None:
         """The data points (N, 2), coloured by label; the view fits them."""
         self.legend.clear()
         if xy is None or len(xy) == 0:
@@ -100,7 +109,9 @@ class DataSpaceView(pg.PlotWidget):
         else:
             self.samples.setData(x=xy[:, 0], y=xy[:, 1])
 
-    def set_selection(self, input_xy: np.ndarray | None, reconstruction_xy: np.ndarray | None = None) -> None:
+    def set_selection(
+        self, input_xy: np.ndarray | None, reconstruction_xy: np.ndarray | None = None
+    ) -> None:
         """The selected input and its reconstruction, joined by a line."""
         if input_xy is None:
             self.selection.setData([], [])

@@ -44,7 +44,9 @@ class DrawCanvas(QWidget):
 
     def set_image_size(self, height: int, width: int) -> None:
         self._image_size = (height, width)
-        self._canvas = QImage(width * CANVAS_SCALE, height * CANVAS_SCALE, QImage.Format.Format_Grayscale8)
+        self._canvas = QImage(
+            width * CANVAS_SCALE, height * CANVAS_SCALE, QImage.Format.Format_Grayscale8
+        )
         self.setFixedSize(self._canvas.size())
         self.clear()
 
@@ -82,7 +84,9 @@ class DrawCanvas(QWidget):
     def pixels(self) -> np.ndarray:
         """The drawing at the model's resolution: floats in [0, 1], (H, W), by area averaging."""
         height, width = self._image_size
-        data = np.array(self._canvas.constBits(), dtype=np.uint8).reshape(-1, self._canvas.bytesPerLine())
+        data = np.array(self._canvas.constBits(), dtype=np.uint8).reshape(
+            -1, self._canvas.bytesPerLine()
+        )
         data = data[:, : width * CANVAS_SCALE].astype(np.float64) / 255.0
         return data.reshape(height, CANVAS_SCALE, width, CANVAS_SCALE).mean(axis=(1, 3))
 
@@ -125,7 +129,9 @@ class DrawPage(LazyPage):
         self.clear_button.setObjectName("clearDrawingButton")
         self.clear_button.setAccessibleName("Clear the drawing")
         self.clear_button.clicked.connect(self.canvas.clear)
-        self.hint = QLabel("Draw with the mouse: the drawing is encoded live and shown on the map in cyan.")
+        self.hint = QLabel(
+            "Draw with the mouse: the drawing is encoded live and shown on the map in cyan."
+        )
         self.hint.setWordWrap(True)
 
         grid = QGridLayout()

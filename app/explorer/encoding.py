@@ -38,19 +38,24 @@ class EncodingPass:
 
 
 def encode_examples(
-    model: ModelOnShow, encoder: LatentModel | None, weights: Mapping[str, torch.Tensor], examples: ImageDataset,
+    model: ModelOnShow,
+    encoder: LatentModel | None,
+    weights: Mapping[str, torch.Tensor],
+    examples: ImageDataset,
     generation: int,
-) -> EncodingPass:  # fmt: skip
+) -> EncodingPass:
     use_torch_threads(1)
     started = time.perf_counter()
     if encoder is None:
         encoder = build_model(model.config.model)
     encoder.load_state_dict(weights)
     access = ExplorerModel(encoder)
-    codes = np.concatenate([
-        access.embed_dataset(examples, start, min(start + ENCODE_CHUNK, len(examples)))
-        for start in range(0, len(examples), ENCODE_CHUNK)
-    ])
+    codes = np.concatenate(
+        [
+            access.embed_dataset(examples, start, min(start + ENCODE_CHUNK, len(examples)))
+            for start in range(0, len(examples), ENCODE_CHUNK)
+        ]
+    )
     kl_per_dim = access.kl_per_dim(examples)
     return EncodingPass(codes, kl_per_dim, generation, encoder, time.perf_counter() - started)
 
@@ -59,9 +64,12 @@ class EncodingController(QObject):
     """Keeps `ExplorerState.encoded` up to date with the weights on show, one pass at a time."""
 
     def __init__(
-        self, shown: ShownModel, on_error: Callable[[str], None], waits_for_drag: Callable[[QTimer], bool],
+        self,
+        shown: ShownModel,
+        on_error: Callable[[str], None],
+        waits_for_drag: Callable[[QTimer], bool],
         parent: QObject | None = None,
-    ):  # fmt: skip
+    ):
         super().__init__(parent)
         self.shown = shown
         self._on_error_message = on_error
@@ -83,7 +91,11 @@ class EncodingController(QObject):
 
     def request(self, *_) -> None:
         """Encode the examples with the newest weights, as soon as the pace allows."""
-        if self.shown.model is None or self.shown.explorer.examples is None or self._encoding_for is not None:
+        if (
+            self.shown.model is None
+            or self.shown.explorer.examples is None
+            or self._encoding_for is not None
+        ):
             return
         if not self._timer.isActive():
             self._timer.start(int(self._pace.wait_s(time.perf_counter()) * 1000))
@@ -98,9 +110,15 @@ class EncodingController(QObject):
         self._pace.started(time.perf_counter())
         self._encoding_for = model
         start_job(
-            encode_examples, model, self._encoder, weights, examples, self.shown.generation,
-            on_result=self._pass_done, on_error=self._pass_failed,
-        )  # fmt: skip
+            encode_examples,
+            model,
+            self._encoder,
+            weights,
+            examples,
+            self.shown.generation,
+            on_result=self._pass_done,
+            on_error=self._pass_failed,
+        )
 
     def _pass_done(self, done: EncodingPass) -> None:
         model, self._encoding_for = self._encoding_for, None
@@ -109,7 +127,9 @@ class EncodingController(QObject):
             return
         self._encoder = done.encoder
         self._pace.spent(done.seconds)
-        self.shown.explorer.set("encoded", EncodedExamples(done.codes, done.generation, done.kl_per_dim))
+        self.shown.explorer.set(
+            "encoded", EncodedExamples(done.codes, done.generation, done.kl_per_dim)
+        )
         if done.generation != self.shown.generation:
             self.request()
 

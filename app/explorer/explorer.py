@@ -70,8 +70,12 @@ class LatentExplorer(QObject):
         self.layers = MapLayers(self.map, self.data_space, self.decoder)
         self.side_panel = self.side = SidePanel()
         self.selection = SelectionView(self.map, self.data_space, self.side)
-        self.encoding = EncodingController(shown, self.errorOccurred.emit, self._wait_for_drag, self)
-        self.samples = PriorSamples(self.state, self.decoder, self.side, self.data_space, self._wait_for_drag, self)
+        self.encoding = EncodingController(
+            shown, self.errorOccurred.emit, self._wait_for_drag, self
+        )
+        self.samples = PriorSamples(
+            self.state, self.decoder, self.side, self.data_space, self._wait_for_drag, self
+        )
         # The controller hears the state first: the decode service is ready before the pages redraw.
         shown.model_changed.connect(self._model_changed)
         shown.weights_changed.connect(self._weights_changed)
@@ -180,7 +184,11 @@ class LatentExplorer(QObject):
 
     def _apply_weights(self) -> None:
         shown = self.shown
-        if self.model is None or shown.weights is None or shown.generation == self._applied_generation:
+        if (
+            self.model is None
+            or shown.weights is None
+            or shown.generation == self._applied_generation
+        ):
             return
         self.model.load_weights(shown.weights)
         self._applied_generation = shown.generation
@@ -263,7 +271,9 @@ class LatentExplorer(QObject):
     def _refresh_view_in_turns(self) -> None:
         """After new weights: the tiles now (or, during a drag, a little later), the contours on
         the next event-loop turn."""
-        if time.perf_counter() - self._last_tiles_time < MAX_TILE_LAG_S and self._wait_for_drag(self._tiles_timer):
+        if time.perf_counter() - self._last_tiles_time < MAX_TILE_LAG_S and self._wait_for_drag(
+            self._tiles_timer
+        ):
             return
         self._refresh_tiles()
         self._refresh_mesh()
@@ -289,10 +299,16 @@ class LatentExplorer(QObject):
         # These pages draw decodes as images; a 2-D point decodes to a point, drawn in the data space.
         for page in (self.interpolation, self.traversals, self.draw):
             page.setEnabled(not planar)
-            page.setToolTip("For 2-D point data, decodes are drawn in the data space plot beside the map" if planar else "")
+            page.setToolTip(
+                "For 2-D point data, decodes are drawn in the data space plot beside the map"
+                if planar
+                else ""
+            )
         in_data_space = "Drawn in the data space plot"
         self.side.decoded_view.set_placeholder(in_data_space if planar else "")
-        self.side.input_view.set_placeholder(in_data_space if planar else "Click a point on the map")
+        self.side.input_view.set_placeholder(
+            in_data_space if planar else "Click a point on the map"
+        )
         if not planar:
             self.data_space.set_mesh(None)
             self.data_space.set_cursor(None)
@@ -316,7 +332,9 @@ class LatentExplorer(QObject):
             point = model.decode_values(code[None], label)[0]
             self.data_space.set_cursor(point)
             self.side.show_cursor(None, code)
-            self.side.cursor_label.setText(f"z = {format_code(code)}\ndecodes to x = {format_code(point)}")
+            self.side.cursor_label.setText(
+                f"z = {format_code(code)}\ndecodes to x = {format_code(point)}"
+            )
             self.data_space.repaint()
             return
         # Painted here and now: the image follows the cursor with no event-loop turn in between.
@@ -356,7 +374,9 @@ class LatentExplorer(QObject):
             if dim >= 2 and first == second:
                 second = (first + 1) % dim
             selected = self.state.selected_code()
-            origin = selected if anchor == ANCHOR_SELECTED and selected is not None else np.zeros(dim)
+            origin = (
+                selected if anchor == ANCHOR_SELECTED and selected is not None else np.zeros(dim)
+            )
             plane = LatentPlane.of_dimensions(origin, min(first, dim - 1), min(second, dim - 1))
         self.state.plane = plane
         self.layers.plane_changed()

@@ -11,7 +11,9 @@ from vae_core.errors import VaeStudioError
 from vae_core.files import write_atomically
 
 
-def write_gif(path: str | Path, frames: Sequence[np.ndarray], frame_ms: int = 100, loop: int = 0) -> None:
+def write_gif(
+    path: str | Path, frames: Sequence[np.ndarray], frame_ms: int = 100, loop: int = 0
+) -> None:
     """An animated GIF of uint8 frames, all (H, W) grey or all (H, W, 3) RGB; `loop` 0 repeats
     forever. Grey frames keep all 256 levels; colour ones are reduced to at most 256 colours. Frames
     equal to the one before merge into it, shown as long as both were (Pillow's doing)."""
@@ -31,7 +33,13 @@ def write_gif(path: str | Path, frames: Sequence[np.ndarray], frame_ms: int = 10
         # Not optimize: it marks the pixels a frame leaves unchanged transparent, and a frame that
         # uses all 256 grey levels then loses one of them to the transparent index.
         first.save(
-            temporary, format="GIF", save_all=True, append_images=others, duration=frame_ms, loop=loop, optimize=False
+            temporary,
+            format="GIF",
+            save_all=True,
+            append_images=others,
+            duration=frame_ms,
+            loop=loop,
+            optimize=False,
         )
 
     path = Path(path)

@@ -138,4 +138,3 @@ class ImageGrid(ImageTile):
             if self._cell_rect(index).contains(event.position()):
                 self.cellClicked.emit(index)
                 return
-

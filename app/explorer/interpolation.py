@@ -71,7 +71,9 @@ class InterpolationPage(LazyPage):
         self._end_labels = {}
         for row, end in enumerate(("start", "end")):
             picks.addWidget(QLabel(end.capitalize()), row, 0)
-            for column, (source, text) in enumerate((("cursor", "cursor"), ("selected", "selected image"))):
+            for column, (source, text) in enumerate(
+                (("cursor", "cursor"), ("selected", "selected image"))
+            ):
                 button = QPushButton(f"= {text}")
                 button.setObjectName(f"{end}From{source.capitalize()}Button")
                 button.setAccessibleName(f"Set the {end} to the {text}")
@@ -101,7 +103,13 @@ class InterpolationPage(LazyPage):
         self.png_button.setObjectName("exportPngButton")
         self.gif_button = QPushButton("Export GIF...")
         self.gif_button.setObjectName("exportGifButton")
-        for widget in (QLabel("Frames"), self.count_spin, QLabel("Path"), self.method_combo, self.play_button):
+        for widget in (
+            QLabel("Frames"),
+            self.count_spin,
+            QLabel("Path"),
+            self.method_combo,
+            self.play_button,
+        ):
             options.addWidget(widget)
         options.addStretch(1)
         options.addWidget(self.png_button)
@@ -160,7 +168,9 @@ class InterpolationPage(LazyPage):
             self.player.set_image(None)
             self.shown.explorer.set("path", None)
         else:
-            self.codes = interpolate(start, end, self.count_spin.value(), self.method_combo.currentText())
+            self.codes = interpolate(
+                start, end, self.count_spin.value(), self.method_combo.currentText()
+            )
             self.frames = self.decoder.decode(self.codes)
             self.view.set_images(self.frames, len(self.frames))
             self.shown.explorer.set("path", self.codes)
@@ -221,12 +231,18 @@ class InterpolationPage(LazyPage):
 
     def _ask_png(self) -> None:
         self._ask_and_export(
-            "Export the frames as a PNG strip", "interpolation.png", "PNG images (*.png)", self.export_png
+            "Export the frames as a PNG strip",
+            "interpolation.png",
+            "PNG images (*.png)",
+            self.export_png,
         )
 
     def _ask_gif(self) -> None:
         self._ask_and_export(
-            "Export the frames as an animated GIF", "interpolation.gif", "GIF images (*.gif)", self.export_gif
+            "Export the frames as an animated GIF",
+            "interpolation.gif",
+            "GIF images (*.gif)",
+            self.export_gif,
         )
 
     def _ask_and_export(self, title: str, name: str, pattern: str, export) -> None:

@@ -37,10 +37,14 @@ class LatentPlane:
         anchor = np.asarray(anchor, dtype=np.float64)
         dim = len(anchor)
         if dim >= 2 and first == second:
-            raise VaeStudioError(f"the map's two axes must be different latent dimensions, got z{first} twice")
+            raise VaeStudioError(
+                f"the map's two axes must be different latent dimensions, got z{first} twice"
+            )
         for index in (first, second) if dim >= 2 else (first,):
             if not 0 <= index < dim:
-                raise VaeStudioError(f"latent dimension z{index} does not exist (the model has {dim})")
+                raise VaeStudioError(
+                    f"latent dimension z{index} does not exist (the model has {dim})"
+                )
         origin = anchor.copy()
         basis = np.zeros((2, dim))
         origin[first] = 0.0
@@ -125,7 +129,9 @@ class TileCache:
         self._context = None
         self._images: dict[tuple[int, int], np.ndarray] = {}
 
-    def images(self, lattice: TileLattice, context, decode: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    def images(
+        self, lattice: TileLattice, context, decode: Callable[[np.ndarray], np.ndarray]
+    ) -> np.ndarray:
         """The tiles of `lattice` (rows * cols, H, W[, C]), top row first; `decode` maps the
         plane points (M, 2) of missing cells to their images."""
         if context != self._context or len(self._images) > self.capacity:
@@ -146,7 +152,9 @@ class TileCache:
 _STEPS_PER_OCTAVE = 4
 
 
-def tile_lattice(x_range: tuple[float, float], y_range: tuple[float, float], max_tiles: int = 20) -> TileLattice:
+def tile_lattice(
+    x_range: tuple[float, float], y_range: tuple[float, float], max_tiles: int = 20
+) -> TileLattice:
     """The coarsest-needed lattice covering the visible rectangle with at most `max_tiles` per side.
 
     Tiles sit at multiples of their size, so panning moves the view over tiles that stay put
@@ -169,12 +177,16 @@ def mosaic(images: np.ndarray, rows: int, columns: int, gap: int = 0, fill: int 
     """Images (rows * columns, H, W[, C]) laid out row by row into one image, `gap` pixels apart."""
     count, height, width = images.shape[:3]
     if count != rows * columns:
-        raise VaeStudioError(f"a {rows}x{columns} mosaic needs {rows * columns} images, got {count}")
+        raise VaeStudioError(
+            f"a {rows}x{columns} mosaic needs {rows * columns} images, got {count}"
+        )
     if gap == 0:
         grid = images.reshape(rows, columns, height, width, -1).swapaxes(1, 2)
         return grid.reshape(rows * height, columns * width, *images.shape[3:])
     out = np.full(
-        (rows * (height + gap) - gap, columns * (width + gap) - gap, *images.shape[3:]), fill, dtype=images.dtype
+        (rows * (height + gap) - gap, columns * (width + gap) - gap, *images.shape[3:]),
+        fill,
+        dtype=images.dtype,
     )
     for index, image in enumerate(images):
         row, column = divmod(index, columns)
@@ -211,7 +223,9 @@ INTERPOLATIONS: dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]] =
 }
 
 
-def interpolate(start: np.ndarray, end: np.ndarray, count: int, method: str = "linear") -> np.ndarray:
+def interpolate(
+    start: np.ndarray, end: np.ndarray, count: int, method: str = "linear"
+) -> np.ndarray:
     """`count` codes (count, D) from `start` to `end`, both ends included."""
     check_choice("interpolation", method, INTERPOLATIONS)
     if count < 2:
@@ -230,7 +244,9 @@ def traversal_codes(anchor: np.ndarray, dimensions: list[int], values: np.ndarra
     return codes
 
 
-def ellipse_outline(mean: np.ndarray, covariance: np.ndarray, sigmas: float, points: int = 96) -> np.ndarray:
+def ellipse_outline(
+    mean: np.ndarray, covariance: np.ndarray, sigmas: float, points: int = 96
+) -> np.ndarray:
     """The closed curve (points + 1, 2) at Mahalanobis distance `sigmas` from the mean."""
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
     axes = eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
@@ -249,10 +265,21 @@ def density_levels(log_density: np.ndarray, sigmas=(1.0, 2.0, 3.0)) -> list[floa
 # (i, j), 2: (i+1, j), 4: (i+1, j+1), 8: (i, j+1)), the pairs of edges its contour joins. Edge
 # 0 runs (i, j)-(i+1, j), 1 (i+1, j)-(i+1, j+1), 2 (i+1, j+1)-(i, j+1), 3 (i, j+1)-(i, j).
 _CELL_SEGMENTS = {
-    1: ((3, 0),), 2: ((0, 1),), 3: ((3, 1),), 4: ((1, 2),), 5: ((3, 0), (1, 2)), 6: ((0, 2),),
-    7: ((3, 2),), 8: ((2, 3),), 9: ((0, 2),), 10: ((0, 1), (2, 3)), 11: ((1, 2),), 12: ((1, 3),),
-    13: ((0, 1),), 14: ((0, 3),),
-}  # fmt: skip
+    1: ((3, 0),),
+    2: ((0, 1),),
+    3: ((3, 1),),
+    4: ((1, 2),),
+    5: ((3, 0), (1, 2)),
+    6: ((0, 2),),
+    7: ((3, 2),),
+    8: ((2, 3),),
+    9: ((0, 2),),
+    10: ((0, 1), (2, 3)),
+    11: ((1, 2),),
+    12: ((1, 3),),
+    13: ((0, 1),),
+    14: ((0, 3),),
+}
 _EDGE_CORNERS = ((0, 1), (1, 2), (2, 3), (3, 0))
 _CORNER_OFFSETS = np.array([[0, 0], [1, 0], [1, 1], [0, 1]])
 
@@ -260,7 +287,9 @@ _CORNER_OFFSETS = np.array([[0, 0], [1, 0], [1, 1], [0, 1]])
 def contour_segments(values: np.ndarray, level: float) -> np.ndarray:
     """Where a grid of values (X, Y) crosses `level`: segments as point pairs (2K, 2), in grid
     index coordinates (value [i, j] sits at (i, j)), by vectorised marching squares."""
-    corners = np.stack([values[:-1, :-1], values[1:, :-1], values[1:, 1:], values[:-1, 1:]])  # (4, X-1, Y-1)
+    corners = np.stack(
+        [values[:-1, :-1], values[1:, :-1], values[1:, 1:], values[:-1, 1:]]
+    )  # (4, X-1, Y-1)
     case = ((corners > level) * np.array([1, 2, 4, 8])[:, None, None]).sum(0)
     pairs = []
     for cell_case, segments in _CELL_SEGMENTS.items():
@@ -274,7 +303,9 @@ def contour_segments(values: np.ndarray, level: float) -> np.ndarray:
                 first, second = _EDGE_CORNERS[edge]
                 start, stop = cell_values[first], cell_values[second]
                 t = (level - start) / (stop - start)
-                offset = _CORNER_OFFSETS[first] + t[:, None] * (_CORNER_OFFSETS[second] - _CORNER_OFFSETS[first])
+                offset = _CORNER_OFFSETS[first] + t[:, None] * (
+                    _CORNER_OFFSETS[second] - _CORNER_OFFSETS[first]
+                )
                 ends.append(cells + offset)
             pairs.append(np.stack(ends, axis=1).reshape(-1, 2))
     return np.concatenate(pairs) if pairs else np.zeros((0, 2))

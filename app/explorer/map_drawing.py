@@ -38,18 +38,27 @@ def prior_contours(model: ExplorerModel, plane: LatentPlane, x_range, y_range) -
         return []
     log_density = log_density.reshape(CONTOUR_GRID, CONTOUR_GRID)
     scale = np.array([xs[1] - xs[0], ys[1] - ys[0]])
-    return [contour_segments(log_density, level) * scale + (xs[0], ys[0]) for level in density_levels(log_density)]
+    return [
+        contour_segments(log_density, level) * scale + (xs[0], ys[0])
+        for level in density_levels(log_density)
+    ]
 
 
-def decode_mesh(model: ExplorerModel, plane: LatentPlane, visible_range, label) -> tuple[np.ndarray, np.ndarray]:
+def decode_mesh(
+    model: ExplorerModel, plane: LatentPlane, visible_range, label
+) -> tuple[np.ndarray, np.ndarray]:
     """The visible grid's lines decoded: rows (MESH_LINES, MESH_POINTS, 2), columns the same."""
     (x_low, x_high), (y_low, y_high) = visible_range
     along = np.linspace(0.0, 1.0, MESH_POINTS)
     across = np.linspace(0.0, 1.0, MESH_LINES)
     # Grid lines of constant y (rows) sampled finely in x; the columns come from the same decode
     # of the transposed layout, so both families of lines are smooth curves.
-    rows = np.stack(np.meshgrid(x_low + along * (x_high - x_low), y_low + across * (y_high - y_low)), -1)
-    columns = np.stack(np.meshgrid(x_low + across * (x_high - x_low), y_low + along * (y_high - y_low)), -1)
+    rows = np.stack(
+        np.meshgrid(x_low + along * (x_high - x_low), y_low + across * (y_high - y_low)), -1
+    )
+    columns = np.stack(
+        np.meshgrid(x_low + across * (x_high - x_low), y_low + along * (y_high - y_low)), -1
+    )
     plane_points = np.concatenate([rows.reshape(-1, 2), columns.reshape(-1, 2)])
     decoded = model.decode_values(plane.codes(plane_points), label)
     row_lines = decoded[: rows.size // 2].reshape(MESH_LINES, MESH_POINTS, 2)
@@ -79,16 +88,25 @@ class MapLayers:
         lattice = tile_lattice(*self.map.visible_range(), TILES_PER_SIDE)
         context = (generation, self._plane_version, state.label, lattice.size)
         plane = state.plane
-        images = self._tiles.images(lattice, context, lambda points: self.decoder.decode(plane.codes(points)))
+        images = self._tiles.images(
+            lattice, context, lambda points: self.decoder.decode(plane.codes(points))
+        )
         self.map.set_tiles(mosaic(images, *lattice.shape), lattice.bounds())
 
     def draw_mesh(self, model: ExplorerModel, state: ExplorerState) -> None:
-        self.data_space.set_mesh(*decode_mesh(model, state.plane, self.map.visible_range(), state.label))
+        self.data_space.set_mesh(
+            *decode_mesh(model, state.plane, self.map.visible_range(), state.label)
+        )
 
     def draw_contours(self, model: ExplorerModel, state: ExplorerState, generation: int) -> None:
         """The prior's contours, recomputed only when the view, the plane or a learned prior changed."""
         x_range, y_range = self.map.visible_range()
-        key = (self._plane_version, x_range, y_range, generation if model.prior_is_learned else None)
+        key = (
+            self._plane_version,
+            x_range,
+            y_range,
+            generation if model.prior_is_learned else None,
+        )
         if self.map.layers()["prior"] and key != self._contours_key:
             self.map.set_contours(prior_contours(model, state.plane, x_range, y_range))
             self._contours_key = key

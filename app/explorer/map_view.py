@@ -23,9 +23,17 @@ from app.plot_fonts import set_plot_text_size
 
 # Ten distinct label colours (the "tab10" set); more classes take evenly spaced hues.
 _LABEL_COLOURS = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-)  # fmt: skip
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 
 def label_colours(count: int) -> list:
@@ -106,8 +114,12 @@ class LatentMapView(QWidget):
         row.addWidget(self.class_combo)
         row.addStretch(1)
         self.tiles_check = self._named(QCheckBox("Tiles"), "tilesCheckBox", "Show decoded tiles")
-        self.points_check = self._named(QCheckBox("Test set"), "pointsCheckBox", "Show encoded test set")
-        self.prior_check = self._named(QCheckBox("Prior"), "priorCheckBox", "Show prior density contours")
+        self.points_check = self._named(
+            QCheckBox("Test set"), "pointsCheckBox", "Show encoded test set"
+        )
+        self.prior_check = self._named(
+            QCheckBox("Prior"), "priorCheckBox", "Show prior density contours"
+        )
         for check in (self.tiles_check, self.points_check, self.prior_check):
             check.setChecked(True)
             check.toggled.connect(self._apply_layers)
@@ -129,7 +141,9 @@ class LatentMapView(QWidget):
     def set_tiles_available(self, available: bool) -> None:
         """Decoded tiles need image data: for points the layer is off and its box disabled."""
         self.tiles_check.setEnabled(available)
-        self.tiles_check.setToolTip("" if available else "Points are decoded in the data space plot, not as tiles")
+        self.tiles_check.setToolTip(
+            "" if available else "Points are decoded in the data space plot, not as tiles"
+        )
         if not available:
             self.set_tiles(None, None)
         self.tiles.setVisible(available and self.tiles_check.isChecked())
@@ -157,26 +171,42 @@ class LatentMapView(QWidget):
         self.plot.addItem(self.tiles)
         self.contours = [pg.PlotCurveItem(connect="pairs") for _ in range(3)]
         for level, curve in enumerate(self.contours):
-            curve.setPen(pg.mkPen((255, 255, 255, 200 - 50 * level), width=1.5, style=Qt.PenStyle.DashLine))
+            curve.setPen(
+                pg.mkPen((255, 255, 255, 200 - 50 * level), width=1.5, style=Qt.PenStyle.DashLine)
+            )
             curve.setZValue(_Z_CONTOURS)
             self.plot.addItem(curve)
-        self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen(0, 0, 0, 160), hoverable=True, tip=None)
+        self.points = pg.ScatterPlotItem(
+            size=6, pen=pg.mkPen(0, 0, 0, 160), hoverable=True, tip=None
+        )
         self.points.setZValue(_Z_POINTS)
         self.points.sigClicked.connect(self._points_clicked)
         self.points.sigHovered.connect(self._points_hovered)
         self.plot.addItem(self.points)
-        self.legend = item.addLegend(offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(0, 0, 0, 150))
+        self.legend = item.addLegend(
+            offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(0, 0, 0, 150)
+        )
         self.selection_ellipses = self._ellipse_pair((255, 220, 0))
         self.drawn_ellipses = self._ellipse_pair((0, 230, 255))
         self.marks = pg.ScatterPlotItem(size=14, brush=None)
         self.marks.setZValue(_Z_ELLIPSES)
         self.plot.addItem(self.marks)
-        self.path = pg.PlotDataItem(pen=pg.mkPen(255, 140, 0, width=2), symbol="o", symbolSize=6,
-                                    symbolBrush=(255, 140, 0), symbolPen=None)  # fmt: skip
+        self.path = pg.PlotDataItem(
+            pen=pg.mkPen(255, 140, 0, width=2),
+            symbol="o",
+            symbolSize=6,
+            symbolBrush=(255, 140, 0),
+            symbolPen=None,
+        )
         self.path.setZValue(_Z_PATH)
         self.plot.addItem(self.path)
-        self.cursor = pg.TargetItem(pos=(0.0, 0.0), size=18, pen=pg.mkPen(255, 80, 40, width=2.5),
-                                    hoverPen=pg.mkPen(255, 200, 40, width=3), movable=True)  # fmt: skip
+        self.cursor = pg.TargetItem(
+            pos=(0.0, 0.0),
+            size=18,
+            pen=pg.mkPen(255, 80, 40, width=2.5),
+            hoverPen=pg.mkPen(255, 200, 40, width=3),
+            movable=True,
+        )
         self.cursor.setObjectName("latentCursor")
         self.cursor.setZValue(_Z_CURSOR)
         self.cursor.setToolTip("Drag to decode any point of the plane")
@@ -224,7 +254,9 @@ class LatentMapView(QWidget):
     def set_prior_available(self, available: bool) -> None:
         """Families without a density over codes (VQ-VAE) have no contours to offer."""
         self.prior_check.setEnabled(available)
-        self.prior_check.setToolTip("" if available else "This model family has no prior density over codes")
+        self.prior_check.setToolTip(
+            "" if available else "This model family has no prior density over codes"
+        )
         if not available:
             self.set_contours([])
 
@@ -236,7 +268,9 @@ class LatentMapView(QWidget):
         item.setLabel("bottom", names[0])
         item.setLabel("left", names[1])
 
-    def set_tiles(self, mosaic: np.ndarray | None, bounds: tuple[float, float, float, float] | None) -> None:
+    def set_tiles(
+        self, mosaic: np.ndarray | None, bounds: tuple[float, float, float, float] | None
+    ) -> None:
         """One image covering `bounds` (left, bottom, width, height), its first row at the top."""
         if mosaic is None:
             self.tiles.clear()
@@ -246,7 +280,9 @@ class LatentMapView(QWidget):
         # A negative height puts row 0 at the top edge: images read upright on a y-up plot.
         self.tiles.setRect(QRectF(left, bottom + height, width, -height))
 
-    def set_points(self, xy: np.ndarray | None, labels: np.ndarray | None = None, class_names=()) -> None:
+    def set_points(
+        self, xy: np.ndarray | None, labels: np.ndarray | None = None, class_names=()
+    ) -> None:
         """The encoded test set; `labels` pick the colours, `class_names` the legend."""
         self.legend.clear()
         if xy is None or len(xy) == 0:
@@ -258,7 +294,10 @@ class LatentMapView(QWidget):
         brushes = [pg.mkBrush(colour) for colour in colours]
         self._point_brushes = [brushes[label] for label in labels]
         self.points.setData(
-            x=self._point_xy[:, 0], y=self._point_xy[:, 1], data=np.arange(len(xy)), brush=self._point_brushes
+            x=self._point_xy[:, 0],
+            y=self._point_xy[:, 1],
+            data=np.arange(len(xy)),
+            brush=self._point_brushes,
         )
         for index, name in enumerate(class_names):
             sample = pg.ScatterPlotItem(size=8, brush=brushes[index], pen=None)
@@ -273,7 +312,10 @@ class LatentMapView(QWidget):
             raise ValueError("move_points needs one place per point")
         self._point_xy = np.asarray(xy)
         self.points.setData(
-            x=self._point_xy[:, 0], y=self._point_xy[:, 1], data=np.arange(len(xy)), brush=self._point_brushes
+            x=self._point_xy[:, 0],
+            y=self._point_xy[:, 1],
+            data=np.arange(len(xy)),
+            brush=self._point_brushes,
         )
 
     def set_contours(self, segments: list[np.ndarray]) -> None:
@@ -311,7 +353,9 @@ class LatentMapView(QWidget):
         styles = {"selected": (255, 220, 0), "drawn": (0, 230, 255)}
         for name, centre in self._marks.items():
             if centre is not None:
-                spots.append({"pos": tuple(centre), "pen": pg.mkPen(styles[name], width=2), "brush": None})
+                spots.append(
+                    {"pos": tuple(centre), "pen": pg.mkPen(styles[name], width=2), "brush": None}
+                )
         self.marks.setData(spots)
 
     def set_cursor_position(self, x: float, y: float) -> None:

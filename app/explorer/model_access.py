@@ -84,7 +84,9 @@ class ExplorerModel:
     def _latent(self, codes) -> torch.Tensor:
         codes = np.asarray(codes)
         if codes.shape[-1] != self.latent_dim:
-            raise ValueError(f"codes of {codes.shape[-1]} numbers for a model with {self.latent_dim}")
+            raise ValueError(
+                f"codes of {codes.shape[-1]} numbers for a model with {self.latent_dim}"
+            )
         z = torch.as_tensor(codes, dtype=torch.float32).reshape(-1, self.latent_dim)
         return z.view(-1, self.positions, self.code_dim) if self.quantized else z
 
@@ -101,10 +103,17 @@ class ExplorerModel:
     def decode_values(self, codes: np.ndarray, label=None) -> np.ndarray:
         """Codes (N, latent_dim) -> the decoder's means as they are, flattened: (N, C*H*W) floats."""
         z = self._latent(codes)
-        return self.model.decode_mean(z, self._labels(label, len(z))).reshape(len(z), -1).double().numpy()
+        return (
+            self.model.decode_mean(z, self._labels(label, len(z)))
+            .reshape(len(z), -1)
+            .double()
+            .numpy()
+        )
 
     @_small_work()
-    def reconstruct_values(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> np.ndarray:
+    def reconstruct_values(
+        self, images: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> np.ndarray:
         """The decoded posterior means, as `decode_values` gives them."""
         mean, _ = self.posterior(images, labels)
         return self.decode_values(mean, None if labels is None else labels.numpy())
@@ -114,10 +123,14 @@ class ExplorerModel:
         """Draws from the model, flattened: (count, C*H*W) floats."""
         generator = torch.Generator().manual_seed(seed)
         label = (0 if label is None else int(label)) if self.conditional else None
-        return self.model.sample(count, label, generator=generator).reshape(count, -1).double().numpy()
+        return (
+            self.model.sample(count, label, generator=generator).reshape(count, -1).double().numpy()
+        )
 
     @_small_work()
-    def posterior(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def posterior(
+        self, images: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Means and standard deviations (N, latent_dim) of q(z|x); a deterministic encoder has zero spread."""
         if self.quantized:
             mean = self._flat(self.model.encode(images))
@@ -186,7 +199,9 @@ class ExplorerModel:
     @_small_work()
     def decode_indices(self, indices: np.ndarray) -> np.ndarray:
         """Images from codebook indices (M, N)."""
-        return to_uint8_images(self.model.decode_indices(torch.as_tensor(indices, dtype=torch.int64)).numpy())
+        return to_uint8_images(
+            self.model.decode_indices(torch.as_tensor(indices, dtype=torch.int64)).numpy()
+        )
 
     @_small_work()
     def replace_codes(self, dead: np.ndarray, replacements: np.ndarray) -> None:

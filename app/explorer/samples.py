@@ -22,9 +22,14 @@ POINT_SAMPLE_COUNT = 500
 
 class PriorSamples(QObject):
     def __init__(
-        self, state: ExplorerState, decoder: DecodeService, side: SidePanel, data_space: DataSpaceView,
-        waits_for_drag: Callable[[QTimer], bool], parent: QObject | None = None,
-    ):  # fmt: skip
+        self,
+        state: ExplorerState,
+        decoder: DecodeService,
+        side: SidePanel,
+        data_space: DataSpaceView,
+        waits_for_drag: Callable[[QTimer], bool],
+        parent: QObject | None = None,
+    ):
         super().__init__(parent)
         self.state, self.decoder, self.side, self.data_space = state, decoder, side, data_space
         self._waits_for_drag = waits_for_drag
@@ -58,7 +63,9 @@ class PriorSamples(QObject):
         if model.planar:
             self.side.show_samples(None)
             self.side.resample_button.setEnabled(True)  # the draws are in data space
-            self.data_space.set_samples(model.sample_values(POINT_SAMPLE_COUNT, label, seed=self._seed))
+            self.data_space.set_samples(
+                model.sample_values(POINT_SAMPLE_COUNT, label, seed=self._seed)
+            )
             return
         self.side.show_samples(model.sample(SAMPLE_COUNT, label, seed=self._seed))
 

@@ -21,7 +21,9 @@ def draw_posterior(setter, posterior, plane: LatentPlane) -> None:
     centre = plane.project(mean[None])[0]
     covariance = plane.project_covariance(std**2)
     # A deterministic encoder (VQ-VAE) has a point, not a spread.
-    outlines = [ellipse_outline(centre, covariance, k) for k in ELLIPSE_SIGMAS] if std.any() else None
+    outlines = (
+        [ellipse_outline(centre, covariance, k) for k in ELLIPSE_SIGMAS] if std.any() else None
+    )
     setter(outlines, centre)
 
 
@@ -51,5 +53,7 @@ class SelectionView:
             self.side.show_selection(None, None, text)
         else:
             reconstruction = model.reconstruct(images, labels)[0]
-            self.side.show_selection(dataset_images(examples, [state.selected])[0], reconstruction, text)
+            self.side.show_selection(
+                dataset_images(examples, [state.selected])[0], reconstruction, text
+            )
         draw_posterior(self.map.set_selection, (mean[0], std[0]), state.plane)

@@ -50,8 +50,10 @@ def format_code_indices(indices: np.ndarray) -> str:
     """A VQ-VAE image's codebook indices, laid out as a square grid where N is a square number."""
     side = int(round(math.sqrt(len(indices))))
     columns = side if side * side == len(indices) else min(len(indices), 8)
-    rows = [" ".join(f"{index:3d}" for index in indices[start : start + columns])
-            for start in range(0, len(indices), columns)]  # fmt: skip
+    rows = [
+        " ".join(f"{index:3d}" for index in indices[start : start + columns])
+        for start in range(0, len(indices), columns)
+    ]
     return "\n".join([f"codebook indices at the {len(indices)} positions:", *rows])
 
 
@@ -130,7 +132,9 @@ class SidePanel(QWidget):
         self.show_class_row(None)
         self.show_selection(None)
 
-    def show_cursor(self, image: np.ndarray | None, code: np.ndarray | None, paint_now: bool = False) -> None:
+    def show_cursor(
+        self, image: np.ndarray | None, code: np.ndarray | None, paint_now: bool = False
+    ) -> None:
         self.decoded_view.set_image(image)
         if paint_now:
             self.decoded_view.repaint()

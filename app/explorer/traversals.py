@@ -58,8 +58,14 @@ class TraversalsPage(LazyPage):
         self.reach_spin.setSingleStep(0.5)
         self.reach_spin.setValue(3.0)
         self.reach_spin.setPrefix("±")
-        for widget in (QLabel("Around"), self.anchor_combo, QLabel("Steps"), self.steps_spin,
-                       QLabel("Sweep"), self.reach_spin):  # fmt: skip
+        for widget in (
+            QLabel("Around"),
+            self.anchor_combo,
+            QLabel("Steps"),
+            self.steps_spin,
+            QLabel("Sweep"),
+            self.reach_spin,
+        ):
             controls.addWidget(widget)
         controls.addStretch(1)
         self.summary = QLabel()
@@ -87,7 +93,10 @@ class TraversalsPage(LazyPage):
     def _explorer_changed(self, name: str) -> None:
         # The rows follow the selection or the cursor only when they are anchored there.
         anchored = {"posterior": "selected image", "cursor": "cursor"}
-        if name in ("decoded_generation", "label", "kl_per_dim") or anchored.get(name) == self.anchor_combo.currentText():
+        if (
+            name in ("decoded_generation", "label", "kl_per_dim")
+            or anchored.get(name) == self.anchor_combo.currentText()
+        ):
             self.request_refresh()
         elif name == "encoded" and self.shown.explorer.kl_per_dim is None:
             self.request_refresh()  # the rows are ordered by what the encoding measured
@@ -121,16 +130,22 @@ class TraversalsPage(LazyPage):
         self._set_row_count(dim)
         for row, dimension in enumerate(self.order):
             label, grid = self._rows[row]
-            label.setText(f"z{dimension}" + ("" if key is None else f"\n{key_name} {key[dimension]:.2f}"))
+            label.setText(
+                f"z{dimension}" + ("" if key is None else f"\n{key_name} {key[dimension]:.2f}")
+            )
             grid.set_images(self.images[row], len(self.values))
         if key is None:
             self.summary.setText(f"{dim} dimensions")
         elif key_name == "KL":
             active = int(np.sum(key > 0.01 * max(key.max(), 1e-12)))
-            self.summary.setText(f"{dim} dimensions, total KL {key.sum():.2f} nats; rows ordered by KL")
+            self.summary.setText(
+                f"{dim} dimensions, total KL {key.sum():.2f} nats; rows ordered by KL"
+            )
             self.summary.setToolTip(f"{active} dimensions carry at least 1% of the largest KL")
         else:
-            self.summary.setText(f"{dim} code numbers; rows ordered by their variance over the test set")
+            self.summary.setText(
+                f"{dim} code numbers; rows ordered by their variance over the test set"
+            )
 
     grid_missing = "the traversals show once a model is on show"
 

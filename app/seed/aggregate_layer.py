@@ -52,7 +52,9 @@ REFRESH_INTERVAL_S = 1.0
 REFRESH_SHARE = 0.05
 Z_DENSITY, Z_HOLES = -5, 12
 
-NO_GAUSSIAN_POSTERIOR = "a VQ-VAE has no Gaussian q(z|x) to average and no density p(z) to compare with"
+NO_GAUSSIAN_POSTERIOR = (
+    "a VQ-VAE has no Gaussian q(z|x) to average and no density p(z) to compare with"
+)
 DENSITY_TIP = (
     "The aggregate posterior q(z) = (1/N) Σₙ q(z|xₙ) of the map's N test examples, in green (brighter: more "
     "codes), beside the prior's contours: where the encoder puts the data. Where the prior has mass and q(z) "
@@ -93,7 +95,9 @@ class AggregateAnswer:
     request: AggregateRequest
     encoder: LatentModel
     components: AggregatePosterior
-    density: np.ndarray | None  # (GRID, GRID) log q(z), row r at the r-th grid value of the plane's v
+    density: (
+        np.ndarray | None
+    )  # (GRID, GRID) log q(z), row r at the r-th grid value of the plane's v
     bounds: tuple[float, float, float, float] | None  # left, bottom, width, height
     holes: Holes | None
     holes_xy: np.ndarray | None  # the prior samples on the plane (M, 2)
@@ -106,20 +110,28 @@ class AggregateAnswer:
 def encode_aggregate(access: ExplorerModel, examples: ImageDataset) -> AggregatePosterior:
     """q(z|xₙ) of every example: its means and spreads."""
     parts = [
-        access.posterior(*examples.batch(torch.arange(start, min(start + ENCODE_CHUNK, len(examples)))))
+        access.posterior(
+            *examples.batch(torch.arange(start, min(start + ENCODE_CHUNK, len(examples))))
+        )
         for start in range(0, len(examples), ENCODE_CHUNK)
     ]
-    return AggregatePosterior.of(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+    return AggregatePosterior.of(
+        np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    )
 
 
-def density_on_plane(aggregate: AggregatePosterior, plane: LatentPlane, x_range, y_range, grid: int = GRID):
+def density_on_plane(
+    aggregate: AggregatePosterior, plane: LatentPlane, x_range, y_range, grid: int = GRID
+):
     """log q(z) at the centres of a grid x grid lattice over the range, (grid, grid) with rows
     along v, and the lattice's bounds (left, bottom, width, height)."""
     (x0, x1), (y0, y1) = x_range, y_range
     xs = x0 + (np.arange(grid) + 0.5) * (x1 - x0) / grid
     ys = y0 + (np.arange(grid) + 0.5) * (y1 - y0) / grid
     points = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)  # row-major: rows along v
-    log_density = aggregate.log_density(plane.codes(points), torch.float32).numpy().reshape(grid, grid)
+    log_density = (
+        aggregate.log_density(plane.codes(points), torch.float32).numpy().reshape(grid, grid)
+    )
     return log_density, (x0, y0, x1 - x0, y1 - y0)
 
 
@@ -127,10 +139,14 @@ def _prior_log_prob(access: ExplorerModel):
     return lambda z: torch.from_numpy(access.prior_log_density(z.numpy()))
 
 
-def prior_holes(access: ExplorerModel, aggregate: AggregatePosterior, count: int = PRIOR_SAMPLES) -> Holes:
+def prior_holes(
+    access: ExplorerModel, aggregate: AggregatePosterior, count: int = PRIOR_SAMPLES
+) -> Holes:
     """`count` prior samples (the same draws at every refresh: the crosses stay put) tested for holes."""
     with torch.no_grad():
-        samples = access.model.prior_module().sample(count, generator=torch.Generator().manual_seed(0))
+        samples = access.model.prior_module().sample(
+            count, generator=torch.Generator().manual_seed(0)
+        )
     return find_holes(aggregate, samples, _prior_log_prob(access))
 
 
@@ -153,15 +169,28 @@ def refresh_aggregate(request: AggregateRequest) -> AggregateAnswer:
         holes = prior_holes(access, components)
         holes_xy = request.plane.project(holes.samples.numpy())
     if request.page:
-        kl = kl_to_prior(components, _prior_log_prob(access), KL_SAMPLES, torch.Generator().manual_seed(0))
+        kl = kl_to_prior(
+            components, _prior_log_prob(access), KL_SAMPLES, torch.Generator().manual_seed(0)
+        )
         if not access.planar:
             codes = holes.samples.numpy()
             hole_images = access.decode(codes[holes.deepest(HOLE_DECODES).numpy()], request.label)
-            covered_images = access.decode(codes[holes.covered(COVERED_DECODES).numpy()], request.label)
+            covered_images = access.decode(
+                codes[holes.covered(COVERED_DECODES).numpy()], request.label
+            )
     return AggregateAnswer(
-        request, encoder, components, density, bounds, holes, holes_xy, kl, hole_images, covered_images,
+        request,
+        encoder,
+        components,
+        density,
+        bounds,
+        holes,
+        holes_xy,
+        kl,
+        hole_images,
+        covered_images,
         time.perf_counter() - started,
-    )  # fmt: skip
+    )
 
 
 def density_lookup_table() -> np.ndarray:
@@ -181,7 +210,11 @@ class AggregateLayers(QObject):
         self.explorer = window.explorer
         self.map = window.explorer.map
         self._show_error = window.show_error
-        self.density_check = named(QCheckBox("Aggregate q(z)"), "aggregatePosteriorCheckBox", "Show the aggregate posterior")
+        self.density_check = named(
+            QCheckBox("Aggregate q(z)"),
+            "aggregatePosteriorCheckBox",
+            "Show the aggregate posterior",
+        )
         self.holes_check = named(QCheckBox("Holes"), "holesCheckBox", "Show prior samples in holes")
         host.add_map_controls(self.density_check, self.holes_check)
         self.page = AggregatePosteriorPage(HOLE_RATIO)
@@ -216,7 +249,11 @@ class AggregateLayers(QObject):
     # What is wanted now.
     def _supported(self) -> bool:
         model = self.shown.model
-        return model is not None and model.capabilities.samples_posterior and model.capabilities.has_prior_density
+        return (
+            model is not None
+            and model.capabilities.samples_posterior
+            and model.capabilities.has_prior_density
+        )
 
     def _wanted(self) -> tuple[bool, bool, bool]:
         """(density, holes, page), each only where it applies."""
@@ -279,11 +316,17 @@ class AggregateLayers(QObject):
         encode = self._weights_due or last is None
         state = self.shown.explorer
         request = AggregateRequest(
-            model=model, weights=weights, examples=state.examples,
-            encoder=None if last is None else last.encoder, components=None if encode else last.components,
-            plane=state.plane, visible_range=self.map.visible_range() if density else None,
-            holes=holes, page=page, label=state.label,
-        )  # fmt: skip
+            model=model,
+            weights=weights,
+            examples=state.examples,
+            encoder=None if last is None else last.encoder,
+            components=None if encode else last.components,
+            plane=state.plane,
+            visible_range=self.map.visible_range() if density else None,
+            holes=holes,
+            page=page,
+            label=state.label,
+        )
         if encode:
             self._weights_due = False
             self._pace.started(time.perf_counter())
@@ -315,7 +358,9 @@ class AggregateLayers(QObject):
         if answer.holes is None:
             kept.update(holes=last.holes, holes_xy=last.holes_xy)
         if answer.kl is None:
-            kept.update(kl=last.kl, hole_images=last.hole_images, covered_images=last.covered_images)
+            kept.update(
+                kl=last.kl, hole_images=last.hole_images, covered_images=last.covered_images
+            )
         return replace(answer, **kept)
 
     def _failed(self, error: Exception) -> None:
@@ -338,9 +383,13 @@ class AggregateLayers(QObject):
             self.holes_layer.clear()
         if page and answer is not None and answer.kl is not None:
             self.page.show_answer(
-                (answer.kl.value, answer.kl.standard_error), answer.holes.count, len(answer.holes.samples),
-                answer.components.components, answer.hole_images, answer.covered_images,
-            )  # fmt: skip
+                (answer.kl.value, answer.kl.standard_error),
+                answer.holes.count,
+                len(answer.holes.samples),
+                answer.components.components,
+                answer.hole_images,
+                answer.covered_images,
+            )
 
     def _draw_density(self, log_density: np.ndarray, bounds) -> None:
         shade = np.clip((log_density - (log_density.max() - SPAN_NATS)) / SPAN_NATS, 0.0, 1.0)
@@ -353,6 +402,7 @@ class AggregateLayers(QObject):
             pos=np.concatenate([xy[~in_hole], xy[in_hole]]),
             symbol=["o"] * int((~in_hole).sum()) + ["x"] * int(in_hole.sum()),
             size=np.concatenate([np.full((~in_hole).sum(), 3.0), np.full(in_hole.sum(), 10.0)]),
-            brush=[pg.mkBrush(255, 255, 255, 70)] * int((~in_hole).sum()) + [pg.mkBrush(230, 30, 30)] * int(in_hole.sum()),
+            brush=[pg.mkBrush(255, 255, 255, 70)] * int((~in_hole).sum())
+            + [pg.mkBrush(230, 30, 30)] * int(in_hole.sum()),
             pen=None,
         )

@@ -32,8 +32,11 @@ class AggregatePosteriorPage(QWidget):
         named(self, "aggregatePosteriorPage", "Aggregate posterior")
         layout = QHBoxLayout(self)
         text = QVBoxLayout()
-        self.readout = named(QLabel("Tick a box or wait: computed while this page is on screen"), "aggregateReadout",
-                             "Aggregate posterior figures")  # fmt: skip
+        self.readout = named(
+            QLabel("Tick a box or wait: computed while this page is on screen"),
+            "aggregateReadout",
+            "Aggregate posterior figures",
+        )
         self.readout.setWordWrap(True)
         explanation = QLabel(EXPLANATION.format(ratio=hole_ratio))
         explanation.setWordWrap(True)
@@ -57,9 +60,14 @@ class AggregatePosteriorPage(QWidget):
         layout.addLayout(grids, 1)
 
     def show_answer(
-        self, kl: tuple[float, float], holes: int, prior_samples: int, examples: int,
-        hole_images: np.ndarray | None, covered_images: np.ndarray | None,
-    ) -> None:  # fmt: skip
+        self,
+        kl: tuple[float, float],
+        holes: int,
+        prior_samples: int,
+        examples: int,
+        hole_images: np.ndarray | None,
+        covered_images: np.ndarray | None,
+    ) -> None:
         value, error = kl
         share = holes / prior_samples
         self.readout.setText(
@@ -68,11 +76,19 @@ class AggregatePosteriorPage(QWidget):
             f"<b>{holes:,} of {prior_samples:,} prior samples ({share:.1%}) in holes</b>"
         )
         shown = 0 if hole_images is None else len(hole_images)
-        self.holes_title.setText(f"Prior samples in holes (the {shown} deepest)" if shown else "Prior samples in holes")
-        placeholder = "2-D points decode to points, not images" if hole_images is None else "No prior sample in a hole"
+        self.holes_title.setText(
+            f"Prior samples in holes (the {shown} deepest)" if shown else "Prior samples in holes"
+        )
+        placeholder = (
+            "2-D points decode to points, not images"
+            if hole_images is None
+            else "No prior sample in a hole"
+        )
         self.hole_images.set_placeholder(placeholder)
         self.hole_images.set_images(_padded(hole_images, GRID_COLUMNS), GRID_COLUMNS)
-        self.covered_images.set_placeholder("2-D points decode to points, not images" if covered_images is None else "")
+        self.covered_images.set_placeholder(
+            "2-D points decode to points, not images" if covered_images is None else ""
+        )
         self.covered_images.set_images(covered_images, GRID_COLUMNS // 2)
 
     def show_unavailable(self, reason: str) -> None:

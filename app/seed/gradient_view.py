@@ -108,7 +108,11 @@ class GradientEstimatorsPage(LazyPage):
 
         self.source = named(QLabel(), "gradientSource", "Which inputs the gradients are for")
         self.source.setWordWrap(True)
-        self.plot = named(pg.PlotWidget(), "gradientVariancePlot", "Variance of the two gradient estimators against K")
+        self.plot = named(
+            pg.PlotWidget(),
+            "gradientVariancePlot",
+            "Variance of the two gradient estimators against K",
+        )
         item = self.plot.getPlotItem()
         item.setMenuEnabled(False)
         item.hideButtons()
@@ -122,11 +126,23 @@ class GradientEstimatorsPage(LazyPage):
         self.error_bars: dict[str, pg.PlotDataItem] = {}
         for key, (label, colour, symbol) in _STYLES.items():
             self.curves[key] = item.plot(
-                [], [], name=label, pen=pg.mkPen(colour, width=2), symbol=symbol, symbolSize=8,
-                symbolBrush=colour, symbolPen=None,
-            )  # fmt: skip
-            self.error_bars[key] = item.plot([], [], pen=pg.mkPen(colour, width=1.5), connect="pairs")
-        self.readout = named(QLabel(), "gradientReadout", "Mean gradients of the two estimators and their variance ratio")
+                [],
+                [],
+                name=label,
+                pen=pg.mkPen(colour, width=2),
+                symbol=symbol,
+                symbolSize=8,
+                symbolBrush=colour,
+                symbolPen=None,
+            )
+            self.error_bars[key] = item.plot(
+                [], [], pen=pg.mkPen(colour, width=1.5), connect="pairs"
+            )
+        self.readout = named(
+            QLabel(),
+            "gradientReadout",
+            "Mean gradients of the two estimators and their variance ratio",
+        )
         self.readout.setWordWrap(True)
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.status = named(QLabel(), "gradientStatus", "How the gradient study was made")
@@ -160,14 +176,21 @@ class GradientEstimatorsPage(LazyPage):
         reason = None if model is None else not_applicable_reason(model.capabilities)
         self.plot.setEnabled(reason is None)
         self.plot.setToolTip(
-            f"Not used now: {reason}" if reason else
-            "Each estimator's variance against the number of samples it averages, on log axes: both fall as 1/K,"
+            f"Not used now: {reason}"
+            if reason
+            else "Each estimator's variance against the number of samples it averages, on log axes: both fall as 1/K,"
             " the score function's from far higher. Bars: ± one standard error."
-        )  # fmt: skip
+        )
         if model is None:
-            self.source.setText("Train a model or open a checkpoint: the gradient estimators study its encoder's outputs.")
+            self.source.setText(
+                "Train a model or open a checkpoint: the gradient estimators study its encoder's outputs."
+            )
         else:
-            self.source.setText("" if reason is None else f"The gradient estimators do not apply to this model: {reason}.")
+            self.source.setText(
+                ""
+                if reason is None
+                else f"The gradient estimators do not apply to this model: {reason}."
+            )
         self.request_refresh()
 
     def _explorer_changed(self, name: str) -> None:
@@ -194,9 +217,13 @@ class GradientEstimatorsPage(LazyPage):
             indices, repeats = torch.tensor([selected]), REPEATS
         images, labels = examples.batch(indices)
         return GradientJob(
-            model.config.model, shown.weights, images, labels if model.capabilities.conditional else None, repeats,
+            model.config.model,
+            shown.weights,
+            images,
+            labels if model.capabilities.conditional else None,
+            repeats,
             (self._model_epoch, selected),
-        )  # fmt: skip
+        )
 
     def _applies(self) -> bool:
         model = self.shown.model
@@ -220,7 +247,9 @@ class GradientEstimatorsPage(LazyPage):
         self._running, self._pending = job, False
         self._pace.started(time.perf_counter())
         self.source.setText(_describe_source(job) + " Measuring…")
-        start_job(study_gradients, job, self.model_copy, on_result=self._answered, on_error=self._failed)
+        start_job(
+            study_gradients, job, self.model_copy, on_result=self._answered, on_error=self._failed
+        )
 
     def _answered(self, answer: GradientAnswer) -> None:
         job, self._running = self._running, None
@@ -250,11 +279,20 @@ class GradientEstimatorsPage(LazyPage):
     def show_report(self, report: GradientVarianceReport | None) -> None:
         """One redraw: both curves with their error bars, and the readout."""
         self.report = report
-        for key, figures in (() if report is None else zip(_STYLES, (report.reparameterization, report.score_function))):
-            counts, variance = np.asarray(figures.sample_counts, float), np.asarray(figures.variance)
+        for key, figures in (
+            ()
+            if report is None
+            else zip(_STYLES, (report.reparameterization, report.score_function))
+        ):
+            counts, variance = (
+                np.asarray(figures.sample_counts, float),
+                np.asarray(figures.variance),
+            )
             self.curves[key].setData(counts, variance)
             if key == "reparameterization":
-                self.plot.getPlotItem().getAxis("bottom").setTicks([[(np.log10(count), f"{count:,.0f}") for count in counts]])
+                self.plot.getPlotItem().getAxis("bottom").setTicks(
+                    [[(np.log10(count), f"{count:,.0f}") for count in counts]]
+                )
             error = np.asarray(figures.variance_error)
             # On log axes a bar cannot reach zero: its foot stops at a hundredth of the value.
             low, high = np.maximum(variance - error, variance / 100), variance + error
@@ -285,13 +323,21 @@ def _readout(report: GradientVarianceReport) -> str:
     reparameterized, score = report.reparameterization, report.score_function
     rows = [
         f"<tr><td>∂/∂{part}<sub>{index}</sub></td>"
-        + "".join(f"<td align='right'>{f.mean[offset + index]:+.3g} ± {f.mean_error[offset + index]:.2g}</td>" for f in (reparameterized, score))
+        + "".join(
+            f"<td align='right'>{f.mean[offset + index]:+.3g} ± {f.mean_error[offset + index]:.2g}</td>"
+            for f in (reparameterized, score)
+        )
         + "</tr>"
         for part, offset in (("μ", 0), ("log σ²", dims))
         for index in range(shown)
     ]
-    apart = np.abs(score.mean - reparameterized.mean) / np.hypot(score.mean_error, reparameterized.mean_error)
-    ratios = ", ".join(f"{ratio:,.0f}× at K = {count:,}" for count, ratio in zip(report.sample_counts, report.variance_ratio))
+    apart = np.abs(score.mean - reparameterized.mean) / np.hypot(
+        score.mean_error, reparameterized.mean_error
+    )
+    ratios = ", ".join(
+        f"{ratio:,.0f}× at K = {count:,}"
+        for count, ratio in zip(report.sample_counts, report.variance_ratio)
+    )
     return (
         f"<b>Mean gradient of the ELBO</b>{more}, every draw averaged (± standard error):"
         "<table cellspacing='0' cellpadding='3'><tr><th></th><th>reparameterization</th><th>score function</th></tr>"

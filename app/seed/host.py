@@ -40,7 +40,9 @@ class SeedViews(QObject):
         self._map_row: QToolBar | None = None
         # For the input selected on the map: its true posterior, importance samples, the ELBO identity.
         shown = window.state.shown
-        self.posterior_layers = PosteriorLayers(window.explorer, shown, self.add_map_controls, window.show_error, self)
+        self.posterior_layers = PosteriorLayers(
+            window.explorer, shown, self.add_map_controls, window.show_error, self
+        )
         self.identity = IdentityView(shown, window.show_error)
         self.add_page("ELBO identity", self.identity)
         # The two gradient estimators of the seed.
@@ -55,7 +57,9 @@ class SeedViews(QObject):
         self.runs = RunsController(window.state, window.runs, window.settings, self)
         self.runs.errorOccurred.connect(window.show_error)
         runs_dock = self.add_dock(
-            "runsDock", "Runs", RunsPanel(self.runs, self._ask_open_run_folder),
+            "runsDock",
+            "Runs",
+            RunsPanel(self.runs, self._ask_open_run_folder),
             Qt.DockWidgetArea.BottomDockWidgetArea,
         )
         window.splitDockWidget(window.views_dock, runs_dock, Qt.Orientation.Horizontal)
@@ -63,7 +67,9 @@ class SeedViews(QObject):
         self.compare = RunsComparePage(self.runs)
         self.add_page("Compare runs", self.compare)
         self.runs.state.compared.connect(self._show_compared_runs)
-        window.runs.runStarted.connect(self._show_compared_runs)  # after the Runs list named its live run
+        window.runs.runStarted.connect(
+            self._show_compared_runs
+        )  # after the Runs list named its live run
         self._show_compared_runs()
         # Built last: a lesson may name any view's controls.
         self.lessons = LessonController(window, self)
@@ -90,7 +96,9 @@ class SeedViews(QObject):
         tabs = self.window.view_tabs
         tabs.insertTab(tabs.indexOf(self.window.evaluation), page, title)
 
-    def add_dock(self, name: str, title: str, widget: QWidget, area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+    def add_dock(
+        self, name: str, title: str, widget: QWidget, area=Qt.DockWidgetArea.RightDockWidgetArea
+    ) -> QDockWidget:
         dock = self.window._dock(name, title, widget, area)
         self.docks[name] = dock
         return dock

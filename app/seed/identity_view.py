@@ -98,16 +98,25 @@ class IdentityView(LazyPage):
         reason = unused_reason(self.shown.model)
         selected = selected_input(self.shown)
         if reason or selected is None:
-            self._show_message(f"Not used now: {reason}" if reason else f"The identity of one input: {NO_SELECTION}.")
+            self._show_message(
+                f"Not used now: {reason}"
+                if reason
+                else f"The identity of one input: {NO_SELECTION}."
+            )
             return
         if self._running:
             self._pending = True
             return
         self._running = True
         start_job(
-            compute_identity, selected, self._key,
-            on_yield=self._answered, on_result=self._answered, on_error=self._failed, on_finished=self._finished,
-        )  # fmt: skip
+            compute_identity,
+            selected,
+            self._key,
+            on_yield=self._answered,
+            on_result=self._answered,
+            on_error=self._failed,
+            on_finished=self._finished,
+        )
 
     def _answered(self, answer: IdentityAnswer) -> None:
         if answer.key != self._key:
@@ -159,8 +168,11 @@ class IdentityView(LazyPage):
         if fitted is not None:
             # From the end of one ELBO bar to the end of the other: the gap between them.
             edge = _BAR_WIDTH / 2
-            bracket = pg.PlotDataItem([edge, 2.0, 2.0, 3.0 - edge], [identity.elbo, identity.elbo, fitted, fitted],
-                                      pen=pg.mkPen("w", width=1.5, style=Qt.PenStyle.DashLine))  # fmt: skip
+            bracket = pg.PlotDataItem(
+                [edge, 2.0, 2.0, 3.0 - edge],
+                [identity.elbo, identity.elbo, fitted, fitted],
+                pen=pg.mkPen("w", width=1.5, style=Qt.PenStyle.DashLine),
+            )
             self.plot.addItem(bracket)
             gap_text = f"amortization\ngap {self.gap.amortization_gap:.2f}"
             self._text(2.08, (identity.elbo + fitted) / 2, gap_text, anchor=(0.0, 0.5))
@@ -173,8 +185,16 @@ class IdentityView(LazyPage):
 
     def _bar(self, x: float, top: float, bottom: float, kind: str, text: str) -> None:
         low, high = min(top, bottom), max(top, bottom)
-        self.plot.addItem(pg.BarGraphItem(x=[x], y0=[low], height=[high - low], width=_BAR_WIDTH,
-                                          brush=_COLOURS[kind], pen=pg.mkPen("k")))  # fmt: skip
+        self.plot.addItem(
+            pg.BarGraphItem(
+                x=[x],
+                y0=[low],
+                height=[high - low],
+                width=_BAR_WIDTH,
+                brush=_COLOURS[kind],
+                pen=pg.mkPen("k"),
+            )
+        )
         self._text(x, bottom, text, anchor=(0.5, 0.0) if kind == "kl" else (0.5, 1.0))
 
     def _text(self, x: float, y: float, text: str, anchor=(0.5, 0.5)) -> None:
@@ -189,8 +209,10 @@ class IdentityView(LazyPage):
             source = "by quadrature on a grid fitted to p(z|x) and q(z|x); ELBO and KL are sums over the same cells"
             estimate = f"log p(x) {nats(log_p, 2)}"
         else:
-            source = (f"by importance sampling from q(z|x), K = {IDENTITY_SAMPLES:,}; the ELBO is the same draws' "
-                      "mean log-weight, and KL = log p̂(x) − ELBO")  # fmt: skip
+            source = (
+                f"by importance sampling from q(z|x), K = {IDENTITY_SAMPLES:,}; the ELBO is the same draws' "
+                "mean log-weight, and KL = log p̂(x) − ELBO"
+            )
             estimate = f"log p̂(x) {nats(log_p, 2)} ± {identity.standard_error:.2f}"
         words = f"{estimate} = ELBO {nats(elbo, 2)} + KL(q(z|x) ‖ p(z|x)) {kl:.2f} nats, {source}."
         if identity.exact_log_likelihood is not None:
@@ -199,6 +221,8 @@ class IdentityView(LazyPage):
         if self.gap is None:
             return words + " Fitting q to this input alone…"
         steps = len(self.gap.elbo_trace)
-        return (f"{words} A q fitted to this input alone ({steps} Adam steps) has ELBO {nats(self.fitted_elbo, 2)}: "
-                f"the amortization gap is {self.gap.amortization_gap:.2f} nats, and what remains, "
-                f"{_divergence(log_p - self.fitted_elbo)}, is the approximation gap of a diagonal Gaussian.")  # fmt: skip
+        return (
+            f"{words} A q fitted to this input alone ({steps} Adam steps) has ELBO {nats(self.fitted_elbo, 2)}: "
+            f"the amortization gap is {self.gap.amortization_gap:.2f} nats, and what remains, "
+            f"{_divergence(log_p - self.fitted_elbo)}, is the approximation gap of a diagonal Gaussian."
+        )

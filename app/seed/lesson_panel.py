@@ -75,9 +75,13 @@ class LessonPanel(QWidget):
         self.step_group.setExclusive(True)
         self.setStyleSheet("QPushButton:checked { font-weight: bold; }")
         self.step_group.idClicked.connect(self.stepRequested)
-        self.previous_button = named(QPushButton("Previous"), "lessonPreviousButton", "Previous step")
+        self.previous_button = named(
+            QPushButton("Previous"), "lessonPreviousButton", "Previous step"
+        )
         self.next_button = named(QPushButton("Next"), "lessonNextButton", "Next step")
-        self.leave_button = named(QPushButton("Leave lesson"), "leaveLessonButton", "Leave the lesson")
+        self.leave_button = named(
+            QPushButton("Leave lesson"), "leaveLessonButton", "Leave the lesson"
+        )
         self.leave_button.setToolTip("Unlock and show every control again")
         self.previous_button.clicked.connect(self._previous)
         self.next_button.clicked.connect(self._next)
@@ -131,7 +135,10 @@ class LessonPanel(QWidget):
         self._enable_moves()
 
     def step_buttons(self) -> list[QPushButton]:
-        return [self.step_group.button(number) for number in range(1, len(self.step_group.buttons()) + 1)]
+        return [
+            self.step_group.button(number)
+            for number in range(1, len(self.step_group.buttons()) + 1)
+        ]
 
     def _set_step_buttons(self, count: int) -> None:
         for button in self.step_group.buttons():
@@ -139,7 +146,11 @@ class LessonPanel(QWidget):
             button.deleteLater()
         for number in range(1, count + 1):
             step = self.lesson.steps[number - 1]
-            button = named(QPushButton(str(number)), f"lessonStepButton{number}", f"Step {number}: {step.title}")
+            button = named(
+                QPushButton(str(number)),
+                f"lessonStepButton{number}",
+                f"Step {number}: {step.title}",
+            )
             button.setCheckable(True)
             button.setToolTip(step.title)
             self.step_group.addButton(button, number)
@@ -164,7 +175,9 @@ class LessonController(QObject):
         super().__init__(window)
         self.window = window
         self.panel = LessonPanel()
-        self.dock = host.add_dock("lessonDock", "Lesson", self.panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.dock = host.add_dock(
+            "lessonDock", "Lesson", self.panel, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
         # A tab beside the settings: the text needs the height, and a lesson locks most settings.
         window.tabifyDockWidget(window.controls_dock, self.dock)
         self.dock.hide()
@@ -201,7 +214,12 @@ class LessonController(QObject):
         if self._shipped or self._listing:
             return
         self._listing = True
-        start_job(shipped_lessons, on_result=self._list_shipped, on_error=self._failed, on_finished=self._listed)
+        start_job(
+            shipped_lessons,
+            on_result=self._list_shipped,
+            on_error=self._failed,
+            on_finished=self._listed,
+        )
 
     def _listed(self) -> None:
         self._listing = False
@@ -226,7 +244,9 @@ class LessonController(QObject):
         start_job(read_lesson, Path(path), on_result=self.start, on_error=self._failed)
 
     def _failed(self, error: Exception) -> None:
-        self.window.show_error(str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}")
+        self.window.show_error(
+            str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
+        )
 
     def start(self, lesson: Lesson) -> None:
         """Set the window up for `lesson` (settings, locks, hidden controls) and its first step."""
@@ -315,7 +335,9 @@ class LessonController(QObject):
             explorer = self.window.explorer
             examples = explorer.state.examples
             if explorer.model is None or examples is None:
-                self._pending = dataclasses.replace(step, controls={})  # selected once a model is on show
+                self._pending = dataclasses.replace(
+                    step, controls={}
+                )  # selected once a model is on show
             elif step.select >= len(examples):
                 missing.append(f"no example {step.select} (the map has {len(examples)})")
             else:
@@ -328,7 +350,9 @@ class LessonController(QObject):
         except VaeStudioError as error:
             self.window.show_error(str(error))
             return
-        controls.apply_config(dataclasses.replace(config, train=dataclasses.replace(config.train, max_steps=steps)))
+        controls.apply_config(
+            dataclasses.replace(config, train=dataclasses.replace(config.train, max_steps=steps))
+        )
         if self.window.runs.status.training:
             self._train_after_stop = True  # the next run starts when this one has ended
             self.window.runs.stop()
@@ -360,7 +384,9 @@ class LessonController(QObject):
 
     # Saving.
     def ask_save(self) -> None:
-        if chosen := self.window.files.ask_file(True, "Save as lesson", LESSON_FILTER, "my-lesson.toml"):
+        if chosen := self.window.files.ask_file(
+            True, "Save as lesson", LESSON_FILTER, "my-lesson.toml"
+        ):
             path = chosen[0] if chosen[0].endswith(".toml") else chosen[0] + ".toml"
             self.save(path)
 
@@ -371,7 +397,10 @@ class LessonController(QObject):
         tabs = window.view_tabs
         controls = {widget.objectName(): control_value(widget) for widget in map_controls(window)}
         return lesson_from_setup(
-            window.controls.config(), tabs.tabText(tabs.currentIndex()), controls, window.explorer.state.selected
+            window.controls.config(),
+            tabs.tabText(tabs.currentIndex()),
+            controls,
+            window.explorer.state.selected,
         )
 
     def save(self, path: str | Path) -> None:

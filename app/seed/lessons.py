@@ -140,7 +140,9 @@ def parse_lesson(text: str, source: str | Path = "<lesson>") -> Lesson:
     try:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise VaeStudioError(f"lesson {source}: not valid TOML ({' '.join(str(error).split())})") from None
+        raise VaeStudioError(
+            f"lesson {source}: not valid TOML ({' '.join(str(error).split())})"
+        ) from None
     except RecursionError:  # tomllib reads nested arrays by recursion
         raise VaeStudioError(f"lesson {source}: not a lesson (values nested too deep)") from None
     try:
@@ -156,7 +158,9 @@ def read_lesson(path: str | Path) -> Lesson:
     except OSError as error:
         raise VaeStudioError(f"lesson {path}: cannot be read ({error.strerror or error})") from None
     except UnicodeDecodeError as error:
-        raise VaeStudioError(f"lesson {path}: not UTF-8 text (byte at offset {error.start})") from None
+        raise VaeStudioError(
+            f"lesson {path}: not UTF-8 text (byte at offset {error.start})"
+        ) from None
     return dataclasses.replace(parse_lesson(text, path), path=path)
 
 
@@ -171,7 +175,9 @@ def _lesson(values: dict, path: Path) -> Lesson:
         text=_text(values, "text", ""),
         settings=settings,
         config=_config(settings, ""),
-        steps=tuple(_step(step, settings, f"steps[{number}].") for number, step in enumerate(steps, start=1)),
+        steps=tuple(
+            _step(step, settings, f"steps[{number}].") for number, step in enumerate(steps, start=1)
+        ),
         lock=_names(values, "lock"),
         hide=_names(values, "hide"),
         path=path,
@@ -187,14 +193,18 @@ def _step(values, lesson_settings: dict, prefix: str) -> LessonStep:
         raise VaeStudioError(f"'{prefix}config' must be a table")
     _refuse_unknown(settings, set(CONFIG_TABLES), prefix + "config.")
     beta = values.get("beta")
-    if beta is not None and (isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 < beta < math.inf):
+    if beta is not None and (
+        isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 < beta < math.inf
+    ):
         raise VaeStudioError(f"'{prefix}beta' must be a positive number, got {beta!r}")
     return LessonStep(
         title=_line(values, "title", prefix, required=True),
         text=_text(values, "text", prefix),
         look_for=_line(values, "look_for", prefix),
         settings=settings,
-        config=_config(_merged(lesson_settings, settings), prefix + "config: ") if settings else None,
+        config=_config(_merged(lesson_settings, settings), prefix + "config: ")
+        if settings
+        else None,
         beta=None if beta is None else float(beta),
         tab=_line(values, "tab", prefix) or None,
         controls=_controls(values.get("controls", {}), prefix + "controls"),
@@ -227,8 +237,12 @@ def _line(values: dict, key: str, prefix: str, required: bool = False) -> str:
 
 def _count(values: dict, key: str, prefix: str, least: int) -> int | None:
     count = values.get(key)
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < least):
-        raise VaeStudioError(f"'{prefix}{key}' must be a whole number of at least {least}, got {count!r}")
+    if count is not None and (
+        isinstance(count, bool) or not isinstance(count, int) or count < least
+    ):
+        raise VaeStudioError(
+            f"'{prefix}{key}' must be a whole number of at least {least}, got {count!r}"
+        )
     return count
 
 
@@ -243,7 +257,9 @@ def _names(values: dict, key: str) -> tuple[str, ...]:
 
 def _object_name(name, key: str) -> None:
     if not isinstance(name, str) or not _OBJECT_NAME.match(name):
-        raise VaeStudioError(f"'{key}' holds {name!r}, which is not an objectName (letters, digits, _)")
+        raise VaeStudioError(
+            f"'{key}' holds {name!r}, which is not an objectName (letters, digits, _)"
+        )
 
 
 def _controls(values, key: str) -> dict:
@@ -251,8 +267,12 @@ def _controls(values, key: str) -> dict:
         raise VaeStudioError(f"'{key}' must be a table of objectName = value")
     for name, value in values.items():
         _object_name(name, key)
-        if not isinstance(value, (bool, int, float, str)) or (isinstance(value, float) and not math.isfinite(value)):
-            raise VaeStudioError(f"'{key}.{name}' must be true/false, a number or a string, got {value!r}")
+        if not isinstance(value, (bool, int, float, str)) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            raise VaeStudioError(
+                f"'{key}.{name}' must be true/false, a number or a string, got {value!r}"
+            )
     return dict(values)
 
 
@@ -282,7 +302,11 @@ def _config(settings: dict, prefix: str) -> RunConfig:
 # The shipped lessons.
 def lesson_folders() -> list[Path]:
     """Where lessons are read from: beside the presets, in the source tree or an install."""
-    return [folder.parent / "lessons" for folder in preset_folders() if (folder.parent / "lessons").is_dir()]
+    return [
+        folder.parent / "lessons"
+        for folder in preset_folders()
+        if (folder.parent / "lessons").is_dir()
+    ]
 
 
 def lesson_files() -> dict[str, Path]:
@@ -314,7 +338,9 @@ def settings_of(config: RunConfig) -> dict:
     return settings
 
 
-def lesson_from_setup(config: RunConfig, tab: str | None, controls: dict, select: int | None) -> Lesson:
+def lesson_from_setup(
+    config: RunConfig, tab: str | None, controls: dict, select: int | None
+) -> Lesson:
     """A lesson of one step that sets the window up as described, with text for a teacher to write."""
     step = LessonStep(
         title="The set-up",

@@ -77,7 +77,9 @@ def selected_input(shown: ShownModel) -> SelectedInput | None:
         return None
     images, labels = state.examples.batch(torch.tensor([state.selected]))
     label = int(labels[0]) if model.capabilities.conditional else None
-    return SelectedInput(model.config.model, shown.weights, shown.generation, state.selected, images[0], label)
+    return SelectedInput(
+        model.config.model, shown.weights, shown.generation, state.selected, images[0], label
+    )
 
 
 def model_copy(selected: SelectedInput, model: LatentModel | None) -> LatentModel:
@@ -118,7 +120,8 @@ def refresh_layers(request: LayersRequest, model: LatentModel | None = None) -> 
     grid = samples = None
     if request.visible is not None:
         grid = posterior_heat_map(
-            model, image, label, request.visible, HEAT_MAP_RESOLUTION, request.origin, request.basis)
+            model, image, label, request.visible, HEAT_MAP_RESOLUTION, request.origin, request.basis
+        )
     if request.samples:
         samples = importance_samples(model, image, label, request.samples, request.proposal)
     return LayersAnswer(request, grid, samples, model=model)
@@ -131,7 +134,9 @@ def compute_layers(request: LayersRequest, model: LatentModel | None = None):
     yield answer
     if request.quadrature:
         selected = request.selected
-        quadrature = log_likelihood_quadrature(answer.model, selected.image, selected.label, READOUT_RESOLUTION)
+        quadrature = log_likelihood_quadrature(
+            answer.model, selected.image, selected.label, READOUT_RESOLUTION
+        )
         return LayersAnswer(request, quadrature=quadrature)
     return None
 
@@ -153,7 +158,9 @@ def _shade(density: np.ndarray) -> np.ndarray:
     side: the grid's cells would show as blocks."""
     peak = density.max()
     cells = torch.from_numpy(density / peak if peak > 0 else density)[None, None]
-    return F.interpolate(cells, scale_factor=_SMOOTHING, mode="bilinear", align_corners=False)[0, 0].numpy()
+    return F.interpolate(cells, scale_factor=_SMOOTHING, mode="bilinear", align_corners=False)[
+        0, 0
+    ].numpy()
 
 
 class PosteriorLayers(QObject):
@@ -162,8 +169,13 @@ class PosteriorLayers(QObject):
     layersDrawn = Signal()  # the layers, or the readout, show a new answer
 
     def __init__(
-        self, explorer, shown: ShownModel, place_controls: Callable, on_error: Callable[[str], None], parent=None
-    ):  # fmt: skip
+        self,
+        explorer,
+        shown: ShownModel,
+        place_controls: Callable,
+        on_error: Callable[[str], None],
+        parent=None,
+    ):
         super().__init__(parent)
         self.explorer, self.shown, self.state = explorer, shown, shown.explorer
         self._on_error = on_error
@@ -175,7 +187,13 @@ class PosteriorLayers(QObject):
         self._drawn: LayersAnswer | None = None
         self._build_items(explorer.map.plot)
         self._build_controls()
-        place_controls(self.posterior_check, self.samples_check, self.count_spin, self.proposal_combo, self.readout)
+        place_controls(
+            self.posterior_check,
+            self.samples_check,
+            self.count_spin,
+            self.proposal_combo,
+            self.readout,
+        )
         self._range_timer = QTimer(self)
         self._range_timer.setSingleShot(True)
         self._range_timer.setInterval(RANGE_QUIET_MS)
@@ -191,34 +209,47 @@ class PosteriorLayers(QObject):
         self.heat_map.setZValue(_Z_HEAT_MAP)
         self.heat_map.setLookupTable(_heat_lut())
         plot.addItem(self.heat_map)
-        self.dots = pg.ScatterPlotItem(pen=pg.mkPen(10, 40, 10, 200), brush=pg.mkBrush(120, 255, 80, 190))
+        self.dots = pg.ScatterPlotItem(
+            pen=pg.mkPen(10, 40, 10, 200), brush=pg.mkBrush(120, 255, 80, 190)
+        )
         self.dots.setObjectName("importanceSamplesLayer")
         self.dots.setZValue(_Z_SAMPLES)
         plot.addItem(self.dots)
 
     def _build_controls(self) -> None:
-        self.posterior_check = named(QCheckBox("True posterior"), "truePosteriorCheckBox", "Show the true posterior")
+        self.posterior_check = named(
+            QCheckBox("True posterior"), "truePosteriorCheckBox", "Show the true posterior"
+        )
         self.posterior_check.setToolTip(
-            "p(z|x) ∝ p(x|z) p(z) of the selected input on a grid over the visible plane, under q(z|x)'s ellipses")
+            "p(z|x) ∝ p(x|z) p(z) of the selected input on a grid over the visible plane, under q(z|x)'s ellipses"
+        )
         self.samples_check = named(
-            QCheckBox("Importance samples"), "importanceSamplesCheckBox", "Show importance samples")
+            QCheckBox("Importance samples"), "importanceSamplesCheckBox", "Show importance samples"
+        )
         self.samples_check.setToolTip(
-            "K draws from the proposal, each dot's area in proportion to its normalised weight p(x, z)/r(z)")
-        self.count_spin = named(QSpinBox(), "importanceCountSpinBox", "Number of importance samples")
+            "K draws from the proposal, each dot's area in proportion to its normalised weight p(x, z)/r(z)"
+        )
+        self.count_spin = named(
+            QSpinBox(), "importanceCountSpinBox", "Number of importance samples"
+        )
         self.count_spin.setRange(1, 10_000)
         self.count_spin.setValue(100)
         self.count_spin.setPrefix("K = ")
         self.count_spin.setToolTip("How many importance samples to draw")
-        self.proposal_combo = named(QComboBox(), "importanceProposalCombo", "Importance sampling proposal")
+        self.proposal_combo = named(
+            QComboBox(), "importanceProposalCombo", "Importance sampling proposal"
+        )
         self.proposal_combo.addItem("prior p(z)", "prior")
         self.proposal_combo.addItem("posterior q(z|x)", "posterior")
         self.proposal_combo.setToolTip(
-            "Where the samples come from: the prior wastes its weight on codes that do not explain x")
+            "Where the samples come from: the prior wastes its weight on codes that do not explain x"
+        )
         self.readout = named(QLabel(""), "importanceReadout", "Importance sampling readout")
         self.readout.setToolTip(
             "ESS = 1/Σw² of the normalised weights; the estimate is log (1/K) Σ p(x, z)/r(z) with its standard "
             "error; quadrature sums p(x, z) over a grid fitted to the posterior (2-D latents).\nFor binary data "
-            "x is the selected image binarised once, as training sees it; the yellow ellipses are q of the grey image.")
+            "x is the selected image binarised once, as training sees it; the yellow ellipses are q of the grey image."
+        )
         self._tips = {widget: widget.toolTip() for widget in self._controls()}
         for check in (self.posterior_check, self.samples_check):
             check.toggled.connect(self.request)
@@ -268,24 +299,37 @@ class PosteriorLayers(QObject):
         plane = self.state.plane
         cache_key = (selected.generation, selected.index)
         request = LayersRequest(
-            key=self._key, selected=selected, origin=plane.origin, basis=plane.basis,
+            key=self._key,
+            selected=selected,
+            origin=plane.origin,
+            basis=plane.basis,
             visible=self.explorer.map.visible_range() if heat_map else None,
             samples=self.count_spin.value() if samples else 0,
             proposal=self.proposal_combo.currentData(),
-            quadrature=plane.latent_dim == 2 and (self._quadrature is None or self._quadrature[0] != cache_key),
-        )  # fmt: skip
+            quadrature=plane.latent_dim == 2
+            and (self._quadrature is None or self._quadrature[0] != cache_key),
+        )
         self._running = True
         start_job(
-            compute_layers, request, self._model,
-            on_yield=self._answered, on_result=self._answered, on_error=self._failed, on_finished=self._finished,
-        )  # fmt: skip
+            compute_layers,
+            request,
+            self._model,
+            on_yield=self._answered,
+            on_result=self._answered,
+            on_error=self._failed,
+            on_finished=self._finished,
+        )
 
     def _answered(self, answer: LayersAnswer | None) -> None:
         if answer is None:
             return
         selected = answer.request.selected
         on_show = self.shown.model
-        if answer.model is not None and on_show is not None and selected.config == on_show.config.model:
+        if (
+            answer.model is not None
+            and on_show is not None
+            and selected.config == on_show.config.model
+        ):
             self._model = answer.model
         if answer.quadrature is not None:
             self._quadrature = ((selected.generation, selected.index), answer.quadrature)
@@ -324,12 +368,16 @@ class PosteriorLayers(QObject):
         else:
             self.heat_map.setImage(_shade(grid.posterior), levels=(0.0, 1.0), autoLevels=False)
             (left, right), (bottom, top) = grid.box
-            self.heat_map.setRect(QRectF(left, bottom, right - left, top - bottom))  # row 0 at the bottom
+            self.heat_map.setRect(
+                QRectF(left, bottom, right - left, top - bottom)
+            )  # row 0 at the bottom
         if samples is None:
             self.dots.clear()
         else:
             xy = (samples.codes - answer.request.origin) @ answer.request.basis.T
-            sizes = np.clip(_BASE_DOT * np.sqrt(len(samples.weights) * samples.weights), _MIN_DOT, _MAX_DOT)
+            sizes = np.clip(
+                _BASE_DOT * np.sqrt(len(samples.weights) * samples.weights), _MIN_DOT, _MAX_DOT
+            )
             self.dots.setData(x=xy[:, 0], y=xy[:, 1], size=sizes)
 
     def _readout(self, answer: LayersAnswer) -> str:
@@ -338,9 +386,13 @@ class PosteriorLayers(QObject):
         if samples is not None:
             count = len(samples.weights)
             parts.append(f"ESS {samples.effective_sample_size:,.1f} of {count:,}")
-            parts.append(f"IS log p(x) ≈ {nats(samples.log_likelihood)} ± {samples.standard_error:.1f}")
-        if self._quadrature is not None and self._quadrature[0] == (answer.request.selected.generation,
-                                                                     answer.request.selected.index):
+            parts.append(
+                f"IS log p(x) ≈ {nats(samples.log_likelihood)} ± {samples.standard_error:.1f}"
+            )
+        if self._quadrature is not None and self._quadrature[0] == (
+            answer.request.selected.generation,
+            answer.request.selected.index,
+        ):
             parts.append(f"quadrature {nats(self._quadrature[1])}")
         elif len(answer.request.origin) > 2:
             names = self.state.plane.axis_names

@@ -51,9 +51,13 @@ class RateDistortionView(QWidget):
         item.getViewBox().setDefaultPadding(0.12)  # room for the labels
         self.legend = item.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.current = pg.PlotDataItem(
-            pen=pg.mkPen(CURRENT_COLOUR, width=1.5), symbol="o", symbolSize=9, symbolBrush=CURRENT_COLOUR,
-            symbolPen=None, name="this run",
-        )  # fmt: skip
+            pen=pg.mkPen(CURRENT_COLOUR, width=1.5),
+            symbol="o",
+            symbolSize=9,
+            symbolBrush=CURRENT_COLOUR,
+            symbolPen=None,
+            name="this run",
+        )
         self.plot.addItem(self.current)
         # The line of constant -ELBO at β = 1: slope -1 in data coordinates, whatever the axes' scales.
         dashed = pg.mkPen((170, 170, 170), width=1, style=Qt.PenStyle.DashLine)
@@ -94,7 +98,9 @@ class RateDistortionView(QWidget):
         """Redraw the current run's points from its history (one redraw's whole work)."""
         self._stale = False
         self._points = rate_distortion_points(self.run.history.table.rows)
-        self.current.setData(*_xy(self._points), symbol="o" if len(self._points) <= MAX_SYMBOLS else None)
+        self.current.setData(
+            *_xy(self._points), symbol="o" if len(self._points) <= MAX_SYMBOLS else None
+        )
         for label in self._labels:
             self.plot.removeItem(label)
         self._labels = [self._label(point) for point in _labelled(self._points)]
@@ -109,9 +115,14 @@ class RateDistortionView(QWidget):
         for name, colour, rows in runs:
             points = rate_distortion_points(rows)
             item = pg.PlotDataItem(
-                *_xy(points), pen=pg.mkPen(colour, width=1.5), symbol="s" if len(points) <= MAX_SYMBOLS else None,
-                symbolSize=8, symbolBrush=colour, symbolPen=None, name=name,
-            )  # fmt: skip
+                *_xy(points),
+                pen=pg.mkPen(colour, width=1.5),
+                symbol="s" if len(points) <= MAX_SYMBOLS else None,
+                symbolSize=8,
+                symbolBrush=colour,
+                symbolPen=None,
+                name=name,
+            )
             self.plot.addItem(item)
             self._other_items.append(item)
             self._other_points.append(points)

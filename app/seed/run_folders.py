@@ -99,7 +99,10 @@ def restore_folders(folders: Sequence[tuple[str, bool]]) -> RestoredFolders:
             read.append((read_run_folder(folder), checked))
         except VaeStudioError:
             (unreadable if Path(folder).is_dir() else gone).append(folder)
-    parts = [f"{len(gone)} no longer there" if gone else "", f"{len(unreadable)} unreadable" if unreadable else ""]
+    parts = [
+        f"{len(gone)} no longer there" if gone else "",
+        f"{len(unreadable)} unreadable" if unreadable else "",
+    ]
     dropped = ""
     if gone or unreadable:
         count = len(gone) + len(unreadable)

@@ -19,10 +19,22 @@ from vae_core.config import RunConfig
 from vae_core.training.snapshot import METRICS_COLUMNS
 
 # Okabe-Ito (colour-blind safe), then greys: a run keeps its colour while it is listed.
-PALETTE = ("#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7", "#999999", "#ffffff")
+PALETTE = (
+    "#e69f00",
+    "#56b4e9",
+    "#009e73",
+    "#f0e442",
+    "#0072b2",
+    "#d55e00",
+    "#cc79a7",
+    "#999999",
+    "#ffffff",
+)
 # Not what sets runs apart: filled in from the data by a run (they follow data.dataset), where
 # the data comes from, and how often a run reports (the window paces its own).
-NOT_COMPARED = frozenset({"model.input_shape", "model.num_classes", "data.mirrors", "train.log_every"})
+NOT_COMPARED = frozenset(
+    {"model.input_shape", "model.num_classes", "data.mirrors", "train.log_every"}
+)
 # Keys shown in a legend by a symbol or a shorter word; others by their last part.
 SHORT_NAMES = {
     "train.beta": "β",
@@ -52,9 +64,10 @@ def config_differences(configs: Sequence[RunConfig]) -> list[str]:
     flats = [flat_config(config) for config in configs]
     keys = list(dict.fromkeys(key for flat in flats for key in flat))
     return [
-        key for key in keys
+        key
+        for key in keys
         if key not in NOT_COMPARED and len({repr(flat.get(key)) for flat in flats}) > 1
-    ]  # fmt: skip
+    ]
 
 
 def format_value(value: object) -> str:
@@ -83,14 +96,20 @@ def legend_texts(configs: Sequence[RunConfig | None]) -> list[str]:
     texts = []
     for config in configs:
         flat = {} if config is None else flat_config(config)
-        texts.append(" · ".join(describe_setting(key, flat.get(key)) for key in keys) if config is not None else "")
+        texts.append(
+            " · ".join(describe_setting(key, flat.get(key)) for key in keys)
+            if config is not None
+            else ""
+        )
     return texts
 
 
 def settings_apart_from(config: RunConfig, reference: RunConfig) -> list[str]:
     """`key = value` lines for what `config` sets otherwise than `reference` (a tooltip's summary)."""
     flat = flat_config(config)
-    return [f"{key} = {format_value(flat.get(key))}" for key in config_differences([reference, config])]
+    return [
+        f"{key} = {format_value(flat.get(key))}" for key in config_differences([reference, config])
+    ]
 
 
 @dataclass(eq=False)
@@ -130,11 +149,21 @@ class RunsState:
         self._next_id = 0
         self._legends: tuple[tuple, list[str]] = ((), [])  # the last legends, by runs and configs
 
-    def add(self, name: str, config: RunConfig | None, rows: np.ndarray | None = None,
-            folder: Path | None = None, checked: bool = True) -> RunEntry:  # fmt: skip
+    def add(
+        self,
+        name: str,
+        config: RunConfig | None,
+        rows: np.ndarray | None = None,
+        folder: Path | None = None,
+        checked: bool = True,
+    ) -> RunEntry:
         used = {entry.colour for entry in self.entries}
-        colour = next((c for c in PALETTE if c not in used), PALETTE[len(self.entries) % len(PALETTE)])
-        entry = RunEntry(self._next_id, name, config, colour, _NO_ROWS if rows is None else rows, folder, checked)
+        colour = next(
+            (c for c in PALETTE if c not in used), PALETTE[len(self.entries) % len(PALETTE)]
+        )
+        entry = RunEntry(
+            self._next_id, name, config, colour, _NO_ROWS if rows is None else rows, folder, checked
+        )
         self._next_id += 1
         self.entries.append(entry)
         self.added.emit(entry)
@@ -181,14 +210,24 @@ class RunsState:
 
     @staticmethod
     def _legend_texts(entries: Sequence[RunEntry]) -> list[str]:
-        texts = [text or entry.name for text, entry in zip(legend_texts([e.config for e in entries]), entries)]
-        return [f"{text} ({entry.name})" if texts.count(text) > 1 else text for text, entry in zip(texts, entries)]
+        texts = [
+            text or entry.name
+            for text, entry in zip(legend_texts([e.config for e in entries]), entries)
+        ]
+        return [
+            f"{text} ({entry.name})" if texts.count(text) > 1 else text
+            for text, entry in zip(texts, entries)
+        ]
 
-    def compared_runs(self, besides: RunEntry | None = None) -> tuple[tuple[str, str, np.ndarray], ...]:
+    def compared_runs(
+        self, besides: RunEntry | None = None
+    ) -> tuple[tuple[str, str, np.ndarray], ...]:
         """The ticked runs as (legend text, colour, rows), leaving out `besides`."""
         ticked = self.ticked()
         return tuple(
-            (text, entry.colour, entry.rows) for text, entry in zip(self.legends(ticked), ticked) if entry is not besides
+            (text, entry.colour, entry.rows)
+            for text, entry in zip(self.legends(ticked), ticked)
+            if entry is not besides
         )
 
     def _announce_compared(self) -> None:

@@ -53,7 +53,13 @@ class RunsController(QObject):
     restored = Signal(int)  # the last session's folders are listed again: how many
     errorOccurred = Signal(str)
 
-    def __init__(self, app_state: AppState, runs: RunController, settings: QSettings, parent: QObject | None = None):
+    def __init__(
+        self,
+        app_state: AppState,
+        runs: RunController,
+        settings: QSettings,
+        parent: QObject | None = None,
+    ):
         super().__init__(parent)
         self.app_state = app_state
         self.runs = runs
@@ -69,14 +75,22 @@ class RunsController(QObject):
         runs.runStarted.connect(self._run_started)
         runs.runEnded.connect(self._run_ended)
         app_state.run.status_changed.connect(self._status_changed)
-        for signal in (self.state.added, self.state.removed, self.state.checked, self.state.changed):
+        for signal in (
+            self.state.added,
+            self.state.removed,
+            self.state.checked,
+            self.state.changed,
+        ):
             signal.connect(self._store_folders)
         self._restoring = True
         self._stored = ""
         start_job(
-            restore_folders, self._stored_folders(),
-            on_result=self._restored, on_error=lambda error: self._restore_failed(_one_line(error)), context=self,
-        )  # fmt: skip
+            restore_folders,
+            self._stored_folders(),
+            on_result=self._restored,
+            on_error=lambda error: self._restore_failed(_one_line(error)),
+            context=self,
+        )
 
     def others_compared(self) -> tuple[tuple[str, str, np.ndarray], ...]:
         """The ticked runs besides the one the window trains (or trained last), which views of
@@ -93,7 +107,9 @@ class RunsController(QObject):
         # the same folder; a second run started within the same second gets a number.
         base = runs_directory() / folder_name(datetime.now(), config)
         taken = set(self._folders.values())
-        candidates = itertools.chain([base], (base.with_name(f"{base.name}-{n}") for n in itertools.count(2)))
+        candidates = itertools.chain(
+            [base], (base.with_name(f"{base.name}-{n}") for n in itertools.count(2))
+        )
         self._folders[self._live.id] = next(folder for folder in candidates if folder not in taken)
         self._follow_if_watched()
 
@@ -111,11 +127,17 @@ class RunsController(QObject):
         shown = self.app_state.shown
         weights = shown.weights if shown.model is not None and shown.model.source == "run" else None
         start_job(
-            write_run_folder, self._folders[entry.id], entry.config, entry.rows, weights,
+            write_run_folder,
+            self._folders[entry.id],
+            entry.config,
+            entry.rows,
+            weights,
             on_result=lambda folder: self._folder_written(entry, folder),
-            on_error=lambda error: self.errorOccurred.emit(f"the run's folder was not written: {_one_line(error)}"),
+            on_error=lambda error: self.errorOccurred.emit(
+                f"the run's folder was not written: {_one_line(error)}"
+            ),
             context=self,
-        )  # fmt: skip
+        )
 
     def _folder_written(self, entry: RunEntry, folder: Path) -> None:
         if entry in self.state.entries:
@@ -139,7 +161,9 @@ class RunsController(QObject):
         self._follow_if_watched()
 
     def _follow_if_watched(self) -> None:
-        follow = bool(self._watchers) and self._live is not None and self.app_state.run.status.training
+        follow = (
+            bool(self._watchers) and self._live is not None and self.app_state.run.status.training
+        )
         if follow and not self._follow_timer.isActive():
             self._follow_timer.start()
         elif not follow:
@@ -149,9 +173,12 @@ class RunsController(QObject):
     def open_folder(self, folder: str | Path) -> None:
         """List the run in `folder` (read on a worker); a bad folder is one line, and no row."""
         start_job(
-            read_run_folder, Path(folder),
-            on_result=self._folder_read, on_error=lambda error: self.errorOccurred.emit(_one_line(error)), context=self,
-        )  # fmt: skip
+            read_run_folder,
+            Path(folder),
+            on_result=self._folder_read,
+            on_error=lambda error: self.errorOccurred.emit(_one_line(error)),
+            context=self,
+        )
 
     def _folder_read(self, run: RunFolder) -> None:
         entry = self.state.with_folder(run.folder)
@@ -179,7 +206,13 @@ class RunsController(QObject):
     def _store_folders(self, _entry=None) -> None:
         if self._restoring:
             return  # the folders not yet read back are not to be forgotten
-        listed = json.dumps([{"folder": str(e.folder), "checked": e.checked} for e in self.state.entries if e.folder])
+        listed = json.dumps(
+            [
+                {"folder": str(e.folder), "checked": e.checked}
+                for e in self.state.entries
+                if e.folder
+            ]
+        )
         if listed != self._stored:  # a live run's new rows change nothing here
             self._stored = listed
             self.settings.setValue(_FOLDERS_KEY, listed)

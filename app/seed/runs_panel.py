@@ -51,7 +51,12 @@ def _swatch(colour: str) -> QIcon:
 
 
 def _tooltip(entry: RunEntry) -> str:
-    lines = [entry.name, str(entry.folder) if entry.folder else "not written yet (its folder is written when it ends)"]
+    lines = [
+        entry.name,
+        str(entry.folder)
+        if entry.folder
+        else "not written yet (its folder is written when it ends)",
+    ]
     if entry.config is None:
         lines.append("no config in its folder")
     else:
@@ -84,8 +89,18 @@ class RunsPanel(QWidget):
         buttons = QHBoxLayout()
         for name, text, slot, tip in (
             ("runsOpenButton", "Open…", open_folder, "List a run folder (File > Open Run Folder…)"),
-            ("runsRemoveButton", "Remove", self.remove_selected, "Take the selected run off the list; its folder stays"),
-            ("runsShowFolderButton", "Show Folder", self.show_selected_folder, "Open the selected run's folder"),
+            (
+                "runsRemoveButton",
+                "Remove",
+                self.remove_selected,
+                "Take the selected run off the list; its folder stays",
+            ),
+            (
+                "runsShowFolderButton",
+                "Show Folder",
+                self.show_selected_folder,
+                "Open the selected run's folder",
+            ),
         ):
             button = named(QPushButton(text), name, text)
             button.setToolTip(tip)
@@ -111,7 +126,9 @@ class RunsPanel(QWidget):
         item.setIcon(_NAME, _swatch(entry.colour))
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         for column in (_STEPS, _LOSS):
-            item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setTextAlignment(
+                column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            )
         self.items[entry.id] = item
         self._fill(item, entry)
         self.tree.addTopLevelItem(item)
@@ -131,7 +148,9 @@ class RunsPanel(QWidget):
     def _fill(self, item: QTreeWidgetItem, entry: RunEntry) -> None:
         blocked = self.tree.blockSignals(True)  # the tick set here is not the user's
         item.setText(_NAME, entry.name)
-        item.setCheckState(_NAME, Qt.CheckState.Checked if entry.checked else Qt.CheckState.Unchecked)
+        item.setCheckState(
+            _NAME, Qt.CheckState.Checked if entry.checked else Qt.CheckState.Unchecked
+        )
         item.setText(_STEPS, f"{entry.steps:,}")
         loss = entry.final_loss
         item.setText(_LOSS, "" if loss is None else f"{loss:.2f}")
@@ -161,7 +180,10 @@ class RunsPanel(QWidget):
         has_folder = entry is not None and entry.folder is not None
         for widget in (self.remove_action, self.findChild(QPushButton, "runsRemoveButton")):
             widget.setEnabled(entry is not None)
-        for widget in (self.show_folder_action, self.findChild(QPushButton, "runsShowFolderButton")):
+        for widget in (
+            self.show_folder_action,
+            self.findChild(QPushButton, "runsShowFolderButton"),
+        ):
             widget.setEnabled(has_folder)
 
     def remove_selected(self) -> None:
@@ -214,7 +236,12 @@ class RunsComparePage(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.plot)
         self.term_combo.currentIndexChanged.connect(self._request_redraw)
-        for signal in (self.state.added, self.state.changed, self.state.checked, self.state.removed):
+        for signal in (
+            self.state.added,
+            self.state.changed,
+            self.state.checked,
+            self.state.removed,
+        ):
             signal.connect(self._request_redraw)
 
     def _request_redraw(self, *_) -> None:
@@ -237,7 +264,9 @@ class RunsComparePage(QWidget):
         index, sign = METRICS_COLUMNS.index(column), COMPARED_TERMS[column][1]
         for entry, text in zip(ticked, legends):
             finite = np.isfinite(entry.rows[:, index])
-            self.curves[entry.id].setData(entry.rows[finite, _STEP], sign * entry.rows[finite, index], name=text)
+            self.curves[entry.id].setData(
+                entry.rows[finite, _STEP], sign * entry.rows[finite, index], name=text
+            )
         self._show_hint(ticked)
 
     def _keep_curves_of(self, ticked: list[RunEntry]) -> None:

@@ -79,13 +79,17 @@ def _generated(make: Callable[[int | None, int], ImageDataset]) -> DataLoader:
 def _from_file(read: Callable[[DataConfig, str], ImageDataset]):
     """A loader for the user's own file or folder, which has no test split of its own."""
 
-    def load(config: DataConfig, location: str, progress: ProgressCallback | None = None) -> DataSplit:
+    def load(
+        config: DataConfig, location: str, progress: ProgressCallback | None = None
+    ) -> DataSplit:
         return split_by_seed(read(config, location), config.test_fraction, config.seed)
 
     return load
 
 
-def _load_idx(config: DataConfig, folder: str, progress: ProgressCallback | None = None) -> DataSplit:
+def _load_idx(
+    config: DataConfig, folder: str, progress: ProgressCallback | None = None
+) -> DataSplit:
     return load_idx_folder(Path(folder).name or "idx", folder)
 
 
@@ -119,7 +123,9 @@ def dataset_for_path(path: str | Path) -> str:
         return f"{'idx' if holds_idx_files(path) else 'folder'}:{path}"
     if not path.exists():
         raise VaeStudioError(f"{path}: not found")
-    raise VaeStudioError(f"{path}: not a data set (a folder of images or of IDX files, or an .npz or .npy file)")
+    raise VaeStudioError(
+        f"{path}: not a data set (a folder of images or of IDX files, or an .npz or .npy file)"
+    )
 
 
 def data_location(config: DataConfig) -> Path | None:

@@ -56,17 +56,26 @@ class ImageDataset:
 
     def __post_init__(self):
         if self.images.dim() != 4:
-            raise VaeStudioError(f"data set {self.name}: images must have shape (N, C, H, W), got {tuple(self.images.shape)}")
+            raise VaeStudioError(
+                f"data set {self.name}: images must have shape (N, C, H, W), got {tuple(self.images.shape)}"
+            )
         if self.images.dtype == torch.float32:
             if self.images.shape[2:] != (1, 1):
-                raise VaeStudioError(f"data set {self.name}: float values must be vectors of shape (N, D, 1, 1)")
+                raise VaeStudioError(
+                    f"data set {self.name}: float values must be vectors of shape (N, D, 1, 1)"
+                )
         elif self.images.dtype != torch.uint8:
-            raise VaeStudioError(f"data set {self.name}: images must be uint8 or float32, got {self.images.dtype}")
+            raise VaeStudioError(
+                f"data set {self.name}: images must be uint8 or float32, got {self.images.dtype}"
+            )
         if len(self.labels) != len(self.images):
             raise VaeStudioError(
                 f"data set {self.name}: {len(self.images)} images but {len(self.labels)} labels"
             )
-        if self.factors is not None and tuple(self.factors.shape) != (len(self.images), len(self.factor_names)):
+        if self.factors is not None and tuple(self.factors.shape) != (
+            len(self.images),
+            len(self.factor_names),
+        ):
             raise VaeStudioError(
                 f"data set {self.name}: factors of shape {tuple(self.factors.shape)} do not match "
                 f"{len(self.images)} examples and {len(self.factor_names)} factor names"
@@ -158,7 +167,9 @@ def split_by_seed(data: ImageDataset, test_fraction: float, seed: int) -> DataSp
     if not 0 < test_fraction < 1:
         raise VaeStudioError(f"test fraction must be between 0 and 1, got {test_fraction}")
     if len(data) < 2:
-        raise VaeStudioError(f"data set {data.name}: {len(data)} example(s) cannot be split into train and test")
+        raise VaeStudioError(
+            f"data set {data.name}: {len(data)} example(s) cannot be split into train and test"
+        )
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
     test_count = min(len(data) - 1, max(1, int(round(len(data) * test_fraction))))
     return DataSplit(train=data.subset(order[test_count:]), test=data.subset(order[:test_count]))

@@ -67,7 +67,9 @@ def cache_dir() -> Path:
 
 def environment_mirrors() -> tuple[str, ...]:
     """Base URLs from VAE_STUDIO_DATA_MIRRORS (comma-separated)."""
-    return tuple(url.strip() for url in os.environ.get(MIRRORS_VARIABLE, "").split(",") if url.strip())
+    return tuple(
+        url.strip() for url in os.environ.get(MIRRORS_VARIABLE, "").split(",") if url.strip()
+    )
 
 
 def file_digest(path: Path, algorithm: str) -> str:
@@ -87,7 +89,9 @@ class _HttpsRedirectsOnly(urllib.request.HTTPRedirectHandler):
     http, where anyone on the way may change it, or to another kind of URL (file:, ftp:)."""
 
     def http_error_302(self, req, fp, code, msg, headers):
-        target = urllib.parse.urljoin(req.full_url, headers.get("Location") or headers.get("URI") or "")
+        target = urllib.parse.urljoin(
+            req.full_url, headers.get("Location") or headers.get("URI") or ""
+        )
         if urllib.parse.urlsplit(target).scheme.lower() != "https":
             fp.close()
             raise ValueError(f"redirected to {target}, which is not https: refused")
@@ -111,7 +115,9 @@ def _fetch(url: str, remote: RemoteFile, stream, progress: ProgressCallback | No
     with _OPENER.open(url, timeout=_TIMEOUT_S) as response:
         promised = int(response.headers.get("Content-Length") or 0)
         if promised > remote.size:
-            raise ValueError(f"the server offers {promised:,} bytes, more than the {remote.size:,} expected")
+            raise ValueError(
+                f"the server offers {promised:,} bytes, more than the {remote.size:,} expected"
+            )
         done = 0
         # read1 returns what has arrived, so that the clock is read while a mirror trickles; one
         # byte past the size is enough to know the body is too long.
@@ -143,7 +149,12 @@ def _reason(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def download(remote: RemoteFile, folder: Path, mirrors: Sequence[str], progress: ProgressCallback | None = None) -> Path:
+def download(
+    remote: RemoteFile,
+    folder: Path,
+    mirrors: Sequence[str],
+    progress: ProgressCallback | None = None,
+) -> Path:
     """`folder/remote.name`, fetched from the first mirror that serves it with the right checksum.
 
     `progress` gets (bytes of this file done, its size); it starts again from 0 at each mirror.
@@ -153,13 +164,17 @@ def download(remote: RemoteFile, folder: Path, mirrors: Sequence[str], progress:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise VaeStudioError(f"{folder}: cannot create the download folder ({error.strerror})") from None
+        raise VaeStudioError(
+            f"{folder}: cannot create the download folder ({error.strerror})"
+        ) from None
     destination = folder / remote.name
     failures = []
     for base in mirrors:
         url = _url(base, remote.name)
         try:
-            handle = tempfile.NamedTemporaryFile(dir=folder, prefix=remote.name + ".", suffix=".partial", delete=False)
+            handle = tempfile.NamedTemporaryFile(
+                dir=folder, prefix=remote.name + ".", suffix=".partial", delete=False
+            )
         except OSError as error:
             raise VaeStudioError(f"{folder}: cannot write there ({error.strerror})") from None
         partial_path = Path(handle.name)
@@ -178,16 +193,23 @@ def download(remote: RemoteFile, folder: Path, mirrors: Sequence[str], progress:
 
 
 def download_all(
-    remotes: Sequence[RemoteFile], folder: Path, mirrors: Sequence[str], progress: ProgressCallback | None = None
+    remotes: Sequence[RemoteFile],
+    folder: Path,
+    mirrors: Sequence[str],
+    progress: ProgressCallback | None = None,
 ) -> None:
     """Every file of `remotes` into `folder`; `progress` counts the bytes of all of them together."""
     total = sum(remote.size for remote in remotes)
     done_before = 0
     for remote in remotes:
-        overall = None if progress is None else partial(_report_overall, progress, done_before, total)
+        overall = (
+            None if progress is None else partial(_report_overall, progress, done_before, total)
+        )
         download(remote, folder, mirrors, overall)
         done_before += remote.size
 
 
-def _report_overall(progress: ProgressCallback, offset: int, total: int, done: int, _file_size: int) -> None:
+def _report_overall(
+    progress: ProgressCallback, offset: int, total: int, done: int, _file_size: int
+) -> None:
     progress(offset + done, total)

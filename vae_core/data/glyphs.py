@@ -47,7 +47,10 @@ _STROKES = {
     3: [_arc(0.5, 0.28, 0.27, 0.23, 200, 450), _arc(0.5, 0.73, 0.3, 0.23, 270, 520)],
     4: [_line((0.68, 0.96), (0.68, 0.04), (0.14, 0.68), (0.86, 0.68))],
     5: [_line((0.8, 0.04), (0.3, 0.04), (0.26, 0.45)), _arc(0.48, 0.68, 0.3, 0.27, 235, 520)],
-    6: [_line((0.74, 0.06), (0.45, 0.2), (0.3, 0.45), (0.25, 0.7)), _arc(0.5, 0.7, 0.25, 0.25, 0, 360)],
+    6: [
+        _line((0.74, 0.06), (0.45, 0.2), (0.3, 0.45), (0.25, 0.7)),
+        _arc(0.5, 0.7, 0.25, 0.25, 0, 360),
+    ],
     7: [_line((0.14, 0.05), (0.86, 0.05), (0.4, 0.96))],
     8: [_arc(0.5, 0.26, 0.22, 0.22, 0, 360), _arc(0.5, 0.72, 0.27, 0.24, 0, 360)],
     9: [_arc(0.5, 0.3, 0.25, 0.25, 0, 360), _line((0.75, 0.3), (0.72, 0.62), (0.6, 0.96))],
@@ -75,11 +78,15 @@ def _render(points: torch.Tensor, pairs: torch.Tensor, half_width: torch.Tensor)
     pixel_y, pixel_x = (c.reshape(-1) for c in torch.meshgrid(coords, coords, indexing="ij"))
     ones = torch.ones_like(pixel_x)
     pixel_features = torch.stack([pixel_x, pixel_y, ones], dim=1)  # (HW, 3)
-    pixel_square_features = torch.stack([pixel_x.square() + pixel_y.square(), pixel_x, pixel_y, ones], dim=1)
+    pixel_square_features = torch.stack(
+        [pixel_x.square() + pixel_y.square(), pixel_x, pixel_y, ones], dim=1
+    )
     start = points[:, pairs[:, 0]]  # (n, S, 2)
     delta = points[:, pairs[:, 1]] - start
     length_squared = delta.square().sum(-1).clamp_min(1e-6).unsqueeze(1)  # (n, 1, S)
-    dot_coefficients = torch.cat([delta, -(start * delta).sum(-1, keepdim=True)], dim=-1)  # (n, S, 3)
+    dot_coefficients = torch.cat(
+        [delta, -(start * delta).sum(-1, keepdim=True)], dim=-1
+    )  # (n, S, 3)
     square_coefficients = torch.cat(
         [torch.ones_like(delta[..., :1]), -2 * start, start.square().sum(-1, keepdim=True)], dim=-1
     )  # (n, S, 4)
@@ -94,6 +101,7 @@ def _render(points: torch.Tensor, pairs: torch.Tensor, half_width: torch.Tensor)
 
 def _random_affine(count: int, generator: torch.Generator) -> torch.Tensor:
     """(count, 2, 2) matrices: slant, rotation and an anisotropic scale."""
+
     def normal(scale):
         return torch.randn(count, generator=generator) * scale
 
@@ -132,7 +140,9 @@ def make_glyphs(size: int = DEFAULT_SIZE, seed: int = 0) -> ImageDataset:
 
 
 def _glyph_set(images: torch.Tensor, labels: torch.Tensor) -> ImageDataset:
-    return ImageDataset(name="glyphs", images=images, labels=labels, class_names=tuple(str(d) for d in range(10)))
+    return ImageDataset(
+        name="glyphs", images=images, labels=labels, class_names=tuple(str(d) for d in range(10))
+    )
 
 
 def cached_glyphs_path(size: int, seed: int) -> Path:
@@ -146,13 +156,22 @@ def load_glyphs(size: int = DEFAULT_SIZE, seed: int = 0) -> ImageDataset:
     try:
         saved = load_file(path)
         images, labels = saved["images"], saved["labels"]
-        if images.dtype == torch.uint8 and images.shape == (size, 1, IMAGE_SIZE, IMAGE_SIZE) and labels.shape == (size,):
+        if (
+            images.dtype == torch.uint8
+            and images.shape == (size, 1, IMAGE_SIZE, IMAGE_SIZE)
+            and labels.shape == (size,)
+        ):
             return _glyph_set(images, labels)
     except (OSError, SafetensorError, KeyError):
         pass
     glyphs = make_glyphs(size, seed)
     try:
-        write_atomically(path, lambda temporary: save_file({"images": glyphs.images, "labels": glyphs.labels}, temporary))
+        write_atomically(
+            path,
+            lambda temporary: save_file(
+                {"images": glyphs.images, "labels": glyphs.labels}, temporary
+            ),
+        )
     except OSError:
         pass  # a cache folder that cannot be written: the glyphs are drawn again next time
     return glyphs

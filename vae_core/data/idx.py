@@ -33,7 +33,9 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise VaeStudioError(f"{path}: not an IDX file (bad magic number)")
     if raw[2] != _UNSIGNED_BYTE:
-        raise VaeStudioError(f"{path}: IDX element type 0x{raw[2]:02x} is not supported (only unsigned bytes)")
+        raise VaeStudioError(
+            f"{path}: IDX element type 0x{raw[2]:02x} is not supported (only unsigned bytes)"
+        )
     rank = raw[3]
     header_size = 4 + 4 * rank
     if rank == 0 or len(raw) < header_size:
@@ -50,7 +52,10 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 def holds_idx_files(folder: Path) -> bool:
     """Whether `folder` holds an MNIST-layout training set (what an `idx:` data set reads first)."""
-    return any((folder / name).is_file() for name in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"))
+    return any(
+        (folder / name).is_file()
+        for name in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte")
+    )
 
 
 def _find(folder: Path, stem: str) -> Path:
@@ -64,7 +69,9 @@ def read_idx_pair(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, t
     images = read_idx(images_path)
     labels = read_idx(labels_path)
     if images.ndim != 3:
-        raise VaeStudioError(f"{images_path}: expected images of rank 3 (N, H, W), got shape {images.shape}")
+        raise VaeStudioError(
+            f"{images_path}: expected images of rank 3 (N, H, W), got shape {images.shape}"
+        )
     if labels.ndim != 1:
         raise VaeStudioError(f"{labels_path}: expected labels of rank 1, got shape {labels.shape}")
     if images.size == 0:
@@ -76,7 +83,9 @@ def read_idx_pair(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, t
     return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
 
-def load_idx_folder(name: str, folder: str | Path, class_names: tuple[str, ...] | None = None) -> DataSplit:
+def load_idx_folder(
+    name: str, folder: str | Path, class_names: tuple[str, ...] | None = None
+) -> DataSplit:
     """The four files of the MNIST layout (train/t10k images and labels) in one folder."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -84,7 +93,8 @@ def load_idx_folder(name: str, folder: str | Path, class_names: tuple[str, ...] 
     parts = {}
     for split, prefix in (("train", "train"), ("test", "t10k")):
         images, labels = read_idx_pair(
-            _find(folder, f"{prefix}-images-idx3-ubyte"), _find(folder, f"{prefix}-labels-idx1-ubyte")
+            _find(folder, f"{prefix}-images-idx3-ubyte"),
+            _find(folder, f"{prefix}-labels-idx1-ubyte"),
         )
         parts[split] = (images, labels)
     num_classes = int(max(parts["train"][1].max(), parts["test"][1].max())) + 1

@@ -41,7 +41,8 @@ class IdxSource:
 
 def _files(algorithm: str, sizes: tuple[int, ...], *digests: str) -> tuple[RemoteFile, ...]:
     return tuple(
-        RemoteFile(name, size, algorithm, digest) for name, size, digest in zip(_FILE_NAMES, sizes, digests, strict=True)
+        RemoteFile(name, size, algorithm, digest)
+        for name, size, digest in zip(_FILE_NAMES, sizes, digests, strict=True)
     )
 
 
@@ -57,11 +58,25 @@ IDX_SOURCES: dict[str, IdxSource] = {
             "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
             "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
         ),
-        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://yann.lecun.com/exdb/mnist/"),
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://yann.lecun.com/exdb/mnist/",
+        ),
     ),
     # MD5s as published with the data sets (and in torchvision).
     "fashion-mnist": IdxSource(
-        class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
         files=_files(
             "md5",
             (26_421_880, 29_515, 4_422_102, 5_148),
@@ -86,7 +101,10 @@ IDX_SOURCES: dict[str, IdxSource] = {
             "5c965bf0a639b31b8f53240b1b52f4d7",
             "7320c461ea6c1c855c0b718fb2a4b134",
         ),
-        mirrors=("https://codh.rois.ac.jp/kmnist/dataset/kmnist/", "http://codh.rois.ac.jp/kmnist/dataset/kmnist/"),
+        mirrors=(
+            "https://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+            "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+        ),
     ),
 }
 
@@ -104,7 +122,9 @@ def source_folder(name: str, config: DataConfig) -> Path:
 def missing_files(name: str, config: DataConfig) -> tuple[str, ...]:
     """The file names of the set `name` not yet in its folder."""
     folder = source_folder(name, config)
-    return tuple(remote.name for remote in IDX_SOURCES[name].files if not _present(folder, remote.name))
+    return tuple(
+        remote.name for remote in IDX_SOURCES[name].files if not _present(folder, remote.name)
+    )
 
 
 def missing_files_message(name: str, config: DataConfig, missing: tuple[str, ...]) -> str:
@@ -112,16 +132,25 @@ def missing_files_message(name: str, config: DataConfig, missing: tuple[str, ...
     return f"{name}: {', '.join(missing)} missing in {source_folder(name, config)} (put the set's files there)"
 
 
-def load_idx_source(name: str, config: DataConfig, progress: ProgressCallback | None = None) -> DataSplit:
+def load_idx_source(
+    name: str, config: DataConfig, progress: ProgressCallback | None = None
+) -> DataSplit:
     source = IDX_SOURCES[name]
     folder = source_folder(name, config)
     mirrors = (*config.mirrors, *environment_mirrors(), *source.mirrors)
     missing = missing_files(name, config)
     if missing:
         try:
-            download_all([remote for remote in source.files if remote.name in missing], folder, mirrors, progress)
+            download_all(
+                [remote for remote in source.files if remote.name in missing],
+                folder,
+                mirrors,
+                progress,
+            )
         except DownloadCancelled:
             raise
         except VaeStudioError as error:
-            raise VaeStudioError(f"{missing_files_message(name, config, missing)}; downloading them failed: {error}") from None
+            raise VaeStudioError(
+                f"{missing_files_message(name, config, missing)}; downloading them failed: {error}"
+            ) from None
     return load_idx_folder(name, folder, source.class_names)

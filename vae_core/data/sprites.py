@@ -81,7 +81,11 @@ def _window_samples(window: int) -> tuple[torch.Tensor, torch.Tensor]:
     rows, cols = torch.meshgrid(coords, coords, indexing="ij")
 
     def by_pixel(grid):
-        return grid.reshape(window, _SUPERSAMPLING, window, _SUPERSAMPLING).permute(0, 2, 1, 3).reshape(1, -1)
+        return (
+            grid.reshape(window, _SUPERSAMPLING, window, _SUPERSAMPLING)
+            .permute(0, 2, 1, 3)
+            .reshape(1, -1)
+        )
 
     return by_pixel(cols), by_pixel(rows)
 
@@ -101,7 +105,9 @@ def render_sprites(factors: torch.Tensor, image_size: int) -> torch.Tensor:
         rows = (factors[:, 0] == shape_index).nonzero().squeeze(1)
         for chunk in torch.split(rows, _CHUNK):
             _, scale, rotation, x, y = (column.unsqueeze(1) for column in factors[chunk].unbind(1))
-            centre_x = (_CENTRE_LOW + (_CENTRE_HIGH - _CENTRE_LOW) * x) * image_size  # (n, 1) pixels
+            centre_x = (
+                _CENTRE_LOW + (_CENTRE_HIGH - _CENTRE_LOW) * x
+            ) * image_size  # (n, 1) pixels
             centre_y = (_CENTRE_LOW + (_CENTRE_HIGH - _CENTRE_LOW) * y) * image_size
             left = torch.floor(centre_x - window / 2)
             top = torch.floor(centre_y - window / 2)
@@ -111,10 +117,21 @@ def render_sprites(factors: torch.Tensor, image_size: int) -> torch.Tensor:
             size = scale * (_HALF_SIZE * image_size)
             u = (cos * offset_x + sin * offset_y) / size
             v = (cos * offset_y - sin * offset_x) / size
-            coverage = _INSIDE[shape](u, v).view(len(chunk), window, window, _SUPERSAMPLING**2).float().mean(-1)
-            canvas = torch.zeros(len(chunk), image_size + 2 * window, image_size + 2 * window, dtype=torch.uint8)
-            canvas_rows = (top.long() + window).unsqueeze(2) + within.view(1, -1, 1)  # (n, window, 1)
-            canvas_cols = (left.long() + window).unsqueeze(2) + within.view(1, 1, -1)  # (n, 1, window)
+            coverage = (
+                _INSIDE[shape](u, v)
+                .view(len(chunk), window, window, _SUPERSAMPLING**2)
+                .float()
+                .mean(-1)
+            )
+            canvas = torch.zeros(
+                len(chunk), image_size + 2 * window, image_size + 2 * window, dtype=torch.uint8
+            )
+            canvas_rows = (top.long() + window).unsqueeze(2) + within.view(
+                1, -1, 1
+            )  # (n, window, 1)
+            canvas_cols = (left.long() + window).unsqueeze(2) + within.view(
+                1, 1, -1
+            )  # (n, 1, window)
             sprite = torch.arange(len(chunk)).view(-1, 1, 1)
             canvas[sprite, canvas_rows, canvas_cols] = (coverage * 255).round_().to(torch.uint8)
             images[chunk, 0] = canvas[:, window:-window, window:-window]
@@ -124,7 +141,9 @@ def render_sprites(factors: torch.Tensor, image_size: int) -> torch.Tensor:
 def make_sprites(name: str, size: int | None, seed: int, image_size: int) -> ImageDataset:
     size = DEFAULT_SIZE if size is None else size
     if not 1 <= size <= GRID_SIZE:
-        raise VaeStudioError(f"sprites size must be between 1 and {GRID_SIZE:,} (the whole grid), got {size:,}")
+        raise VaeStudioError(
+            f"sprites size must be between 1 and {GRID_SIZE:,} (the whole grid), got {size:,}"
+        )
     if size == GRID_SIZE:
         indices = torch.arange(GRID_SIZE)
     else:

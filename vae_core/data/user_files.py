@@ -69,6 +69,7 @@ def check_decoded_size(source: Path, count: int, channels: int, width: int, heig
 
 # Arrays.
 
+
 def _as_uint8(path: Path, array: np.ndarray) -> np.ndarray:
     """Images as uint8 (N, H, W, C) from any supported layout and value type."""
     if array.size == 0:
@@ -84,19 +85,27 @@ def _as_uint8(path: Path, array: np.ndarray) -> np.ndarray:
     if np.issubdtype(array.dtype, np.integer):
         low, high = int(array.min()), int(array.max())
         if low < 0 or high > 255:
-            raise VaeStudioError(f"{path}: integer pixel values range from {low} to {high}, expected 0 to 255")
+            raise VaeStudioError(
+                f"{path}: integer pixel values range from {low} to {high}, expected 0 to 255"
+            )
         return array.astype(np.uint8)
     if np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all():
             raise VaeStudioError(f"{path}: images contain NaN or infinite values")
         low, high = float(array.min()), float(array.max())
         if low < 0 or high > 1:
-            raise VaeStudioError(f"{path}: float pixel values range from {low:g} to {high:g}, expected 0 to 1")
+            raise VaeStudioError(
+                f"{path}: float pixel values range from {low:g} to {high:g}, expected 0 to 1"
+            )
         return np.rint(array * 255).astype(np.uint8)
-    raise VaeStudioError(f"{path}: images of type {array.dtype} are not supported (integers, booleans or floats)")
+    raise VaeStudioError(
+        f"{path}: images of type {array.dtype} are not supported (integers, booleans or floats)"
+    )
 
 
-def _labels(path: Path, labels: np.ndarray | None, count: int) -> tuple[torch.Tensor, tuple[str, ...], tuple[str, ...]]:
+def _labels(
+    path: Path, labels: np.ndarray | None, count: int
+) -> tuple[torch.Tensor, tuple[str, ...], tuple[str, ...]]:
     """Class indices (N,), class names, and notes on any renumbering."""
     if labels is None:
         return torch.zeros(count, dtype=torch.int64), (path.stem,), ()
@@ -105,9 +114,17 @@ def _labels(path: Path, labels: np.ndarray | None, count: int) -> tuple[torch.Te
     if labels.dtype.kind in "US":
         class_names, indices = np.unique(labels, return_inverse=True)
         _check_class_count(path, len(class_names))
-        return torch.from_numpy(indices.astype(np.int64)), tuple(str(name) for name in class_names), ()
-    if labels.dtype.kind not in "iub" and not (labels.dtype.kind == "f" and np.all(np.mod(labels, 1) == 0)):
-        raise VaeStudioError(f"{path}: labels must be whole numbers or strings, got {labels.dtype} values")
+        return (
+            torch.from_numpy(indices.astype(np.int64)),
+            tuple(str(name) for name in class_names),
+            (),
+        )
+    if labels.dtype.kind not in "iub" and not (
+        labels.dtype.kind == "f" and np.all(np.mod(labels, 1) == 0)
+    ):
+        raise VaeStudioError(
+            f"{path}: labels must be whole numbers or strings, got {labels.dtype} values"
+        )
     if labels.min() < 0:
         raise VaeStudioError(f"{path}: labels must not be negative, found {labels.min():g}")
     if labels.max() <= MAX_DENSE_LABEL:
@@ -120,12 +137,18 @@ def _labels(path: Path, labels: np.ndarray | None, count: int) -> tuple[torch.Te
         f"labels go up to {labels.max():.0f}: their {len(values):,} distinct values are numbered "
         f"0 to {len(values) - 1:,} in order, with the values as class names"
     )
-    return torch.from_numpy(indices.astype(np.int64)), tuple(f"{value:.0f}" for value in values), (note,)
+    return (
+        torch.from_numpy(indices.astype(np.int64)),
+        tuple(f"{value:.0f}" for value in values),
+        (note,),
+    )
 
 
 def _check_class_count(path: Path, count: int) -> None:
     if count > MAX_CLASSES:
-        raise VaeStudioError(f"{path}: labels name {count:,} classes, more than the {MAX_CLASSES:,} allowed")
+        raise VaeStudioError(
+            f"{path}: labels name {count:,} classes, more than the {MAX_CLASSES:,} allowed"
+        )
 
 
 def _convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
@@ -146,8 +169,12 @@ def _resize(images: torch.Tensor, side: int) -> torch.Tensor:
     # Chunks bound the float copies that interpolation needs, whatever the sizes.
     values_per_image = images.shape[1] * max(side * side, images.shape[2] * images.shape[3])
     chunks = [
-        F.interpolate(chunk.float(), size=(side, side), mode="bilinear", antialias=True, align_corners=False)
-        .round_().clamp_(0, 255).to(torch.uint8)
+        F.interpolate(
+            chunk.float(), size=(side, side), mode="bilinear", antialias=True, align_corners=False
+        )
+        .round_()
+        .clamp_(0, 255)
+        .to(torch.uint8)
         for chunk in torch.split(images, max(1, _RESIZE_CHUNK_VALUES // values_per_image))
     ]
     return torch.cat(chunks)
@@ -167,21 +194,31 @@ def _load_array(path: Path):
         raise VaeStudioError(f"{path}: is a folder, not an array file") from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         # numpy says ValueError for pickled objects and OSError/EOFError for truncated files.
-        raise VaeStudioError(f"{path}: not a readable NumPy file ({str(error).splitlines()[0]})") from None
+        raise VaeStudioError(
+            f"{path}: not a readable NumPy file ({str(error).splitlines()[0]})"
+        ) from None
 
 
-def _array_dataset(path: Path, images: np.ndarray, labels: np.ndarray | None, config: DataConfig) -> ImageDataset:
+def _array_dataset(
+    path: Path, images: np.ndarray, labels: np.ndarray | None, config: DataConfig
+) -> ImageDataset:
     channels = channels_for(config)
     check_image_size(config)
     pixels = torch.from_numpy(_as_uint8(path, images)).permute(0, 3, 1, 2)  # (N, C, H, W)
     if config.image_size is not None:
-        check_decoded_size(path, len(pixels), max(channels, pixels.shape[1]), config.image_size, config.image_size)
+        check_decoded_size(
+            path, len(pixels), max(channels, pixels.shape[1]), config.image_size, config.image_size
+        )
     pixels = _convert_channels(pixels, channels)
     if config.image_size is not None:
         pixels = _resize(pixels, config.image_size)
     label_tensor, class_names, notes = _labels(path, labels, len(pixels))
     return ImageDataset(
-        name=path.stem, images=pixels.contiguous(), labels=label_tensor, class_names=class_names, notes=notes
+        name=path.stem,
+        images=pixels.contiguous(),
+        labels=label_tensor,
+        class_names=class_names,
+        notes=notes,
     )
 
 
@@ -193,7 +230,9 @@ def load_npz(config: DataConfig, location: str) -> ImageDataset:
     path = Path(location)
     archive = _load_array(path)
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise VaeStudioError(f"{path}: a single .npy array, not an .npz archive: use npy:{location}")
+        raise VaeStudioError(
+            f"{path}: a single .npy array, not an .npz archive: use npy:{location}"
+        )
     with archive:
         image_key = _first_present(archive, _IMAGE_KEYS)
         label_key = _first_present(archive, _LABEL_KEYS)
@@ -209,7 +248,9 @@ def load_npz(config: DataConfig, location: str) -> ImageDataset:
             images = archive[image_key]
             labels = None if label_key is None else archive[label_key]
         except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-            raise VaeStudioError(f"{path}: cannot read its arrays ({str(error).splitlines()[0]})") from None
+            raise VaeStudioError(
+                f"{path}: cannot read its arrays ({str(error).splitlines()[0]})"
+            ) from None
     # NumPy hands back a zip member that is not a .npy file as raw bytes.
     for key, value in ((image_key, images), (label_key, labels)):
         if value is not None and not isinstance(value, np.ndarray):
@@ -222,5 +263,7 @@ def load_npy(config: DataConfig, location: str) -> ImageDataset:
     array = _load_array(path)
     if not isinstance(array, np.ndarray):
         array.close()
-        raise VaeStudioError(f"{path}: an .npz archive, not a single .npy array: use npz:{location}")
+        raise VaeStudioError(
+            f"{path}: an .npz archive, not a single .npy array: use npz:{location}"
+        )
     return _array_dataset(path, array, None, config)

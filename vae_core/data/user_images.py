@@ -93,7 +93,9 @@ def _eight_bit(image):
     if image.mode not in _WIDE_GRAY_MODES:
         return image
     wide = np.asarray(image, dtype=np.float64)
-    return Image.fromarray(np.rint(wide.clip(0, _SIXTEEN_BIT_MAX) * (255 / _SIXTEEN_BIT_MAX)).astype(np.uint8))
+    return Image.fromarray(
+        np.rint(wide.clip(0, _SIXTEEN_BIT_MAX) * (255 / _SIXTEEN_BIT_MAX)).astype(np.uint8)
+    )
 
 
 def _decode(path: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
@@ -117,7 +119,9 @@ def load_image_folder(config: DataConfig, location: str) -> ImageDataset:
     try:
         import PIL  # noqa: F401
     except ImportError:
-        raise VaeStudioError("reading a folder of images needs Pillow: pip install Pillow") from None
+        raise VaeStudioError(
+            "reading a folder of images needs Pillow: pip install Pillow"
+        ) from None
     channels = channels_for(config)
     check_image_size(config)
     root = Path(location)
@@ -135,10 +139,17 @@ def load_image_folder(config: DataConfig, location: str) -> ImageDataset:
             classes.append((subfolder.name, class_images))
     if not classes:
         found = f" (only other files, e.g. {others[0].name})" if others else ""
-        raise VaeStudioError(f"{root}: no PNG or JPEG images in this folder or its subfolders{found}")
+        raise VaeStudioError(
+            f"{root}: no PNG or JPEG images in this folder or its subfolders{found}"
+        )
 
     paths = [path for _, class_paths in classes for path in class_paths]
-    labels = torch.cat([torch.full((len(class_paths),), k, dtype=torch.int64) for k, (_, class_paths) in enumerate(classes)])
+    labels = torch.cat(
+        [
+            torch.full((len(class_paths),), k, dtype=torch.int64)
+            for k, (_, class_paths) in enumerate(classes)
+        ]
+    )
     notes = []
     if others:
         notes.append(_skipped_note(root, others))

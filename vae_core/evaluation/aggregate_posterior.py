@@ -39,12 +39,16 @@ class AggregatePosterior:
                 f" {tuple(self.means.shape)} and {tuple(self.stds.shape)}"
             )
         if not bool((self.stds > 0).all()):
-            raise VaeStudioError("an aggregate posterior needs Gaussian posteriors of positive spread")
+            raise VaeStudioError(
+                "an aggregate posterior needs Gaussian posteriors of positive spread"
+            )
 
     @classmethod
     def of(cls, means, stds) -> AggregatePosterior:
         """From arrays or tensors (N, D), kept in float64."""
-        return cls(torch.as_tensor(means, dtype=torch.float64), torch.as_tensor(stds, dtype=torch.float64))
+        return cls(
+            torch.as_tensor(means, dtype=torch.float64), torch.as_tensor(stds, dtype=torch.float64)
+        )
 
     @property
     def components(self) -> int:
@@ -64,16 +68,22 @@ class AggregatePosterior:
         """
         codes = torch.as_tensor(codes, dtype=dtype)
         if codes.ndim != 2 or codes.shape[1] != self.latent_dim:
-            raise VaeStudioError(f"codes of shape {tuple(codes.shape)} for a {self.latent_dim}-D aggregate posterior")
+            raise VaeStudioError(
+                f"codes of shape {tuple(codes.shape)} for a {self.latent_dim}-D aggregate posterior"
+            )
         precision = self.stds.to(dtype).pow(-2)  # (N, D)
         scaled_means = self.means.to(dtype) * precision
         constant = -0.5 * (
-            self.latent_dim * LOG_2PI + 2 * self.stds.to(dtype).log().sum(1) + (self.means.to(dtype) * scaled_means).sum(1)
+            self.latent_dim * LOG_2PI
+            + 2 * self.stds.to(dtype).log().sum(1)
+            + (self.means.to(dtype) * scaled_means).sum(1)
         ) - math.log(self.components)  # (N,)
         out = torch.empty(len(codes), dtype=dtype)
         for start in range(0, len(codes), CHUNK):
             z = codes[start : start + CHUNK]
-            log_terms = torch.addmm(constant, z.square(), precision.T, alpha=-0.5).addmm_(z, scaled_means.T)
+            log_terms = torch.addmm(constant, z.square(), precision.T, alpha=-0.5).addmm_(
+                z, scaled_means.T
+            )
             out[start : start + CHUNK] = torch.logsumexp(log_terms, dim=1)
         return out
 
@@ -92,9 +102,11 @@ class KlEstimate:
 
 
 def kl_to_prior(
-    aggregate: AggregatePosterior, prior_log_prob: PriorLogProb, samples: int = 2000,
+    aggregate: AggregatePosterior,
+    prior_log_prob: PriorLogProb,
+    samples: int = 2000,
     generator: torch.Generator | None = None,
-) -> KlEstimate:  # fmt: skip
+) -> KlEstimate:
     """KL(q(z) || p(z)) = E_{z~q(z)}[log q(z) - log p(z)], estimated from `samples` draws of q(z),
     with the standard error of that mean.
 
@@ -137,7 +149,10 @@ class Holes:
 
 
 def find_holes(
-    aggregate: AggregatePosterior, prior_samples, prior_log_prob: PriorLogProb, ratio: float = HOLE_RATIO
+    aggregate: AggregatePosterior,
+    prior_samples,
+    prior_log_prob: PriorLogProb,
+    ratio: float = HOLE_RATIO,
 ) -> Holes:
     """Which prior samples land in holes: where q(z) / p(z) < `ratio`.
 
@@ -148,7 +163,9 @@ def find_holes(
     even when q = p; the ratio flags nothing then, which is the right answer.
     """
     if not 0 < ratio < 1:
-        raise VaeStudioError(f"the hole threshold on q(z)/p(z) must be between 0 and 1, got {ratio}")
+        raise VaeStudioError(
+            f"the hole threshold on q(z)/p(z) must be between 0 and 1, got {ratio}"
+        )
     samples = torch.as_tensor(prior_samples, dtype=torch.float64)
     log_ratio = aggregate.log_density(samples) - prior_log_prob(samples).double()
     return Holes(samples, log_ratio, ratio)

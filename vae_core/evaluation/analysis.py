@@ -41,7 +41,9 @@ class AmortizationReport:
 
     @property
     def approximation_gap(self) -> float:
-        reference = self.log_likelihood if self.exact_log_likelihood is None else self.exact_log_likelihood
+        reference = (
+            self.log_likelihood if self.exact_log_likelihood is None else self.exact_log_likelihood
+        )
         return reference - self.optimized_elbo
 
 
@@ -65,7 +67,9 @@ def _single_input(model: LatentModel, x: torch.Tensor, y, seed: int):
     if x.dim() != 3:
         raise VaeStudioError(f"analysis takes one image (C, H, W), got shape {tuple(x.shape)}")
     if not model.samples_posterior:
-        raise VaeStudioError(f"this analysis needs a model with a Gaussian posterior; '{model.config.family}' has none")
+        raise VaeStudioError(
+            f"this analysis needs a model with a Gaussian posterior; '{model.config.family}' has none"
+        )
     if model.capabilities.latent_layers != 1:
         raise VaeStudioError(
             f"this analysis optimises and samples one Gaussian latent layer; '{model.config.family}' has"
@@ -84,7 +88,9 @@ def _exact(model, observed, label) -> float | None:
     return None
 
 
-def _log_weights(model, observed, label, posterior: DiagonalGaussian, samples: int, generator) -> torch.Tensor:
+def _log_weights(
+    model, observed, label, posterior: DiagonalGaussian, samples: int, generator
+) -> torch.Tensor:
     z = posterior.rsample(generator, samples)  # (K, 1, D)
     return (model.joint_log_prob(observed, z, label) - posterior.log_prob(z))[:, 0]  # (K,)
 
@@ -122,7 +128,9 @@ def amortization_gap(
     optimizer = make_adam([mean, log_var], lr=lr)
     trace = []
     for _ in range(steps):
-        elbo = _log_weights(model, observed, label, DiagonalGaussian(mean, log_var), samples_per_step, generator).mean()
+        elbo = _log_weights(
+            model, observed, label, DiagonalGaussian(mean, log_var), samples_per_step, generator
+        ).mean()
         # Gradients for μ and log σ² only: the model's own gradients are left untouched.
         mean.grad, log_var.grad = torch.autograd.grad(-elbo, [mean, log_var])
         optimizer.step()
@@ -132,7 +140,9 @@ def amortization_gap(
         report = AmortizationReport(
             amortized_elbo=_elbo(model, observed, label, amortized, eval_samples, seed + 1),
             optimized_elbo=_elbo(model, observed, label, optimized, eval_samples, seed + 1),
-            log_likelihood=_log_mean_exp(_log_weights(model, observed, label, optimized, iw_samples, generator)),
+            log_likelihood=_log_mean_exp(
+                _log_weights(model, observed, label, optimized, iw_samples, generator)
+            ),
             iw_samples=iw_samples,
             exact_log_likelihood=_exact(model, observed, label),
             elbo_trace=tuple(trace),
@@ -156,7 +166,10 @@ def _streamed_estimate(draw, count: int) -> tuple[float, float]:
     log_sum = log_sum_of_squares = None
     for start in range(0, count, _STUDY_CHUNK):
         log_weights = draw(min(_STUDY_CHUNK, count - start)).double()
-        chunk_sum, chunk_squares = torch.logsumexp(log_weights, 0), torch.logsumexp(2 * log_weights, 0)
+        chunk_sum, chunk_squares = (
+            torch.logsumexp(log_weights, 0),
+            torch.logsumexp(2 * log_weights, 0),
+        )
         if log_sum is None:
             log_sum, log_sum_of_squares = chunk_sum, chunk_squares
         else:
@@ -183,7 +196,9 @@ def importance_sampling_study(
     posterior = model.encode(observed, label)
 
     def prior_log_weights(count):
-        z = model.prior.sample(count, generator=generator, device=observed.device)[:, None, :]  # (K, 1, D)
+        z = model.prior.sample(count, generator=generator, device=observed.device)[
+            :, None, :
+        ]  # (K, 1, D)
         return model.likelihood.log_prob(observed, model.decode(z, label))[:, 0]
 
     def posterior_log_weights(count):
@@ -198,12 +213,14 @@ def importance_sampling_study(
                 values.append(value)
                 sizes.append(size)
             values_tensor = torch.tensor(values, dtype=torch.float64)
-            estimates.append(ImportanceEstimate(
-                proposal=proposal,
-                samples=count,
-                log_likelihood=float(values_tensor.mean()),
-                spread=float(values_tensor.std()) if repeats > 1 else 0.0,
-                effective_sample_size=sum(sizes) / repeats,
-            ))
+            estimates.append(
+                ImportanceEstimate(
+                    proposal=proposal,
+                    samples=count,
+                    log_likelihood=float(values_tensor.mean()),
+                    spread=float(values_tensor.std()) if repeats > 1 else 0.0,
+                    effective_sample_size=sum(sizes) / repeats,
+                )
+            )
     model.train(was_training)
     return ImportanceSamplingReport(tuple(estimates), _exact(model, observed, label))

@@ -28,7 +28,9 @@ def _sum_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
-def _my_batches(data: ImageDataset, batch_size: int, limit: int | None, seed: int, device, generator):
+def _my_batches(
+    data: ImageDataset, batch_size: int, limit: int | None, seed: int, device, generator
+):
     """(weight, indices, images, labels) of this process's batches of the first `limit` examples,
     the generator seeded anew for each batch from its number: a batch draws the same numbers in
     whichever process computes it, so that a sharded evaluation equals one process's. A process
@@ -54,13 +56,17 @@ def _stop_if_asked(should_stop: Callable[[], bool] | None) -> None:
         raise EvaluationStopped
 
 
-def _log_weight_chunks(model: LatentModel, x: torch.Tensor, y, samples: int, generator, should_stop) -> Iterator[torch.Tensor]:
+def _log_weight_chunks(
+    model: LatentModel, x: torch.Tensor, y, samples: int, generator, should_stop
+) -> Iterator[torch.Tensor]:
     """log p(x, z_k) - log q(z_k|x) for `samples` draws z_k ~ q(z|x) in all, as (k, B) chunks: the
     decoded images of a chunk are what takes memory, so a chunk holds a bounded number of values."""
     chunk = max(1, _IS_CHUNK_VALUES // max(1, len(x) * x[0].numel()))
     for start in range(0, samples, chunk):
         _stop_if_asked(should_stop)
-        yield model.log_importance_weights(x, y, samples=min(chunk, samples - start), generator=generator)
+        yield model.log_importance_weights(
+            x, y, samples=min(chunk, samples - start), generator=generator
+        )
 
 
 @torch.no_grad()
@@ -82,7 +88,9 @@ def importance_sampled_log_likelihoods(
     estimates, drawn = [], 0
     pending = list(sample_counts)
     for log_weights in _log_weight_chunks(model, x, y, pending[-1], generator, should_stop):
-        cumulative = torch.logaddexp(total, torch.logcumsumexp(log_weights.double(), dim=0))  # (chunk, B)
+        cumulative = torch.logaddexp(
+            total, torch.logcumsumexp(log_weights.double(), dim=0)
+        )  # (chunk, B)
         while pending and pending[0] <= drawn + len(log_weights):
             count = pending.pop(0)
             estimates.append(cumulative[count - drawn - 1] - math.log(count))
@@ -115,7 +123,9 @@ _IS_ROWS_PER_REPORT = 1 << 17
 
 
 @torch.no_grad()
-def total_elbo(model: LatentModel, data: ImageDataset, seed: int = 0, batch_size: int = 500) -> float:
+def total_elbo(
+    model: LatentModel, data: ImageDataset, seed: int = 0, batch_size: int = 500
+) -> float:
     """The sum over `data` of each example's ELBO (log p convention: negative), in eval mode,
     shared out between the processes of a torchrun team. Binary data is binarised the same way at
     every call, so that successive values differ by the model alone."""
@@ -169,10 +179,14 @@ def evaluate_model(
     sums = torch.zeros(2 + len(sample_counts), dtype=_sum_dtype(device), device=device)
     kl_per_dim_sum = torch.zeros(model.config.latent_dim, dtype=_sum_dtype(device), device=device)
     family_sums: dict[str, torch.Tensor] = {}
-    layer_sums: dict[str, torch.Tensor] = {}  # per layer: (2, D) sums of posterior means and their squares
+    layer_sums: dict[
+        str, torch.Tensor
+    ] = {}  # per layer: (2, D) sums of posterior means and their squares
     codes, elbos, labels_seen, indices_seen, log_likelihoods = [], [], [], [], []
     slice_size = max(1, _IS_ROWS_PER_REPORT // iw_samples)
-    for weight, indices, images, labels in _my_batches(data, batch_size, limit, seed, device, generator):
+    for weight, indices, images, labels in _my_batches(
+        data, batch_size, limit, seed, device, generator
+    ):
         _stop_if_asked(should_stop)
         observed = model.observe(images, generator)
         terms = model.elbo_terms(observed, labels, generator=generator)
@@ -205,7 +219,10 @@ def evaluate_model(
     model.train(was_training)
     team.sum_(sums)
     team.sum_(kl_per_dim_sum)
-    family_sums = {name: team.sum_(torch.as_tensor(value, device=device).clone()) for name, value in family_sums.items()}
+    family_sums = {
+        name: team.sum_(torch.as_tensor(value, device=device).clone())
+        for name, value in family_sums.items()
+    }
     layer_sums = {name: team.sum_(value) for name, value in layer_sums.items()}
     codes = team.gather(_joined(codes, (0, model.config.latent_dim), device))
     all_elbos = team.gather(_joined(elbos, (0,), device))
@@ -222,13 +239,17 @@ def evaluate_model(
         "active_units": int((activity > ACTIVE_UNIT_THRESHOLD).sum()),
     }
     if layer_sums:
-        results["active_units_per_layer"] = {name: _active_units(sums, count) for name, sums in layer_sums.items()}
+        results["active_units_per_layer"] = {
+            name: _active_units(sums, count) for name, sums in layer_sums.items()
+        }
     if iw_samples > 1:
         by_samples = (sums[2:] / count).tolist()
         results["log_likelihood_is"] = by_samples[-1]
         results["iw_samples"] = iw_samples
         results["log_likelihood_is_by_samples"] = dict(zip(sample_counts, by_samples))
-        results["log_likelihood_is_se"] = _standard_error(team.gather(_joined(log_likelihoods, (0,), device)))
+        results["log_likelihood_is_se"] = _standard_error(
+            team.gather(_joined(log_likelihoods, (0,), device))
+        )
     results.update(model.evaluation_figures(family_sums, count))
     if model.conditional:
         all_labels = team.gather(_joined(labels_seen, (0,), device, torch.int64))
@@ -265,6 +286,8 @@ def _active_units(sums: torch.Tensor, count: int) -> int:
 
 def _per_class_means(values: torch.Tensor, labels: torch.Tensor, class_names) -> dict[str, float]:
     """The mean of values per class present, keyed by class name."""
-    sums = torch.zeros(len(class_names), dtype=torch.float64, device=values.device).index_add_(0, labels, values.double())
+    sums = torch.zeros(len(class_names), dtype=torch.float64, device=values.device).index_add_(
+        0, labels, values.double()
+    )
     counts = torch.bincount(labels, minlength=len(class_names))
     return {name: float(sums[i] / counts[i]) for i, name in enumerate(class_names) if counts[i] > 0}

@@ -63,7 +63,9 @@ class EstimatorFigures:
         """|E gradient| / √(trace of the K-sample covariance), at each K: above 1, a K-sample
         estimate points the right way more often than not."""
         norm = float(np.linalg.norm(self.mean))
-        return tuple(norm / math.sqrt(variance) if variance > 0 else math.inf for variance in self.variance)
+        return tuple(
+            norm / math.sqrt(variance) if variance > 0 else math.inf for variance in self.variance
+        )
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,9 @@ class GradientVarianceReport:
         """Score-function variance over reparameterized variance, at each K."""
         return tuple(
             score / reparameterized if reparameterized > 0 else math.inf
-            for score, reparameterized in zip(self.score_function.variance, self.reparameterization.variance)
+            for score, reparameterized in zip(
+                self.score_function.variance, self.reparameterization.variance
+            )
         )
 
     def variances(self) -> dict[str, dict[int, float]]:
@@ -159,7 +163,9 @@ def gradient_variance_study(
         for start in range(0, draws, chunk):
             shape = (min(chunk, draws - start), *mean.shape)
             noise = torch.randn(shape, generator=generator, device=device, dtype=mean.dtype)
-            for pool, gradients in zip(pools, _draw_gradients(model, observed, label, mean, std, noise)):
+            for pool, gradients in zip(
+                pools, _draw_gradients(model, observed, label, mean, std, noise)
+            ):
                 pool.append(gradients.double().cpu())
     finally:
         model.train(was_training)
@@ -187,11 +193,17 @@ def _figures(draws: torch.Tensor, sample_counts: tuple[int, ...]) -> EstimatorFi
     variances, errors = [], []
     for samples in sample_counts:
         groups = count // samples
-        averages = draws[: groups * samples].view(groups, samples, *draws.shape[1:]).mean(1)  # (G, B, 2D)
+        averages = (
+            draws[: groups * samples].view(groups, samples, *draws.shape[1:]).mean(1)
+        )  # (G, B, 2D)
         spread = (averages - averages.mean(0)).square().sum(-1)  # (G, B)
         variances.append(float(spread.sum(0).div(groups - 1).mean()))
         errors.append(float(spread.var(0).div(groups).sum().sqrt() / inputs))
     mean_error = draws.var(0).div(count).sum(0).sqrt() / inputs
     return EstimatorFigures(
-        tuple(sample_counts), tuple(variances), tuple(errors), draws.mean((0, 1)).numpy(), mean_error.numpy()
+        tuple(sample_counts),
+        tuple(variances),
+        tuple(errors),
+        draws.mean((0, 1)).numpy(),
+        mean_error.numpy(),
     )

@@ -43,10 +43,15 @@ def mutual_information_matrix(codes, factors, bins: int = MIG_BINS) -> np.ndarra
     """I(code_j; factor_k) in nats, (D, F), from binned codes (N, D) and factors (N, F)."""
     codes, factors = _as_arrays(codes, factors)
     binned_codes, binned_factors = _discretise(codes, bins), _discretise(factors, bins)
-    return np.array([
-        [_mutual_information(binned_codes[:, j], binned_factors[:, k]) for k in range(factors.shape[1])]
-        for j in range(codes.shape[1])
-    ])
+    return np.array(
+        [
+            [
+                _mutual_information(binned_codes[:, j], binned_factors[:, k])
+                for k in range(factors.shape[1])
+            ]
+            for j in range(codes.shape[1])
+        ]
+    )
 
 
 def mutual_information_gap(codes, factors, bins: int = MIG_BINS) -> float:
@@ -71,7 +76,9 @@ def mutual_information_gap(codes, factors, bins: int = MIG_BINS) -> float:
 
 def _as_arrays(codes, factors) -> tuple[np.ndarray, np.ndarray]:
     codes = codes.detach().cpu().numpy() if isinstance(codes, torch.Tensor) else np.asarray(codes)
-    factors = factors.detach().cpu().numpy() if isinstance(factors, torch.Tensor) else np.asarray(factors)
+    factors = (
+        factors.detach().cpu().numpy() if isinstance(factors, torch.Tensor) else np.asarray(factors)
+    )
     if codes.ndim != 2 or factors.ndim != 2 or len(codes) != len(factors):
         raise VaeStudioError(
             f"MIG needs codes (N, D) and factors (N, F) for the same examples, got {codes.shape} and {factors.shape}"

@@ -17,7 +17,9 @@ from vae_core.training.snapshot import METRICS_COLUMNS
 # are a transient on the way to the new β's point, not the point itself.
 TAIL_SHARE = 0.25
 
-_STEP, _BETA, _RATE, _DISTORTION = (METRICS_COLUMNS.index(name) for name in ("step", "beta", "kl", "recon"))
+_STEP, _BETA, _RATE, _DISTORTION = (
+    METRICS_COLUMNS.index(name) for name in ("step", "beta", "kl", "recon")
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,9 @@ def rate_distortion_points(rows, tail_share: float = TAIL_SHARE) -> list[RatePoi
         raise VaeStudioError(f"the share of a segment averaged must be in (0, 1], got {tail_share}")
     rows = np.asarray(rows, dtype=np.float64)
     if rows.ndim != 2 or rows.shape[1] != len(METRICS_COLUMNS):
-        raise VaeStudioError(f"metrics rows need {len(METRICS_COLUMNS)} columns, got shape {rows.shape}")
+        raise VaeStudioError(
+            f"metrics rows need {len(METRICS_COLUMNS)} columns, got shape {rows.shape}"
+        )
     if len(rows) == 0:
         return []
     starts, stops = beta_segments(rows)
@@ -57,10 +61,29 @@ def rate_distortion_points(rows, tail_share: float = TAIL_SHARE) -> list[RatePoi
     finite = np.isfinite(rows[:, _RATE]) & np.isfinite(rows[:, _DISTORTION])
     # Sums over [tail_start, stop) as differences of running totals (a leading zero for row 0).
     totals = np.zeros((len(rows) + 1, 3))
-    totals[1:] = np.cumsum(np.stack([finite, np.where(finite, rows[:, _RATE], 0), np.where(finite, rows[:, _DISTORTION], 0)], 1), 0)
+    totals[1:] = np.cumsum(
+        np.stack(
+            [
+                finite,
+                np.where(finite, rows[:, _RATE], 0),
+                np.where(finite, rows[:, _DISTORTION], 0),
+            ],
+            1,
+        ),
+        0,
+    )
     count, rate, distortion = (totals[stops] - totals[tail_starts]).T
     return [
-        RatePoint(float(rows[start, _BETA]), r / n, d / n, int(rows[start, _STEP]), int(rows[stop - 1, _STEP]), int(n))
-        for start, stop, n, r, d in zip(starts.tolist(), stops.tolist(), count.tolist(), rate.tolist(), distortion.tolist())
+        RatePoint(
+            float(rows[start, _BETA]),
+            r / n,
+            d / n,
+            int(rows[start, _STEP]),
+            int(rows[stop - 1, _STEP]),
+            int(n),
+        )
+        for start, stop, n, r, d in zip(
+            starts.tolist(), stops.tolist(), count.tolist(), rate.tolist(), distortion.tolist()
+        )
         if n > 0
     ]

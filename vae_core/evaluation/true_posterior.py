@@ -121,25 +121,37 @@ def _plane(model: LatentModel, origin, basis) -> tuple[torch.Tensor, torch.Tenso
     origin = np.zeros(dim) if origin is None else np.asarray(origin, dtype=np.float64)
     basis = np.eye(2, dim) if basis is None else np.asarray(basis, dtype=np.float64)
     if origin.shape != (dim,) or basis.shape != (2, dim):
-        raise VaeStudioError(f"a plane of a {dim}-D latent space needs an origin ({dim},) and a basis (2, {dim})")
+        raise VaeStudioError(
+            f"a plane of a {dim}-D latent space needs an origin ({dim},) and a basis (2, {dim})"
+        )
     as_tensor = torch.as_tensor
-    return (as_tensor(origin, dtype=parameter.dtype, device=parameter.device),
-            as_tensor(basis, dtype=parameter.dtype, device=parameter.device))  # fmt: skip
+    return (
+        as_tensor(origin, dtype=parameter.dtype, device=parameter.device),
+        as_tensor(basis, dtype=parameter.dtype, device=parameter.device),
+    )
 
 
-def joint_log_probs(model: LatentModel, observed: torch.Tensor, label, codes: torch.Tensor) -> torch.Tensor:
+def joint_log_probs(
+    model: LatentModel, observed: torch.Tensor, label, codes: torch.Tensor
+) -> torch.Tensor:
     """log p(x|z) + log p(z) of one observed input (1, C, H, W) at codes (N, D): (N,) float64,
     decoded a bounded chunk at a time."""
     chunk = max(1, _JOINT_CHUNK_VALUES // observed[0].numel())
-    return torch.cat([
-        model.joint_log_prob(observed, codes[start:start + chunk, None, :], label)[:, 0].double()
-        for start in range(0, len(codes), chunk)
-    ])  # fmt: skip
+    return torch.cat(
+        [
+            model.joint_log_prob(observed, codes[start : start + chunk, None, :], label)[
+                :, 0
+            ].double()
+            for start in range(0, len(codes), chunk)
+        ]
+    )
 
 
 def cell_centres(box: Box, resolution: int) -> tuple[np.ndarray, np.ndarray]:
     """The centres of a resolution x resolution grid of equal cells over the box (the midpoint rule)."""
-    return tuple(low + (np.arange(resolution) + 0.5) * (high - low) / resolution for low, high in box)
+    return tuple(
+        low + (np.arange(resolution) + 0.5) * (high - low) / resolution for low, high in box
+    )
 
 
 def _grid_codes(box: Box, resolution: int, origin: torch.Tensor, basis: torch.Tensor):
@@ -148,7 +160,9 @@ def _grid_codes(box: Box, resolution: int, origin: torch.Tensor, basis: torch.Te
     return xs, ys, origin + torch.as_tensor(points, dtype=basis.dtype, device=basis.device) @ basis
 
 
-def _identity_sums(log_joint: torch.Tensor, log_q: torch.Tensor, log_areas) -> tuple[torch.Tensor, ...]:
+def _identity_sums(
+    log_joint: torch.Tensor, log_q: torch.Tensor, log_areas
+) -> tuple[torch.Tensor, ...]:
     """Over cells with log joint and log q at their centres and log areas (a number or one per
     cell): log Σ p(x, z) · area, log p(z|x) and log q at the centres (q normalised over the same
     cells), the ELBO Σ m (log p(x, z) - log q) and KL Σ m (log q - log p(z|x)), m being each
@@ -169,38 +183,60 @@ def _log_q(posterior: DiagonalGaussian, codes: torch.Tensor) -> torch.Tensor:
     return q64.log_prob(codes.double()[:, None, :])[:, 0]
 
 
-def _grid_of(model, observed, label, posterior: DiagonalGaussian, box, resolution, origin, basis) -> PosteriorGrid:
+def _grid_of(
+    model, observed, label, posterior: DiagonalGaussian, box, resolution, origin, basis
+) -> PosteriorGrid:
     xs, ys, codes = _grid_codes(box, resolution, origin, basis)
     log_joint = joint_log_probs(model, observed, label, codes)
     log_area = math.log((xs[1] - xs[0]) * (ys[1] - ys[0]))
-    log_normaliser, log_posterior, log_q, elbo, kl = _identity_sums(log_joint, _log_q(posterior, codes), log_area)
+    log_normaliser, log_posterior, log_q, elbo, kl = _identity_sums(
+        log_joint, _log_q(posterior, codes), log_area
+    )
     shape = (len(ys), len(xs))
     return PosteriorGrid(
-        box=box, xs=xs, ys=ys,
+        box=box,
+        xs=xs,
+        ys=ys,
         log_joint=log_joint.view(shape).cpu().numpy(),
         posterior=log_posterior.exp().view(shape).cpu().numpy(),
         q=log_q.exp().view(shape).cpu().numpy(),
-        log_normaliser=float(log_normaliser), elbo=float(elbo), kl=float(kl),
+        log_normaliser=float(log_normaliser),
+        elbo=float(elbo),
+        kl=float(kl),
         is_slice=model.config.latent_dim > 2,
-    )  # fmt: skip
+    )
 
 
 def posterior_grid(
-    model: LatentModel, x: torch.Tensor, y: int | None, box: Box, resolution: int = 64,
-    origin=None, basis=None, seed: int = 0,
-) -> PosteriorGrid:  # fmt: skip
+    model: LatentModel,
+    x: torch.Tensor,
+    y: int | None,
+    box: Box,
+    resolution: int = 64,
+    origin=None,
+    basis=None,
+    seed: int = 0,
+) -> PosteriorGrid:
     """p(z|x) and q(z|x) of image x (C, H, W) on a resolution² grid over `box` of the plane
     origin + (u, v) @ basis (the first two latent axes when not given)."""
     with _evaluating(model):
         _, observed, label = _single_input(model, x, y, seed)
         plane = _plane(model, origin, basis)
-        return _grid_of(model, observed, label, model.encode(observed, label), box, resolution, *plane)
+        return _grid_of(
+            model, observed, label, model.encode(observed, label), box, resolution, *plane
+        )
 
 
 def posterior_heat_map(
-    model: LatentModel, x: torch.Tensor, y: int | None, visible: Box, resolution: int = 48,
-    origin=None, basis=None, seed: int = 0,
-) -> PosteriorGrid:  # fmt: skip
+    model: LatentModel,
+    x: torch.Tensor,
+    y: int | None,
+    visible: Box,
+    resolution: int = 48,
+    origin=None,
+    basis=None,
+    seed: int = 0,
+) -> PosteriorGrid:
     """The grid of `posterior_grid` over the part of the `visible` box that holds the posterior's
     mass, found on a coarse grid first: a narrow posterior gets the fine grid's cells to itself."""
     with _evaluating(model):
@@ -208,8 +244,12 @@ def posterior_heat_map(
         origin, basis = _plane(model, origin, basis)
         _, _, codes = _grid_codes(visible, _FIT_RESOLUTION, origin, basis)
         held = _shrunk(visible, joint_log_probs(model, observed, label, codes), _FIT_RESOLUTION)
-        box = tuple((max(low, seen[0]), min(high, seen[1])) for (low, high), seen in zip(held, visible))
-        return _grid_of(model, observed, label, model.encode(observed, label), box, resolution, origin, basis)
+        box = tuple(
+            (max(low, seen[0]), min(high, seen[1])) for (low, high), seen in zip(held, visible)
+        )
+        return _grid_of(
+            model, observed, label, model.encode(observed, label), box, resolution, origin, basis
+        )
 
 
 def _first_box(model: LatentModel, posterior: DiagonalGaussian, origin, basis) -> Box:
@@ -226,8 +266,12 @@ def _first_box(model: LatentModel, posterior: DiagonalGaussian, origin, basis) -
 def _shrunk(box: Box, log_joint: torch.Tensor, resolution: int) -> Box:
     """The cells holding all but a negligible share of the mass, with two cells to spare."""
     if not torch.isfinite(log_joint.max()):
-        raise VaeStudioError("log p(x, z) is not finite on the plane: the model's weights have diverged")
-    heavy = (log_joint >= log_joint.max() - _NEGLIGIBLE_LOG_MASS).view(resolution, resolution)  # (y, x)
+        raise VaeStudioError(
+            "log p(x, z) is not finite on the plane: the model's weights have diverged"
+        )
+    heavy = (log_joint >= log_joint.max() - _NEGLIGIBLE_LOG_MASS).view(
+        resolution, resolution
+    )  # (y, x)
     shrunk = []
     for axis, (low, high) in enumerate(box):
         held = heavy.any(dim=axis).nonzero()[:, 0]  # x: any row of a column; y: any column of a row
@@ -243,7 +287,10 @@ def fitted_box(model, observed, label, posterior: DiagonalGaussian, origin, basi
     for _ in range(_FIT_ROUNDS):
         _, _, codes = _grid_codes(box, _FIT_RESOLUTION, origin, basis)
         shrunk = _shrunk(box, joint_log_probs(model, observed, label, codes), _FIT_RESOLUTION)
-        halved = any(2 * (high - low) <= old_high - old_low for (low, high), (old_low, old_high) in zip(shrunk, box))
+        halved = any(
+            2 * (high - low) <= old_high - old_low
+            for (low, high), (old_low, old_high) in zip(shrunk, box)
+        )
         box = shrunk
         if not halved:
             break
@@ -254,7 +301,10 @@ def _covering(box: Box, posterior: DiagonalGaussian, sigmas: float) -> Box:
     """`box` grown to hold q(z|x) to `sigmas` standard deviations too (2-D latents)."""
     mean, std = posterior.mean[0], posterior.std[0]
     return tuple(
-        (min(low, float(mean[axis] - sigmas * std[axis])), max(high, float(mean[axis] + sigmas * std[axis])))
+        (
+            min(low, float(mean[axis] - sigmas * std[axis])),
+            max(high, float(mean[axis] + sigmas * std[axis])),
+        )
         for axis, (low, high) in enumerate(box)
     )
 
@@ -262,14 +312,20 @@ def _covering(box: Box, posterior: DiagonalGaussian, sigmas: float) -> Box:
 def quadrature_applies(model: LatentModel) -> bool:
     """log p(x) by quadrature: one Gaussian latent layer of two dimensions."""
     capabilities = model.capabilities
-    return capabilities.samples_posterior and capabilities.latent_layers == 1 and model.config.latent_dim == 2
+    return (
+        capabilities.samples_posterior
+        and capabilities.latent_layers == 1
+        and model.config.latent_dim == 2
+    )
 
 
 def _fitted(model: LatentModel, x, y, seed: int):
     """The observed input, its label, q(z|x) and a box of the latent plane holding the posterior (2-D latents)."""
     if model.config.latent_dim != 2:
         dim = model.config.latent_dim
-        raise VaeStudioError(f"log p(x) by quadrature needs a 2-D latent space; this model's has {dim}")
+        raise VaeStudioError(
+            f"log p(x) by quadrature needs a 2-D latent space; this model's has {dim}"
+        )
     _, observed, label = _single_input(model, x, y, seed)
     origin, basis = _plane(model, None, None)
     posterior = model.encode(observed, label)
@@ -277,13 +333,19 @@ def _fitted(model: LatentModel, x, y, seed: int):
 
 
 def log_likelihood_quadrature(
-    model: LatentModel, x: torch.Tensor, y: int | None = None, resolution: int = QUADRATURE_RESOLUTION, seed: int = 0
+    model: LatentModel,
+    x: torch.Tensor,
+    y: int | None = None,
+    resolution: int = QUADRATURE_RESOLUTION,
+    seed: int = 0,
 ) -> float:
     """log p(x) = log ∫ p(x|z) p(z) dz by the midpoint rule on a resolution² grid over a box fitted
     to the posterior (2-D latents)."""
     with _evaluating(model):
         observed, label, posterior, box = _fitted(model, x, y, seed)
-        grid = _grid_of(model, observed, label, posterior, box, resolution, *_plane(model, None, None))
+        grid = _grid_of(
+            model, observed, label, posterior, box, resolution, *_plane(model, None, None)
+        )
     return grid.log_normaliser
 
 
@@ -297,8 +359,12 @@ def _split_cells(outer: Box, inner: Box) -> tuple[np.ndarray, np.ndarray]:
     coarse = [_edges(low, high, IDENTITY_RESOLUTION) for low, high in outer]
     spans, fine = [], []
     for edges, (low, high) in zip(coarse, inner):
-        first = int(np.clip(np.searchsorted(edges, low, side="right") - 1, 0, IDENTITY_RESOLUTION - 1))
-        last = int(np.clip(np.searchsorted(edges, high, side="left"), first + 1, IDENTITY_RESOLUTION))
+        first = int(
+            np.clip(np.searchsorted(edges, low, side="right") - 1, 0, IDENTITY_RESOLUTION - 1)
+        )
+        last = int(
+            np.clip(np.searchsorted(edges, high, side="left"), first + 1, IDENTITY_RESOLUTION)
+        )
         split = max(1, math.ceil(_CELLS_ACROSS_POSTERIOR * (edges[1] - edges[0]) / (high - low)))
         spans.append((first, last))
         fine.append(_edges(edges[first], edges[last], (last - first) * split))
@@ -327,7 +393,9 @@ def _identity_by_quadrature(model: LatentModel, x, y, seed: int) -> tuple[float,
         codes = torch.as_tensor(centres, dtype=parameter.dtype, device=parameter.device)
         log_joint = joint_log_probs(model, observed, label, codes)
         log_areas = torch.as_tensor(np.log(areas), device=log_joint.device)
-        log_normaliser, _, _, elbo, kl = _identity_sums(log_joint, _log_q(posterior, codes), log_areas)
+        log_normaliser, _, _, elbo, kl = _identity_sums(
+            log_joint, _log_q(posterior, codes), log_areas
+        )
     return float(log_normaliser), float(elbo), float(kl)
 
 
@@ -338,15 +406,27 @@ def weigh(log_weights: torch.Tensor) -> tuple[torch.Tensor, float, float, float]
     weights = torch.softmax(log_weights, 0)
     count = len(weights)
     spread = float(weights.std()) if count > 1 else 0.0
-    return weights, float(1.0 / weights.square().sum()), _log_mean_exp(log_weights), math.sqrt(count) * spread
+    return (
+        weights,
+        float(1.0 / weights.square().sum()),
+        _log_mean_exp(log_weights),
+        math.sqrt(count) * spread,
+    )
 
 
 def importance_samples(
-    model: LatentModel, x: torch.Tensor, y: int | None, count: int, proposal: str = "posterior", seed: int = 0
+    model: LatentModel,
+    x: torch.Tensor,
+    y: int | None,
+    count: int,
+    proposal: str = "posterior",
+    seed: int = 0,
 ) -> ImportanceSamples:
     """K draws from the prior p(z) or from q(z|x), weighted by p(x, z) / r(z)."""
     if proposal not in PROPOSALS:
-        raise VaeStudioError(f"the proposal must be one of {', '.join(PROPOSALS)}, got '{proposal}'")
+        raise VaeStudioError(
+            f"the proposal must be one of {', '.join(PROPOSALS)}, got '{proposal}'"
+        )
     if count < 1:
         raise VaeStudioError(f"importance sampling needs at least one sample, got {count}")
     with _evaluating(model):
@@ -361,13 +441,19 @@ def importance_samples(
         log_weights = joint_log_probs(model, observed, label, codes) - log_proposal
     weights, size, log_likelihood, error = weigh(log_weights)
     return ImportanceSamples(
-        proposal=proposal, codes=codes.double().cpu().numpy(), weights=weights.cpu().numpy(),
-        effective_sample_size=size, log_likelihood=log_likelihood, standard_error=error,
+        proposal=proposal,
+        codes=codes.double().cpu().numpy(),
+        weights=weights.cpu().numpy(),
+        effective_sample_size=size,
+        log_likelihood=log_likelihood,
+        standard_error=error,
         mean_log_weight=float(log_weights.mean()),
-    )  # fmt: skip
+    )
 
 
-def elbo_identity(model: LatentModel, x: torch.Tensor, y: int | None = None, seed: int = 0) -> ElboIdentity:
+def elbo_identity(
+    model: LatentModel, x: torch.Tensor, y: int | None = None, seed: int = 0
+) -> ElboIdentity:
     """log p(x), the ELBO and KL(q(z|x) || p(z|x)) of image x: by quadrature on a fitted grid for
     2-D latents (ELBO and KL summed over the grid's cells), else by importance sampling from q
     with IDENTITY_SAMPLES draws (the ELBO their mean log-weight, KL = log p̂(x) - ELBO)."""
@@ -375,9 +461,16 @@ def elbo_identity(model: LatentModel, x: torch.Tensor, y: int | None = None, see
         _, observed, label = _single_input(model, x, y, seed)
         exact = _exact(model, observed, label)
     if model.config.latent_dim == 2:
-        return ElboIdentity(*_identity_by_quadrature(model, x, y, seed), "quadrature", 0.0, 0, exact)
+        return ElboIdentity(
+            *_identity_by_quadrature(model, x, y, seed), "quadrature", 0.0, 0, exact
+        )
     samples = importance_samples(model, x, y, IDENTITY_SAMPLES, "posterior", seed)
     return ElboIdentity(
-        samples.log_likelihood, samples.mean_log_weight, samples.log_likelihood - samples.mean_log_weight,
-        "importance sampling", samples.standard_error, IDENTITY_SAMPLES, exact,
-    )  # fmt: skip
+        samples.log_likelihood,
+        samples.mean_log_weight,
+        samples.log_likelihood - samples.mean_log_weight,
+        "importance sampling",
+        samples.standard_error,
+        IDENTITY_SAMPLES,
+        exact,
+    )

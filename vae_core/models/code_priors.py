@@ -26,7 +26,9 @@ class CategoricalCodePrior(nn.Module):
     @torch.no_grad()
     def sample(self, count: int, generator=None) -> torch.Tensor:
         probabilities = torch.softmax(self.logits, dim=-1)
-        return torch.multinomial(probabilities, count, replacement=True, generator=generator).T  # (count, N)
+        return torch.multinomial(
+            probabilities, count, replacement=True, generator=generator
+        ).T  # (count, N)
 
 
 class AutoregressiveCodePrior(nn.Module):

@@ -18,7 +18,9 @@ class ConditionalVAE(GaussianVAE):
 
     def __init__(self, config: ModelConfig):
         if config.num_classes < 2:
-            raise VaeStudioError(f"the conditional VAE needs labelled data with 2 or more classes, got {config.num_classes}")
+            raise VaeStudioError(
+                f"the conditional VAE needs labelled data with 2 or more classes, got {config.num_classes}"
+            )
         super().__init__(config)
 
     def labels(self, y, count: int, device) -> torch.Tensor:
@@ -27,7 +29,9 @@ class ConditionalVAE(GaussianVAE):
             return torch.arange(count, device=device) % self.config.num_classes
         if isinstance(y, int):
             if not 0 <= y < self.config.num_classes:
-                raise VaeStudioError(f"class {y} does not exist: the model knows classes 0..{self.config.num_classes - 1}")
+                raise VaeStudioError(
+                    f"class {y} does not exist: the model knows classes 0..{self.config.num_classes - 1}"
+                )
             return torch.full((count,), y, dtype=torch.long, device=device)
         return y
 

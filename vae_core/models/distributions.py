@@ -32,10 +32,14 @@ class DiagonalGaussian:
     def std(self) -> torch.Tensor:
         return torch.exp(0.5 * self.log_var)
 
-    def rsample(self, generator: torch.Generator | None = None, samples: int | None = None) -> torch.Tensor:
+    def rsample(
+        self, generator: torch.Generator | None = None, samples: int | None = None
+    ) -> torch.Tensor:
         """Reparameterised draws: (B, D), or (samples, B, D) when `samples` is given."""
         shape = self.mean.shape if samples is None else (samples, *self.mean.shape)
-        noise = torch.randn(shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
+        noise = torch.randn(
+            shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype
+        )
         return self.mean + self.std * noise
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
@@ -47,7 +51,9 @@ class DiagonalGaussian:
         return 0.5 * (self.mean.square() + torch.exp(self.log_var) - 1.0 - self.log_var)
 
 
-def linear_gaussian_log_marginal(x, offset, weight, noise_log_var, prior_means, prior_log_vars, prior_log_weights):
+def linear_gaussian_log_marginal(
+    x, offset, weight, noise_log_var, prior_means, prior_log_vars, prior_log_weights
+):
     """log p(x) of x = W z + b + ε, ε ~ N(0, Ψ) diagonal, z ~ a mixture of diagonal Gaussians.
 
     Each component k makes x ~ N(W m_k + b, W S_k W^T + Ψ). With P pixels and D << P latent
@@ -58,7 +64,8 @@ def linear_gaussian_log_marginal(x, offset, weight, noise_log_var, prior_means, 
     (K, D), prior_log_weights (K,) -> (B,), computed in float64.
     """
     x, offset, weight, noise_log_var, prior_means, prior_log_vars, prior_log_weights = (
-        t.double() for t in (x, offset, weight, noise_log_var, prior_means, prior_log_vars, prior_log_weights)
+        t.double()
+        for t in (x, offset, weight, noise_log_var, prior_means, prior_log_vars, prior_log_weights)
     )
     pixels = weight.shape[0]
     noise_precision = torch.exp(-noise_log_var)  # (P,)
@@ -71,7 +78,9 @@ def linear_gaussian_log_marginal(x, offset, weight, noise_log_var, prior_means, 
     # Shifting the residual by the component's mean W m_k changes the terms linearly.
     gram_means = prior_means @ gram  # (K, D)
     shifted_norm = (
-        residual_norm[None, :] - 2 * prior_means @ projected.T + (gram_means * prior_means).sum(-1)[:, None]
+        residual_norm[None, :]
+        - 2 * prior_means @ projected.T
+        + (gram_means * prior_means).sum(-1)[:, None]
     )  # (K, B)
     shifted_projection = projected[None, :, :] - gram_means[:, None, :]  # (K, B, D)
     inner = torch.diag_embed(torch.exp(-prior_log_vars)) + gram  # M_k: (K, D, D)

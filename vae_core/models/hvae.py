@@ -51,7 +51,9 @@ class HierarchicalVAE(LatentModel):
             config.arch, config.input_shape, config.hidden, lower, 2 * lower, 0, activation
         )
         self.upper_encoder = mlp([lower, *config.upper_hidden, 2 * upper], activation)  # q(z2|z1)
-        self.upper_decoder = mlp([upper, *reversed(config.upper_hidden), 2 * lower], activation)  # p(z1|z2)
+        self.upper_decoder = mlp(
+            [upper, *reversed(config.upper_hidden), 2 * lower], activation
+        )  # p(z1|z2)
         self.likelihood = lookup(LIKELIHOODS, "likelihood", config.likelihood)(config.input_shape)
         self.prior = lookup(PRIORS, "prior", config.prior).from_config(config, self.encode)
 
@@ -97,7 +99,9 @@ class HierarchicalVAE(LatentModel):
         z2 = upper_posterior.rsample(generator)
         return lower_posterior, z1, upper_posterior, z2
 
-    def _layer_terms(self, x, samples: int | None, generator, weights: bool = False) -> dict[str, torch.Tensor]:
+    def _layer_terms(
+        self, x, samples: int | None, generator, weights: bool = False
+    ) -> dict[str, torch.Tensor]:
         """For draws of the posterior, (B,) each or (samples, B): `log_likelihood` log p(x|z1),
         `kl_z1` log q(z1|x) - log p(z1|z2), `kl_z2` the upper layer's KL given z1 and `kl_per_dim`
         its split (..., D); with `weights`, also `log_ratio_z2` log p(z2) - log q(z2|z1)."""
@@ -118,9 +122,12 @@ class HierarchicalVAE(LatentModel):
     def elbo_terms(self, x, y=None, generator=None):
         terms = self._layer_terms(x, None, generator)
         return {
-            "recon": -terms["log_likelihood"], "kl": terms["kl_z1"] + terms["kl_z2"],
-            "kl_per_dim": terms["kl_per_dim"], "kl_z1": terms["kl_z1"], "kl_z2": terms["kl_z2"],
-        }  # fmt: skip
+            "recon": -terms["log_likelihood"],
+            "kl": terms["kl_z1"] + terms["kl_z2"],
+            "kl_per_dim": terms["kl_per_dim"],
+            "kl_z1": terms["kl_z1"],
+            "kl_z2": terms["kl_z2"],
+        }
 
     def loss(self, x, y=None, beta=1.0, generator=None):
         if self.config.iw_samples > 1:
@@ -128,9 +135,13 @@ class HierarchicalVAE(LatentModel):
         terms = self.elbo_terms(x, y, generator)
         recon, kl = terms["recon"].mean(), terms["kl"].mean()
         return {
-            "loss": recon + beta * kl, "recon": recon, "kl": kl, "kl_per_dim": terms["kl_per_dim"].mean(0),
-            "kl_z1": terms["kl_z1"].mean().detach(), "kl_z2": terms["kl_z2"].mean().detach(),
-        }  # fmt: skip
+            "loss": recon + beta * kl,
+            "recon": recon,
+            "kl": kl,
+            "kl_per_dim": terms["kl_per_dim"].mean(0),
+            "kl_z1": terms["kl_z1"].mean().detach(),
+            "kl_z2": terms["kl_z2"].mean().detach(),
+        }
 
     def _log_weights(self, x, samples: int, generator, beta: float = 1.0):
         """log p(x|z1) + β (log p(z1|z2) p(z2) - log q(z1|x) q(z2|z1)) for `samples` draws:
@@ -149,9 +160,13 @@ class HierarchicalVAE(LatentModel):
             kl = lower + upper
         # For the curves, the bound splits as if its KL part were the single-sample one.
         return {
-            "loss": loss, "recon": loss - beta * kl, "kl": kl, "kl_per_dim": terms["kl_per_dim"][0].mean(0).detach(),
-            "kl_z1": lower, "kl_z2": upper,
-        }  # fmt: skip
+            "loss": loss,
+            "recon": loss - beta * kl,
+            "kl": kl,
+            "kl_per_dim": terms["kl_per_dim"][0].mean(0).detach(),
+            "kl_z1": lower,
+            "kl_z2": upper,
+        }
 
     def log_importance_weights(self, x, y=None, samples=1, generator=None):
         return self._log_weights(x, samples, generator)[0]

@@ -25,7 +25,11 @@ class BernoulliLikelihood(nn.Module):
 
     def log_prob(self, x, logits):
         """(..., B, C, H, W) -> (..., B): log p(x|z) summed over pixels."""
-        return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").flatten(-3).sum(-1)
+        return (
+            -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none")
+            .flatten(-3)
+            .sum(-1)
+        )
 
     def mean(self, logits):
         return torch.sigmoid(logits)

@@ -16,7 +16,6 @@ from torch import nn
 from vae_core.choices import check_choice
 from vae_core.errors import VaeStudioError
 
-
 # The dense layers' nonlinearity by name: ReLU, or tanh as Burda et al. (2015) used.
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -48,7 +47,9 @@ class MlpDecoder(nn.Module):
     def __init__(self, input_shape, hidden, features, condition_dim=0, activation=nn.ReLU):
         super().__init__()
         self.output_shape = tuple(input_shape)
-        self.net = mlp([features + condition_dim, *reversed(hidden), math.prod(input_shape)], activation)
+        self.net = mlp(
+            [features + condition_dim, *reversed(hidden), math.prod(input_shape)], activation
+        )
 
     @torch.no_grad()
     def set_output_bias(self, mean_image: torch.Tensor, output_for_mean) -> None:
@@ -74,20 +75,27 @@ class LinearDecoder(MlpDecoder):
         super().__init__(input_shape, (), features, condition_dim, activation)
         self.latent_features = features
 
-    def affine_map(self, condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def affine_map(
+        self, condition: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The map as W (P, D) and the offset b (B, P) it adds (one row, or one per condition)."""
         (layer,) = self.net
         weight = layer.weight[:, : self.latent_features]
         offset = layer.bias[None, :]
         if condition is not None:
-            offset = offset + condition.to(layer.weight.dtype) @ layer.weight[:, self.latent_features :].T
+            offset = (
+                offset
+                + condition.to(layer.weight.dtype) @ layer.weight[:, self.latent_features :].T
+            )
         return weight, offset
 
 
 def _conv_grid(input_shape) -> tuple[int, int]:
     _, height, width = input_shape
     if height % 4 or width % 4:
-        raise VaeStudioError(f"the conv architecture needs image sides divisible by 4, got {height}x{width}")
+        raise VaeStudioError(
+            f"the conv architecture needs image sides divisible by 4, got {height}x{width}"
+        )
     return height // 4, width // 4
 
 
@@ -119,7 +127,11 @@ class ConvDecoder(nn.Module):
         super().__init__()
         self.grid = _conv_grid(input_shape)
         self.dense = nn.Sequential(
-            mlp([features + condition_dim, *reversed(hidden), 64 * self.grid[0] * self.grid[1]], activation), nn.ReLU()
+            mlp(
+                [features + condition_dim, *reversed(hidden), 64 * self.grid[0] * self.grid[1]],
+                activation,
+            ),
+            nn.ReLU(),
         )
         self.deconv = nn.Sequential(
             nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
@@ -153,7 +165,9 @@ def _require_architecture(arch: str, hidden) -> None:
         raise VaeStudioError(f"hidden layer sizes must be positive, got {list(hidden)}")
 
 
-def build_networks(arch, input_shape, hidden, latent_features, code_features, condition_dim=0, activation=nn.ReLU):
+def build_networks(
+    arch, input_shape, hidden, latent_features, code_features, condition_dim=0, activation=nn.ReLU
+):
     """The encoder (to `code_features`) and decoder (from `latent_features`) of an architecture."""
     _require_architecture(arch, hidden)
     encoder_class, decoder_class = ARCHITECTURES[arch]
@@ -237,7 +251,9 @@ class ConvGridDecoder(nn.Module):
 def _set_networks(arch, input_shape, hidden, code_dim, positions, activation):
     encoder_class, decoder_class = ARCHITECTURES[arch]
     features = positions * code_dim
-    encoder = SetEncoder(encoder_class(input_shape, tuple(hidden), features, 0, activation), positions, code_dim)
+    encoder = SetEncoder(
+        encoder_class(input_shape, tuple(hidden), features, 0, activation), positions, code_dim
+    )
     return encoder, SetDecoder(decoder_class(input_shape, tuple(hidden), features, 0, activation))
 
 

@@ -46,7 +46,9 @@ class StandardNormalPrior(nn.Module):
         return -0.5 * (LOG_2PI + z.square()).sum(-1)
 
     def sample(self, count: int, generator=None, device=None) -> torch.Tensor:
-        return torch.randn(count, self.latent_dim, generator=generator, device=device, dtype=self._origin.dtype)
+        return torch.randn(
+            count, self.latent_dim, generator=generator, device=device, dtype=self._origin.dtype
+        )
 
     def kl(self, posterior: DiagonalGaussian, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The KL per example (B,) and its share per latent dimension (B, D), in closed form."""
@@ -86,7 +88,9 @@ class _DiagonalMixturePrior(nn.Module):
     def sample(self, count: int, generator=None, device=None) -> torch.Tensor:
         means, log_vars, log_weights = self.mixture()
         chosen = torch.multinomial(log_weights.exp(), count, replacement=True, generator=generator)
-        noise = torch.randn(count, self.latent_dim, generator=generator, device=means.device, dtype=means.dtype)
+        noise = torch.randn(
+            count, self.latent_dim, generator=generator, device=means.device, dtype=means.dtype
+        )
         return means[chosen] + torch.exp(0.5 * log_vars[chosen]) * noise
 
     def kl(self, posterior: DiagonalGaussian, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,7 +106,9 @@ class _DiagonalMixturePrior(nn.Module):
         _check_dims(dims, self.latent_dim)
         means, log_vars, log_weights = self.mixture()
         index = list(dims)
-        return diagonal_mixture_log_density(points, means[:, index], log_vars[:, index], log_weights)
+        return diagonal_mixture_log_density(
+            points, means[:, index], log_vars[:, index], log_weights
+        )
 
 
 class MixtureOfGaussiansPrior(_DiagonalMixturePrior):
@@ -134,7 +140,9 @@ class VampPrior(_DiagonalMixturePrior):
     initial_intensity = 0.05
     initial_spread = 0.01
 
-    def __init__(self, latent_dim: int, components: int, input_shape: tuple[int, ...], encode: Encode):
+    def __init__(
+        self, latent_dim: int, components: int, input_shape: tuple[int, ...], encode: Encode
+    ):
         super().__init__(latent_dim)
         if components < 1:
             raise VaeStudioError(f"a VampPrior needs at least 1 pseudo-input, got {components}")
@@ -147,7 +155,9 @@ class VampPrior(_DiagonalMixturePrior):
     @classmethod
     def from_config(cls, config: ModelConfig, encode: Encode | None) -> VampPrior:
         if encode is None:
-            raise VaeStudioError(f"the VampPrior needs an encoder that takes no labels: model '{config.family}' has none")
+            raise VaeStudioError(
+                f"the VampPrior needs an encoder that takes no labels: model '{config.family}' has none"
+            )
         return cls(config.latent_dim, config.prior_components, tuple(config.input_shape), encode)
 
     def mixture(self):
@@ -159,7 +169,9 @@ class VampPrior(_DiagonalMixturePrior):
 
 def _check_dims(dims: tuple[int, int], latent_dim: int) -> None:
     if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= d < latent_dim for d in dims):
-        raise VaeStudioError(f"a plane needs two different latent dimensions below {latent_dim}, got {tuple(dims)}")
+        raise VaeStudioError(
+            f"a plane needs two different latent dimensions below {latent_dim}, got {tuple(dims)}"
+        )
 
 
 PRIORS: dict[str, type[nn.Module]] = {

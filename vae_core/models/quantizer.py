@@ -37,13 +37,17 @@ def codebook_usage(counts: torch.Tensor) -> torch.Tensor:
 @dataclass
 class Quantized:
     indices: torch.Tensor  # (B, N) the chosen codes
-    codes: torch.Tensor  # (B, N, D) their vectors, with the encoder's gradient passed straight through
+    codes: (
+        torch.Tensor
+    )  # (B, N, D) their vectors, with the encoder's gradient passed straight through
     codebook_loss: torch.Tensor  # (B,) ||sg(z_e) - e||², zero when the codebook follows EMAs
     commitment_loss: torch.Tensor  # (B,) ||z_e - sg(e)||²
 
 
 class VectorQuantizer(nn.Module):
-    def __init__(self, codebook_size: int, code_dim: int, ema_decay: float | None, reset_dead_codes: bool):
+    def __init__(
+        self, codebook_size: int, code_dim: int, ema_decay: float | None, reset_dead_codes: bool
+    ):
         super().__init__()
         if codebook_size < 2:
             raise VaeStudioError(f"a codebook needs at least 2 codes, got {codebook_size}")
@@ -52,7 +56,9 @@ class VectorQuantizer(nn.Module):
         self.codebook_size = codebook_size
         self.ema_decay = ema_decay
         self.reset_dead_codes = reset_dead_codes
-        initial = torch.empty(codebook_size, code_dim).uniform_(-1 / codebook_size, 1 / codebook_size)
+        initial = torch.empty(codebook_size, code_dim).uniform_(
+            -1 / codebook_size, 1 / codebook_size
+        )
         if ema_decay is None:
             self.codebook = nn.Parameter(initial)
         else:
@@ -68,7 +74,7 @@ class VectorQuantizer(nn.Module):
         """Index of the nearest codebook vector: (..., D) -> (...)."""
         flat = vectors.detach().reshape(-1, vectors.shape[-1])
         # ||v - e||² = ||v||² - 2 v·e + ||e||²; ||v||² is the same for every code.
-        distances = (self.codebook.detach().square().sum(-1) - 2 * flat @ self.codebook.detach().T)
+        distances = self.codebook.detach().square().sum(-1) - 2 * flat @ self.codebook.detach().T
         return distances.argmin(-1).view(vectors.shape[:-1])
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
@@ -98,7 +104,9 @@ class VectorQuantizer(nn.Module):
         flat_indices = indices.flatten()
         # Under torchrun the statistics are those of every process's batch (one all-reduce), so
         # that the codebook, its usage and the dead codes stay the same in every process.
-        sums = self.usage.new_zeros(self.codebook_size, flat.shape[-1]).index_add_(0, flat_indices, flat.float())
+        sums = self.usage.new_zeros(self.codebook_size, flat.shape[-1]).index_add_(
+            0, flat_indices, flat.float()
+        )
         statistics = current_team().sum_(torch.cat([self.counts(flat_indices)[:, None], sums], 1))
         counts, sums = statistics[:, 0], statistics[:, 1:]
         if self.ema_decay is not None:
@@ -106,23 +114,33 @@ class VectorQuantizer(nn.Module):
             self.cluster_size.mul_(decay).add_(counts, alpha=1 - decay)
             self.vector_sum.mul_(decay).add_(sums, alpha=1 - decay)
             total = self.cluster_size.sum()
-            smoothed = (self.cluster_size + EMA_EPSILON) / (total + self.codebook_size * EMA_EPSILON) * total
+            smoothed = (
+                (self.cluster_size + EMA_EPSILON)
+                / (total + self.codebook_size * EMA_EPSILON)
+                * total
+            )
             self.codebook.copy_(self.vector_sum / smoothed[:, None])
         self.usage.mul_(USAGE_DECAY).add_(counts / counts.sum(), alpha=1 - USAGE_DECAY)
         if self.reset_dead_codes:
             self._reset_dead(flat, generator)
 
     @torch.no_grad()
-    def reseed(self, codes, encoded: torch.Tensor, generator: torch.Generator | None = None) -> None:
+    def reseed(
+        self, codes, encoded: torch.Tensor, generator: torch.Generator | None = None
+    ) -> None:
         """Move the codebook vectors `codes` (indices) onto encoder outputs drawn at random from
         `encoded` (..., D); their usage starts again from the uniform rate, as after a dead-code reset."""
         index = torch.as_tensor(codes, dtype=torch.int64, device=self.codebook.device).flatten()
         if len(index) == 0:
             return
         if int(index.min()) < 0 or int(index.max()) >= self.codebook_size:
-            raise VaeStudioError(f"code indices must be in 0..{self.codebook_size - 1}, got {index.tolist()}")
+            raise VaeStudioError(
+                f"code indices must be in 0..{self.codebook_size - 1}, got {index.tolist()}"
+            )
         flat = encoded.detach().reshape(-1, encoded.shape[-1]).to(self.codebook)
-        replacement = flat[torch.randint(len(flat), (len(index),), generator=generator, device=flat.device)]
+        replacement = flat[
+            torch.randint(len(flat), (len(index),), generator=generator, device=flat.device)
+        ]
         self.codebook[index] = replacement
         self.usage[index] = 1 / self.codebook_size
         if self.ema_decay is not None:
@@ -132,7 +150,9 @@ class VectorQuantizer(nn.Module):
     def _reset_dead(self, flat: torch.Tensor, generator) -> None:
         # Without a host round trip: every code draws a replacement, the live ones keep theirs.
         dead = (self.usage < DEAD_CODE_SHARE / self.codebook_size) | ~self.initialised  # (K,)
-        replacement = flat[torch.randint(len(flat), (self.codebook_size,), generator=generator, device=flat.device)]
+        replacement = flat[
+            torch.randint(len(flat), (self.codebook_size,), generator=generator, device=flat.device)
+        ]
         current_team().broadcast_(replacement)  # the leader's draws, in every process
         self.codebook.copy_(torch.where(dead[:, None], replacement, self.codebook))
         self.usage.copy_(torch.where(dead, 1 / self.codebook_size, self.usage))
@@ -140,4 +160,3 @@ class VectorQuantizer(nn.Module):
             self.cluster_size.copy_(torch.where(dead, 1.0, self.cluster_size))
             self.vector_sum.copy_(torch.where(dead[:, None], replacement, self.vector_sum))
         self.initialised.fill_(True)
-

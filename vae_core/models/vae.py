@@ -28,7 +28,12 @@ class GaussianVAE(LatentModel):
         self.latent_dim = config.latent_dim
         condition_dim = config.num_classes if self.conditional else 0
         self.encoder, self.decoder = build_networks(
-            config.arch, config.input_shape, config.hidden, config.latent_dim, 2 * config.latent_dim, condition_dim,
+            config.arch,
+            config.input_shape,
+            config.hidden,
+            config.latent_dim,
+            2 * config.latent_dim,
+            condition_dim,
             lookup(ACTIVATIONS, "activation", config.activation),
         )
         self.likelihood = lookup(LIKELIHOODS, "likelihood", config.likelihood)(config.input_shape)
@@ -73,7 +78,12 @@ class GaussianVAE(LatentModel):
             return self._iwae_loss(x, y, beta, generator)
         terms = self.elbo_terms(x, y, generator)
         recon, kl = terms["recon"].mean(), terms["kl"].mean()
-        return {"loss": recon + beta * kl, "recon": recon, "kl": kl, "kl_per_dim": terms["kl_per_dim"].mean(0)}
+        return {
+            "loss": recon + beta * kl,
+            "recon": recon,
+            "kl": kl,
+            "kl_per_dim": terms["kl_per_dim"].mean(0),
+        }
 
     def joint_log_prob(self, x, z, y=None):
         """log p(x, z) = log p(x|z) + log p(z): z (..., B, D) -> (..., B)."""
@@ -110,7 +120,9 @@ class GaussianVAE(LatentModel):
     @property
     def has_exact_log_likelihood(self) -> bool:
         """A linear decoder with Gaussian noise under a Gaussian-mixture prior: log p(x) is closed form."""
-        return isinstance(self.decoder, LinearDecoder) and isinstance(self.likelihood, GaussianLikelihood)
+        return isinstance(self.decoder, LinearDecoder) and isinstance(
+            self.likelihood, GaussianLikelihood
+        )
 
     def exact_log_likelihood(self, x, y=None) -> torch.Tensor:
         """log p(x) per example (B,), in float64, for the linear Gaussian model (probabilistic PCA)."""
@@ -121,7 +133,11 @@ class GaussianVAE(LatentModel):
             )
         weight, offset = self.decoder.affine_map(self._condition(y))
         return linear_gaussian_log_marginal(
-            x.flatten(1), offset, weight, self.likelihood.pixel_log_var().flatten(), *self.prior.mixture()
+            x.flatten(1),
+            offset,
+            weight,
+            self.likelihood.pixel_log_var().flatten(),
+            *self.prior.mixture(),
         )
 
     def evaluation_sums(self, x, y=None):

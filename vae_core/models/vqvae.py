@@ -34,9 +34,15 @@ class VQVAE(LatentModel):
     def __init__(self, config: ModelConfig):
         super().__init__(config)
         if config.commitment < 0:
-            raise VaeStudioError(f"the commitment weight must not be negative, got {config.commitment}")
+            raise VaeStudioError(
+                f"the commitment weight must not be negative, got {config.commitment}"
+            )
         self.encoder, self.decoder = build_code_networks(
-            config.arch, config.input_shape, config.hidden, config.latent_dim, config.code_positions,
+            config.arch,
+            config.input_shape,
+            config.hidden,
+            config.latent_dim,
+            config.code_positions,
             lookup(ACTIVATIONS, "activation", config.activation),
         )
         self.positions = self.encoder.positions
@@ -47,7 +53,9 @@ class VQVAE(LatentModel):
             config.ema_decay if config.codebook_ema else None,
             config.reset_dead_codes,
         )
-        self.code_prior = lookup(CODE_PRIORS, "code prior", config.code_prior)(self.positions, config.codebook_size)
+        self.code_prior = lookup(CODE_PRIORS, "code prior", config.code_prior)(
+            self.positions, config.codebook_size
+        )
         # The KL of a one-hot posterior to the uniform prior over K codes, at every position.
         self.code_kl = self.positions * math.log(config.codebook_size)
 
@@ -80,7 +88,9 @@ class VQVAE(LatentModel):
 
     def _kl_per_dim(self, device) -> torch.Tensor:
         # Spread evenly over the D numbers of a code vector: a uniform prior favours none of them.
-        return torch.full((self.config.latent_dim,), self.code_kl / self.config.latent_dim, device=device)
+        return torch.full(
+            (self.config.latent_dim,), self.code_kl / self.config.latent_dim, device=device
+        )
 
     def elbo_terms(self, x, y=None, generator=None):
         quantized = self.quantizer(self.encode(x))
@@ -100,7 +110,10 @@ class VQVAE(LatentModel):
             self.quantizer.update(encoded, quantized.indices, generator)
         kl_per_dim = self._kl_per_dim(x.device)
         return {
-            "loss": recon + codebook_loss + self.config.commitment * commitment_loss + code_prior_nll,
+            "loss": recon
+            + codebook_loss
+            + self.config.commitment * commitment_loss
+            + code_prior_nll,
             "recon": recon,
             "kl": kl_per_dim.sum(),
             "kl_per_dim": kl_per_dim,
@@ -121,7 +134,10 @@ class VQVAE(LatentModel):
 
     def evaluation_sums(self, x, y=None):
         indices = self.code_indices(x)
-        return {"code_counts": self.quantizer.counts(indices), "code_prior_nll": -self.code_prior.log_prob(indices).sum()}
+        return {
+            "code_counts": self.quantizer.counts(indices),
+            "code_prior_nll": -self.code_prior.log_prob(indices).sum(),
+        }
 
     def evaluation_figures(self, sums, count):
         counts = sums["code_counts"]

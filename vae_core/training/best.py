@@ -25,7 +25,9 @@ _HELDOUT_COLUMN = METRICS_COLUMNS.index("heldout_elbo")
 
 def best_heldout_elbo(history) -> float:
     """The best held-out ELBO in rows of METRICS_COLUMNS (-inf where none was measured)."""
-    column = np.asarray(history, dtype=np.float64).reshape(-1, len(METRICS_COLUMNS))[:, _HELDOUT_COLUMN]
+    column = np.asarray(history, dtype=np.float64).reshape(-1, len(METRICS_COLUMNS))[
+        :, _HELDOUT_COLUMN
+    ]
     measured = column[~np.isnan(column)]
     return float(measured.max()) if len(measured) else -math.inf
 
@@ -46,7 +48,11 @@ class BestKeeper:
             saved = load_checkpoint(self.path) if self.path.exists() else None
         except VaeStudioError:
             return -math.inf  # unreadable: replaced by the next best
-        return -math.inf if saved is None or saved.history is None else best_heldout_elbo(saved.history)
+        return (
+            -math.inf
+            if saved is None or saved.history is None
+            else best_heldout_elbo(saved.history)
+        )
 
     def offer(self, snapshot: TrainingSnapshot, trainer: Trainer, history: list) -> None:
         """After `snapshot` (whose row `history` ends with): write it if its held-out ELBO is the best."""

@@ -11,7 +11,12 @@ from vae_core.training.optimizer import make_adam
 
 
 def fit_code_prior(
-    model: VQVAE, data: ImageDataset, steps: int, batch_size: int = 128, lr: float = 1e-3, seed: int = 0
+    model: VQVAE,
+    data: ImageDataset,
+    steps: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
 ) -> float:
     """Train `model`'s code prior alone on the codes of `data`; the last NLL per image."""
     device = next(model.parameters()).device
@@ -19,14 +24,18 @@ def fit_code_prior(
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        indices = torch.cat([
-            model.code_indices(model.observe(data.batch(chunk)[0].to(device), generator))
-            for chunk in torch.arange(len(data), device=data.images.device).split(1000)
-        ])
+        indices = torch.cat(
+            [
+                model.code_indices(model.observe(data.batch(chunk)[0].to(device), generator))
+                for chunk in torch.arange(len(data), device=data.images.device).split(1000)
+            ]
+        )
     optimizer = make_adam(model.code_prior.parameters(), lr=lr)
     nll = torch.zeros((), device=device)
     for _ in range(steps):
-        batch = indices[torch.randint(len(indices), (batch_size,), generator=generator, device=device)]
+        batch = indices[
+            torch.randint(len(indices), (batch_size,), generator=generator, device=device)
+        ]
         nll = -model.code_prior.log_prob(batch).mean()
         optimizer.zero_grad()
         nll.backward()

@@ -39,7 +39,9 @@ def default_generator(device: torch.device) -> torch.Generator | None:
     if device.type == "cpu":
         return torch.default_generator
     if device.type == "cuda":
-        return torch.cuda.default_generators[device.index if device.index is not None else torch.cuda.current_device()]
+        return torch.cuda.default_generators[
+            device.index if device.index is not None else torch.cuda.current_device()
+        ]
     return None
 
 
@@ -55,14 +57,18 @@ def compile_unavailable(device: torch.device, world_size: int) -> str | None:
 class CompiledObjective:
     """Called as the trainer calls its objective: `(x, y, beta, generator) -> terms`."""
 
-    def __init__(self, eager: Callable, model: nn.Module, batch_size: int, say: Callable[[str], None]):
+    def __init__(
+        self, eager: Callable, model: nn.Module, batch_size: int, say: Callable[[str], None]
+    ):
         self.eager = eager
         self.batch_size = batch_size
         self.say = say
         # Static shapes: a trainer of another batch size in the same process (a benchmark's) compiles
         # its own graph, where dynamo would otherwise make the batch dimension symbolic, and
         # symbolic sizes failed in torch.randn's tracing.
-        self._compiled = torch.compile(_DefaultDraws(model), dynamic=False, options={"fallback_random": True})
+        self._compiled = torch.compile(
+            _DefaultDraws(model), dynamic=False, options={"fallback_random": True}
+        )
 
     @property
     def active(self) -> bool:
@@ -77,10 +83,14 @@ class CompiledObjective:
         try:
             # β as a tensor: a warm-up changes it every step, and a new constant would recompile.
             terms = self._compiled(x, y, torch.tensor(float(beta), device=x.device))
-        except Exception as error:  # inductor fails in many ways (no C++ compiler, an op it cannot lower)
+        except (
+            Exception
+        ) as error:  # inductor fails in many ways (no C++ compiler, an op it cannot lower)
             default.set_state(outside)
             self._compiled = None
-            self.say(f"note: torch.compile did not run ({' '.join(f'{type(error).__name__}: {error}'.split())[:200]}); training eagerly")
+            self.say(
+                f"note: torch.compile did not run ({' '.join(f'{type(error).__name__}: {error}'.split())[:200]}); training eagerly"
+            )
             return self.eager(x, y, beta, generator)
         generator.set_state(default.get_state())
         default.set_state(outside)
@@ -88,12 +98,19 @@ class CompiledObjective:
 
 
 def compiled_objective(
-    eager: Callable, model: nn.Module, device: torch.device, world_size: int, batch_size: int, say: Callable[[str], None],
+    eager: Callable,
+    model: nn.Module,
+    device: torch.device,
+    world_size: int,
+    batch_size: int,
+    say: Callable[[str], None],
 ) -> Callable:
     """`eager` compiled where it can be here; else `eager`, with one line saying why."""
     reason = compile_unavailable(device, world_size)
     if reason is not None:
         say(f"note: {reason}; training eagerly")
         return eager
-    say("note: compiling the training step with torch.compile: the first step takes tens of seconds")
+    say(
+        "note: compiling the training step with torch.compile: the first step takes tens of seconds"
+    )
     return CompiledObjective(eager, model, batch_size, say)

@@ -30,7 +30,9 @@ from vae_core.training.trainer import (
 LAST_GOOD_NAME = "last_good.safetensors"
 DEFAULT_SAVE_EVERY_MINUTES = 5.0
 # Signals that end a run with a save; the exit code is 128 + the signal's number, as shells do.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name))
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
+)
 
 
 class RunStopped(Exception):
@@ -47,10 +49,17 @@ def _stop(signal_number: int, _frame) -> None:
 
 def _metric_cells(snapshot: TrainingSnapshot) -> list:
     return [
-        snapshot.step, snapshot.epoch, f"{snapshot.wall_time_s:.3f}", f"{snapshot.images_per_s:.1f}",
-        f"{snapshot.loss:.4f}", f"{snapshot.recon:.4f}", f"{snapshot.kl:.4f}", f"{snapshot.beta:.6g}",
-        f"{snapshot.learning_rate:.6g}", "" if snapshot.heldout_elbo is None else f"{snapshot.heldout_elbo:.4f}",
-    ]  # fmt: skip
+        snapshot.step,
+        snapshot.epoch,
+        f"{snapshot.wall_time_s:.3f}",
+        f"{snapshot.images_per_s:.1f}",
+        f"{snapshot.loss:.4f}",
+        f"{snapshot.recon:.4f}",
+        f"{snapshot.kl:.4f}",
+        f"{snapshot.beta:.6g}",
+        f"{snapshot.learning_rate:.6g}",
+        "" if snapshot.heldout_elbo is None else f"{snapshot.heldout_elbo:.4f}",
+    ]
 
 
 def _widen_metrics_file(path: Path) -> None:
@@ -95,7 +104,11 @@ def _stops(trainer: Trainer, deadline: float | None):
     if threading.current_thread() is threading.main_thread():
         handlers = {number: signal.signal(number, _stop) for number in STOP_SIGNALS}
     # A timer rather than a check at snapshots, which a slow model may space widely.
-    timer = None if deadline is None else threading.Timer(max(0.0, deadline - time.monotonic()), trainer.stop)
+    timer = (
+        None
+        if deadline is None
+        else threading.Timer(max(0.0, deadline - time.monotonic()), trainer.stop)
+    )
     if timer is not None:
         timer.daemon = True
         timer.start()
@@ -147,7 +160,10 @@ def train_in_folder(
     best = BestKeeper(out, history)
     metrics_path = out / METRICS_NAME
     try:
-        with _stops(trainer, deadline), metrics_path.open("ab" if append_metrics else "wb", buffering=0) as metrics:
+        with (
+            _stops(trainer, deadline),
+            metrics_path.open("ab" if append_metrics else "wb", buffering=0) as metrics,
+        ):
             if not append_metrics:
                 _append_row(metrics, metrics_path, METRICS_COLUMNS)
             # Weights are copied at each snapshot: a divergence leaves the last good ones to keep.
@@ -158,15 +174,20 @@ def train_in_folder(
                 if on_snapshot is not None:
                     on_snapshot(snapshot)
                 best.offer(snapshot, trainer, history)
-                if time.monotonic() - last_save >= 60 * save_every_minutes and not snapshot.finished:
+                if (
+                    time.monotonic() - last_save >= 60 * save_every_minutes
+                    and not snapshot.finished
+                ):
                     save_trainer(checkpoint_path, trainer, history)
                     last_save = time.monotonic()
     except (RunStopped, KeyboardInterrupt) as stop:
         _ignore_stop_signals()
         save_trainer(checkpoint_path, trainer, history)
         best.flush(trainer)
-        say(f"stopped by {stop if isinstance(stop, RunStopped) else 'SIGINT'} at step {trainer.step:,}; "
-            f"saved {checkpoint_path} (continue with --resume)")  # fmt: skip
+        say(
+            f"stopped by {stop if isinstance(stop, RunStopped) else 'SIGINT'} at step {trainer.step:,}; "
+            f"saved {checkpoint_path} (continue with --resume)"
+        )
         return _stop_code(stop)
     except TrainingDiverged as error:
         best.flush(trainer)
@@ -174,7 +195,9 @@ def train_in_folder(
             raise
         path = out / LAST_GOOD_NAME
         save_checkpoint(path, trainer.config, dict(last_good.model_state), history=history)
-        raise VaeStudioError(f"{error}; the weights of step {last_good.step:,}, the last good ones, are in {path}") from None
+        raise VaeStudioError(
+            f"{error}; the weights of step {last_good.step:,}, the last good ones, are in {path}"
+        ) from None
     except (PeerLost, RuntimeError) as error:
         lost = error if isinstance(error, PeerLost) else lost_peer(error)
         if lost is error and not isinstance(error, PeerLost):
@@ -182,12 +205,16 @@ def train_in_folder(
         # The optimizer did not step past the counters: the weights are those of trainer.step.
         _ignore_stop_signals()
         save_trainer(checkpoint_path, trainer, history)
-        raise PeerLost(f"{lost}; saved {checkpoint_path} at step {trainer.step:,} (continue with --resume)") from None
+        raise PeerLost(
+            f"{lost}; saved {checkpoint_path} at step {trainer.step:,} (continue with --resume)"
+        ) from None
     save_trainer(checkpoint_path, trainer, history)
     best.flush(trainer)
     trainer.team.barrier()  # the others end once the run folder is complete
     if trainer.step < trainer.total_steps:
-        say(f"the time budget ran out at step {trainer.step:,}; saved {checkpoint_path} (continue with --resume)")
+        say(
+            f"the time budget ran out at step {trainer.step:,}; saved {checkpoint_path} (continue with --resume)"
+        )
     else:
         say(f"saved {checkpoint_path} after {trainer.step:,} steps")
     return 0

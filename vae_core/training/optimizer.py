@@ -67,7 +67,9 @@ def _kernel_adam_runs(device: torch.device, dtype: torch.dtype) -> bool:
         return False
     probe = torch.zeros(1, device=device, dtype=dtype)
     try:
-        KernelAdam([probe.requires_grad_()], lr=1e-3)._update([probe], [torch.zeros_like(probe)], [0])
+        KernelAdam([probe.requires_grad_()], lr=1e-3)._update(
+            [probe], [torch.zeros_like(probe)], [0]
+        )
     except (RuntimeError, TypeError, NotImplementedError):
         return False
     return True
@@ -102,7 +104,9 @@ def load_adam_state(optimizer: torch.optim.Adam, state_dict: Mapping) -> None:
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         raise ValueError("the optimizer settings are not those of a one-group Adam") from None
     if count != len(parameters):
-        raise ValueError(f"the optimizer state is for {count} parameters, this model has {len(parameters)}")
+        raise ValueError(
+            f"the optimizer state is for {count} parameters, this model has {len(parameters)}"
+        )
     states = {}
     for index, saved in saved_states.items():
         if not _fits(saved, parameters[index] if 0 <= index < len(parameters) else None):
@@ -128,18 +132,31 @@ def _fits(saved, parameter: torch.Tensor | None) -> bool:
 
 # The settings torch.optim.Adam(fused=True) saves besides lr, betas and eps: what KernelAdam does.
 _KERNEL_SETTINGS = {
-    "weight_decay": 0.0, "amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
-    "differentiable": False, "fused": True, "decoupled_weight_decay": False,
-}  # fmt: skip
+    "weight_decay": 0.0,
+    "amsgrad": False,
+    "maximize": False,
+    "foreach": None,
+    "capturable": False,
+    "differentiable": False,
+    "fused": True,
+    "decoupled_weight_decay": False,
+}
 
 
 class KernelAdam:
     """torch.optim.Adam(fused=True)'s kernel call without torch.optim: the same inputs, so the same
     updates bit for bit; the same `param_groups`, `state_dict` and `load_state_dict` layout."""
 
-    def __init__(self, parameters: list[torch.Tensor], lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+    def __init__(
+        self, parameters: list[torch.Tensor], lr: float, betas=(0.9, 0.999), eps: float = 1e-8
+    ):
         self.parameters = list(parameters)
-        group = {"lr": float(lr), "betas": (float(betas[0]), float(betas[1])), "eps": float(eps), **_KERNEL_SETTINGS}
+        group = {
+            "lr": float(lr),
+            "betas": (float(betas[0]), float(betas[1])),
+            "eps": float(eps),
+            **_KERNEL_SETTINGS,
+        }
         self.param_groups = [{**group, "params": self.parameters}]
         # By parameter index, created at a parameter's first gradient as torch.optim does.
         self.state: dict[int, dict[str, torch.Tensor]] = {}
@@ -151,7 +168,9 @@ class KernelAdam:
     @torch.no_grad()
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
-        indices = [index for index, parameter in enumerate(self.parameters) if parameter.grad is not None]
+        indices = [
+            index for index, parameter in enumerate(self.parameters) if parameter.grad is not None
+        ]
         if indices:
             parameters = [self.parameters[index] for index in indices]
             self._update(parameters, [parameter.grad for parameter in parameters], indices)
@@ -163,22 +182,38 @@ class KernelAdam:
         torch._foreach_add_(steps, 1)
         group = self.param_groups[0]
         torch._fused_adam_(
-            parameters, gradients, [state["exp_avg"] for state in states], [state["exp_avg_sq"] for state in states],
-            [], steps, lr=group["lr"], beta1=group["betas"][0], beta2=group["betas"][1], weight_decay=0.0,
-            eps=group["eps"], amsgrad=False, maximize=False,
-        )  # fmt: skip
+            parameters,
+            gradients,
+            [state["exp_avg"] for state in states],
+            [state["exp_avg_sq"] for state in states],
+            [],
+            steps,
+            lr=group["lr"],
+            beta1=group["betas"][0],
+            beta2=group["betas"][1],
+            weight_decay=0.0,
+            eps=group["eps"],
+            amsgrad=False,
+            maximize=False,
+        )
 
     def _state_of(self, index: int, parameter: torch.Tensor) -> dict[str, torch.Tensor]:
         if index not in self.state:
             self.state[index] = {
                 "step": torch.zeros((), dtype=torch.float32, device=parameter.device),
-                **{name: torch.zeros_like(parameter, memory_format=torch.preserve_format) for name in _MOMENTS},
+                **{
+                    name: torch.zeros_like(parameter, memory_format=torch.preserve_format)
+                    for name in _MOMENTS
+                },
             }
         return self.state[index]
 
     def state_dict(self) -> dict:
         group = {**self.param_groups[0], "params": list(range(len(self.parameters)))}
-        return {"state": {index: dict(state) for index, state in self.state.items()}, "param_groups": [group]}
+        return {
+            "state": {index: dict(state) for index, state in self.state.items()},
+            "param_groups": [group],
+        }
 
     def load_state_dict(self, state_dict: Mapping) -> None:
         """A state checked by `load_adam_state`: its tensors, moved to the parameters' device."""
@@ -186,7 +221,8 @@ class KernelAdam:
         self.param_groups[0].update(lr=group["lr"], betas=group["betas"], eps=group["eps"])
         self.state = {
             int(index): {
-                name: value.to(device=self.parameters[int(index)].device) for name, value in saved.items()
+                name: value.to(device=self.parameters[int(index)].device)
+                for name, value in saved.items()
             }
             for index, saved in state_dict["state"].items()
         }

@@ -46,8 +46,17 @@ class TrainingSnapshot:
 # A snapshot's figures as one row of a run's history (metrics.csv, a checkpoint's curves).
 # A figure a snapshot lacks (no held-out evaluation at that row) is NaN in a row.
 METRICS_COLUMNS = (
-    "step", "epoch", "wall_time_s", "images_per_s", "loss", "recon", "kl", "beta", "learning_rate", "heldout_elbo",
-)  # fmt: skip
+    "step",
+    "epoch",
+    "wall_time_s",
+    "images_per_s",
+    "loss",
+    "recon",
+    "kl",
+    "beta",
+    "learning_rate",
+    "heldout_elbo",
+)
 
 
 def metrics_row(snapshot: TrainingSnapshot) -> tuple[float, ...]:

@@ -35,9 +35,14 @@ from vae_core.training.snapshot import (
 
 # The snapshot's names stay importable from here, where most callers have always found them.
 __all__ = [
-    "METRICS_COLUMNS", "Trainer", "TrainingDiverged", "TrainingSnapshot", "complete_model_config", "epoch_order",
+    "METRICS_COLUMNS",
+    "Trainer",
+    "TrainingDiverged",
+    "TrainingSnapshot",
+    "complete_model_config",
+    "epoch_order",
     "metrics_row",
-]  # fmt: skip
+]
 
 
 def complete_model_config(config: RunConfig, data: DataSplit) -> RunConfig:
@@ -80,8 +85,13 @@ class Trainer:
     `stop` and `call_between_steps` may be called from any thread; they take effect between steps.
     """
 
-    def __init__(self, config: RunConfig, data: DataSplit, device: torch.device | None = None,
-                 say: Callable[[str], None] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        config: RunConfig,
+        data: DataSplit,
+        device: torch.device | None = None,
+        say: Callable[[str], None] | None = None,
+    ):
         self.config = complete_model_config(config, data)
         train = self.config.train
         if train.batch_size < 1:
@@ -104,14 +114,22 @@ class Trainer:
         self._heldout_step = 0  # the step of the last held-out evaluation
         if train.init_output_bias:  # a resumed run's weights replace these in `restore`
             self.model.initialise_output_bias(self.data.mean_image())
-        self.optimizer = make_adam(self.model.parameters(), lr=train.lr, betas=tuple(train.adam_betas), eps=train.adam_eps)
+        self.optimizer = make_adam(
+            self.model.parameters(), lr=train.lr, betas=tuple(train.adam_betas), eps=train.adam_eps
+        )
         self._lr_schedule = LR_SCHEDULES[train.lr_schedule]
         self._lr_base = float(train.lr)
         self.team = current_team()
         self._objective = self.team.wrap(_Objective(self.model))
         if train.compile:
             self._objective = compiled_objective(
-                self._objective, self.model, self.device, self.team.world_size, train.batch_size, say or (lambda _line: None))
+                self._objective,
+                self.model,
+                self.device,
+                self.team.world_size,
+                train.batch_size,
+                say or (lambda _line: None),
+            )
         # The random draws of the steps (noise, binarisation): the leader's stream is a single
         # process's; each other process has its own.
         self.generator = torch.Generator(self.device).manual_seed(self._process_seed(0))
@@ -239,7 +257,9 @@ class Trainer:
     def _next_indices(self) -> torch.Tensor:
         if self._position >= len(self.data):
             self.epoch += 1
-            self._order = epoch_order(len(self.data), self.config.train.seed, self.epoch).to(self.device)
+            self._order = epoch_order(len(self.data), self.config.train.seed, self.epoch).to(
+                self.device
+            )
             self._position = 0
         batch_size = self.config.train.batch_size
         indices = self._order[self._position : self._position + batch_size]
@@ -288,7 +308,12 @@ class Trainer:
             self.step += 1
             with torch.no_grad():
                 if sums is None:
-                    names = ("loss", "recon", "kl", *(name for name in terms if name not in _STANDARD_TERMS))
+                    names = (
+                        "loss",
+                        "recon",
+                        "kl",
+                        *(name for name in terms if name not in _STANDARD_TERMS),
+                    )
                     sums = torch.zeros(len(names), device=self.device)
                 sums += torch.stack([terms[name].detach().float() for name in names]) * share
                 kl_per_dim_sum += terms["kl_per_dim"] * share
@@ -361,7 +386,10 @@ class Trainer:
 
     def weights(self) -> dict[str, torch.Tensor]:
         """A CPU copy of the model's weights that training will not touch."""
-        return {name: value.detach().to("cpu", copy=True) for name, value in self.model.state_dict().items()}
+        return {
+            name: value.detach().to("cpu", copy=True)
+            for name, value in self.model.state_dict().items()
+        }
 
     # Checkpoint support: everything that makes a resumed run continue bit for bit.
     def counters(self) -> dict[str, torch.Tensor]:
@@ -386,7 +414,9 @@ class Trainer:
             # A run begun without a held-out part trained on all of it: it goes on so, with no curve.
             self.data, self.heldout = self._whole_train.to(self.device), None
         if len(counters["order"]) != len(self.data):
-            raise VaeStudioError("the checkpoint was trained on a data set of another size: cannot resume on this one")
+            raise VaeStudioError(
+                "the checkpoint was trained on a data set of another size: cannot resume on this one"
+            )
         self.step = int(counters["step"])
         self._heldout_step = self.step
         self.epoch = int(counters["epoch"])
