@@ -37,10 +37,10 @@ from app.plots import KlBarsView
 from app.presentation import Presentation
 from app.preview_views import PreviewViews
 from app.run_actions import RunActions
-from app.seed.host import SeedViews
 from app.settings import last_config, open_settings, store_config
 from app.state import AppState, RunStatus
 from app.status_bar import RunStatusBar
+from app.theory.host import TheoryViews
 from app.workers import start_job, wait_for_jobs
 from vae_core.checkpoint import Checkpoint
 from vae_core.data.downloads import DownloadCancelled
@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
         self._curves_dirty = False
 
         self._build_docks()
-        self.seed = SeedViews(self)
+        self.seed = TheoryViews(self)
         self.status = RunStatusBar(self.statusBar(), state)
         self.run_actions = RunActions(self)
         self.files = FileActions(self)

@@ -46,8 +46,8 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from app.lessons.lessons import shipped_lessons  # noqa: E402
 from app.main_window import MainWindow  # noqa: E402
-from app.seed.lessons import shipped_lessons  # noqa: E402
 from app.settings import remember_data_set  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vae_core.data import load_data  # noqa: E402

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from app.explorer.model_access import ExplorerModel
-from app.seed.aggregate_layer import GRID, KL_SAMPLES, encode_aggregate
 from app.state import ModelOnShow
+from app.theory.aggregate_layer import GRID, KL_SAMPLES, encode_aggregate
 from vae_core.config import ModelConfig, RunConfig
 from vae_core.evaluation.aggregate_posterior import kl_to_prior
 from vae_core.models import build_model
@@ -170,7 +170,7 @@ def test_the_hidden_rate_distortion_page_does_no_work(window, qtbot):
 
 
 def test_a_failing_pass_is_one_line_for_the_user(window, small_glyphs, qtbot, monkeypatch):
-    from app.seed import aggregate_layer
+    from app.theory import aggregate_layer
 
     def broken(_request):
         raise RuntimeError("no memory left")

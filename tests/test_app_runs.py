@@ -13,19 +13,19 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDockWidget, QTreeWidget
 
 from app.main_window import MainWindow
-from app.seed.run_folders import (
+from app.runs.run_folders import (
     CONFIG_NAME,
     folder_name,
     read_run_folder,
     write_run_folder,
 )
-from app.seed.runs import (
+from app.runs.runs import (
     RunsState,
     config_differences,
     describe_setting,
     legend_texts,
 )
-from app.seed.runs_panel import RunsComparePage
+from app.runs.runs_panel import RunsComparePage
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.errors import VaeStudioError
 from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from app.seed import gradient_view
 from app.state import ModelOnShow
+from app.theory import gradient_view
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.models import build_model
 

@@ -17,20 +17,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.seed.aggregate_layer import AggregateLayers
-from app.seed.gradient_view import GradientEstimatorsPage
-from app.seed.identity_view import IdentityView
-from app.seed.lesson_panel import LessonController
-from app.seed.posterior_layers import PosteriorLayers
-from app.seed.rate_distortion_view import RateDistortionView
-from app.seed.runs_controller import RunsController
-from app.seed.runs_panel import RunsComparePage, RunsPanel
+from app.lessons.lesson_panel import LessonController
+from app.runs.runs_controller import RunsController
+from app.runs.runs_panel import RunsComparePage, RunsPanel
+from app.theory.aggregate_layer import AggregateLayers
+from app.theory.gradient_view import GradientEstimatorsPage
+from app.theory.identity_view import IdentityView
+from app.theory.posterior_layers import PosteriorLayers
+from app.theory.rate_distortion_view import RateDistortionView
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
 
 
-class SeedViews(QObject):
+class TheoryViews(QObject):
     """Builds the seed's views for `window` and places them."""
 
     def __init__(self, window: MainWindow):

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtWidgets import QCheckBox, QComboBox, QWidget
 
-from app.seed.lesson_window import LOCKED_TIP, map_controls
-from app.seed.lessons import (
+from app.lessons.lesson_window import LOCKED_TIP, map_controls
+from app.lessons.lessons import (
     LESSON_KEYS,
     STEP_KEYS,
     Lesson,

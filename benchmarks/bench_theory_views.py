@@ -14,8 +14,8 @@ example of the map (or, for the aggregate posterior, takes new weights) and time
 - opening a shipped lesson and applying one of its steps that trains nothing.
 Each figure is a median over the rounds; the workers run on one torch thread, as in the window.
 
-Prints, and writes benchmarks/results/seed_views.json.
-Run: .venv/bin/python benchmarks/bench_seed_views.py [--rounds 7] [--steps 400]
+Prints, and writes benchmarks/results/theory_views.json.
+Run: .venv/bin/python benchmarks/bench_theory_views.py [--rounds 7] [--steps 400]
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from _common import write_results  # noqa: E402
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from app.lessons.lessons import lesson_files, read_lesson, write_lesson  # noqa: E402
 from app.main_window import MainWindow  # noqa: E402
-from app.seed.aggregate_layer import AggregateRequest, refresh_aggregate  # noqa: E402
-from app.seed.lessons import lesson_files, read_lesson, write_lesson  # noqa: E402
+from app.theory.aggregate_layer import AggregateRequest, refresh_aggregate  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -263,7 +263,7 @@ def main() -> None:
     figures["lesson_open_ms"], figures["lesson_step_ms"] = time_lesson(window, rounds)
     for name, value in figures.items():
         print(f"{name:>28}: {value:.1f}" if isinstance(value, float) else f"{name:>28}: {value}")
-    write_results("seed_views", figures)
+    write_results("theory_views", figures)
     window.close()
     application.processEvents()
 

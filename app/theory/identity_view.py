@@ -18,7 +18,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout
 
 from app.explorer.lazy_page import LazyPage
 from app.naming import named
-from app.seed.posterior_layers import (
+from app.state import ShownModel
+from app.theory.posterior_layers import (
     NO_SELECTION,
     SelectedInput,
     model_copy,
@@ -26,7 +27,6 @@ from app.seed.posterior_layers import (
     selected_input,
     unused_reason,
 )
-from app.state import ShownModel
 from app.workers import start_job
 from vae_core.evaluation.analysis import AmortizationReport, amortization_gap
 from vae_core.evaluation.true_posterior import (

@@ -26,14 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.naming import named
-from app.seed.lesson_window import (
+from app.lessons.lesson_window import (
     ControlLocks,
     control_value,
     map_controls,
     set_control,
 )
-from app.seed.lessons import (
+from app.lessons.lessons import (
     Lesson,
     LessonStep,
     lesson_from_setup,
@@ -41,6 +40,7 @@ from app.seed.lessons import (
     shipped_lessons,
     write_lesson,
 )
+from app.naming import named
 from app.workers import start_job
 from vae_core.errors import VaeStudioError
 

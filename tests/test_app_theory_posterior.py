@@ -8,9 +8,9 @@ import re
 import pytest
 import torch
 
-from app.seed import identity_view, posterior_layers
-from app.seed.posterior_layers import HEAT_MAP_RESOLUTION, NO_SELECTION
 from app.state import ModelOnShow
+from app.theory import identity_view, posterior_layers
+from app.theory.posterior_layers import HEAT_MAP_RESOLUTION, NO_SELECTION
 from vae_core.config import ModelConfig, RunConfig
 from vae_core.evaluation.true_posterior import (
     READOUT_RESOLUTION,

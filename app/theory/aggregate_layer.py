@@ -25,8 +25,8 @@ from app.explorer.latent_ops import LatentPlane
 from app.explorer.model_access import ENCODE_CHUNK, ExplorerModel
 from app.naming import named
 from app.pacing import DutyCycle
-from app.seed.aggregate_page import AggregatePosteriorPage
 from app.state import ModelOnShow
+from app.theory.aggregate_page import AggregatePosteriorPage
 from app.workers import start_job, use_torch_threads
 from vae_core.data import ImageDataset
 from vae_core.evaluation.aggregate_posterior import (

@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 
 from app.controllers.run import RunController
-from app.seed.run_folders import (
+from app.runs.run_folders import (
     RestoredFolders,
     RunFolder,
     folder_name,
@@ -23,7 +23,7 @@ from app.seed.run_folders import (
     restore_folders,
     write_run_folder,
 )
-from app.seed.runs import RunEntry, RunsState
+from app.runs.runs import RunEntry, RunsState
 from app.state import AppState, RunStatus
 from app.workers import start_job
 from vae_core.errors import VaeStudioError
