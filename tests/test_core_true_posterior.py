@@ -19,14 +19,13 @@ from test_linear_gaussian import (
 from vae_core.cli import main
 from vae_core.config import ModelConfig
 from vae_core.errors import VaeStudioError
+from vae_core.evaluation.elbo_identity import elbo_identity
+from vae_core.evaluation.importance_samples import importance_samples, weigh
 from vae_core.evaluation.true_posterior import (
-    elbo_identity,
-    importance_samples,
     log_likelihood_quadrature,
     posterior_grid,
     posterior_heat_map,
     quadrature_applies,
-    weigh,
 )
 from vae_core.models import build_model
 

@@ -29,11 +29,7 @@ from app.theory.posterior_layers import (
 )
 from app.workers import start_job
 from vae_core.evaluation.analysis import AmortizationReport, amortization_gap
-from vae_core.evaluation.true_posterior import (
-    IDENTITY_SAMPLES,
-    ElboIdentity,
-    elbo_identity,
-)
+from vae_core.evaluation.elbo_identity import IDENTITY_SAMPLES, ElboIdentity, elbo_identity
 
 _COLOURS = {"elbo": "#56b4e9", "log_likelihood": "#009e73", "kl": "#e69f00"}
 _BAR_WIDTH = 0.7

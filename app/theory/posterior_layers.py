@@ -23,12 +23,11 @@ from app.naming import named
 from app.state import ModelOnShow, ShownModel
 from app.workers import start_job, use_torch_threads
 from vae_core.config import ModelConfig
+from vae_core.evaluation.importance_samples import ImportanceSamples, importance_samples
 from vae_core.evaluation.true_posterior import (
     READOUT_RESOLUTION,
     Box,
-    ImportanceSamples,
     PosteriorGrid,
-    importance_samples,
     log_likelihood_quadrature,
     posterior_heat_map,
 )

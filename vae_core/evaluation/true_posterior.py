@@ -1,6 +1,5 @@
-"""The true posterior p(z|x) ∝ p(x|z) p(z) of one input, on a grid of a plane of the latent space;
-log p(x) by quadrature; importance samples with their weights; and the identity
-log p(x) = ELBO + KL(q(z|x) || p(z|x)).
+"""The true posterior p(z|x) ∝ p(x|z) p(z) of one input, on a grid of a plane of the latent space,
+and log p(x) by quadrature.
 
 On a 2-D latent space the plane is the whole space and the grid's normaliser is log p(x). Above
 2-D the plane is a slice (the other dimensions fixed at the plane's origin): the normaliser is
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 
 from vae_core.errors import VaeStudioError
-from vae_core.evaluation.analysis import _exact, _log_mean_exp, _single_input
+from vae_core.evaluation.analysis import _single_input
 from vae_core.models import LatentModel
 from vae_core.models.distributions import DiagonalGaussian
 
@@ -38,16 +37,6 @@ _FIT_ROUNDS = 6
 # (a refresh under 100 ms on a 784-400-2 MLP).
 QUADRATURE_RESOLUTION = 128
 READOUT_RESOLUTION = 32
-# The identity's cells: a coarse grid over a box holding q(z|x) to this many σ and the posterior,
-# whose cells over the posterior's box are split into cells this many times smaller than that box
-# a side, so that a q far wider than the posterior (an untrained encoder) does not leave the
-# posterior unresolved.
-_Q_SIGMAS_HELD = 6.0
-IDENTITY_RESOLUTION = 24
-_CELLS_ACROSS_POSTERIOR = 24
-# Samples for log p(x) by importance sampling above 2-D.
-IDENTITY_SAMPLES = 5000
-PROPOSALS = ("prior", "posterior")
 
 Box = tuple[tuple[float, float], tuple[float, float]]  # ((x low, x high), (y low, y high))
 
@@ -77,34 +66,8 @@ class PosteriorGrid:
         return float((self.xs[1] - self.xs[0]) * (self.ys[1] - self.ys[0]))
 
 
-@dataclass(frozen=True)
-class ImportanceSamples:
-    """K draws z_k from a proposal r, weighted by w_k ∝ p(x, z_k) / r(z_k)."""
-
-    proposal: str  # "prior" (r = p(z)) or "posterior" (r = q(z|x))
-    codes: np.ndarray  # (K, D)
-    weights: np.ndarray  # (K,) normalised: they sum to 1
-    effective_sample_size: float  # 1 / Σ w_k²
-    log_likelihood: float  # log (1/K) Σ p(x, z_k) / r(z_k)
-    standard_error: float  # of log_likelihood, by the delta method
-    mean_log_weight: float  # the ELBO when r = q(z|x)
-
-
-@dataclass(frozen=True)
-class ElboIdentity:
-    """log p(x) = ELBO + KL(q(z|x) || p(z|x)) for one input."""
-
-    log_likelihood: float
-    elbo: float
-    kl: float  # log p(x) - ELBO
-    method: str  # "quadrature" (2-D latents) or "importance sampling"
-    standard_error: float  # of log p(x): 0 for quadrature
-    samples: int  # importance samples, 0 for quadrature
-    exact_log_likelihood: float | None  # where the model has it in closed form
-
-
 @contextmanager
-def _evaluating(model: LatentModel):
+def evaluating(model: LatentModel):
     was_training = model.training
     model.eval()
     try:
@@ -114,7 +77,7 @@ def _evaluating(model: LatentModel):
         model.train(was_training)
 
 
-def _plane(model: LatentModel, origin, basis) -> tuple[torch.Tensor, torch.Tensor]:
+def plane_tensors(model: LatentModel, origin, basis) -> tuple[torch.Tensor, torch.Tensor]:
     """The plane's origin (D,) and orthonormal rows (2, D) as tensors: the first two latent axes by default."""
     dim = model.config.latent_dim
     parameter = next(model.parameters())
@@ -160,7 +123,7 @@ def _grid_codes(box: Box, resolution: int, origin: torch.Tensor, basis: torch.Te
     return xs, ys, origin + torch.as_tensor(points, dtype=basis.dtype, device=basis.device) @ basis
 
 
-def _identity_sums(
+def identity_sums(
     log_joint: torch.Tensor, log_q: torch.Tensor, log_areas
 ) -> tuple[torch.Tensor, ...]:
     """Over cells with log joint and log q at their centres and log areas (a number or one per
@@ -178,7 +141,7 @@ def _identity_sums(
     return log_normaliser, log_posterior, log_q_density, elbo, kl
 
 
-def _log_q(posterior: DiagonalGaussian, codes: torch.Tensor) -> torch.Tensor:
+def q_log_density(posterior: DiagonalGaussian, codes: torch.Tensor) -> torch.Tensor:
     q64 = DiagonalGaussian(posterior.mean.double(), posterior.log_var.double())
     return q64.log_prob(codes.double()[:, None, :])[:, 0]
 
@@ -189,8 +152,8 @@ def _grid_of(
     xs, ys, codes = _grid_codes(box, resolution, origin, basis)
     log_joint = joint_log_probs(model, observed, label, codes)
     log_area = math.log((xs[1] - xs[0]) * (ys[1] - ys[0]))
-    log_normaliser, log_posterior, log_q, elbo, kl = _identity_sums(
-        log_joint, _log_q(posterior, codes), log_area
+    log_normaliser, log_posterior, log_q, elbo, kl = identity_sums(
+        log_joint, q_log_density(posterior, codes), log_area
     )
     shape = (len(ys), len(xs))
     return PosteriorGrid(
@@ -219,9 +182,9 @@ def posterior_grid(
 ) -> PosteriorGrid:
     """p(z|x) and q(z|x) of image x (C, H, W) on a resolution² grid over `box` of the plane
     origin + (u, v) @ basis (the first two latent axes when not given)."""
-    with _evaluating(model):
+    with evaluating(model):
         _, observed, label = _single_input(model, x, y, seed)
-        plane = _plane(model, origin, basis)
+        plane = plane_tensors(model, origin, basis)
         return _grid_of(
             model, observed, label, model.encode(observed, label), box, resolution, *plane
         )
@@ -239,9 +202,9 @@ def posterior_heat_map(
 ) -> PosteriorGrid:
     """The grid of `posterior_grid` over the part of the `visible` box that holds the posterior's
     mass, found on a coarse grid first: a narrow posterior gets the fine grid's cells to itself."""
-    with _evaluating(model):
+    with evaluating(model):
         _, observed, label = _single_input(model, x, y, seed)
-        origin, basis = _plane(model, origin, basis)
+        origin, basis = plane_tensors(model, origin, basis)
         _, _, codes = _grid_codes(visible, _FIT_RESOLUTION, origin, basis)
         held = _shrunk(visible, joint_log_probs(model, observed, label, codes), _FIT_RESOLUTION)
         box = tuple(
@@ -297,7 +260,7 @@ def fitted_box(model, observed, label, posterior: DiagonalGaussian, origin, basi
     return box
 
 
-def _covering(box: Box, posterior: DiagonalGaussian, sigmas: float) -> Box:
+def covering(box: Box, posterior: DiagonalGaussian, sigmas: float) -> Box:
     """`box` grown to hold q(z|x) to `sigmas` standard deviations too (2-D latents)."""
     mean, std = posterior.mean[0], posterior.std[0]
     return tuple(
@@ -319,7 +282,7 @@ def quadrature_applies(model: LatentModel) -> bool:
     )
 
 
-def _fitted(model: LatentModel, x, y, seed: int):
+def fitted_input(model: LatentModel, x, y, seed: int):
     """The observed input, its label, q(z|x) and a box of the latent plane holding the posterior (2-D latents)."""
     if model.config.latent_dim != 2:
         dim = model.config.latent_dim
@@ -327,7 +290,7 @@ def _fitted(model: LatentModel, x, y, seed: int):
             f"log p(x) by quadrature needs a 2-D latent space; this model's has {dim}"
         )
     _, observed, label = _single_input(model, x, y, seed)
-    origin, basis = _plane(model, None, None)
+    origin, basis = plane_tensors(model, None, None)
     posterior = model.encode(observed, label)
     return observed, label, posterior, fitted_box(model, observed, label, posterior, origin, basis)
 
@@ -341,136 +304,9 @@ def log_likelihood_quadrature(
 ) -> float:
     """log p(x) = log ∫ p(x|z) p(z) dz by the midpoint rule on a resolution² grid over a box fitted
     to the posterior (2-D latents)."""
-    with _evaluating(model):
-        observed, label, posterior, box = _fitted(model, x, y, seed)
+    with evaluating(model):
+        observed, label, posterior, box = fitted_input(model, x, y, seed)
         grid = _grid_of(
-            model, observed, label, posterior, box, resolution, *_plane(model, None, None)
+            model, observed, label, posterior, box, resolution, *plane_tensors(model, None, None)
         )
     return grid.log_normaliser
-
-
-def _edges(low: float, high: float, count: int) -> np.ndarray:
-    return np.linspace(low, high, count + 1)
-
-
-def _split_cells(outer: Box, inner: Box) -> tuple[np.ndarray, np.ndarray]:
-    """Cells tiling `outer`: a coarse grid's, those over `inner` (snapped out to coarse edges)
-    split into fine ones. Their centres (N, 2) and areas (N,)."""
-    coarse = [_edges(low, high, IDENTITY_RESOLUTION) for low, high in outer]
-    spans, fine = [], []
-    for edges, (low, high) in zip(coarse, inner):
-        first = int(
-            np.clip(np.searchsorted(edges, low, side="right") - 1, 0, IDENTITY_RESOLUTION - 1)
-        )
-        last = int(
-            np.clip(np.searchsorted(edges, high, side="left"), first + 1, IDENTITY_RESOLUTION)
-        )
-        split = max(1, math.ceil(_CELLS_ACROSS_POSTERIOR * (edges[1] - edges[0]) / (high - low)))
-        spans.append((first, last))
-        fine.append(_edges(edges[first], edges[last], (last - first) * split))
-    centres, areas = [], []
-    (x_first, x_last), (y_first, y_last) = spans
-    inside = np.zeros((IDENTITY_RESOLUTION, IDENTITY_RESOLUTION), dtype=bool)  # (y, x)
-    inside[y_first:y_last, x_first:x_last] = True
-    for (x_edges, y_edges), keep in (((coarse[0], coarse[1]), ~inside), ((fine[0], fine[1]), None)):
-        xs, ys = (x_edges[:-1] + x_edges[1:]) / 2, (y_edges[:-1] + y_edges[1:]) / 2
-        points = np.stack(np.meshgrid(xs, ys), axis=-1)
-        cell_areas = np.outer(np.diff(y_edges), np.diff(x_edges))
-        if keep is not None:
-            points, cell_areas = points[keep], cell_areas[keep]
-        centres.append(points.reshape(-1, 2))
-        areas.append(cell_areas.reshape(-1))
-    return np.concatenate(centres), np.concatenate(areas)
-
-
-def _identity_by_quadrature(model: LatentModel, x, y, seed: int) -> tuple[float, float, float]:
-    """log p(x), ELBO and KL(q || p(z|x)) as sums over the same cells: a coarse grid over the
-    posterior's box and q's, finer over the posterior's (2-D latents)."""
-    with _evaluating(model):
-        observed, label, posterior, held = _fitted(model, x, y, seed)
-        centres, areas = _split_cells(_covering(held, posterior, _Q_SIGMAS_HELD), held)
-        parameter = next(model.parameters())
-        codes = torch.as_tensor(centres, dtype=parameter.dtype, device=parameter.device)
-        log_joint = joint_log_probs(model, observed, label, codes)
-        log_areas = torch.as_tensor(np.log(areas), device=log_joint.device)
-        log_normaliser, _, _, elbo, kl = _identity_sums(
-            log_joint, _log_q(posterior, codes), log_areas
-        )
-    return float(log_normaliser), float(elbo), float(kl)
-
-
-def weigh(log_weights: torch.Tensor) -> tuple[torch.Tensor, float, float, float]:
-    """Normalised weights (K,), the effective sample size 1/Σw², log (1/K) Σ exp(log w) and its
-    standard error sqrt(K) · sd(w) (the delta method: sd(W)/(sqrt(K) mean(W)) with W = K w · mean)."""
-    log_weights = log_weights.double()
-    weights = torch.softmax(log_weights, 0)
-    count = len(weights)
-    spread = float(weights.std()) if count > 1 else 0.0
-    return (
-        weights,
-        float(1.0 / weights.square().sum()),
-        _log_mean_exp(log_weights),
-        math.sqrt(count) * spread,
-    )
-
-
-def importance_samples(
-    model: LatentModel,
-    x: torch.Tensor,
-    y: int | None,
-    count: int,
-    proposal: str = "posterior",
-    seed: int = 0,
-) -> ImportanceSamples:
-    """K draws from the prior p(z) or from q(z|x), weighted by p(x, z) / r(z)."""
-    if proposal not in PROPOSALS:
-        raise VaeStudioError(
-            f"the proposal must be one of {', '.join(PROPOSALS)}, got '{proposal}'"
-        )
-    if count < 1:
-        raise VaeStudioError(f"importance sampling needs at least one sample, got {count}")
-    with _evaluating(model):
-        generator, observed, label = _single_input(model, x, y, seed)
-        if proposal == "prior":
-            codes = model.prior.sample(count, generator=generator, device=observed.device)
-            log_proposal = model.prior.log_prob(codes).double()
-        else:
-            posterior = model.encode(observed, label)
-            codes = posterior.rsample(generator, count)[:, 0]  # (K, D)
-            log_proposal = posterior.log_prob(codes[:, None, :])[:, 0].double()
-        log_weights = joint_log_probs(model, observed, label, codes) - log_proposal
-    weights, size, log_likelihood, error = weigh(log_weights)
-    return ImportanceSamples(
-        proposal=proposal,
-        codes=codes.double().cpu().numpy(),
-        weights=weights.cpu().numpy(),
-        effective_sample_size=size,
-        log_likelihood=log_likelihood,
-        standard_error=error,
-        mean_log_weight=float(log_weights.mean()),
-    )
-
-
-def elbo_identity(
-    model: LatentModel, x: torch.Tensor, y: int | None = None, seed: int = 0
-) -> ElboIdentity:
-    """log p(x), the ELBO and KL(q(z|x) || p(z|x)) of image x: by quadrature on a fitted grid for
-    2-D latents (ELBO and KL summed over the grid's cells), else by importance sampling from q
-    with IDENTITY_SAMPLES draws (the ELBO their mean log-weight, KL = log p̂(x) - ELBO)."""
-    with _evaluating(model):
-        _, observed, label = _single_input(model, x, y, seed)
-        exact = _exact(model, observed, label)
-    if model.config.latent_dim == 2:
-        return ElboIdentity(
-            *_identity_by_quadrature(model, x, y, seed), "quadrature", 0.0, 0, exact
-        )
-    samples = importance_samples(model, x, y, IDENTITY_SAMPLES, "posterior", seed)
-    return ElboIdentity(
-        samples.log_likelihood,
-        samples.mean_log_weight,
-        samples.log_likelihood - samples.mean_log_weight,
-        "importance sampling",
-        samples.standard_error,
-        IDENTITY_SAMPLES,
-        exact,
-    )
