@@ -17,6 +17,7 @@ BENCHMARKS = (
     "mnist_quality",
     "families",
     "ddp",
+    "embedding",
 )
 
 
