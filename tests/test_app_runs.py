@@ -200,6 +200,7 @@ def test_two_runs_become_two_rows_and_overlay_with_the_differences_as_legend(qtb
         kl, window.seed.runs.state.entries[0].rows[:, METRICS_COLUMNS.index("kl")]
     )
     # The rate-distortion plane draws the run the window trained as "this run", and the other ticked one.
+    window.view_tabs.setCurrentWidget(window.seed.rate_distortion)
     (other,) = window.seed.rate_distortion._other_items
     assert other.name() == "β 1"
 

@@ -169,6 +169,27 @@ def test_the_hidden_rate_distortion_page_does_no_work(window, qtbot):
     assert view.point_count() == 1
 
 
+def test_ticked_runs_cost_the_hidden_plane_nothing_and_the_shown_one_no_new_legend(window, qtbot):
+    view = window.seed.rate_distortion
+    show_tab(window, "Curves")
+    runs = [
+        (f"run {n}", f"#{n:02d}7fb4", metrics_rows([1.0] * 4, [10 + n] * 4, [90] * 4))
+        for n in range(14)
+    ]
+    view.show_runs(runs)
+    assert view._other_items == [] and len(view.legend.items) == 1  # "this run"
+    show_tab(window, "Rate–distortion")
+    assert len(view._other_items) == 14 and len(view.legend.items) == 16  # and the ELBO line
+    items, labels = list(view._other_items), [label for _, label in view.legend.items]
+    grown = [(name, colour, np.concatenate([rows, rows[-1:] * 0.5])) for name, colour, rows in runs]
+    view.show_runs(grown)
+    assert view._other_items == items and [label for _, label in view.legend.items] == labels
+    assert list(view._other_items[0].getData()[0]) == [10.0, 5.0]  # a β 0.5 stretch too
+    assert labels[-1].text == "rate + distortion = 50.0"
+    view.show_runs(runs[:3])
+    assert len(view.legend.items) == 5 and view.legend.items[-1][0].item is view._iso_key
+
+
 def test_a_failing_pass_is_one_line_for_the_user(window, small_glyphs, qtbot, monkeypatch):
     from app.theory import aggregate_layer
 

@@ -69,6 +69,9 @@ class RateDistortionView(QWidget):
         self._other_items: list[pg.PlotDataItem] = []
         self._points: list[RatePoint] = []
         self._other_points: list[list[RatePoint]] = []
+        self._runs: tuple[tuple[str, object, np.ndarray], ...] = ()
+        self._run_keys: list[tuple[str, object]] = []
+        self._runs_stale = False
         explanation = QLabel(EXPLANATION)
         explanation.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -91,6 +94,8 @@ class RateDistortionView(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        if self._runs_stale:
+            self._draw_runs()
         if self._stale:
             self.refresh()
 
@@ -107,26 +112,39 @@ class RateDistortionView(QWidget):
         self._draw_iso_elbo()
 
     def show_runs(self, runs: Sequence[tuple[str, object, np.ndarray]]) -> None:
-        """Other runs' points: (name, colour, METRICS_COLUMNS rows) each, a legend entry per run."""
-        for item in self._other_items:
-            self.plot.removeItem(item)
-            self.legend.removeItem(item)
-        self._other_items, self._other_points = [], []
-        for name, colour, rows in runs:
-            points = rate_distortion_points(rows)
-            item = pg.PlotDataItem(
-                *_xy(points),
-                pen=pg.mkPen(colour, width=1.5),
-                symbol="s" if len(points) <= MAX_SYMBOLS else None,
-                symbolSize=8,
-                symbolBrush=colour,
-                symbolPen=None,
-                name=name,
-            )
-            self.plot.addItem(item)
-            self._other_items.append(item)
-            self._other_points.append(points)
+        """Other runs' points: (name, colour, METRICS_COLUMNS rows) each, a legend entry per run.
+        Hidden, the page only keeps them: the runs' rows change at every copy of a live run, and
+        rebuilding a legend of many entries each time cost training half its speed."""
+        self._runs = tuple(runs)
+        if self.isVisible():
+            self._draw_runs()
+        else:
+            self._runs_stale = True
+
+    def _draw_runs(self) -> None:
+        self._runs_stale = False
+        keys = [(name, colour) for name, colour, _ in self._runs]
+        if keys != self._run_keys:  # other runs, or other names: a new legend
+            self._run_keys = keys
+            for item in [*self._other_items, self._iso_key]:  # the line's entry comes back last
+                self.plot.removeItem(item)
+                self.legend.removeItem(item)
+            self._other_items = [self._run_item(name, colour) for name, colour in keys]
+        self._other_points = [rate_distortion_points(rows) for _, _, rows in self._runs]
+        for item, points in zip(self._other_items, self._other_points):
+            item.setData(*_xy(points), symbol="s" if len(points) <= MAX_SYMBOLS else None)
         self._draw_iso_elbo()
+
+    def _run_item(self, name: str, colour) -> pg.PlotDataItem:
+        item = pg.PlotDataItem(
+            pen=pg.mkPen(colour, width=1.5),
+            symbolSize=8,
+            symbolBrush=colour,
+            symbolPen=None,
+            name=name,
+        )
+        self.plot.addItem(item)
+        return item
 
     def point_count(self) -> int:
         return len(self._points)
@@ -139,13 +157,21 @@ class RateDistortionView(QWidget):
 
     def _draw_iso_elbo(self) -> None:
         every = [*self._points, *(point for points in self._other_points for point in points)]
-        self.legend.removeItem(self._iso_key)
         self.iso_elbo.setVisible(bool(every))
+        shown = any(sample.item is self._iso_key for sample, _ in self.legend.items)
         if not every:
+            if shown:
+                self.legend.removeItem(self._iso_key)
             return
         best = min(every, key=lambda point: point.rate + point.distortion)
         self.iso_elbo.setPos((best.rate, best.distortion))
-        self.legend.addItem(self._iso_key, f"rate + distortion = {best.rate + best.distortion:.1f}")
+        text = f"rate + distortion = {best.rate + best.distortion:.1f}"
+        if not shown:
+            self.legend.addItem(self._iso_key, text)
+        else:  # a new text in place: re-adding the entry re-lays the whole legend out
+            next(
+                label for sample, label in self.legend.items if sample.item is self._iso_key
+            ).setText(text)
 
 
 def _xy(points: list[RatePoint]) -> tuple[np.ndarray, np.ndarray]:
