@@ -415,3 +415,26 @@ def test_the_siblings_have_their_own_checksums_class_names_and_cache_folders(
     with pytest.raises(VaeStudioError, match="md5 checksum mismatch"):
         load_data(DataConfig(dataset=name, mirrors=(f"{server.base}/good/",)))
     assert _left_in(cache_dir() / name) == []
+
+
+def _write_labels(folder: Path, start: tuple[int, ...]) -> None:
+    labels = np.array([*start, 0, 1], dtype=np.uint8)
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
+
+
+def test_mnist_files_given_as_fashion_mnist_are_named_as_mnists(tmp_path):
+    write_idx_set(tmp_path)
+    _write_labels(tmp_path, (5, 0, 4, 1, 9, 2, 1, 3, 1, 4))  # MNIST's first ten
+    with pytest.raises(VaeStudioError, match="are mnist's, not fashion-mnist's") as error:
+        load_data(DataConfig(dataset="fashion-mnist", data_dir=str(tmp_path)))
+    assert str(tmp_path) in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(VaeStudioError, match="are fashion-mnist's, not kmnist's"):
+        _write_labels(tmp_path, (9, 0, 0, 3, 0, 2, 7, 2, 5, 5))
+        load_data(DataConfig(dataset="kmnist", data_dir=str(tmp_path)))
+
+
+@needs_real_mnist
+def test_the_real_mnist_files_are_taken_as_mnist_and_refused_as_fashion_mnist():
+    assert len(load_data(DataConfig(dataset="mnist", data_dir=str(REAL_MNIST))).test) == 10_000
+    with pytest.raises(VaeStudioError, match="are mnist's"):
+        load_data(DataConfig(dataset="fashion-mnist", data_dir=str(REAL_MNIST)))

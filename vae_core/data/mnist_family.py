@@ -109,6 +109,26 @@ IDX_SOURCES: dict[str, IdxSource] = {
 }
 
 
+# The first ten training labels of the sets whose files are most often mixed up: files of one set
+# put where another's are expected load without error, and would train under the wrong class
+# names (digits called "T-shirt/top").
+_TRAIN_LABELS_START = {
+    "mnist": (5, 0, 4, 1, 9, 2, 1, 3, 1, 4),
+    "fashion-mnist": (9, 0, 0, 3, 0, 2, 7, 2, 5, 5),
+}
+
+
+def check_files_are_the_set(name: str, folder: Path, split: DataSplit) -> None:
+    """One line when the files in `folder`, read as the set `name`, are another known set's."""
+    start = tuple(int(label) for label in split.train.labels[:10])
+    for other, labels in _TRAIN_LABELS_START.items():
+        if other != name and start == labels:
+            raise VaeStudioError(
+                f"{name}: the files in {folder} are {other}'s, not {name}'s (their labels are "
+                f"{other}'s): choose {other}, or put {name}'s files there"
+            )
+
+
 def _present(folder: Path, name: str) -> bool:
     # A file the user unpacked themselves counts as present too.
     return (folder / name).is_file() or (folder / name.removesuffix(".gz")).is_file()
@@ -153,4 +173,6 @@ def load_idx_source(
             raise VaeStudioError(
                 f"{missing_files_message(name, config, missing)}; downloading them failed: {error}"
             ) from None
-    return load_idx_folder(name, folder, source.class_names)
+    split = load_idx_folder(name, folder, source.class_names)
+    check_files_are_the_set(name, folder, split)
+    return split
