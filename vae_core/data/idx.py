@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from vae_core import limits
 from vae_core.data.dataset import DataSplit, ImageDataset
 from vae_core.errors import VaeStudioError
+from vae_core.limits import check_regular_file, gunzip_bounded, read_bytes_bounded
 
 _UNSIGNED_BYTE = 0x08
 
@@ -18,18 +18,7 @@ _UNSIGNED_BYTE = 0x08
 def read_idx(path: str | Path) -> np.ndarray:
     """The array stored in an IDX file (uint8 data only, which is what image sets use)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except FileNotFoundError:
-        raise VaeStudioError(f"{path}: file not found") from None
-    except PermissionError:
-        raise VaeStudioError(f"{path}: permission denied") from None
-    except IsADirectoryError:
-        raise VaeStudioError(f"{path}: is a folder, not an IDX file") from None
-    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-        raise VaeStudioError(f"{path}: corrupt or truncated gzip data ({error})") from None
+    raw = _read_bounded(path)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise VaeStudioError(f"{path}: not an IDX file (bad magic number)")
     if raw[2] != _UNSIGNED_BYTE:
@@ -48,6 +37,20 @@ def read_idx(path: str | Path) -> np.ndarray:
             f"but the file holds {len(raw) - header_size:,}"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, gzip-decompressed where it is gzip; refused, before reading, where its
+    size (a sparse file's included) or its decompressed content passes the limit on arrays."""
+    check_regular_file(path, "IDX file")
+    try:
+        with path.open("rb") as handle:
+            if handle.read(2) == b"\x1f\x8b":
+                handle.seek(0)
+                return gunzip_bounded(handle, limits.MAX_ARRAY_BYTES, str(path))
+    except OSError as error:
+        raise VaeStudioError(f"{path}: cannot read it ({error.strerror})") from None
+    return read_bytes_bounded(path, limits.MAX_ARRAY_BYTES, "IDX file")
 
 
 def holds_idx_files(folder: Path) -> bool:
