@@ -108,8 +108,22 @@ def check_counters(path: Path, counters: dict[str, torch.Tensor], config: RunCon
         raise VaeStudioError(
             f"{path}: counter 'position' is {position}, outside 0..{last_position}"
         )
-    if len(counters["generator_state"]) == 0:
-        raise VaeStudioError(f"{path}: counter 'generator_state' is empty")
+    state_size = len(counters["generator_state"])
+    if state_size not in generator_state_sizes():
+        sizes = " or ".join(map(str, sorted(generator_state_sizes())))
+        raise VaeStudioError(
+            f"{path}: counter 'generator_state' holds {state_size} bytes, not the {sizes} of a"
+            " random generator's state"
+        )
+
+
+def generator_state_sizes() -> set[int]:
+    """The bytes of a torch.Generator's state on the devices a run may have trained on: the CPU's
+    Mersenne twister, CUDA's Philox (seed and offset), and MPS's where this machine has it."""
+    sizes = {torch.Generator().get_state().numel(), 16}
+    if torch.backends.mps.is_available():
+        sizes.add(torch.Generator("mps").get_state().numel())
+    return sizes
 
 
 def parse_optimizer_settings(path: Path, settings_json: str | None):
