@@ -258,8 +258,8 @@ _ABOVE = {
 }
 
 
-# The largest value of a number, where less than what torch and the system take (a 64-bit
-# integer): examples of a generated set, torch's threads, a timer's minutes.
+# The largest value of a number, where less than what torch and the system take (an integer
+# must fit 64 bits): examples of a generated set, torch's threads, a timer's minutes.
 _AT_MOST = {
     "data.size": 10_000_000,
     "train.threads": MAX_THREADS,
@@ -270,7 +270,7 @@ _AT_MOST = {
 def _check_range(key: str, value) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"config key '{key}' must be a finite number, got {value!r}")
-    most = _AT_MOST.get(key, MAX_INT64)
+    most = _AT_MOST.get(key, MAX_INT64 if isinstance(value, int) else math.inf)
     if value > most:
         raise ConfigError(f"config key '{key}' must be at most {most:,}, got {value!r}")
     if key in _AT_LEAST and value < _AT_LEAST[key]:
