@@ -90,3 +90,46 @@ def test_a_control_value_past_what_a_spin_box_takes_is_refused_at_reading():
 def test_a_lesson_within_the_bounds_reads():
     lesson = parse_lesson(_lesson("<table><tr><td>a</td></tr></table>\n\n> quoted", steps=3))
     assert len(lesson.steps) == 3
+
+
+@pytest.fixture(scope="module")
+def saved_trainer(tmp_path_factory):
+    from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from vae_core.data import load_data
+    from vae_core.training.trainer import Trainer
+
+    config = RunConfig(
+        data=DataConfig(dataset="glyphs", size=300),
+        model=ModelConfig(hidden=(8,), latent_dim=2),
+        train=TrainConfig(batch_size=50, max_steps=2, log_every=2, device="cpu", heldout_every=0),
+    )
+    trainer = Trainer(config, load_data(config.data))
+    list(trainer.run())
+    return trainer
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_checkpoint_whose_history_holds_nan_or_inf_leaves_the_window_usable(
+    qtbot, tmp_path, saved_trainer, value
+):
+    import numpy as np
+
+    from vae_core.checkpoint import save_trainer
+    from vae_core.training.trainer import METRICS_COLUMNS
+
+    history = np.ones((3, len(METRICS_COLUMNS)))
+    history[:, 0] = [1, 2, 3]
+    history[1, 4:] = value
+    path = tmp_path / "odd-history.safetensors"
+    save_trainer(path, saved_trainer, history=history)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    checkpoints = window.checkpoints
+    signal = checkpoints.opened if value != value else checkpoints.errorOccurred
+    with qtbot.waitSignal(signal, timeout=20_000) as outcome:
+        checkpoints.open(path)
+    window.refresh_views()
+    if value == value:  # inf: refused in one line naming the file
+        assert str(path) in outcome.args[0] and "infinite" in outcome.args[0]
+    assert not window.state.run.status.training
+    assert window.run_actions.train_button.isEnabled()

@@ -181,3 +181,34 @@ def test_deeply_nested_json_is_refused_before_parsing():
 def test_a_huge_json_text_is_refused_before_parsing():
     with pytest.raises(VaeStudioError, match="characters"):
         parse_json("[" + "1," * 10**6 + "1]", "history")
+
+
+def test_a_metrics_file_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    from vae_core.metrics_reader import MetricsTail
+
+    os.mkfifo(tmp_path / "metrics.csv")
+    with pytest.raises(VaeStudioError, match="not a regular file"):
+        MetricsTail(tmp_path / "metrics.csv").read()
+
+
+def test_a_metrics_file_is_read_a_bounded_chunk_at_a_time(tmp_path, monkeypatch):
+    from vae_core import metrics_reader
+    from vae_core.metrics_reader import MetricsTail
+
+    monkeypatch.setattr(metrics_reader, "MAX_READ_BYTES", 64)
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,loss\n" + "".join(f"{step},{step / 10}\n" for step in range(1, 41)))
+    tail = MetricsTail(path)
+    counts = [len(tail.read().rows) for _ in range(60)]
+    assert max(counts) <= 64 // 6 and sum(counts) == 40
+
+
+def test_infinite_values_in_metrics_read_as_not_measured(tmp_path):
+    from vae_core.metrics_reader import MetricsTail
+    from vae_core.training.trainer import METRICS_COLUMNS
+
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,loss\n1,inf\n2,-1e999\n3,2.5\n")
+    rows = MetricsTail(path).read().rows
+    loss = rows[:, METRICS_COLUMNS.index("loss")]
+    assert np.isnan(loss[:2]).all() and loss[2] == 2.5
