@@ -64,8 +64,12 @@ def _claimed_bytes(stream: BinaryIO, label: str) -> int:
             else np.lib.format.read_array_header_2_0
         )
         shape, _fortran, dtype = read_header(stream, max_header_size=_MAX_HEADER_BYTES)
-    except (ValueError, SyntaxError, TypeError) as error:
-        raise VaeStudioError(f"{label}: not a readable NumPy header ({error})") from None
+    except Exception as error:
+        # NumPy evaluates the header's Python literal with its tokenizer, which raises
+        # ValueError, SyntaxError, TypeError or tokenize.TokenError by what the bytes hold.
+        raise VaeStudioError(
+            f"{label}: not a readable NumPy header ({' '.join(str(error).split())})"
+        ) from None
     return math.prod(shape) * np.dtype(dtype).itemsize
 
 
