@@ -6,7 +6,6 @@ Each check raises VaeStudioError with one line naming the file and the first pro
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -15,6 +14,7 @@ import torch
 
 from vae_core.config import RunConfig
 from vae_core.errors import VaeStudioError
+from vae_core.limits import parse_json
 from vae_core.models import LatentModel
 
 MODEL_PREFIX, OPTIMIZER_PREFIX, COUNTER_PREFIX = "model.", "optimizer.state.", "counter."
@@ -130,12 +130,7 @@ def parse_optimizer_settings(path: Path, settings_json: str | None):
     """The optimizer's param groups as the metadata holds them (None: no optimizer saved), unchecked."""
     if settings_json is None:
         return None
-    try:
-        return json.loads(settings_json)
-    except json.JSONDecodeError:
-        raise VaeStudioError(
-            f"{path}: the optimizer settings in the checkpoint are not valid JSON"
-        ) from None
+    return parse_json(settings_json, f"{path}: the optimizer settings in the checkpoint")
 
 
 def read_optimizer_state(

@@ -72,7 +72,7 @@ def parse_json(text: str, label: str, max_chars: int = MAX_JSON_CHARS):
     try:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as error:
-        raise VaeStudioError(f"{label} is not valid JSON ({error})") from None
+        raise VaeStudioError(f"{label}: not valid JSON ({error})") from None
 
 
 def check_regular_file(path: Path, what: str = "file") -> os.stat_result:
