@@ -90,12 +90,19 @@ def test_an_npz_member_that_lies_about_its_size_is_refused(tmp_path, monkeypatch
     assert "\n" not in str(error.value)
 
 
-def test_a_gzip_idx_bomb_stops_decompressing_at_the_limit(tmp_path, monkeypatch):
+def test_a_gzip_idx_whose_header_claims_too_much_is_refused_from_the_header(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "MAX_ARRAY_BYTES", 1 << 20)
     path = tmp_path / "train-images-idx3-ubyte.gz"
     header = b"\0\0\x08\x03" + struct.pack(">III", 100_000, 28, 28)
     path.write_bytes(gzip.compress(header + bytes(100_000 * 784), compresslevel=1))
-    message = one_line_error(read_idx, path, match="decompresses to more than")
+    one_line_error(read_idx, path, match="header claims 78,400,016 bytes")
+
+
+def test_a_gzip_idx_bomb_stops_decompressing_just_past_its_header_claim(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    header = b"\0\0\x08\x03" + struct.pack(">III", 3, 28, 28)
+    path.write_bytes(gzip.compress(header + bytes(100_000 * 784), compresslevel=1))
+    message = one_line_error(read_idx, path, match="decompresses to more than the 2,368 bytes")
     assert str(path) in message
 
 

@@ -132,7 +132,7 @@ def gunzip_bounded(stream: BinaryIO, limit: int, label: str) -> bytes:
                 size += len(part)
                 if size > limit:
                     raise VaeStudioError(
-                        f"{label}: decompresses to more than the {limit / GIB:g} GiB allowed"
+                        f"{label}: decompresses to more than the {limit:,} bytes allowed"
                     )
                 if decompressor.eof:  # the next member, if any, starts afresh
                     block, in_member = decompressor.unused_data, False

@@ -34,8 +34,18 @@ def check_array_file(path: Path) -> None:
             elif magic.startswith(np.lib.format.MAGIC_PREFIX[:4]):
                 claimed = _claimed_bytes(handle, str(path))
                 _check_claim(str(path), claimed, path.stat().st_size - handle.tell())
-    except (OSError, zipfile.BadZipFile, EOFError) as error:
-        raise VaeStudioError(f"{path}: not a readable NumPy file ({error})") from None
+    # zipfile raises NotImplementedError for a version or a compression it lacks, RuntimeError
+    # for an encrypted member, ValueError for a name it cannot decode.
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        RuntimeError,
+        NotImplementedError,
+        zipfile.BadZipFile,
+    ) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise VaeStudioError(f"{path}: not a readable NumPy file ({reason})") from None
 
 
 def _check_archive(path: Path, handle: BinaryIO) -> None:

@@ -193,7 +193,14 @@ def _load_array(path: Path):
         raise VaeStudioError(f"{path}: permission denied") from None
     except IsADirectoryError:
         raise VaeStudioError(f"{path}: is a folder, not an array file") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+        zipfile.BadZipFile,
+    ) as error:
         # numpy says ValueError for pickled objects and OSError/EOFError for truncated files.
         raise VaeStudioError(
             f"{path}: not a readable NumPy file ({str(error).splitlines()[0]})"
@@ -248,7 +255,14 @@ def load_npz(config: DataConfig, location: str) -> ImageDataset:
         try:
             images = archive[image_key]
             labels = None if label_key is None else archive[label_key]
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        except (
+            ValueError,
+            OSError,
+            EOFError,
+            RuntimeError,
+            NotImplementedError,
+            zipfile.BadZipFile,
+        ) as error:
             raise VaeStudioError(
                 f"{path}: cannot read its arrays ({str(error).splitlines()[0]})"
             ) from None
