@@ -11,6 +11,7 @@ sizes are read from the headers and bounded before any pixel is decoded.
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -105,6 +106,9 @@ def _open_image(path: Path):
         raise VaeStudioError(f"{path}: permission denied") from None
     except UnidentifiedImageError:
         raise VaeStudioError(f"{path}: not an image (cannot read it as PNG or JPEG)") from None
+    except (ValueError, SyntaxError, EOFError, struct.error) as error:
+        # Pillow's plugins report a corrupt header (a truncated IHDR chunk) in these.
+        raise VaeStudioError(f"{path}: corrupt image header ({error})") from None
     except OSError as error:
         raise VaeStudioError(f"{path}: cannot read it ({error.strerror or error})") from None
 
