@@ -65,13 +65,16 @@ def check_markdown(text: str, label: str) -> str:
     return text
 
 
-def check_lesson_size(text: str, steps: int | None = None) -> None:
-    """A lesson file's text before it is parsed, or its count of steps after."""
+def check_lesson_text(text: str) -> None:
+    """A lesson file's whole text, before it is parsed."""
     if len(text) > MAX_LESSON_CHARS:
         raise VaeStudioError(
             f"holds {len(text):,} characters, more than the {MAX_LESSON_CHARS:,} allowed"
         )
-    if steps is not None and steps > MAX_LESSON_STEPS:
+
+
+def check_step_count(steps: int) -> None:
+    if steps > MAX_LESSON_STEPS:
         raise VaeStudioError(f"has {steps:,} steps, more than the {MAX_LESSON_STEPS} allowed")
 
 

@@ -39,8 +39,9 @@ from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES
 from vae_core.user_text import (
     MAX_LESSON_CHARS,
     check_control_value,
-    check_lesson_size,
+    check_lesson_text,
     check_markdown,
+    check_step_count,
 )
 
 if sys.version_info >= (3, 11):
@@ -145,7 +146,7 @@ def _step_dict(step: LessonStep) -> dict:
 def parse_lesson(text: str, source: str | Path = "<lesson>") -> Lesson:
     """The lesson in `text`; one line naming `source` and the key when it is not one."""
     try:
-        check_lesson_size(text)
+        check_lesson_text(text)
         values = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, VaeStudioError) as error:
         raise VaeStudioError(
@@ -164,6 +165,7 @@ def parse_lesson(text: str, source: str | Path = "<lesson>") -> Lesson:
 def read_lesson(path: str | Path) -> Lesson:
     path = Path(path)
     try:
+        # Bytes: UTF-8 takes up to 4 a character; the characters are counted once decoded.
         text = read_text_bounded(path, 4 * MAX_LESSON_CHARS, "lesson")
     except VaeStudioError as error:
         raise VaeStudioError(f"lesson {error}") from None
@@ -176,7 +178,7 @@ def _lesson(values: dict, path: Path) -> Lesson:
     steps = values.get("steps")
     if not isinstance(steps, list) or not steps:
         raise VaeStudioError("needs at least one [[steps]] table")
-    check_lesson_size("", len(steps))
+    check_step_count(len(steps))
     return Lesson(
         title=_line(values, "title", "", required=True),
         text=_text(values, "text", ""),
