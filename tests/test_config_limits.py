@@ -128,3 +128,11 @@ def test_an_empty_or_misspelt_family_names_the_choices(tmp_path, cli_in_process,
     assert code == 1
     assert f"unknown model family '{family}' (choose from vae" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("color", ["", "rbg"])
+def test_an_empty_or_misspelt_color_is_named_for_any_data_set(tmp_path, cli_in_process, color):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[data]\ncolor = "{color}"\n')
+    code, err = cli_in_process("train", "--out", tmp_path / "run", "--config", config)
+    assert code == 1 and f"unknown color '{color}' (choose from grayscale, rgb)" in err
