@@ -144,10 +144,3 @@ def gunzip_bounded(stream: BinaryIO, limit: int, label: str) -> bytes:
     if in_member or not parts:
         raise VaeStudioError(f"{label}: corrupt or truncated gzip data (it ends too soon)")
     return b"".join(parts)
-
-
-def check_int(label: str, value: int, low: int, high: int) -> int:
-    """`value` when low <= value <= high, else one line naming both bounds."""
-    if not low <= value <= high:
-        raise VaeStudioError(f"{label} must be from {low:,} to {high:,}, got {value:,}")
-    return value
