@@ -10,9 +10,14 @@ HEADLESS_COMMANDS = ("train", "evaluate", "analyze", "-h", "--help")
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in HEADLESS_COMMANDS:
-        from vae_core.cli import main as cli_main
+        from vae_core.early_signals import run_answering_signals
 
-        return cli_main(argv)
+        def headless() -> int:
+            from vae_core.cli import main as cli_main  # torch: seconds of imports
+
+            return cli_main(argv)
+
+        return run_answering_signals(headless)
     from app.main_window import run_app
 
     return run_app(argv)

@@ -40,7 +40,7 @@ from vae_core.models import MODEL_FAMILIES
 from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ARCHITECTURES
 from vae_core.models.priors import PRIORS
-from vae_core.presets import list_presets
+from vae_core.presets import read_presets
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES
 
 BETA_RANGE = (0.01, 100.0)
@@ -116,8 +116,9 @@ class ControlPanel(QWidget):
             LR_SCHEDULES,
             words.LR_SCHEDULES,
         )
-        # Read once: a handful of small files, so that choosing one is instant.
-        self.presets = list_presets()
+        # Read once: a handful of small files, so that choosing one is instant. A bad file is
+        # left out, and the window names it once it can show messages.
+        self.presets, self.preset_problems = read_presets()
         self.preset_combo = combo(
             "presetCombo", "Preset", ["(none)", *self.presets], tips["preset"]
         )

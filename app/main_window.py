@@ -95,6 +95,8 @@ class MainWindow(QMainWindow):
 
         for source in (self.runs, self.checkpoints, self.explorer):
             source.errorOccurred.connect(self.show_error)
+        if self.controls.preset_problems:
+            self.show_error("presets left out: " + "; ".join(self.controls.preset_problems))
         self.runs.runStarted.connect(self._on_run_started)
         self.runs.runEnded.connect(self._on_run_ended)
         self.runs.dataProgress.connect(self.messages.show_download_progress)

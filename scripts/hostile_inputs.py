@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Every hostile or careless input of issue 13, tried as a user would, the outcome measured.
+"""Every hostile or careless input of issues 13 and 24, tried as a user would, the outcome measured.
 
     python scripts/hostile_inputs.py [--only WORD]
 
@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,129 +26,22 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
-from safetensors import safe_open
-from safetensors.torch import save_file
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import hostile_common as common  # noqa: E402
+from hostile_common import HUGE, Outcome, Workspace, cli, in_process  # noqa: E402
+from hostile_reliability import SECTIONS as ISSUE_24_SECTIONS  # noqa: E402
 
 from vae_core.config import DataConfig  # noqa: E402
 from vae_core.data import downloads  # noqa: E402
 from vae_core.data.downloads import RemoteFile  # noqa: E402
 from vae_core.data.user_images import load_image_folder  # noqa: E402
-from vae_core.errors import VaeStudioError  # noqa: E402
-
-HUGE = 1_000_000_000
-ENVIRONMENT = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    held: bool
-    text: str
-
-
-class Workspace:
-    """The files the cases need, written into one temporary folder."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.images = folder / "images28.npy"
-        np.save(
-            self.images, np.random.default_rng(0).integers(0, 256, (60, 28, 28), dtype=np.uint8)
-        )
-        self.small = self.write(
-            "small.toml", "[model]\nhidden = [16]\n[train]\nbatch_size = 20\nheldout_every = 0\n"
-        )
-        self.run_folder = folder / "run"
-        trained = cli(
-            "train",
-            "--out",
-            self.run_folder,
-            "--dataset",
-            f"npy:{self.images}",
-            "--config",
-            self.small,
-            "--max-steps",
-            2,
-            success=True,
-        )
-        if not trained.held:
-            raise SystemExit(f"the base run did not train: {trained.text}")
-
-    def write(self, name: str, text: str) -> Path:
-        path = self.folder / name
-        path.write_text(text)
-        return path
-
-    def shorten(self, text: str) -> str:
-        return text.replace(str(self.folder), "…")
-
-    def changed_run(self, name: str, change: Callable[[dict, dict], None]) -> Path:
-        """A copy of the base run whose checkpoint `change(tensors, metadata)` edited."""
-        folder = self.folder / name
-        shutil.copytree(self.run_folder, folder)
-        path = folder / "checkpoint.safetensors"
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata()
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-        change(tensors, metadata)
-        save_file(tensors, str(path), metadata=metadata)
-        return folder
-
-
-WORKSPACE: Workspace
-
-
-def cli(
-    *arguments,
-    timeout: float = 120,
-    success: bool = False,
-    prefix: tuple[str, ...] = (),
-    cwd: Path = ROOT,
-) -> Outcome:
-    """`main.py ARGUMENTS` in a fresh interpreter; held when it fails in one line (or, with
-    `success`, when it succeeds), with no traceback."""
-    command = [*prefix, sys.executable, str(ROOT / "main.py"), *map(str, arguments)]
-    try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, env=ENVIRONMENT, cwd=cwd
-        )
-    except subprocess.TimeoutExpired:
-        return Outcome(False, f"still running after {timeout:.0f} s")
-    lines = result.stderr.strip().splitlines()
-    last = lines[-1] if lines else ""
-    if "Traceback" in result.stderr:
-        return Outcome(False, f"traceback: {_cut(last)}")
-    if success:
-        notes = "; ".join(line for line in lines if line.startswith("note:"))
-        return Outcome(
-            result.returncode == 0,
-            f"exit {result.returncode}" + (f", {_cut(notes)}" if notes else ""),
-        )
-    errors = [line for line in lines if line.startswith("vae-studio")]
-    held = result.returncode != 0 and len(errors) == 1 and errors[0] == last
-    return Outcome(held, f"exit {result.returncode}: {_cut(last)}")
-
-
-def _cut(text: str, length: int = 150) -> str:
-    text = WORKSPACE.shorten(text) if "WORKSPACE" in globals() else text
-    return text if len(text) <= length else text[: length - 1] + "…"
-
-
-def in_process(call: Callable[[], str]) -> Outcome:
-    """A core call: held when it returns (its result described) or raises one line of VaeStudioError."""
-    try:
-        return Outcome(True, call())
-    except VaeStudioError as error:
-        return Outcome("\n" not in str(error), f"VaeStudioError: {_cut(str(error))}")
-
 
 # --- Checkpoints -------------------------------------------------------------------------------
 
@@ -204,11 +96,13 @@ def _order_entry(tensors, metadata):
 
 
 def _evaluate_changed(name, change) -> Outcome:
-    return cli("evaluate", WORKSPACE.changed_run(name, change))
+    return cli("evaluate", common.WORKSPACE.changed_run(name, change))
 
 
 def _resume_changed(name, change) -> Outcome:
-    return cli("train", "--out", WORKSPACE.changed_run(name, change), "--resume", "--max-steps", 4)
+    return cli(
+        "train", "--out", common.WORKSPACE.changed_run(name, change), "--resume", "--max-steps", 4
+    )
 
 
 class _Payload:
@@ -222,9 +116,9 @@ class _Payload:
 
 
 def _pickle_renamed() -> Outcome:
-    folder = WORKSPACE.folder / "pickled"
+    folder = common.WORKSPACE.folder / "pickled"
     folder.mkdir()
-    marker = WORKSPACE.folder / "pickle-ran"
+    marker = common.WORKSPACE.folder / "pickle-ran"
     torch.save({"payload": _Payload(marker)}, folder / "checkpoint.safetensors")
     outcome = cli("evaluate", folder)
     if marker.exists():
@@ -301,9 +195,9 @@ CHECKPOINTS = [
 
 
 def _replaced_data(command: str) -> Outcome:
-    images = WORKSPACE.folder / f"replaced-{command}.npy"
+    images = common.WORKSPACE.folder / f"replaced-{command}.npy"
     np.save(images, np.zeros((60, 28, 28), dtype=np.uint8))
-    run = WORKSPACE.folder / f"replaced-{command}"
+    run = common.WORKSPACE.folder / f"replaced-{command}"
     trained = cli(
         "train",
         "--out",
@@ -311,7 +205,7 @@ def _replaced_data(command: str) -> Outcome:
         "--dataset",
         f"npy:{images}",
         "--config",
-        WORKSPACE.small,
+        common.WORKSPACE.small,
         "--max-steps",
         1,
         success=True,
@@ -323,7 +217,7 @@ def _replaced_data(command: str) -> Outcome:
 
 
 def _sixteen_bit_ramp() -> Outcome:
-    folder = WORKSPACE.folder / "ramp"
+    folder = common.WORKSPACE.folder / "ramp"
     folder.mkdir()
     Image.fromarray(np.array([[0, 257, 32896, 65535]], dtype=np.uint16)).save(folder / "ramp.png")
     outcome = in_process(
@@ -333,7 +227,7 @@ def _sixteen_bit_ramp() -> Outcome:
 
 
 def _image_folder(name: str, make: Callable[[Path], None], *flags, success=False) -> Outcome:
-    folder = WORKSPACE.folder / name
+    folder = common.WORKSPACE.folder / name
     folder.mkdir()
     make(folder)
     return cli(
@@ -343,7 +237,7 @@ def _image_folder(name: str, make: Callable[[Path], None], *flags, success=False
         "--dataset",
         f"folder:{folder}",
         "--config",
-        WORKSPACE.small,
+        common.WORKSPACE.small,
         "--max-steps",
         1,
         *flags,
@@ -379,17 +273,17 @@ def _bomb(folder: Path) -> None:
 
 
 def _array_file(name: str, write: Callable[[Path], None], success=False) -> Outcome:
-    path = WORKSPACE.folder / name
+    path = common.WORKSPACE.folder / name
     write(path)
     kind = "npz" if name.endswith(".npz") else "npy"
     return cli(
         "train",
         "--out",
-        WORKSPACE.folder / f"run-{name}",
+        common.WORKSPACE.folder / f"run-{name}",
         "--dataset",
         f"{kind}:{path}",
         "--config",
-        WORKSPACE.small,
+        common.WORKSPACE.small,
         "--max-steps",
         1,
         success=success,
@@ -408,7 +302,7 @@ def _no_arrays(path: Path) -> None:
 
 
 def _empty_idx() -> Outcome:
-    folder = WORKSPACE.folder / "idx"
+    folder = common.WORKSPACE.folder / "idx"
     folder.mkdir()
     empty_images = b"\0\0\x08\x03" + struct.pack(">III", 0, 28, 28)
     empty_labels = b"\0\0\x08\x01" + struct.pack(">I", 0)
@@ -419,9 +313,9 @@ def _empty_idx() -> Outcome:
 
 
 def _config_file(name: str, content: bytes) -> Outcome:
-    path = WORKSPACE.folder / name
+    path = common.WORKSPACE.folder / name
     path.write_bytes(content)
-    return cli("train", "--out", WORKSPACE.folder / f"run-{name}", "--config", path)
+    return cli("train", "--out", common.WORKSPACE.folder / f"run-{name}", "--config", path)
 
 
 DATA = [
@@ -538,7 +432,7 @@ class _Mirror(http.server.BaseHTTPRequestHandler):
 
 
 def _download(behaviour: str) -> Outcome:
-    folder = WORKSPACE.folder / f"download-{behaviour}"
+    folder = common.WORKSPACE.folder / f"download-{behaviour}"
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Mirror)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     # The deadline's floor is a minute; a trickle is shown to end at it with a floor of one second.
@@ -582,7 +476,7 @@ DOWNLOADS = [
 
 
 def _train_flags(*flags) -> Outcome:
-    return cli("train", "--out", WORKSPACE.folder / "flags", "--max-steps", 1, *flags)
+    return cli("train", "--out", common.WORKSPACE.folder / "flags", "--max-steps", 1, *flags)
 
 
 FLAGS = [
@@ -624,7 +518,7 @@ FLAGS = [
     (
         f"analyze --k {HUGE}",
         "'can't allocate memory' traceback",
-        lambda: cli("analyze", WORKSPACE.run_folder, "--k", HUGE),
+        lambda: cli("analyze", common.WORKSPACE.run_folder, "--k", HUGE),
     ),
     ("--seed 18446744073709551616", "'Overflow' traceback", lambda: _train_flags("--seed", 2**64)),
 ]
@@ -634,8 +528,8 @@ FLAGS = [
 
 
 def _unreadable_checkpoint() -> Outcome:
-    folder = WORKSPACE.folder / "unreadable"
-    shutil.copytree(WORKSPACE.run_folder, folder)
+    folder = common.WORKSPACE.folder / "unreadable"
+    shutil.copytree(common.WORKSPACE.run_folder, folder)
     (folder / "checkpoint.safetensors").chmod(0)
     # Root reads a file of mode 000 anyway, unless it gives up the capabilities that let it.
     prefix = (
@@ -649,14 +543,16 @@ def _unreadable_checkpoint() -> Outcome:
 def _full_disk_metrics() -> Outcome:
     if not Path("/dev/full").exists():
         return Outcome(False, "not measured: no /dev/full")
-    out = WORKSPACE.folder / "full"
+    out = common.WORKSPACE.folder / "full"
     out.mkdir()
     (out / "metrics.csv").symlink_to("/dev/full")
-    return cli("train", "--out", out, "--config", WORKSPACE.small, "--max-steps", 2, "--overwrite")
+    return cli(
+        "train", "--out", out, "--config", common.WORKSPACE.small, "--max-steps", 2, "--overwrite"
+    )
 
 
 def _empty_out() -> Outcome:
-    folder = WORKSPACE.folder / "current"
+    folder = common.WORKSPACE.folder / "current"
     folder.mkdir()
     outcome = cli("train", "--out", "", "--max-steps", 1, cwd=folder)
     written = len(list(folder.iterdir()))
@@ -670,7 +566,7 @@ MESSAGES = [
     (
         "a newline in a file name (evaluate 'run⏎x')",
         "the error line split in two",
-        lambda: cli("evaluate", WORKSPACE.folder / "run\nx"),
+        lambda: cli("evaluate", common.WORKSPACE.folder / "run\nx"),
     ),
     ("a checkpoint of mode 000", "'No such file or directory'", _unreadable_checkpoint),
     (
@@ -687,27 +583,39 @@ SECTIONS = {
     "Downloads": DOWNLOADS,
     "Flags and memory": FLAGS,
     "Messages": MESSAGES,
+    **ISSUE_24_SECTIONS,
 }
 
 
+def _kind_of_failure(outcome: Outcome) -> str:
+    if outcome.text.startswith("traceback"):
+        return "tracebacks"
+    if outcome.text.startswith("still running"):
+        return "hangs"
+    return "accepted although wrong (or another outcome)"
+
+
 def main() -> int:
-    global WORKSPACE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--only", metavar="WORD", help="run the cases whose section or name holds WORD"
     )
     only = (parser.parse_args().only or "").lower()
-    print("| section | case | before (issue 13) | after (measured now) | holds |")
+    print("| section | case | before (issue 13 or 24) | after (measured now) | holds |")
     print("|---|---|---|---|---|")
-    failures = 0
+    failures: dict[str, int] = {}
+    cases_run = 0
     with tempfile.TemporaryDirectory(prefix="hostile-") as folder:
-        WORKSPACE = Workspace(Path(folder))
+        common.WORKSPACE = Workspace(Path(folder))
         for section, cases in SECTIONS.items():
             for name, before, run in cases:
                 if only and only not in f"{section} {name}".lower():
                     continue
                 outcome = run()
-                failures += not outcome.held
+                cases_run += 1
+                if not outcome.held:
+                    kind = _kind_of_failure(outcome)
+                    failures[kind] = failures.get(kind, 0) + 1
                 cells = [
                     section,
                     name,
@@ -716,6 +624,9 @@ def main() -> int:
                     "yes" if outcome.held else "**no**",
                 ]
                 print("| " + " | ".join(cells) + " |", flush=True)
+    held = cases_run - sum(failures.values())
+    kinds = ", ".join(f"{count} {kind}" for kind, count in failures.items()) or "none failed"
+    print(f"\n{held} of {cases_run} cases hold; {kinds}.")
     return 1 if failures else 0
 
 

@@ -121,7 +121,7 @@ def test_a_folder_another_live_run_writes_is_refused(tmp_path, small_config, cap
         assert _train(out, small_config, "--max-steps", 5) == 1
         message = capsys.readouterr().err
         assert (
-            f"being written by another run (process {sleeper.pid})" in message
+            f"being written by another run (process {sleeper.pid} on " in message
             and message.count("\n") == 1
         )
     finally:

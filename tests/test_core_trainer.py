@@ -228,7 +228,7 @@ def test_log_interval_changes_live(small_config, small_glyphs):
         ({"format_version": "one"}, "format version is not a number"),
         (
             {"optimizer_param_groups": "[{"},
-            "optimizer settings in the checkpoint are not valid JSON",
+            "optimizer settings in the checkpoint: not valid JSON",
         ),
     ],
 )

@@ -13,6 +13,7 @@ import torch
 from vae_core import memory
 from vae_core.config import DataConfig, ModelConfig, RunConfig
 from vae_core.data import load_data
+from vae_core.errors import VaeStudioError
 from vae_core.memory import GIB, NotEnoughMemory, training_bytes, weight_count
 from vae_core.models import MODEL_FAMILIES, build_model
 from vae_core.training.trainer import Trainer
@@ -75,7 +76,7 @@ def test_the_weight_count_is_that_of_the_model_built(choices):
 
 
 def test_every_family_has_an_estimate():
-    assert set(memory._FAMILY_NUMBERS) == set(MODEL_FAMILIES)
+    assert set(memory._FAMILY_ACTIVATIONS) == set(MODEL_FAMILIES)
 
 
 def test_a_small_run_needs_little_and_more_importance_samples_need_more():
@@ -182,3 +183,40 @@ def test_a_seed_or_sample_count_out_of_range_ends_in_one_line(
     assert code != 0
     (line,) = stderr.strip().splitlines()
     assert message in line
+
+
+def _free(monkeypatch, gib: float) -> None:
+    monkeypatch.setattr(memory, "available_bytes", lambda device: int(gib * GIB))
+
+
+@pytest.mark.parametrize(
+    "model, free_gib",
+    [
+        # Issue 24's misses: each was accepted and then ran out of memory.
+        (ModelConfig(arch="conv", hidden=(100_000,), input_shape=(1, 28, 28)), 16),
+        (ModelConfig(hidden=(250_000,), input_shape=(1, 28, 28)), 8),
+    ],
+    ids=["conv-hidden-1e5", "mlp-250000"],
+)
+def test_a_run_whose_weights_copies_do_not_fit_is_refused(monkeypatch, model, free_gib):
+    """A run holds about nine copies of its weights at its peak (weights, gradients, Adam's
+    moments and temporaries, a save's copies), not four."""
+    _free(monkeypatch, free_gib)
+    weights = 4 * weight_count(model)
+    assert 4 * weights < free_gib * GIB < 9 * weights
+    with pytest.raises(NotEnoughMemory, match=r"\(--hidden\) needs about .* to train"):
+        memory.check_training_fits(RunConfig(model=model), torch.device("cpu"))
+
+
+def test_an_importance_sampling_study_too_large_for_memory_is_refused(monkeypatch):
+    """analyze --k 1000000 on a large model: ten thousand decoded draws at once."""
+    _free(monkeypatch, 16)
+    model = ModelConfig(hidden=(250_000,), input_shape=(1, 28, 28))
+    with pytest.raises(NotEnoughMemory, match="for 10,000 draws at once; this machine has 16"):
+        memory.check_study_fits(model, 10_000, torch.device("cpu"))
+    memory.check_study_fits(ModelConfig(input_shape=(1, 28, 28)), 10_000, torch.device("cpu"))
+
+
+def test_an_unknown_family_names_the_choices_in_the_estimate():
+    with pytest.raises(VaeStudioError, match=r"unknown model family 'vea' \(choose from vae"):
+        weight_count(ModelConfig(family="vea", input_shape=(1, 28, 28)))

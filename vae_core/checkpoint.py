@@ -28,10 +28,13 @@ from vae_core.checkpoint_validation import (
 from vae_core.config import ConfigError, RunConfig
 from vae_core.errors import VaeStudioError
 from vae_core.files import write_atomically
+from vae_core.limits import parse_json
 from vae_core.models import LatentModel, build_model
 from vae_core.training.trainer import METRICS_COLUMNS
 
 FORMAT_VERSION = 1
+# METRICS_COLUMNS has a dozen; room for later versions' columns, not for a million.
+MAX_HISTORY_COLUMNS = 256
 # The history (HISTORY_NAME) is a (rows, len(columns)) float64 table; the columns' names are in the
 # metadata, so that columns added later do not break older readers or older files.
 
@@ -170,14 +173,11 @@ def _read_history(
     """The rows in METRICS_COLUMNS order; a column the file lacks reads as NaN."""
     if table is None:
         return None
-    try:
-        columns = json.loads(columns_json or "")
-    except json.JSONDecodeError:
-        raise VaeStudioError(
-            f"{path}: the metric history's column names are not valid JSON"
-        ) from None
+    columns = parse_json(columns_json or "", f"{path}: the metric history's column names")
     if (
         not isinstance(columns, list)
+        or not 0 < len(columns) <= MAX_HISTORY_COLUMNS
+        or not all(isinstance(column, str) for column in columns)
         or table.dim() != 2
         or table.shape[1] != len(columns)
         or not table.dtype.is_floating_point
@@ -185,6 +185,9 @@ def _read_history(
         raise VaeStudioError(
             f"{path}: the metric history is not a table of {len(METRICS_COLUMNS)} named columns"
         )
+    # NaN is a value not measured at that row (a held-out ELBO between evaluations).
+    if torch.isinf(table).any():
+        raise VaeStudioError(f"{path}: the metric history holds infinite values")
     stored = table.double().numpy()
     rows = np.full((len(stored), len(METRICS_COLUMNS)), np.nan)
     for index, column in enumerate(METRICS_COLUMNS):

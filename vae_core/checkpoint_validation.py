@@ -6,7 +6,6 @@ Each check raises VaeStudioError with one line naming the file and the first pro
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -15,6 +14,7 @@ import torch
 
 from vae_core.config import RunConfig
 from vae_core.errors import VaeStudioError
+from vae_core.limits import parse_json
 from vae_core.models import LatentModel
 
 MODEL_PREFIX, OPTIMIZER_PREFIX, COUNTER_PREFIX = "model.", "optimizer.state.", "counter."
@@ -108,20 +108,29 @@ def check_counters(path: Path, counters: dict[str, torch.Tensor], config: RunCon
         raise VaeStudioError(
             f"{path}: counter 'position' is {position}, outside 0..{last_position}"
         )
-    if len(counters["generator_state"]) == 0:
-        raise VaeStudioError(f"{path}: counter 'generator_state' is empty")
+    state_size = len(counters["generator_state"])
+    if state_size not in generator_state_sizes():
+        sizes = " or ".join(map(str, sorted(generator_state_sizes())))
+        raise VaeStudioError(
+            f"{path}: counter 'generator_state' holds {state_size} bytes, not the {sizes} of a"
+            " random generator's state"
+        )
+
+
+def generator_state_sizes() -> set[int]:
+    """The bytes of a torch.Generator's state on the devices a run may have trained on: the CPU's
+    Mersenne twister, CUDA's Philox (seed and offset), and MPS's where this machine has it."""
+    sizes = {torch.Generator().get_state().numel(), 16}
+    if torch.backends.mps.is_available():
+        sizes.add(torch.Generator("mps").get_state().numel())
+    return sizes
 
 
 def parse_optimizer_settings(path: Path, settings_json: str | None):
     """The optimizer's param groups as the metadata holds them (None: no optimizer saved), unchecked."""
     if settings_json is None:
         return None
-    try:
-        return json.loads(settings_json)
-    except json.JSONDecodeError:
-        raise VaeStudioError(
-            f"{path}: the optimizer settings in the checkpoint are not valid JSON"
-        ) from None
+    return parse_json(settings_json, f"{path}: the optimizer settings in the checkpoint")
 
 
 def read_optimizer_state(

@@ -28,6 +28,9 @@ from vae_core.distributed import (
 )
 from vae_core.errors import VaeStudioError, one_line
 from vae_core.evaluation.analysis import (
+    _STUDY_CHUNK as STUDY_CHUNK,
+)
+from vae_core.evaluation.analysis import (
     amortization_gap,
     check_sample_counts,
     importance_sampling_study,
@@ -41,6 +44,7 @@ from vae_core.evaluation.true_posterior import (
     log_likelihood_quadrature,
     quadrature_applies,
 )
+from vae_core.memory import check_study_fits
 from vae_core.presets import load_preset
 from vae_core.run_folder import (
     BEST_NAME,
@@ -224,7 +228,11 @@ def _evaluate(arguments: argparse.Namespace) -> int:
 def _analyze(arguments: argparse.Namespace) -> int:
     check_sample_counts(tuple(arguments.k))
     check_gradient_counts(tuple(arguments.gradient_k))
-    model, data = _load_run(arguments, resolve_device(arguments.device))
+    device = resolve_device(arguments.device)
+    model, data = _load_run(arguments, device)
+    # The study draws up to STUDY_CHUNK samples at once, each decoded: a large model's chunk can
+    # take more memory than its training did.
+    check_study_fits(model.config, min(max(arguments.k), STUDY_CHUNK), device)
     if not 0 <= arguments.index < len(data):
         raise VaeStudioError(
             f"--index must be in 0..{len(data) - 1} for the {arguments.split} split"

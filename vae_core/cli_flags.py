@@ -14,6 +14,7 @@ from vae_core.errors import one_line
 from vae_core.evaluation.gradient_estimators import (
     SAMPLE_COUNTS as GRADIENT_SAMPLE_COUNTS,
 )
+from vae_core.limits import MAX_INT64, MAX_MINUTES, MAX_THREADS
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.code_priors import CODE_PRIORS
 from vae_core.models.likelihoods import LIKELIHOODS
@@ -112,6 +113,8 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    if value > MAX_INT64:  # what torch and numpy take
+        raise argparse.ArgumentTypeError(f"expected a number below 2**63, got {value}")
     return value
 
 
@@ -122,10 +125,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _seed(text: str) -> int:
-    value = _non_negative_int(text)
-    if value >= 2**63:  # what torch and numpy take
-        raise argparse.ArgumentTypeError(f"expected a number below 2**63, got {value}")
+def _threads(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_THREADS} threads, got {value}")
     return value
 
 
@@ -143,6 +146,13 @@ def _positive_float(text: str) -> float:
     value = _non_negative_float(text)
     if value == 0:
         raise argparse.ArgumentTypeError("expected a number > 0, got 0")
+    return value
+
+
+def _minutes(text: str) -> float:
+    value = _positive_float(text)
+    if value > MAX_MINUTES:  # past a year, and past what a timer takes
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_MINUTES:,} minutes, got {text}")
     return value
 
 
@@ -172,14 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true", help="replace the run that --out holds")
     train.add_argument(
         "--save-every",
-        type=_positive_float,
+        type=_minutes,
         default=DEFAULT_SAVE_EVERY_MINUTES,
         metavar="MINUTES",
         help=f"save a checkpoint this often while training (default {DEFAULT_SAVE_EVERY_MINUTES:g})",
     )
     train.add_argument(
         "--max-minutes",
-        type=_positive_float,
+        type=_minutes,
         metavar="M",
         help="stop after M minutes (counted from the start of the command), save, and exit 0",
     )
@@ -283,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--adam-eps", type=_positive_float, metavar="EPS", help="Adam's eps (default 1e-8)"
     )
-    train.add_argument("--seed", type=_seed)
+    train.add_argument("--seed", type=_non_negative_int)
     train.add_argument("--device", choices=DEVICE_CHOICES)
     train.add_argument(
         "--precision",
@@ -292,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--threads",
-        type=_positive_int,
+        type=_threads,
         metavar="N",
         help="torch's threads for this run (default: the config's, else a thread a core; 1 where other work shares the cores)",
     )

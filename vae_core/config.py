@@ -15,6 +15,14 @@ from pathlib import Path
 import tomli_w
 
 from vae_core.errors import VaeStudioError
+from vae_core.limits import (
+    MAX_INT64,
+    MAX_MINUTES,
+    MAX_TEXT_BYTES,
+    MAX_THREADS,
+    parse_json,
+    read_bytes_bounded,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -144,26 +152,32 @@ class RunConfig:
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
         try:
-            values = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"config is not valid JSON: {error}") from None
+            values = parse_json(text, "config")
+        except VaeStudioError as error:
+            raise ConfigError(str(error)) from None
         return cls.from_dict(values)
 
     @classmethod
     def from_toml(cls, text: str) -> RunConfig:
+        if len(text) > MAX_TEXT_BYTES:
+            raise ConfigError(
+                f"config holds {len(text):,} characters, more than {MAX_TEXT_BYTES:,}"
+            )
         try:
             values = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"config is not valid TOML: {error}") from None
+        except RecursionError:  # the parser recurses into each nested array or table
+            raise ConfigError("config is not valid TOML: its values nest too deeply") from None
         return cls.from_dict(values)
 
     @classmethod
     def from_file(cls, path: str | Path) -> RunConfig:
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+            text = read_bytes_bounded(path, MAX_TEXT_BYTES, "config").decode("utf-8")
+        except VaeStudioError as error:
+            raise ConfigError(f"cannot read config {error}") from None
         except UnicodeDecodeError as error:
             raise ConfigError(
                 f"config {path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
@@ -244,9 +258,21 @@ _ABOVE = {
 }
 
 
+# The largest value of a number, where less than what torch and the system take (an integer
+# must fit 64 bits): examples of a generated set, torch's threads, a timer's minutes.
+_AT_MOST = {
+    "data.size": 10_000_000,
+    "train.threads": MAX_THREADS,
+    "train.max_minutes": MAX_MINUTES,
+}
+
+
 def _check_range(key: str, value) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"config key '{key}' must be a finite number, got {value!r}")
+    most = _AT_MOST.get(key, MAX_INT64 if isinstance(value, int) else math.inf)
+    if value > most:
+        raise ConfigError(f"config key '{key}' must be at most {most:,}, got {value!r}")
     if key in _AT_LEAST and value < _AT_LEAST[key]:
         raise ConfigError(f"config key '{key}' must be at least {_AT_LEAST[key]}, got {value!r}")
     if key in _ABOVE and not value > _ABOVE[key]:

@@ -1,14 +1,16 @@
 """The memory a run's choices need, estimated from its config alone before anything is allocated:
 a latent dimension of a billion ends in one line that names it, not in the allocator's traceback.
 
-Numbers are float32. Weights (parameters and buffers) are counted exactly, family by family (a
-test holds each count to the model the family builds); a training step's activations are an
-estimate that errs high: every layer's output for each example and each importance sample.
+Numbers are float32. Weights (parameters and buffers) are counted exactly, by building the model
+on torch's `meta` device (shapes without storage), so the count follows the families as they are
+built; a training step's activations are an estimate that errs high: every layer's output for
+each example and each importance sample.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 from collections.abc import Callable
@@ -25,11 +27,16 @@ from vae_core.models.vqvae import CODE_PRIOR_BATCH
 
 GIB = 1 << 30
 _FLOAT_BYTES = 4
-# A trained weight comes with its gradient and Adam's two moments.
-_TRAINING_COPIES = 4
+# Copies of the weights a headless run holds at its peak: the weights, their gradients, Adam's
+# two moments and its update's temporaries, and the copies a save and the last good weights
+# take. Measured: 8.8 (peak resident memory over a 3-step `train` of 20,000- and 40,000-unit
+# MLPs, less that of a 10-unit one, over the weights' bytes).
+_TRAINING_COPIES = 9
 # An activation is kept for the backward pass, gets a gradient there, and has about one more
 # array of its size beside it (a ReLU's output, the likelihood's terms).
 _ACTIVATION_COPIES = 3
+# Without gradients (evaluation, the importance-sampling study) an activation and one more.
+_INFERENCE_COPIES = 2
 
 
 class NotEnoughMemory(VaeStudioError):
@@ -37,19 +44,9 @@ class NotEnoughMemory(VaeStudioError):
 
 
 @dataclass(frozen=True)
-class _Numbers:
-    weights: int  # parameters and buffers
+class _Activations:
     per_example: int  # activations of one example in a training step
     per_step: int = 0  # activations of a step whatever its batch size
-
-
-def _dense(sizes) -> int:
-    return sum(size_in * size_out + size_out for size_in, size_out in zip(sizes[:-1], sizes[1:]))
-
-
-def _conv(channels_in: int, channels_out: int, kernel: int) -> int:
-    # A transposed convolution has as many weights as the convolution it undoes.
-    return channels_in * channels_out * kernel * kernel + channels_out
 
 
 def _planes(input_shape) -> tuple[int, int, int]:
@@ -58,38 +55,32 @@ def _planes(input_shape) -> tuple[int, int, int]:
     return height * width, (height // 2) * (width // 2), (height // 4) * (width // 4)
 
 
-# Each network as (weights, activations per example), from (input shape, hidden sizes, the
-# features at the latent end, condition size): the shapes networks.py builds.
+# Each network's activations per example, from (input shape, hidden sizes, the features at the
+# latent end, condition size): the layers' outputs of the shapes networks.py builds.
 def _mlp_encoder(input_shape, hidden, features, condition):
-    sizes = [math.prod(input_shape) + condition, *hidden, features]
-    return _dense(sizes), sum(sizes[1:])
+    return sum(hidden) + features
 
 
 def _mlp_decoder(input_shape, hidden, features, condition):
-    sizes = [features + condition, *reversed(hidden), math.prod(input_shape)]
-    return _dense(sizes), sum(sizes[1:])
+    return sum(hidden) + math.prod(input_shape)
 
 
 def _linear_encoder(input_shape, hidden, features, condition):
-    return _mlp_encoder(input_shape, (), features, condition)
+    return features
 
 
 def _linear_decoder(input_shape, hidden, features, condition):
-    return _mlp_decoder(input_shape, (), features, condition)
+    return math.prod(input_shape)
 
 
 def _conv_encoder(input_shape, hidden, features, condition):
     _, half, grid = _planes(input_shape)
-    dense = [64 * grid, *hidden, features]
-    weights = _conv(input_shape[0] + condition, 32, 4) + _conv(32, 64, 4) + _dense(dense)
-    return weights, 32 * half + 64 * grid + sum(dense[1:])
+    return 32 * half + 64 * grid + sum(hidden) + features
 
 
 def _conv_decoder(input_shape, hidden, features, condition):
     full, half, grid = _planes(input_shape)
-    dense = [features + condition, *reversed(hidden), 64 * grid]
-    weights = _dense(dense) + _conv(64, 32, 4) + _conv(32, input_shape[0], 4)
-    return weights, sum(dense[1:]) + 32 * half + input_shape[0] * full
+    return sum(hidden) + 64 * grid + 32 * half + input_shape[0] * full
 
 
 _NETWORKS = {
@@ -99,149 +90,122 @@ _NETWORKS = {
 }
 
 
-def _gaussian_numbers(config: ModelConfig) -> _Numbers:
+def _gaussian_activations(config: ModelConfig) -> _Activations:
     pixels, latent, samples = math.prod(config.input_shape), config.latent_dim, config.iw_samples
     condition = config.num_classes if config.family == "cvae" else 0
     encoder, decoder = lookup(_NETWORKS, "architecture", config.arch)
-    encoder_weights, encoder_activations = encoder(
-        config.input_shape, config.hidden, 2 * latent, condition
-    )
-    decoder_weights, decoder_activations = decoder(
-        config.input_shape, config.hidden, latent, condition
-    )
-    likelihood_weights = pixels if config.likelihood == "gaussian" else 0
+    encoded = encoder(config.input_shape, config.hidden, 2 * latent, condition)
+    decoded = decoder(config.input_shape, config.hidden, latent, condition)
     components = config.prior_components
-    prior_weights = {"mog": components * (2 * latent + 1), "vamp": components * pixels}.get(
-        config.prior, latent
-    )
     # A mixture's density: every sample against every component.
-    prior_activations = 2 * samples * components * latent if config.prior in ("mog", "vamp") else 0
-    return _Numbers(
-        weights=encoder_weights + decoder_weights + likelihood_weights + prior_weights,
-        per_example=pixels
-        + encoder_activations
-        + samples * (3 * latent + decoder_activations + 2 * pixels)
-        + prior_activations,
+    prior = 2 * samples * components * latent if config.prior in ("mog", "vamp") else 0
+    return _Activations(
+        per_example=pixels + encoded + samples * (3 * latent + decoded + 2 * pixels) + prior,
         # The VampPrior encodes its pseudo-inputs at every step.
-        per_step=components * (pixels + encoder_activations) if config.prior == "vamp" else 0,
+        per_step=components * (pixels + encoded) if config.prior == "vamp" else 0,
     )
 
 
-def _hierarchical_numbers(config: ModelConfig) -> _Numbers:
-    """The Gaussian families' count, one latent layer deeper: z1 under the image networks, z2 under
-    two dense networks, q(z2|z1) and p(z1|z2), and the prior on z2."""
+def _hierarchical_activations(config: ModelConfig) -> _Activations:
+    """The Gaussian families' estimate, one latent layer deeper: z1 under the image networks, z2
+    under two dense networks, q(z2|z1) and p(z1|z2), and the prior on z2."""
     pixels, samples = math.prod(config.input_shape), config.iw_samples
     lower, upper, components = config.lower_latent_dim, config.latent_dim, config.prior_components
     encoder, decoder = lookup(_NETWORKS, "architecture", config.arch)
-    encoder_weights, encoder_activations = encoder(config.input_shape, config.hidden, 2 * lower, 0)
-    decoder_weights, decoder_activations = decoder(config.input_shape, config.hidden, lower, 0)
-    upper_encoder = [lower, *config.upper_hidden, 2 * upper]
-    upper_decoder = [upper, *reversed(config.upper_hidden), 2 * lower]
-    likelihood_weights = pixels if config.likelihood == "gaussian" else 0
-    prior_weights = {"mog": components * (2 * upper + 1), "vamp": components * pixels}.get(
-        config.prior, upper
-    )
-    prior_activations = 2 * samples * components * upper if config.prior in ("mog", "vamp") else 0
-    per_sample = (
-        3 * (lower + upper)
-        + sum(upper_encoder[1:])
-        + sum(upper_decoder[1:])
-        + decoder_activations
-        + 2 * pixels
-    )
-    return _Numbers(
-        weights=encoder_weights
-        + decoder_weights
-        + _dense(upper_encoder)
-        + _dense(upper_decoder)
-        + likelihood_weights
-        + prior_weights,
-        per_example=pixels + encoder_activations + samples * per_sample + prior_activations,
-        per_step=components * (pixels + encoder_activations + sum(upper_encoder[1:]))
+    encoded = encoder(config.input_shape, config.hidden, 2 * lower, 0)
+    decoded = decoder(config.input_shape, config.hidden, lower, 0)
+    upper_layers = 2 * sum(config.upper_hidden) + 2 * upper + 2 * lower
+    prior = 2 * samples * components * upper if config.prior in ("mog", "vamp") else 0
+    per_sample = 3 * (lower + upper) + upper_layers + decoded + 2 * pixels
+    return _Activations(
+        per_example=pixels + encoded + samples * per_sample + prior,
+        per_step=components * (pixels + encoded + sum(config.upper_hidden) + 2 * upper)
         if config.prior == "vamp"
         else 0,
     )
 
 
-def _code_networks(config: ModelConfig) -> tuple[int, int, int]:
-    """Weights and activations per example of VQ-VAE's networks, and the code vectors per image."""
+def _code_network_activations(config: ModelConfig) -> tuple[int, int]:
+    """Activations per example of VQ-VAE's networks, and the code vectors per image."""
     code_dim = config.latent_dim
     if config.arch == "conv":
         full, half, grid = _planes(config.input_shape)
         channels = config.input_shape[0]
-        weights = (
-            _conv(channels, 32, 4) + _conv(32, 64, 4) + _conv(64, 64, 3) + _conv(64, code_dim, 1)
-        )
-        weights += _conv(code_dim, 64, 3) + _conv(64, 32, 4) + _conv(32, channels, 4)
-        activations = 2 * (32 * half + 64 * grid) + (64 + code_dim) * grid + channels * full
-        return weights, activations, grid
+        return 2 * (32 * half + 64 * grid) + (64 + code_dim) * grid + channels * full, grid
     positions = config.code_positions
     encoder, decoder = lookup(_NETWORKS, "architecture", config.arch)
-    encoder_weights, encoder_activations = encoder(
-        config.input_shape, config.hidden, positions * code_dim, 0
+    features = positions * code_dim
+    return (
+        encoder(config.input_shape, config.hidden, features, 0)
+        + decoder(config.input_shape, config.hidden, features, 0),
+        positions,
     )
-    decoder_weights, decoder_activations = decoder(
-        config.input_shape, config.hidden, positions * code_dim, 0
-    )
-    return encoder_weights + decoder_weights, encoder_activations + decoder_activations, positions
 
 
-def _vq_numbers(config: ModelConfig) -> _Numbers:
+def _vq_activations(config: ModelConfig) -> _Activations:
     pixels, code_dim, codes = math.prod(config.input_shape), config.latent_dim, config.codebook_size
-    network_weights, network_activations, positions = _code_networks(config)
-    likelihood_weights = pixels if config.likelihood == "gaussian" else 0
-    # The codebook and its usage averages, and the moving sums that replace its gradient.
-    quantizer_weights = (
-        codes * code_dim + codes + 1 + (codes + codes * code_dim if config.codebook_ema else 0)
-    )
+    network, positions = _code_network_activations(config)
     if config.code_prior == "autoregressive":
         prior = AutoregressiveCodePrior
-        width, layers = prior.width, prior.layers
-        # Attention (4 w x w maps), the feed-forward part (w to 2w and back) and two layer norms.
-        layer_weights = (
-            4 * width * width + 4 * width + 2 * (2 * width * width) + 3 * width + 4 * width
-        )
-        embeddings = width + codes * width + positions * width
-        prior_weights = embeddings + layers * layer_weights + 2 * width + _dense([width, codes])
         # Each layer's attention compares every position with every other.
-        attention = prior.heads * layers * positions
+        attention = prior.heads * prior.layers * positions
         prior_activations = (
-            CODE_PRIOR_BATCH * positions * (2 * codes + 10 * width * layers + attention)
+            CODE_PRIOR_BATCH * positions * (2 * codes + 10 * prior.width * prior.layers + attention)
         )
     else:
-        prior_weights = positions * codes
         prior_activations = 2 * positions * codes
-    return _Numbers(
-        weights=network_weights + likelihood_weights + quantizer_weights + prior_weights,
+    return _Activations(
         # Each code vector's distance to every codebook vector.
-        per_example=2 * pixels + network_activations + 3 * positions * code_dim + positions * codes,
+        per_example=2 * pixels + network + 3 * positions * code_dim + positions * codes,
         per_step=prior_activations,
     )
 
 
-_FAMILY_NUMBERS: dict[str, Callable[[ModelConfig], _Numbers]] = {
-    "vae": _gaussian_numbers,
-    "cvae": _gaussian_numbers,
-    "vqvae": _vq_numbers,
-    "hvae": _hierarchical_numbers,
+_FAMILY_ACTIVATIONS: dict[str, Callable[[ModelConfig], _Activations]] = {
+    "vae": _gaussian_activations,
+    "cvae": _gaussian_activations,
+    "vqvae": _vq_activations,
+    "hvae": _hierarchical_activations,
 }
 
 
 def weight_count(config: ModelConfig) -> int:
-    """The numbers in a model's parameters and buffers, without building it."""
-    return _FAMILY_NUMBERS[config.family](config).weights
+    """The numbers in a model's parameters and buffers: the model built on the meta device, which
+    gives every tensor its shape and none its storage."""
+    from vae_core.models import MODEL_FAMILIES  # that package builds through this module
+
+    family = lookup(MODEL_FAMILIES, "model family", config.family)
+    with torch.device("meta"):
+        model = family(config)
+    return sum(tensor.numel() for tensor in itertools.chain(model.parameters(), model.buffers()))
 
 
 def model_bytes(config: ModelConfig) -> int:
     return _FLOAT_BYTES * weight_count(config)
 
 
+def _activations(config: ModelConfig) -> _Activations:
+    return lookup(_FAMILY_ACTIVATIONS, "model family", config.family)(config)
+
+
 def training_bytes(config: RunConfig) -> int:
-    """A training step's memory: the weights with their gradients and Adam's moments, and a
-    batch's activations."""
-    numbers = _FAMILY_NUMBERS[config.model.family](config.model)
-    activations = config.train.batch_size * numbers.per_example + numbers.per_step
-    return _FLOAT_BYTES * (_TRAINING_COPIES * numbers.weights + _ACTIVATION_COPIES * activations)
+    """A training step's memory: the weights with their gradients, Adam's moments and the copies
+    a save takes, and a batch's activations."""
+    activations = _activations(config.model)
+    values = config.train.batch_size * activations.per_example + activations.per_step
+    return _FLOAT_BYTES * (
+        _TRAINING_COPIES * weight_count(config.model) + _ACTIVATION_COPIES * values
+    )
+
+
+def study_bytes(config: ModelConfig, draws: int) -> int:
+    """Memory of `draws` importance samples of one example at once, without gradients: the
+    weights, and each draw's activations (one sample's share of an example's)."""
+    one, two = (
+        _activations(dataclasses.replace(config, iw_samples=samples)).per_example
+        for samples in (1, 2)
+    )
+    return _FLOAT_BYTES * (weight_count(config) + _INFERENCE_COPIES * draws * (two - one))
 
 
 def available_bytes(device: torch.device) -> int | None:
@@ -315,6 +279,17 @@ def check_model_fits(config: ModelConfig) -> None:
 def check_training_fits(config: RunConfig, device: torch.device) -> None:
     """Raises NotEnoughMemory, naming the choice to blame, when training would not fit on `device`."""
     _check(config, training_bytes, device, "to train")
+
+
+def check_study_fits(config: ModelConfig, draws: int, device: torch.device) -> None:
+    """Raises NotEnoughMemory when `draws` importance samples at once would not fit on `device`."""
+    run = dataclasses.replace(_DEFAULTS, model=config)
+    _check(
+        run,
+        lambda candidate: study_bytes(candidate.model, draws),
+        device,
+        f"for {draws:,} draws at once",
+    )
 
 
 def _check(

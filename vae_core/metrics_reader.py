@@ -4,12 +4,18 @@ the writer never waits for a reader)."""
 from __future__ import annotations
 
 import math
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from vae_core.errors import VaeStudioError
 from vae_core.training.trainer import METRICS_COLUMNS
+
+# What one read takes at most: the rows of a long run come over several reads.
+MAX_READ_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -30,12 +36,16 @@ class MetricsTail:
     def read(self) -> NewRows:
         restarted = False
         try:
+            # A FIFO would block the reader until a writer came: only a regular file is opened.
+            if not stat.S_ISREG(os.stat(self.path).st_mode):
+                raise VaeStudioError(f"{self.path}: not a regular file (a FIFO, socket or device)")
             with self.path.open("rb") as handle:
                 size = handle.seek(0, 2)
                 if size < self._offset:
                     self._offset, self._columns, restarted = 0, None, True
                 handle.seek(self._offset)
-                chunk = handle.read(size - self._offset)
+                # A bounded chunk: a huge (or sparse) file is read over several calls.
+                chunk = handle.read(min(size - self._offset, MAX_READ_BYTES))
         except FileNotFoundError:
             return NewRows(np.empty((0, len(METRICS_COLUMNS))), False)
         complete = chunk[: chunk.rfind(b"\n") + 1]
@@ -58,7 +68,9 @@ class MetricsTail:
         for column, cell in zip(self._columns, cells):
             if column is not None:
                 try:
-                    row[column] = float(cell) if cell else math.nan
+                    value = float(cell) if cell else math.nan
                 except ValueError:
                     return None  # a line another writer tore: skipped, not guessed at
+                # Infinite is no figure a run logs: read as not measured, as the curves show it.
+                row[column] = value if math.isfinite(value) else math.nan
         return row

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vae_core.config import ConfigError, RunConfig
 from vae_core.errors import VaeStudioError
+from vae_core.limits import MAX_TEXT_BYTES, read_text_bounded
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,11 +62,13 @@ def preset_names() -> list[str]:
 def read_preset(path: Path) -> Preset:
     """The preset in a file; one line naming the file and the problem when it is not one."""
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        values = tomllib.loads(read_text_bounded(path, MAX_TEXT_BYTES, "preset"))
+    except (VaeStudioError, tomllib.TOMLDecodeError) as error:
         raise VaeStudioError(
             f"preset {path}: cannot be read ({' '.join(str(error).split())})"
         ) from None
+    except RecursionError:  # tomllib reads nested arrays by recursion
+        raise VaeStudioError(f"preset {path}: cannot be read (values nested too deep)") from None
     description = values.pop("description", None)
     if not isinstance(description, str) or not description.strip() or "\n" in description:
         raise VaeStudioError(f"preset {path}: needs a one-line `description` string")
@@ -76,9 +79,16 @@ def read_preset(path: Path) -> Preset:
     return Preset(path.stem, description.strip(), config)
 
 
-def list_presets() -> dict[str, Preset]:
-    """Every preset by name, in name order (for a menu: name, description, config)."""
-    return {name: read_preset(path) for name, path in _preset_files().items()}
+def read_presets() -> tuple[dict[str, Preset], list[str]]:
+    """Every preset that reads, by name in name order (for a menu: name, description, config),
+    and one line for each file that does not: a bad file is skipped, the others stay usable."""
+    found, problems = {}, []
+    for name, path in _preset_files().items():
+        try:
+            found[name] = read_preset(path)
+        except VaeStudioError as error:
+            problems.append(str(error))
+    return found, problems
 
 
 def load_preset(name: str) -> Preset:

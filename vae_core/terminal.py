@@ -13,9 +13,10 @@ from vae_core.training.trainer import TrainingSnapshot
 class ProgressBar:
     """A one-line bar on a terminal; silent when stderr is not one."""
 
-    def __init__(self, stream=sys.stderr, enabled: bool = True):
-        self.stream = stream
-        self.enabled = enabled and stream.isatty()
+    def __init__(self, stream=None, enabled: bool = True):
+        # stderr as it is now, not as it was when this module was imported (a test's capture).
+        self.stream = stream or sys.stderr
+        self.enabled = enabled and self.stream.isatty()
 
     def update(self, snapshot: TrainingSnapshot) -> None:
         if not self.enabled:
@@ -37,9 +38,9 @@ class ProgressBar:
 class DownloadBar:
     """The progress of a data set's download on a terminal; silent when stderr is not one."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.enabled = stream.isatty()
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
         self.shown = -1
 
     def __call__(self, done: int, total: int) -> None:

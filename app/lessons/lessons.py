@@ -29,12 +29,20 @@ from vae_core.config import RunConfig
 from vae_core.data import NAMED_DATASETS
 from vae_core.errors import VaeStudioError
 from vae_core.files import write_failure, write_text_atomically
+from vae_core.limits import read_text_bounded
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ARCHITECTURES
 from vae_core.models.priors import PRIORS
 from vae_core.presets import files_by_name, preset_folders
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES
+from vae_core.user_text import (
+    MAX_LESSON_CHARS,
+    check_control_value,
+    check_lesson_text,
+    check_markdown,
+    check_step_count,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -138,10 +146,13 @@ def _step_dict(step: LessonStep) -> dict:
 def parse_lesson(text: str, source: str | Path = "<lesson>") -> Lesson:
     """The lesson in `text`; one line naming `source` and the key when it is not one."""
     try:
+        check_lesson_text(text)
         values = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, VaeStudioError) as error:
         raise VaeStudioError(
             f"lesson {source}: not valid TOML ({' '.join(str(error).split())})"
+            if isinstance(error, tomllib.TOMLDecodeError)
+            else f"lesson {source}: {error}"
         ) from None
     except RecursionError:  # tomllib reads nested arrays by recursion
         raise VaeStudioError(f"lesson {source}: not a lesson (values nested too deep)") from None
@@ -154,13 +165,10 @@ def parse_lesson(text: str, source: str | Path = "<lesson>") -> Lesson:
 def read_lesson(path: str | Path) -> Lesson:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise VaeStudioError(f"lesson {path}: cannot be read ({error.strerror or error})") from None
-    except UnicodeDecodeError as error:
-        raise VaeStudioError(
-            f"lesson {path}: not UTF-8 text (byte at offset {error.start})"
-        ) from None
+        # Bytes: UTF-8 takes up to 4 a character; the characters are counted once decoded.
+        text = read_text_bounded(path, 4 * MAX_LESSON_CHARS, "lesson")
+    except VaeStudioError as error:
+        raise VaeStudioError(f"lesson {error}") from None
     return dataclasses.replace(parse_lesson(text, path), path=path)
 
 
@@ -170,6 +178,7 @@ def _lesson(values: dict, path: Path) -> Lesson:
     steps = values.get("steps")
     if not isinstance(steps, list) or not steps:
         raise VaeStudioError("needs at least one [[steps]] table")
+    check_step_count(len(steps))
     return Lesson(
         title=_line(values, "title", "", required=True),
         text=_text(values, "text", ""),
@@ -223,7 +232,7 @@ def _text(values: dict, key: str, prefix: str) -> str:
     text = values.get(key, "")
     if not isinstance(text, str):
         raise VaeStudioError(f"'{prefix}{key}' must be a string, got {text!r}")
-    return text.strip()
+    return check_markdown(text, f"'{prefix}{key}'").strip()
 
 
 def _line(values: dict, key: str, prefix: str, required: bool = False) -> str:
@@ -273,6 +282,7 @@ def _controls(values, key: str) -> dict:
             raise VaeStudioError(
                 f"'{key}.{name}' must be true/false, a number or a string, got {value!r}"
             )
+        check_control_value(value, f"{key}.{name}")
     return dict(values)
 
 

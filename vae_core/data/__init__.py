@@ -24,7 +24,7 @@ from vae_core.data.idx import holds_idx_files, load_idx_folder, read_idx
 from vae_core.data.mnist_family import IDX_SOURCES, load_idx_source
 from vae_core.data.points import POINT_CLOUDS, make_points
 from vae_core.data.sprites import make_sprites
-from vae_core.data.user_files import load_npy, load_npz
+from vae_core.data.user_files import channels_for, load_npy, load_npz
 from vae_core.data.user_images import load_image_folder
 from vae_core.errors import VaeStudioError
 
@@ -137,6 +137,9 @@ def data_location(config: DataConfig) -> Path | None:
 
 
 def load_data(config: DataConfig, progress: ProgressCallback | None = None) -> DataSplit:
+    # Checked for every set, though only the user's own images use it: a misspelt color is
+    # named, not ignored.
+    channels_for(config)
     name = config.dataset
     kind, separator, location = name.partition(":")
     if separator:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import socket
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -100,43 +102,142 @@ class _HttpsRedirectsOnly(urllib.request.HTTPRedirectHandler):
     http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
-_OPENER = urllib.request.build_opener(_HttpsRedirectsOnly)
+class _Deadline:
+    """A download's whole time, from the connection on: when it passes, the sockets of the
+    request are shut, which ends a read that is waiting for the status line, a header or the body
+    (a server that sends a byte just inside each read's time-out is held to this instead)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.started = time.monotonic()
+        self.passed = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._pass)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> socket.socket:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.passed:
+                _shut(sock)
+        return sock
+
+    def _pass(self) -> None:
+        with self._lock:
+            self.passed = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed
+        pass
+
+
+def _watched(connection_class, deadline: _Deadline):
+    """`connection_class` whose sockets `deadline` watches from their creation."""
+
+    def connection(*args, **kwargs):
+        made = connection_class(*args, **kwargs)
+        create = made._create_connection
+        made._create_connection = lambda *a, **k: deadline.watch(create(*a, **k))
+        return made
+
+    return connection
+
+
+class _WatchedHTTP(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req):
+        return self.do_open(_watched(http.client.HTTPConnection, self.deadline), req)
+
+
+class _WatchedHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self.deadline = deadline
+
+    def https_open(self, req):
+        return self.do_open(
+            _watched(http.client.HTTPSConnection, self.deadline),
+            req,
+            context=self._context,
+        )
 
 
 def _deadline_s(size: int) -> float:
     return max(_MIN_DEADLINE_S, size / _MIN_BYTES_PER_S)
 
 
+class _Transfer:
+    """What has arrived of the body so far: its bytes and their running digest."""
+
+    def __init__(self, remote: RemoteFile):
+        self.done = 0
+        self.digest = hashlib.new(remote.algorithm, usedforsecurity=False)
+
+
 def _fetch(url: str, remote: RemoteFile, stream, progress: ProgressCallback | None) -> None:
-    """Writes what `url` serves into the open binary `stream`; raises OSError or ValueError on any failure."""
-    digest = hashlib.new(remote.algorithm, usedforsecurity=False)
-    started = time.monotonic()
-    deadline_s = _deadline_s(remote.size)
-    with _OPENER.open(url, timeout=_TIMEOUT_S) as response:
+    """Writes what `url` serves into the open binary `stream`; raises OSError or ValueError on any
+    failure, "too slow" where the deadline passed (at any point from the connection on)."""
+    deadline = _Deadline(_deadline_s(remote.size))
+    opener = urllib.request.build_opener(
+        _HttpsRedirectsOnly, _WatchedHTTP(deadline), _WatchedHTTPS(deadline)
+    )
+    transfer = _Transfer(remote)
+    try:
+        _receive(opener, url, remote, stream, progress, transfer)
+    except (OSError, ValueError, http.client.HTTPException):
+        if deadline.passed:
+            raise _too_slow(transfer, remote, deadline) from None
+        raise
+    finally:
+        deadline.cancel()
+    if deadline.passed:  # the shut socket read as the body's end
+        raise _too_slow(transfer, remote, deadline)
+    if transfer.digest.hexdigest() != remote.digest:
+        raise ValueError(f"{remote.algorithm} checksum mismatch")
+
+
+def _too_slow(transfer: _Transfer, remote: RemoteFile, deadline: _Deadline) -> ValueError:
+    return ValueError(
+        f"too slow: {transfer.done:,} of {remote.size:,} bytes in {deadline.elapsed():.0f} s"
+    )
+
+
+def _receive(opener, url, remote: RemoteFile, stream, progress, transfer: _Transfer) -> None:
+    with opener.open(url, timeout=_TIMEOUT_S) as response:
         promised = int(response.headers.get("Content-Length") or 0)
         if promised > remote.size:
             raise ValueError(
                 f"the server offers {promised:,} bytes, more than the {remote.size:,} expected"
             )
-        done = 0
-        # read1 returns what has arrived, so that the clock is read while a mirror trickles; one
-        # byte past the size is enough to know the body is too long.
-        while block := response.read1(min(_CHUNK_BYTES, remote.size + 1 - done)):
-            done += len(block)
-            if done > remote.size:
+        # read1 returns what has arrived; one byte past the size is enough to know the body is
+        # too long.
+        while block := response.read1(min(_CHUNK_BYTES, remote.size + 1 - transfer.done)):
+            transfer.done += len(block)
+            if transfer.done > remote.size:
                 raise ValueError(f"the server sent more than the {remote.size:,} bytes expected")
             stream.write(block)
-            digest.update(block)
+            transfer.digest.update(block)
             if progress is not None:
-                progress(done, remote.size)
-            elapsed = time.monotonic() - started
-            if elapsed > deadline_s:
-                raise ValueError(f"too slow: {done:,} of {remote.size:,} bytes in {elapsed:.0f} s")
+                progress(transfer.done, remote.size)
     # A server that drops the connection ends the stream early without an error.
-    if promised and done != promised:
-        raise ValueError(f"connection closed after {done:,} of {promised:,} bytes")
-    if digest.hexdigest() != remote.digest:
-        raise ValueError(f"{remote.algorithm} checksum mismatch")
+    if promised and transfer.done != promised:
+        raise ValueError(f"connection closed after {transfer.done:,} of {promised:,} bytes")
 
 
 def _reason(error: Exception) -> str:

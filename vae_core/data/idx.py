@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import math
+import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from vae_core import limits
 from vae_core.data.dataset import DataSplit, ImageDataset
 from vae_core.errors import VaeStudioError
+from vae_core.limits import check_regular_file, gunzip_bounded, read_bytes_bounded
 
 _UNSIGNED_BYTE = 0x08
 
@@ -18,18 +22,7 @@ _UNSIGNED_BYTE = 0x08
 def read_idx(path: str | Path) -> np.ndarray:
     """The array stored in an IDX file (uint8 data only, which is what image sets use)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except FileNotFoundError:
-        raise VaeStudioError(f"{path}: file not found") from None
-    except PermissionError:
-        raise VaeStudioError(f"{path}: permission denied") from None
-    except IsADirectoryError:
-        raise VaeStudioError(f"{path}: is a folder, not an IDX file") from None
-    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-        raise VaeStudioError(f"{path}: corrupt or truncated gzip data ({error})") from None
+    raw = _read_bounded(path)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise VaeStudioError(f"{path}: not an IDX file (bad magic number)")
     if raw[2] != _UNSIGNED_BYTE:
@@ -41,13 +34,51 @@ def read_idx(path: str | Path) -> np.ndarray:
     if rank == 0 or len(raw) < header_size:
         raise VaeStudioError(f"{path}: IDX header is truncated")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=rank, offset=4))
-    expected = int(np.prod(shape))
+    expected = math.prod(shape)
     if len(raw) - header_size != expected:
         raise VaeStudioError(
             f"{path}: IDX header promises {expected:,} values of shape {shape} "
             f"but the file holds {len(raw) - header_size:,}"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, gzip-decompressed where it is gzip. What its header claims is read
+    first and held to the limit on arrays; then no more than that is read or decompressed (a
+    sparse file is refused by its size, a gzip bomb stops just past its header's claim)."""
+    check_regular_file(path, "IDX file")
+    try:
+        with path.open("rb") as handle:
+            compressed = handle.read(2) == b"\x1f\x8b"
+            handle.seek(0)
+            claimed = _claimed_bytes(path, gzip.GzipFile(fileobj=handle) if compressed else handle)
+            handle.seek(0)
+            if compressed:
+                return gunzip_bounded(handle, claimed, str(path))
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise VaeStudioError(f"{path}: corrupt or truncated gzip data ({error})") from None
+    except OSError as error:
+        raise VaeStudioError(f"{path}: cannot read it ({error.strerror or error})") from None
+    return read_bytes_bounded(path, claimed, "IDX file")
+
+
+def _claimed_bytes(path: Path, stream) -> int:
+    """The bytes the header and the array it describes take (the limit where the header is cut
+    short: the checks after reading name that)."""
+    head = stream.read(4)
+    if len(head) == 4:
+        head += stream.read(4 * head[3])
+    rank = head[3] if len(head) >= 4 else 0
+    if len(head) < 4 + 4 * rank or rank == 0:
+        return limits.MAX_ARRAY_BYTES
+    claimed = len(head) + math.prod(struct.unpack(f">{rank}I", head[4:]))
+    if claimed > limits.MAX_ARRAY_BYTES:
+        raise VaeStudioError(
+            f"{path}: its IDX header claims {claimed:,} bytes, more than the "
+            f"{limits.MAX_ARRAY_BYTES / limits.GIB:g} GiB allowed"
+        )
+    return claimed
 
 
 def holds_idx_files(folder: Path) -> bool:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from vae_core.choices import lookup
 from vae_core.config import DataConfig
+from vae_core.data.array_headers import check_array_file
 from vae_core.data.dataset import ImageDataset
 from vae_core.errors import VaeStudioError
 
@@ -113,7 +114,7 @@ def _labels(
         raise VaeStudioError(f"{path}: {count:,} images but labels of shape {labels.shape}")
     if labels.dtype.kind in "US":
         class_names, indices = np.unique(labels, return_inverse=True)
-        _check_class_count(path, len(class_names))
+        check_class_count(path, len(class_names))
         return (
             torch.from_numpy(indices.astype(np.int64)),
             tuple(str(name) for name in class_names),
@@ -132,7 +133,7 @@ def _labels(
         return indices, tuple(str(k) for k in range(int(indices.max()) + 1)), ()
     # Compared as given (not cast to int64 first), so that even 1e30 keeps its own class.
     values, indices = np.unique(labels, return_inverse=True)
-    _check_class_count(path, len(values))
+    check_class_count(path, len(values))
     note = (
         f"labels go up to {labels.max():.0f}: their {len(values):,} distinct values are numbered "
         f"0 to {len(values) - 1:,} in order, with the values as class names"
@@ -144,11 +145,9 @@ def _labels(
     )
 
 
-def _check_class_count(path: Path, count: int) -> None:
+def check_class_count(path: Path, count: int) -> None:
     if count > MAX_CLASSES:
-        raise VaeStudioError(
-            f"{path}: labels name {count:,} classes, more than the {MAX_CLASSES:,} allowed"
-        )
+        raise VaeStudioError(f"{path}: {count:,} classes, more than the {MAX_CLASSES:,} allowed")
 
 
 def _convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
@@ -184,6 +183,8 @@ def _load_array(path: Path):
     if path.exists() and not (path.is_file() or path.is_dir()):
         # Opening a FIFO or a device would wait for a writer or read without end.
         raise VaeStudioError(f"{path}: not a regular file (a FIFO, socket or device)")
+    if path.is_file():
+        check_array_file(path)
     try:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -192,7 +193,14 @@ def _load_array(path: Path):
         raise VaeStudioError(f"{path}: permission denied") from None
     except IsADirectoryError:
         raise VaeStudioError(f"{path}: is a folder, not an array file") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+        zipfile.BadZipFile,
+    ) as error:
         # numpy says ValueError for pickled objects and OSError/EOFError for truncated files.
         raise VaeStudioError(
             f"{path}: not a readable NumPy file ({str(error).splitlines()[0]})"
@@ -247,7 +255,14 @@ def load_npz(config: DataConfig, location: str) -> ImageDataset:
         try:
             images = archive[image_key]
             labels = None if label_key is None else archive[label_key]
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        except (
+            ValueError,
+            OSError,
+            EOFError,
+            RuntimeError,
+            NotImplementedError,
+            zipfile.BadZipFile,
+        ) as error:
             raise VaeStudioError(
                 f"{path}: cannot read its arrays ({str(error).splitlines()[0]})"
             ) from None

@@ -11,6 +11,7 @@ sizes are read from the headers and bounded before any pixel is decoded.
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -18,9 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vae_core import limits
 from vae_core.config import DataConfig
 from vae_core.data.dataset import ImageDataset
-from vae_core.data.user_files import channels_for, check_decoded_size, check_image_size
+from vae_core.data.user_files import (
+    channels_for,
+    check_class_count,
+    check_decoded_size,
+    check_image_size,
+)
 from vae_core.errors import VaeStudioError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -57,12 +64,29 @@ def _scan(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
     return images, others, subfolders
 
 
-def _scan_tree(folder: Path) -> tuple[list[Path], list[Path]]:
-    images, others, subfolders = _scan(folder)
-    for subfolder in subfolders:
-        more_images, more_others = _scan_tree(subfolder)
-        images += more_images
-        others += more_others
+def _scan_tree(folder: Path, visited: set[tuple[int, int]]) -> tuple[list[Path], list[Path]]:
+    """Image files and other entries in `folder` and its subfolders, depth first in name order.
+    A folder already read (through a link that loops back) is not read again, and a tree deeper
+    than MAX_FOLDER_DEPTH is refused: it is a generated tree or a loop, never a data set."""
+    images, others = [], []
+    pending = [(folder, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if depth > limits.MAX_FOLDER_DEPTH:
+            raise VaeStudioError(
+                f"{folder}: its folders nest more than {limits.MAX_FOLDER_DEPTH} levels deep"
+            )
+        try:
+            status = current.stat()
+        except OSError as error:
+            raise VaeStudioError(f"{current}: cannot read it ({error.strerror})") from None
+        if (status.st_dev, status.st_ino) in visited:
+            continue
+        visited.add((status.st_dev, status.st_ino))
+        found_images, found_others, subfolders = _scan(current)
+        images += found_images
+        others += found_others
+        pending.extend((subfolder, depth + 1) for subfolder in reversed(subfolders))
     return images, others
 
 
@@ -82,6 +106,9 @@ def _open_image(path: Path):
         raise VaeStudioError(f"{path}: permission denied") from None
     except UnidentifiedImageError:
         raise VaeStudioError(f"{path}: not an image (cannot read it as PNG or JPEG)") from None
+    except (ValueError, SyntaxError, EOFError, struct.error) as error:
+        # Pillow's plugins report a corrupt header (a truncated IHDR chunk) in these.
+        raise VaeStudioError(f"{path}: corrupt image header ({error})") from None
     except OSError as error:
         raise VaeStudioError(f"{path}: cannot read it ({error.strerror or error})") from None
 
@@ -132,11 +159,13 @@ def load_image_folder(config: DataConfig, location: str) -> ImageDataset:
     top_images, top_others, subfolders = _scan(root)
     classes = [(root.name or str(root), top_images)] if top_images else []
     others = list(top_others)
+    visited = {(root.stat().st_dev, root.stat().st_ino)}
     for subfolder in subfolders:
-        class_images, class_others = _scan_tree(subfolder)
+        class_images, class_others = _scan_tree(subfolder, visited)
         others += class_others
         if class_images:
             classes.append((subfolder.name, class_images))
+    check_class_count(root, len(classes))
     if not classes:
         found = f" (only other files, e.g. {others[0].name})" if others else ""
         raise VaeStudioError(
