@@ -92,7 +92,7 @@ def _window_with_bad_presets() -> Outcome:
 
 
 def _lesson(text: str, steps: int = 1, controls: str = "") -> Callable[[], str]:
-    from app.seed.lessons import parse_lesson
+    from app.lessons.lessons import parse_lesson
 
     step = f'[[steps]]\ntitle = "s"\ntext = "t"\n{controls}'
     lesson = f'title = "T"\ntext = """{text}"""\n' + step * steps
@@ -120,7 +120,7 @@ def _history(value: float) -> Outcome:
 
 
 def _run_folder(name: str, make: Callable[[Path], None]) -> Outcome:
-    from app.seed.run_folders import read_run_folder
+    from app.runs.run_folders import read_run_folder
 
     folder = common.WORKSPACE.folder / name
     folder.mkdir()

@@ -173,7 +173,7 @@ def _preset(text: str, folder: Path) -> None:
 
 
 def _lesson(text: str, folder: Path) -> None:
-    from app.seed.lessons import read_lesson
+    from app.lessons.lessons import read_lesson
 
     (folder / "l.toml").write_text(text, encoding="utf-8")
     read_lesson(folder / "l.toml")

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
+from app.lessons.lessons import parse_lesson
 from app.main_window import MainWindow
-from app.seed.lessons import parse_lesson
 from vae_core import presets
 from vae_core.errors import VaeStudioError
 
