@@ -50,6 +50,7 @@ from vae_core.run_folder import (
     holds_run,
     remove_stale_partials,
 )
+from vae_core.run_record import resumed_history
 from vae_core.terminal import DownloadBar, EvaluationBar, ProgressBar
 from vae_core.training.headless import train_in_folder
 from vae_core.training.trainer import Trainer, TrainingDiverged
@@ -128,7 +129,6 @@ def _train_in_folder(
         # The replaced run's checkpoints must not outlive its metrics.
         for name in (CHECKPOINT_NAME, BEST_NAME):
             (out / name).unlink(missing_ok=True)
-    append = arguments.resume and (out / METRICS_NAME).exists()
     if team.leader:
         for note in data.train.notes:
             print(f"note: {note}", file=sys.stderr)
@@ -143,18 +143,12 @@ def _train_in_folder(
             file=sys.stderr,
         )
     bar = ProgressBar(enabled=team.leader)
-    # The checkpoint carries the curves, so that the window shows them when it opens the run.
-    history = (
-        list(checkpoint.history)
-        if checkpoint is not None and checkpoint.history is not None
-        else []
-    )
+    history = [] if checkpoint is None else resumed_history(checkpoint, out / METRICS_NAME)
     try:
         return train_in_folder(
             trainer,
             out,
             history,
-            append,
             arguments.save_every,
             on_snapshot=bar.update,
             say=lambda line: print(line, file=sys.stderr),

@@ -12,6 +12,7 @@ from vae_core.errors import VaeStudioError
 LOCK_NAME = "run.lock"
 CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.csv"
+CONFIG_NAME = "config.json"
 BEST_NAME = "best.safetensors"  # the checkpoint of the best held-out ELBO
 
 

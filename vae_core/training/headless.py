@@ -5,8 +5,6 @@ code, and a diverged run's last good weights kept."""
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import signal
 import threading
 import time
@@ -16,11 +14,10 @@ from pathlib import Path
 from vae_core.checkpoint import save_checkpoint, save_trainer
 from vae_core.distributed import PeerLost, lost_peer
 from vae_core.errors import VaeStudioError
-from vae_core.files import write_atomically, write_failure, write_text_atomically
 from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
+from vae_core.run_record import MetricsLog, write_config
 from vae_core.training.best import BestKeeper
 from vae_core.training.trainer import (
-    METRICS_COLUMNS,
     Trainer,
     TrainingDiverged,
     TrainingSnapshot,
@@ -45,55 +42,6 @@ class RunStopped(Exception):
 
 def _stop(signal_number: int, _frame) -> None:
     raise RunStopped(signal_number)
-
-
-def _metric_cells(snapshot: TrainingSnapshot) -> list:
-    return [
-        snapshot.step,
-        snapshot.epoch,
-        f"{snapshot.wall_time_s:.3f}",
-        f"{snapshot.images_per_s:.1f}",
-        f"{snapshot.loss:.4f}",
-        f"{snapshot.recon:.4f}",
-        f"{snapshot.kl:.4f}",
-        f"{snapshot.beta:.6g}",
-        f"{snapshot.learning_rate:.6g}",
-        "" if snapshot.heldout_elbo is None else f"{snapshot.heldout_elbo:.4f}",
-    ]
-
-
-def _widen_metrics_file(path: Path) -> None:
-    """A metrics.csv written before columns were added gains them (empty in its old rows), so
-    that the rows a resumed run appends line up with its header."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
-    header = tuple(rows[0]) if rows else ()
-    if header == METRICS_COLUMNS or header != METRICS_COLUMNS[: len(header)]:
-        return
-    padding = [""] * (len(METRICS_COLUMNS) - len(header))
-    lines = [METRICS_COLUMNS, *(row + padding for row in rows[1:])]
-    try:
-        write_atomically(path, lambda temporary: _write_rows(temporary, lines))
-    except OSError as error:
-        raise write_failure(path, error) from None
-
-
-def _append_row(handle, path: Path, row) -> None:
-    """One row, written through at once to the unbuffered file: a reader sees every row so far, and
-    a full disk is one line naming the file, with no buffered rest to fail again at its close."""
-    line = io.StringIO()
-    csv.writer(line).writerow(row)
-    unwritten = memoryview(line.getvalue().encode("utf-8"))
-    try:
-        while unwritten:
-            unwritten = unwritten[handle.write(unwritten) :]
-    except OSError as error:
-        raise write_failure(path, error) from None
-
-
-def _write_rows(path: str, rows) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(rows)
 
 
 @contextlib.contextmanager
@@ -136,41 +84,30 @@ def train_in_folder(
     trainer: Trainer,
     out: Path,
     history: list,
-    append_metrics: bool,
     save_every_minutes: float = DEFAULT_SAVE_EVERY_MINUTES,
     on_snapshot: Callable[[TrainingSnapshot], None] | None = None,
     say: Callable[[str], None] = print,
     deadline: float | None = None,
 ) -> int:
     """Train to the budget, saving on the way; the process's exit code. `history` holds the metric
-    rows so far (a resumed run's) and gains the new ones; the checkpoint carries them. At
+    rows so far (a resumed run's, up to its checkpoint's step) and gains the new ones; the
+    checkpoint carries them, and metrics.csv is always that history. At
     `deadline` (a time.monotonic() value) the run stops at its next step, saves, and exits 0.
     Under torchrun the leader alone writes the folder; the other processes train alongside."""
     if not trainer.team.leader:
         return _train_alongside(trainer, deadline)
     checkpoint_path = out / CHECKPOINT_NAME
-    try:
-        write_text_atomically(out / "config.json", trainer.config.to_json() + "\n")
-    except OSError as error:
-        raise write_failure(out / "config.json", error) from None
+    write_config(out, trainer.config)
     last_good = None
     last_save = time.monotonic()
-    if append_metrics:
-        _widen_metrics_file(out / METRICS_NAME)
     best = BestKeeper(out, history)
-    metrics_path = out / METRICS_NAME
     try:
-        with (
-            _stops(trainer, deadline),
-            metrics_path.open("ab" if append_metrics else "wb", buffering=0) as metrics,
-        ):
-            if not append_metrics:
-                _append_row(metrics, metrics_path, METRICS_COLUMNS)
+        with _stops(trainer, deadline), MetricsLog(out / METRICS_NAME, history) as metrics:
             # Weights are copied at each snapshot: a divergence leaves the last good ones to keep.
             for snapshot in trainer.run(include_weights=True):
                 last_good = snapshot
                 history.append(metrics_row(snapshot))
-                _append_row(metrics, metrics_path, _metric_cells(snapshot))
+                metrics.append(history[-1])
                 if on_snapshot is not None:
                     on_snapshot(snapshot)
                 best.offer(snapshot, trainer, history)
