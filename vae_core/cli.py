@@ -42,6 +42,7 @@ from vae_core.evaluation.true_posterior import (
     quadrature_applies,
 )
 from vae_core.presets import load_preset
+from vae_core.requeue import REQUEUE_SIGNALS
 from vae_core.run_folder import (
     BEST_NAME,
     CHECKPOINT_NAME,
@@ -68,7 +69,9 @@ def _starting_config(arguments: argparse.Namespace) -> RunConfig:
 def _train(arguments: argparse.Namespace) -> int:
     started = time.monotonic()
     out: Path = arguments.out
-    if arguments.resume and (arguments.config is not None or arguments.preset is not None):
+    if arguments.resume == "auto":
+        _resolve_auto_resume(arguments)
+    elif arguments.resume and (arguments.config is not None or arguments.preset is not None):
         raise VaeStudioError(
             "--resume continues with the checkpoint's own config: drop --config and --preset"
         )
@@ -87,6 +90,17 @@ def _train(arguments: argparse.Namespace) -> int:
             return _train_in_folder(arguments, out, config, checkpoint, device, deadline)
     finally:
         team.close()
+
+
+def _resolve_auto_resume(arguments: argparse.Namespace) -> None:
+    """`--resume auto`: resume where --out holds a checkpoint, else start (replacing what a run
+    killed before its first save left). On resuming, the checkpoint's config wins over --config
+    and --preset, which the same command line gives again."""
+    arguments.resume = (arguments.out / CHECKPOINT_NAME).exists()
+    if arguments.resume:
+        arguments.config = arguments.preset = None
+    else:
+        arguments.overwrite = True
 
 
 def _take_folder(arguments: argparse.Namespace, out: Path, folder: contextlib.ExitStack) -> None:
@@ -153,6 +167,7 @@ def _train_in_folder(
             on_snapshot=bar.update,
             say=lambda line: print(line, file=sys.stderr),
             deadline=deadline,
+            requeue_signal=REQUEUE_SIGNALS[arguments.requeue_signal],
         )
     finally:
         bar.close()

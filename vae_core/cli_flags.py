@@ -20,6 +20,7 @@ from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ACTIVATIONS, ARCHITECTURES
 from vae_core.models.priors import PRIORS
 from vae_core.presets import preset_names
+from vae_core.requeue import DEFAULT_REQUEUE_SIGNAL, REQUEUE_SIGNALS
 from vae_core.training.headless import DEFAULT_SAVE_EVERY_MINUTES
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES
 
@@ -77,6 +78,12 @@ def _folder_name(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"needs a folder name, got {text!r}")
     return Path(text)
+
+
+def _resume_mode(text: str) -> str:
+    if text != "auto":
+        raise argparse.ArgumentTypeError(f"expected 'auto' or nothing, got '{text}'")
+    return text
 
 
 def _hidden_sizes(text: str) -> tuple[int, ...]:
@@ -167,7 +174,21 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"a named run config from resources/presets ({', '.join(preset_names())}); flags override it",
     )
     train.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its checkpoint"
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        type=_resume_mode,
+        metavar="auto",
+        help="continue the run in --out from its checkpoint; --resume auto: continue it where there"
+        " is one, else start it (the same command line for a requeued job or a torchrun restart)",
+    )
+    train.add_argument(
+        "--requeue-signal",
+        choices=sorted(REQUEUE_SIGNALS),
+        default=DEFAULT_REQUEUE_SIGNAL,
+        help="the signal a cluster sends before its time limit: save, run `scontrol requeue"
+        f" $SLURM_JOB_ID` where it is set, and exit 128 + its number (default {DEFAULT_REQUEUE_SIGNAL}: 138)",
     )
     train.add_argument("--overwrite", action="store_true", help="replace the run that --out holds")
     train.add_argument(

@@ -14,6 +14,7 @@ from pathlib import Path
 from vae_core.checkpoint import save_checkpoint, save_trainer
 from vae_core.distributed import PeerLost, lost_peer
 from vae_core.errors import VaeStudioError
+from vae_core.requeue import requeue_job
 from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
 from vae_core.run_record import MetricsLog, write_config
 from vae_core.training.best import BestKeeper
@@ -37,6 +38,7 @@ class RunStopped(Exception):
 
     def __init__(self, signal_number: int):
         super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
         self.code = 128 + signal_number
 
 
@@ -44,13 +46,20 @@ def _stop(signal_number: int, _frame) -> None:
     raise RunStopped(signal_number)
 
 
+def _stop_signals(requeue_signal: int | None) -> tuple[int, ...]:
+    return STOP_SIGNALS + ((requeue_signal,) if requeue_signal not in (None, *STOP_SIGNALS) else ())
+
+
 @contextlib.contextmanager
-def _stops(trainer: Trainer, deadline: float | None):
-    """While training: stop signals raise RunStopped (where signals can be handled, on the main
-    thread), and at `deadline` (a time.monotonic() value) the trainer stops at its next step."""
+def _stops(trainer: Trainer, deadline: float | None, requeue_signal: int | None):
+    """While training: stop signals and the requeue signal raise RunStopped (where signals can be
+    handled, on the main thread), and at `deadline` (a time.monotonic() value) the trainer stops at
+    its next step."""
     handlers = {}
     if threading.current_thread() is threading.main_thread():
-        handlers = {number: signal.signal(number, _stop) for number in STOP_SIGNALS}
+        handlers = {
+            number: signal.signal(number, _stop) for number in _stop_signals(requeue_signal)
+        }
     # A timer rather than a check at snapshots, which a slow model may space widely.
     timer = (
         None
@@ -69,10 +78,10 @@ def _stops(trainer: Trainer, deadline: float | None):
             signal.signal(number, handler)
 
 
-def _ignore_stop_signals() -> None:
+def _ignore_stop_signals(requeue_signal: int | None = None) -> None:
     """A second signal must not cut a save short."""
     if threading.current_thread() is threading.main_thread():
-        for number in STOP_SIGNALS:
+        for number in _stop_signals(requeue_signal):
             signal.signal(number, signal.SIG_IGN)
 
 
@@ -88,21 +97,27 @@ def train_in_folder(
     on_snapshot: Callable[[TrainingSnapshot], None] | None = None,
     say: Callable[[str], None] = print,
     deadline: float | None = None,
+    requeue_signal: int | None = None,
 ) -> int:
     """Train to the budget, saving on the way; the process's exit code. `history` holds the metric
     rows so far (a resumed run's, up to its checkpoint's step) and gains the new ones; the
     checkpoint carries them, and metrics.csv is always that history. At
     `deadline` (a time.monotonic() value) the run stops at its next step, saves, and exits 0.
+    `requeue_signal` (a cluster's warning of its time limit) saves, asks SLURM to queue the job
+    again (vae_core.requeue) and exits with 128 + its number.
     Under torchrun the leader alone writes the folder; the other processes train alongside."""
     if not trainer.team.leader:
-        return _train_alongside(trainer, deadline)
+        return _train_alongside(trainer, deadline, requeue_signal)
     checkpoint_path = out / CHECKPOINT_NAME
     write_config(out, trainer.config)
     last_good = None
     last_save = time.monotonic()
     best = BestKeeper(out, history)
     try:
-        with _stops(trainer, deadline), MetricsLog(out / METRICS_NAME, history) as metrics:
+        with (
+            _stops(trainer, deadline, requeue_signal),
+            MetricsLog(out / METRICS_NAME, history) as metrics,
+        ):
             # Weights are copied at each snapshot: a divergence leaves the last good ones to keep.
             for snapshot in trainer.run(include_weights=True):
                 last_good = snapshot
@@ -118,13 +133,15 @@ def train_in_folder(
                     save_trainer(checkpoint_path, trainer, history)
                     last_save = time.monotonic()
     except (RunStopped, KeyboardInterrupt) as stop:
-        _ignore_stop_signals()
+        _ignore_stop_signals(requeue_signal)
         save_trainer(checkpoint_path, trainer, history)
         best.flush(trainer)
         say(
             f"stopped by {stop if isinstance(stop, RunStopped) else 'SIGINT'} at step {trainer.step:,}; "
             f"saved {checkpoint_path} (continue with --resume)"
         )
+        if isinstance(stop, RunStopped) and stop.signal_number == requeue_signal:
+            requeue_job(say)
         return _stop_code(stop)
     except TrainingDiverged as error:
         best.flush(trainer)
@@ -157,10 +174,10 @@ def train_in_folder(
     return 0
 
 
-def _train_alongside(trainer: Trainer, deadline: float | None) -> int:
+def _train_alongside(trainer: Trainer, deadline: float | None, requeue_signal: int | None) -> int:
     """A torchrun process other than the leader: it trains its share and writes nothing."""
     try:
-        with _stops(trainer, deadline):
+        with _stops(trainer, deadline, requeue_signal):
             for _ in trainer.run():
                 pass
     except (RunStopped, KeyboardInterrupt) as stop:
