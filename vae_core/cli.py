@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from vae_core.checkpoint import load_checkpoint, load_model
+from vae_core.checkpoint import load_checkpoint
 from vae_core.cli_flags import apply_flags, build_parser
 from vae_core.config import ConfigError, DataConfig, ModelConfig, RunConfig
 from vae_core.data import DataSplit, load_data
@@ -41,6 +41,8 @@ from vae_core.evaluation.true_posterior import (
     log_likelihood_quadrature,
     quadrature_applies,
 )
+from vae_core.export import export_run
+from vae_core.export.model_folder import open_model
 from vae_core.presets import load_preset
 from vae_core.requeue import REQUEUE_SIGNALS
 from vae_core.run_folder import (
@@ -174,8 +176,9 @@ def _train_in_folder(
 
 
 def _load_run(arguments: argparse.Namespace, device: torch.device):
-    """The run's model on `device` and the chosen split of its data."""
-    model, checkpoint = load_model(arguments.run_dir / CHECKPOINT_NAME, device)
+    """The run's model on `device` and the chosen split of its data; RUN_DIR may be a run folder,
+    a checkpoint file or a model folder (`export --format folder`)."""
+    model, checkpoint = open_model(arguments.run_dir, device)
     data_config = checkpoint.config.data
     if arguments.data_dir is not None:
         data_config = dataclasses.replace(data_config, data_dir=arguments.data_dir)
@@ -183,7 +186,7 @@ def _load_run(arguments: argparse.Namespace, device: torch.device):
     split = team.leader_then_others(
         lambda: load_data(data_config, progress=DownloadBar() if team.leader else None)
     )
-    _check_data_fits(arguments.run_dir / CHECKPOINT_NAME, checkpoint.config.model, split)
+    _check_data_fits(arguments.run_dir, checkpoint.config.model, split)
     return model, split.test if arguments.split == "test" else split.train
 
 
@@ -269,10 +272,26 @@ def _analyze(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _export(arguments: argparse.Namespace) -> int:
+    def say(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    fine = export_run(
+        arguments.run_dir,
+        arguments.format,
+        arguments.out,
+        say,
+        iw_samples=arguments.iw_samples,
+        limit=arguments.limit,
+        data_dir=arguments.data_dir,
+    )
+    return 0 if fine else 1
+
+
 # Errors every process of a torchrun team meets alike, which the first one reports.
 _SAID_BY_THE_LEADER = (PeerLost, TrainingDiverged, ConfigError)
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "analyze": _analyze}
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "analyze": _analyze, "export": _export}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from vae_core.errors import one_line
 from vae_core.evaluation.gradient_estimators import (
     SAMPLE_COUNTS as GRADIENT_SAMPLE_COUNTS,
 )
+from vae_core.export import FORMATS as EXPORT_FORMATS
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.code_priors import CODE_PRIORS
 from vae_core.models.likelihoods import LIKELIHOODS
@@ -381,7 +382,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", metavar="DIR", help="where the data set's files are, if moved"
     )
     analyze.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    _add_export(commands)
     return parser
+
+
+def _add_export(commands) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a trained model as ONNX, torch.export programs or a Hugging Face-style folder",
+    )
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=EXPORT_FORMATS,
+        help="onnx: encoder.onnx and decoder.onnx; torch-export: the same as .pt2 programs;"
+        " folder: model.safetensors, config.json and a model card (README.md)",
+    )
+    export.add_argument("--out", required=True, type=_folder_name, metavar="DIR")
+    export.add_argument(
+        "--iw-samples",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="folder: the model card's figures use K importance samples (default 1: the ELBO)",
+    )
+    export.add_argument(
+        "--limit",
+        type=_positive_int,
+        metavar="N",
+        help="folder: evaluate the first N test examples",
+    )
+    export.add_argument(
+        "--data-dir", metavar="DIR", help="where the data set's files are, if moved"
+    )
 
 
 def apply_flags(config: RunConfig, arguments: argparse.Namespace) -> RunConfig:
