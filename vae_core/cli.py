@@ -54,6 +54,7 @@ from vae_core.run_folder import (
     remove_stale_partials,
 )
 from vae_core.run_record import resumed_history
+from vae_core.tensorboard_log import TensorBoardLog, add_evaluation
 from vae_core.terminal import DownloadBar, EvaluationBar, ProgressBar
 from vae_core.training.headless import train_in_folder
 from vae_core.training.trainer import Trainer, TrainingDiverged
@@ -160,24 +161,42 @@ def _train_in_folder(
         )
     bar = ProgressBar(enabled=team.leader)
     history = [] if checkpoint is None else resumed_history(checkpoint, out / METRICS_NAME)
+    board = _tensorboard(trainer, out) if config.train.tensorboard and team.leader else None
+
+    def on_snapshot(snapshot) -> None:
+        bar.update(snapshot)
+        if board is not None:
+            board.add_snapshot(snapshot)
+
     try:
-        return train_in_folder(
+        code = train_in_folder(
             trainer,
             out,
             history,
             arguments.save_every,
-            on_snapshot=bar.update,
+            on_snapshot=on_snapshot,
             say=lambda line: print(line, file=sys.stderr),
             deadline=deadline,
             requeue_signal=REQUEUE_SIGNALS[arguments.requeue_signal],
         )
+        if board is not None and code == 0:
+            board.finish(trainer.config, history, data.test)
+        return code
     finally:
         bar.close()
+        if board is not None:
+            board.close()
+
+
+def _tensorboard(trainer: Trainer, out: Path) -> TensorBoardLog:
+    """The run's event files, showing the held-out examples (the training ones where none are)."""
+    examples = trainer.heldout if trainer.heldout is not None else trainer.data
+    return TensorBoardLog(out, trainer.model, examples, resumed_at=trainer.step)
 
 
 def _load_run(arguments: argparse.Namespace, device: torch.device):
-    """The run's model on `device` and the chosen split of its data; RUN_DIR may be a run folder,
-    a checkpoint file or a model folder (`export --format folder`)."""
+    """The run's model on `device`, the chosen split of its data and the step it was saved at;
+    RUN_DIR may be a run folder, a checkpoint file or a model folder (`export --format folder`)."""
     model, checkpoint = open_model(arguments.run_dir, device)
     data_config = checkpoint.config.data
     if arguments.data_dir is not None:
@@ -187,7 +206,8 @@ def _load_run(arguments: argparse.Namespace, device: torch.device):
         lambda: load_data(data_config, progress=DownloadBar() if team.leader else None)
     )
     _check_data_fits(arguments.run_dir, checkpoint.config.model, split)
-    return model, split.test if arguments.split == "test" else split.train
+    step = int(checkpoint.counters["step"]) if "step" in checkpoint.counters else 0
+    return model, split.test if arguments.split == "test" else split.train, step
 
 
 def _check_data_fits(checkpoint_path: Path, model_config: ModelConfig, data: DataSplit) -> None:
@@ -215,7 +235,7 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     team, device = join(resolve_device(arguments.device))
     bar = EvaluationBar(f"evaluating with K = {arguments.iw_samples:,}", enabled=team.leader)
     try:
-        model, data = _load_run(arguments, device)
+        model, data, step = _load_run(arguments, device)
         results = evaluate_model(
             model, data, iw_samples=arguments.iw_samples, limit=arguments.limit, progress=bar
         )
@@ -230,13 +250,22 @@ def _evaluate(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         print(json.dumps(results))
+        _add_to_tensorboard(arguments.run_dir, results, step)
     return 0
+
+
+def _add_to_tensorboard(run_dir: Path, results: dict, step: int) -> None:
+    """A run that logs to TensorBoard gains evaluate's figures; without the package, one note."""
+    try:
+        add_evaluation(run_dir, results, step)
+    except VaeStudioError as error:
+        print(f"note: the figures were not added to TensorBoard ({error})", file=sys.stderr)
 
 
 def _analyze(arguments: argparse.Namespace) -> int:
     check_sample_counts(tuple(arguments.k))
     check_gradient_counts(tuple(arguments.gradient_k))
-    model, data = _load_run(arguments, resolve_device(arguments.device))
+    model, data, _ = _load_run(arguments, resolve_device(arguments.device))
     if not 0 <= arguments.index < len(data):
         raise VaeStudioError(
             f"--index must be in 0..{len(data) - 1} for the {arguments.split} split"

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from vae_core.cli_exchange import add_exchange_flags, add_export_command, resume_mode
 from vae_core.config import RunConfig
 from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS
 from vae_core.device import DEVICE_CHOICES, PRECISIONS
@@ -14,14 +15,12 @@ from vae_core.errors import one_line
 from vae_core.evaluation.gradient_estimators import (
     SAMPLE_COUNTS as GRADIENT_SAMPLE_COUNTS,
 )
-from vae_core.export import FORMATS as EXPORT_FORMATS
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.code_priors import CODE_PRIORS
 from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ACTIVATIONS, ARCHITECTURES
 from vae_core.models.priors import PRIORS
 from vae_core.presets import preset_names
-from vae_core.requeue import DEFAULT_REQUEUE_SIGNAL, REQUEUE_SIGNALS
 from vae_core.training.headless import DEFAULT_SAVE_EVERY_MINUTES
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES
 
@@ -66,6 +65,7 @@ _CONFIG_FLAGS = {
     "compile": ("train", "compile"),
     "log_every": ("train", "log_every"),
     "heldout_every": ("train", "heldout_every"),
+    "tensorboard": ("train", "tensorboard"),
 }
 
 
@@ -79,12 +79,6 @@ def _folder_name(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"needs a folder name, got {text!r}")
     return Path(text)
-
-
-def _resume_mode(text: str) -> str:
-    if text != "auto":
-        raise argparse.ArgumentTypeError(f"expected 'auto' or nothing, got '{text}'")
-    return text
 
 
 def _hidden_sizes(text: str) -> tuple[int, ...]:
@@ -179,17 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const=True,
         default=False,
-        type=_resume_mode,
+        type=resume_mode,
         metavar="auto",
         help="continue the run in --out from its checkpoint; --resume auto: continue it where there"
         " is one, else start it (the same command line for a requeued job or a torchrun restart)",
-    )
-    train.add_argument(
-        "--requeue-signal",
-        choices=sorted(REQUEUE_SIGNALS),
-        default=DEFAULT_REQUEUE_SIGNAL,
-        help="the signal a cluster sends before its time limit: save, run `scontrol requeue"
-        f" $SLURM_JOB_ID` where it is set, and exit 128 + its number (default {DEFAULT_REQUEUE_SIGNAL}: 138)",
     )
     train.add_argument("--overwrite", action="store_true", help="replace the run that --out holds")
     train.add_argument(
@@ -325,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train with the step under torch.compile (its first step compiles, tens of seconds)",
     )
     train.add_argument("--log-every", type=_positive_int, metavar="STEPS")
+    add_exchange_flags(train)
     train.add_argument(
         "--heldout-every",
         type=_non_negative_int,
@@ -382,40 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", metavar="DIR", help="where the data set's files are, if moved"
     )
     analyze.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    _add_export(commands)
+    add_export_command(commands, _folder_name, _positive_int)
     return parser
-
-
-def _add_export(commands) -> None:
-    export = commands.add_parser(
-        "export",
-        help="write a trained model as ONNX, torch.export programs or a Hugging Face-style folder",
-    )
-    export.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    export.add_argument(
-        "--format",
-        required=True,
-        choices=EXPORT_FORMATS,
-        help="onnx: encoder.onnx and decoder.onnx; torch-export: the same as .pt2 programs;"
-        " folder: model.safetensors, config.json and a model card (README.md)",
-    )
-    export.add_argument("--out", required=True, type=_folder_name, metavar="DIR")
-    export.add_argument(
-        "--iw-samples",
-        type=_positive_int,
-        default=1,
-        metavar="K",
-        help="folder: the model card's figures use K importance samples (default 1: the ELBO)",
-    )
-    export.add_argument(
-        "--limit",
-        type=_positive_int,
-        metavar="N",
-        help="folder: evaluate the first N test examples",
-    )
-    export.add_argument(
-        "--data-dir", metavar="DIR", help="where the data set's files are, if moved"
-    )
 
 
 def apply_flags(config: RunConfig, arguments: argparse.Namespace) -> RunConfig:
