@@ -8,6 +8,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -162,19 +163,13 @@ def _train_in_folder(
     bar = ProgressBar(enabled=team.leader)
     history = [] if checkpoint is None else resumed_history(checkpoint, out / METRICS_NAME)
     board = _tensorboard(trainer, out) if config.train.tensorboard and team.leader else None
-
-    def on_snapshot(snapshot) -> None:
-        bar.update(snapshot)
-        if board is not None:
-            board.add_snapshot(snapshot)
-
     try:
         code = train_in_folder(
             trainer,
             out,
             history,
             arguments.save_every,
-            on_snapshot=on_snapshot,
+            on_snapshot=bar.update if board is None else _both(bar.update, board.add_snapshot),
             say=lambda line: print(line, file=sys.stderr),
             deadline=deadline,
             requeue_signal=REQUEUE_SIGNALS[arguments.requeue_signal],
@@ -186,6 +181,14 @@ def _train_in_folder(
         bar.close()
         if board is not None:
             board.close()
+
+
+def _both(first: Callable, second: Callable) -> Callable:
+    def both(snapshot) -> None:
+        first(snapshot)
+        second(snapshot)
+
+    return both
 
 
 def _tensorboard(trainer: Trainer, out: Path) -> TensorBoardLog:

@@ -92,4 +92,7 @@ def open_model(
     if is_model_folder(path):
         model, checkpoint = _read_pretrained(path)
         return model.to(device), checkpoint
-    return load_model(path / CHECKPOINT_NAME if path.is_dir() else path, device)
+    # A name that is neither a file nor a checkpoint's is a run folder (whose checkpoint is named
+    # when it is missing).
+    is_file = path.is_file() or path.suffix == ".safetensors"
+    return load_model(path if is_file else path / CHECKPOINT_NAME, device)

@@ -133,16 +133,7 @@ def train_in_folder(
                     save_trainer(checkpoint_path, trainer, history)
                     last_save = time.monotonic()
     except (RunStopped, KeyboardInterrupt) as stop:
-        _ignore_stop_signals(requeue_signal)
-        save_trainer(checkpoint_path, trainer, history)
-        best.flush(trainer)
-        say(
-            f"stopped by {stop if isinstance(stop, RunStopped) else 'SIGINT'} at step {trainer.step:,}; "
-            f"saved {checkpoint_path} (continue with --resume)"
-        )
-        if isinstance(stop, RunStopped) and stop.signal_number == requeue_signal:
-            requeue_job(say)
-        return _stop_code(stop)
+        return _saved_on_stop(stop, trainer, out, history, best, say, requeue_signal)
     except TrainingDiverged as error:
         best.flush(trainer)
         if last_good is None:
@@ -172,6 +163,22 @@ def train_in_folder(
     else:
         say(f"saved {checkpoint_path} after {trainer.step:,} steps")
     return 0
+
+
+def _saved_on_stop(stop, trainer: Trainer, out: Path, history, best, say, requeue_signal) -> int:
+    """The run saved after a stop signal (and its job requeued, for the requeue signal); the
+    process's exit code."""
+    _ignore_stop_signals(requeue_signal)
+    checkpoint_path = out / CHECKPOINT_NAME
+    save_trainer(checkpoint_path, trainer, history)
+    best.flush(trainer)
+    say(
+        f"stopped by {stop if isinstance(stop, RunStopped) else 'SIGINT'} at step {trainer.step:,}; "
+        f"saved {checkpoint_path} (continue with --resume)"
+    )
+    if isinstance(stop, RunStopped) and stop.signal_number == requeue_signal:
+        requeue_job(say)
+    return _stop_code(stop)
 
 
 def _train_alongside(trainer: Trainer, deadline: float | None, requeue_signal: int | None) -> int:
