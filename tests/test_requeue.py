@@ -16,6 +16,7 @@ import pytest
 from vae_core.checkpoint import load_checkpoint
 from vae_core.cli import main
 from vae_core.requeue import requeue_exit_code, requeue_job, slurm_job_id
+from vae_core.run_record import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--dataset", "glyphs", "--hidden", "16", "--batch-size", "50", "--log-every", "5"]
@@ -76,6 +77,7 @@ def test_the_requeue_signal_saves_requeues_and_the_same_command_resumes(
     assert int(resumed.counters["step"]) == step + 10
     steps = [int(row[0]) for row in resumed.history]
     assert steps == sorted(set(steps)) and steps[-1] == step + 10
+    assert [int(row[0]) for row in read_metrics(out / "metrics.csv")] == steps
 
 
 def test_resume_auto_starts_a_run_where_there_is_none(tmp_path):
