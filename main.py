@@ -1,10 +1,10 @@
-"""VAE Studio: `python main.py` opens the window; `python main.py train|evaluate|analyze ...` runs headless."""
+"""VAE Studio: `python main.py` opens the window; `python main.py train|evaluate|analyze|export ...` runs headless."""
 
 from __future__ import annotations
 
 import sys
 
-HEADLESS_COMMANDS = ("train", "evaluate", "analyze", "-h", "--help")
+HEADLESS_COMMANDS = ("train", "evaluate", "analyze", "export", "-h", "--help")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 """File menu actions for the window: pick a path, then hand it to the controller that owns the
 file (checkpoints, metrics CSV, plot PNGs); a checkpoint dropped on the window opens, a data set
-(a folder, an .npz or .npy file) becomes the next run's data."""
+(a folder, an .npz or .npy file) becomes the next run's data; a model folder (`export --format
+folder`) opens like a checkpoint."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog
 from app.controllers.follow import RunFolderFollower
 from app.export import FigureExports
 from vae_core.errors import VaeStudioError
+from vae_core.export.model_folder import is_model_folder
 
 CHECKPOINT_FILTER = "VAE Studio checkpoints (*.safetensors)"
 
@@ -184,7 +186,7 @@ class FileActions:
     def drop(self, event) -> None:
         if path := self._dropped_path(event):
             event.acceptProposedAction()
-            if path.endswith(".safetensors"):
+            if path.endswith(".safetensors") or is_model_folder(Path(path)):
                 self.window.open_checkpoint(path)
             else:
                 self.window.data_sources.open_dropped(path)

@@ -3,12 +3,12 @@ complete metrics table for the CSV export."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from vae_core.errors import VaeStudioError
+from vae_core.run_record import write_metrics
 from vae_core.training.trainer import METRICS_COLUMNS, TrainingSnapshot, metrics_row
 
 
@@ -90,23 +90,8 @@ class MetricsTable:
         self._count = 0
 
     def write_csv(self, path: str | Path) -> None:
-        integer_columns = {"step", "epoch"}
-        try:
-            with Path(path).open("w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(self.columns)
-                for row in self.rows:
-                    # A figure not measured at that row (NaN: no held-out evaluation) is an empty cell.
-                    writer.writerow(
-                        ""
-                        if np.isnan(value)
-                        else int(value)
-                        if column in integer_columns
-                        else f"{value:.6g}"
-                        for column, value in zip(self.columns, row)
-                    )
-        except OSError as error:
-            raise VaeStudioError(f"cannot write {path}: {error.strerror}") from None
+        """The table as the command line's metrics.csv, written by the same writer."""
+        write_metrics(Path(path), self.rows)
 
 
 # The curves' terms, by their METRICS_COLUMNS names.

@@ -1,9 +1,10 @@
 """Kill headless runs with SIGKILL at random moments; every kill after the first save must leave a
-checkpoint that `evaluate` loads and `--resume` continues.
+checkpoint that `evaluate` loads and `--resume` continues, and after the resume metrics.csv must be
+the history the checkpoint carries: the same steps in order, none twice, the same figures.
 
 Each trial starts `main.py train` on small built-in data with checkpoints every 0.3 s, kills it
-3 to 8 s later, then runs `evaluate` on the folder and resumes it for 10 more steps. Prints
-one line per trial and the tally.
+3 to 8 s later, then runs `evaluate` on the folder, resumes it for 10 more steps and reads
+metrics.csv against the checkpoint. Prints one line per trial and the tally.
 
     .venv/bin/python scripts/kill_at_random.py [--trials 20] [--seed 0]
 """
@@ -21,8 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from vae_core.checkpoint import load_checkpoint  # noqa: E402
 from vae_core.errors import VaeStudioError  # noqa: E402
+from vae_core.run_record import read_metrics  # noqa: E402
 
 TRAIN = [
     "--dataset",
@@ -81,9 +85,31 @@ def trial(folder: Path, config: Path, kill_after_s: float) -> str:
     resumed = _main_py("train", "--out", folder, "--resume", "--max-steps", step + 10)
     if resumed.returncode != 0:
         return f"FAILED: --resume: {resumed.stderr.strip()}"
-    if int(load_checkpoint(path).counters["step"]) != step + 10:
+    resumed_checkpoint = load_checkpoint(path)
+    if int(resumed_checkpoint.counters["step"]) != step + 10:
         return "FAILED: --resume did not continue from the saved step"
-    return f"ok: saved at step {step:,}, evaluated, resumed to {step + 10:,}"
+    mismatch = _metrics_mismatch(folder / "metrics.csv", resumed_checkpoint.history)
+    if mismatch:
+        return f"FAILED: metrics.csv {mismatch}"
+    rows = len(resumed_checkpoint.history)
+    return f"ok: saved at step {step:,}, evaluated, resumed to {step + 10:,}, metrics.csv = its {rows} rows"
+
+
+def _metrics_mismatch(path: Path, history) -> str:
+    """What is wrong with metrics.csv against the checkpoint's history ("" if nothing)."""
+    rows = read_metrics(path)
+    steps = [int(step) for step in rows[:, 0]]
+    if len(set(steps)) != len(steps):
+        doubled = sorted({step for step in steps if steps.count(step) > 1})
+        return f"holds steps twice ({', '.join(map(str, doubled[:5]))})"
+    if steps != sorted(steps):
+        return "holds rows out of order"
+    if history is None or rows.shape != history.shape:
+        return f"holds {len(rows)} rows, the checkpoint's history {0 if history is None else len(history)}"
+    # metrics.csv writes eight significant figures of the history's float64 values.
+    if not np.allclose(rows, history, rtol=1e-7, atol=1e-9, equal_nan=True):
+        return "differs from the checkpoint's history"
+    return ""
 
 
 def main() -> int:
@@ -107,7 +133,7 @@ def main() -> int:
     failed = [result for result in saved if result.startswith("FAILED")]
     print(
         f"{len(saved)} of {len(results)} kills came after a save; {len(saved) - len(failed)} of those loaded, "
-        f"evaluated and resumed"
+        f"evaluated and resumed with metrics.csv equal to the checkpoint's history"
     )
     return 1 if failed else 0
 

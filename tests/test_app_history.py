@@ -89,8 +89,9 @@ def test_metrics_table_writes_the_command_lines_columns(tmp_path):
 def test_metrics_table_reports_an_unwritable_path(tmp_path):
     table = MetricsTable()
     table.append(metrics_row(_snapshot(1, 1.0)))
+    (tmp_path / "a-file").write_text("")
     with pytest.raises(VaeStudioError, match="cannot write"):
-        table.write_csv(tmp_path / "missing-folder" / "metrics.csv")
+        table.write_csv(tmp_path / "a-file" / "metrics.csv")
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDockWidget, QTreeWidget
 
 from app.main_window import MainWindow
-from app.runs.run_folders import (
-    CONFIG_NAME,
-    folder_name,
-    read_run_folder,
-    write_run_folder,
-)
+from app.runs.run_folders import folder_name, read_run_folder
 from app.runs.runs import (
     RunsState,
     config_differences,
@@ -28,7 +23,8 @@ from app.runs.runs import (
 from app.runs.runs_panel import RunsComparePage
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.errors import VaeStudioError
-from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
+from vae_core.run_folder import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME
+from vae_core.run_record import write_run_folder
 from vae_core.training.snapshot import METRICS_COLUMNS
 
 SIGNAL_TIMEOUT_MS = 10_000
@@ -141,7 +137,7 @@ def test_a_written_folder_reads_back_its_rows_and_config(tmp_path):
     assert folder == tmp_path / "runs" / "a-run" and (folder / CONFIG_NAME).is_file()
     run = read_run_folder(folder)
     assert run.config == config
-    np.testing.assert_allclose(run.rows, rows, rtol=1e-5)  # six figures, as the CLI writes
+    np.testing.assert_allclose(run.rows, rows, rtol=1e-5)  # eight figures, as the CLI writes
 
 
 @pytest.mark.parametrize("damage", ["missing", "no metrics", "empty metrics", "corrupt checkpoint"])

@@ -48,14 +48,17 @@ lr = 0.003
 
 
 def _torchrun(*arguments, processes: int = 2, **popen) -> subprocess.Popen:
+    """torchrun's own flags (`--max-restarts=2`) may lead `arguments`, before main.py's."""
+    launcher = [argument for argument in arguments if str(argument).startswith("--max-restarts")]
     command = [
         sys.executable,
         "-m",
         "torch.distributed.run",
         "--standalone",
         f"--nproc_per_node={processes}",
+        *launcher,
         str(ROOT / "main.py"),
-        *map(str, arguments),
+        *(str(argument) for argument in arguments if argument not in launcher),
     ]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
@@ -279,3 +282,41 @@ def test_a_killed_process_ends_the_run_with_one_line_not_a_hang_and_it_resumes(t
     assert step > 0
     _finish(_torchrun("train", "--out", out, "--resume", "--max-steps", step + 10))
     assert int(load_checkpoint(out / "checkpoint.safetensors").counters["step"]) == step + 10
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds torchrun's workers in /proc")
+def test_torchrun_restarts_a_killed_worker_and_the_run_ends_with_its_steps_once_each(tmp_path):
+    config = tmp_path / "small.toml"
+    config.write_text(DETERMINISTIC)
+    out = tmp_path / "run"
+    steps = 300
+    # The same command line for every start: --resume auto continues from the last save.
+    command = ["train", "--out", out, "--resume", "auto", "--config", config, "--device", "cpu"]
+    run = _torchrun(
+        "--max-restarts=2",
+        *command,
+        "--max-steps",
+        steps,
+        "--save-every",
+        0.002,
+        start_new_session=True,
+    )
+    try:
+        while not (out / "checkpoint.safetensors").exists():
+            assert run.poll() is None, run.communicate()[1]
+            time.sleep(0.05)
+        killed = _worker_of_rank(run, 0)  # the writer itself: its rows since the save are retrained
+        os.kill(killed, signal.SIGKILL)
+        _, stderr = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 0, stderr
+    # Each start of the leader describes the run: the first, and torchrun's restart.
+    assert sum("training vqvae on cpu in 2 processes" in line for line in stderr.splitlines()) >= 2
+    checkpoint = load_checkpoint(out / "checkpoint.safetensors")
+    assert int(checkpoint.counters["step"]) == steps
+    expected = list(range(5, steps + 1, 5))
+    assert [int(row[0]) for row in checkpoint.history] == expected
+    rows = (out / "metrics.csv").read_text().splitlines()[1:]
+    assert [int(row.split(",")[0]) for row in rows] == expected

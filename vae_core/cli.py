@@ -8,11 +8,12 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from vae_core.checkpoint import load_checkpoint, load_model
+from vae_core.checkpoint import load_checkpoint
 from vae_core.cli_flags import apply_flags, build_parser
 from vae_core.config import ConfigError, DataConfig, ModelConfig, RunConfig
 from vae_core.data import DataSplit, load_data
@@ -44,8 +45,11 @@ from vae_core.evaluation.true_posterior import (
     log_likelihood_quadrature,
     quadrature_applies,
 )
+from vae_core.export import export_run
+from vae_core.export.model_folder import open_model
 from vae_core.memory import check_study_fits
 from vae_core.presets import load_preset
+from vae_core.requeue import REQUEUE_SIGNALS
 from vae_core.run_folder import (
     BEST_NAME,
     CHECKPOINT_NAME,
@@ -54,6 +58,8 @@ from vae_core.run_folder import (
     holds_run,
     remove_stale_partials,
 )
+from vae_core.run_record import resumed_history
+from vae_core.tensorboard_log import TensorBoardLog, add_evaluation
 from vae_core.terminal import DownloadBar, EvaluationBar, ProgressBar
 from vae_core.training.headless import train_in_folder
 from vae_core.training.trainer import Trainer, TrainingDiverged
@@ -71,7 +77,9 @@ def _starting_config(arguments: argparse.Namespace) -> RunConfig:
 def _train(arguments: argparse.Namespace) -> int:
     started = time.monotonic()
     out: Path = arguments.out
-    if arguments.resume and (arguments.config is not None or arguments.preset is not None):
+    if arguments.resume == "auto":
+        _resolve_auto_resume(arguments)
+    elif arguments.resume and (arguments.config is not None or arguments.preset is not None):
         raise VaeStudioError(
             "--resume continues with the checkpoint's own config: drop --config and --preset"
         )
@@ -90,6 +98,17 @@ def _train(arguments: argparse.Namespace) -> int:
             return _train_in_folder(arguments, out, config, checkpoint, device, deadline)
     finally:
         team.close()
+
+
+def _resolve_auto_resume(arguments: argparse.Namespace) -> None:
+    """`--resume auto`: resume where --out holds a checkpoint, else start (replacing what a run
+    killed before its first save left). On resuming, the checkpoint's config wins over --config
+    and --preset, which the same command line gives again."""
+    arguments.resume = (arguments.out / CHECKPOINT_NAME).exists()
+    if arguments.resume:
+        arguments.config = arguments.preset = None
+    else:
+        arguments.overwrite = True
 
 
 def _take_folder(arguments: argparse.Namespace, out: Path, folder: contextlib.ExitStack) -> None:
@@ -132,7 +151,6 @@ def _train_in_folder(
         # The replaced run's checkpoints must not outlive its metrics.
         for name in (CHECKPOINT_NAME, BEST_NAME):
             (out / name).unlink(missing_ok=True)
-    append = arguments.resume and (out / METRICS_NAME).exists()
     if team.leader:
         for note in data.train.notes:
             print(f"note: {note}", file=sys.stderr)
@@ -147,30 +165,46 @@ def _train_in_folder(
             file=sys.stderr,
         )
     bar = ProgressBar(enabled=team.leader)
-    # The checkpoint carries the curves, so that the window shows them when it opens the run.
-    history = (
-        list(checkpoint.history)
-        if checkpoint is not None and checkpoint.history is not None
-        else []
-    )
+    history = [] if checkpoint is None else resumed_history(checkpoint, out / METRICS_NAME)
+    board = _tensorboard(trainer, out) if config.train.tensorboard and team.leader else None
     try:
-        return train_in_folder(
+        code = train_in_folder(
             trainer,
             out,
             history,
-            append,
             arguments.save_every,
-            on_snapshot=bar.update,
+            on_snapshot=bar.update if board is None else _both(bar.update, board.add_snapshot),
             say=lambda line: print(line, file=sys.stderr),
             deadline=deadline,
+            requeue_signal=REQUEUE_SIGNALS[arguments.requeue_signal],
         )
+        if board is not None and code == 0:
+            board.finish(trainer.config, history, data.test)
+        return code
     finally:
         bar.close()
+        if board is not None:
+            board.close()
+
+
+def _both(first: Callable, second: Callable) -> Callable:
+    def both(snapshot) -> None:
+        first(snapshot)
+        second(snapshot)
+
+    return both
+
+
+def _tensorboard(trainer: Trainer, out: Path) -> TensorBoardLog:
+    """The run's event files, showing the held-out examples (the training ones where none are)."""
+    examples = trainer.heldout if trainer.heldout is not None else trainer.data
+    return TensorBoardLog(out, trainer.model, examples, resumed_at=trainer.step)
 
 
 def _load_run(arguments: argparse.Namespace, device: torch.device):
-    """The run's model on `device` and the chosen split of its data."""
-    model, checkpoint = load_model(arguments.run_dir / CHECKPOINT_NAME, device)
+    """The run's model on `device`, the chosen split of its data and the step it was saved at;
+    RUN_DIR may be a run folder, a checkpoint file or a model folder (`export --format folder`)."""
+    model, checkpoint = open_model(arguments.run_dir, device)
     data_config = checkpoint.config.data
     if arguments.data_dir is not None:
         data_config = dataclasses.replace(data_config, data_dir=arguments.data_dir)
@@ -178,8 +212,9 @@ def _load_run(arguments: argparse.Namespace, device: torch.device):
     split = team.leader_then_others(
         lambda: load_data(data_config, progress=DownloadBar() if team.leader else None)
     )
-    _check_data_fits(arguments.run_dir / CHECKPOINT_NAME, checkpoint.config.model, split)
-    return model, split.test if arguments.split == "test" else split.train
+    _check_data_fits(arguments.run_dir, checkpoint.config.model, split)
+    step = int(checkpoint.counters["step"]) if "step" in checkpoint.counters else 0
+    return model, split.test if arguments.split == "test" else split.train, step
 
 
 def _check_data_fits(checkpoint_path: Path, model_config: ModelConfig, data: DataSplit) -> None:
@@ -207,7 +242,7 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     team, device = join(resolve_device(arguments.device))
     bar = EvaluationBar(f"evaluating with K = {arguments.iw_samples:,}", enabled=team.leader)
     try:
-        model, data = _load_run(arguments, device)
+        model, data, step = _load_run(arguments, device)
         results = evaluate_model(
             model, data, iw_samples=arguments.iw_samples, limit=arguments.limit, progress=bar
         )
@@ -222,14 +257,23 @@ def _evaluate(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         print(json.dumps(results))
+        _add_to_tensorboard(arguments.run_dir, results, step)
     return 0
+
+
+def _add_to_tensorboard(run_dir: Path, results: dict, step: int) -> None:
+    """A run that logs to TensorBoard gains evaluate's figures; without the package, one note."""
+    try:
+        add_evaluation(run_dir, results, step)
+    except VaeStudioError as error:
+        print(f"note: the figures were not added to TensorBoard ({error})", file=sys.stderr)
 
 
 def _analyze(arguments: argparse.Namespace) -> int:
     check_sample_counts(tuple(arguments.k))
     check_gradient_counts(tuple(arguments.gradient_k))
     device = resolve_device(arguments.device)
-    model, data = _load_run(arguments, device)
+    model, data, _ = _load_run(arguments, device)
     # The study draws up to STUDY_CHUNK samples at once, each decoded: a large model's chunk can
     # take more memory than its training did.
     check_study_fits(model.config, min(max(arguments.k), STUDY_CHUNK), device)
@@ -268,10 +312,26 @@ def _analyze(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _export(arguments: argparse.Namespace) -> int:
+    def say(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    fine = export_run(
+        arguments.run_dir,
+        arguments.format,
+        arguments.out,
+        say,
+        iw_samples=arguments.iw_samples,
+        limit=arguments.limit,
+        data_dir=arguments.data_dir,
+    )
+    return 0 if fine else 1
+
+
 # Errors every process of a torchrun team meets alike, which the first one reports.
 _SAID_BY_THE_LEADER = (PeerLost, TrainingDiverged, ConfigError)
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "analyze": _analyze}
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "analyze": _analyze, "export": _export}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from vae_core.cli_exchange import add_exchange_flags, add_export_command, resume_mode
 from vae_core.config import RunConfig
 from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS
 from vae_core.device import DEVICE_CHOICES, PRECISIONS
@@ -65,6 +66,7 @@ _CONFIG_FLAGS = {
     "compile": ("train", "compile"),
     "log_every": ("train", "log_every"),
     "heldout_every": ("train", "heldout_every"),
+    "tensorboard": ("train", "tensorboard"),
 }
 
 
@@ -177,7 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"a named run config from resources/presets ({', '.join(preset_names())}); flags override it",
     )
     train.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its checkpoint"
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        type=resume_mode,
+        metavar="auto",
+        help="continue the run in --out from its checkpoint; --resume auto: continue it where there"
+        " is one, else start it (the same command line for a requeued job or a torchrun restart)",
     )
     train.add_argument("--overwrite", action="store_true", help="replace the run that --out holds")
     train.add_argument(
@@ -313,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train with the step under torch.compile (its first step compiles, tens of seconds)",
     )
     train.add_argument("--log-every", type=_positive_int, metavar="STEPS")
+    add_exchange_flags(train)
     train.add_argument(
         "--heldout-every",
         type=_non_negative_int,
@@ -370,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", metavar="DIR", help="where the data set's files are, if moved"
     )
     analyze.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    add_export_command(commands, _folder_name, _positive_int)
     return parser
 
 

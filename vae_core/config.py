@@ -128,6 +128,8 @@ class TrainConfig:
     # Examples of the training split held out for that curve (and never trained on), at most a
     # tenth of the split; chosen by the data seed, so runs of any training seed share them.
     heldout_size: int = 1000
+    # Write TensorBoard event files into the run folder's tensorboard/ (vae_core/tensorboard_log.py).
+    tensorboard: bool = False
 
 
 @dataclass

@@ -222,6 +222,27 @@ def process_label() -> str:
     return f"process {os.environ['RANK']} of {os.environ['WORLD_SIZE']}: "
 
 
+def _attempt_store(timeout: datetime.timedelta) -> dict:
+    """Under torchrun, the rendezvous store seen under a prefix of this start's number: torchrun's
+    agent keeps one store across `--max-restarts` restarts, and restarted processes reading the
+    dead ones' addresses there failed to connect (torch 2.13, gloo). Elsewhere: torch's default."""
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT")
+    if attempt is None:
+        return {}
+    rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    agent_hosts_it = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        world_size,
+        is_master=not agent_hosts_it and rank == 0,
+        timeout=timeout,
+        multi_tenant=not agent_hosts_it,
+    )
+    prefixed = dist.PrefixStore(f"vae-studio/attempt_{attempt}", store)
+    return {"store": prefixed, "rank": rank, "world_size": world_size}
+
+
 def join(device: torch.device) -> tuple[Team, torch.device]:
     """The team this process belongs to and the device it computes on: SOLO and `device` unless
     torchrun started it; then its process group (nccl on CUDA, gloo on the CPU) and, on CUDA,
@@ -244,8 +265,9 @@ def join(device: torch.device) -> tuple[Team, torch.device]:
             )
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
+    timeout = datetime.timedelta(seconds=COLLECTIVE_TIMEOUT_S)
     try:
-        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT_S))
+        dist.init_process_group(backend, timeout=timeout, **_attempt_store(timeout))
     except (RuntimeError, ValueError) as error:
         raise VaeStudioError(
             f"cannot join the other processes ({backend}): {str(error).splitlines()[0]}"

@@ -20,6 +20,7 @@ __all__ = [
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.csv"
+CONFIG_NAME = "config.json"
 BEST_NAME = "best.safetensors"  # the checkpoint of the best held-out ELBO
 
 

@@ -14,9 +14,10 @@ from PySide6.QtCore import QObject, Signal
 from app.controllers.run import RunController
 from app.state import AppState, ModelOnShow
 from app.workers import DataCache, start_job
-from vae_core.checkpoint import Checkpoint, load_checkpoint, load_model, save_checkpoint
+from vae_core.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from vae_core.data import ImageDataset
 from vae_core.errors import VaeStudioError
+from vae_core.export.model_folder import open_model
 from vae_core.models import LatentModel
 
 
@@ -30,7 +31,8 @@ class OpenedCheckpoint:
 
 
 def open_job(path: str, data: DataCache) -> OpenedCheckpoint:
-    model, checkpoint = load_model(path)
+    # A checkpoint file, a run folder or an exported model folder (model.safetensors, config.json).
+    model, checkpoint = open_model(path)
     model.requires_grad_(False)
     try:
         test_data, data_error = data.get(checkpoint.config.data).test, ""

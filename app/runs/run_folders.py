@@ -1,6 +1,7 @@
-"""Run folders as the Runs list reads and writes them (no Qt; every call belongs on a worker).
+"""Run folders as the Runs list reads them (no Qt; every call belongs on a worker).
 
-A folder the window writes at a run's end holds what a command-line run's does: `metrics.csv`,
+A folder the window writes at a run's end (vae_core.run_record's `write_run_folder`, the writer
+the command line uses too) holds what a command-line run's does: `metrics.csv`,
 `config.json` and `checkpoint.safetensors` (the run's last snapshot's weights; no optimizer state,
 so a resumed run starts a fresh Adam). Reading one takes the config from the checkpoint's
 metadata alone (no tensor is read), else from `config.json`; a folder with metrics and neither
@@ -10,23 +11,18 @@ is listed with no config.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from app.history import MetricsTable
-from vae_core.checkpoint import read_config, save_checkpoint
+from vae_core.checkpoint import read_config
 from vae_core.config import RunConfig
 from vae_core.errors import VaeStudioError
-from vae_core.files import write_atomically, write_failure, write_text_atomically
 from vae_core.metrics_reader import MetricsTail
-from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
-
-CONFIG_NAME = "config.json"
+from vae_core.run_folder import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME
 
 
 @dataclass(frozen=True)
@@ -48,24 +44,6 @@ def folder_name(started: datetime, config: RunConfig) -> str:
     """`<time>-<family>-<dataset>`, safe as a file name anywhere."""
     name = f"{started:%Y%m%d-%H%M%S}-{config.model.family}-{config.data.dataset}"
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-
-
-def write_run_folder(
-    folder: Path, config: RunConfig, rows: np.ndarray, weights: Mapping[str, torch.Tensor] | None
-) -> Path:
-    """Write (or rewrite) a run's folder, each file whole or not at all."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        table = MetricsTable()
-        for row in rows:
-            table.append(row)
-        write_atomically(folder / METRICS_NAME, table.write_csv)
-        write_text_atomically(folder / CONFIG_NAME, config.to_json() + "\n")
-    except OSError as error:
-        raise write_failure(folder, error) from None
-    if weights is not None:
-        save_checkpoint(folder / CHECKPOINT_NAME, config, dict(weights), history=rows)
-    return folder
 
 
 def read_run_folder(folder: str | Path) -> RunFolder:

@@ -21,12 +21,12 @@ from app.runs.run_folders import (
     folder_name,
     read_run_folder,
     restore_folders,
-    write_run_folder,
 )
 from app.runs.runs import RunEntry, RunsState
 from app.state import AppState, RunStatus
 from app.workers import start_job
 from vae_core.errors import VaeStudioError
+from vae_core.run_record import write_run_folder
 
 RUNS_DIR_VARIABLE = "VAE_STUDIO_RUNS_DIR"
 _FOLDERS_KEY = "runs/folders"

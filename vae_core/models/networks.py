@@ -189,7 +189,8 @@ class SetEncoder(nn.Module):
         self.code_dim = code_dim
 
     def forward(self, x):
-        return self.flat(x).view(len(x), self.positions, self.code_dim)
+        # unflatten, not view(len(x), ...): the batch size stays free in exported graphs.
+        return self.flat(x).unflatten(-1, (self.positions, self.code_dim))
 
 
 class SetDecoder(nn.Module):

@@ -5,8 +5,6 @@ code, and a diverged run's last good weights kept."""
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import signal
 import threading
 import time
@@ -16,11 +14,11 @@ from pathlib import Path
 from vae_core.checkpoint import save_checkpoint, save_trainer
 from vae_core.distributed import PeerLost, lost_peer
 from vae_core.errors import VaeStudioError
-from vae_core.files import write_atomically, write_failure, write_text_atomically
+from vae_core.requeue import requeue_job
 from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
+from vae_core.run_record import MetricsLog, write_config
 from vae_core.training.best import BestKeeper
 from vae_core.training.trainer import (
-    METRICS_COLUMNS,
     Trainer,
     TrainingDiverged,
     TrainingSnapshot,
@@ -40,6 +38,7 @@ class RunStopped(Exception):
 
     def __init__(self, signal_number: int):
         super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
         self.code = 128 + signal_number
 
 
@@ -47,62 +46,20 @@ def _stop(signal_number: int, _frame) -> None:
     raise RunStopped(signal_number)
 
 
-def _metric_cells(snapshot: TrainingSnapshot) -> list:
-    return [
-        snapshot.step,
-        snapshot.epoch,
-        f"{snapshot.wall_time_s:.3f}",
-        f"{snapshot.images_per_s:.1f}",
-        f"{snapshot.loss:.4f}",
-        f"{snapshot.recon:.4f}",
-        f"{snapshot.kl:.4f}",
-        f"{snapshot.beta:.6g}",
-        f"{snapshot.learning_rate:.6g}",
-        "" if snapshot.heldout_elbo is None else f"{snapshot.heldout_elbo:.4f}",
-    ]
-
-
-def _widen_metrics_file(path: Path) -> None:
-    """A metrics.csv written before columns were added gains them (empty in its old rows), so
-    that the rows a resumed run appends line up with its header."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
-    header = tuple(rows[0]) if rows else ()
-    if header == METRICS_COLUMNS or header != METRICS_COLUMNS[: len(header)]:
-        return
-    padding = [""] * (len(METRICS_COLUMNS) - len(header))
-    lines = [METRICS_COLUMNS, *(row + padding for row in rows[1:])]
-    try:
-        write_atomically(path, lambda temporary: _write_rows(temporary, lines))
-    except OSError as error:
-        raise write_failure(path, error) from None
-
-
-def _append_row(handle, path: Path, row) -> None:
-    """One row, written through at once to the unbuffered file: a reader sees every row so far, and
-    a full disk is one line naming the file, with no buffered rest to fail again at its close."""
-    line = io.StringIO()
-    csv.writer(line).writerow(row)
-    unwritten = memoryview(line.getvalue().encode("utf-8"))
-    try:
-        while unwritten:
-            unwritten = unwritten[handle.write(unwritten) :]
-    except OSError as error:
-        raise write_failure(path, error) from None
-
-
-def _write_rows(path: str, rows) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(rows)
+def _stop_signals(requeue_signal: int | None) -> tuple[int, ...]:
+    return STOP_SIGNALS + ((requeue_signal,) if requeue_signal not in (None, *STOP_SIGNALS) else ())
 
 
 @contextlib.contextmanager
-def _stops(trainer: Trainer, deadline: float | None):
-    """While training: stop signals raise RunStopped (where signals can be handled, on the main
-    thread), and at `deadline` (a time.monotonic() value) the trainer stops at its next step."""
+def _stops(trainer: Trainer, deadline: float | None, requeue_signal: int | None):
+    """While training: stop signals and the requeue signal raise RunStopped (where signals can be
+    handled, on the main thread), and at `deadline` (a time.monotonic() value) the trainer stops at
+    its next step."""
     handlers = {}
     if threading.current_thread() is threading.main_thread():
-        handlers = {number: signal.signal(number, _stop) for number in STOP_SIGNALS}
+        handlers = {
+            number: signal.signal(number, _stop) for number in _stop_signals(requeue_signal)
+        }
     # A timer rather than a check at snapshots, which a slow model may space widely.
     timer = (
         None
@@ -121,10 +78,10 @@ def _stops(trainer: Trainer, deadline: float | None):
             signal.signal(number, handler)
 
 
-def _ignore_stop_signals() -> None:
+def _ignore_stop_signals(requeue_signal: int | None = None) -> None:
     """A second signal must not cut a save short."""
     if threading.current_thread() is threading.main_thread():
-        for number in STOP_SIGNALS:
+        for number in _stop_signals(requeue_signal):
             signal.signal(number, signal.SIG_IGN)
 
 
@@ -136,41 +93,36 @@ def train_in_folder(
     trainer: Trainer,
     out: Path,
     history: list,
-    append_metrics: bool,
     save_every_minutes: float = DEFAULT_SAVE_EVERY_MINUTES,
     on_snapshot: Callable[[TrainingSnapshot], None] | None = None,
     say: Callable[[str], None] = print,
     deadline: float | None = None,
+    requeue_signal: int | None = None,
 ) -> int:
     """Train to the budget, saving on the way; the process's exit code. `history` holds the metric
-    rows so far (a resumed run's) and gains the new ones; the checkpoint carries them. At
+    rows so far (a resumed run's, up to its checkpoint's step) and gains the new ones; the
+    checkpoint carries them, and metrics.csv is always that history. At
     `deadline` (a time.monotonic() value) the run stops at its next step, saves, and exits 0.
+    `requeue_signal` (a cluster's warning of its time limit) saves, asks SLURM to queue the job
+    again (vae_core.requeue) and exits with 128 + its number.
     Under torchrun the leader alone writes the folder; the other processes train alongside."""
     if not trainer.team.leader:
-        return _train_alongside(trainer, deadline)
+        return _train_alongside(trainer, deadline, requeue_signal)
     checkpoint_path = out / CHECKPOINT_NAME
-    try:
-        write_text_atomically(out / "config.json", trainer.config.to_json() + "\n")
-    except OSError as error:
-        raise write_failure(out / "config.json", error) from None
+    write_config(out, trainer.config)
     last_good = None
     last_save = time.monotonic()
-    if append_metrics:
-        _widen_metrics_file(out / METRICS_NAME)
     best = BestKeeper(out, history)
-    metrics_path = out / METRICS_NAME
     try:
         with (
-            _stops(trainer, deadline),
-            metrics_path.open("ab" if append_metrics else "wb", buffering=0) as metrics,
+            _stops(trainer, deadline, requeue_signal),
+            MetricsLog(out / METRICS_NAME, history) as metrics,
         ):
-            if not append_metrics:
-                _append_row(metrics, metrics_path, METRICS_COLUMNS)
             # Weights are copied at each snapshot: a divergence leaves the last good ones to keep.
             for snapshot in trainer.run(include_weights=True):
                 last_good = snapshot
                 history.append(metrics_row(snapshot))
-                _append_row(metrics, metrics_path, _metric_cells(snapshot))
+                metrics.append(history[-1])
                 if on_snapshot is not None:
                     on_snapshot(snapshot)
                 best.offer(snapshot, trainer, history)
@@ -181,14 +133,7 @@ def train_in_folder(
                     save_trainer(checkpoint_path, trainer, history)
                     last_save = time.monotonic()
     except (RunStopped, KeyboardInterrupt) as stop:
-        _ignore_stop_signals()
-        save_trainer(checkpoint_path, trainer, history)
-        best.flush(trainer)
-        say(
-            f"stopped by {stop if isinstance(stop, RunStopped) else 'SIGINT'} at step {trainer.step:,}; "
-            f"saved {checkpoint_path} (continue with --resume)"
-        )
-        return _stop_code(stop)
+        return _saved_on_stop(stop, trainer, out, history, best, say, requeue_signal)
     except TrainingDiverged as error:
         best.flush(trainer)
         if last_good is None:
@@ -220,10 +165,26 @@ def train_in_folder(
     return 0
 
 
-def _train_alongside(trainer: Trainer, deadline: float | None) -> int:
+def _saved_on_stop(stop, trainer: Trainer, out: Path, history, best, say, requeue_signal) -> int:
+    """The run saved after a stop signal (and its job requeued, for the requeue signal); the
+    process's exit code."""
+    _ignore_stop_signals(requeue_signal)
+    checkpoint_path = out / CHECKPOINT_NAME
+    save_trainer(checkpoint_path, trainer, history)
+    best.flush(trainer)
+    say(
+        f"stopped by {stop if isinstance(stop, RunStopped) else 'SIGINT'} at step {trainer.step:,}; "
+        f"saved {checkpoint_path} (continue with --resume)"
+    )
+    if isinstance(stop, RunStopped) and stop.signal_number == requeue_signal:
+        requeue_job(say)
+    return _stop_code(stop)
+
+
+def _train_alongside(trainer: Trainer, deadline: float | None, requeue_signal: int | None) -> int:
     """A torchrun process other than the leader: it trains its share and writes nothing."""
     try:
-        with _stops(trainer, deadline):
+        with _stops(trainer, deadline, requeue_signal):
             for _ in trainer.run():
                 pass
     except (RunStopped, KeyboardInterrupt) as stop:
