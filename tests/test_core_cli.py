@@ -232,3 +232,23 @@ def test_idx_folder_trains_from_the_command_line(tmp_path):
         1,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_evaluate_and_analyze_take_a_checkpoint_file_and_print_it_pretty(tmp_path, capsys):
+    images, run_dir = tmp_path / "images.npy", tmp_path / "run"
+    np.save(images, np.random.default_rng(0).integers(0, 256, (60, 8, 8), dtype=np.uint8))
+    training = ["--dataset", f"npy:{images}", "--max-steps", "2", "--batch-size", "10"]
+    assert cli.main(["train", "--out", str(run_dir), *training, "--hidden", "16"]) == 0
+    saved = tmp_path / "saved from the window.safetensors"
+    (run_dir / "checkpoint.safetensors").rename(saved)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(saved), "--limit", "5", "--pretty"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("\n") > 5 and json.loads(printed)["examples"] == 5
+    arguments = ["analyze", str(saved), "--steps", "1", "--k", "2", "--gradient-k", "1"]
+    assert cli.main([*arguments, "--pretty"]) == 0
+    pretty = capsys.readouterr().out
+    assert cli.main(arguments) == 0
+    plain = capsys.readouterr().out
+    assert plain.count("\n") == 1 and pretty.count("\n") > 10
+    assert json.loads(pretty).keys() == json.loads(plain).keys()

@@ -256,7 +256,7 @@ def _evaluate(arguments: argparse.Namespace) -> int:
             f" {results['seconds']:.1f} s on {results['threads']} threads",
             file=sys.stderr,
         )
-        print(json.dumps(results))
+        _print_json(results, arguments.pretty)
         _add_to_tensorboard(arguments.run_dir, results, step)
     return 0
 
@@ -288,28 +288,29 @@ def _analyze(arguments: argparse.Namespace) -> int:
     quadrature = (
         log_likelihood_quadrature(model, image[0], label) if quadrature_applies(model) else None
     )
-    print(
-        json.dumps(
-            {
-                "split": arguments.split,
-                "index": arguments.index,
-                "amortized_elbo": gap.amortized_elbo,
-                "optimized_elbo": gap.optimized_elbo,
-                "log_likelihood_is": gap.log_likelihood,
-                "exact_log_likelihood": gap.exact_log_likelihood,
-                "log_likelihood_quadrature": quadrature,
-                "amortization_gap": gap.amortization_gap,
-                "approximation_gap": gap.approximation_gap,
-                "importance_sampling": [
-                    dataclasses.asdict(estimate) for estimate in study.estimates
-                ],
-                "gradient_variance": gradient_variance(
-                    model, image[0], label, sample_counts=tuple(arguments.gradient_k)
-                ),
-            }
-        )
+    _print_json(
+        {
+            "split": arguments.split,
+            "index": arguments.index,
+            "amortized_elbo": gap.amortized_elbo,
+            "optimized_elbo": gap.optimized_elbo,
+            "log_likelihood_is": gap.log_likelihood,
+            "exact_log_likelihood": gap.exact_log_likelihood,
+            "log_likelihood_quadrature": quadrature,
+            "amortization_gap": gap.amortization_gap,
+            "approximation_gap": gap.approximation_gap,
+            "importance_sampling": [dataclasses.asdict(estimate) for estimate in study.estimates],
+            "gradient_variance": gradient_variance(
+                model, image[0], label, sample_counts=tuple(arguments.gradient_k)
+            ),
+        },
+        arguments.pretty,
     )
     return 0
+
+
+def _print_json(values: dict, pretty: bool) -> None:
+    print(json.dumps(values, indent=2 if pretty else None))
 
 
 def _export(arguments: argparse.Namespace) -> int:

@@ -343,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", metavar="DIR", help="where the data set's files are, if moved"
     )
     evaluate.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    evaluate.add_argument("--pretty", action="store_true", help=_PRETTY_HELP)
 
     analyze = commands.add_parser(
         "analyze",
@@ -380,8 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", metavar="DIR", help="where the data set's files are, if moved"
     )
     analyze.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    analyze.add_argument("--pretty", action="store_true", help=_PRETTY_HELP)
     add_export_command(commands, _folder_name, _positive_int)
     return parser
+
+
+_PRETTY_HELP = "print the JSON indented, a figure a line (default: one line, for scripts)"
 
 
 def apply_flags(config: RunConfig, arguments: argparse.Namespace) -> RunConfig:
