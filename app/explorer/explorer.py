@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
+from app.controllers.pacing import DutyCycle
 from app.explorer.codebook import CodebookPage
 from app.explorer.data_space import DataSpaceView
 from app.explorer.draw import DrawPage
@@ -30,7 +31,6 @@ from app.explorer.samples import PriorSamples
 from app.explorer.selection import SelectionView, draw_posterior
 from app.explorer.side_panel import SidePanel, format_code
 from app.explorer.traversals import TraversalsPage
-from app.pacing import DutyCycle
 from app.state import ShownModel
 
 # Weights are applied at most this often while training streams snapshots: each application
