@@ -24,10 +24,10 @@ from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsItem, QMenu
 
 from app.explorer.image_widgets import to_qimage
-from app.explorer.latent_ops import mosaic
 from app.workers import start_job
 from vae_core.errors import VaeStudioError
 from vae_core.files import write_atomically
+from vae_core.latent import mosaic
 
 PNG_SCALES = (1, 2, 4)
 SVG = "svg"

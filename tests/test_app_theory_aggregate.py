@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from app.explorer.model_access import ExplorerModel
 from app.state import ModelOnShow
 from app.theory.aggregate_layer import GRID, KL_SAMPLES, encode_aggregate
 from vae_core.config import ModelConfig, RunConfig
 from vae_core.evaluation.aggregate_posterior import kl_to_prior
+from vae_core.model_access import ExplorerModel
 from vae_core.models import build_model
 from vae_core.training.snapshot import METRICS_COLUMNS
 

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QTimer
 
-from app.explorer.model_access import ENCODE_CHUNK, ExplorerModel
-from app.pacing import DutyCycle
+from app.controllers.pacing import DutyCycle
 from app.state import EncodedExamples, ModelOnShow, ShownModel
 from app.workers import start_job, use_torch_threads
 from vae_core.data import ImageDataset
+from vae_core.model_access import ENCODE_CHUNK, ExplorerModel
 from vae_core.models import LatentModel, build_model
 
 # The examples are re-encoded at most this often while training streams weights, each pass on

@@ -20,18 +20,19 @@ from PySide6.QtWidgets import QWidget
 from app.controllers.pacing import DutyCycle
 from app.explorer.codebook import CodebookPage
 from app.explorer.data_space import DataSpaceView
+from app.explorer.decode_service import DecodeService
 from app.explorer.draw import DrawPage
 from app.explorer.encoding import EncodingController
 from app.explorer.interpolation import InterpolationPage
-from app.explorer.latent_ops import LatentPlane
 from app.explorer.map_drawing import MapLayers
 from app.explorer.map_view import ANCHOR_SELECTED, PLANE_PRINCIPAL, LatentMapView
-from app.explorer.model_access import DecodeService, ExplorerModel, dataset_images
 from app.explorer.samples import PriorSamples
 from app.explorer.selection import SelectionView, draw_posterior
 from app.explorer.side_panel import SidePanel, format_code
 from app.explorer.traversals import TraversalsPage
 from app.state import ShownModel
+from vae_core.latent import LatentPlane
+from vae_core.model_access import ExplorerModel, dataset_images
 
 # Weights are applied at most this often while training streams snapshots: each application
 # re-decodes the visible tiles, GUI time that training on 2 cores shares; and each application

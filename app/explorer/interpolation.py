@@ -19,14 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.explorer.decode_service import DecodeService
 from app.explorer.gif import write_gif
 from app.explorer.image_widgets import ImageGrid, ImageTile, to_qimage
-from app.explorer.latent_ops import INTERPOLATIONS, interpolate, mosaic
 from app.explorer.lazy_page import LazyPage
-from app.explorer.model_access import DecodeService
 from app.explorer.side_panel import format_code
 from app.state import ShownModel
 from vae_core.errors import VaeStudioError
+from vae_core.latent import INTERPOLATIONS, interpolate, mosaic
 
 # Exported images are scaled up by whole pixels so a 28x28 frame is not a speck.
 EXPORT_SCALE = 4

@@ -21,10 +21,8 @@ from PySide6.QtCore import QObject, QRectF, QTimer
 from PySide6.QtWidgets import QCheckBox
 
 from app.choice_combo import with_reason
-from app.explorer.latent_ops import LatentPlane
-from app.explorer.model_access import ENCODE_CHUNK, ExplorerModel
+from app.controllers.pacing import DutyCycle
 from app.naming import named
-from app.pacing import DutyCycle
 from app.state import ModelOnShow
 from app.theory.aggregate_page import AggregatePosteriorPage
 from app.workers import start_job, use_torch_threads
@@ -37,6 +35,8 @@ from vae_core.evaluation.aggregate_posterior import (
     find_holes,
     kl_to_prior,
 )
+from vae_core.latent import LatentPlane
+from vae_core.model_access import ENCODE_CHUNK, ExplorerModel
 from vae_core.models import LatentModel, build_model
 
 # The density is evaluated at GRID x GRID cell centres over the visible range, and drawn over

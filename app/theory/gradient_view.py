@@ -20,9 +20,9 @@ import torch
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from app.controllers.pacing import DutyCycle
 from app.explorer.lazy_page import LazyPage
 from app.naming import named
-from app.pacing import DutyCycle
 from app.state import ShownModel
 from app.workers import start_job
 from vae_core.config import ModelConfig
