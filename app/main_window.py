@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.controllers.checkpoints import CheckpointController
+from app.controllers.model_jobs import ModelJobs
 from app.controllers.run import RunController
 from app.controls import ControlPanel
 from app.curves import CurvesView
@@ -70,7 +71,8 @@ class MainWindow(QMainWindow):
         self.controls = ControlPanel()
         self.curves = CurvesView(state.run, state.shown)
         self.kl_bars = KlBarsView()
-        self.explorer = LatentExplorer(state.shown, self)
+        self.model_jobs = ModelJobs(state.shown, self)  # before the views that ask it
+        self.explorer = LatentExplorer(state.shown, self, self.model_jobs)
         self.previews = PreviewViews(state.shown, self.explorer.decoder)
         self.evaluation = EvaluationPage()
         self.messages = Messages(self, self.runs.data.cancel_downloads)

@@ -42,19 +42,19 @@ def _on_show(latent_dim: int = 2) -> tuple[ModelOnShow, dict]:
     return ModelOnShow(config, model.capabilities, "checkpoint", None), model.state_dict()
 
 
-def _bias_sum(model, request, control) -> float:
+def _bias_sum(model, request) -> float:
     """A figure of the weights the job holds (the last layer's bias summed), plus the request."""
     return float(list(model.parameters())[-1].sum()) + request
 
 
-def _gated(model, request, control):
+def _gated(model, request):
     """Waits for the request's gate, then answers with its value."""
     gate, value = request
     assert gate.wait(10.0)
     return value
 
 
-def _stepped(model, request, control):
+def _stepped(model, request):
     """Yields 1, 2, 3, each once its gate opens."""
     for step, gate in enumerate(request, start=1):
         assert gate.wait(10.0)
@@ -62,7 +62,7 @@ def _stepped(model, request, control):
     return None
 
 
-def _failing(model, request, control):
+def _failing(model, request):
     raise RuntimeError("no memory left")
 
 
@@ -233,7 +233,7 @@ def test_a_failure_reaches_the_view_once_and_progress_as_it_comes(qtbot, jobs, o
     (error,) = [call.args[0] for call in view.show_error.call_args_list]
     assert str(error) == "no memory left"
 
-    line = _line(jobs, owner, view, _reporting)
+    line = _line(jobs, owner, view, _reporting, controlled=True)
     line.ask(None)
     qtbot.waitUntil(lambda: line.idle and view.draw.called, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: view.show_progress.call_count == 3, timeout=WAIT_MS)

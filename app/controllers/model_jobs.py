@@ -37,11 +37,13 @@ from app.workers import start_job, use_torch_threads
 
 @dataclass(frozen=True)
 class JobKind:
-    """A kind of request: `work(model, request, control)` computes its answer on a worker, or, as
-    a generator, yields answers as they come (each reaches the view) and may return a last one."""
+    """A kind of request: `work(model, request)` (with `controlled`, `work(model, request,
+    control)`) computes its answer on a worker, or, as a generator, yields answers as they come
+    (each reaches the view) and may return a last one."""
 
     name: str
     work: Callable[..., Any]
+    controlled: bool = False  # the work takes a JobControl: progress, and whether to stop
     threads: int | None = 1  # torch threads for the job (the cores are training's); None: all
     min_interval_s: float = 0.0  # paced requests start at least this far apart,
     share: float = 1.0  # and take at most this share of the time
@@ -94,7 +96,10 @@ def _run(kind: JobKind, source: WeightsSource, copies: WorkerModel, ticket: _Tic
             use_torch_threads(kind.threads)
         started = time.perf_counter()
         with copies.lease(source) as model:
-            answer = kind.work(model, ticket.request, control)
+            arguments = (
+                (model, ticket.request, control) if kind.controlled else (model, ticket.request)
+            )
+            answer = kind.work(*arguments)
             if inspect.isgenerator(answer):
                 answer = yield from _until_stopped(answer, ticket.stop)
         return answer, time.perf_counter() - started

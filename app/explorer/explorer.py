@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
+from app.controllers.model_jobs import ModelJobs
 from app.controllers.pacing import DutyCycle
 from app.explorer.codebook import CodebookPage
 from app.explorer.data_space import DataSpaceView
@@ -54,9 +55,17 @@ class LatentExplorer(QObject):
     deadCodeResetRequested = Signal(list)
     errorOccurred = Signal(str)
 
-    def __init__(self, shown: ShownModel | None = None, parent: QObject | None = None):
+    def __init__(
+        self,
+        shown: ShownModel | None = None,
+        parent: QObject | None = None,
+        jobs: ModelJobs | None = None,
+    ):
         super().__init__(parent)
         self.shown = shown = shown or ShownModel()
+        # The window's jobs controller, or (the explorer alone, in a test) one of its own.
+        self.jobs = jobs or ModelJobs(shown, self)
+        self.jobs.hold_paced_work(self._drag_quiet_s)
         self.state = shown.explorer
         self.decoder = DecodeService(shown)
         self._weights_pace = DutyCycle(WEIGHTS_INTERVAL_S, REFRESH_SHARE)
@@ -71,9 +80,7 @@ class LatentExplorer(QObject):
         self.layers = MapLayers(self.map, self.data_space, self.decoder)
         self.side_panel = self.side = SidePanel()
         self.selection = SelectionView(self.map, self.data_space, self.side)
-        self.encoding = EncodingController(
-            shown, self.errorOccurred.emit, self._wait_for_drag, self
-        )
+        self.encoding = EncodingController(shown, self.jobs, self.errorOccurred.emit, self)
         self.samples = PriorSamples(
             self.state, self.decoder, self.side, self.data_space, self._wait_for_drag, self
         )
@@ -316,9 +323,14 @@ class LatentExplorer(QObject):
             self.data_space.set_samples(None)
             self.data_space.set_selection(None)
 
+    def _drag_quiet_s(self) -> float:
+        """Seconds until the cursor may have paused (0 when it has): work that shares the cores
+        with the GUI thread waits for it."""
+        return max(0.0, self._last_cursor_move + DRAG_QUIET_S - time.perf_counter())
+
     def _wait_for_drag(self, timer: QTimer) -> bool:
         """During a drag, run `timer` again once the cursor may have paused; True if it waits."""
-        if time.perf_counter() - self._last_cursor_move >= DRAG_QUIET_S:
+        if self._drag_quiet_s() == 0.0:
             return False
         timer.start(int(DRAG_QUIET_S * 1000))
         return True
