@@ -330,6 +330,13 @@ class ModelJobs(QObject):
                     if ticket is line.waiting:
                         line.waiting = None
 
+    def under_way(self) -> int:
+        """How many jobs are still running on a worker."""
+        return sum(
+            line.running is not None and not line.running.done.is_set()
+            for line, _owner in self._lines.values()
+        )
+
     def shutdown(self, timeout_s: float) -> bool:
         """Supersede every request and wait for the jobs under way; whether they all ended."""
         running = []
