@@ -2,8 +2,9 @@
 on a light background for slides, and the interpolation and traversal grids as PNG at the decoder's
 own resolution.
 
-Figures are painted on the GUI thread (Qt's scene must be); encoding and writing run on a worker,
-since a 4x PNG of the map takes most of a second to encode. Each file is written beside its target
+Figures are painted on the GUI thread (Qt's scene must be); encoding and writing run on a worker
+(asked of the window's `ModelJobs`, each file in turn), since a 4x PNG of the map takes most of a
+second to encode. Each file is written beside its target
 and renamed over it, and a failure is one line naming the file.
 """
 
@@ -23,8 +24,9 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsItem, QMenu
 
+from app.controllers.job_kinds import FILE_WRITE, Call
+from app.controllers.model_jobs import Answer
 from app.explorer.image_widgets import to_qimage
-from app.workers import start_job
 from vae_core.errors import VaeStudioError
 from vae_core.files import write_atomically
 from vae_core.latent import mosaic
@@ -208,6 +210,7 @@ class FigureExports(QObject):
     def __init__(self, window):
         super().__init__(window)
         self.window = window
+        self._files = window.model_jobs.line(FILE_WRITE, self, self._written, self._failed)
         self.menu = QMenu("Export &Figure", window)
         self.menu.setObjectName("exportFigureMenu")
         explorer = window.explorer
@@ -270,9 +273,10 @@ class FigureExports(QObject):
         self._write(write_png, grid_image(images), path)
 
     def _write(self, write: Callable, data, path: str | Path) -> None:
-        start_job(write, data, Path(path), on_result=self._written, on_error=self._failed)
+        self._files.ask(Call(write, (data, Path(path))))
 
-    def _written(self, path: str) -> None:
+    def _written(self, answer: Answer) -> None:
+        path = answer.value
         self.window.statusBar().showMessage(f"Exported {path}", 10000)
         self.exported.emit(path)
 

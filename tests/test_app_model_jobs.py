@@ -288,3 +288,24 @@ def test_what_a_worker_holds_reaches_no_view_and_not_the_controller(
         item is owner or item is view or item is line or item is jobs for item in reached
     )
     assert any(isinstance(item, torch.Tensor) for item in reached)  # the weights do travel
+
+
+def _written(request) -> str:
+    """A file job (no model): waits for its gate, answers with its name."""
+    gate, name = request
+    assert gate.wait(10.0)
+    return name
+
+
+def test_a_queued_kind_runs_every_request_in_turn_with_no_model(qtbot, jobs, owner, shown):
+    view = _view()
+    line = _line(jobs, owner, view, _written, uses_model=False, queued=True)
+    gates = [threading.Event() for _ in range(3)]
+    for index, gate in enumerate(gates):
+        line.ask((gate, f"file {index}"))
+    shown.show(*_on_show(latent_dim=3))  # another model: a file job is still wanted
+    for gate in gates:
+        gate.set()
+    qtbot.waitUntil(lambda: line.idle and view.draw.call_count == 3, timeout=WAIT_MS)
+    assert _drawn(view) == ["file 0", "file 1", "file 2"]
+    assert jobs.copies.builds == 0  # no model was needed

@@ -21,7 +21,9 @@ import inspect
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -44,6 +46,10 @@ class JobKind:
     name: str
     work: Callable[..., Any]
     controlled: bool = False  # the work takes a JobControl: progress, and whether to stop
+    uses_model: bool = True  # False: `work(request)`, a file read or written, say
+    queued: bool = False  # every request runs, in turn (files to write), none superseding
+    # False: a request need not wait for the end of the job it superseded (a slow read)
+    one_at_a_time: bool = True
     threads: int | None = 1  # torch threads for the job (the cores are training's); None: all
     min_interval_s: float = 0.0  # paced requests start at least this far apart,
     share: float = 1.0  # and take at most this share of the time
@@ -95,11 +101,9 @@ def _run(kind: JobKind, source: WeightsSource, copies: WorkerModel, ticket: _Tic
         if kind.threads is not None:
             use_torch_threads(kind.threads)
         started = time.perf_counter()
-        with copies.lease(source) as model:
-            arguments = (
-                (model, ticket.request, control) if kind.controlled else (model, ticket.request)
-            )
-            answer = kind.work(*arguments)
+        with copies.lease(source) if kind.uses_model else nullcontext() as model:
+            arguments = (model, ticket.request) if kind.uses_model else (ticket.request,)
+            answer = kind.work(*arguments, *((control,) if kind.controlled else ()))
             if inspect.isgenerator(answer):
                 answer = yield from _until_stopped(answer, ticket.stop)
         return answer, time.perf_counter() - started
@@ -122,7 +126,8 @@ def _until_stopped(answers, stop: threading.Event):
 
 
 class JobLine(QObject):
-    """One view's requests of one kind, latest winning. Only its controller makes one."""
+    """One view's requests of one kind, latest winning (or, for a queued kind, each in turn).
+    Only its controller makes one."""
 
     def __init__(
         self,
@@ -136,9 +141,9 @@ class JobLine(QObject):
         self.kind = kind
         self._jobs = jobs
         self.on_answer, self.on_error, self.on_progress = on_answer, on_error, on_progress
-        self.current: _Ticket | None = None  # the request whose answers are wanted
+        self.current: _Ticket | None = None  # the request started last
         self.running: _Ticket | None = None  # the job under way, wanted or not
-        self.waiting: _Ticket | None = None  # asked while a job was under way
+        self.waiting: deque[_Ticket] = deque()  # asked while a job was under way
         self.pace = DutyCycle(kind.min_interval_s, kind.share)
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
@@ -147,34 +152,48 @@ class JobLine(QObject):
     @property
     def idle(self) -> bool:
         """Nothing under way or waiting: the view shows the answer to its newest request."""
-        return self.running is None and self.waiting is None
+        return self.running is None and not self.waiting
 
     def ask(self, request, paced: bool = False) -> None:
-        """Compute `request` with the weights on show. Unpaced, it supersedes what is in flight
-        and starts as soon as the line is free; paced (the same question for newer weights), the
-        answer in flight is still drawn and this one starts when the kind's pace allows."""
-        ticket = _Ticket(id(self), request, self._jobs.shown.model, paced)
-        if not paced:
-            self._retire(self.current)
-            self.pace.due_now()
-        self.waiting = ticket
-        if self.running is None:
+        """Compute `request` (with the weights on show, for a kind that uses the model).
+        Unpaced, it supersedes what is in flight and starts as soon as the line is free; paced
+        (the same question for newer weights), the answer in flight is still drawn and this one
+        starts when the kind's pace allows. A queued kind's requests all run, in turn."""
+        model = self._jobs.shown.model if self.kind.uses_model else None
+        ticket = _Ticket(id(self), request, model, paced)
+        if not self.kind.queued:
+            if not paced:
+                self._retire(self.current)
+                self.pace.due_now()
+            self._retire_waiting()
+        self.waiting.append(ticket)
+        if self._free():
             self._schedule()
 
     def cancel(self) -> None:
         """Nothing asked is wanted any more (the view is off, or has nothing to ask)."""
         self.timer.stop()
         self._retire(self.current)
-        self.waiting = None
+        self._retire_waiting()
+
+    def retire(self, unwanted: Callable[[_Ticket], bool]) -> None:
+        """Retire the requests, under way or waiting, that are `unwanted`."""
+        if self.current is not None and unwanted(self.current):
+            self._retire(self.current)
+        for ticket in [ticket for ticket in self.waiting if unwanted(ticket)]:
+            ticket.stop.set()
+            self.waiting.remove(ticket)
 
     def _retire(self, ticket: _Ticket | None) -> None:
         if ticket is not None:
             ticket.stop.set()
-        if ticket is self.current:
-            self.current = None
+
+    def _retire_waiting(self) -> None:
+        while self.waiting:
+            self.waiting.popleft().stop.set()
 
     def _schedule(self) -> None:
-        waiting = self.waiting
+        waiting = self.waiting[0]
         wait_s = self.pace.wait_s(time.perf_counter()) if waiting.paced else 0.0
         if waiting.paced:
             wait_s = max(wait_s, self._jobs.hold_s())
@@ -184,19 +203,24 @@ class JobLine(QObject):
         elif not self.timer.isActive():
             self.timer.start(int(wait_s * 1000))
 
+    def _free(self) -> bool:
+        """Whether a job may start: none under way, or (for a kind not one at a time) only one
+        superseded."""
+        running = self.running
+        return running is None or (not self.kind.one_at_a_time and running.stop.is_set())
+
     def _start_waiting(self) -> None:
-        ticket = self.waiting
-        if ticket is None or self.running is not None:
+        if not self.waiting or not self._free():
             return
+        ticket = self.waiting[0]
         if ticket.paced and self._jobs.hold_s() > 0:
             self._schedule()
             return
-        self.waiting = None
-        source = self._jobs.source(ticket.model)
-        if source is None:
+        self.waiting.popleft()
+        source = self._jobs.source(ticket.model) if self.kind.uses_model else None
+        if self.kind.uses_model and source is None:
+            ticket.stop.set()
             return
-        if self.current is not None and self.current is not ticket:
-            self._retire(self.current)
         self.current = self.running = ticket
         self.pace.started(time.perf_counter())
         self._jobs.start(self, ticket, source)
@@ -207,7 +231,7 @@ class JobLine(QObject):
             self.running = None
         if seconds is not None:
             self.pace.spent(seconds)
-        if self.waiting is not None:
+        if self.waiting:
             self._schedule()
 
 
@@ -259,9 +283,9 @@ class ModelJobs(QObject):
             return None
         return WeightsSource(model.config.model, shown.weights, shown.generation)
 
-    def start(self, line: JobLine, ticket: _Ticket, source: WeightsSource) -> None:
+    def start(self, line: JobLine, ticket: _Ticket, source: WeightsSource | None) -> None:
         control = JobControl(ticket.stop, self._reporter(ticket))
-        generation = source.generation
+        generation = -1 if source is None else source.generation
         start_job(
             _run,
             line.kind,
@@ -288,8 +312,9 @@ class ModelJobs(QObject):
         return report
 
     def _wanted(self, ticket: _Ticket) -> tuple[JobLine, QObject] | None:
+        """The line and view of a request still wanted (not superseded, its view alive)."""
         entry = self._lines.get(ticket.line_id)
-        if entry is None or entry[0].current is not ticket or not shiboken6.isValid(entry[1]):
+        if entry is None or ticket.stop.is_set() or not shiboken6.isValid(entry[1]):
             return None
         return entry
 
@@ -306,7 +331,6 @@ class ModelJobs(QObject):
         entry = self._wanted(ticket)
         self._finish(ticket, None)
         if entry is not None:
-            entry[0].current = None
             entry[0].on_error(error)
 
     def _finish(self, ticket: _Ticket, seconds: float | None) -> None:
@@ -323,12 +347,10 @@ class ModelJobs(QObject):
         """Requests for another model than the one now on show are not wanted any more (a view
         that heard of the new model first may have asked for it already)."""
         self.copies.forget()
+        shown = self.shown.model
         for line, _owner in self._lines.values():
-            for ticket in (line.current, line.waiting):
-                if ticket is not None and ticket.model is not self.shown.model:
-                    line._retire(ticket)
-                    if ticket is line.waiting:
-                        line.waiting = None
+            if line.kind.uses_model:
+                line.retire(lambda ticket: ticket.model is not shown)
 
     def under_way(self) -> int:
         """How many jobs are still running on a worker."""
