@@ -26,9 +26,8 @@ from PySide6.QtWidgets import QGraphicsItem, QMenu
 
 from app.controllers.job_kinds import FILE_WRITE, Call
 from app.controllers.model_jobs import Answer
-from app.explorer.image_widgets import to_qimage
+from app.export_files import write_bytes, write_png
 from vae_core.errors import VaeStudioError
-from vae_core.files import write_atomically
 from vae_core.latent import mosaic
 
 PNG_SCALES = (1, 2, 4)
@@ -163,31 +162,6 @@ def grid_image(images: np.ndarray) -> np.ndarray:
     """Decoded images (rows, columns, H, W[, C]) side by side without gaps: (rows*H, columns*W[, C])."""
     rows, columns = images.shape[:2]
     return mosaic(images.reshape(rows * columns, *images.shape[2:]), rows, columns)
-
-
-# Writing (on a worker).
-def write_png(image: QImage | np.ndarray, path: Path) -> str:
-    """Encode `image` (a QImage, or uint8 pixels) as PNG and put it at `path`; the path written."""
-    if isinstance(image, np.ndarray):
-        image = to_qimage(image)
-
-    def save(temporary: str) -> None:
-        if not image.save(temporary, "PNG"):
-            raise OSError("the PNG could not be encoded")
-
-    return _write(path, save)
-
-
-def write_bytes(data: bytes, path: Path) -> str:
-    return _write(path, lambda temporary: Path(temporary).write_bytes(data))
-
-
-def _write(path: Path, save: Callable[[str], None]) -> str:
-    try:
-        write_atomically(path, save)
-    except OSError as error:
-        raise VaeStudioError(f"cannot write {path}: {error.strerror or error}") from None
-    return str(path)
 
 
 def chosen_format(path: str, scale: float | None) -> tuple[Path, float | None]:

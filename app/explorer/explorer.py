@@ -88,7 +88,7 @@ class LatentExplorer(QObject):
         shown.model_changed.connect(self._model_changed)
         shown.weights_changed.connect(self._weights_changed)
         self.state.changed.connect(self._state_changed)
-        self.interpolation = InterpolationPage(shown, self.decoder)
+        self.interpolation = InterpolationPage(shown, self.decoder, self.jobs)
         self.traversals = TraversalsPage(shown, self.decoder)
         self.codebook = CodebookPage(shown, self.decoder)
         self.codebook.resetRequested.connect(self._reset_dead_codes)
