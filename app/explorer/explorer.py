@@ -31,6 +31,7 @@ from app.explorer.samples import PriorSamples
 from app.explorer.selection import SelectionView, draw_posterior
 from app.explorer.side_panel import SidePanel, format_code
 from app.explorer.traversals import TraversalsPage
+from app.explorer.view_modes import show_data_space, show_nothing
 from app.state import ShownModel
 from vae_core.latent import LatentPlane
 from vae_core.model_access import ExplorerModel, dataset_images
@@ -152,7 +153,7 @@ class LatentExplorer(QObject):
         on_show = shown.model
         if on_show is None or on_show.viewer is None:
             self.decoder.model = None
-            self._show_nothing()
+            show_nothing(self.map, self.data_space, self.side, self._image_pages())
             return
         model = ExplorerModel(on_show.viewer)
         if shown.weights is not None:
@@ -161,7 +162,7 @@ class LatentExplorer(QObject):
         self._applied_generation = shown.generation
         self.state.decoded_generation = shown.generation
         self.map.set_latent_dim(model.latent_dim, principal=model.quantized)
-        self._show_data_space(model.planar)
+        show_data_space(self.map, self.data_space, self.side, self._image_pages(), model.planar)
         examples = self.state.examples
         self.map.set_classes(self._class_names() if model.conditional else ())
         self.side.show_class_row(None)
@@ -179,6 +180,10 @@ class LatentExplorer(QObject):
         self._rebuild_plane(refresh=False)
         self._refresh_view()
         self._refresh_all()
+
+    def _image_pages(self) -> tuple[QWidget, ...]:
+        """The pages that draw decodes as images (not for 2-D points)."""
+        return (self.interpolation, self.traversals, self.draw)
 
     def _class_names(self) -> list[str]:
         examples = self.state.examples
@@ -301,28 +306,6 @@ class LatentExplorer(QObject):
             self.layers.draw_contours(self.model, self.state, self._applied_generation)
             self.viewRefreshed.emit()
 
-    def _show_data_space(self, planar: bool) -> None:
-        self.data_space.setVisible(planar)
-        self.map.set_tiles_available(not planar)
-        # These pages draw decodes as images; a 2-D point decodes to a point, drawn in the data space.
-        for page in (self.interpolation, self.traversals, self.draw):
-            page.setEnabled(not planar)
-            page.setToolTip(
-                "For 2-D point data, decodes are drawn in the data space plot beside the map"
-                if planar
-                else ""
-            )
-        in_data_space = "Drawn in the data space plot"
-        self.side.decoded_view.set_placeholder(in_data_space if planar else "")
-        self.side.input_view.set_placeholder(
-            in_data_space if planar else "Click a point on the map"
-        )
-        if not planar:
-            self.data_space.set_mesh(None)
-            self.data_space.set_cursor(None)
-            self.data_space.set_samples(None)
-            self.data_space.set_selection(None)
-
     def _drag_quiet_s(self) -> float:
         """Seconds until the cursor may have paused (0 when it has): work that shares the cores
         with the GUI thread waits for it."""
@@ -411,19 +394,3 @@ class LatentExplorer(QObject):
             self.map.set_points(xy, examples.labels.numpy(), examples.class_names)
         else:
             self.map.move_points(xy)
-
-    def _show_nothing(self) -> None:
-        self._show_data_space(False)
-        self.data_space.set_data(None)
-        self.map.set_tiles(None, None)
-        self.map.set_points(None)
-        self.map.set_contours([])
-        self.map.set_path(None)
-        self.map.set_drawn(None)
-        self.map.set_selection(None)
-        self.map.set_classes(())
-        self.side.show_cursor(None, None)
-        self.side.show_class_row(None)
-        self.side.show_samples(None)
-        self.side.show_selection(None)
-        self.side.decoded_view.set_placeholder("No model yet: start training or open a checkpoint")
