@@ -28,7 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.controllers.evaluation import Analyzed, Evaluated, EvaluationController
+from app.controllers.evaluation import (
+    Analyzed,
+    Evaluated,
+    EvaluationController,
+    EvaluationState,
+)
 from app.evaluation_tables import analysis_table, figures_table
 from app.naming import named
 from app.state import ModelOnShow
@@ -53,7 +58,22 @@ class EvaluationPage(QWidget):
         self.controller = controller
         self.results: dict | None = None
         self.analysis: tuple | None = None
+        left = self._build_evaluation()
+        self._build_plot()
+        right = self._build_analysis()
+        # Tabs, not side by side: a dock of a 1,400-pixel window has room for one of them beside the
+        # figures. Each job shows its own tab when it ends.
+        self.result_tabs = named(QTabWidget(), "evaluationTabs", "Evaluation results")
+        self.result_tabs.addTab(self.plot_stack, "Test set: log p(x) against K")
+        self.result_tabs.addTab(_column(right, minimum_width=300), "Selected input: the gaps")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(_column(left, minimum_width=240))
+        layout.addWidget(self.result_tabs, 1)
+        self._subscribe(controller.state)
 
+    def _build_evaluation(self) -> QVBoxLayout:
+        """The left column: the evaluation's settings, its button, status and figures."""
         self.examples_spin = named(
             QSpinBox(), "evaluationExamplesSpinBox", "Test examples to evaluate on"
         )
@@ -79,7 +99,18 @@ class EvaluationPage(QWidget):
         self.status = named(QLabel(), "evaluationStatus", "Evaluation status")
         self.status.setWordWrap(True)
         self.figures = _rich_label("evaluationFigures", "Evaluation figures")
+        form = QFormLayout()
+        form.addRow("Test examples", self.examples_spin)
+        form.addRow("Samples K", self.samples_spin)
+        left = QVBoxLayout()
+        left.addLayout(form)
+        left.addWidget(self.evaluate_button)
+        left.addWidget(self.status)
+        left.addWidget(self.figures, 1)
+        return left
 
+    def _build_plot(self) -> None:
+        """The estimates against K, or a message in the plot's place."""
         self.plot = named(
             pg.PlotWidget(),
             "evaluationPlot",
@@ -111,6 +142,8 @@ class EvaluationPage(QWidget):
         self.plot_stack.addWidget(self.plot)
         self.plot_stack.addWidget(self.plot_message)
 
+    def _build_analysis(self) -> QVBoxLayout:
+        """The selected input's tab: its button, status and figures."""
         self.analyze_button = named(
             QPushButton("Analyze the selected input"),
             "analyzeButton",
@@ -124,36 +157,20 @@ class EvaluationPage(QWidget):
         self.analysis_status = named(QLabel(), "analysisStatus", "Analysis status")
         self.analysis_status.setWordWrap(True)
         self.analysis_figures = _rich_label("analysisFigures", "Analysis of the selected input")
-
-        form = QFormLayout()
-        form.addRow("Test examples", self.examples_spin)
-        form.addRow("Samples K", self.samples_spin)
-        left = QVBoxLayout()
-        left.addLayout(form)
-        left.addWidget(self.evaluate_button)
-        left.addWidget(self.status)
-        left.addWidget(self.figures, 1)
         right = QVBoxLayout()
         right.addWidget(self.analyze_button)
         right.addWidget(self.analysis_status)
         right.addWidget(self.analysis_figures, 1)
-        # Tabs, not side by side: a dock of a 1,400-pixel window has room for one of them beside the
-        # figures. Each job shows its own tab when it ends.
-        self.result_tabs = named(QTabWidget(), "evaluationTabs", "Evaluation results")
-        self.result_tabs.addTab(self.plot_stack, "Test set: log p(x) against K")
-        self.result_tabs.addTab(_column(right, minimum_width=300), "Selected input: the gaps")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(_column(left, minimum_width=240))
-        layout.addWidget(self.result_tabs, 1)
+        return right
 
-        events = controller.state.events
+    def _subscribe(self, state: EvaluationState) -> None:
+        """Draw the controller's state now and whenever a field of it changes."""
+        events = state.events
         events.working.connect(self._on_model_working)
         events.evaluation_status.connect(self._on_model_evaluation_status)
         events.analysis_status.connect(self._on_model_analysis_status)
         events.evaluated.connect(self._on_model_evaluated)
         events.analyzed.connect(self._on_model_analyzed)
-        state = controller.state
         self._on_model_working(state.working)
         self.status.setText(state.evaluation_status)
         self.analysis_status.setText(state.analysis_status)

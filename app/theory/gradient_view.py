@@ -61,9 +61,34 @@ class GradientEstimatorsPage(LazyPage):
         self.shown = shown
         self.report: GradientVarianceReport | None = None
         self._line = jobs.line(GRADIENT_STUDY, self, self._answered, self._failed)
-
         self.source = named(QLabel(), "gradientSource", "Which inputs the gradients are for")
         self.source.setWordWrap(True)
+        self._build_plot()
+        self.readout = named(
+            QLabel(),
+            "gradientReadout",
+            "Mean gradients of the two estimators and their variance ratio",
+        )
+        self.readout.setWordWrap(True)
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.status = named(QLabel(), "gradientStatus", "How the gradient study was made")
+        self.status.setWordWrap(True)
+
+        # Side by side: the views' dock is wide and short.
+        text = QVBoxLayout()
+        for label in (self.source, self.readout, self.status):
+            text.addWidget(label)
+        text.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.plot, 3)
+        layout.addLayout(text, 2)
+
+        shown.model_changed.connect(self._model_changed)
+        shown.explorer.changed.connect(self._explorer_changed)
+        self._model_changed()
+
+    def _build_plot(self) -> None:
+        """Each estimator's variance against K, with error bars, on log axes."""
         self.plot = named(
             pg.PlotWidget(),
             "gradientVariancePlot",
@@ -94,28 +119,6 @@ class GradientEstimatorsPage(LazyPage):
             self.error_bars[key] = item.plot(
                 [], [], pen=pg.mkPen(colour, width=1.5), connect="pairs"
             )
-        self.readout = named(
-            QLabel(),
-            "gradientReadout",
-            "Mean gradients of the two estimators and their variance ratio",
-        )
-        self.readout.setWordWrap(True)
-        self.readout.setTextFormat(Qt.TextFormat.RichText)
-        self.status = named(QLabel(), "gradientStatus", "How the gradient study was made")
-        self.status.setWordWrap(True)
-
-        # Side by side: the views' dock is wide and short.
-        text = QVBoxLayout()
-        for label in (self.source, self.readout, self.status):
-            text.addWidget(label)
-        text.addStretch(1)
-        layout = QHBoxLayout(self)
-        layout.addWidget(self.plot, 3)
-        layout.addLayout(text, 2)
-
-        shown.model_changed.connect(self._model_changed)
-        shown.explorer.changed.connect(self._explorer_changed)
-        self._model_changed()
 
     @property
     def busy(self) -> bool:
