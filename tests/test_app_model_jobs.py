@@ -309,3 +309,19 @@ def test_a_queued_kind_runs_every_request_in_turn_with_no_model(qtbot, jobs, own
     qtbot.waitUntil(lambda: line.idle and view.draw.call_count == 3, timeout=WAIT_MS)
     assert _drawn(view) == ["file 0", "file 1", "file 2"]
     assert jobs.copies.builds == 0  # no model was needed
+
+
+def test_a_kind_not_one_at_a_time_starts_before_the_superseded_job_ends(qtbot, jobs, owner):
+    view = _view()
+    line = _line(jobs, owner, view, _written, uses_model=False, one_at_a_time=False)
+    slow, quick = threading.Event(), threading.Event()
+    line.ask((slow, "a source left meanwhile"))
+    superseded = line.running
+    line.ask((quick, "the source chosen now"))
+    assert line.running is not superseded and line.running.request[1] == "the source chosen now"
+    quick.set()
+    qtbot.waitUntil(lambda: view.draw.called, timeout=WAIT_MS)
+    slow.set()
+    assert superseded.done.wait(10.0)
+    qtbot.waitUntil(lambda: line.idle, timeout=WAIT_MS)
+    assert _drawn(view) == ["the source chosen now"]

@@ -1,11 +1,12 @@
 """The one runner of work computed from the model on show: views ask, this controller runs their
-requests on workers (`app.workers.start_job`) and hands the answers back for them to draw.
+requests on workers (`app.workers.start_job`) and hands the answers back for them to draw. The
+window's file reads and writes run here too, as kinds that need no model.
 
 - A view asks on a `JobLine`, one per view and kind of request. Latest wins: a new request
-  supersedes the one in flight, and an answer reaches the view only while the request it answers
-  is the line's current one (request identity, the one mechanism that drops stale answers, as
-  ndv's controller cancels its futures). A line runs one job at a time; what is asked meanwhile
-  waits, the newest replacing the older.
+  retires the one in flight, and an answer reaches the view only while the request it answers
+  is not retired (request identity, the one mechanism that drops stale answers, as ndv's
+  controller cancels its futures). A line runs one job at a time; what is asked meanwhile
+  waits, the newest replacing the older (a queued kind's requests all wait their turn).
 - Jobs compute with `WorkerModel`'s one copy of the model, holding the weights on show when the
   job starts (keyed by config and generation).
 - A request asked `paced` (new weights streaming from a run, say) does not supersede the one in
@@ -18,6 +19,7 @@ requests on workers (`app.workers.start_job`) and hands the answers back for the
 from __future__ import annotations
 
 import inspect
+import itertools
 import threading
 import time
 import weakref
@@ -80,7 +82,7 @@ class JobControl:
 
 
 class _Ticket:
-    """One request's identity: an answer is delivered only while its ticket is its line's current."""
+    """One request's identity: its answers are delivered until it is retired (`stop`)."""
 
     __slots__ = ("line_id", "request", "model", "stop", "done", "paced")
 
@@ -93,7 +95,9 @@ class _Ticket:
         self.done = threading.Event()
 
 
-def _run(kind: JobKind, source: WeightsSource, copies: WorkerModel, ticket: _Ticket, control):
+def _run(
+    kind: JobKind, source: WeightsSource | None, copies: WorkerModel, ticket: _Ticket, control
+):
     """The job, on a worker: yields the work's answers, returns (last answer, seconds)."""
     try:
         if ticket.stop.is_set():  # superseded before a thread was free for it
@@ -139,6 +143,7 @@ class JobLine(QObject):
     ):
         super().__init__(jobs)
         self.kind = kind
+        self.number = next(jobs.line_numbers)
         self._jobs = jobs
         self.on_answer, self.on_error, self.on_progress = on_answer, on_error, on_progress
         self.current: _Ticket | None = None  # the request started last
@@ -160,7 +165,7 @@ class JobLine(QObject):
         (the same question for newer weights), the answer in flight is still drawn and this one
         starts when the kind's pace allows. A queued kind's requests all run, in turn."""
         model = self._jobs.shown.model if self.kind.uses_model else None
-        ticket = _Ticket(id(self), request, model, paced)
+        ticket = _Ticket(self.number, request, model, paced)
         if not self.kind.queued:
             if not paced:
                 self._retire(self.current)
@@ -244,7 +249,8 @@ class ModelJobs(QObject):
         super().__init__(parent)
         self.shown = shown
         self.copies = WorkerModel()
-        self._lines: dict[int, tuple[JobLine, QObject]] = {}
+        self._lines: dict[int, tuple[JobLine, QObject]] = {}  # by line number
+        self.line_numbers = itertools.count()
         self._hold_s: Callable[[], float] = lambda: 0.0
         self._progressed.connect(self._on_progress)
         shown.model_changed.connect(self._on_model_changed)
@@ -260,14 +266,15 @@ class ModelJobs(QObject):
         """A line of requests of `kind` for the view `owner`: its answers go to `on_answer`, its
         failures to `on_error`, while `owner` lives."""
         line = JobLine(self, kind, on_answer, on_error, on_progress)
-        self._lines[id(line)] = (line, owner)
-        owner.destroyed.connect(partial(self._forget, id(line)))
+        self._lines[line.number] = (line, owner)
+        owner.destroyed.connect(partial(self._forget, line.number))
         return line
 
     def _forget(self, line_id: int, *_) -> None:
         line, _owner = self._lines.pop(line_id, (None, None))
         if line is not None and shiboken6.isValid(line):
             line.cancel()
+            line.deleteLater()
 
     def hold_paced_work(self, hold_s: Callable[[], float]) -> None:
         """Paced jobs wait `hold_s()` seconds before they start (while the user drags, say)."""
