@@ -78,9 +78,9 @@ class LessonController(QObject):
         self.menu.aboutToShow.connect(self.list_shipped)
         self._shipped: list[Lesson] = []
         jobs = window.model_jobs
-        self._listing = jobs.line(FILE_READ, self, self._list_shipped, self._failed)
-        self._reading = jobs.line(FILE_READ, self, self._read, self._failed)
-        self._writing = jobs.line(FILE_WRITE, self, self._saved, self._failed)
+        self._list_read = jobs.line(FILE_READ, self, self._list_shipped, self._failed)
+        self._lesson_read = jobs.line(FILE_READ, self, self._read, self._failed)
+        self._lesson_write = jobs.line(FILE_WRITE, self, self._saved, self._failed)
         self.open_action = self._action("openLessonAction", "Open &Lesson…", self.ask_open)
         self.save_action = self._action("saveLessonAction", "Save as Lesso&n…", self.ask_save)
 
@@ -92,8 +92,8 @@ class LessonController(QObject):
 
     def list_shipped(self) -> None:
         """Read the shipped lessons into the menu, once (on a worker)."""
-        if not self._shipped and self._listing.idle:
-            self._listing.ask(Call(shipped_lessons))
+        if not self._shipped and self._list_read.idle:
+            self._list_read.ask(Call(shipped_lessons))
 
     def _list_shipped(self, answer: Answer) -> None:
         self._shipped = lessons = answer.value
@@ -112,7 +112,7 @@ class LessonController(QObject):
 
     def open(self, path: str | Path) -> None:
         """Read the lesson at `path` on a worker, then start it (a bad file gives one line)."""
-        self._reading.ask(Call(read_lesson, (Path(path),)))
+        self._lesson_read.ask(Call(read_lesson, (Path(path),)))
 
     def _read(self, answer: Answer) -> None:
         self.start(answer.value)
@@ -284,7 +284,7 @@ class LessonController(QObject):
         except VaeStudioError as error:
             self.window.show_error(str(error))
             return
-        self._writing.ask(Call(write_lesson, (Path(path), lesson)))
+        self._lesson_write.ask(Call(write_lesson, (Path(path), lesson)))
 
     def _saved(self, answer: Answer) -> None:
         path = answer.value
