@@ -1,9 +1,9 @@
 """Which data the next run trains on, from the data-source dialog, a drop on the window or the
 recent list: the dialog's state model and its controller.
 
-A source is previewed before it is chosen: it loads on a worker through the run's data cache (so
-Train finds it loaded), and an answer about a source the user has since left is dropped (a
-generation counter). MNIST-family files are downloaded only when the user asks, with progress and
+A source is previewed before it is chosen: it loads on a worker (asked of the window's
+`ModelJobs`) through the run's data cache (so Train finds it loaded), and an answer about a source
+the user has since left is dropped (the jobs' latest-wins line). MNIST-family files are downloaded only when the user asks, with progress and
 a Cancel that stops the download at its next block and leaves no partial file.
 """
 
@@ -12,16 +12,17 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 from psygnal import Signal as StateSignal
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
+from app.controllers.job_kinds import DATA_PREVIEW, FILE_READ, Call
+from app.controllers.model_jobs import Answer
 from app.data_source_dialog import DataSourceDialog
 from app.settings import data_source, forget_data_set, recent_data_sets, remember_data_set
-from app.workers import DataCache, start_job
+from app.workers import DataCache
 from vae_core.config import DataConfig
 from vae_core.data import DatasetInfo, DataSplit, data_location, dataset_for_path
 from vae_core.data.downloads import DownloadCancelled
@@ -103,6 +104,22 @@ def load_preview(cache: DataCache, config: DataConfig, download: bool, progress)
     return DataPreview.of(config, cache.get(config, progress))
 
 
+def preview_for(
+    cache: DataCache, config: DataConfig, download: bool, cancel: threading.Event, control
+) -> DataPreview:
+    """`load_preview` as a job: its download stops at the next block once the user cancels it or
+    another source is asked for; `control` hears its progress."""
+
+    def progress(done: int, total: int) -> None:
+        if cancel.is_set() or control.stopped():
+            raise DownloadCancelled(
+                "download cancelled: files downloaded completely stay, the partial one is removed"
+            )
+        control.progress(done, total)
+
+    return load_preview(cache, config, download, progress)
+
+
 def _vanished(configs: list[DataConfig]) -> list[DataConfig]:
     return [config for config in configs if not data_location(config).exists()]
 
@@ -131,17 +148,19 @@ class DataSources(QObject):
     remembers the user's own data sets that loaded."""
 
     previewShown = Signal(object)  # DataPreview, after the state has it
-    _downloadProgress = Signal(
-        int, int, int
-    )  # generation, bytes done, bytes in all (from a worker)
 
     def __init__(self, window):
         super().__init__(window)
         self.window = window
         self.state = DataSourceState()
         self.dialog = None
-        self._generation = 0
-        self._cancel = threading.Event()
+        self._cancel = threading.Event()  # the user's Cancel of the preview's download
+        jobs = window.model_jobs
+        self._previews = jobs.line(
+            DATA_PREVIEW, self, self._previewed, self._preview_failed, self._on_download_progress
+        )
+        self._checks = jobs.line(FILE_READ, self, self._drop_vanished, self._show_problem)
+        self._drops = jobs.line(FILE_READ, self, self._dropped, self._show_problem)
         self.open_action = window.run_actions.action(
             "openDataAction",
             "Open &Data Set…",
@@ -151,7 +170,6 @@ class DataSources(QObject):
         )
         window.controls.data_source_button.clicked.connect(self.open_dialog)
         window.dataLoaded.connect(self._remember_loaded)
-        self._downloadProgress.connect(self._on_download_progress)
         application = QApplication.instance()
         if application is not None:
             # Quitting must not wait for a download to end: the pool's threads are joined at exit.
@@ -167,15 +185,12 @@ class DataSources(QObject):
         self.dialog.raise_()
         self.dialog.activateWindow()
         recent = list(self.state.recent)
-        start_job(_vanished, recent, on_result=self._drop_vanished, on_error=self._show_problem)
+        self._checks.ask(Call(_vanished, (recent,)))
 
     # Previews.
     def preview(self, config: DataConfig | None, download: bool = False) -> None:
         """Load `config` for the dialog (None: no source yet), dropping whatever was asked before."""
-        self._cancel.set()  # a download for the last source is no longer wanted
         self._cancel = cancel = threading.Event()
-        self._generation += 1
-        generation = self._generation
         self.state.set(
             "preview",
             config=config,
@@ -185,40 +200,22 @@ class DataSources(QObject):
             download=None,
         )
         if config is None:
+            self._previews.cancel()
             return
-        start_job(
-            load_preview,
-            self.window.runs.data,
-            config,
-            download,
-            partial(self._report, generation, cancel),
-            on_result=partial(self._previewed, generation),
-            on_error=partial(self._preview_failed, generation),
-        )
+        self._previews.ask(Call(preview_for, (self.window.runs.data, config, download, cancel)))
 
     def cancel_download(self) -> None:
         self._cancel.set()
 
-    def _report(self, generation: int, cancel: threading.Event, done: int, total: int) -> None:
-        """A download's progress (on the worker): stops it when cancelled."""
-        if cancel.is_set():
-            raise DownloadCancelled(
-                "download cancelled: files downloaded completely stay, the partial one is removed"
-            )
-        self._downloadProgress.emit(generation, done, total)
+    def _on_download_progress(self, done: int, total: int) -> None:
+        self.state.set("progress", download=(done, total))
 
-    def _on_download_progress(self, generation: int, done: int, total: int) -> None:
-        if generation == self._generation:
-            self.state.set("progress", download=(done, total))
+    def _previewed(self, answer: Answer) -> None:
+        preview = answer.value
+        self.state.set("preview", preview=preview, loading=False, download=None)
+        self.previewShown.emit(preview)
 
-    def _previewed(self, generation: int, preview: DataPreview) -> None:
-        if generation == self._generation:
-            self.state.set("preview", preview=preview, loading=False, download=None)
-            self.previewShown.emit(preview)
-
-    def _preview_failed(self, generation: int, error: Exception) -> None:
-        if generation != self._generation:
-            return
+    def _preview_failed(self, error: Exception) -> None:
         config = self.state.config
         message = (
             str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
@@ -246,9 +243,10 @@ class DataSources(QObject):
 
     def open_dropped(self, path: str) -> None:
         """A file or folder dropped on the window: whether it is a data set is decided on a worker."""
-        start_job(dataset_for_path, path, on_result=self._dropped, on_error=self._show_problem)
+        self._drops.ask(Call(dataset_for_path, (path,)))
 
-    def _dropped(self, dataset: str) -> None:
+    def _dropped(self, answer: Answer) -> None:
+        dataset = answer.value
         self.choose(
             dataclasses.replace(
                 self.window.controls.data_config(), **data_source(DataConfig(dataset=dataset))
@@ -266,7 +264,8 @@ class DataSources(QObject):
         forget_data_set(self.window.settings, config)
         self.state.set("recent", recent=recent_data_sets(self.window.settings))
 
-    def _drop_vanished(self, vanished: list[DataConfig]) -> None:
+    def _drop_vanished(self, answer: Answer) -> None:
+        vanished = answer.value
         for config in vanished:
             self._forget(config)
         if vanished:

@@ -1,4 +1,5 @@
-"""The Evaluate page: the model on show scored on the test split, on a worker thread.
+"""The Evaluate page: the model on show scored on the test split. Its controller
+(`app.controllers.evaluation`) runs the jobs; the page asks it and draws its state.
 
 What it shows is the seed's bound made visible: the ELBO, the importance-sampled estimate of
 log p(x) as it grows with the number of samples K (the ELBO is its K = 1 case in expectation,
@@ -9,10 +10,6 @@ figures of the model's family (active units, per-class ELBO, codebook perplexity
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections.abc import Callable, Mapping
-from functools import partial
 
 import pyqtgraph as pg
 import torch
@@ -31,27 +28,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.evaluation_tables import (
-    ANALYSIS_REPEATS,
-    ANALYSIS_SAMPLES,
-    analysis_table,
-    figures_table,
+from app.controllers.evaluation import (
+    Analyzed,
+    Evaluated,
+    EvaluationController,
+    EvaluationState,
 )
+from app.evaluation_tables import analysis_table, figures_table
 from app.naming import named
 from app.state import ModelOnShow
-from app.workers import start_job
-from vae_core.errors import VaeStudioError
-from vae_core.evaluation.analysis import (
-    AmortizationReport,
-    ImportanceSamplingReport,
-    amortization_gap,
-    importance_sampling_study,
-)
-from vae_core.evaluation.estimates import EvaluationStopped, evaluate_model
-from vae_core.models import LatentModel, build_model
 
-# Examples per batch: small enough that progress moves about twice a second for an MLP on MNIST.
-BATCH_SIZE = 100
 _IS_PEN = pg.mkPen("#e69f00", width=2)
 _ELBO_PEN = pg.mkPen("#56b4e9", width=2, style=Qt.PenStyle.DashLine)
 _EXACT_PEN = pg.mkPen("#009e73", width=2)
@@ -59,33 +45,35 @@ _EXACT_PEN = pg.mkPen("#009e73", width=2)
 
 class EvaluationPage(QWidget):
     """The test-set figures on the left; on two tabs beside them, the estimates against K and one
-    input's gaps. One job runs at a time, on a worker thread, with the page's own copy of the model."""
+    input's gaps."""
 
     evaluateRequested = Signal()  # the window answers with `evaluate`
     analysisRequested = Signal()  # the window answers with `analyze`
     evaluated = Signal(dict)  # the test-set results shown, once an evaluation ends
     analyzed = Signal(object)  # (AmortizationReport, ImportanceSamplingReport), once shown
 
-    # From the worker thread, tagged with the job's number.
-    _workerProgress = Signal(int, int, int)
-    _workerDone = Signal(int, object)
-    _workerFailed = Signal(int, str)
-
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, controller: EvaluationController, parent: QWidget | None = None):
         super().__init__(parent)
         named(self, "evaluatePage", "Evaluate")
+        self.controller = controller
         self.results: dict | None = None
-        self.analysis: tuple[AmortizationReport, ImportanceSamplingReport] | None = None
-        self._job = 0
-        self._cancel = threading.Event()
-        self._started = 0.0
-        self._described = ""
-        self._status: QLabel | None = None  # the label of the job under way
-        self._job_done = threading.Event()
-        self._job_done.set()
-        self._show_results: Callable[[object], None] | None = None
-        self._no_sampling_reason = ""
+        self.analysis: tuple | None = None
+        left = self._build_evaluation()
+        self._build_plot()
+        right = self._build_analysis()
+        # Tabs, not side by side: a dock of a 1,400-pixel window has room for one of them beside the
+        # figures. Each job shows its own tab when it ends.
+        self.result_tabs = named(QTabWidget(), "evaluationTabs", "Evaluation results")
+        self.result_tabs.addTab(self.plot_stack, "Test set: log p(x) against K")
+        self.result_tabs.addTab(_column(right, minimum_width=300), "Selected input: the gaps")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(_column(left, minimum_width=240))
+        layout.addWidget(self.result_tabs, 1)
+        self._subscribe(controller.state)
 
+    def _build_evaluation(self) -> QVBoxLayout:
+        """The left column: the evaluation's settings, its button, status and figures."""
         self.examples_spin = named(
             QSpinBox(), "evaluationExamplesSpinBox", "Test examples to evaluate on"
         )
@@ -111,7 +99,18 @@ class EvaluationPage(QWidget):
         self.status = named(QLabel(), "evaluationStatus", "Evaluation status")
         self.status.setWordWrap(True)
         self.figures = _rich_label("evaluationFigures", "Evaluation figures")
+        form = QFormLayout()
+        form.addRow("Test examples", self.examples_spin)
+        form.addRow("Samples K", self.samples_spin)
+        left = QVBoxLayout()
+        left.addLayout(form)
+        left.addWidget(self.evaluate_button)
+        left.addWidget(self.status)
+        left.addWidget(self.figures, 1)
+        return left
 
+    def _build_plot(self) -> None:
+        """The estimates against K, or a message in the plot's place."""
         self.plot = named(
             pg.PlotWidget(),
             "evaluationPlot",
@@ -143,6 +142,8 @@ class EvaluationPage(QWidget):
         self.plot_stack.addWidget(self.plot)
         self.plot_stack.addWidget(self.plot_message)
 
+    def _build_analysis(self) -> QVBoxLayout:
+        """The selected input's tab: its button, status and figures."""
         self.analyze_button = named(
             QPushButton("Analyze the selected input"),
             "analyzeButton",
@@ -156,191 +157,89 @@ class EvaluationPage(QWidget):
         self.analysis_status = named(QLabel(), "analysisStatus", "Analysis status")
         self.analysis_status.setWordWrap(True)
         self.analysis_figures = _rich_label("analysisFigures", "Analysis of the selected input")
-
-        form = QFormLayout()
-        form.addRow("Test examples", self.examples_spin)
-        form.addRow("Samples K", self.samples_spin)
-        left = QVBoxLayout()
-        left.addLayout(form)
-        left.addWidget(self.evaluate_button)
-        left.addWidget(self.status)
-        left.addWidget(self.figures, 1)
         right = QVBoxLayout()
         right.addWidget(self.analyze_button)
         right.addWidget(self.analysis_status)
         right.addWidget(self.analysis_figures, 1)
-        # Tabs, not side by side: a dock of a 1,400-pixel window has room for one of them beside the
-        # figures. Each job shows its own tab when it ends.
-        self.result_tabs = named(QTabWidget(), "evaluationTabs", "Evaluation results")
-        self.result_tabs.addTab(self.plot_stack, "Test set: log p(x) against K")
-        self.result_tabs.addTab(_column(right, minimum_width=300), "Selected input: the gaps")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(_column(left, minimum_width=240))
-        layout.addWidget(self.result_tabs, 1)
+        return right
 
-        self._workerProgress.connect(self._on_progress)
-        self._workerDone.connect(self._on_done)
-        self._workerFailed.connect(self._on_failed)
-        self.clear()
+    def _subscribe(self, state: EvaluationState) -> None:
+        """Draw the controller's state now and whenever a field of it changes."""
+        events = state.events
+        events.working.connect(self._on_model_working)
+        events.evaluation_status.connect(self._on_model_evaluation_status)
+        events.analysis_status.connect(self._on_model_analysis_status)
+        events.evaluated.connect(self._on_model_evaluated)
+        events.analyzed.connect(self._on_model_analyzed)
+        self._on_model_working(state.working)
+        self.status.setText(state.evaluation_status)
+        self.analysis_status.setText(state.analysis_status)
+        self._on_model_evaluated(state.evaluated)
+        self._on_model_analyzed(state.analyzed)
 
     @property
     def busy(self) -> bool:
         return not self.evaluate_button.isEnabled()
 
-    def evaluate(
-        self, model: ModelOnShow, weights: Mapping[str, torch.Tensor], described: str
-    ) -> None:
-        """Evaluate the model of `model`'s config with `weights` (the job builds its own copy) on
-        its test data."""
-        sampled = model.capabilities.samples_posterior
-        samples = self.samples_spin.value() if sampled else 1
-        self._no_sampling_reason = (
-            "VQ-VAE's encoder is deterministic: importance sampling does not apply"
-            if not sampled
-            else "K = 1: no importance sampling, the ELBO is the estimate"
+    def evaluate(self, model: ModelOnShow, described: str) -> None:
+        """Evaluate the model on show (with its weights on show) on its test data."""
+        self.controller.evaluate(
+            model, self.samples_spin.value(), self.examples_spin.value(), described
         )
-        limit, data, config = self.examples_spin.value(), model.test_data, model.config.model
 
-        def job(progress, should_stop):
-            return evaluate_model(
-                _built(config, weights),
-                data,
-                iw_samples=samples,
-                limit=limit,
-                batch_size=BATCH_SIZE,
-                progress=progress,
-                should_stop=should_stop,
-            )
-
-        self._start(job, self.status, self._show_evaluation, described)
-
-    def analyze(
-        self, model: ModelOnShow, weights, x: torch.Tensor, y: int | None, described: str
-    ) -> None:
+    def analyze(self, model: ModelOnShow, x: torch.Tensor, y: int | None, described: str) -> None:
         """The gaps of one input x (C, H, W) of class y under the model on show."""
-        if not model.capabilities.samples_posterior:
-            self.analysis_status.setText(
-                "The gaps need a posterior to draw from: VQ-VAE's encoder is deterministic."
-            )
-            return
-        config = model.config.model
-
-        def job(progress, should_stop):  # a second or less: it runs to its end
-            built = _built(config, weights)
-            gaps = amortization_gap(built, x, y)
-            progress(1, 2)
-            return gaps, importance_sampling_study(
-                built, x, y, sample_counts=ANALYSIS_SAMPLES, repeats=ANALYSIS_REPEATS
-            )
-
-        self._start(job, self.analysis_status, self._show_analysis, described)
+        self.controller.analyze(model, x, y, described)
 
     def cancel(self) -> None:
         """Stop the job under way; its results will not be shown."""
-        self._cancel.set()
-        self._job += 1
-        self.evaluate_button.setEnabled(True)
-        self.analyze_button.setEnabled(True)
-
-    def shutdown(self, timeout_s: float) -> bool:
-        """Stop the job under way and wait for it (the window is closing); whether it ended."""
-        self.cancel()
-        return self._job_done.wait(timeout_s)
+        self.controller.cancel()
 
     def clear(self) -> None:
         """Forget the results (a new model is on show)."""
-        self.cancel()
-        self.results = self.analysis = None
-        self._show_plot_message(
-            "The estimates of log p(x) against the number of importance samples K appear here: "
-            "the ELBO is their K = 1 case, the exact log-likelihood (where the model has one) their limit."
-        )
-        self.status.setText("Press Evaluate to score the model on show on the test split.")
-        self.figures.setText("")
-        self.analysis_status.setText(
-            "Click a point on the map, then analyze it: how far its ELBO is from log p(x), and why."
-        )
-        self.analysis_figures.setText("")
+        self.controller.clear()
 
-    def _start(self, job, status: QLabel, show_results, described: str) -> None:
-        self.cancel()
-        self._cancel = threading.Event()
-        self._described, self._status, self._show_results = described, status, show_results
-        self._started = time.perf_counter()
-        self.evaluate_button.setEnabled(False)
-        self.analyze_button.setEnabled(False)
-        status.setText(f"Working on {described}…")
-        self._job_done = threading.Event()
-        start_job(self._work, self._job, self._cancel, self._job_done, job)
+    # Drawing the controller's state.
+    def _on_model_working(self, working: bool) -> None:
+        self.evaluate_button.setEnabled(not working)
+        self.analyze_button.setEnabled(not working)
 
-    # On the job's thread.
-    def _work(self, job_number: int, cancel: threading.Event, done: threading.Event, job) -> None:
-        try:
-            self._run_job(job_number, cancel, job)
-        finally:
-            done.set()
+    def _on_model_evaluation_status(self, text: str) -> None:
+        self.status.setText(text)
 
-    def _run_job(self, job_number: int, cancel: threading.Event, job) -> None:
-        def report(signal, *values) -> None:
-            # Once cancelled, the page may be on its way out: nothing more goes to it.
-            if not cancel.is_set():
-                signal.emit(job_number, *values)
+    def _on_model_analysis_status(self, text: str) -> None:
+        self.analysis_status.setText(text)
 
-        try:
-            results = job(partial(report, self._workerProgress), cancel.is_set)
-        except EvaluationStopped:
+    def _on_model_evaluated(self, evaluated: Evaluated | None) -> None:
+        if evaluated is None:
+            self.results = None
+            self.figures.setText("")
+            self._show_plot_message(
+                "The estimates of log p(x) against the number of importance samples K appear here: "
+                "the ELBO is their K = 1 case, the exact log-likelihood (where the model has one) their limit."
+            )
             return
-        except VaeStudioError as error:
-            report(self._workerFailed, str(error))
-            return
-        except Exception as error:  # anything unforeseen still ends as a message, not a dead thread
-            report(self._workerFailed, f"it failed: {error}")
-            return
-        report(self._workerDone, results)
-
-    # Back on the GUI thread.
-    def _on_progress(self, job_number: int, done: int, total: int) -> None:
-        if job_number == self._job:
-            self._status.setText(f"Working on {self._described}: {done:,} of {total:,}…")
-
-    def _on_failed(self, job_number: int, message: str) -> None:
-        if job_number == self._job:
-            self.evaluate_button.setEnabled(True)
-            self.analyze_button.setEnabled(True)
-            self._status.setText(f"Failed: {message}")
-
-    def _on_done(self, job_number: int, results) -> None:
-        if job_number != self._job:
-            return
-        self.evaluate_button.setEnabled(True)
-        self.analyze_button.setEnabled(True)
-        self._show_results(results)
-
-    def _seconds(self) -> str:
-        return f"{time.perf_counter() - self._started:.1f} s"
-
-    def _show_evaluation(self, results: dict) -> None:
-        self.results = results
-        self.status.setText(
-            f"Evaluated {self._described} on {results['examples']:,} test examples in {self._seconds()}"
-        )
-        self._plot(results)
+        self.results = evaluated.results
+        self._plot(evaluated)
         self.result_tabs.setCurrentWidget(self.plot_stack)
-        self.figures.setText(figures_table(results))
-        self.evaluated.emit(results)
+        self.figures.setText(figures_table(evaluated.results))
+        self.evaluated.emit(evaluated.results)
 
-    def _show_analysis(self, reports) -> None:
-        self.analysis = reports
-        self.analysis_status.setText(f"Analyzed {self._described} in {self._seconds()}")
-        self.analysis_figures.setText(analysis_table(*reports))
+    def _on_model_analyzed(self, analyzed: Analyzed | None) -> None:
+        if analyzed is None:
+            self.analysis = None
+            self.analysis_figures.setText("")
+            return
+        self.analysis = analyzed.reports
+        self.analysis_figures.setText(analysis_table(*analyzed.reports))
         self.result_tabs.setCurrentIndex(1)
-        self.analyzed.emit(reports)
+        self.analyzed.emit(analyzed.reports)
 
-    def _plot(self, results: dict) -> None:
+    def _plot(self, evaluated: Evaluated) -> None:
+        results = evaluated.results
         by_samples = results.get("log_likelihood_is_by_samples")
         if not by_samples:
-            self._show_plot_message(self._no_sampling_reason)
+            self._show_plot_message(evaluated.no_sampling_reason)
             return
         self.plot_stack.setCurrentWidget(self.plot)
         samples = list(by_samples)
@@ -384,10 +283,3 @@ def _column(layout: QVBoxLayout, minimum_width: int) -> QWidget:
     scroller.setFrameShape(QFrame.Shape.NoFrame)
     scroller.setMinimumWidth(minimum_width)
     return scroller
-
-
-def _built(config, weights: Mapping[str, torch.Tensor]) -> LatentModel:
-    """A model of its own for a job, built on the job's thread."""
-    model = build_model(config)
-    model.load_state_dict(weights)
-    return model.eval().requires_grad_(False)

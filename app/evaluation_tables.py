@@ -6,10 +6,7 @@ from __future__ import annotations
 import html
 
 from vae_core.evaluation.analysis import AmortizationReport, ImportanceSamplingReport
-
-# The sample counts of the selected input's importance-sampling table.
-ANALYSIS_SAMPLES = (1, 10, 100, 1000)
-ANALYSIS_REPEATS = 10
+from vae_core.figures.evaluation import ANALYSIS_REPEATS, ANALYSIS_SAMPLES
 
 
 def _rows(rows) -> str:

@@ -2,8 +2,9 @@
 on a light background for slides, and the interpolation and traversal grids as PNG at the decoder's
 own resolution.
 
-Figures are painted on the GUI thread (Qt's scene must be); encoding and writing run on a worker,
-since a 4x PNG of the map takes most of a second to encode. Each file is written beside its target
+Figures are painted on the GUI thread (Qt's scene must be); encoding and writing run on a worker
+(asked of the window's `ModelJobs`, each file in turn), since a 4x PNG of the map takes most of a
+second to encode. Each file is written beside its target
 and renamed over it, and a failure is one line naming the file.
 """
 
@@ -23,11 +24,11 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsItem, QMenu
 
-from app.explorer.image_widgets import to_qimage
-from app.explorer.latent_ops import mosaic
-from app.workers import start_job
+from app.controllers.job_kinds import FILE_WRITE, Call
+from app.controllers.model_jobs import Answer
+from app.export_files import write_bytes, write_png
 from vae_core.errors import VaeStudioError
-from vae_core.files import write_atomically
+from vae_core.latent import mosaic
 
 PNG_SCALES = (1, 2, 4)
 SVG = "svg"
@@ -163,31 +164,6 @@ def grid_image(images: np.ndarray) -> np.ndarray:
     return mosaic(images.reshape(rows * columns, *images.shape[2:]), rows, columns)
 
 
-# Writing (on a worker).
-def write_png(image: QImage | np.ndarray, path: Path) -> str:
-    """Encode `image` (a QImage, or uint8 pixels) as PNG and put it at `path`; the path written."""
-    if isinstance(image, np.ndarray):
-        image = to_qimage(image)
-
-    def save(temporary: str) -> None:
-        if not image.save(temporary, "PNG"):
-            raise OSError("the PNG could not be encoded")
-
-    return _write(path, save)
-
-
-def write_bytes(data: bytes, path: Path) -> str:
-    return _write(path, lambda temporary: Path(temporary).write_bytes(data))
-
-
-def _write(path: Path, save: Callable[[str], None]) -> str:
-    try:
-        write_atomically(path, save)
-    except OSError as error:
-        raise VaeStudioError(f"cannot write {path}: {error.strerror or error}") from None
-    return str(path)
-
-
 def chosen_format(path: str, scale: float | None) -> tuple[Path, float | None]:
     """The file to write and its scale (None: SVG), from what the file dialog gave: a name ending
     in .png or .svg decides the format; a name without either takes the chosen filter's."""
@@ -208,6 +184,7 @@ class FigureExports(QObject):
     def __init__(self, window):
         super().__init__(window)
         self.window = window
+        self._files = window.model_jobs.line(FILE_WRITE, self, self._written, self._failed)
         self.menu = QMenu("Export &Figure", window)
         self.menu.setObjectName("exportFigureMenu")
         explorer = window.explorer
@@ -270,9 +247,10 @@ class FigureExports(QObject):
         self._write(write_png, grid_image(images), path)
 
     def _write(self, write: Callable, data, path: str | Path) -> None:
-        start_job(write, data, Path(path), on_result=self._written, on_error=self._failed)
+        self._files.ask(Call(write, (data, Path(path))))
 
-    def _written(self, path: str) -> None:
+    def _written(self, answer: Answer) -> None:
+        path = answer.value
         self.window.statusBar().showMessage(f"Exported {path}", 10000)
         self.exported.emit(path)
 

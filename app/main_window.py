@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.controllers.checkpoints import CheckpointController
+from app.controllers.evaluation import EvaluationController
+from app.controllers.model_jobs import ModelJobs
 from app.controllers.run import RunController
 from app.controls import ControlPanel
 from app.curves import CurvesView
@@ -70,9 +72,10 @@ class MainWindow(QMainWindow):
         self.controls = ControlPanel()
         self.curves = CurvesView(state.run, state.shown)
         self.kl_bars = KlBarsView()
-        self.explorer = LatentExplorer(state.shown, self)
+        self.model_jobs = ModelJobs(state.shown, self)  # before the views that ask it
+        self.explorer = LatentExplorer(state.shown, self, self.model_jobs)
         self.previews = PreviewViews(state.shown, self.explorer.decoder)
-        self.evaluation = EvaluationPage()
+        self.evaluation = EvaluationPage(EvaluationController(state.shown, self.model_jobs, self))
         self.messages = Messages(self, self.runs.data.cancel_downloads)
         self._curves_dirty = False
 
@@ -328,7 +331,7 @@ class MainWindow(QMainWindow):
                 "there is no model to evaluate yet: train one, or open a checkpoint and let its data load"
             )
             return
-        self.evaluation.evaluate(shown.model, shown.weights, self._described_model())
+        self.evaluation.evaluate(shown.model, self._described_model())
 
     def analyze_selected_input(self) -> None:
         """The amortization and approximation gaps of the input selected on the map (the Evaluate page)."""
@@ -343,7 +346,7 @@ class MainWindow(QMainWindow):
         images, labels = explorer.examples.batch(torch.tensor([explorer.selected]))
         label = int(labels[0]) if shown.model.capabilities.conditional else None
         described = f"the selected input under {self._described_model()}"
-        self.evaluation.analyze(shown.model, shown.weights, images[0], label, described)
+        self.evaluation.analyze(shown.model, images[0], label, described)
 
     # Messages.
     @Slot(str)
@@ -409,8 +412,8 @@ class MainWindow(QMainWindow):
         self._store_settings()
         self._redraw_timer.stop()
         self.explorer.encoding.stop()
-        if not self.evaluation.shutdown(timeout_s=1.0):
-            print("vae-studio: the evaluation did not stop within a second", file=sys.stderr)
+        if not self.model_jobs.shutdown(timeout_s=1.0):
+            print("vae-studio: the model's jobs did not stop within a second", file=sys.stderr)
         if not self.runs.shutdown(timeout_s=1.0):
             print("vae-studio: the training thread did not stop within a second", file=sys.stderr)
         wait_for_jobs(timeout_s=1.0)

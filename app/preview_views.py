@@ -8,8 +8,8 @@ import numpy as np
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from app.explorer.data_space import DataSpaceView
+from app.explorer.decode_service import DecodeService
 from app.explorer.image_widgets import ImageGrid
-from app.explorer.model_access import DecodeService
 from app.naming import named
 from app.previews import PreviewModel
 from app.state import ShownModel

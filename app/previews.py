@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from app.explorer.latent_ops import to_uint8_images
 from vae_core.data import ImageDataset
+from vae_core.latent import to_uint8_images
 from vae_core.models import LatentModel
 
 POINT_COUNT = 300

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from psygnal import Signal
 
-from app.explorer.latent_ops import LatentPlane
 from app.history import RunHistory
 from vae_core.config import RunConfig
 from vae_core.data import ImageDataset
+from vae_core.latent import LatentPlane
 from vae_core.models import Capabilities, LatentModel
 from vae_core.training.trainer import TrainingSnapshot
 

@@ -31,14 +31,17 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from _common import write_results  # noqa: E402
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from app.controllers.model_jobs import Answer  # noqa: E402
+from app.controllers.worker_model import WeightsSource  # noqa: E402
 from app.lessons.lessons import lesson_files, read_lesson, write_lesson  # noqa: E402
 from app.main_window import MainWindow  # noqa: E402
-from app.theory.aggregate_layer import AggregateRequest, refresh_aggregate  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+from vae_core.figures.aggregate import AggregateRequest, refresh_aggregate  # noqa: E402
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 TIMEOUT_S = 30.0
@@ -147,15 +150,15 @@ def time_aggregate(window: MainWindow, rounds: int, page: bool) -> tuple[float, 
     if page:
         show_tab(window, "Aggregate posterior")
     shown, state = window.state.shown, window.state.shown.explorer
-    passes, draws, encoder = [], [], None
-    for _ in range(
-        rounds + 1
-    ):  # the first builds the pass's own model copy, which the window keeps
+    copies = window.model_jobs.copies
+    passes, draws = [], []
+    torch.set_num_threads(1)  # as the window's job runs it
+    # The first round builds the jobs' model copy, which the window keeps; each round is new
+    # weights (a generation of its own), loaded into the copy as the window's job does.
+    for round_ in range(rounds + 1):
+        source = WeightsSource(shown.model.config.model, shown.weights, -1 - round_)
         request = AggregateRequest(
-            model=shown.model,
-            weights=shown.weights,
             examples=state.examples,
-            encoder=encoder,
             components=None,
             plane=state.plane,
             visible_range=window.explorer.map.visible_range(),
@@ -164,11 +167,11 @@ def time_aggregate(window: MainWindow, rounds: int, page: bool) -> tuple[float, 
             label=state.label,
         )
         started = time.perf_counter()
-        answer = refresh_aggregate(request)
+        with copies.lease(source) as model:
+            answer = refresh_aggregate(model, request)
         passes.append(time.perf_counter() - started)
-        encoder = answer.encoder
         started = time.perf_counter()
-        layers._draw(answer)
+        layers._draw(Answer(request, answer, source.generation))
         window.explorer.map.plot.repaint()
         layers.page.repaint()
         draws.append(time.perf_counter() - started)

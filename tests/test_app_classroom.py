@@ -18,9 +18,9 @@ from test_app_window import (
     tiny_config,
 )
 
+from app.controllers.pacing import SpeedLimit
 from app.curve_scale import symlog, symlog_floor, symlog_inverse
 from app.evaluation_tables import figures_table
-from app.pacing import SpeedLimit
 from app.run_actions import FULL_SPEED
 from app.state import UNTIL_STOPPED_STEPS
 from vae_core.defaults import defaults_for

@@ -307,22 +307,17 @@ def test_an_answer_about_a_source_left_meanwhile_is_dropped(qtbot, window, tmp_p
 
     monkeypatch.setattr(data_source, "load_preview", load)
     sources = window.data_sources
-    answers = []
-    real_previewed = sources._previewed
-    monkeypatch.setattr(
-        sources,
-        "_previewed",
-        lambda generation, shown: (answers.append(shown), real_previewed(generation, shown)),
-    )
+    shown = []
+    sources.previewShown.connect(shown.append)
     dialog = open_dialog(window)
     dialog.kind_combo.setCurrentText(IMAGE_FOLDER)
     type_path(qtbot, dialog, slow)
-    preview(qtbot, window, dialog, IMAGE_FOLDER, quick)
+    slow_job = sources._previews.running
+    preview(qtbot, window, dialog, IMAGE_FOLDER, quick)  # while the slow one is under way
     release.set()
-    qtbot.waitUntil(
-        lambda: sum(a.config.dataset.startswith("folder:") for a in answers) == 2,
-        timeout=SIGNAL_TIMEOUT_MS,
-    )
+    assert slow_job.done.wait(SIGNAL_TIMEOUT_MS / 1000)
+    qtbot.waitUntil(lambda: sources._previews.idle, timeout=SIGNAL_TIMEOUT_MS)
+    assert [answer.config.dataset for answer in shown] == [f"folder:{quick}"]
     assert (
         sources.state.preview.config.dataset == f"folder:{quick}"
         and str(quick) in dialog.path_edit.text()

@@ -138,4 +138,4 @@ def test_closing_the_window_stops_an_evaluation_in_progress(qtbot, shown_window)
     window.findChild(QPushButton, "evaluateButton").click()
     assert window.evaluation.busy
     window.close()
-    assert window.evaluation._job_done.is_set()
+    assert window.model_jobs.under_way() == 0

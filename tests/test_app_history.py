@@ -5,9 +5,9 @@ import csv
 import numpy as np
 import pytest
 
+from app.controllers.pacing import DutyCycle, LogPacer
 from app.curve_scale import fitted_log_range
 from app.history import BoundedSeries, MetricsTable
-from app.pacing import DutyCycle, LogPacer
 from vae_core.errors import VaeStudioError
 from vae_core.training.trainer import METRICS_COLUMNS, TrainingSnapshot, metrics_row
 

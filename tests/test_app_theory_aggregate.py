@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from app.explorer.model_access import ExplorerModel
 from app.state import ModelOnShow
-from app.theory.aggregate_layer import GRID, KL_SAMPLES, encode_aggregate
 from vae_core.config import ModelConfig, RunConfig
 from vae_core.evaluation.aggregate_posterior import kl_to_prior
+from vae_core.figures.aggregate import GRID, KL_SAMPLES, encode_aggregate
+from vae_core.model_access import ExplorerModel
 from vae_core.models import build_model
 from vae_core.training.snapshot import METRICS_COLUMNS
 
@@ -59,7 +59,7 @@ def test_ticking_the_box_fills_the_density_layer_over_the_visible_range(
     layers = window.seed.aggregate
     show_model(window, small_glyphs.test)
     # Off: nothing asked, nothing scheduled.
-    assert not layers._timer.isActive() and not layers._running and layers._last is None
+    assert layers._line.idle and layers._last is None
     assert layers.density_layer.objectName() == "aggregatePosteriorLayer"
     layers.density_check.setChecked(True)
     qtbot.waitUntil(lambda: layers.density_layer.image is not None, timeout=TIMEOUT_MS)
@@ -74,7 +74,7 @@ def test_ticking_the_box_fills_the_density_layer_over_the_visible_range(
     # The brightest cell lies among the codes: within one cell of some posterior mean.
     row, column = np.unravel_index(np.argmax(image), image.shape)
     cell = np.array([x0 + (column + 0.5) * (x1 - x0) / GRID, y0 + (row + 0.5) * (y1 - y0) / GRID])
-    means = layers._last.components.means.numpy()
+    means = layers._last.value.components.means.numpy()
     assert np.min(np.abs(means - cell).max(1)) < (x1 - x0) / GRID
     layers.density_check.setChecked(False)
     assert layers.density_layer.image is None
@@ -85,7 +85,7 @@ def test_prior_samples_in_holes_are_marked(window, small_glyphs, qtbot):
     show_model(window, small_glyphs.test, narrow=True)
     layers.holes_check.setChecked(True)
     qtbot.waitUntil(lambda: len(layers.holes_layer.data) > 0, timeout=TIMEOUT_MS)
-    holes = layers._last.holes
+    holes = layers._last.value.holes
     symbols = list(layers.holes_layer.data["symbol"])
     assert layers.holes_layer.objectName() == "holesLayer"
     assert symbols.count("x") == holes.count > len(symbols) // 2
@@ -107,7 +107,7 @@ def test_the_page_shows_the_kl_the_holes_and_their_decodes(window, small_glyphs,
     )
     text = layers.page.readout.text()
     assert f"{expected.value:.3f} ± {expected.standard_error:.3f} nats" in text
-    holes = layers._last.holes
+    holes = layers._last.value.holes
     assert f"{holes.count:,} of {len(holes.samples):,} prior samples" in text
     assert (
         layers.page.hole_images.image() is not None
@@ -191,12 +191,12 @@ def test_ticked_runs_cost_the_hidden_plane_nothing_and_the_shown_one_no_new_lege
 
 
 def test_a_failing_pass_is_one_line_for_the_user(window, small_glyphs, qtbot, monkeypatch):
-    from app.theory import aggregate_layer
+    from vae_core.figures import aggregate
 
-    def broken(_request):
+    def broken(_access, _examples):
         raise RuntimeError("no memory left")
 
-    monkeypatch.setattr(aggregate_layer, "refresh_aggregate", broken)
+    monkeypatch.setattr(aggregate, "encode_aggregate", broken)
     show_model(window, small_glyphs.test)
     with qtbot.waitSignal(window.errorShown, timeout=TIMEOUT_MS) as shown:
         window.seed.aggregate.density_check.setChecked(True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch
 from app.state import ModelOnShow
 from app.theory import gradient_view
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vae_core.figures import gradients
 from vae_core.models import build_model
 
 TIMEOUT_MS = 20_000
@@ -105,14 +107,14 @@ def test_new_weights_redo_the_study(qtbot, window):
 def test_an_answer_for_the_previous_selection_is_dropped(qtbot, window, monkeypatch):
     page = window.seed.gradients
     started, release = threading.Event(), threading.Event()
-    study = gradient_view.study_gradients
+    study = gradients.study_gradients
 
-    def held_study(job, model=None):
+    def held_study(model, request):
         started.set()
         release.wait(TIMEOUT_MS / 1000)
-        return study(job, model)
+        return study(model, request)
 
-    monkeypatch.setattr(gradient_view, "study_gradients", held_study)
+    monkeypatch.setattr(page._line, "kind", replace(page._line.kind, work=held_study))
     window.explorer.select(1)
     window.view_tabs.setCurrentWidget(page)
     qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
@@ -139,7 +141,8 @@ def test_a_failed_study_is_one_line_and_the_page_tries_again_later(qtbot, window
     def fail(*_):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(gradient_view, "study_gradients", fail)
+    line = window.seed.gradients._line
+    monkeypatch.setattr(line, "kind", replace(line.kind, work=fail))
     with qtbot.waitSignal(window.errorShown, timeout=TIMEOUT_MS) as shown:
         window.view_tabs.setCurrentWidget(window.seed.gradients)
     assert shown.args[0] == "the gradient estimators could not be measured: out of memory"

@@ -8,14 +8,17 @@ import re
 import pytest
 import torch
 
+from app.controllers import model_jobs
+from app.controllers.job_kinds import ELBO_IDENTITY, POSTERIOR_LAYERS
 from app.state import ModelOnShow
-from app.theory import identity_view, posterior_layers
-from app.theory.posterior_layers import HEAT_MAP_RESOLUTION, NO_SELECTION
+from app.theory.posterior_layers import NO_SELECTION
 from vae_core.config import ModelConfig, RunConfig
 from vae_core.evaluation.true_posterior import (
     READOUT_RESOLUTION,
     log_likelihood_quadrature,
 )
+from vae_core.figures import posterior as figures_posterior
+from vae_core.figures.posterior import HEAT_MAP_RESOLUTION
 from vae_core.models import build_model
 
 TIMEOUT_MS = 10_000
@@ -55,16 +58,17 @@ def window(qtbot, trained, small_glyphs):
     window.close()
 
 
-def _jobs(monkeypatch, module) -> list:
-    """Record the jobs `module` starts, letting them run."""
+def _jobs(monkeypatch, kind) -> list:
+    """Record the jobs of `kind` the jobs controller starts, letting them run."""
     started = []
-    real = module.start_job
+    real = model_jobs.start_job
 
     def recording(function, *args, **kwargs):
-        started.append(function)
+        if args[0] is kind:
+            started.append(args[3].request)
         return real(function, *args, **kwargs)
 
-    monkeypatch.setattr(module, "start_job", recording)
+    monkeypatch.setattr(model_jobs, "start_job", recording)
     return started
 
 
@@ -82,7 +86,7 @@ def _wait_for_layers(qtbot, layers, samples: int) -> None:
 
 
 def test_the_controls_are_named_and_off_and_off_does_no_work(window, monkeypatch):
-    started = _jobs(monkeypatch, posterior_layers)
+    started = _jobs(monkeypatch, POSTERIOR_LAYERS)
     layers = window.seed.posterior_layers
     for name in (
         "truePosteriorCheckBox",
@@ -104,7 +108,7 @@ def test_the_controls_are_named_and_off_and_off_does_no_work(window, monkeypatch
 
 
 def test_without_a_selection_the_layers_are_empty_and_say_why(window, monkeypatch):
-    started = _jobs(monkeypatch, posterior_layers)
+    started = _jobs(monkeypatch, POSTERIOR_LAYERS)
     layers = window.seed.posterior_layers
     layers.posterior_check.setChecked(True)
     layers.samples_check.setChecked(True)
@@ -196,7 +200,7 @@ def _numbers(text: str) -> list[float]:
 def test_the_identity_page_works_only_when_visible_and_its_numbers_add_up(
     window, qtbot, monkeypatch
 ):
-    started = _jobs(monkeypatch, identity_view)
+    started = _jobs(monkeypatch, ELBO_IDENTITY)
     page = window.seed.identity
     window.explorer.select(4)
     assert started == []  # the page is not on show
@@ -225,10 +229,10 @@ def test_the_identity_page_works_only_when_visible_and_its_numbers_add_up(
 
 
 def test_a_failure_is_one_line_and_switches_the_layers_off(window, qtbot, monkeypatch):
-    def failing(request, model=None):
+    def failing(model, request):
         raise RuntimeError("no memory left")
 
-    monkeypatch.setattr(posterior_layers, "refresh_layers", failing)
+    monkeypatch.setattr(figures_posterior, "refresh_layers", failing)
     layers = window.seed.posterior_layers
     window.explorer.select(2)
     with qtbot.waitSignal(window.errorShown, timeout=TIMEOUT_MS) as shown:

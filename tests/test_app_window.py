@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.controllers.run import OUT_OF_MEMORY_MESSAGE
-from app.explorer.latent_ops import to_uint8_images
 from app.main_window import MainWindow
 from app.state import RunStatus
 from app.workers import TRAINING_THREADS
@@ -31,6 +30,7 @@ from vae_core import data as data_module
 from vae_core.checkpoint import load_checkpoint
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.data import NAMED_DATASETS, load_data
+from vae_core.latent import to_uint8_images
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ARCHITECTURES

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image, ImageSequence
 
 from app.explorer.gif import write_gif
-from app.explorer.latent_ops import (
+from vae_core.errors import VaeStudioError
+from vae_core.latent import (
     LatentPlane,
     TileCache,
     contour_segments,
@@ -20,7 +21,6 @@ from app.explorer.latent_ops import (
     tile_lattice,
     traversal_codes,
 )
-from vae_core.errors import VaeStudioError
 
 
 def test_plane_of_two_dimensions_keeps_the_others_at_the_anchor():

@@ -409,19 +409,22 @@ def test_interpolation_plays_as_an_animation(explorer, qtbot):
     assert not page._timer.isActive()
 
 
-def test_export_writes_a_valid_png_strip(explorer, tmp_path):
+def test_export_writes_a_valid_png_strip(explorer, tmp_path, qtbot):
     page = _interpolation_ready(explorer, frames=5)
     path = tmp_path / "strip.png"
-    page.export_png(path)
+    with qtbot.waitSignal(page.exported) as exported:
+        page.export_png(path)  # written on a worker
+    assert exported.args == [str(path)]
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = QImage(str(path))
     assert (image.width(), image.height()) == ((5 * 29 - 1) * 4, 28 * 4)
 
 
-def test_export_writes_an_animated_gif_with_one_image_per_frame(explorer, tmp_path):
+def test_export_writes_an_animated_gif_with_one_image_per_frame(explorer, tmp_path, qtbot):
     page = _interpolation_ready(explorer, frames=6)
     path = tmp_path / "path.gif"
-    page.export_gif(path)
+    with qtbot.waitSignal(page.exported):
+        page.export_gif(path)
     data = path.read_bytes()
     assert data[:6] == b"GIF89a"
     assert struct.unpack("<HH", data[6:10]) == (112, 112)

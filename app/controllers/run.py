@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from PySide6.QtCore import QObject, Signal
 
+from app.controllers.pacing import LogPacer
 from app.controllers.run_job import (
     CheckpointSaved,
     RunCommands,
@@ -26,7 +27,6 @@ from app.controllers.run_job import (
     reseed_codes,
     run_job,
 )
-from app.pacing import LogPacer
 from app.state import AppState, ModelOnShow, RunStatus
 from app.workers import DataCache, start_job
 from vae_core.checkpoint import Checkpoint

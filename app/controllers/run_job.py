@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.pacing import LogPacer, SpeedLimit
+from app.controllers.pacing import LogPacer, SpeedLimit
 from app.workers import DataCache
 from vae_core.checkpoint import Checkpoint, save_trainer
 from vae_core.config import RunConfig

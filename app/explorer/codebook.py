@@ -18,11 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.explorer.decode_service import DecodeService
 from app.explorer.image_widgets import ImageGrid, ImageTile
-from app.explorer.latent_ops import LatentPlane
 from app.explorer.lazy_page import LazyPage
-from app.explorer.model_access import DecodeService, dataset_images
 from app.state import ShownModel
+from vae_core.latent import LatentPlane
+from vae_core.model_access import dataset_images
 from vae_core.models.quantizer import perplexity
 
 # Perplexity points kept; the oldest go first.

@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.explorer.decode_service import DecodeService
 from app.explorer.image_widgets import ImageTile
 from app.explorer.lazy_page import LazyPage
-from app.explorer.model_access import DecodeService
 from app.explorer.side_panel import format_encoding
 from app.state import ShownModel
 

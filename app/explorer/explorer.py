@@ -17,21 +17,24 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
+from app.controllers.model_jobs import ModelJobs
+from app.controllers.pacing import DutyCycle
 from app.explorer.codebook import CodebookPage
 from app.explorer.data_space import DataSpaceView
+from app.explorer.decode_service import DecodeService
 from app.explorer.draw import DrawPage
 from app.explorer.encoding import EncodingController
 from app.explorer.interpolation import InterpolationPage
-from app.explorer.latent_ops import LatentPlane
 from app.explorer.map_drawing import MapLayers
 from app.explorer.map_view import ANCHOR_SELECTED, PLANE_PRINCIPAL, LatentMapView
-from app.explorer.model_access import DecodeService, ExplorerModel, dataset_images
 from app.explorer.samples import PriorSamples
 from app.explorer.selection import SelectionView, draw_posterior
 from app.explorer.side_panel import SidePanel, format_code
 from app.explorer.traversals import TraversalsPage
-from app.pacing import DutyCycle
+from app.explorer.view_modes import show_data_space, show_nothing
 from app.state import ShownModel
+from vae_core.latent import LatentPlane
+from vae_core.model_access import ExplorerModel, dataset_images
 
 # Weights are applied at most this often while training streams snapshots: each application
 # re-decodes the visible tiles, GUI time that training on 2 cores shares; and each application
@@ -53,9 +56,17 @@ class LatentExplorer(QObject):
     deadCodeResetRequested = Signal(list)
     errorOccurred = Signal(str)
 
-    def __init__(self, shown: ShownModel | None = None, parent: QObject | None = None):
+    def __init__(
+        self,
+        shown: ShownModel | None = None,
+        parent: QObject | None = None,
+        jobs: ModelJobs | None = None,
+    ):
         super().__init__(parent)
         self.shown = shown = shown or ShownModel()
+        # The window's jobs controller, or (the explorer alone, in a test) one of its own.
+        self.jobs = jobs or ModelJobs(shown, self)
+        self.jobs.hold_paced_work(self._drag_quiet_s)
         self.state = shown.explorer
         self.decoder = DecodeService(shown)
         self._weights_pace = DutyCycle(WEIGHTS_INTERVAL_S, REFRESH_SHARE)
@@ -70,9 +81,7 @@ class LatentExplorer(QObject):
         self.layers = MapLayers(self.map, self.data_space, self.decoder)
         self.side_panel = self.side = SidePanel()
         self.selection = SelectionView(self.map, self.data_space, self.side)
-        self.encoding = EncodingController(
-            shown, self.errorOccurred.emit, self._wait_for_drag, self
-        )
+        self.encoding = EncodingController(shown, self.jobs, self.errorOccurred.emit, self)
         self.samples = PriorSamples(
             self.state, self.decoder, self.side, self.data_space, self._wait_for_drag, self
         )
@@ -80,7 +89,7 @@ class LatentExplorer(QObject):
         shown.model_changed.connect(self._model_changed)
         shown.weights_changed.connect(self._weights_changed)
         self.state.changed.connect(self._state_changed)
-        self.interpolation = InterpolationPage(shown, self.decoder)
+        self.interpolation = InterpolationPage(shown, self.decoder, self.jobs)
         self.traversals = TraversalsPage(shown, self.decoder)
         self.codebook = CodebookPage(shown, self.decoder)
         self.codebook.resetRequested.connect(self._reset_dead_codes)
@@ -144,7 +153,7 @@ class LatentExplorer(QObject):
         on_show = shown.model
         if on_show is None or on_show.viewer is None:
             self.decoder.model = None
-            self._show_nothing()
+            show_nothing(self.map, self.data_space, self.side, self._image_pages())
             return
         model = ExplorerModel(on_show.viewer)
         if shown.weights is not None:
@@ -153,7 +162,7 @@ class LatentExplorer(QObject):
         self._applied_generation = shown.generation
         self.state.decoded_generation = shown.generation
         self.map.set_latent_dim(model.latent_dim, principal=model.quantized)
-        self._show_data_space(model.planar)
+        show_data_space(self.map, self.data_space, self.side, self._image_pages(), model.planar)
         examples = self.state.examples
         self.map.set_classes(self._class_names() if model.conditional else ())
         self.side.show_class_row(None)
@@ -171,6 +180,10 @@ class LatentExplorer(QObject):
         self._rebuild_plane(refresh=False)
         self._refresh_view()
         self._refresh_all()
+
+    def _image_pages(self) -> tuple[QWidget, ...]:
+        """The pages that draw decodes as images (not for 2-D points)."""
+        return (self.interpolation, self.traversals, self.draw)
 
     def _class_names(self) -> list[str]:
         examples = self.state.examples
@@ -293,31 +306,14 @@ class LatentExplorer(QObject):
             self.layers.draw_contours(self.model, self.state, self._applied_generation)
             self.viewRefreshed.emit()
 
-    def _show_data_space(self, planar: bool) -> None:
-        self.data_space.setVisible(planar)
-        self.map.set_tiles_available(not planar)
-        # These pages draw decodes as images; a 2-D point decodes to a point, drawn in the data space.
-        for page in (self.interpolation, self.traversals, self.draw):
-            page.setEnabled(not planar)
-            page.setToolTip(
-                "For 2-D point data, decodes are drawn in the data space plot beside the map"
-                if planar
-                else ""
-            )
-        in_data_space = "Drawn in the data space plot"
-        self.side.decoded_view.set_placeholder(in_data_space if planar else "")
-        self.side.input_view.set_placeholder(
-            in_data_space if planar else "Click a point on the map"
-        )
-        if not planar:
-            self.data_space.set_mesh(None)
-            self.data_space.set_cursor(None)
-            self.data_space.set_samples(None)
-            self.data_space.set_selection(None)
+    def _drag_quiet_s(self) -> float:
+        """Seconds until the cursor may have paused (0 when it has): work that shares the cores
+        with the GUI thread waits for it."""
+        return max(0.0, self._last_cursor_move + DRAG_QUIET_S - time.perf_counter())
 
     def _wait_for_drag(self, timer: QTimer) -> bool:
         """During a drag, run `timer` again once the cursor may have paused; True if it waits."""
-        if time.perf_counter() - self._last_cursor_move >= DRAG_QUIET_S:
+        if self._drag_quiet_s() == 0.0:
             return False
         timer.start(int(DRAG_QUIET_S * 1000))
         return True
@@ -398,19 +394,3 @@ class LatentExplorer(QObject):
             self.map.set_points(xy, examples.labels.numpy(), examples.class_names)
         else:
             self.map.move_points(xy)
-
-    def _show_nothing(self) -> None:
-        self._show_data_space(False)
-        self.data_space.set_data(None)
-        self.map.set_tiles(None, None)
-        self.map.set_points(None)
-        self.map.set_contours([])
-        self.map.set_path(None)
-        self.map.set_drawn(None)
-        self.map.set_selection(None)
-        self.map.set_classes(())
-        self.side.show_cursor(None, None)
-        self.side.show_class_row(None)
-        self.side.show_samples(None)
-        self.side.show_selection(None)
-        self.side.decoded_view.set_placeholder("No model yet: start training or open a checkpoint")

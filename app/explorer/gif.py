@@ -13,7 +13,7 @@ from vae_core.files import write_atomically
 
 def write_gif(
     path: str | Path, frames: Sequence[np.ndarray], frame_ms: int = 100, loop: int = 0
-) -> None:
+) -> str:
     """An animated GIF of uint8 frames, all (H, W) grey or all (H, W, 3) RGB; `loop` 0 repeats
     forever. Grey frames keep all 256 levels; colour ones are reduced to at most 256 colours. Frames
     equal to the one before merge into it, shown as long as both were (Pillow's doing)."""
@@ -47,3 +47,4 @@ def write_gif(
         write_atomically(path, save)
     except OSError as error:
         raise VaeStudioError(f"cannot write GIF {path}: {error.strerror or error}") from None
+    return str(path)

@@ -7,7 +7,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.explorer.latent_ops import mosaic
+from vae_core.latent import mosaic
 
 _FORMATS = {2: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -19,14 +19,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.controllers.job_kinds import FILE_WRITE, Call
+from app.controllers.model_jobs import Answer, ModelJobs
+from app.explorer.decode_service import DecodeService
 from app.explorer.gif import write_gif
-from app.explorer.image_widgets import ImageGrid, ImageTile, to_qimage
-from app.explorer.latent_ops import INTERPOLATIONS, interpolate, mosaic
+from app.explorer.image_widgets import ImageGrid, ImageTile
 from app.explorer.lazy_page import LazyPage
-from app.explorer.model_access import DecodeService
 from app.explorer.side_panel import format_code
+from app.export_files import write_png
 from app.state import ShownModel
 from vae_core.errors import VaeStudioError
+from vae_core.latent import INTERPOLATIONS, interpolate, mosaic
 
 # Exported images are scaled up by whole pixels so a 28x28 frame is not a speck.
 EXPORT_SCALE = 4
@@ -40,12 +43,21 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
 class InterpolationPage(LazyPage):
     """Pick a start and an end (the cursor or the selected image), see the frames between them."""
 
-    def __init__(self, shown: ShownModel, decoder: DecodeService, parent: QWidget | None = None):
+    exported = Signal(str)  # a file's path, once it is written
+
+    def __init__(
+        self,
+        shown: ShownModel,
+        decoder: DecodeService,
+        jobs: ModelJobs,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         self.setObjectName("interpolationPage")
         self.setAccessibleName("Interpolation")
         self.shown = shown
         self.decoder = decoder
+        self._files = jobs.line(FILE_WRITE, self, self._exported, self._export_failed)
         self.codes: np.ndarray | None = None
         self.frames: np.ndarray | None = None
         self._frame = 0
@@ -218,16 +230,21 @@ class InterpolationPage(LazyPage):
         return self.frames
 
     def export_png(self, path: str | Path) -> None:
-        """The frames side by side, scaled up, as one PNG."""
+        """The frames side by side, scaled up, as one PNG (written on a worker: `exported`)."""
         frames = self._require_frames()
         strip = upscale(mosaic(frames, 1, len(frames), gap=1, fill=128), EXPORT_SCALE)
-        if not to_qimage(strip).save(str(path), "PNG"):
-            raise VaeStudioError(f"cannot write PNG {path}")
+        self._files.ask(Call(write_png, (strip, Path(path))))
 
     def export_gif(self, path: str | Path) -> None:
-        """The frames as an animated GIF that loops forever."""
-        frames = self._require_frames()
-        write_gif(path, [upscale(frame, EXPORT_SCALE) for frame in frames], FRAME_MS)
+        """The frames as an animated GIF that loops forever (written on a worker: `exported`)."""
+        frames = [upscale(frame, EXPORT_SCALE) for frame in self._require_frames()]
+        self._files.ask(Call(write_gif, (Path(path), frames, FRAME_MS)))
+
+    def _exported(self, answer: Answer) -> None:
+        self.exported.emit(answer.value)
+
+    def _export_failed(self, error: Exception) -> None:
+        QMessageBox.warning(self, "Export", str(error))
 
     def _ask_png(self) -> None:
         self._ask_and_export(

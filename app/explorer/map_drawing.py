@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.explorer.latent_ops import (
+from app.explorer.decode_service import DecodeService
+from app.state import ExplorerState
+from vae_core.latent import (
     LatentPlane,
     TileCache,
     contour_segments,
@@ -14,8 +16,7 @@ from app.explorer.latent_ops import (
     mosaic,
     tile_lattice,
 )
-from app.explorer.model_access import DecodeService, ExplorerModel
-from app.state import ExplorerState
+from vae_core.model_access import ExplorerModel
 
 TILES_PER_SIDE = 20
 # Grid points a side on which the prior's density is evaluated for the contours.

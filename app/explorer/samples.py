@@ -10,7 +10,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer
 
 from app.explorer.data_space import DataSpaceView
-from app.explorer.model_access import DecodeService
+from app.explorer.decode_service import DecodeService
 from app.explorer.side_panel import SidePanel
 from app.state import ExplorerState
 

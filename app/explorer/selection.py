@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import torch
 
-from app.explorer.latent_ops import LatentPlane, ellipse_outline
 from app.explorer.map_drawing import ELLIPSE_SIGMAS
-from app.explorer.model_access import ExplorerModel, dataset_images
 from app.explorer.side_panel import format_code, format_encoding
 from app.state import ExplorerState, SelectedPosterior
+from vae_core.latent import LatentPlane, ellipse_outline
+from vae_core.model_access import ExplorerModel, dataset_images
 
 
 def draw_posterior(setter, posterior, plane: LatentPlane) -> None:

@@ -18,11 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.explorer.decode_service import DecodeService
 from app.explorer.image_widgets import ImageGrid
-from app.explorer.latent_ops import traversal_codes
 from app.explorer.lazy_page import LazyPage
-from app.explorer.model_access import DecodeService
 from app.state import ShownModel
+from vae_core.latent import traversal_codes
 
 ANCHORS = ("zero", "selected image", "cursor")
 ROW_HEIGHT = 44

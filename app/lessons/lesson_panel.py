@@ -1,6 +1,6 @@
-"""The lesson dock: a lesson's text, what to look for, a button per step; and the controller that
-reads lesson files (on a worker), sets the window up for a lesson and its steps, and saves the
-window's set-up as a lesson a teacher can edit.
+"""The lessons' controller: it reads lesson files (on a worker, through the window's
+`ModelJobs`), sets the window up for a lesson and its steps, and saves the window's set-up as a
+lesson a teacher can edit (on a worker too). The dock it fills is `lesson_dock.LessonPanel`.
 
 A step is applied tolerantly: a name the window does not have (a view of another build, a typo)
 gives one line naming it, and the rest of the step still applies.
@@ -14,18 +14,14 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
     QMenu,
-    QPushButton,
-    QTextBrowser,
-    QVBoxLayout,
     QWidget,
 )
 
+from app.controllers.job_kinds import FILE_READ, FILE_WRITE, Call
+from app.controllers.model_jobs import Answer
+from app.lessons.lesson_dock import LessonPanel
 from app.lessons.lesson_window import (
     ControlLocks,
     control_value,
@@ -40,127 +36,9 @@ from app.lessons.lessons import (
     shipped_lessons,
     write_lesson,
 )
-from app.naming import named
-from app.workers import start_job
 from vae_core.errors import VaeStudioError
 
 LESSON_FILTER = "VAE Studio lessons (*.toml)"
-NO_LESSON_TEXT = "No lesson open. Choose one in Help > Lessons, or File > Open Lesson…"
-
-
-class LessonPanel(QWidget):
-    """Shows a lesson; its buttons ask for a step (`stepRequested(number)`, from 1) or to leave."""
-
-    stepRequested = Signal(int)
-    leaveRequested = Signal()
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        named(self, "lessonPanel", "Lesson")
-        self.title = named(QLabel(), "lessonTitle", "Lesson title")
-        self.title.setWordWrap(True)
-        font = self.title.font()
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.2)
-        self.title.setFont(font)
-        self.text = named(QTextBrowser(), "lessonText", "Lesson text")
-        self.text.setOpenExternalLinks(True)
-        self.look_for = named(QLabel(), "lessonLookFor", "What to look for")
-        self.look_for.setWordWrap(True)
-        self.look_for.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        look_box = QGroupBox("What to look for")
-        QVBoxLayout(look_box).addWidget(self.look_for)
-        self.step_row = QHBoxLayout()
-        self.step_group = QButtonGroup(self)
-        self.step_group.setExclusive(True)
-        self.setStyleSheet("QPushButton:checked { font-weight: bold; }")
-        self.step_group.idClicked.connect(self.stepRequested)
-        self.previous_button = named(
-            QPushButton("Previous"), "lessonPreviousButton", "Previous step"
-        )
-        self.next_button = named(QPushButton("Next"), "lessonNextButton", "Next step")
-        self.leave_button = named(
-            QPushButton("Leave lesson"), "leaveLessonButton", "Leave the lesson"
-        )
-        self.leave_button.setToolTip("Unlock and show every control again")
-        self.previous_button.clicked.connect(self._previous)
-        self.next_button.clicked.connect(self._next)
-        self.leave_button.clicked.connect(self.leaveRequested)
-        moves = QHBoxLayout()
-        for button in (self.previous_button, self.next_button):
-            moves.addWidget(button)
-        moves.addStretch(1)
-        moves.addWidget(self.leave_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addWidget(self.text, 1)
-        layout.addWidget(look_box)
-        layout.addLayout(self.step_row)
-        layout.addLayout(moves)
-        self.lesson: Lesson | None = None
-        self.current = 0
-        self.clear()
-
-    def _previous(self) -> None:
-        self.stepRequested.emit(self.current - 1)
-
-    def _next(self) -> None:
-        self.stepRequested.emit(self.current + 1)
-
-    def clear(self) -> None:
-        self.lesson, self.current = None, 0
-        self.title.setText("Lessons")
-        self.text.setMarkdown(NO_LESSON_TEXT)
-        self.look_for.setText("")
-        self._set_step_buttons(0)
-        self._enable_moves()
-
-    def show_lesson(self, lesson: Lesson) -> None:
-        self.lesson = lesson
-        self.title.setText(lesson.title)
-        self._set_step_buttons(len(lesson.steps))
-
-    def show_step(self, number: int) -> None:
-        """Step `number` (from 1) as current: its text under the lesson's, its button highlighted."""
-        self.current = number
-        step = self.lesson.steps[number - 1]
-        heading = f"Step {number} of {len(self.lesson.steps)}: {step.title}"
-        self.text.setMarkdown(f"{self.lesson.text}\n\n### {heading}\n\n{step.text}")
-        if number > 1:  # the lesson's text was read at step 1: now it stays above, a scroll away
-            block = self.text.document().find(heading).block()
-            top = self.text.document().documentLayout().blockBoundingRect(block).top()
-            self.text.verticalScrollBar().setValue(int(top))
-        self.look_for.setText(step.look_for or "—")
-        self.step_group.button(number).setChecked(True)
-        self._enable_moves()
-
-    def step_buttons(self) -> list[QPushButton]:
-        return [
-            self.step_group.button(number)
-            for number in range(1, len(self.step_group.buttons()) + 1)
-        ]
-
-    def _set_step_buttons(self, count: int) -> None:
-        for button in self.step_group.buttons():
-            self.step_group.removeButton(button)
-            button.deleteLater()
-        for number in range(1, count + 1):
-            step = self.lesson.steps[number - 1]
-            button = named(
-                QPushButton(str(number)),
-                f"lessonStepButton{number}",
-                f"Step {number}: {step.title}",
-            )
-            button.setCheckable(True)
-            button.setToolTip(step.title)
-            self.step_group.addButton(button, number)
-            self.step_row.insertWidget(number - 1, button)
-
-    def _enable_moves(self) -> None:
-        count = 0 if self.lesson is None else len(self.lesson.steps)
-        self.previous_button.setEnabled(self.current > 1)
-        self.next_button.setEnabled(0 < self.current < count)
-        self.leave_button.setEnabled(self.lesson is not None)
 
 
 class LessonController(QObject):
@@ -199,7 +77,10 @@ class LessonController(QObject):
         self.menu.addAction("Reading the lessons…").setEnabled(False)
         self.menu.aboutToShow.connect(self.list_shipped)
         self._shipped: list[Lesson] = []
-        self._listing = False
+        jobs = window.model_jobs
+        self._list_read = jobs.line(FILE_READ, self, self._list_shipped, self._failed)
+        self._lesson_read = jobs.line(FILE_READ, self, self._read, self._failed)
+        self._lesson_write = jobs.line(FILE_WRITE, self, self._saved, self._failed)
         self.open_action = self._action("openLessonAction", "Open &Lesson…", self.ask_open)
         self.save_action = self._action("saveLessonAction", "Save as Lesso&n…", self.ask_save)
 
@@ -211,21 +92,11 @@ class LessonController(QObject):
 
     def list_shipped(self) -> None:
         """Read the shipped lessons into the menu, once (on a worker)."""
-        if self._shipped or self._listing:
-            return
-        self._listing = True
-        start_job(
-            shipped_lessons,
-            on_result=self._list_shipped,
-            on_error=self._failed,
-            on_finished=self._listed,
-        )
+        if not self._shipped and self._list_read.idle:
+            self._list_read.ask(Call(shipped_lessons))
 
-    def _listed(self) -> None:
-        self._listing = False
-
-    def _list_shipped(self, lessons: list[Lesson]) -> None:
-        self._shipped = lessons
+    def _list_shipped(self, answer: Answer) -> None:
+        self._shipped = lessons = answer.value
         self.menu.clear()
         for index, lesson in enumerate(lessons):
             self.menu.addAction(lesson.title).setData(index)
@@ -241,7 +112,10 @@ class LessonController(QObject):
 
     def open(self, path: str | Path) -> None:
         """Read the lesson at `path` on a worker, then start it (a bad file gives one line)."""
-        start_job(read_lesson, Path(path), on_result=self.start, on_error=self._failed)
+        self._lesson_read.ask(Call(read_lesson, (Path(path),)))
+
+    def _read(self, answer: Answer) -> None:
+        self.start(answer.value)
 
     def _failed(self, error: Exception) -> None:
         self.window.show_error(
@@ -410,8 +284,9 @@ class LessonController(QObject):
         except VaeStudioError as error:
             self.window.show_error(str(error))
             return
-        start_job(write_lesson, Path(path), lesson, on_result=self._saved, on_error=self._failed)
+        self._lesson_write.ask(Call(write_lesson, (Path(path), lesson)))
 
-    def _saved(self, path: Path) -> None:
+    def _saved(self, answer: Answer) -> None:
+        path = answer.value
         self.window.statusBar().showMessage(f"Saved the set-up as a lesson: {path}", 10000)
         self.lessonSaved.emit(str(path))

@@ -3,44 +3,35 @@ trick, for the selected input of the map (or, with none selected, a few of the m
 
 Both estimate the gradient of the ELBO with respect to q(z|x)'s mean and log-variance; the page
 plots each one's variance against the number of samples K on log axes and reads out their mean
-gradients, which agree, and the ratio of their variances, which is large. The study runs on a
-worker, only while the page is on screen, again when the selection or the weights change (paced,
-so that a training run keeps its cores), and an answer for another model or input is dropped.
+gradients, which agree, and the ratio of their variances, which is large. The page asks
+`ModelJobs` for the study (`vae_core.figures.gradients`) only while it is on screen, again when
+the selection or the weights change (new weights are a paced request: a training run keeps its
+cores).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from app.controllers.job_kinds import GRADIENT_STUDY
+from app.controllers.model_jobs import Answer, ModelJobs
 from app.explorer.lazy_page import LazyPage
 from app.naming import named
-from app.pacing import DutyCycle
 from app.state import ShownModel
-from app.workers import start_job
-from vae_core.config import ModelConfig
-from vae_core.evaluation.gradient_estimators import (
-    REPEATS,
-    GradientVarianceReport,
-    gradient_variance_study,
-)
-from vae_core.models import Capabilities, LatentModel, build_model
+from vae_core.evaluation.gradient_estimators import REPEATS, GradientVarianceReport
+from vae_core.figures.gradients import GradientRequest
+from vae_core.models import Capabilities
 
 # With nothing selected: this many of the map's examples, each with fewer repeats, so that the
 # study costs what one input's does (BATCH_INPUTS x BATCH_REPEATS averages at the largest K).
 BATCH_INPUTS = 5
 BATCH_REPEATS = 2
-# While weights stream in, a study starts at most this often, and takes at most this share of
-# the time (the rest is training's).
-STUDY_INTERVAL_S = 1.0
-STUDY_SHARE = 0.3
 # Gradient components read out, per half (μ and log σ²): the first latent dimensions.
 SHOWN_DIMENSIONS = 2
 
@@ -48,34 +39,6 @@ _STYLES = {
     "reparameterization": ("reparameterization", "#56b4e9", "o"),
     "score_function": ("score function", "#e69f00", "s"),
 }
-
-
-@dataclass(frozen=True)
-class GradientJob:
-    config: ModelConfig
-    weights: Mapping[str, torch.Tensor]
-    images: torch.Tensor  # (B, C, H, W) in [0, 1]
-    labels: torch.Tensor | None  # (B,) where the model is conditional
-    repeats: int
-    key: tuple  # (model epoch, selected index): an answer for another key is dropped
-
-
-@dataclass(frozen=True)
-class GradientAnswer:
-    report: GradientVarianceReport
-    key: tuple
-    model: LatentModel  # the job's own copy of the model, for the next job
-    seconds: float
-
-
-def study_gradients(job: GradientJob, model: LatentModel | None = None) -> GradientAnswer:
-    """One refresh's computation (on a worker): both estimators at every K, for the job's inputs."""
-    started = time.perf_counter()
-    if model is None:
-        model = build_model(job.config).requires_grad_(False)
-    model.load_state_dict(job.weights)
-    report = gradient_variance_study(model, job.images, job.labels, repeats=job.repeats, seed=0)
-    return GradientAnswer(report, job.key, model, time.perf_counter() - started)
 
 
 def not_applicable_reason(capabilities: Capabilities) -> str | None:
@@ -92,22 +55,40 @@ class GradientEstimatorsPage(LazyPage):
     studied = Signal(object)  # the GradientVarianceReport just drawn
     errorOccurred = Signal(str)
 
-    def __init__(self, shown: ShownModel, parent: QWidget | None = None):
+    def __init__(self, shown: ShownModel, jobs: ModelJobs, parent: QWidget | None = None):
         super().__init__(parent)
         named(self, "gradientEstimatorsPage", "Gradient estimators")
         self.shown = shown
         self.report: GradientVarianceReport | None = None
-        self.model_copy: LatentModel | None = None
-        self._model_epoch = 0
-        self._running: GradientJob | None = None  # the job under way
-        self._pending = False
-        self._pace = DutyCycle(STUDY_INTERVAL_S, STUDY_SHARE)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self._start)
-
+        self._line = jobs.line(GRADIENT_STUDY, self, self._answered, self._failed)
         self.source = named(QLabel(), "gradientSource", "Which inputs the gradients are for")
         self.source.setWordWrap(True)
+        self._build_plot()
+        self.readout = named(
+            QLabel(),
+            "gradientReadout",
+            "Mean gradients of the two estimators and their variance ratio",
+        )
+        self.readout.setWordWrap(True)
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.status = named(QLabel(), "gradientStatus", "How the gradient study was made")
+        self.status.setWordWrap(True)
+
+        # Side by side: the views' dock is wide and short.
+        text = QVBoxLayout()
+        for label in (self.source, self.readout, self.status):
+            text.addWidget(label)
+        text.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.plot, 3)
+        layout.addLayout(text, 2)
+
+        shown.model_changed.connect(self._model_changed)
+        shown.explorer.changed.connect(self._explorer_changed)
+        self._model_changed()
+
+    def _build_plot(self) -> None:
+        """Each estimator's variance against K, with error bars, on log axes."""
         self.plot = named(
             pg.PlotWidget(),
             "gradientVariancePlot",
@@ -138,39 +119,15 @@ class GradientEstimatorsPage(LazyPage):
             self.error_bars[key] = item.plot(
                 [], [], pen=pg.mkPen(colour, width=1.5), connect="pairs"
             )
-        self.readout = named(
-            QLabel(),
-            "gradientReadout",
-            "Mean gradients of the two estimators and their variance ratio",
-        )
-        self.readout.setWordWrap(True)
-        self.readout.setTextFormat(Qt.TextFormat.RichText)
-        self.status = named(QLabel(), "gradientStatus", "How the gradient study was made")
-        self.status.setWordWrap(True)
-
-        # Side by side: the views' dock is wide and short.
-        text = QVBoxLayout()
-        for label in (self.source, self.readout, self.status):
-            text.addWidget(label)
-        text.addStretch(1)
-        layout = QHBoxLayout(self)
-        layout.addWidget(self.plot, 3)
-        layout.addLayout(text, 2)
-
-        shown.model_changed.connect(self._model_changed)
-        shown.explorer.changed.connect(self._explorer_changed)
-        self._model_changed()
 
     @property
     def busy(self) -> bool:
         """Whether a study is under way or due."""
-        return self._running is not None or self._timer.isActive()
+        return not self._line.idle
 
     # What changed.
     def _model_changed(self) -> None:
-        self._model_epoch += 1  # the answer under way, if any, is for another model
-        self.model_copy = None
-        self._pace.due_now()
+        self._line.cancel()  # the answer under way, if any, is for another model
         self.show_report(None)
         model = self.shown.model
         reason = None if model is None else not_applicable_reason(model.capabilities)
@@ -195,17 +152,18 @@ class GradientEstimatorsPage(LazyPage):
 
     def _explorer_changed(self, name: str) -> None:
         if name == "posterior":
-            self._pace.due_now()
             self.request_refresh()
+        elif name == "decoded_generation" and self.isVisible():
+            self._ask(paced=True)
         elif name == "decoded_generation":
             self.request_refresh()
 
-    # The study, on a worker.
+    # The study, asked of the jobs controller.
     def _selected(self) -> int | None:
         explorer = self.shown.explorer
         return explorer.selected if explorer.posterior is not None else None
 
-    def _job(self) -> GradientJob | None:
+    def _request(self) -> GradientRequest | None:
         shown = self.shown
         model, examples = shown.model, shown.explorer.examples
         if not self._applies() or shown.weights is None or examples is None or len(examples) == 0:
@@ -216,63 +174,37 @@ class GradientEstimatorsPage(LazyPage):
         else:
             indices, repeats = torch.tensor([selected]), REPEATS
         images, labels = examples.batch(indices)
-        return GradientJob(
-            model.config.model,
-            shown.weights,
-            images,
-            labels if model.capabilities.conditional else None,
-            repeats,
-            (self._model_epoch, selected),
-        )
+        conditional = model.capabilities.conditional
+        return GradientRequest(images, labels if conditional else None, repeats, selected)
 
     def _applies(self) -> bool:
         model = self.shown.model
         return model is not None and not_applicable_reason(model.capabilities) is None
 
     def refresh(self) -> None:
-        if not self._applies():
-            return
-        if self._running is not None:
-            self._pending = True
-        elif not self._timer.isActive():
-            self._timer.start(int(self._pace.wait_s(time.perf_counter()) * 1000))
+        self._ask(paced=False)
 
-    def _start(self) -> None:
-        if not self.isVisible():
-            self.request_refresh()  # remembered for when the page is shown again
+    def _ask(self, paced: bool) -> None:
+        """A study for the selection as it is now; `paced`, for newer weights only."""
+        request = self._request()
+        if request is None:
+            self._line.cancel()
             return
-        job = self._job()
-        if job is None:
-            return
-        self._running, self._pending = job, False
-        self._pace.started(time.perf_counter())
-        self.source.setText(_describe_source(job) + " Measuring…")
-        start_job(
-            study_gradients, job, self.model_copy, on_result=self._answered, on_error=self._failed
+        self.source.setText(_describe_source(request) + " Measuring…")
+        self._line.ask(request, paced=paced)
+
+    def _answered(self, answer: Answer) -> None:
+        study = answer.value
+        self.source.setText(_describe_source(answer.request))
+        started = time.perf_counter()
+        self.show_report(study.report)
+        self.status.setText(
+            f"{study.report.draws:,} draws per input, shared by both estimators, {answer.request.repeats} groups at the largest K;"
+            f" measured in {study.seconds:.2f} s, drawn in {1000 * (time.perf_counter() - started):.0f} ms."
         )
-
-    def _answered(self, answer: GradientAnswer) -> None:
-        job, self._running = self._running, None
-        self._pace.spent(answer.seconds)
-        current = answer.key == (self._model_epoch, self._selected())
-        if current:
-            self.model_copy = answer.model
-            self.source.setText(_describe_source(job))
-            started = time.perf_counter()
-            self.show_report(answer.report)
-            self.status.setText(
-                f"{answer.report.draws:,} draws per input, shared by both estimators, {job.repeats} groups at the largest K;"
-                f" measured in {answer.seconds:.2f} s, drawn in {1000 * (time.perf_counter() - started):.0f} ms."
-            )
-            self.studied.emit(answer.report)
-        elif answer.key[0] == self._model_epoch:
-            self.model_copy = answer.model
-        if self._pending or not current:
-            self._pending = False
-            self.request_refresh()
+        self.studied.emit(study.report)
 
     def _failed(self, error: Exception) -> None:
-        self._running = None
         self.errorOccurred.emit(f"the gradient estimators could not be measured: {error}")
 
     # Drawing.
@@ -306,12 +238,12 @@ class GradientEstimatorsPage(LazyPage):
         self.readout.setText(_readout(report))
 
 
-def _describe_source(job: GradientJob) -> str:
-    selected = job.key[1]
+def _describe_source(request: GradientRequest) -> str:
+    selected = request.selected
     if selected is not None:
         return f"For the selected input (example {selected} of the map)."
     return (
-        f"No input selected: the mean over the map's first {len(job.images)} examples (click a point on the map to"
+        f"No input selected: the mean over the map's first {len(request.images)} examples (click a point on the map to"
         " study one input)."
     )
 

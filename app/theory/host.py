@@ -40,13 +40,14 @@ class TheoryViews(QObject):
         self._map_row: QToolBar | None = None
         # For the input selected on the map: its true posterior, importance samples, the ELBO identity.
         shown = window.state.shown
+        jobs = window.model_jobs
         self.posterior_layers = PosteriorLayers(
-            window.explorer, shown, self.add_map_controls, window.show_error, self
+            window.explorer, shown, jobs, self.add_map_controls, window.show_error, self
         )
-        self.identity = IdentityView(shown, window.show_error)
+        self.identity = IdentityView(shown, jobs, window.show_error)
         self.add_page("ELBO identity", self.identity)
         # The two gradient estimators of the seed.
-        self.gradients = GradientEstimatorsPage(window.state.shown)
+        self.gradients = GradientEstimatorsPage(window.state.shown, jobs)
         self.gradients.errorOccurred.connect(window.show_error)
         self.add_page("Gradient estimators", self.gradients)
         # The role of the prior: the aggregate posterior and holes on the map, rate and distortion.

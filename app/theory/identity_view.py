@@ -4,49 +4,29 @@ q fitted to this input alone, whose ELBO is higher by the amortization gap.
 
 log p(x) is by quadrature on a grid for 2-D latents (ELBO and KL summed over the same cells), by
 importance sampling from q above 2-D (KL = log p̂(x) - ELBO). The identity comes first; the
-fitted q takes a few hundred Adam steps and arrives after. The page works only while visible.
+fitted q takes a few hundred Adam steps and arrives after (both from `ModelJobs`, computed by
+`vae_core.figures.posterior.compute_identity`). The page asks only while visible.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout
 
+from app.controllers.job_kinds import ELBO_IDENTITY
+from app.controllers.model_jobs import Answer, ModelJobs
 from app.explorer.lazy_page import LazyPage
 from app.naming import named
 from app.state import ShownModel
-from app.theory.posterior_layers import (
-    NO_SELECTION,
-    SelectedInput,
-    model_copy,
-    nats,
-    selected_input,
-    unused_reason,
-)
-from app.workers import start_job
-from vae_core.evaluation.analysis import AmortizationReport, amortization_gap
-from vae_core.evaluation.elbo_identity import IDENTITY_SAMPLES, ElboIdentity, elbo_identity
+from app.theory.posterior_layers import NO_SELECTION, nats, selected_input, unused_reason
+from vae_core.evaluation.analysis import AmortizationReport
+from vae_core.evaluation.elbo_identity import IDENTITY_SAMPLES, ElboIdentity
 
 _COLOURS = {"elbo": "#56b4e9", "log_likelihood": "#009e73", "kl": "#e69f00"}
 _BAR_WIDTH = 0.7
-
-
-@dataclass(frozen=True)
-class IdentityAnswer:
-    key: int
-    identity: ElboIdentity | None = None  # first
-    gap: AmortizationReport | None = None  # then
-
-
-def compute_identity(selected: SelectedInput, key: int = 0):
-    """One refresh's work, as a generator: the identity (yielded), then the fitted q's report."""
-    model = model_copy(selected, None)
-    yield IdentityAnswer(key, identity=elbo_identity(model, selected.image, selected.label))
-    return IdentityAnswer(key, gap=amortization_gap(model, selected.image, selected.label))
 
 
 def _divergence(value: float) -> str:
@@ -60,13 +40,14 @@ class IdentityView(LazyPage):
     identityShown = Signal()  # the identity's bars and numbers are drawn
     gapShown = Signal()  # and the fitted q's
 
-    def __init__(self, shown: ShownModel, on_error: Callable[[str], None], parent=None):
+    def __init__(
+        self, shown: ShownModel, jobs: ModelJobs, on_error: Callable[[str], None], parent=None
+    ):
         super().__init__(parent)
         named(self, "identityView", "ELBO identity")
         self.shown = shown
         self._on_error = on_error
-        self._key = 0
-        self._running = self._pending = False
+        self._line = jobs.line(ELBO_IDENTITY, self, self._answered, self._failed)
         self.identity: ElboIdentity | None = None
         self.gap: AmortizationReport | None = None
         self.plot = named(pg.PlotWidget(), "identityPlot", "ELBO identity bars")
@@ -90,47 +71,27 @@ class IdentityView(LazyPage):
             self.request_refresh()
 
     def refresh(self) -> None:
-        self._key += 1
         reason = unused_reason(self.shown.model)
         selected = selected_input(self.shown)
         if reason or selected is None:
+            self._line.cancel()
             self._show_message(
                 f"Not used now: {reason}"
                 if reason
                 else f"The identity of one input: {NO_SELECTION}."
             )
             return
-        if self._running:
-            self._pending = True
-            return
-        self._running = True
-        start_job(
-            compute_identity,
-            selected,
-            self._key,
-            on_yield=self._answered,
-            on_result=self._answered,
-            on_error=self._failed,
-            on_finished=self._finished,
-        )
+        self._line.ask(selected)
 
-    def _answered(self, answer: IdentityAnswer) -> None:
-        if answer.key != self._key:
-            return
-        if answer.identity is not None:
-            self.identity, self.gap = answer.identity, None
+    def _answered(self, answer: Answer) -> None:
+        if answer.value.identity is not None:
+            self.identity, self.gap = answer.value.identity, None
             self._draw()
             self.identityShown.emit()
         else:
-            self.gap = answer.gap
+            self.gap = answer.value.gap
             self._draw()
             self.gapShown.emit()
-
-    def _finished(self) -> None:
-        self._running = False
-        if self._pending:
-            self._pending = False
-            self.request_refresh()
 
     def _failed(self, error: Exception) -> None:
         self._show_message("The identity could not be computed.")

@@ -2,14 +2,13 @@
 q(z|x)'s ellipses), and K importance samples from the prior or from q(z|x) as dots sized by their
 normalised weights, with the effective sample size and the estimate of log p(x) beside the map.
 
-Off, they do no work. On, each refresh runs on a worker with a copy of the model of its own; one
-runs at a time, and an answer to a request that has since been overtaken is dropped.
+Off, they ask nothing. On, they ask `ModelJobs` for the figure (`vae_core.figures.posterior`) and
+draw its answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -19,23 +18,12 @@ from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSpinBox
 
 from app.choice_combo import with_reason
+from app.controllers.job_kinds import POSTERIOR_LAYERS
+from app.controllers.model_jobs import Answer, ModelJobs
 from app.naming import named
 from app.state import ModelOnShow, ShownModel
-from app.workers import start_job, use_torch_threads
-from vae_core.config import ModelConfig
-from vae_core.evaluation.importance_samples import ImportanceSamples, importance_samples
-from vae_core.evaluation.true_posterior import (
-    READOUT_RESOLUTION,
-    Box,
-    PosteriorGrid,
-    log_likelihood_quadrature,
-    posterior_heat_map,
-)
-from vae_core.models import LatentModel, build_model
+from vae_core.figures.posterior import LayersRequest, SelectedInput
 
-# Grid points a side of the heat map over the part of the visible range that holds the posterior
-# (found on a coarser grid first): a refresh under 100 ms on a 784-400-2 MLP on one core.
-HEAT_MAP_RESOLUTION = 40
 _SMOOTHING = 4
 # Drawing order on the map: over the tiles (-10), under the contours (5); dots over the points (10).
 _Z_HEAT_MAP, _Z_SAMPLES = -5, 12
@@ -58,86 +46,13 @@ def unused_reason(on_show: ModelOnShow | None) -> str:
     return ""
 
 
-@dataclass(frozen=True)
-class SelectedInput:
-    """What a job needs of the model on show and of the input selected on the map."""
-
-    config: ModelConfig
-    weights: Mapping[str, torch.Tensor]
-    generation: int
-    index: int
-    image: torch.Tensor  # (C, H, W)
-    label: int | None
-
-
 def selected_input(shown: ShownModel) -> SelectedInput | None:
     state, model = shown.explorer, shown.model
     if model is None or shown.weights is None or state.selected is None or state.examples is None:
         return None
     images, labels = state.examples.batch(torch.tensor([state.selected]))
     label = int(labels[0]) if model.capabilities.conditional else None
-    return SelectedInput(
-        model.config.model, shown.weights, shown.generation, state.selected, images[0], label
-    )
-
-
-def model_copy(selected: SelectedInput, model: LatentModel | None) -> LatentModel:
-    """`model` (built when None) holding the selected input's weights, for a job's thread only."""
-    use_torch_threads(1)  # the cores are training's
-    if model is None:
-        model = build_model(selected.config).eval().requires_grad_(False)
-    model.load_state_dict(selected.weights)
-    return model
-
-
-@dataclass(frozen=True)
-class LayersRequest:
-    key: int
-    selected: SelectedInput
-    origin: np.ndarray  # the map's plane: (D,)
-    basis: np.ndarray  # (2, D)
-    visible: Box | None  # None: no heat map
-    samples: int  # K, 0 for no samples
-    proposal: str
-    quadrature: bool  # log p(x) by quadrature too (2-D latents)
-
-
-@dataclass(frozen=True)
-class LayersAnswer:
-    request: LayersRequest
-    grid: PosteriorGrid | None = None
-    samples: ImportanceSamples | None = None
-    quadrature: float | None = None  # log p(x), in an answer of its own
-    model: LatentModel | None = None  # the job's copy, for the next job
-
-
-def refresh_layers(request: LayersRequest, model: LatentModel | None = None) -> LayersAnswer:
-    """One refresh's work: the heat map's grid and the importance samples, as asked."""
-    selected = request.selected
-    model = model_copy(selected, model)
-    image, label = selected.image, selected.label
-    grid = samples = None
-    if request.visible is not None:
-        grid = posterior_heat_map(
-            model, image, label, request.visible, HEAT_MAP_RESOLUTION, request.origin, request.basis
-        )
-    if request.samples:
-        samples = importance_samples(model, image, label, request.samples, request.proposal)
-    return LayersAnswer(request, grid, samples, model=model)
-
-
-def compute_layers(request: LayersRequest, model: LatentModel | None = None):
-    """A job: the layers (yielded), then log p(x) by quadrature where asked (returned), so that
-    the layers need not wait for it."""
-    answer = refresh_layers(request, model)
-    yield answer
-    if request.quadrature:
-        selected = request.selected
-        quadrature = log_likelihood_quadrature(
-            answer.model, selected.image, selected.label, READOUT_RESOLUTION
-        )
-        return LayersAnswer(request, quadrature=quadrature)
-    return None
+    return SelectedInput(state.selected, images[0], label)
 
 
 def nats(value: float, digits: int = 1) -> str:
@@ -171,6 +86,7 @@ class PosteriorLayers(QObject):
         self,
         explorer,
         shown: ShownModel,
+        jobs: ModelJobs,
         place_controls: Callable,
         on_error: Callable[[str], None],
         parent=None,
@@ -178,12 +94,9 @@ class PosteriorLayers(QObject):
         super().__init__(parent)
         self.explorer, self.shown, self.state = explorer, shown, shown.explorer
         self._on_error = on_error
-        self._key = 0  # the newest request's number: older answers are dropped
-        self._running = False
-        self._pending = False
-        self._model: LatentModel | None = None
+        self._line = jobs.line(POSTERIOR_LAYERS, self, self._answered, self._failed)
         self._quadrature: tuple[tuple, float] | None = None  # ((generation, index), log p(x))
-        self._drawn: LayersAnswer | None = None
+        self._drawn: Answer | None = None
         self._build_items(explorer.map.plot)
         self._build_controls()
         place_controls(
@@ -261,11 +174,10 @@ class PosteriorLayers(QObject):
     @property
     def idle(self) -> bool:
         """No refresh under way or waiting: what is drawn answers the newest request."""
-        return not self._running and not self._pending
+        return self._line.idle
 
     # What changes the layers.
     def _model_changed(self) -> None:
-        self._model = None
         self._quadrature = None
         reason = unused_reason(self.shown.model)
         for widget in self._controls():
@@ -283,69 +195,46 @@ class PosteriorLayers(QObject):
 
     def request(self, *_) -> None:
         """Redraw both layers for the selection, weights, plane and range as they are now."""
-        self._key += 1
         heat_map, samples = self.posterior_check.isChecked(), self.samples_check.isChecked()
-        if not (heat_map or samples) or not self.posterior_check.isEnabled():
-            self._clear("")
-            return
         selected = selected_input(self.shown)
-        if selected is None:
-            self._clear(NO_SELECTION)
-            return
-        if self._running:
-            self._pending = True
+        wanted = (heat_map or samples) and self.posterior_check.isEnabled()
+        if not wanted or selected is None:
+            self._line.cancel()
+            self._clear(NO_SELECTION if wanted else "")
             return
         plane = self.state.plane
-        cache_key = (selected.generation, selected.index)
-        request = LayersRequest(
-            key=self._key,
-            selected=selected,
-            origin=plane.origin,
-            basis=plane.basis,
-            visible=self.explorer.map.visible_range() if heat_map else None,
-            samples=self.count_spin.value() if samples else 0,
-            proposal=self.proposal_combo.currentData(),
-            quadrature=plane.latent_dim == 2
-            and (self._quadrature is None or self._quadrature[0] != cache_key),
-        )
-        self._running = True
-        start_job(
-            compute_layers,
-            request,
-            self._model,
-            on_yield=self._answered,
-            on_result=self._answered,
-            on_error=self._failed,
-            on_finished=self._finished,
+        self._line.ask(
+            LayersRequest(
+                selected=selected,
+                origin=plane.origin,
+                basis=plane.basis,
+                visible=self.explorer.map.visible_range() if heat_map else None,
+                samples=self.count_spin.value() if samples else 0,
+                proposal=self.proposal_combo.currentData(),
+                quadrature=plane.latent_dim == 2
+                and self._known_quadrature(self.shown.generation, selected) is None,
+            )
         )
 
-    def _answered(self, answer: LayersAnswer | None) -> None:
-        if answer is None:
-            return
-        selected = answer.request.selected
-        on_show = self.shown.model
-        if (
-            answer.model is not None
-            and on_show is not None
-            and selected.config == on_show.config.model
-        ):
-            self._model = answer.model
-        if answer.quadrature is not None:
-            self._quadrature = ((selected.generation, selected.index), answer.quadrature)
-        if answer.request.key != self._key:
-            return
-        if answer.quadrature is None:
+    def _known_quadrature(self, generation: int, selected: SelectedInput) -> float | None:
+        """log p(x) by quadrature of `selected` under the weights of `generation`, if known."""
+        if self._quadrature is None or self._quadrature[0] != (generation, selected.index):
+            return None
+        return self._quadrature[1]
+
+    def _answered(self, answer: Answer) -> None:
+        layers = answer.value
+        if layers.quadrature is not None:
+            self._quadrature = (
+                (answer.generation, answer.request.selected.index),
+                layers.quadrature,
+            )
+        else:
             self._drawn = answer
             self._draw(answer)
         if self._drawn is not None:  # log p(x) by quadrature joins the layers' readout
             self.readout.setText(self._readout(self._drawn))
         self.layersDrawn.emit()
-
-    def _finished(self) -> None:
-        self._running = False
-        if self._pending:
-            self._pending = False
-            self.request()
 
     def _failed(self, error: Exception) -> None:
         # Switched off, so that every new weight does not fail (and say so) again.
@@ -360,8 +249,8 @@ class PosteriorLayers(QObject):
         self.dots.clear()
         self.readout.setText(text)
 
-    def _draw(self, answer: LayersAnswer) -> None:
-        grid, samples = answer.grid, answer.samples
+    def _draw(self, answer: Answer) -> None:
+        grid, samples = answer.value.grid, answer.value.samples
         if grid is None:
             self.heat_map.clear()
         else:
@@ -379,20 +268,18 @@ class PosteriorLayers(QObject):
             )
             self.dots.setData(x=xy[:, 0], y=xy[:, 1], size=sizes)
 
-    def _readout(self, answer: LayersAnswer) -> str:
+    def _readout(self, answer: Answer) -> str:
         parts = []
-        samples = answer.samples
+        samples = answer.value.samples
         if samples is not None:
             count = len(samples.weights)
             parts.append(f"ESS {samples.effective_sample_size:,.1f} of {count:,}")
             parts.append(
                 f"IS log p(x) ≈ {nats(samples.log_likelihood)} ± {samples.standard_error:.1f}"
             )
-        if self._quadrature is not None and self._quadrature[0] == (
-            answer.request.selected.generation,
-            answer.request.selected.index,
-        ):
-            parts.append(f"quadrature {nats(self._quadrature[1])}")
+        quadrature = self._known_quadrature(answer.generation, answer.request.selected)
+        if quadrature is not None:
+            parts.append(f"quadrature {nats(quadrature)}")
         elif len(answer.request.origin) > 2:
             names = self.state.plane.axis_names
             parts.append(f"p(z|x) on the slice {names[0]}, {names[1]} (other dimensions fixed)")

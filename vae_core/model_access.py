@@ -1,4 +1,4 @@
-"""The explorer's own copy of a model, asked only for numpy answers (no Qt here).
+"""A model asked only for numpy answers: the explorer's decodes and the theory views' figures.
 
 Every call runs under `torch.no_grad()` on the CPU, in eval mode, single-threaded. The
 explorer's model is never the one training mutates: weights arrive as copies and are loaded
@@ -17,8 +17,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from app.explorer.latent_ops import to_uint8_images
 from vae_core.data import ImageDataset
+from vae_core.latent import to_uint8_images
 from vae_core.models import LatentModel
 
 # Images encoded per call when a whole data set goes through the encoder.
@@ -209,17 +209,3 @@ class ExplorerModel:
         index = torch.as_tensor(dead, dtype=torch.int64)
         values = torch.as_tensor(replacements, dtype=self.quantizer.codebook.dtype)
         self.quantizer.codebook[index] = values
-
-
-class DecodeService:
-    """The GUI thread's decodes for the model on show: the explorer's own CPU copy of it, holding
-    the weights the explorer applied last (`ExplorerState.decoded_generation`). Only the explorer
-    controller sets `model`; pages decode through it."""
-
-    def __init__(self, shown):
-        self.shown = shown
-        self.model: ExplorerModel | None = None
-
-    def decode(self, codes: np.ndarray, label=None) -> np.ndarray:
-        """uint8 images for codes (N, D), with the explorer's condition class unless `label` is given."""
-        return self.model.decode(codes, self.shown.explorer.label if label is None else label)
