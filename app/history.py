@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from vae_core.errors import VaeStudioError
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.run_record import write_metrics
-from vae_core.training.trainer import METRICS_COLUMNS, TrainingSnapshot, metrics_row
+from vae_core.training.trainer import TrainingSnapshot, metrics_row
 
 
 class BoundedSeries:

@@ -30,8 +30,8 @@ def first_steps(mode: str) -> dict[str, float]:
     """In this process: the warm-up's seconds (warmed modes), the first and the second step's."""
     import torch
 
-    from vae_core.training import optimizer as optimizer_module
-    from vae_core.training.optimizer import make_adam, warm_up_optimizer
+    from vae_core import optimizer as optimizer_module
+    from vae_core.optimizer import make_adam, warm_up_optimizer
 
     if mode.startswith("torch.optim"):
         optimizer_module._kernel_adam_runs = lambda device, dtype: (

@@ -22,7 +22,7 @@ from bench_window import bench_config, new_window, window_images_per_s  # noqa: 
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from vae_core.training.snapshot import METRICS_COLUMNS  # noqa: E402
+from vae_core.metrics_columns import METRICS_COLUMNS  # noqa: E402
 
 TICKED = 14
 ROWS_PER_RUN = 400  # a lesson's run logged every 5 steps of 2,000

@@ -197,7 +197,8 @@ def valid_checkpoint() -> bytes:
         from vae_core.checkpoint import save_trainer
         from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
         from vae_core.data import load_data
-        from vae_core.training.trainer import METRICS_COLUMNS, Trainer
+        from vae_core.metrics_columns import METRICS_COLUMNS
+        from vae_core.training.trainer import Trainer
 
         config = RunConfig(
             data=DataConfig(dataset="glyphs", size=120),

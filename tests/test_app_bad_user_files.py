@@ -115,7 +115,7 @@ def test_a_checkpoint_whose_history_holds_nan_or_inf_leaves_the_window_usable(
     import numpy as np
 
     from vae_core.checkpoint import save_trainer
-    from vae_core.training.trainer import METRICS_COLUMNS
+    from vae_core.metrics_columns import METRICS_COLUMNS
 
     history = np.ones((3, len(METRICS_COLUMNS)))
     history[:, 0] = [1, 2, 3]

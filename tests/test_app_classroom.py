@@ -24,7 +24,7 @@ from app.evaluation_tables import figures_table
 from app.run_actions import FULL_SPEED
 from app.state import UNTIL_STOPPED_STEPS
 from vae_core.defaults import defaults_for
-from vae_core.training.trainer import METRICS_COLUMNS
+from vae_core.metrics_columns import METRICS_COLUMNS
 
 
 @pytest.fixture

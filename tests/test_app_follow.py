@@ -8,8 +8,9 @@ from test_app_window import SIGNAL_TIMEOUT_MS, tiny_config
 
 from vae_core.checkpoint import save_trainer
 from vae_core.data import load_data
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.metrics_reader import MetricsTail
-from vae_core.training.trainer import METRICS_COLUMNS, Trainer
+from vae_core.training.trainer import Trainer
 
 HEADER = ",".join(METRICS_COLUMNS) + "\n"
 

@@ -9,7 +9,8 @@ from app.controllers.pacing import DutyCycle, LogPacer
 from app.curve_scale import fitted_log_range
 from app.history import BoundedSeries, MetricsTable
 from vae_core.errors import VaeStudioError
-from vae_core.training.trainer import METRICS_COLUMNS, TrainingSnapshot, metrics_row
+from vae_core.metrics_columns import METRICS_COLUMNS
+from vae_core.training.trainer import TrainingSnapshot, metrics_row
 
 
 def _snapshot(step: int, loss: float) -> TrainingSnapshot:

@@ -23,9 +23,9 @@ from app.runs.runs import (
 from app.runs.runs_panel import RunsComparePage
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.errors import VaeStudioError
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.run_folder import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME
 from vae_core.run_record import write_run_folder
-from vae_core.training.snapshot import METRICS_COLUMNS
 
 SIGNAL_TIMEOUT_MS = 10_000
 

@@ -21,8 +21,9 @@ from app.state import (
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.config import ModelConfig, RunConfig
 from vae_core.errors import VaeStudioError
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.models import build_model
-from vae_core.training.trainer import METRICS_COLUMNS, TrainingSnapshot, metrics_row
+from vae_core.training.trainer import TrainingSnapshot, metrics_row
 
 
 def _snapshot(step: int, loss: float = 100.0, total_steps: int = 50) -> TrainingSnapshot:

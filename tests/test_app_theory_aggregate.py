@@ -11,9 +11,9 @@ from app.state import ModelOnShow
 from vae_core.config import ModelConfig, RunConfig
 from vae_core.evaluation.aggregate_posterior import kl_to_prior
 from vae_core.figures.aggregate import GRID, KL_SAMPLES, encode_aggregate
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.model_access import ExplorerModel
 from vae_core.models import build_model
-from vae_core.training.snapshot import METRICS_COLUMNS
 
 TIMEOUT_MS = 10000
 

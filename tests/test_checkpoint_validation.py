@@ -23,7 +23,8 @@ from vae_core.checkpoint import (
 from vae_core.cli import main
 from vae_core.config import RunConfig
 from vae_core.errors import VaeStudioError
-from vae_core.training.trainer import METRICS_COLUMNS, Trainer
+from vae_core.metrics_columns import METRICS_COLUMNS
+from vae_core.training.trainer import Trainer
 
 FIRST_WEIGHT = "model.encoder.net.0.weight"
 

@@ -16,7 +16,8 @@ from vae_core.checkpoint import load_checkpoint, save_trainer
 from vae_core.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.data import load_data
 from vae_core.errors import VaeStudioError
-from vae_core.training.trainer import METRICS_COLUMNS, Trainer
+from vae_core.metrics_columns import METRICS_COLUMNS
+from vae_core.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from vae_core.evaluation.aggregate_posterior import (
     kl_to_prior,
 )
 from vae_core.evaluation.rate_distortion import rate_distortion_points
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.models.distributions import diagonal_mixture_log_density
 from vae_core.models.priors import StandardNormalPrior
-from vae_core.training.snapshot import METRICS_COLUMNS
 
 
 def standard_normal(dim: int):

@@ -13,9 +13,10 @@ from vae_core.checkpoint import load_checkpoint, load_model
 from vae_core.cli import main
 from vae_core.data import load_data
 from vae_core.evaluation.estimates import total_elbo
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.training.best import BestKeeper
 from vae_core.training.heldout import hold_out
-from vae_core.training.trainer import METRICS_COLUMNS, Trainer, metrics_row
+from vae_core.training.trainer import Trainer, metrics_row
 
 HELDOUT = METRICS_COLUMNS.index("heldout_elbo")
 

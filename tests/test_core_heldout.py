@@ -19,8 +19,9 @@ from vae_core.cli import main
 from vae_core.config import RunConfig
 from vae_core.data import DataSplit, ImageDataset
 from vae_core.evaluation.estimates import evaluate_model
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.training.heldout import hold_out
-from vae_core.training.trainer import METRICS_COLUMNS, Trainer
+from vae_core.training.trainer import Trainer
 
 OLD_COLUMNS = METRICS_COLUMNS[: METRICS_COLUMNS.index("heldout_elbo")]
 

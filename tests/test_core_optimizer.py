@@ -5,12 +5,12 @@ import sys
 import pytest
 import torch
 
+from vae_core import optimizer as optimizer_module
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.config import ModelConfig, RunConfig
 from vae_core.errors import VaeStudioError
 from vae_core.models import build_model
-from vae_core.training import optimizer as optimizer_module
-from vae_core.training.optimizer import KernelAdam, load_adam_state, make_adam
+from vae_core.optimizer import KernelAdam, load_adam_state, make_adam
 
 IMPLEMENTATIONS = ["kernel", "fused", "fallback"]
 
@@ -233,7 +233,7 @@ def test_training_steps_with_the_kernel_never_import_torch_dynamo():
     """torch.optim imports torch._dynamo at its first step, 1.7 s of the window's cold start: the
     kernel path exists to skip it."""
     assert not _imports_after(
-        "from vae_core.training.optimizer import make_adam\n"
+        "from vae_core.optimizer import make_adam\n"
         "parameter = torch.ones(3, requires_grad=True)\n"
         "optimizer = make_adam([parameter], lr=0.1)\n"
         "parameter.sum().backward()\n"
@@ -242,7 +242,7 @@ def test_training_steps_with_the_kernel_never_import_torch_dynamo():
 
 
 def test_the_warm_up_imports_what_torch_optim_needs_only_where_torch_optim_runs():
-    warm_up = "from vae_core.training.optimizer import warm_up_optimizer\nwarm_up_optimizer()\n"
+    warm_up = "from vae_core.optimizer import warm_up_optimizer\nwarm_up_optimizer()\n"
     assert not _imports_after(warm_up)
-    forced = "import vae_core.training.optimizer as o\no._kernel_adam_runs = lambda device, dtype: False\n"
+    forced = "import vae_core.optimizer as o\no._kernel_adam_runs = lambda device, dtype: False\n"
     assert _imports_after(forced + "o.warm_up_optimizer()\n")

@@ -12,7 +12,7 @@ from tests.test_linear_gaussian import NOISE_VAR, _draw_data, _linear_model, _or
 from vae_core.config import ModelConfig
 from vae_core.errors import VaeStudioError
 from vae_core.models import build_model
-from vae_core.training.optimizer import make_adam
+from vae_core.optimizer import make_adam
 from vae_core.training.step_apart import PHASES, step_apart
 
 BETA = 0.7

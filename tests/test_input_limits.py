@@ -211,8 +211,8 @@ def test_a_metrics_file_is_read_a_bounded_chunk_at_a_time(tmp_path, monkeypatch)
 
 
 def test_infinite_values_in_metrics_read_as_not_measured(tmp_path):
+    from vae_core.metrics_columns import METRICS_COLUMNS
     from vae_core.metrics_reader import MetricsTail
-    from vae_core.training.trainer import METRICS_COLUMNS
 
     path = tmp_path / "metrics.csv"
     path.write_text("step,loss\n1,inf\n2,-1e999\n3,2.5\n")

@@ -13,8 +13,8 @@ import pytest
 
 from vae_core.checkpoint import load_checkpoint
 from vae_core.cli import main
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.run_record import MetricsLog, metric_cells, read_metrics, rows_up_to
-from vae_core.training.snapshot import METRICS_COLUMNS
 
 SMALL = ["--dataset", "glyphs", "--hidden", "16", "--batch-size", "50", "--log-every", "5"]
 

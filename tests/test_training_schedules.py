@@ -9,12 +9,12 @@ import math
 import pytest
 import torch
 
+from vae_core import optimizer as optimizer_module
 from vae_core.checkpoint import load_checkpoint, save_trainer
 from vae_core.cli import build_parser
 from vae_core.config import ConfigError, RunConfig, TrainConfig
 from vae_core.errors import VaeStudioError
-from vae_core.training import optimizer as optimizer_module
-from vae_core.training.optimizer import make_adam
+from vae_core.optimizer import make_adam
 from vae_core.training.schedules import LR_SCHEDULES, ScheduleClock
 from vae_core.training.trainer import Trainer
 

@@ -29,8 +29,8 @@ from vae_core.config import ConfigError, RunConfig
 from vae_core.errors import VaeStudioError
 from vae_core.files import write_atomically
 from vae_core.limits import parse_json
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.models import LatentModel, build_model
-from vae_core.training.trainer import METRICS_COLUMNS
 
 FORMAT_VERSION = 1
 # METRICS_COLUMNS has a dozen; room for later versions' columns, not for a million.

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from vae_core.errors import VaeStudioError
-from vae_core.training.trainer import METRICS_COLUMNS
+from vae_core.metrics_columns import METRICS_COLUMNS
 
 # What one read takes at most: the rows of a long run come over several reads.
 MAX_READ_BYTES = 64 << 20

@@ -19,9 +19,9 @@ from vae_core.checkpoint import save_checkpoint
 from vae_core.config import RunConfig
 from vae_core.errors import VaeStudioError
 from vae_core.files import write_atomically, write_failure, write_text_atomically
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.metrics_reader import MetricsTail
 from vae_core.run_folder import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME
-from vae_core.training.snapshot import METRICS_COLUMNS
 
 _INTEGER_COLUMNS = frozenset({"step", "epoch"})
 _STEP = METRICS_COLUMNS.index("step")

@@ -19,8 +19,9 @@ from vae_core.config import RunConfig
 from vae_core.data import ImageDataset
 from vae_core.errors import VaeStudioError
 from vae_core.evaluation.estimates import ACTIVE_UNIT_THRESHOLD
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.models import LatentModel
-from vae_core.training.snapshot import METRICS_COLUMNS, TrainingSnapshot
+from vae_core.training.snapshot import TrainingSnapshot
 
 FOLDER_NAME = "tensorboard"
 TENSORBOARD_EXTRA = "pip install 'vae-studio[tensorboard]'"

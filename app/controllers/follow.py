@@ -16,9 +16,9 @@ from app.state import AppState
 from app.workers import start_job
 from vae_core.checkpoint import Checkpoint, load_checkpoint
 from vae_core.errors import VaeStudioError
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.metrics_reader import MetricsTail, NewRows
 from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
-from vae_core.training.trainer import METRICS_COLUMNS
 
 POLL_INTERVAL_MS = 1000
 _NO_ROWS = np.empty((0, len(METRICS_COLUMNS)))

@@ -32,7 +32,7 @@ from app.workers import DataCache, start_job
 from vae_core.checkpoint import Checkpoint
 from vae_core.config import RunConfig
 from vae_core.errors import VaeStudioError
-from vae_core.training.optimizer import warm_up_optimizer
+from vae_core.optimizer import warm_up_optimizer
 from vae_core.training.trainer import TrainingDiverged, TrainingSnapshot
 
 OUT_OF_MEMORY_MESSAGE = "training ran out of memory: try a smaller batch size or a smaller model"

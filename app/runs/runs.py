@@ -16,7 +16,7 @@ import numpy as np
 from psygnal import Signal
 
 from vae_core.config import RunConfig
-from vae_core.training.snapshot import METRICS_COLUMNS
+from vae_core.metrics_columns import METRICS_COLUMNS
 
 # Okabe-Ito (colour-blind safe), then greys: a run keeps its colour while it is listed.
 PALETTE = (

@@ -28,7 +28,7 @@ from app.naming import named
 from app.runs.runs import RunEntry, RunsState, legend_texts, settings_apart_from
 from app.runs.runs_controller import RunsController
 from vae_core.config import RunConfig
-from vae_core.training.snapshot import METRICS_COLUMNS
+from vae_core.metrics_columns import METRICS_COLUMNS
 
 # The terms a comparison draws, by METRICS_COLUMNS name: (combo text, sign). Every curve is in
 # nats per example to minimise, as on the Curves page: the held-out ELBO is drawn negated.

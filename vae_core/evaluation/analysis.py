@@ -11,7 +11,7 @@ import torch
 from vae_core.errors import VaeStudioError
 from vae_core.models import LatentModel
 from vae_core.models.distributions import DiagonalGaussian
-from vae_core.training.optimizer import make_adam
+from vae_core.optimizer import make_adam
 
 # The most samples the importance-sampling study draws for one K: each is a decode of the image,
 # made once per repeat and proposal, so a million is minutes already. Memory is bounded at any K:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vae_core.errors import VaeStudioError
-from vae_core.training.snapshot import METRICS_COLUMNS
+from vae_core.metrics_columns import METRICS_COLUMNS
 
 # Each point averages the last quarter of its segment's rows: the rows just after a β change
 # are a transient on the way to the new β's point, not the point itself.

@@ -16,8 +16,9 @@ import numpy as np
 
 from vae_core.checkpoint import load_checkpoint, save_checkpoint, save_trainer
 from vae_core.errors import VaeStudioError
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.run_folder import BEST_NAME
-from vae_core.training.trainer import METRICS_COLUMNS, Trainer, TrainingSnapshot
+from vae_core.training.trainer import Trainer, TrainingSnapshot
 
 MIN_INTERVAL_S = 30.0
 _HELDOUT_COLUMN = METRICS_COLUMNS.index("heldout_elbo")

@@ -7,7 +7,7 @@ import torch
 
 from vae_core.data import ImageDataset
 from vae_core.models.vqvae import VQVAE
-from vae_core.training.optimizer import make_adam
+from vae_core.optimizer import make_adam
 
 
 def fit_code_prior(

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from vae_core.errors import VaeStudioError
+from vae_core.metrics_columns import METRICS_COLUMNS
 
 
 class TrainingDiverged(VaeStudioError):
@@ -41,22 +42,6 @@ class TrainingSnapshot:
     extra_terms: Mapping[str, float] = dataclasses.field(default_factory=dict)
     # CPU copies of the weights, when the run was asked for them (for a viewer's own model).
     model_state: Mapping[str, torch.Tensor] | None = None
-
-
-# A snapshot's figures as one row of a run's history (metrics.csv, a checkpoint's curves).
-# A figure a snapshot lacks (no held-out evaluation at that row) is NaN in a row.
-METRICS_COLUMNS = (
-    "step",
-    "epoch",
-    "wall_time_s",
-    "images_per_s",
-    "loss",
-    "recon",
-    "kl",
-    "beta",
-    "learning_rate",
-    "heldout_elbo",
-)
 
 
 def metrics_row(snapshot: TrainingSnapshot) -> tuple[float, ...]:

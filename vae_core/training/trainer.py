@@ -21,13 +21,12 @@ from vae_core.errors import VaeStudioError
 from vae_core.evaluation.estimates import total_elbo
 from vae_core.memory import check_training_fits
 from vae_core.models import LatentModel, build_model
+from vae_core.optimizer import load_adam_state, make_adam
 from vae_core.seeds import derived_seed
 from vae_core.training.compiled import compiled_objective
 from vae_core.training.heldout import heldout_due, hold_out
-from vae_core.training.optimizer import load_adam_state, make_adam
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES, ScheduleClock
 from vae_core.training.snapshot import (
-    METRICS_COLUMNS,
     TrainingDiverged,
     TrainingSnapshot,
     metrics_row,
@@ -35,7 +34,6 @@ from vae_core.training.snapshot import (
 
 # The snapshot's names stay importable from here, where most callers have always found them.
 __all__ = [
-    "METRICS_COLUMNS",
     "Trainer",
     "TrainingDiverged",
     "TrainingSnapshot",
