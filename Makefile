@@ -18,6 +18,7 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(VENV)/bin/ruff format --check --quiet .
 	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/lint-imports --no-cache
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(INSTALLED)
