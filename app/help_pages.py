@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.markdown_text import with_literal_tildes
 from app.naming import named
 
 # Topics in the order of the list: the map first, then the tabs below it.
@@ -84,7 +85,7 @@ class HelpPages(QDialog):
 
     def _show_row(self, row: int) -> None:
         if row >= 0:
-            self.browser.setMarkdown(self._texts[TOPICS[row]])
+            self.browser.setMarkdown(with_literal_tildes(self._texts[TOPICS[row]]))
 
 
 class ViewHelp:

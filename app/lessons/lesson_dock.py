@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.lessons.lessons import Lesson
+from app.markdown_text import with_literal_tildes
 from app.naming import named
 
 NO_LESSON_TEXT = "No lesson open. Choose one in Help > Lessons, or File > Open Lesson…"
@@ -97,7 +98,9 @@ class LessonPanel(QWidget):
         self.current = number
         step = self.lesson.steps[number - 1]
         heading = f"Step {number} of {len(self.lesson.steps)}: {step.title}"
-        self.text.setMarkdown(f"{self.lesson.text}\n\n### {heading}\n\n{step.text}")
+        self.text.setMarkdown(
+            with_literal_tildes(f"{self.lesson.text}\n\n### {heading}\n\n{step.text}")
+        )
         if number > 1:  # the lesson's text was read at step 1: now it stays above, a scroll away
             block = self.text.document().find(heading).block()
             top = self.text.document().documentLayout().blockBoundingRect(block).top()
