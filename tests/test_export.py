@@ -133,12 +133,37 @@ def test_the_model_folder_loads_back_bit_for_bit_and_evaluates_alike(runs, tmp_p
     assert "K = 1, binarised" in front and "value: -" in front
 
 
-def test_the_window_opens_a_model_folder_like_a_checkpoint(runs, tmp_path, qtbot, shown_window):
-    from tests.test_app_window import SIGNAL_TIMEOUT_MS, tiny_config
+def test_the_window_opens_a_model_folder_like_a_checkpoint(
+    runs, tmp_path, qtbot, shown_window, small_config
+):
+    out = tmp_path / "model"
+    assert main(["export", str(runs["vae"]), "--format", "folder", "--out", str(out)]) == 0
+    window = shown_window(small_config)
+    with qtbot.waitSignal(window.checkpoints.opened, timeout=10_000) as opened:
+        assert window.open_checkpoint(str(out))
+    assert opened.args[0].config.model.family == "vae" and opened.args[0].history is None
+
+
+def test_a_model_folder_dropped_on_the_window_opens(
+    runs, tmp_path, qtbot, shown_window, small_config
+):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
 
     out = tmp_path / "model"
     assert main(["export", str(runs["vae"]), "--format", "folder", "--out", str(out)]) == 0
-    window = shown_window(tiny_config())
-    with qtbot.waitSignal(window.checkpoints.opened, timeout=SIGNAL_TIMEOUT_MS) as opened:
-        assert window.open_checkpoint(str(out))
-    assert opened.args[0].config.model.family == "vae" and opened.args[0].history is None
+    window = shown_window(small_config)
+    window.controls.latent_dim_spin.setValue(7)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(out))])
+    drop = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(window.checkpoints.opened, timeout=10_000):
+        window.dropEvent(drop)
+    trained = json.loads((out / "config.json").read_text())["model"]["latent_dim"]
+    assert trained != 7 and window.controls.latent_dim_spin.value() == trained

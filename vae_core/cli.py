@@ -46,7 +46,7 @@ from vae_core.evaluation.true_posterior import (
     quadrature_applies,
 )
 from vae_core.export import export_run
-from vae_core.export.model_folder import open_model
+from vae_core.export.model_folder import model_source, open_model
 from vae_core.memory import check_study_fits
 from vae_core.presets import load_preset
 from vae_core.requeue import REQUEUE_SIGNALS
@@ -212,7 +212,7 @@ def _load_run(arguments: argparse.Namespace, device: torch.device):
     split = team.leader_then_others(
         lambda: load_data(data_config, progress=DownloadBar() if team.leader else None)
     )
-    _check_data_fits(arguments.run_dir, checkpoint.config.model, split)
+    _check_data_fits(model_source(arguments.run_dir), checkpoint.config.model, split)
     step = int(checkpoint.counters["step"]) if "step" in checkpoint.counters else 0
     return model, split.test if arguments.split == "test" else split.train, step
 

@@ -81,18 +81,25 @@ def load_pretrained(folder: str | Path, device: torch.device | str = "cpu") -> L
     return model.to(device)
 
 
+def model_source(path: str | Path) -> Path:
+    """What `open_model` reads for a name a user gave: a model folder, or a checkpoint file (a run
+    folder's own; a name that is neither a file nor a checkpoint's is taken for a run folder, so
+    that a missing one is named with its checkpoint)."""
+    path = Path(path)
+    if path.is_file() and path.name == WEIGHTS_NAME and is_model_folder(path.parent):
+        return path.parent
+    if is_model_folder(path) or path.is_file() or path.suffix == ".safetensors":
+        return path
+    return path / CHECKPOINT_NAME
+
+
 def open_model(
     path: str | Path, device: torch.device | str = "cpu"
 ) -> tuple[LatentModel, Checkpoint]:
     """The model and its checkpoint (a model folder's has no optimizer state, counters or history)
     from a run folder, a checkpoint file, a model folder or a model folder's weights file."""
-    path = Path(path)
-    if path.is_file() and path.name == WEIGHTS_NAME and is_model_folder(path.parent):
-        path = path.parent
-    if is_model_folder(path):
-        model, checkpoint = _read_pretrained(path)
+    source = model_source(path)
+    if is_model_folder(source):
+        model, checkpoint = _read_pretrained(source)
         return model.to(device), checkpoint
-    # A name that is neither a file nor a checkpoint's is a run folder (whose checkpoint is named
-    # when it is missing).
-    is_file = path.is_file() or path.suffix == ".safetensors"
-    return load_model(path if is_file else path / CHECKPOINT_NAME, device)
+    return load_model(source, device)
