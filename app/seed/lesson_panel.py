@@ -38,7 +38,7 @@ from app.seed.lessons import (
     LessonStep,
     lesson_from_setup,
     read_lesson,
-    shipped_lessons,
+    readable_lessons,
     write_lesson,
 )
 from app.workers import start_job
@@ -215,7 +215,7 @@ class LessonController(QObject):
             return
         self._listing = True
         start_job(
-            shipped_lessons,
+            readable_lessons,
             on_result=self._list_shipped,
             on_error=self._failed,
             on_finished=self._listed,
@@ -224,7 +224,10 @@ class LessonController(QObject):
     def _listed(self) -> None:
         self._listing = False
 
-    def _list_shipped(self, lessons: list[Lesson]) -> None:
+    def _list_shipped(self, read: tuple[list[Lesson], list[str]]) -> None:
+        lessons, problems = read
+        if problems:
+            self.window.show_error("lessons left out: " + "; ".join(problems))
         self._shipped = lessons
         self.menu.clear()
         for index, lesson in enumerate(lessons):
