@@ -133,3 +133,22 @@ def test_a_checkpoint_whose_history_holds_nan_or_inf_leaves_the_window_usable(
         assert str(path) in outcome.args[0] and "infinite" in outcome.args[0]
     assert not window.state.run.status.training
     assert window.run_actions.train_button.isEnabled()
+
+
+def test_a_bad_lesson_file_is_named_and_the_others_are_listed(qtbot, tmp_path, monkeypatch):
+    from app.lessons import lessons as lesson_files
+
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    (folder / "01-good.toml").write_text(_lesson("fine"))
+    (folder / "02-nested.toml").write_text(_lesson("<b>" * 50))
+    os.mkfifo(folder / "03-fifo.toml")
+    monkeypatch.setattr(lesson_files, "lesson_folders", lambda: [folder])
+    window = MainWindow()
+    qtbot.addWidget(window)
+    lessons = window.seed.lessons
+    with qtbot.waitSignal(lessons.lessonsListed, timeout=20_000):
+        lessons.menu.aboutToShow.emit()
+    assert [action.text() for action in lessons.menu.actions()] == ["T"]
+    shown = window.messages._error_box.text()
+    assert "02-nested.toml" in shown and "03-fifo.toml" in shown

@@ -33,7 +33,7 @@ from app.lessons.lessons import (
     LessonStep,
     lesson_from_setup,
     read_lesson,
-    shipped_lessons,
+    readable_lessons,
     write_lesson,
 )
 from vae_core.errors import VaeStudioError
@@ -93,10 +93,13 @@ class LessonController(QObject):
     def list_shipped(self) -> None:
         """Read the shipped lessons into the menu, once (on a worker)."""
         if not self._shipped and self._list_read.idle:
-            self._list_read.ask(Call(shipped_lessons))
+            self._list_read.ask(Call(readable_lessons))
 
     def _list_shipped(self, answer: Answer) -> None:
-        self._shipped = lessons = answer.value
+        lessons, problems = answer.value
+        if problems:
+            self.window.show_error("lessons left out: " + "; ".join(problems))
+        self._shipped = lessons
         self.menu.clear()
         for index, lesson in enumerate(lessons):
             self.menu.addAction(lesson.title).setData(index)

@@ -329,6 +329,18 @@ def shipped_lessons() -> list[Lesson]:
     return [read_lesson(path) for path in lesson_files().values()]
 
 
+def readable_lessons() -> tuple[list[Lesson], list[str]]:
+    """The lessons that read, in order, and one line for each file that does not (for a menu:
+    a bad file is left out, the others stay usable). Off the GUI thread, as shipped_lessons."""
+    lessons, problems = [], []
+    for path in lesson_files().values():
+        try:
+            lessons.append(read_lesson(path))
+        except VaeStudioError as error:
+            problems.append(str(error))
+    return lessons, problems
+
+
 # Writing.
 def settings_of(config: RunConfig) -> dict:
     """The tables of `config` that differ from the defaults (what a lesson needs to write to set
