@@ -125,7 +125,7 @@ class GaussianVAE(LatentModel):
         )
 
     def exact_log_likelihood(self, x, y=None) -> torch.Tensor:
-        """log p(x) per example (B,), in float64, for the linear Gaussian model (probabilistic PCA)."""
+        """log p(x) per example (B,), in float64, for the linear Gaussian model (factor analysis)."""
         if not self.has_exact_log_likelihood:
             raise VaeStudioError(
                 "the exact log-likelihood needs a linear decoder and a Gaussian likelihood"
