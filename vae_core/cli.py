@@ -51,6 +51,7 @@ from vae_core.run_folder import (
     remove_stale_partials,
 )
 from vae_core.terminal import DownloadBar, EvaluationBar, ProgressBar
+from vae_core.training.budget import TimeBudget
 from vae_core.training.headless import train_in_folder
 from vae_core.training.trainer import Trainer, TrainingDiverged
 
@@ -128,6 +129,8 @@ def _train_in_folder(
         # The replaced run's checkpoints must not outlive its metrics.
         for name in (CHECKPOINT_NAME, BEST_NAME):
             (out / name).unlink(missing_ok=True)
+    if deadline is not None:
+        trainer.time_budget = TimeBudget(deadline)
     append = arguments.resume and (out / METRICS_NAME).exists()
     if team.leader:
         for note in data.train.notes:

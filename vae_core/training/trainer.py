@@ -22,6 +22,7 @@ from vae_core.evaluation.estimates import total_elbo
 from vae_core.memory import check_training_fits
 from vae_core.models import LatentModel, build_model
 from vae_core.seeds import derived_seed
+from vae_core.training.budget import TimeBudget
 from vae_core.training.compiled import compiled_objective
 from vae_core.training.heldout import heldout_due, hold_out
 from vae_core.training.optimizer import load_adam_state, make_adam
@@ -145,6 +146,8 @@ class Trainer:
         self._running.set()
         self._pause_at_snapshot = False
         self._between_steps: queue.SimpleQueue[Callable[[Trainer], None]] = queue.SimpleQueue()
+        # A headless run's deadline (vae_core/training/budget.py), set by whoever enforces it.
+        self.time_budget: TimeBudget | None = None
 
     # Commands, safe from any thread.
     def set_beta(self, beta: float) -> None:
@@ -237,8 +240,11 @@ class Trainer:
 
     def _lr_multiplier(self) -> float:
         progress = self.step / max(1, self.total_steps)
-        if (minutes := self.config.train.max_minutes) is not None:
-            # A time budget may end the run before its steps do: the schedule keeps to whichever ends first.
+        if self.time_budget is not None:
+            # The schedule keeps to whichever ends first: the steps, or the deadline's time.
+            progress = max(progress, self.time_budget.progress(self.step))
+        elif (minutes := self.config.train.max_minutes) is not None:
+            # Without a deadline to pace it, the minutes trained so far over the budget's.
             progress = max(progress, self.wall_time_s / (60 * minutes))
         clock = ScheduleClock(self.step, self.steps_per_epoch, progress)
         return self._lr_schedule(clock, self.config.train)
