@@ -16,6 +16,7 @@ from vae_core.evaluation.gradient_estimators import (
 )
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.code_priors import CODE_PRIORS
+from vae_core.models.dreg import ESTIMATORS
 from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ACTIVATIONS, ARCHITECTURES
 from vae_core.models.priors import PRIORS
@@ -36,6 +37,7 @@ _CONFIG_FLAGS = {
     "lower_latent_dim": ("model", "lower_latent_dim"),
     "upper_hidden": ("model", "upper_hidden"),
     "iw_samples": ("model", "iw_samples"),
+    "gradient_estimator": ("model", "gradient_estimator"),
     "codebook_size": ("model", "codebook_size"),
     "code_positions": ("model", "code_positions"),
     "commitment": ("model", "commitment"),
@@ -218,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="K",
         help="IWAE objective with K samples (1 = ELBO)",
+    )
+    train.add_argument(
+        "--gradient-estimator",
+        choices=ESTIMATORS,
+        help="the IWAE bound's gradient: iwae, or dreg (Tucker et al. 2018: lower variance)",
     )
     train.add_argument(
         "--codebook-size",

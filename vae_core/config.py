@@ -59,6 +59,9 @@ class ModelConfig:
     upper_hidden: tuple[int, ...] = (100, 100)
     # Importance samples per example in the training objective (1 = the ELBO).
     iw_samples: int = 1
+    # The IWAE bound's gradient: "iwae" (the bound's own) or "dreg" (Tucker et al. 2018: the
+    # encoder's without the score-function term; same expectation, lower variance).
+    gradient_estimator: str = "iwae"
     # Components of a mixture prior, or pseudo-inputs of a VampPrior.
     prior_components: int = 10
     # VQ-VAE: K codebook vectors of latent_dim numbers each; an image is coded as code_positions
