@@ -115,7 +115,12 @@ def _train_in_folder(
     )
     if checkpoint is not None:
         try:
-            trainer.restore(checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters)
+            trainer.restore(
+                checkpoint.model_state,
+                checkpoint.optimizer_state,
+                checkpoint.counters,
+                checkpoint.ema_state,
+            )
         except (RuntimeError, ValueError) as error:
             raise VaeStudioError(
                 f"{checkpoint_path}: cannot resume with these settings ({str(error).splitlines()[0]})"

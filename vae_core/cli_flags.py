@@ -38,6 +38,9 @@ _CONFIG_FLAGS = {
     "upper_hidden": ("model", "upper_hidden"),
     "iw_samples": ("model", "iw_samples"),
     "gradient_estimator": ("model", "gradient_estimator"),
+    "free_bits": ("model", "free_bits"),
+    "weight_ema": ("train", "weight_ema"),
+    "optimizer": ("train", "optimizer"),
     "codebook_size": ("model", "codebook_size"),
     "code_positions": ("model", "code_positions"),
     "commitment": ("model", "commitment"),
@@ -226,6 +229,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=ESTIMATORS,
         help="the IWAE bound's gradient: iwae, or dreg (Tucker et al. 2018: lower variance)",
     )
+    train.add_argument(
+        "--free-bits",
+        type=_non_negative_float,
+        metavar="NATS",
+        help="the ELBO's KL counted as at least NATS per latent dimension (default 0: none)",
+    )
+    train.add_argument(
+        "--weight-ema",
+        type=_non_negative_float,
+        metavar="DECAY",
+        help="evaluate a moving average of the weights with this decay, e.g. 0.999 (default 0: none)",
+    )
+    train.add_argument("--optimizer", choices=("adam", "adamax"))
     train.add_argument(
         "--codebook-size",
         type=_positive_int,

@@ -12,7 +12,7 @@ from torch.func import functional_call
 from vae_core.choices import check_choice, lookup
 from vae_core.config import ModelConfig
 from vae_core.errors import VaeStudioError
-from vae_core.models.base import LatentModel
+from vae_core.models.base import LatentModel, free_bits_kl
 from vae_core.models.distributions import DiagonalGaussian
 from vae_core.models.dreg import ESTIMATORS, DregSamples, dreg_loss
 from vae_core.models.likelihoods import LIKELIHOODS
@@ -137,8 +137,12 @@ class HierarchicalVAE(LatentModel):
             return self._iwae_loss(x, beta, generator)
         terms = self.elbo_terms(x, y, generator)
         recon, kl = terms["recon"].mean(), terms["kl"].mean()
+        free_bits = self.config.free_bits
+        kept_kl = free_bits_kl(terms["kl_z2"].mean(), terms["kl_per_dim"], free_bits) + (
+            terms["kl_z1"].mean().clamp(min=free_bits * self.config.lower_latent_dim)
+        )
         return {
-            "loss": recon + beta * kl,
+            "loss": recon + beta * kept_kl,
             "recon": recon,
             "kl": kl,
             "kl_per_dim": terms["kl_per_dim"].mean(0),

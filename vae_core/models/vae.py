@@ -9,7 +9,7 @@ import torch
 from vae_core.choices import check_choice, lookup
 from vae_core.config import ModelConfig
 from vae_core.errors import VaeStudioError
-from vae_core.models.base import LatentModel
+from vae_core.models.base import LatentModel, free_bits_kl
 from vae_core.models.distributions import DiagonalGaussian, linear_gaussian_log_marginal
 from vae_core.models.dreg import ESTIMATORS, DregSamples, dreg_loss
 from vae_core.models.likelihoods import LIKELIHOODS, GaussianLikelihood
@@ -81,7 +81,7 @@ class GaussianVAE(LatentModel):
         terms = self.elbo_terms(x, y, generator)
         recon, kl = terms["recon"].mean(), terms["kl"].mean()
         return {
-            "loss": recon + beta * kl,
+            "loss": recon + beta * free_bits_kl(kl, terms["kl_per_dim"], self.config.free_bits),
             "recon": recon,
             "kl": kl,
             "kl_per_dim": terms["kl_per_dim"].mean(0),
