@@ -37,6 +37,7 @@ from vae_core.evaluation.gradient_estimators import (
     check_gradient_counts,
     gradient_variance,
 )
+from vae_core.evaluation.observation import observed_examples
 from vae_core.evaluation.true_posterior import (
     log_likelihood_quadrature,
     quadrature_applies,
@@ -237,7 +238,10 @@ def _analyze(arguments: argparse.Namespace) -> int:
         raise VaeStudioError(
             f"--index must be in 0..{len(data) - 1} for the {arguments.split} split"
         )
-    image, label = data.batch(torch.tensor([arguments.index]))
+    index = torch.tensor([arguments.index])
+    image, label = data.batch(index)
+    # The binary image evaluate scores for this index (observing a binary image again keeps it).
+    image = observed_examples(model, image.to(next(model.parameters()).device), index)
     label = int(label[0]) if model.conditional else None
     gap = amortization_gap(model, image[0], label, steps=arguments.steps)
     study = importance_sampling_study(model, image[0], label, sample_counts=tuple(arguments.k))
