@@ -209,6 +209,8 @@ def _size_text(shape: tuple[int, ...]) -> str:
 
 def _evaluate(arguments: argparse.Namespace) -> int:
     """Under torchrun each process evaluates its share of the batches; the leader prints."""
+    if arguments.threads is not None:
+        torch.set_num_threads(arguments.threads)
     team, device = join(resolve_device(arguments.device))
     bar = EvaluationBar(f"evaluating with K = {arguments.iw_samples:,}", enabled=team.leader)
     try:

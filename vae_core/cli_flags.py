@@ -340,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--iw-samples", type=_positive_int, default=1, metavar="K")
     evaluate.add_argument("--split", choices=("test", "train"), default="test")
     evaluate.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="torch's threads (default one a core; 1 where other work shares the cores)",
+    )
+    evaluate.add_argument(
         "--limit", type=_positive_int, metavar="N", help="evaluate the first N examples only"
     )
     evaluate.add_argument(

@@ -24,12 +24,10 @@ class BernoulliLikelihood(nn.Module):
         return (torch.rand(x.shape, generator=generator, device=x.device) < x).float()
 
     def log_prob(self, x, logits):
-        """(..., B, C, H, W) -> (..., B): log p(x|z) summed over pixels."""
-        return (
-            -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none")
-            .flatten(-3)
-            .sum(-1)
-        )
+        """(..., B, C, H, W) -> (..., B): log p(x|z) summed over pixels, as x·l − softplus(l): the
+        same numbers as minus the cross-entropy with logits in two elementwise passes, not five
+        (half the time of importance sampling at K = 5,000 went to the cross-entropy)."""
+        return (x * logits).flatten(-3).sum(-1) - F.softplus(logits).flatten(-3).sum(-1)
 
     def mean(self, logits):
         return torch.sigmoid(logits)
