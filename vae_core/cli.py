@@ -35,7 +35,7 @@ from vae_core.evaluation.analysis import (
 from vae_core.evaluation.estimates import evaluate_model
 from vae_core.evaluation.gradient_estimators import (
     check_gradient_counts,
-    gradient_variance,
+    gradient_variance_study,
 )
 from vae_core.evaluation.observation import observed_examples
 from vae_core.evaluation.true_posterior import (
@@ -250,6 +250,9 @@ def _analyze(arguments: argparse.Namespace) -> int:
     quadrature = (
         log_likelihood_quadrature(model, image[0], label) if quadrature_applies(model) else None
     )
+    gradients = gradient_variance_study(
+        model, image[0], label, sample_counts=tuple(arguments.gradient_k)
+    )
     print(
         json.dumps(
             {
@@ -265,9 +268,8 @@ def _analyze(arguments: argparse.Namespace) -> int:
                 "importance_sampling": [
                     dataclasses.asdict(estimate) for estimate in study.estimates
                 ],
-                "gradient_variance": gradient_variance(
-                    model, image[0], label, sample_counts=tuple(arguments.gradient_k)
-                ),
+                "gradient_variance": gradients.variances(),
+                "gradient_variance_se": gradients.variances(errors=True),
             }
         )
     )

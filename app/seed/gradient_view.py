@@ -261,7 +261,7 @@ class GradientEstimatorsPage(LazyPage):
             started = time.perf_counter()
             self.show_report(answer.report)
             self.status.setText(
-                f"{answer.report.draws:,} draws per input, shared by both estimators, {job.repeats} groups at the largest K;"
+                f"{answer.report.draws:,} draws per input, shared by both estimators (each K's variance from all of them);"
                 f" measured in {answer.seconds:.2f} s, drawn in {1000 * (time.perf_counter() - started):.0f} ms."
             )
             self.studied.emit(answer.report)
