@@ -16,17 +16,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import threading
 import time
 
 from _common import MNIST_DIR, write_results
-from bench_nll import evaluate
+from bench_nll import evaluate, train_within
 
-from vae_core.config import RunConfig
 from vae_core.data import load_data
 from vae_core.presets import load_preset
-from vae_core.training.budget import TimeBudget
-from vae_core.training.trainer import Trainer
 
 ONE_LAYER = {"family": "vae", "hidden": (200, 200), "latent_dim": 50}
 # name -> (paper, the paper's test NLL, model changes to the preset's two-layer model)
@@ -50,26 +46,6 @@ ROWS = {
 }
 
 
-def train_for(config: RunConfig, data, minutes: float, label: str) -> Trainer:
-    """Train until `minutes` are up, the cosine schedule paced to end with them."""
-    started = time.monotonic()
-    trainer = Trainer(config, data)
-    trainer.time_budget = TimeBudget(started + 60 * minutes)
-    timer = threading.Timer(60 * minutes, trainer.stop)
-    timer.start()
-    try:
-        for _ in trainer.run():
-            pass
-    finally:
-        timer.cancel()
-    print(
-        f"[{label}] trained {trainer.step:,} steps, "
-        f"{trainer.step / trainer.steps_per_epoch:.1f} epochs in {(time.monotonic() - started) / 60:.1f} min",
-        flush=True,
-    )
-    return trainer
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="training time per row")
@@ -87,7 +63,7 @@ def main() -> None:
         paper, published, changes = ROWS[name]
         config = dataclasses.replace(preset, model=dataclasses.replace(preset.model, **changes))
         clock = time.monotonic()
-        trainer = train_for(config, data, arguments.minutes, name)
+        trainer, _ = train_within(config, data, arguments.minutes, name)
         results = evaluate(trainer, data, arguments.iw_samples, arguments.limit, name)
         obtained = -results["log_likelihood_is"]
         figures["rows"][name] = {
