@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from vae_core.checkpoint import load_checkpoint, load_model, save_checkpoint, save_trainer
+from vae_core.errors import VaeStudioError
 from vae_core.models.base import free_bits_kl
 from vae_core.training.adamax import Adamax
 from vae_core.training.ema import WeightAverage
@@ -126,3 +127,9 @@ def test_free_bits_above_every_dimensions_kl_leave_the_loss_its_reconstruction(
     terms = model.loss(x, generator=torch.Generator().manual_seed(0))
     assert terms["loss"].item() == pytest.approx(terms["recon"].item() + 100.0 * 2, rel=1e-6)
     assert terms["kl"].item() < 50.0  # the reported KL is the true one
+
+
+def test_free_bits_with_the_iwae_bound_are_one_line(small_config, small_glyphs):
+    model_config = dataclasses.replace(small_config.model, free_bits=0.1, iw_samples=5)
+    with pytest.raises(VaeStudioError, match="free bits apply to the ELBO"):
+        Trainer(dataclasses.replace(small_config, model=model_config), small_glyphs)

@@ -42,6 +42,10 @@ class HierarchicalVAE(LatentModel):
         if config.iw_samples < 1:
             raise VaeStudioError(f"importance samples must be at least 1, got {config.iw_samples}")
         check_choice("gradient estimator", config.gradient_estimator, ESTIMATORS)
+        if config.free_bits > 0 and (config.iw_samples > 1 or config.gradient_estimator == "dreg"):
+            raise VaeStudioError(
+                "free bits apply to the ELBO: drop them, or train with --iw-samples 1"
+            )
         if config.lower_latent_dim < 1 or any(size < 1 for size in config.upper_hidden):
             raise VaeStudioError(
                 f"the hierarchical VAE needs a lower latent layer of 1 or more and positive hidden sizes,"

@@ -27,6 +27,10 @@ class GaussianVAE(LatentModel):
         if config.iw_samples < 1:
             raise VaeStudioError(f"importance samples must be at least 1, got {config.iw_samples}")
         check_choice("gradient estimator", config.gradient_estimator, ESTIMATORS)
+        if config.free_bits > 0 and (config.iw_samples > 1 or config.gradient_estimator == "dreg"):
+            raise VaeStudioError(
+                "free bits apply to the ELBO: drop them, or train with --iw-samples 1"
+            )
         self.latent_dim = config.latent_dim
         condition_dim = config.num_classes if self.conditional else 0
         self.encoder, self.decoder = build_networks(
