@@ -161,10 +161,10 @@ class HierarchicalVAE(LatentModel):
         log_weights = terms["log_likelihood"] - beta * (terms["kl_z1"] - terms["log_ratio_z2"])
         return log_weights, terms
 
-    def _dreg_log_weights(self, x, samples: int, generator, beta: float):
-        """The log weights as DReG wants them (vae_core/models/dreg.py): q's densities at the
-        encoders' weights held fixed, the samples reweighted where the weights read them; the
-        loss, and the layers' terms of the first draw for the curves."""
+    def _dreg_loss(self, x, samples: int, generator, beta: float):
+        """The loss with DReG's gradient (vae_core/models/dreg.py), from log weights with q's
+        densities at the encoders' weights held fixed and the samples reweighted where the
+        weights read them; and the layers' terms of the draws for the curves."""
         dreg = DregSamples()
         lower_posterior, z1, upper_posterior, z2 = self._draw(x, samples, generator)
         z1_seen, z2_seen = dreg.reweighted(z1), dreg.reweighted(z2)
@@ -186,7 +186,7 @@ class HierarchicalVAE(LatentModel):
     def _iwae_loss(self, x, beta, generator):
         samples = self.config.iw_samples
         if self.config.gradient_estimator == "dreg":
-            loss, terms = self._dreg_log_weights(x, samples, generator, beta)
+            loss, terms = self._dreg_loss(x, samples, generator, beta)
         else:
             log_weights, terms = self._log_weights(x, samples, generator, beta)
             loss = -(torch.logsumexp(log_weights, dim=0) - math.log(samples)).mean()
