@@ -23,6 +23,7 @@ import argparse
 import collections
 import contextlib
 import dataclasses
+import math
 import sys
 import threading
 import time
@@ -119,24 +120,25 @@ def train(
         timer = threading.Timer(max(0.0, deadline - started), trainer.stop)
         timer.start()
     try:
-        (snapshot,) = collections.deque(trainer.run(), maxlen=1)
+        last = collections.deque(trainer.run(), maxlen=1)  # none if stopped before one
     finally:
         if timer is not None:
             timer.cancel()
     epochs = trainer.step / trainer.steps_per_epoch
+    loss, rate = (last[0].loss, last[0].learning_rate) if last else (math.nan, math.nan)
     figures = {
         "train_minutes": trainer.wall_time_s / 60,
         "command_minutes": (time.monotonic() - started) / 60,
         "steps": trainer.step,
         "epochs": epochs,
-        "steps_per_s": trainer.step / trainer.wall_time_s,
-        "final_train_loss": snapshot.loss,
-        "final_learning_rate": snapshot.learning_rate,
+        "steps_per_s": trainer.step / max(trainer.wall_time_s, 1e-9),
+        "final_train_loss": loss,
+        "final_learning_rate": rate,
     }
     print(
         f"[{label}] trained {trainer.step:,} steps, {epochs:.1f} epochs in {figures['train_minutes']:.1f} min "
         f"of training ({figures['command_minutes']:.1f} min with set-up and compile); last training loss "
-        f"{snapshot.loss:.2f}, last learning rate {snapshot.learning_rate:.2g}",
+        f"{loss:.2f}, last learning rate {rate:.2g}",
         flush=True,
     )
     return trainer, figures
