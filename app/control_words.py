@@ -95,7 +95,7 @@ ARCHITECTURES = {
     "linear": (
         "linear",
         (
-            "encoder and decoder are single linear maps. With a Gaussian likelihood this is probabilistic PCA, "
+            "encoder and decoder are single linear maps. With a Gaussian likelihood this is factor analysis, "
             "whose log p(x) is known exactly, so the Evaluate page can show how tight the ELBO is."
         ),
     ),

@@ -94,12 +94,9 @@ def test_the_reparameterized_variance_is_the_smaller_at_every_k(linear_study):
     assert report.reparameterization.signal_to_noise[0] > report.score_function.signal_to_noise[0]
 
 
-def test_the_variance_falls_as_one_over_k(linear_study):
+def test_every_variance_has_an_error_bar_below_it(linear_study):
     report, _ = linear_study
     for figures in (report.reparameterization, report.score_function):
-        slope = np.polyfit(np.log(SAMPLE_COUNTS), np.log(figures.variance), 1)[0]
-        assert slope == pytest.approx(-1.0, abs=0.15)
-        # Each variance is measured from its own groups, with an honest error bar.
         assert all(
             0 < error < variance
             for error, variance in zip(figures.variance_error, figures.variance)
@@ -191,8 +188,9 @@ def test_analyze_reports_the_gradient_variance_at_each_k(tmp_path, capsys):
     assert main(["train", "--out", str(run_dir), *training]) == 0
     capsys.readouterr()
     assert main(["analyze", str(run_dir), "--steps", "1", "--k", "1", "10", "--device", "cpu"]) == 0
-    figures = json.loads(capsys.readouterr().out)["gradient_variance"]
-    assert set(figures) == {"reparameterization", "score_function"}
-    for variances in figures.values():
-        assert list(variances) == ["1", "10", "100", "1000"]
-        assert all(value > 0 for value in variances.values())
+    printed = json.loads(capsys.readouterr().out)
+    figures, errors = printed["gradient_variance"], printed["gradient_variance_se"]
+    assert set(figures) == set(errors) == {"reparameterization", "score_function"}
+    for name, variances in figures.items():
+        assert list(variances) == list(errors[name]) == ["1", "10", "100", "1000"]
+        assert all(0 < errors[name][k] < value for k, value in variances.items())

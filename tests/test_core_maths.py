@@ -141,3 +141,15 @@ def test_bernoulli_reconstruction_term_is_the_binary_cross_entropy():
     p = torch.sigmoid(logits)
     expected = (x * p.log() + (1 - x) * (1 - p).log()).sum()
     assert model.likelihood.log_prob(x, logits).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_bernoulli_log_likelihood_holds_at_extreme_logits_and_for_every_sample():
+    """x·l − softplus(l) against the cross-entropy itself: intensities and binary pixels, logits
+    far in both tails, and a leading axis of samples broadcast against one image."""
+    model = build_model(ModelConfig(input_shape=(1, 2, 2), hidden=(4,), latent_dim=1))
+    logits = torch.tensor([[[[-60.0, 60.0], [-25.0, 0.5]]], [[[30.0, -30.0], [2.0, -7.0]]]])
+    x = torch.tensor([[[[0.0, 1.0], [0.3, 1.0]]]])
+    expected = -torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, x.expand_as(logits), reduction="none"
+    ).sum((-3, -2, -1))
+    assert torch.allclose(model.likelihood.log_prob(x, logits[:, None]).squeeze(1), expected)

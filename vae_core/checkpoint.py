@@ -31,6 +31,7 @@ from vae_core.files import write_atomically
 from vae_core.limits import parse_json
 from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.models import LatentModel, build_model
+from vae_core.training.ema import EMA_PREFIX
 
 FORMAT_VERSION = 1
 # METRICS_COLUMNS has a dozen; room for later versions' columns, not for a million.
@@ -47,6 +48,8 @@ class Checkpoint:
     counters: dict[str, torch.Tensor]
     # The run's metrics, one row per snapshot in METRICS_COLUMNS order (None: not recorded).
     history: np.ndarray | None = None
+    # The moving average of the weights (training/ema.py), where the run keeps one.
+    ema_state: dict[str, torch.Tensor] | None = None
 
 
 def save_checkpoint(
@@ -56,10 +59,13 @@ def save_checkpoint(
     optimizer_state: dict | None = None,
     counters: dict[str, torch.Tensor] | None = None,
     history=None,
+    ema_state: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """`history`: rows of METRICS_COLUMNS values (an array or a sequence of tuples), or None."""
+    """`history`: rows of METRICS_COLUMNS values (an array or a sequence of tuples), or None.
+    `ema_state`: the weights' moving average, stored beside them under EMA_PREFIX."""
     path = Path(path)
     tensors = {MODEL_PREFIX + name: value for name, value in model_state.items()}
+    tensors.update({EMA_PREFIX + name: value for name, value in (ema_state or {}).items()})
     metadata = {
         "format": "vae-studio",
         "format_version": str(FORMAT_VERSION),
@@ -107,6 +113,11 @@ def _read_checkpoint(path: Path) -> tuple[Checkpoint, LatentModel]:
     metadata, tensors = _read_file(path)
     config = _read_config(path, metadata)
     optimizer_settings = parse_optimizer_settings(path, metadata.get("optimizer_param_groups"))
+    ema_state = {
+        name[len(EMA_PREFIX) :]: tensors.pop(name)
+        for name in list(tensors)
+        if name.startswith(EMA_PREFIX)
+    }
     check_tensor_names(path, tensors)
     try:
         model = build_model(config.model)
@@ -122,9 +133,14 @@ def _read_checkpoint(path: Path) -> tuple[Checkpoint, LatentModel]:
         else:
             counters[name[len(COUNTER_PREFIX) :]] = value
     check_weights(path, model, model_state)
+    if ema_state:
+        check_weights(path, model, {**model_state, **ema_state})
     check_counters(path, counters, config)
     optimizer_state = read_optimizer_state(path, optimizer_settings, optimizer_tensors, model)
-    return Checkpoint(config, model_state, optimizer_state, counters, history), model
+    checkpoint = Checkpoint(
+        config, model_state, optimizer_state, counters, history, ema_state or None
+    )
+    return checkpoint, model
 
 
 def _read_file(
@@ -205,13 +221,15 @@ def save_trainer(path: str | Path, trainer, history=None) -> None:
         trainer.optimizer.state_dict(),
         trainer.counters(),
         history,
+        None if trainer.ema is None else trainer.ema.state(),
     )
 
 
 def load_model(
     path: str | Path, device: torch.device | str = "cpu"
 ) -> tuple[LatentModel, Checkpoint]:
-    """The model of a checkpoint, ready for inference, and the checkpoint itself."""
+    """The model of a checkpoint, ready for inference, and the checkpoint itself: with the
+    weights' moving average where the run kept one (what it evaluated), else its weights."""
     checkpoint, model = _read_checkpoint(Path(path))
-    model.load_state_dict(checkpoint.model_state)
+    model.load_state_dict({**checkpoint.model_state, **(checkpoint.ema_state or {})})
     return model.to(device).eval(), checkpoint

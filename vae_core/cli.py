@@ -39,8 +39,9 @@ from vae_core.evaluation.analysis import (
 from vae_core.evaluation.estimates import evaluate_model
 from vae_core.evaluation.gradient_estimators import (
     check_gradient_counts,
-    gradient_variance,
+    gradient_variance_study,
 )
+from vae_core.evaluation.observation import observed_examples
 from vae_core.evaluation.true_posterior import (
     log_likelihood_quadrature,
     quadrature_applies,
@@ -61,6 +62,7 @@ from vae_core.run_folder import (
 from vae_core.run_record import resumed_history
 from vae_core.tensorboard_log import TensorBoardLog, add_evaluation
 from vae_core.terminal import DownloadBar, EvaluationBar, ProgressBar
+from vae_core.training.budget import TimeBudget
 from vae_core.training.headless import train_in_folder
 from vae_core.training.trainer import Trainer, TrainingDiverged
 
@@ -137,7 +139,12 @@ def _train_in_folder(
     )
     if checkpoint is not None:
         try:
-            trainer.restore(checkpoint.model_state, checkpoint.optimizer_state, checkpoint.counters)
+            trainer.restore(
+                checkpoint.model_state,
+                checkpoint.optimizer_state,
+                checkpoint.counters,
+                checkpoint.ema_state,
+            )
         except (RuntimeError, ValueError) as error:
             raise VaeStudioError(
                 f"{checkpoint_path}: cannot resume with these settings ({str(error).splitlines()[0]})"
@@ -151,6 +158,8 @@ def _train_in_folder(
         # The replaced run's checkpoints must not outlive its metrics.
         for name in (CHECKPOINT_NAME, BEST_NAME):
             (out / name).unlink(missing_ok=True)
+    if deadline is not None:
+        trainer.time_budget = TimeBudget(deadline)
     if team.leader:
         for note in data.train.notes:
             print(f"note: {note}", file=sys.stderr)
@@ -239,6 +248,8 @@ def _size_text(shape: tuple[int, ...]) -> str:
 
 def _evaluate(arguments: argparse.Namespace) -> int:
     """Under torchrun each process evaluates its share of the batches; the leader prints."""
+    if arguments.threads is not None:
+        torch.set_num_threads(arguments.threads)
     team, device = join(resolve_device(arguments.device))
     bar = EvaluationBar(f"evaluating with K = {arguments.iw_samples:,}", enabled=team.leader)
     try:
@@ -281,12 +292,18 @@ def _analyze(arguments: argparse.Namespace) -> int:
         raise VaeStudioError(
             f"--index must be in 0..{len(data) - 1} for the {arguments.split} split"
         )
-    image, label = data.batch(torch.tensor([arguments.index]))
+    index = torch.tensor([arguments.index])
+    image, label = data.batch(index)
+    # The binary image evaluate scores for this index (observing a binary image again keeps it).
+    image = observed_examples(model, image.to(next(model.parameters()).device), index)
     label = int(label[0]) if model.conditional else None
     gap = amortization_gap(model, image[0], label, steps=arguments.steps)
     study = importance_sampling_study(model, image[0], label, sample_counts=tuple(arguments.k))
     quadrature = (
         log_likelihood_quadrature(model, image[0], label) if quadrature_applies(model) else None
+    )
+    gradients = gradient_variance_study(
+        model, image[0], label, sample_counts=tuple(arguments.gradient_k)
     )
     _print_json(
         {
@@ -300,9 +317,8 @@ def _analyze(arguments: argparse.Namespace) -> int:
             "amortization_gap": gap.amortization_gap,
             "approximation_gap": gap.approximation_gap,
             "importance_sampling": [dataclasses.asdict(estimate) for estimate in study.estimates],
-            "gradient_variance": gradient_variance(
-                model, image[0], label, sample_counts=tuple(arguments.gradient_k)
-            ),
+            "gradient_variance": gradients.variances(),
+            "gradient_variance_se": gradients.variances(errors=True),
         },
         arguments.pretty,
     )

@@ -18,6 +18,7 @@ from vae_core.evaluation.gradient_estimators import (
 from vae_core.limits import MAX_INT64, MAX_MINUTES, MAX_THREADS
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.code_priors import CODE_PRIORS
+from vae_core.models.dreg import ESTIMATORS
 from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ACTIVATIONS, ARCHITECTURES
 from vae_core.models.priors import PRIORS
@@ -38,6 +39,10 @@ _CONFIG_FLAGS = {
     "lower_latent_dim": ("model", "lower_latent_dim"),
     "upper_hidden": ("model", "upper_hidden"),
     "iw_samples": ("model", "iw_samples"),
+    "gradient_estimator": ("model", "gradient_estimator"),
+    "free_bits": ("model", "free_bits"),
+    "weight_ema": ("train", "weight_ema"),
+    "optimizer": ("train", "optimizer"),
     "codebook_size": ("model", "codebook_size"),
     "code_positions": ("model", "code_positions"),
     "commitment": ("model", "commitment"),
@@ -239,6 +244,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="IWAE objective with K samples (1 = ELBO)",
     )
     train.add_argument(
+        "--gradient-estimator",
+        choices=ESTIMATORS,
+        help="the IWAE bound's gradient: iwae, or dreg (Tucker et al. 2018: lower variance)",
+    )
+    train.add_argument(
+        "--free-bits",
+        type=_non_negative_float,
+        metavar="NATS",
+        help="the ELBO's KL counted as at least NATS per latent dimension (default 0: none)",
+    )
+    train.add_argument(
+        "--weight-ema",
+        type=_non_negative_float,
+        metavar="DECAY",
+        help="evaluate a moving average of the weights with this decay, e.g. 0.999 (default 0: none)",
+    )
+    train.add_argument("--optimizer", choices=("adam", "adamax"))
+    train.add_argument(
         "--codebook-size",
         type=_positive_int,
         metavar="K",
@@ -336,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     evaluate.add_argument("--iw-samples", type=_positive_int, default=1, metavar="K")
     evaluate.add_argument("--split", choices=("test", "train"), default="test")
+    evaluate.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="torch's threads (default one a core; 1 where other work shares the cores)",
+    )
     evaluate.add_argument(
         "--limit", type=_positive_int, metavar="N", help="evaluate the first N examples only"
     )

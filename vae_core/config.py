@@ -67,6 +67,13 @@ class ModelConfig:
     upper_hidden: tuple[int, ...] = (100, 100)
     # Importance samples per example in the training objective (1 = the ELBO).
     iw_samples: int = 1
+    # The IWAE bound's gradient: "iwae" (the bound's own) or "dreg" (Tucker et al. 2018: the
+    # encoder's without the score-function term; same expectation, lower variance).
+    gradient_estimator: str = "iwae"
+    # Free bits (Kingma et al. 2016) in nats per latent dimension: the ELBO's KL, in the loss only,
+    # counts each dimension's batch-mean KL as at least this (the hierarchical VAE's lower layer
+    # as a group of its size), so the optimiser does not push a dimension's code to the prior.
+    free_bits: float = 0.0
     # Components of a mixture prior, or pseudo-inputs of a VampPrior.
     prior_components: int = 10
     # VQ-VAE: K codebook vectors of latent_dim numbers each; an image is coded as code_positions
@@ -103,6 +110,11 @@ class TrainConfig:
     # Adam's moment decay rates and its denominator's guard (Burda et al. use eps 1e-4).
     adam_betas: tuple[float, ...] = (0.9, 0.999)
     adam_eps: float = 1e-8
+    # Decay of an exponential moving average of the weights (training/ema.py), which evaluation,
+    # the held-out curve and best.safetensors use (0: none; 0.999 to 0.9999 in VDVAE and NVAE).
+    weight_ema: float = 0.0
+    # "adam", or "adamax" (Adam's infinity-norm variant, Kingma and Ba 2015, section 7.1).
+    optimizer: str = "adam"
     # Start a Bernoulli decoder's output bias at the logit of the training data's mean pixel.
     init_output_bias: bool = True
     beta: float = 1.0
@@ -227,6 +239,7 @@ _AT_LEAST = {
     "model.codebook_size": 1,
     "model.code_positions": 1,
     "model.commitment": 0,
+    "model.free_bits": 0,
     "model.input_shape": 1,
     "model.num_classes": 0,
     "train.epochs": 1,
@@ -242,6 +255,7 @@ _AT_LEAST = {
     "train.lr_warmup_steps": 0,
     "train.adam_betas": 0,
     "train.threads": 1,
+    "train.weight_ema": 0,
 }
 # Numbers strictly between bounds: fractions, a learning rate, and seeds that torch and numpy take.
 _BELOW = {
@@ -250,6 +264,7 @@ _BELOW = {
     "data.seed": 2**63,
     "train.seed": 2**63,
     "train.adam_betas": 1,
+    "train.weight_ema": 1,
 }
 _ABOVE = {
     "data.test_fraction": 0,

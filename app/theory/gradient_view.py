@@ -199,7 +199,7 @@ class GradientEstimatorsPage(LazyPage):
         started = time.perf_counter()
         self.show_report(study.report)
         self.status.setText(
-            f"{study.report.draws:,} draws per input, shared by both estimators, {answer.request.repeats} groups at the largest K;"
+            f"{study.report.draws:,} draws per input, shared by both estimators (each K's variance from all of them);"
             f" measured in {study.seconds:.2f} s, drawn in {1000 * (time.perf_counter() - started):.0f} ms."
         )
         self.studied.emit(study.report)

@@ -14,6 +14,7 @@ import torch
 from vae_core.data import ImageDataset
 from vae_core.distributed import current_team
 from vae_core.evaluation.metrics import mutual_information_gap
+from vae_core.evaluation.observation import observed_examples
 from vae_core.models import LatentModel
 from vae_core.seeds import derived_seed
 
@@ -154,9 +155,9 @@ def evaluate_model(
 ) -> dict:
     """Test-set figures in nats per example, and the standard errors of their means over examples.
 
-    Binary data is binarised once from `seed` (each batch's first draws, before any sample), the
-    same way whatever K is, so that estimates with different K (or of different models) speak of
-    the same images. With `iw_samples` K > 1, `log_likelihood_is` is the IS estimate with K samples per example,
+    Binary data is binarised once, each example from `seed` and its index
+    (evaluation/observation.py, as `analyze` does), the same way whatever K or batch is, so that
+    estimates with different K (or of different models) speak of the same images. With `iw_samples` K > 1, `log_likelihood_is` is the IS estimate with K samples per example,
     and `log_likelihood_is_by_samples` the estimates from the first k of the same samples, for k
     in 1, 2, 5, 10, ... K: in expectation they grow with k towards log p(x) (Burda et al. 2015),
     from the ELBO at k = 1. `progress(done, total)` hears the examples done after each batch;
@@ -188,7 +189,7 @@ def evaluate_model(
         data, batch_size, limit, seed, device, generator
     ):
         _stop_if_asked(should_stop)
-        observed = model.observe(images, generator)
+        observed = observed_examples(model, images, indices, seed)
         terms = model.elbo_terms(observed, labels, generator=generator)
         sums[0] += weight * terms["recon"].to(sums.dtype).sum()
         sums[1] += weight * terms["kl"].to(sums.dtype).sum()

@@ -123,3 +123,12 @@ class LatentModel(nn.Module):
     def evaluation_figures(self, sums: dict[str, torch.Tensor], count: int) -> dict:
         """The family's own figures for `evaluate`, from the data set's totals over `count` examples."""
         return {}
+
+
+def free_bits_kl(kl: torch.Tensor, kl_per_dim: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """The KL a loss counts with `free_bits` nats per dimension free (Kingma et al. 2016): the sum
+    of each dimension's batch-mean KL (B, D), each at least `free_bits`; `kl`, the batch mean,
+    where there are none."""
+    if free_bits <= 0:
+        return kl
+    return kl_per_dim.mean(0).clamp(min=free_bits).sum()

@@ -7,12 +7,14 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.func import functional_call
 
-from vae_core.choices import lookup
+from vae_core.choices import check_choice, lookup
 from vae_core.config import ModelConfig
 from vae_core.errors import VaeStudioError
-from vae_core.models.base import LatentModel
+from vae_core.models.base import LatentModel, free_bits_kl
 from vae_core.models.distributions import DiagonalGaussian
+from vae_core.models.dreg import ESTIMATORS, DregSamples, dreg_loss
 from vae_core.models.likelihoods import LIKELIHOODS
 from vae_core.models.networks import ACTIVATIONS, build_networks, mlp
 from vae_core.models.priors import PRIORS
@@ -39,6 +41,11 @@ class HierarchicalVAE(LatentModel):
         super().__init__(config)
         if config.iw_samples < 1:
             raise VaeStudioError(f"importance samples must be at least 1, got {config.iw_samples}")
+        check_choice("gradient estimator", config.gradient_estimator, ESTIMATORS)
+        if config.free_bits > 0 and (config.iw_samples > 1 or config.gradient_estimator == "dreg"):
+            raise VaeStudioError(
+                "free bits apply to the ELBO: drop them, or train with --iw-samples 1"
+            )
         if config.lower_latent_dim < 1 or any(size < 1 for size in config.upper_hidden):
             raise VaeStudioError(
                 f"the hierarchical VAE needs a lower latent layer of 1 or more and positive hidden sizes,"
@@ -130,12 +137,16 @@ class HierarchicalVAE(LatentModel):
         }
 
     def loss(self, x, y=None, beta=1.0, generator=None):
-        if self.config.iw_samples > 1:
+        if self.config.iw_samples > 1 or self.config.gradient_estimator == "dreg":
             return self._iwae_loss(x, beta, generator)
         terms = self.elbo_terms(x, y, generator)
         recon, kl = terms["recon"].mean(), terms["kl"].mean()
+        free_bits = self.config.free_bits
+        kept_kl = free_bits_kl(terms["kl_z2"].mean(), terms["kl_per_dim"], free_bits) + (
+            terms["kl_z1"].mean().clamp(min=free_bits * self.config.lower_latent_dim)
+        )
         return {
-            "loss": recon + beta * kl,
+            "loss": recon + beta * kept_kl,
             "recon": recon,
             "kl": kl,
             "kl_per_dim": terms["kl_per_dim"].mean(0),
@@ -150,11 +161,35 @@ class HierarchicalVAE(LatentModel):
         log_weights = terms["log_likelihood"] - beta * (terms["kl_z1"] - terms["log_ratio_z2"])
         return log_weights, terms
 
+    def _dreg_loss(self, x, samples: int, generator, beta: float):
+        """The loss with DReG's gradient (vae_core/models/dreg.py), from log weights with q's
+        densities at the encoders' weights held fixed and the samples reweighted where the
+        weights read them; and the layers' terms of the draws for the curves."""
+        dreg = DregSamples()
+        lower_posterior, z1, upper_posterior, z2 = self._draw(x, samples, generator)
+        z1_seen, z2_seen = dreg.reweighted(z1), dreg.reweighted(z2)
+        fixed_weights = {name: p.detach() for name, p in self.upper_encoder.named_parameters()}
+        fixed_upper = _gaussian(functional_call(self.upper_encoder, fixed_weights, (z1_seen,)))
+        fixed_lower = DiagonalGaussian(
+            lower_posterior.mean.detach(), lower_posterior.log_var.detach()
+        )
+        log_prior = self.lower_prior(z2_seen).log_prob(z1_seen) + self.prior.log_prob(z2_seen)
+        log_posterior = fixed_lower.log_prob(z1_seen) + fixed_upper.log_prob(z2_seen)
+        log_likelihood = self.likelihood.log_prob(x, self.decoder(z1_seen))
+        log_weights = log_likelihood + beta * (log_prior - log_posterior)
+        with torch.no_grad():
+            upper_kl, upper_kl_per_dim = self.prior.kl(upper_posterior, z2)
+            lower_kl = fixed_lower.log_prob(z1) - self.lower_prior(z2).log_prob(z1)
+        terms = {"kl_z1": lower_kl, "kl_z2": upper_kl, "kl_per_dim": upper_kl_per_dim}
+        return dreg_loss(log_weights, dreg, beta), terms
+
     def _iwae_loss(self, x, beta, generator):
         samples = self.config.iw_samples
-        log_weights, terms = self._log_weights(x, samples, generator, beta)
-        bound = torch.logsumexp(log_weights, dim=0) - math.log(samples)
-        loss = -bound.mean()
+        if self.config.gradient_estimator == "dreg":
+            loss, terms = self._dreg_loss(x, samples, generator, beta)
+        else:
+            log_weights, terms = self._log_weights(x, samples, generator, beta)
+            loss = -(torch.logsumexp(log_weights, dim=0) - math.log(samples)).mean()
         with torch.no_grad():
             lower, upper = terms["kl_z1"][0].mean(), terms["kl_z2"][0].mean()
             kl = lower + upper

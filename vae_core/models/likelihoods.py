@@ -24,12 +24,10 @@ class BernoulliLikelihood(nn.Module):
         return (torch.rand(x.shape, generator=generator, device=x.device) < x).float()
 
     def log_prob(self, x, logits):
-        """(..., B, C, H, W) -> (..., B): log p(x|z) summed over pixels."""
-        return (
-            -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none")
-            .flatten(-3)
-            .sum(-1)
-        )
+        """(..., B, C, H, W) -> (..., B): log p(x|z) summed over pixels, as x·l − softplus(l): the
+        same numbers as minus the cross-entropy with logits in two elementwise passes, not five
+        (half the time of importance sampling at K = 5,000 went to the cross-entropy)."""
+        return (x * logits).flatten(-3).sum(-1) - F.softplus(logits).flatten(-3).sum(-1)
 
     def mean(self, logits):
         return torch.sigmoid(logits)
@@ -49,14 +47,22 @@ class GaussianLikelihood(nn.Module):
     binarizes_data = False
     # The smallest standard deviation: keeps the density finite on pixels that never vary.
     min_log_var = 2 * math.log(0.01)
-    # A narrow start makes a decoder that ignores z pay for it at once. Starting at 0.32, a broad
-    # Gaussian over the whole data set was the cheaper optimum and the codes collapsed: two moons,
-    # default run, KL 0.005 nats and 0 active units; from 0.05, 2 active units on every point cloud.
-    initial_std = 0.05
+    # The starting standard deviation depends on what is modelled. Vectors (point clouds: a few
+    # coordinates a code can explain whole) start narrow, so that a decoder ignoring z pays at
+    # once: from 0.32 a broad Gaussian over the whole set was the cheaper optimum and the codes
+    # collapsed (two moons, default run: KL 0.005 nats, 0 active units; from 0.05, 2 active units
+    # on every point cloud). Images start broad: no small code explains most of their pixels, and a
+    # pixel too narrow costs its squared error over the variance, one too broad only the log of
+    # it. The narrow start cost the linear model on MNIST (latent 10, 10 epochs) 250 nats of exact
+    # log-likelihood (502 against 752) and widened its IS gap at K = 2,000 from 0.37 to 2.5 nats.
+    vector_initial_std = 0.05
+    image_initial_std = math.sqrt(0.1)
 
     def __init__(self, input_shape):
         super().__init__()
-        self.log_var = nn.Parameter(torch.full(tuple(input_shape), 2 * math.log(self.initial_std)))
+        is_vector = tuple(input_shape[1:]) == (1, 1)
+        std = self.vector_initial_std if is_vector else self.image_initial_std
+        self.log_var = nn.Parameter(torch.full(tuple(input_shape), 2 * math.log(std)))
 
     def observe(self, x, generator=None):
         return x

@@ -69,7 +69,7 @@ class LinearEncoder(MlpEncoder):
 
 
 class LinearDecoder(MlpDecoder):
-    """An affine map from the code to the mean: probabilistic PCA when the likelihood is Gaussian."""
+    """An affine map from the code to the mean: factor analysis when the likelihood is Gaussian (a noise variance per pixel)."""
 
     def __init__(self, input_shape, hidden, features, condition_dim=0, activation=nn.ReLU):
         super().__init__(input_shape, (), features, condition_dim, activation)

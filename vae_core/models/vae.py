@@ -6,11 +6,12 @@ import math
 
 import torch
 
-from vae_core.choices import lookup
+from vae_core.choices import check_choice, lookup
 from vae_core.config import ModelConfig
 from vae_core.errors import VaeStudioError
-from vae_core.models.base import LatentModel
+from vae_core.models.base import LatentModel, free_bits_kl
 from vae_core.models.distributions import DiagonalGaussian, linear_gaussian_log_marginal
+from vae_core.models.dreg import ESTIMATORS, DregSamples, dreg_loss
 from vae_core.models.likelihoods import LIKELIHOODS, GaussianLikelihood
 from vae_core.models.networks import ACTIVATIONS, LinearDecoder, build_networks
 from vae_core.models.priors import PRIORS
@@ -25,6 +26,11 @@ class GaussianVAE(LatentModel):
         super().__init__(config)
         if config.iw_samples < 1:
             raise VaeStudioError(f"importance samples must be at least 1, got {config.iw_samples}")
+        check_choice("gradient estimator", config.gradient_estimator, ESTIMATORS)
+        if config.free_bits > 0 and (config.iw_samples > 1 or config.gradient_estimator == "dreg"):
+            raise VaeStudioError(
+                "free bits apply to the ELBO: drop them, or train with --iw-samples 1"
+            )
         self.latent_dim = config.latent_dim
         condition_dim = config.num_classes if self.conditional else 0
         self.encoder, self.decoder = build_networks(
@@ -74,12 +80,12 @@ class GaussianVAE(LatentModel):
         return {"recon": recon, "kl": kl, "kl_per_dim": kl_per_dim}
 
     def loss(self, x, y=None, beta=1.0, generator=None):
-        if self.config.iw_samples > 1:
+        if self.config.iw_samples > 1 or self.config.gradient_estimator == "dreg":
             return self._iwae_loss(x, y, beta, generator)
         terms = self.elbo_terms(x, y, generator)
         recon, kl = terms["recon"].mean(), terms["kl"].mean()
         return {
-            "loss": recon + beta * kl,
+            "loss": recon + beta * free_bits_kl(kl, terms["kl_per_dim"], self.config.free_bits),
             "recon": recon,
             "kl": kl,
             "kl_per_dim": terms["kl_per_dim"].mean(0),
@@ -98,12 +104,18 @@ class GaussianVAE(LatentModel):
         # β scales log p(z) - log q(z|x) inside every weight, so β = 1 is the IWAE bound itself.
         samples = self.config.iw_samples
         z = posterior.rsample(generator, samples)  # (K, B, D)
-        log_weights = self._log_weights(x, y, posterior, z, beta)
-        bound = torch.logsumexp(log_weights, dim=0) - math.log(samples)
+        if self.config.gradient_estimator == "dreg":
+            dreg = DregSamples()
+            seen = dreg.reweighted(z)
+            fixed = DiagonalGaussian(posterior.mean.detach(), posterior.log_var.detach())
+            log_weights = self._log_weights(x, y, fixed, seen, beta)
+            loss = dreg_loss(log_weights, dreg, beta)
+        else:
+            log_weights = self._log_weights(x, y, posterior, z, beta)
+            loss = -(torch.logsumexp(log_weights, dim=0) - math.log(samples)).mean()
         with torch.no_grad():
             kl, kl_per_dim = self.prior.kl(posterior, z[0])
         kl = kl.mean()
-        loss = -bound.mean()
         # For the curves, the bound splits as if its KL part were the single-sample one.
         return {"loss": loss, "recon": loss - beta * kl, "kl": kl, "kl_per_dim": kl_per_dim.mean(0)}
 
@@ -125,7 +137,7 @@ class GaussianVAE(LatentModel):
         )
 
     def exact_log_likelihood(self, x, y=None) -> torch.Tensor:
-        """log p(x) per example (B,), in float64, for the linear Gaussian model (probabilistic PCA)."""
+        """log p(x) per example (B,), in float64, for the linear Gaussian model (factor analysis)."""
         if not self.has_exact_log_likelihood:
             raise VaeStudioError(
                 "the exact log-likelihood needs a linear decoder and a Gaussian likelihood"

@@ -62,7 +62,8 @@ class BestKeeper:
             self.best = snapshot.heldout_elbo
         if time.monotonic() - self._last_write < self.min_interval_s:
             if improved:
-                self._pending = (dict(snapshot.model_state), list(history))
+                average = None if trainer.ema is None else trainer.ema.state()
+                self._pending = (dict(snapshot.model_state), list(history), average)
             return
         if improved:
             # The trainer is still at the snapshot's step: its whole state, so that best can resume.
@@ -75,7 +76,7 @@ class BestKeeper:
     def flush(self, trainer: Trainer) -> None:
         """Write an improvement held back by the interval."""
         if self._pending is not None:
-            weights, rows = self._pending
-            save_checkpoint(self.path, trainer.config, weights, history=rows)
+            weights, rows, average = self._pending
+            save_checkpoint(self.path, trainer.config, weights, history=rows, ema_state=average)
             self._pending = None
             self._last_write = time.monotonic()

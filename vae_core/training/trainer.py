@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import queue
@@ -23,7 +24,10 @@ from vae_core.memory import check_training_fits
 from vae_core.models import LatentModel, build_model
 from vae_core.optimizer import load_adam_state, make_adam
 from vae_core.seeds import derived_seed
+from vae_core.training.adamax import Adamax
+from vae_core.training.budget import TimeBudget
 from vae_core.training.compiled import compiled_objective
+from vae_core.training.ema import WeightAverage
 from vae_core.training.heldout import heldout_due, hold_out
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES, ScheduleClock
 from vae_core.training.snapshot import (
@@ -50,6 +54,9 @@ def complete_model_config(config: RunConfig, data: DataSplit) -> RunConfig:
     )
     return dataclasses.replace(config, model=model)
 
+
+# Optimizers by name; both keep Adam's state layout, so checkpoints and resumes serve either.
+OPTIMIZERS = {"adam": make_adam, "adamax": Adamax}
 
 # The terms every model's loss returns; any others are reported as extra terms.
 _STANDARD_TERMS = ("loss", "recon", "kl", "kl_per_dim")
@@ -112,9 +119,11 @@ class Trainer:
         self._heldout_step = 0  # the step of the last held-out evaluation
         if train.init_output_bias:  # a resumed run's weights replace these in `restore`
             self.model.initialise_output_bias(self.data.mean_image())
-        self.optimizer = make_adam(
+        check_choice("optimizer", train.optimizer, OPTIMIZERS)
+        self.optimizer = OPTIMIZERS[train.optimizer](
             self.model.parameters(), lr=train.lr, betas=tuple(train.adam_betas), eps=train.adam_eps
         )
+        self.ema = WeightAverage(self.model, train.weight_ema) if train.weight_ema > 0 else None
         self._lr_schedule = LR_SCHEDULES[train.lr_schedule]
         self._lr_base = float(train.lr)
         self.team = current_team()
@@ -143,6 +152,8 @@ class Trainer:
         self._running.set()
         self._pause_at_snapshot = False
         self._between_steps: queue.SimpleQueue[Callable[[Trainer], None]] = queue.SimpleQueue()
+        # A headless run's deadline (vae_core/training/budget.py), set by whoever enforces it.
+        self.time_budget: TimeBudget | None = None
 
     # Commands, safe from any thread.
     def set_beta(self, beta: float) -> None:
@@ -235,8 +246,11 @@ class Trainer:
 
     def _lr_multiplier(self) -> float:
         progress = self.step / max(1, self.total_steps)
-        if (minutes := self.config.train.max_minutes) is not None:
-            # A time budget may end the run before its steps do: the schedule keeps to whichever ends first.
+        if self.time_budget is not None:
+            # The schedule keeps to whichever ends first: the steps, or the deadline's time.
+            progress = max(progress, self.time_budget.progress(self.step))
+        elif (minutes := self.config.train.max_minutes) is not None:
+            # Without a deadline to pace it, the minutes trained so far over the budget's.
             progress = max(progress, self.wall_time_s / (60 * minutes))
         clock = ScheduleClock(self.step, self.steps_per_epoch, progress)
         return self._lr_schedule(clock, self.config.train)
@@ -303,6 +317,8 @@ class Trainer:
             optimizer.param_groups[0]["lr"] = step_lr
             optimizer.step()
             optimizer.param_groups[0]["lr"] = self._lr_base
+            if self.ema is not None:
+                self.ema.update(model)
             self.step += 1
             with torch.no_grad():
                 if sums is None:
@@ -380,7 +396,9 @@ class Trainer:
     def evaluate_heldout(self) -> float:
         """The mean ELBO of the held-out examples now (nats per example, negative)."""
         self._heldout_step = self.step
-        return total_elbo(self.model, self.heldout, seed=self.config.train.seed) / len(self.heldout)
+        with contextlib.nullcontext() if self.ema is None else self.ema.swapped_in(self.model):
+            elbo = total_elbo(self.model, self.heldout, seed=self.config.train.seed)
+        return elbo / len(self.heldout)
 
     def weights(self) -> dict[str, torch.Tensor]:
         """A CPU copy of the model's weights that training will not touch."""
@@ -401,8 +419,12 @@ class Trainer:
             "beta_base": torch.tensor(self._beta_base, dtype=torch.float64),
         }
 
-    def restore(self, model_state, optimizer_state, counters) -> None:
+    def restore(self, model_state, optimizer_state, counters, ema_state=None) -> None:
         self.model.load_state_dict(model_state)
+        if self.ema is not None:  # a checkpoint without an average starts one from its weights
+            self.ema = WeightAverage(self.model, self.ema.decay)
+            if ema_state:
+                self.ema.load(ema_state, int(counters["step"]) if counters else 0)
         if optimizer_state is not None:
             load_adam_state(self.optimizer, optimizer_state)
             self._lr_base = self.optimizer.param_groups[0]["lr"]

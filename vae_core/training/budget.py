@@ -1,0 +1,47 @@
+"""A wall-time budget as a share of training done, so that a schedule over the budget (a cosine
+learning rate) reaches its end when the time does, however fast the steps turn out to be."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+# The weight of the newest step's duration in the running mean of seconds per step: the estimate
+# follows a change of speed (a loaded machine, a compiled step after its first) within a few
+# hundred steps, and one slow step (a compilation, a checkpoint save) moves it little.
+RATE_SMOOTHING = 0.01
+
+
+class TimeBudget:
+    """Training until `deadline` (a value of `clock`, time.monotonic by default).
+
+    `progress(step)` is the share of the run done in [0, 1]: the steps taken over the steps taken
+    plus those the remaining time holds at the measured rate. It never decreases, and it is 1 from
+    the deadline on. The rate is measured from the calls themselves, one per step, so a run on a
+    loaded machine or a compiled step is paced by its own speed. Calls that find the same step
+    (a reader on another thread) change nothing."""
+
+    def __init__(self, deadline: float, clock: Callable[[], float] = time.monotonic):
+        self.deadline = deadline
+        self._clock = clock
+        self._last: tuple[float, int] | None = None  # (time, step) of the last new step seen
+        self._seconds_per_step: float | None = None
+        self._progress = 0.0
+
+    def progress(self, step: int) -> float:
+        now = self._clock()
+        if self._last is not None and step > self._last[1]:
+            seconds = (now - self._last[0]) / (step - self._last[1])
+            if self._seconds_per_step is None:
+                self._seconds_per_step = seconds
+            else:
+                self._seconds_per_step += RATE_SMOOTHING * (seconds - self._seconds_per_step)
+        if self._last is None or step > self._last[1]:
+            self._last = (now, step)
+        remaining = max(0.0, self.deadline - now)
+        if remaining == 0.0:
+            self._progress = 1.0
+        elif self._seconds_per_step:
+            steps_left = remaining / self._seconds_per_step
+            self._progress = max(self._progress, step / (step + steps_left))
+        return self._progress
