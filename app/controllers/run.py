@@ -98,11 +98,11 @@ class RunController(QObject):
             self._commands = None
             self._number += 1  # what its job still reports is no longer wanted
         self._continuable = False
-        if not self.status.training and self.status is not RunStatus.IDLE:
-            self.state.run.set_status(RunStatus.IDLE)
+        # A run let go of while it trained is over too: nothing is left to stop or pause.
+        self.state.run.set_status(RunStatus.IDLE)
 
     def pause(self) -> None:
-        if self.status is RunStatus.RUNNING:
+        if self._commands is not None and self.status is RunStatus.RUNNING:
             self._commands.pause()
 
     def resume(self) -> None:
@@ -124,7 +124,11 @@ class RunController(QObject):
             self._commands.step()
 
     def stop(self) -> None:
-        if self.status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED):
+        if self._commands is not None and self.status in (
+            RunStatus.STARTING,
+            RunStatus.RUNNING,
+            RunStatus.PAUSED,
+        ):
             self._commands.stop()
             self.state.run.set_status(RunStatus.STOPPING)
 

@@ -71,6 +71,7 @@ class RunsPanel(QWidget):
 
     def __init__(self, controller: RunsController, open_folder, parent: QWidget | None = None):
         super().__init__(parent)
+        named(self, "runsPanel", "Runs")
         self.controller = controller
         self.state: RunsState = controller.state
         self.tree = named(QTreeWidget(), "runsTree", "Runs")
