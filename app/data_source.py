@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from psygnal import Signal as StateSignal
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
 from app.data_source_dialog import DataSourceDialog
 from app.settings import data_source, forget_data_set, recent_data_sets, remember_data_set
+from app.state.data_source import DataSourceState
 from app.workers import DataCache, start_job
 from vae_core.config import DataConfig
 from vae_core.data import DatasetInfo, DataSplit, data_location, dataset_for_path
@@ -107,25 +107,6 @@ def _vanished(configs: list[DataConfig]) -> list[DataConfig]:
     return [config for config in configs if not data_location(config).exists()]
 
 
-class DataSourceState:
-    """What the dialog shows; only the GUI thread changes it."""
-
-    changed = StateSignal(str)  # "preview", "progress" or "recent"
-
-    def __init__(self) -> None:
-        self.config: DataConfig | None = None  # the source asked for last
-        self.preview: DataPreview | None = None  # its preview, once loaded
-        self.loading = False
-        self.problem = ""  # why the last source did not load
-        self.download: tuple[int, int] | None = None  # bytes done and in all, while downloading
-        self.recent: list[DataConfig] = []
-
-    def set(self, name: str, **values) -> None:
-        for field, value in values.items():
-            setattr(self, field, value)
-        self.changed.emit(name)
-
-
 class DataSources(QObject):
     """Opens the dialog, previews sources on workers, puts the chosen one into the controls and
     remembers the user's own data sets that loaded."""
@@ -157,9 +138,15 @@ class DataSources(QObject):
             # Quitting must not wait for a download to end: the pool's threads are joined at exit.
             application.aboutToQuit.connect(self.cancel_download)
 
+    def _update(self, **values) -> None:
+        """Several fields at once: their events come once all are set, so no view draws a mix."""
+        with self.state.events.paused():
+            for name, value in values.items():
+                setattr(self.state, name, value)
+
     def open_dialog(self) -> None:
         # Another window may have remembered data sets since.
-        self.state.set("recent", recent=recent_data_sets(self.window.settings))
+        self.state.recent = recent_data_sets(self.window.settings)
         if self.dialog is None:
             self.dialog = DataSourceDialog(self, self.window)
             self.dialog.show_source(self.window.controls.data_config())
@@ -176,8 +163,7 @@ class DataSources(QObject):
         self._cancel = cancel = threading.Event()
         self._generation += 1
         generation = self._generation
-        self.state.set(
-            "preview",
+        self._update(
             config=config,
             preview=None,
             loading=config is not None,
@@ -209,11 +195,11 @@ class DataSources(QObject):
 
     def _on_download_progress(self, generation: int, done: int, total: int) -> None:
         if generation == self._generation:
-            self.state.set("progress", download=(done, total))
+            self.state.download = (done, total)
 
     def _previewed(self, generation: int, preview: DataPreview) -> None:
         if generation == self._generation:
-            self.state.set("preview", preview=preview, loading=False, download=None)
+            self._update(preview=preview, loading=False, download=None)
             self.previewShown.emit(preview)
 
     def _preview_failed(self, generation: int, error: Exception) -> None:
@@ -228,7 +214,7 @@ class DataSources(QObject):
         ):
             self._forget(config)
             message += ": dropped from the recent data sets"
-        self.state.set("preview", loading=False, problem=message, download=None)
+        self._update(loading=False, problem=message, download=None)
         if not isinstance(error, DownloadCancelled):
             self._show_problem(error, message)
 
@@ -260,11 +246,11 @@ class DataSources(QObject):
         config = self.window.controls.data_config()
         if not problem and config.dataset == dataset and data_location(config) is not None:
             remember_data_set(self.window.settings, config)
-            self.state.set("recent", recent=recent_data_sets(self.window.settings))
+            self.state.recent = recent_data_sets(self.window.settings)
 
     def _forget(self, config: DataConfig) -> None:
         forget_data_set(self.window.settings, config)
-        self.state.set("recent", recent=recent_data_sets(self.window.settings))
+        self.state.recent = recent_data_sets(self.window.settings)
 
     def _drop_vanished(self, vanished: list[DataConfig]) -> None:
         for config in vanished:

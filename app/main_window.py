@@ -259,7 +259,7 @@ class MainWindow(QMainWindow):
             self.curves.refresh()
             self.kl_bars.show_kl(None if latest is None else latest.kl_per_dim)
             if latest is not None:
-                self.state.shown.explorer.set("kl_per_dim", latest.kl_per_dim)
+                self.state.shown.explorer.kl_per_dim = latest.kl_per_dim
             self.status.refresh()
         self.viewsRefreshed.emit()
 

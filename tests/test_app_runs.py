@@ -19,13 +19,13 @@ from app.runs.run_folders import (
     read_run_folder,
     write_run_folder,
 )
-from app.runs.runs import (
+from app.runs.runs_panel import RunsComparePage
+from app.state.runs import (
     RunsState,
     config_differences,
     describe_setting,
     legend_texts,
 )
-from app.runs.runs_panel import RunsComparePage
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.errors import VaeStudioError
 from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME

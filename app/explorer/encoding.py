@@ -127,9 +127,7 @@ class EncodingController(QObject):
             return
         self._encoder = done.encoder
         self._pace.spent(done.seconds)
-        self.shown.explorer.set(
-            "encoded", EncodedExamples(done.codes, done.generation, done.kl_per_dim)
-        )
+        self.shown.explorer.encoded = EncodedExamples(done.codes, done.generation, done.kl_per_dim)
         if done.generation != self.shown.generation:
             self.request()
 

@@ -24,14 +24,14 @@ from app.explorer.encoding import EncodingController
 from app.explorer.interpolation import InterpolationPage
 from app.explorer.latent_ops import LatentPlane
 from app.explorer.map_drawing import MapLayers
-from app.explorer.map_view import ANCHOR_SELECTED, PLANE_PRINCIPAL, LatentMapView
+from app.explorer.map_view import LatentMapView
 from app.explorer.model_access import DecodeService, ExplorerModel, dataset_images
 from app.explorer.samples import PriorSamples
 from app.explorer.selection import SelectionView, draw_posterior
 from app.explorer.side_panel import SidePanel, format_code
 from app.explorer.traversals import TraversalsPage
 from app.pacing import DutyCycle
-from app.state import ShownModel
+from app.state import ANCHOR_SELECTED, PLANE_PRINCIPAL, ShownModel
 
 # Weights are applied at most this often while training streams snapshots: each application
 # re-decodes the visible tiles, GUI time that training on 2 cores shares; and each application
@@ -79,7 +79,13 @@ class LatentExplorer(QObject):
         # The controller hears the state first: the decode service is ready before the pages redraw.
         shown.model_changed.connect(self._model_changed)
         shown.weights_changed.connect(self._weights_changed)
-        self.state.changed.connect(self._state_changed)
+        events = self.state.events
+        events.encoded.connect(self._on_model_encoded)
+        events.path.connect(self._draw_path)
+        events.drawn.connect(self._on_model_drawn)
+        events.label.connect(self._on_model_label)
+        events.plane_choice.connect(self._on_model_plane_choice)
+        events.layers.connect(self._on_model_layers)
         self.interpolation = InterpolationPage(shown, self.decoder)
         self.traversals = TraversalsPage(shown, self.decoder)
         self.codebook = CodebookPage(shown, self.decoder)
@@ -99,10 +105,10 @@ class LatentExplorer(QObject):
 
         self.map.cursorMoved.connect(self._on_view_cursor_moved)
         self.map.rangeChanged.connect(self._refresh_view)
-        self.map.layersChanged.connect(self._refresh_view)
+        self.map.layersChanged.connect(self._on_view_layers_ticked)
         self.map.pointClicked.connect(self.select)
         self.map.pointHovered.connect(self._show_hovered)
-        self.map.planeRequested.connect(self._rebuild_plane)
+        self.map.planeRequested.connect(self._on_view_plane_chosen)
         self.map.classRequested.connect(self.set_label)
         # Whoever holds the views may delete them before this object: no timer may outlive them.
         self.map.destroyed.connect(self._stop_timers)
@@ -135,7 +141,12 @@ class LatentExplorer(QObject):
 
     # The model on show, and its weights.
     def _model_changed(self) -> None:
-        """Another model (or none): every view starts afresh from the state, in one pass."""
+        """Another model (or none): every view starts afresh from the state, in one pass. What it
+        writes into the state is quiet: the views hear of the new model from `model_changed`."""
+        with self.state.events.blocked():
+            self._start_afresh()
+
+    def _start_afresh(self) -> None:
         shown = self.shown
         self._weights_timer.stop()
         self.layers.forget()
@@ -152,7 +163,9 @@ class LatentExplorer(QObject):
         self.decoder.model = model
         self._applied_generation = shown.generation
         self.state.decoded_generation = shown.generation
-        self.map.set_latent_dim(model.latent_dim, principal=model.quantized)
+        self.map.set_latent_dim(model.latent_dim)
+        self.map.show_plane_choice(self.state.plane_choice)
+        self.map.show_layers(self.state.layers)
         self._show_data_space(model.planar)
         examples = self.state.examples
         self.map.set_classes(self._class_names() if model.conditional else ())
@@ -194,18 +207,30 @@ class LatentExplorer(QObject):
         self._applied_generation = shown.generation
         self._weights_pace.started(time.perf_counter())
         self._refresh_all()
-        self.state.set("decoded_generation", shown.generation)
+        self.state.decoded_generation = shown.generation
 
-    def _state_changed(self, name: str) -> None:
-        if name == "encoded":
-            if self.map.plane_choice()[0] == PLANE_PRINCIPAL:
-                self._rebuild_plane()  # the principal plane of the new codes; it redraws the points
-            else:
-                self._refresh_points()
-        elif name == "path":
-            self._draw_path()
-        elif name == "drawn":
-            self._draw_posterior(self.map.set_drawn, self.state.drawn)
+    # What the state says.
+    def _on_model_encoded(self) -> None:
+        if self.state.plane_choice.mode == PLANE_PRINCIPAL:
+            self._rebuild_plane()  # the principal plane of the new codes; it redraws the points
+        else:
+            self._refresh_points()
+
+    def _on_model_drawn(self) -> None:
+        self._draw_posterior(self.map.set_drawn, self.state.drawn)
+
+    def _on_model_label(self) -> None:
+        self.map.show_class(self.state.label)
+        self.samples.due_now()
+        self._refresh_all()
+
+    def _on_model_plane_choice(self) -> None:
+        self.map.show_plane_choice(self.state.plane_choice)
+        self._rebuild_plane()
+
+    def _on_model_layers(self) -> None:
+        self.map.show_layers(self.state.layers)
+        self._refresh_view()
 
     # What the user does on the map.
     def select(self, index: int) -> None:
@@ -213,25 +238,28 @@ class LatentExplorer(QObject):
         examples = self.state.examples
         if examples is None or self.model is None or not 0 <= index < len(examples):
             return
-        self.state.selected = int(index)
-        self._show_selection()
-        if self.map.plane_choice()[3] == ANCHOR_SELECTED:
-            self._rebuild_plane()
-        self.state.set("posterior", self.state.posterior)
+        # Announced together once the plane follows the selection, which may anchor it.
+        with self.state.events.paused():
+            self.state.selected = int(index)
+            self._show_selection()
+            if self.state.plane_choice.anchor == ANCHOR_SELECTED:
+                self._rebuild_plane()
 
     def set_label(self, label: int) -> None:
         """The class a conditional decoder is given."""
-        self.samples.due_now()
-        if self.map.class_combo.currentIndex() != label:
-            self.map.class_combo.setCurrentIndex(label)
-        self.state.set("label", int(label))
-        self._refresh_all()
+        self.state.label = int(label)
+
+    # What the user does on the map's controls.
+    def _on_view_plane_chosen(self) -> None:
+        self.state.plane_choice = self.map.plane_choice()
+
+    def _on_view_layers_ticked(self) -> None:
+        self.state.layers = self.map.layer_ticks()
 
     def _on_view_cursor_moved(self, x: float, y: float) -> None:
         self._last_cursor_move = time.perf_counter()
         self.state.cursor = np.array([x, y])
         self._refresh_cursor()
-        self.state.changed.emit("cursor")
 
     def _reset_dead_codes(self, dead: list) -> None:
         """Move the dead codes of the explorer's copy onto random codes of the examples, and ask
@@ -257,7 +285,9 @@ class LatentExplorer(QObject):
         self._details_timer.start()
 
     def _refresh_details(self) -> None:
-        self._show_selection()
+        # New weights re-encode the selection quietly: `decoded_generation` announced them.
+        with self.state.events.posterior.blocked():
+            self._show_selection()
         self.samples.request()
         self._draw_posterior(self.map.set_drawn, self.state.drawn)
 
@@ -280,7 +310,7 @@ class LatentExplorer(QObject):
         self._contours_timer.start()
 
     def _refresh_tiles(self) -> None:
-        if self.model is not None and self.map.layers()["tiles"]:
+        if self.model is not None and self.state.layers.tiles and not self.model.planar:
             self._last_tiles_time = time.perf_counter()
             self.layers.draw_tiles(self.model, self.state, self._applied_generation)
 
@@ -364,10 +394,11 @@ class LatentExplorer(QObject):
     def _rebuild_plane(self, refresh: bool = True) -> None:
         if self.model is None:
             return
-        mode, first, second, anchor = self.map.plane_choice()
+        choice = self.state.plane_choice
+        first, second = choice.x, choice.y
         dim = self.model.latent_dim
         encoded = self.state.encoded
-        if mode == PLANE_PRINCIPAL and encoded is not None:
+        if choice.mode == PLANE_PRINCIPAL and encoded is not None:
             previous = self.state.plane if self.state.plane.axis_names == ("PC1", "PC2") else None
             plane = LatentPlane.principal(encoded.codes, previous)
         else:
@@ -375,18 +406,19 @@ class LatentExplorer(QObject):
                 second = (first + 1) % dim
             selected = self.state.selected_code()
             origin = (
-                selected if anchor == ANCHOR_SELECTED and selected is not None else np.zeros(dim)
+                selected
+                if choice.anchor == ANCHOR_SELECTED and selected is not None
+                else np.zeros(dim)
             )
             plane = LatentPlane.of_dimensions(origin, min(first, dim - 1), min(second, dim - 1))
-        self.state.plane = plane
-        self.layers.plane_changed()
-        self.map.set_axis_names(plane.axis_names)
-        if not refresh:
-            return
-        self._refresh_all()
-        self._refresh_points()
-        self._draw_path()
-        self.state.set("plane", plane)
+        with self.state.events.plane.paused():  # announced once the map shows it
+            self.state.plane = plane
+            self.layers.plane_changed()
+            self.map.set_axis_names(plane.axis_names)
+            if refresh:
+                self._refresh_all()
+                self._refresh_points()
+                self._draw_path()
 
     def _refresh_points(self) -> None:
         encoded, examples = self.state.encoded, self.state.examples

@@ -107,6 +107,6 @@ class MapLayers:
             y_range,
             generation if model.prior_is_learned else None,
         )
-        if self.map.layers()["prior"] and key != self._contours_key:
+        if state.layers.prior and key != self._contours_key:
             self.map.set_contours(prior_contours(model, state.plane, x_range, y_range))
             self._contours_key = key

@@ -20,6 +20,14 @@ from PySide6.QtWidgets import (
 
 from app.explorer.image_widgets import ImageTile
 from app.plot_fonts import set_plot_text_size
+from app.state import (
+    ANCHOR_SELECTED,
+    ANCHOR_ZERO,
+    PLANE_DIMENSIONS,
+    PLANE_PRINCIPAL,
+    LayerTicks,
+    PlaneChoice,
+)
 
 # Ten distinct label colours (the "tab10" set); more classes take evenly spaced hues.
 _LABEL_COLOURS = (
@@ -43,10 +51,6 @@ def label_colours(count: int) -> list:
 
 
 # Plane choices offered when the latent space has more than two dimensions.
-PLANE_DIMENSIONS = "Two dimensions"
-PLANE_PRINCIPAL = "Principal components"
-ANCHOR_ZERO = "zero"
-ANCHOR_SELECTED = "selected image"
 
 # Drawing order, back to front.
 _Z_TILES, _Z_CONTOURS, _Z_POINTS, _Z_ELLIPSES, _Z_PATH, _Z_CURSOR = -10, 5, 10, 15, 16, 20
@@ -229,18 +233,43 @@ class LatentMapView(QWidget):
         return curves
 
     # What the explorer sets.
-    def set_latent_dim(self, dim: int, principal: bool = False) -> None:
+    def set_latent_dim(self, dim: int) -> None:
         """Plane controls appear only where there is a choice of plane to make."""
         self._plane_box.setVisible(dim > 2)
-        for spin, value in ((self.x_dim_spin, 0), (self.y_dim_spin, min(1, dim - 1))):
+        for spin in (self.x_dim_spin, self.y_dim_spin):
             spin.blockSignals(True)
             spin.setRange(0, max(dim - 1, 0))
-            spin.setValue(value)
             spin.blockSignals(False)
-        self.plane_combo.blockSignals(True)
-        self.plane_combo.setCurrentIndex(1 if principal else 0)
-        self.plane_combo.blockSignals(False)
+
+    def show_plane_choice(self, choice: PlaneChoice) -> None:
+        """The plane controls show `choice` (the state's), announcing nothing."""
+        for widget, show in (
+            (self.plane_combo, lambda: self.plane_combo.setCurrentText(choice.mode)),
+            (self.x_dim_spin, lambda: self.x_dim_spin.setValue(choice.x)),
+            (self.y_dim_spin, lambda: self.y_dim_spin.setValue(choice.y)),
+            (self.anchor_combo, lambda: self.anchor_combo.setCurrentText(choice.anchor)),
+        ):
+            widget.blockSignals(True)
+            show()
+            widget.blockSignals(False)
         self._sync_plane_controls()
+
+    def show_layers(self, ticks: LayerTicks) -> None:
+        """The layer boxes show `ticks` (the state's), and the layers drawn follow them."""
+        for check, ticked in (
+            (self.tiles_check, ticks.tiles),
+            (self.points_check, ticks.points),
+            (self.prior_check, ticks.prior),
+        ):
+            check.blockSignals(True)
+            check.setChecked(ticked)
+            check.blockSignals(False)
+        self._show_layers()
+
+    def show_class(self, label: int) -> None:
+        self.class_combo.blockSignals(True)
+        self.class_combo.setCurrentIndex(label)
+        self.class_combo.blockSignals(False)
 
     def set_classes(self, class_names) -> None:
         """Offer a condition class (conditional models); an empty list hides the selector."""
@@ -369,20 +398,22 @@ class LatentMapView(QWidget):
         (x0, x1), (y0, y1) = self.view_box.viewRange()
         return (x0, x1), (y0, y1)
 
-    def plane_choice(self) -> tuple[str, int, int, str]:
-        return (
+    def plane_choice(self) -> PlaneChoice:
+        """What the user chose with the plane controls (the explorer writes it into the state)."""
+        return PlaneChoice(
             self.plane_combo.currentText(),
             self.x_dim_spin.value(),
             self.y_dim_spin.value(),
             self.anchor_combo.currentText(),
         )
 
-    def layers(self) -> dict[str, bool]:
-        return {
-            "tiles": self.tiles_check.isChecked() and self.tiles_check.isEnabled(),
-            "points": self.points_check.isChecked(),
-            "prior": self.prior_check.isChecked(),
-        }
+    def layer_ticks(self) -> LayerTicks:
+        """What the user ticked (the explorer writes it into the state)."""
+        return LayerTicks(
+            self.tiles_check.isChecked(),
+            self.points_check.isChecked(),
+            self.prior_check.isChecked(),
+        )
 
     def show_preview(self, image: np.ndarray | None, index: int = -1) -> None:
         """The hovered point's image, beside the point."""
@@ -437,10 +468,13 @@ class LatentMapView(QWidget):
             self.classRequested.emit(index)
 
     def _apply_layers(self, *_):
-        layers = self.layers()
-        self.tiles.setVisible(layers["tiles"])
-        self.points.setVisible(layers["points"])
-        self.legend.setVisible(layers["points"])
-        for curve in self.contours:
-            curve.setVisible(layers["prior"])
+        self._show_layers()
         self.layersChanged.emit()
+
+    def _show_layers(self) -> None:
+        tiles = self.tiles_check.isChecked() and self.tiles_check.isEnabled()
+        self.tiles.setVisible(tiles)
+        self.points.setVisible(self.points_check.isChecked())
+        self.legend.setVisible(self.points_check.isChecked())
+        for curve in self.contours:
+            curve.setVisible(self.prior_check.isChecked())

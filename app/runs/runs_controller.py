@@ -23,8 +23,8 @@ from app.runs.run_folders import (
     restore_folders,
     write_run_folder,
 )
-from app.runs.runs import RunEntry, RunsState
 from app.state import AppState, RunStatus
+from app.state.runs import RunEntry, RunsState
 from app.workers import start_job
 from vae_core.errors import VaeStudioError
 

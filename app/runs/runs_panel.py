@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.naming import named
-from app.runs.runs import RunEntry, RunsState, legend_texts, settings_apart_from
 from app.runs.runs_controller import RunsController
+from app.state.runs import RunEntry, RunsState, legend_texts, settings_apart_from
 from vae_core.config import RunConfig
 from vae_core.training.snapshot import METRICS_COLUMNS
 

@@ -239,7 +239,8 @@ class AggregateLayers(QObject):
         self._failed_for: ModelOnShow | None = None
         self.shown.model_changed.connect(self._model_changed)
         self.shown.weights_changed.connect(self._weights_changed)
-        self.explorer.state.changed.connect(self._state_changed)
+        self.explorer.state.events.plane.connect(self.request)
+        self.explorer.state.events.label.connect(self.request)
         self.map.rangeChanged.connect(self.request)
         self.density_check.toggled.connect(self._toggled)
         self.holes_check.toggled.connect(self._toggled)
@@ -286,10 +287,6 @@ class AggregateLayers(QObject):
         self._weights_due = True
         if any(self._wanted()):
             self.request(paced=True)
-
-    def _state_changed(self, name: str) -> None:
-        if name in ("plane", "label"):
-            self.request()
 
     def _toggled(self, *_) -> None:
         self._draw(self._last)

@@ -158,7 +158,8 @@ class GradientEstimatorsPage(LazyPage):
         layout.addLayout(text, 2)
 
         shown.model_changed.connect(self._model_changed)
-        shown.explorer.changed.connect(self._explorer_changed)
+        shown.explorer.events.posterior.connect(self._on_model_selection)
+        shown.explorer.events.decoded_generation.connect(self.request_refresh)
         self._model_changed()
 
     @property
@@ -193,12 +194,9 @@ class GradientEstimatorsPage(LazyPage):
             )
         self.request_refresh()
 
-    def _explorer_changed(self, name: str) -> None:
-        if name == "posterior":
-            self._pace.due_now()
-            self.request_refresh()
-        elif name == "decoded_generation":
-            self.request_refresh()
+    def _on_model_selection(self) -> None:
+        self._pace.due_now()
+        self.request_refresh()
 
     # The study, on a worker.
     def _selected(self) -> int | None:
