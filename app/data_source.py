@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QApplication, QWidget
 
+from app.controllers.run import RunController
+from app.controls import ControlPanel
 from app.data_source_dialog import DataSourceDialog
 from app.settings import data_source, forget_data_set, recent_data_sets, remember_data_set
 from app.state.data_source import DataSourceState
@@ -116,22 +119,25 @@ class DataSources(QObject):
         int, int, int
     )  # generation, bytes done, bytes in all (from a worker)
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        controls: ControlPanel,
+        runs: RunController,
+        settings: QSettings,
+        show_error: Callable[[str], None],
+        parent: QWidget,
+    ):
+        super().__init__(parent)
+        self.controls = controls
+        self.runs = runs
+        self.settings = settings
+        self.show_error = show_error
+        self.parent_widget = parent
         self.state = DataSourceState()
         self.dialog = None
         self._generation = 0
         self._cancel = threading.Event()
-        self.open_action = window.run_actions.action(
-            "openDataAction",
-            "Open &Data Set…",
-            self.open_dialog,
-            "Ctrl+D",
-            "Train on MNIST files or a download, a folder of images, an .npz/.npy file or IDX files",
-        )
-        window.controls.data_source_button.clicked.connect(self.open_dialog)
-        window.dataLoaded.connect(self._remember_loaded)
+        controls.data_source_button.clicked.connect(self.open_dialog)
         self._downloadProgress.connect(self._on_download_progress)
         application = QApplication.instance()
         if application is not None:
@@ -146,10 +152,10 @@ class DataSources(QObject):
 
     def open_dialog(self) -> None:
         # Another window may have remembered data sets since.
-        self.state.recent = recent_data_sets(self.window.settings)
+        self.state.recent = recent_data_sets(self.settings)
         if self.dialog is None:
-            self.dialog = DataSourceDialog(self, self.window)
-            self.dialog.show_source(self.window.controls.data_config())
+            self.dialog = DataSourceDialog(self, self.parent_widget)
+            self.dialog.show_source(self.controls.data_config())
         self.dialog.show()
         self.dialog.raise_()
         self.dialog.activateWindow()
@@ -174,7 +180,7 @@ class DataSources(QObject):
             return
         start_job(
             load_preview,
-            self.window.runs.data,
+            self.runs.data,
             config,
             download,
             partial(self._report, generation, cancel),
@@ -219,15 +225,15 @@ class DataSources(QObject):
             self._show_problem(error, message)
 
     def _show_problem(self, error: Exception, message: str = "") -> None:
-        self.window.show_error(message or str(error))
+        self.show_error(message or str(error))
 
     # Choosing.
     def choose(self, config: DataConfig) -> bool:
         """Make `config` the data of the next run: the controls show it, the window preloads it."""
-        if self.window.runs.status.training:
-            self.window.show_error("a run is going: stop it before choosing other data")
+        if self.runs.status.training:
+            self.show_error("a run is going: stop it before choosing other data")
             return False
-        self.window.controls.choose_data(config)
+        self.controls.choose_data(config)
         return True
 
     def open_dropped(self, path: str) -> None:
@@ -237,24 +243,25 @@ class DataSources(QObject):
     def _dropped(self, dataset: str) -> None:
         self.choose(
             dataclasses.replace(
-                self.window.controls.data_config(), **data_source(DataConfig(dataset=dataset))
+                self.controls.data_config(), **data_source(DataConfig(dataset=dataset))
             )
         )
 
     # Recent data sets.
-    def _remember_loaded(self, dataset: str, problem: str) -> None:
-        config = self.window.controls.data_config()
+    def remember_loaded(self, dataset: str, problem: str) -> None:
+        """A data set loaded ahead of Train (`problem`: "" or why not): a user's own is kept."""
+        config = self.controls.data_config()
         if not problem and config.dataset == dataset and data_location(config) is not None:
-            remember_data_set(self.window.settings, config)
-            self.state.recent = recent_data_sets(self.window.settings)
+            remember_data_set(self.settings, config)
+            self.state.recent = recent_data_sets(self.settings)
 
     def _forget(self, config: DataConfig) -> None:
-        forget_data_set(self.window.settings, config)
-        self.state.recent = recent_data_sets(self.window.settings)
+        forget_data_set(self.settings, config)
+        self.state.recent = recent_data_sets(self.settings)
 
     def _drop_vanished(self, vanished: list[DataConfig]) -> None:
         for config in vanished:
             self._forget(config)
         if vanished:
             gone = ", ".join(str(data_location(config)) for config in vanished)
-            self.window.show_error(f"dropped from the recent data sets, no longer there: {gone}")
+            self.show_error(f"dropped from the recent data sets, no longer there: {gone}")

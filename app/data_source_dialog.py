@@ -191,7 +191,7 @@ class DataSourceDialog(QDialog):
 
     def source_config(self) -> DataConfig | None:
         """The source the form describes, on the run's other data settings; None while incomplete."""
-        base = self.sources.window.controls.data_config()
+        base = self.sources.controls.data_config()
         path = self.path_edit.text().strip()
         if self.kind == "":
             own = self.where_combo.currentText() == OWN_FOLDER
@@ -281,9 +281,7 @@ class DataSourceDialog(QDialog):
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            self.sources.window.show_error(
-                f"{folder}: cannot create the cache folder ({error.strerror})"
-            )
+            self.sources.show_error(f"{folder}: cannot create the cache folder ({error.strerror})")
             return
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 

@@ -11,8 +11,9 @@ encoding. With both boxes off and the page hidden nothing runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -21,11 +22,12 @@ from PySide6.QtCore import QObject, QRectF, QTimer
 from PySide6.QtWidgets import QCheckBox
 
 from app.choice_combo import with_reason
+from app.explorer.explorer import LatentExplorer
 from app.explorer.latent_ops import LatentPlane
 from app.explorer.model_access import ENCODE_CHUNK, ExplorerModel
 from app.naming import named
 from app.pacing import DutyCycle
-from app.state import ModelOnShow
+from app.state import ModelOnShow, ShownModel
 from app.theory.aggregate_page import AggregatePosteriorPage
 from app.workers import start_job, use_torch_threads
 from vae_core.data import ImageDataset
@@ -38,6 +40,9 @@ from vae_core.evaluation.aggregate_posterior import (
     kl_to_prior,
 )
 from vae_core.models import LatentModel, build_model
+
+if TYPE_CHECKING:
+    from app.theory.host import TheoryViews
 
 # The density is evaluated at GRID x GRID cell centres over the visible range, and drawn over
 # SPAN_NATS below its peak (fainter is less dense; below that, transparent).
@@ -204,12 +209,18 @@ def density_lookup_table() -> np.ndarray:
 class AggregateLayers(QObject):
     """The two map layers, their boxes in the seed's row under the map, and the page."""
 
-    def __init__(self, window, host):
+    def __init__(
+        self,
+        shown: ShownModel,
+        explorer: LatentExplorer,
+        show_error: Callable[[str], None],
+        host: TheoryViews,
+    ):
         super().__init__(host)
-        self.shown = window.state.shown
-        self.explorer = window.explorer
-        self.map = window.explorer.map
-        self._show_error = window.show_error
+        self.shown = shown
+        self.explorer = explorer
+        self.map = explorer.map
+        self._show_error = show_error
         self.density_check = named(
             QCheckBox("Aggregate q(z)"),
             "aggregatePosteriorCheckBox",
