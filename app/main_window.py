@@ -100,6 +100,14 @@ class MainWindow(QMainWindow):
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setInterval(REDRAW_INTERVAL_MS)
         self._redraw_timer.timeout.connect(self.refresh_views)
+        self._connect(state)
+        self.setAcceptDrops(True)
+        self._restore_settings()
+        self._on_status_changed(state.run.status)
+        # Once the event loop runs: whoever built the window may still change its settings.
+        QTimer.singleShot(0, self, self.starts.preload_data)
+
+    def _connect(self, state: AppState) -> None:
         state.run.status_changed.connect(self._on_status_changed)
         state.run.snapshot_added.connect(self._on_snapshot)
         state.run.history_replaced.connect(self.refresh_views)
@@ -122,12 +130,6 @@ class MainWindow(QMainWindow):
         application = QApplication.instance()
         if application is not None:
             application.aboutToQuit.connect(self.runs.shutdown)
-
-        self.setAcceptDrops(True)
-        self._restore_settings()
-        self._on_status_changed(state.run.status)
-        # Once the event loop runs: whoever built the window may still change its settings.
-        QTimer.singleShot(0, self, self.starts.preload_data)
 
     # Building.
     def _build_docks(self) -> None:
