@@ -22,12 +22,11 @@ from app.explorer.data_space import DataSpaceView
 from app.explorer.draw import DrawPage
 from app.explorer.encoding import EncodingController
 from app.explorer.interpolation import InterpolationPage
-from app.explorer.latent_ops import LatentPlane
 from app.explorer.map_drawing import MapLayers
 from app.explorer.map_view import LatentMapView
-from app.explorer.model_access import DecodeService, ExplorerModel, dataset_images
+from app.explorer.model_access import DecodeService, ExplorerModel
 from app.explorer.samples import PriorSamples
-from app.explorer.selection import SelectionView, draw_posterior
+from app.explorer.selection import SelectionView
 from app.explorer.side_panel import SidePanel, format_code
 from app.explorer.traversals import TraversalsPage
 from app.pacing import DutyCycle
@@ -69,7 +68,7 @@ class LatentExplorer(QObject):
         self.map.add_beside(self.data_space)
         self.layers = MapLayers(self.map, self.data_space, self.decoder)
         self.side_panel = self.side = SidePanel()
-        self.selection = SelectionView(self.map, self.data_space, self.side)
+        self.selection = SelectionView(self.map, self.data_space, self.side, self.state)
         self.encoding = EncodingController(
             shown, self.errorOccurred.emit, self._wait_for_drag, self
         )
@@ -81,8 +80,6 @@ class LatentExplorer(QObject):
         shown.weights_changed.connect(self._weights_changed)
         events = self.state.events
         events.encoded.connect(self._on_model_encoded)
-        events.path.connect(self._draw_path)
-        events.drawn.connect(self._on_model_drawn)
         events.label.connect(self._on_model_label)
         events.plane_choice.connect(self._on_model_plane_choice)
         events.layers.connect(self._on_model_layers)
@@ -107,7 +104,7 @@ class LatentExplorer(QObject):
         self.map.rangeChanged.connect(self._refresh_view)
         self.map.layersChanged.connect(self._on_view_layers_ticked)
         self.map.pointClicked.connect(self.select)
-        self.map.pointHovered.connect(self._show_hovered)
+        self.map.pointHovered.connect(self.selection.show_hovered)
         self.map.planeRequested.connect(self._on_view_plane_chosen)
         self.map.classRequested.connect(self.set_label)
         # Whoever holds the views may delete them before this object: no timer may outlive them.
@@ -163,12 +160,12 @@ class LatentExplorer(QObject):
         self.decoder.model = model
         self._applied_generation = shown.generation
         self.state.decoded_generation = shown.generation
-        self.map.set_latent_dim(model.latent_dim)
-        self.map.show_plane_choice(self.state.plane_choice)
+        self.map.controls.set_latent_dim(model.latent_dim)
+        self.map.controls.show_plane_choice(self.state.plane_choice)
         self.map.show_layers(self.state.layers)
         self._show_data_space(model.planar)
         examples = self.state.examples
-        self.map.set_classes(self._class_names() if model.conditional else ())
+        self.map.controls.set_classes(self._class_names() if model.conditional else ())
         self.side.show_class_row(None)
         self.map.set_prior_available(on_show.capabilities.has_prior_density)
         self.map.set_points(None)
@@ -216,16 +213,13 @@ class LatentExplorer(QObject):
         else:
             self._refresh_points()
 
-    def _on_model_drawn(self) -> None:
-        self._draw_posterior(self.map.set_drawn, self.state.drawn)
-
     def _on_model_label(self) -> None:
-        self.map.show_class(self.state.label)
+        self.map.controls.show_class(self.state.label)
         self.samples.due_now()
         self._refresh_all()
 
     def _on_model_plane_choice(self) -> None:
-        self.map.show_plane_choice(self.state.plane_choice)
+        self.map.controls.show_plane_choice(self.state.plane_choice)
         self._rebuild_plane()
 
     def _on_model_layers(self) -> None:
@@ -251,10 +245,10 @@ class LatentExplorer(QObject):
 
     # What the user does on the map's controls.
     def _on_view_plane_chosen(self) -> None:
-        self.state.plane_choice = self.map.plane_choice()
+        self.state.plane_choice = self.map.controls.plane_choice()
 
     def _on_view_layers_ticked(self) -> None:
-        self.state.layers = self.map.layer_ticks()
+        self.state.layers = self.map.controls.layer_ticks()
 
     def _on_view_cursor_moved(self, x: float, y: float) -> None:
         self._last_cursor_move = time.perf_counter()
@@ -267,12 +261,8 @@ class LatentExplorer(QObject):
         encoded = self.state.encoded
         if self.model is None or encoded is None or not dead:
             return
-        vectors = encoded.codes.reshape(-1, self.model.code_dim)
-        generator = np.random.default_rng(encoded.generation)
-        picks = generator.choice(len(vectors), size=len(dead), replace=len(vectors) < len(dead))
-        self.model.replace_codes(np.asarray(dead), vectors[picks])
+        edited = self.model.reseed_codes(dead, encoded.codes, seed=encoded.generation)
         # The edited weights are the ones on show now: every view and the encoding follow them.
-        edited = {name: value.clone() for name, value in self.model.model.state_dict().items()}
         self.shown.set_weights(edited, self.shown.step)
         self.deadCodeResetRequested.emit(list(dead))
 
@@ -289,7 +279,7 @@ class LatentExplorer(QObject):
         with self.state.events.posterior.blocked():
             self._show_selection()
         self.samples.request()
-        self._draw_posterior(self.map.set_drawn, self.state.drawn)
+        self.selection.draw_drawn()
 
     def _refresh_view(self) -> None:
         """After a pan or zoom: tiles (or the data-space mesh) and contours at once, before the
@@ -374,43 +364,13 @@ class LatentExplorer(QObject):
             self.side.show_class_row(model.decode(np.repeat(code[None], len(classes), 0), classes))
 
     def _show_selection(self) -> None:
-        self.selection.show(self.model, self.state)
-
-    def _draw_posterior(self, setter, posterior) -> None:
-        draw_posterior(setter, posterior, self.state.plane)
-
-    def _draw_path(self) -> None:
-        path = self.state.path
-        self.map.set_path(None if path is None else self.state.plane.project(path))
-
-    def _show_hovered(self, index: int) -> None:
-        examples = self.state.examples
-        if index < 0 or examples is None or not examples.is_image:
-            self.map.show_preview(None)
-            return
-        self.map.show_preview(dataset_images(examples, [index])[0], index)
+        self.selection.show(self.model)
 
     # The plane.
     def _rebuild_plane(self, refresh: bool = True) -> None:
         if self.model is None:
             return
-        choice = self.state.plane_choice
-        first, second = choice.x, choice.y
-        dim = self.model.latent_dim
-        encoded = self.state.encoded
-        if choice.mode == PLANE_PRINCIPAL and encoded is not None:
-            previous = self.state.plane if self.state.plane.axis_names == ("PC1", "PC2") else None
-            plane = LatentPlane.principal(encoded.codes, previous)
-        else:
-            if dim >= 2 and first == second:
-                second = (first + 1) % dim
-            selected = self.state.selected_code()
-            origin = (
-                selected
-                if choice.anchor == ANCHOR_SELECTED and selected is not None
-                else np.zeros(dim)
-            )
-            plane = LatentPlane.of_dimensions(origin, min(first, dim - 1), min(second, dim - 1))
+        plane = self.state.chosen_plane(self.model.latent_dim)
         with self.state.events.plane.paused():  # announced once the map shows it
             self.state.plane = plane
             self.layers.plane_changed()
@@ -418,7 +378,7 @@ class LatentExplorer(QObject):
             if refresh:
                 self._refresh_all()
                 self._refresh_points()
-                self._draw_path()
+                self.selection.draw_path()
 
     def _refresh_points(self) -> None:
         encoded, examples = self.state.encoded, self.state.examples
@@ -433,16 +393,6 @@ class LatentExplorer(QObject):
 
     def _show_nothing(self) -> None:
         self._show_data_space(False)
-        self.data_space.set_data(None)
-        self.map.set_tiles(None, None)
-        self.map.set_points(None)
-        self.map.set_contours([])
-        self.map.set_path(None)
-        self.map.set_drawn(None)
-        self.map.set_selection(None)
-        self.map.set_classes(())
-        self.side.show_cursor(None, None)
-        self.side.show_class_row(None)
-        self.side.show_samples(None)
-        self.side.show_selection(None)
-        self.side.decoded_view.set_placeholder("No model yet: start training or open a checkpoint")
+        self.layers.clear()
+        self.map.controls.set_classes(())
+        self.side.show_no_model()

@@ -295,6 +295,21 @@ class ExplorerState:
             self.drawn = None
             self.decoded_generation = -1
 
+    def chosen_plane(self, dim: int) -> LatentPlane:
+        """The plane `plane_choice` asks for, for codes of `dim` numbers: the encoded examples'
+        principal components (turned to agree with the last such plane), or two dimensions with
+        the others at zero or at the selected example's code."""
+        choice = self.plane_choice
+        if choice.mode == PLANE_PRINCIPAL and self.encoded is not None:
+            previous = self.plane if self.plane.axis_names == ("PC1", "PC2") else None
+            return LatentPlane.principal(self.encoded.codes, previous)
+        first, second = min(choice.x, dim - 1), min(choice.y, dim - 1)
+        if dim >= 2 and first == second:
+            second = (first + 1) % dim
+        selected = self.selected_code()
+        anchored = choice.anchor == ANCHOR_SELECTED and selected is not None
+        return LatentPlane.of_dimensions(selected if anchored else np.zeros(dim), first, second)
+
     def cursor_code(self) -> np.ndarray:
         return self.plane.codes(self.cursor[None])[0]
 
