@@ -143,3 +143,15 @@ def test_a_stopped_run_serves_saves_and_ignores_the_commands_of_a_running_one(jo
 
 def _no_history() -> np.ndarray:
     return np.empty((0, len(METRICS_COLUMNS)))
+
+
+def test_a_run_ended_returns_at_once_and_stops_its_trainer_for_good(job):
+    commands, events = job
+    commands.end()  # another model on show, or the window closing
+    ended = next(events)
+    assert _described(ended) == ("RunEnded", 5)
+    with pytest.raises(StopIteration):
+        next(events)
+    assert commands.done.is_set() and commands.waited_at == []
+    # Stopped for good (an interval under way would have stopped at its next step): no step more.
+    assert list(commands.trainer.run()) == [] and commands.trainer.step == 5

@@ -183,9 +183,13 @@ class RunCommands:
         self._requests.put(_Edit(edit))
 
     def end(self) -> None:
-        """The run is no longer wanted: its job returns as soon as it can."""
+        """The run is no longer wanted: its job returns as soon as it can (the trainer stops at
+        its next step, not its next snapshot: nothing will continue it)."""
         self.ended.set()
         self._requests.put(_Command.STOP)  # wakes a waiting job
+        with self._lock:
+            if self._trainer is not None:
+                self._trainer.stop()
 
     def next_request(self, wait_s: float = 0.0):
         """The oldest command not yet served, waiting up to `wait_s` for one (None if none came)."""
