@@ -48,6 +48,17 @@ def label_colours(count: int) -> list:
 _Z_TILES, _Z_CONTOURS, _Z_POINTS, _Z_ELLIPSES, _Z_PATH, _Z_CURSOR = -10, 5, 10, 15, 16, 20
 
 
+def _ellipse_pair(plot: pg.PlotWidget, colour) -> list:
+    """The 1σ and 2σ outlines of one posterior: two curves on `plot`."""
+    curves = []
+    for width, alpha in ((2.0, 255), (1.5, 170)):
+        curve = pg.PlotCurveItem(pen=pg.mkPen((*colour, alpha), width=width))
+        curve.setZValue(_Z_ELLIPSES)
+        plot.addItem(curve)
+        curves.append(curve)
+    return curves
+
+
 class LatentMapView(QWidget):
     """The `latentPlot` with its `latentCursor`, and a row of plane and layer controls above it."""
 
@@ -138,8 +149,8 @@ class LatentMapView(QWidget):
         self.legend = item.addLegend(
             offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(0, 0, 0, 150)
         )
-        self.selection_ellipses = self._ellipse_pair((255, 220, 0))
-        self.drawn_ellipses = self._ellipse_pair((0, 230, 255))
+        self.selection_ellipses = _ellipse_pair(self.plot, (255, 220, 0))
+        self.drawn_ellipses = _ellipse_pair(self.plot, (0, 230, 255))
         self.marks = pg.ScatterPlotItem(size=14, brush=None)
         self.marks.setZValue(_Z_ELLIPSES)
         self.plot.addItem(self.marks)
@@ -164,21 +175,12 @@ class LatentMapView(QWidget):
         self.cursor.setToolTip("Drag to decode any point of the plane")
         self.cursor.sigPositionChanged.connect(self._cursor_moved)
         self.plot.addItem(self.cursor)
-        self.view_box.sigRangeChanged.connect(self._range_changed)
+        self.view_box.sigRangeChanged.connect(self.rangeChanged)
         self.plot.scene().sigMouseClicked.connect(self._scene_clicked)
         self.preview = ImageTile("hoverPreview", minimum=72, parent=self.plot)
         self.preview.setFixedSize(84, 84)
         self.preview.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.preview.hide()
-
-    def _ellipse_pair(self, colour) -> list:
-        curves = []
-        for width, alpha in ((2.0, 255), (1.5, 170)):
-            curve = pg.PlotCurveItem(pen=pg.mkPen((*colour, alpha), width=width))
-            curve.setZValue(_Z_ELLIPSES)
-            self.plot.addItem(curve)
-            curves.append(curve)
-        return curves
 
     # What the explorer sets.
     def show_layers(self, ticks: LayerTicks) -> None:
@@ -321,9 +323,6 @@ class LatentMapView(QWidget):
         self.preview.raise_()
 
     # What the user does.
-    def _range_changed(self, *_):
-        self.rangeChanged.emit()
-
     def _cursor_moved(self, *_):
         x, y = self.cursor_position()
         self.cursorMoved.emit(x, y)
