@@ -43,6 +43,31 @@ DRAG_QUIET_S = 0.15
 MAX_TILE_LAG_S = 1.0
 
 
+def _single_shot(parent: QObject, slot: Callable[[], None]) -> QTimer:
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.timeout.connect(slot)
+    return timer
+
+
+def _charged(pace: DutyCycle, work: Callable[[], None]) -> Callable[[], None]:
+    """`work`, its time charged to `pace` (the weights')."""
+
+    def timed_work() -> None:
+        started = time.perf_counter()
+        work()
+        pace.spent(time.perf_counter() - started)
+
+    return timed_work
+
+
+def _class_names(examples, model: ExplorerModel) -> list[str]:
+    """The names of the classes a conditional decoder is given: the examples' own, or numbers."""
+    if examples is not None:
+        return list(examples.class_names)
+    return [str(index) for index in range(model.num_classes)]
+
+
 class LatentExplorer(QObject):
     """The views it drives: `map_widget`, `side_panel` and `pages`; what it reads and writes:
     `shown` (the model on show and the explorer's state)."""
@@ -95,10 +120,11 @@ class LatentExplorer(QObject):
             ("Draw", self.draw),
         ]
 
-        self._weights_timer = self._single_shot(self._timed(self._apply_weights))
-        self._tiles_timer = self._single_shot(self._timed(self._refresh_view_in_turns))
-        self._contours_timer = self._single_shot(self._refresh_contours)
-        self._details_timer = self._single_shot(self._timed(self._refresh_details))
+        pace = self._weights_pace
+        self._weights_timer = _single_shot(self, _charged(pace, self._apply_weights))
+        self._tiles_timer = _single_shot(self, _charged(pace, self._refresh_view_in_turns))
+        self._contours_timer = _single_shot(self, self._refresh_contours)
+        self._details_timer = _single_shot(self, _charged(pace, self._refresh_details))
 
         self.map.cursorMoved.connect(self._on_view_cursor_moved)
         self.map.rangeChanged.connect(self._refresh_view)
@@ -115,22 +141,6 @@ class LatentExplorer(QObject):
     def _stop_timers(self, *_) -> None:
         for timer in self.findChildren(QTimer):
             timer.stop()
-
-    def _single_shot(self, slot) -> QTimer:
-        timer = QTimer(self)
-        timer.setSingleShot(True)
-        timer.timeout.connect(slot)
-        return timer
-
-    def _timed(self, work: Callable[[], None]) -> Callable[[], None]:
-        """`work`, its time charged to the weights' pace."""
-
-        def timed_work() -> None:
-            started = time.perf_counter()
-            work()
-            self._weights_pace.spent(time.perf_counter() - started)
-
-        return timed_work
 
     @property
     def model(self) -> ExplorerModel | None:
@@ -152,7 +162,10 @@ class LatentExplorer(QObject):
         on_show = shown.model
         if on_show is None or on_show.viewer is None:
             self.decoder.model = None
-            self._show_nothing()
+            self._show_data_space(False)
+            self.layers.clear()
+            self.map.controls.set_classes(())
+            self.side.show_no_model()
             return
         model = ExplorerModel(on_show.viewer)
         if shown.weights is not None:
@@ -165,13 +178,14 @@ class LatentExplorer(QObject):
         self.map.show_layers(self.state.layers)
         self._show_data_space(model.planar)
         examples = self.state.examples
-        self.map.controls.set_classes(self._class_names() if model.conditional else ())
+        names = _class_names(self.state.examples, model) if model.conditional else ()
+        self.map.controls.set_classes(names)
         self.side.show_class_row(None)
         self.map.set_prior_available(on_show.capabilities.has_prior_density)
         self.map.set_points(None)
         self.map.set_path(None)
         self.map.set_drawn(None)
-        self._show_selection()
+        self.selection.show(self.model)
         if examples is not None and model.planar:
             points = examples.images[:, :, 0, 0].double().numpy()
             self.data_space.set_data(points, examples.labels.numpy(), examples.class_names)
@@ -181,12 +195,6 @@ class LatentExplorer(QObject):
         self._rebuild_plane(refresh=False)
         self._refresh_view()
         self._refresh_all()
-
-    def _class_names(self) -> list[str]:
-        examples = self.state.examples
-        if examples is not None:
-            return list(examples.class_names)
-        return [str(index) for index in range(self.model.num_classes if self.model else 0)]
 
     def _weights_changed(self, _generation: int) -> None:
         if self.model is not None and not self._weights_timer.isActive():
@@ -235,7 +243,7 @@ class LatentExplorer(QObject):
         # Announced together once the plane follows the selection, which may anchor it.
         with self.state.events.paused():
             self.state.selected = int(index)
-            self._show_selection()
+            self.selection.show(self.model)
             if self.state.plane_choice.anchor == ANCHOR_SELECTED:
                 self._rebuild_plane()
 
@@ -277,15 +285,14 @@ class LatentExplorer(QObject):
     def _refresh_details(self) -> None:
         # New weights re-encode the selection quietly: `decoded_generation` announced them.
         with self.state.events.posterior.blocked():
-            self._show_selection()
+            self.selection.show(self.model)
         self.samples.request()
         self.selection.draw_drawn()
 
     def _refresh_view(self) -> None:
         """After a pan or zoom: tiles (or the data-space mesh) and contours at once, before the
         plot repaints."""
-        self._refresh_tiles()
-        self._refresh_mesh()
+        self._refresh_decodes()
         self._refresh_contours()
 
     def _refresh_view_in_turns(self) -> None:
@@ -295,18 +302,19 @@ class LatentExplorer(QObject):
             self._tiles_timer
         ):
             return
-        self._refresh_tiles()
-        self._refresh_mesh()
+        self._refresh_decodes()
         self._contours_timer.start()
 
-    def _refresh_tiles(self) -> None:
-        if self.model is not None and self.state.layers.tiles and not self.model.planar:
+    def _refresh_decodes(self) -> None:
+        """The decoded tiles under the map (images), or the data space's mesh (2-D points)."""
+        model = self.model
+        if model is None:
+            return
+        if model.planar:
+            self.layers.draw_mesh(model, self.state)
+        elif self.state.layers.tiles:
             self._last_tiles_time = time.perf_counter()
-            self.layers.draw_tiles(self.model, self.state, self._applied_generation)
-
-    def _refresh_mesh(self) -> None:
-        if self.model is not None and self.model.planar:
-            self.layers.draw_mesh(self.model, self.state)
+            self.layers.draw_tiles(model, self.state, self._applied_generation)
 
     def _refresh_contours(self) -> None:
         if self.model is not None:
@@ -363,9 +371,6 @@ class LatentExplorer(QObject):
             classes = np.arange(model.num_classes)
             self.side.show_class_row(model.decode(np.repeat(code[None], len(classes), 0), classes))
 
-    def _show_selection(self) -> None:
-        self.selection.show(self.model)
-
     # The plane.
     def _rebuild_plane(self, refresh: bool = True) -> None:
         if self.model is None:
@@ -390,9 +395,3 @@ class LatentExplorer(QObject):
             self.map.set_points(xy, examples.labels.numpy(), examples.class_names)
         else:
             self.map.move_points(xy)
-
-    def _show_nothing(self) -> None:
-        self._show_data_space(False)
-        self.layers.clear()
-        self.map.controls.set_classes(())
-        self.side.show_no_model()
