@@ -1,14 +1,19 @@
-"""The widgets the settings panel is built from: a spin box for scale parameters, combos and spin
-boxes with names and tooltips, and a titled form."""
+"""The widgets the settings panel is built from: a spin box for scale parameters, a log slider
+paired with one, combos and spin boxes with names and tooltips, and a titled form."""
 
 from __future__ import annotations
 
+import math
+
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
+    QSlider,
     QSpinBox,
 )
 
@@ -85,3 +90,43 @@ def group(title: str, rows) -> QGroupBox:
     for label, field in rows:
         form.addRow(label, field)
     return box
+
+
+# A log slider moves in hundredths of a decade.
+_SLIDER_STEPS_PER_DECADE = 100
+
+
+class LogSlider(QObject):
+    """A slider on a log scale and a `LogSpinBox` showing one value (β): `changed` says it."""
+
+    changed = Signal(float)
+
+    def __init__(self, name: str, words: str, value_range: tuple[float, float], tip: str):
+        super().__init__()
+        self.slider = named(
+            QSlider(Qt.Orientation.Horizontal), f"{name}Slider", f"{words} (log scale)"
+        )
+        low, high = (round(math.log10(v) * _SLIDER_STEPS_PER_DECADE) for v in value_range)
+        self.slider.setRange(low, high)
+        self.slider.setSingleStep(10)
+        self.slider.setPageStep(_SLIDER_STEPS_PER_DECADE)
+        self.spin = named(LogSpinBox(*value_range), f"{name}SpinBox", words)
+        for widget in (self.slider, self.spin):
+            widget.setToolTip(tip)
+        self.row = QHBoxLayout()
+        self.row.addWidget(self.slider, 1)
+        self.row.addWidget(self.spin)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.spin.valueChanged.connect(self._typed)
+
+    def _slider_moved(self, position: int) -> None:
+        self.spin.blockSignals(True)
+        self.spin.setValue(10.0 ** (position / _SLIDER_STEPS_PER_DECADE))
+        self.spin.blockSignals(False)
+        self.changed.emit(self.spin.value())
+
+    def _typed(self, value: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(math.log10(value) * _SLIDER_STEPS_PER_DECADE))
+        self.slider.blockSignals(False)
+        self.changed.emit(value)

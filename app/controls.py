@@ -8,7 +8,6 @@ has no widget for (the data set's size, say) come from the last config applied.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 
 from PySide6.QtCore import Qt, Signal
@@ -18,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
-    QSlider,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -26,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app import control_words as words
 from app.choice_combo import ChoiceCombo, with_reason
-from app.control_widgets import LogSpinBox, combo, group, select, spin
+from app.control_widgets import LogSlider, LogSpinBox, combo, group, select, spin
 from app.naming import named
 from app.settings import data_source
 from app.state import UNTIL_STOPPED_STEPS
@@ -46,8 +44,6 @@ from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES
 BETA_RANGE = (0.01, 100.0)
 # Priors whose number of components (or pseudo-inputs) the panel sets.
 MIXTURE_PRIORS = ("mog", "vamp")
-# The β slider moves in hundredths of a decade.
-_SLIDER_STEPS_PER_DECADE = 100
 _HIDDEN_SIZES = re.compile(r"^\s*\d+(\s*,\s*\d+)*\s*$")
 # Networks that take a vector: the ones that suit point clouds (conv needs an image).
 VECTOR_ARCHITECTURES = ("mlp", "linear")
@@ -64,8 +60,18 @@ class ControlPanel(QWidget):
         super().__init__(parent)
         named(self, "controlPanel", "Run settings")
         self._base = RunConfig()
+        self._build_model_fields(words.TIPS)
+        self._build_training_fields(words.TIPS)
+        self._lay_out()
+        self._enable_only_what_applies()
+        self.apply_config(self._base)
+        self._enable_what_applies()
+        self._beta.changed.connect(self.betaChanged)
+        self.lr_spin.valueChanged.connect(self.learningRateChanged)
+        self.dataset_combo.currentTextChanged.connect(self._dataset_chosen)
+        self.dataset_combo.currentTextChanged.connect(self.dataChanged)
 
-        tips = words.TIPS
+    def _build_model_fields(self, tips: dict[str, str]) -> None:
         self.dataset_combo = combo("datasetCombo", "Data set", NAMED_DATASETS, tips["dataset"])
         self.data_source_button = named(QToolButton(), "dataSourceButton", "Choose a data source")
         self.data_source_button.setText("…")
@@ -93,16 +99,9 @@ class ControlPanel(QWidget):
         self.hidden_edit.setToolTip(tips["hidden"])
         self.codebook_spin = spin("codebookSizeSpinBox", "Codebook size", 2, 4096, tips["codebook"])
 
-        self.beta_slider = named(
-            QSlider(Qt.Orientation.Horizontal), "betaSlider", "Beta (log scale)"
-        )
-        low, high = (round(math.log10(v) * _SLIDER_STEPS_PER_DECADE) for v in BETA_RANGE)
-        self.beta_slider.setRange(low, high)
-        self.beta_slider.setSingleStep(10)
-        self.beta_slider.setPageStep(_SLIDER_STEPS_PER_DECADE)
-        self.beta_slider.setToolTip(tips["beta"])
-        self.beta_spin = named(LogSpinBox(*BETA_RANGE), "betaSpinBox", "Beta")
-        self.beta_spin.setToolTip(tips["beta"])
+    def _build_training_fields(self, tips: dict[str, str]) -> None:
+        self._beta = LogSlider("beta", "Beta", BETA_RANGE, tips["beta"])
+        self.beta_slider, self.beta_spin = self._beta.slider, self._beta.spin
         self.schedule_combo = ChoiceCombo(
             "scheduleCombo", "Beta schedule", tips["schedule"], BETA_SCHEDULES, words.BETA_SCHEDULES
         )
@@ -144,15 +143,13 @@ class ControlPanel(QWidget):
         self.seed_spin = spin("seedSpinBox", "Seed", 0, 2**31 - 1, tips["seed"])
         self.device_combo = combo("deviceCombo", "Device", available_devices(), tips["device"])
 
+    def _lay_out(self) -> None:
         budget_row = QHBoxLayout()
         budget_row.addWidget(self.epochs_spin, 1)
         budget_row.addWidget(self.until_stopped_check)
         dataset_row = QHBoxLayout()
         dataset_row.addWidget(self.dataset_combo, 1)
         dataset_row.addWidget(self.data_source_button)
-        beta_row = QHBoxLayout()
-        beta_row.addWidget(self.beta_slider, 1)
-        beta_row.addWidget(self.beta_spin)
         layout = QVBoxLayout(self)
         layout.addWidget(group("Data", [("Preset", self.preset_combo), ("Data set", dataset_row)]))
         layout.addWidget(
@@ -170,7 +167,9 @@ class ControlPanel(QWidget):
                 ],
             )
         )
-        layout.addWidget(group("Objective", [("β", beta_row), ("Schedule", self.schedule_combo)]))
+        layout.addWidget(
+            group("Objective", [("β", self._beta.row), ("Schedule", self.schedule_combo)])
+        )
         layout.addWidget(
             group(
                 "Optimiser",
@@ -187,6 +186,8 @@ class ControlPanel(QWidget):
         layout.addWidget(self.reset_button)
         layout.addStretch(1)
 
+    def _enable_only_what_applies(self) -> None:
+        """What follows the run and the family or prior chosen (see `_enable_what_applies`)."""
         # Fixed while a run goes; β and the learning rate stay live.
         self._locked_while_running = (
             self.dataset_combo,
@@ -222,13 +223,6 @@ class ControlPanel(QWidget):
         }
         self.model_combo.currentIndexChanged.connect(self._enable_what_applies)
         self.prior_combo.currentIndexChanged.connect(self._enable_what_applies)
-        self.apply_config(self._base)
-        self._enable_what_applies()
-        self.beta_slider.valueChanged.connect(self._beta_slider_moved)
-        self.beta_spin.valueChanged.connect(self._beta_typed)
-        self.lr_spin.valueChanged.connect(self.learningRateChanged)
-        self.dataset_combo.currentTextChanged.connect(self._dataset_chosen)
-        self.dataset_combo.currentTextChanged.connect(self.dataChanged)
 
     def _dataset_chosen(self, name: str) -> None:
         """The data set's own defaults (`vae_core.defaults`: the command line's too): points take
@@ -249,19 +243,6 @@ class ControlPanel(QWidget):
 
     def scale_beta(self, decades: float) -> None:
         self.set_beta(self.beta * 10.0**decades)
-
-    def _beta_slider_moved(self, position: int) -> None:
-        beta = 10.0 ** (position / _SLIDER_STEPS_PER_DECADE)
-        self.beta_spin.blockSignals(True)
-        self.beta_spin.setValue(beta)
-        self.beta_spin.blockSignals(False)
-        self.betaChanged.emit(self.beta_spin.value())
-
-    def _beta_typed(self, beta: float) -> None:
-        self.beta_slider.blockSignals(True)
-        self.beta_slider.setValue(round(math.log10(beta) * _SLIDER_STEPS_PER_DECADE))
-        self.beta_slider.blockSignals(False)
-        self.betaChanged.emit(beta)
 
     def set_run_active(self, active: bool) -> None:
         self._running = active

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from psygnal import Signal as StateSignal
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app.controllers.job_kinds import DATA_PREVIEW, FILE_READ, Call
-from app.controllers.model_jobs import Answer
+from app.controllers.model_jobs import Answer, ModelJobs
+from app.controllers.run import RunController
+from app.controls import ControlPanel
 from app.data_source_dialog import DataSourceDialog
 from app.settings import data_source, forget_data_set, recent_data_sets, remember_data_set
+from app.state.data_source import DataSourceState
 from app.workers import DataCache
 from vae_core.config import DataConfig
 from vae_core.data import DatasetInfo, DataSplit, data_location, dataset_for_path
@@ -124,63 +127,53 @@ def _vanished(configs: list[DataConfig]) -> list[DataConfig]:
     return [config for config in configs if not data_location(config).exists()]
 
 
-class DataSourceState:
-    """What the dialog shows; only the GUI thread changes it."""
-
-    changed = StateSignal(str)  # "preview", "progress" or "recent"
-
-    def __init__(self) -> None:
-        self.config: DataConfig | None = None  # the source asked for last
-        self.preview: DataPreview | None = None  # its preview, once loaded
-        self.loading = False
-        self.problem = ""  # why the last source did not load
-        self.download: tuple[int, int] | None = None  # bytes done and in all, while downloading
-        self.recent: list[DataConfig] = []
-
-    def set(self, name: str, **values) -> None:
-        for field, value in values.items():
-            setattr(self, field, value)
-        self.changed.emit(name)
-
-
 class DataSources(QObject):
     """Opens the dialog, previews sources on workers, puts the chosen one into the controls and
     remembers the user's own data sets that loaded."""
 
     previewShown = Signal(object)  # DataPreview, after the state has it
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        controls: ControlPanel,
+        runs: RunController,
+        jobs: ModelJobs,
+        settings: QSettings,
+        show_error: Callable[[str], None],
+        parent: QWidget,
+    ):
+        super().__init__(parent)
+        self.controls = controls
+        self.runs = runs
+        self.settings = settings
+        self.show_error = show_error
+        self.parent_widget = parent
         self.state = DataSourceState()
         self.dialog = None
         self._cancel = threading.Event()  # the user's Cancel of the preview's download
-        jobs = window.model_jobs
         self._previews = jobs.line(
             DATA_PREVIEW, self, self._previewed, self._preview_failed, self._on_download_progress
         )
         self._checks = jobs.line(FILE_READ, self, self._drop_vanished, self._show_problem)
         self._drops = jobs.line(FILE_READ, self, self._dropped, self._show_problem)
-        self.open_action = window.run_actions.action(
-            "openDataAction",
-            "Open &Data Set…",
-            self.open_dialog,
-            "Ctrl+D",
-            "Train on MNIST files or a download, a folder of images, an .npz/.npy file or IDX files",
-        )
-        window.controls.data_source_button.clicked.connect(self.open_dialog)
-        window.dataLoaded.connect(self._remember_loaded)
+        controls.data_source_button.clicked.connect(self.open_dialog)
         application = QApplication.instance()
         if application is not None:
             # Quitting must not wait for a download to end: the pool's threads are joined at exit.
             application.aboutToQuit.connect(self.cancel_download)
 
+    def _update(self, **values) -> None:
+        """Several fields at once: their events come once all are set, so no view draws a mix."""
+        with self.state.events.paused():
+            for name, value in values.items():
+                setattr(self.state, name, value)
+
     def open_dialog(self) -> None:
         # Another window may have remembered data sets since.
-        self.state.set("recent", recent=recent_data_sets(self.window.settings))
+        self.state.recent = recent_data_sets(self.settings)
         if self.dialog is None:
-            self.dialog = DataSourceDialog(self, self.window)
-            self.dialog.show_source(self.window.controls.data_config())
+            self.dialog = DataSourceDialog(self, self.parent_widget)
+            self.dialog.show_source(self.controls.data_config())
         self.dialog.show()
         self.dialog.raise_()
         self.dialog.activateWindow()
@@ -191,8 +184,7 @@ class DataSources(QObject):
     def preview(self, config: DataConfig | None, download: bool = False) -> None:
         """Load `config` for the dialog (None: no source yet), dropping whatever was asked before."""
         self._cancel = cancel = threading.Event()
-        self.state.set(
-            "preview",
+        self._update(
             config=config,
             preview=None,
             loading=config is not None,
@@ -202,17 +194,17 @@ class DataSources(QObject):
         if config is None:
             self._previews.cancel()
             return
-        self._previews.ask(Call(preview_for, (self.window.runs.data, config, download, cancel)))
+        self._previews.ask(Call(preview_for, (self.runs.data, config, download, cancel)))
 
     def cancel_download(self) -> None:
         self._cancel.set()
 
     def _on_download_progress(self, done: int, total: int) -> None:
-        self.state.set("progress", download=(done, total))
+        self.state.download = (done, total)
 
     def _previewed(self, answer: Answer) -> None:
         preview = answer.value
-        self.state.set("preview", preview=preview, loading=False, download=None)
+        self._update(preview=preview, loading=False, download=None)
         self.previewShown.emit(preview)
 
     def _preview_failed(self, error: Exception) -> None:
@@ -225,20 +217,20 @@ class DataSources(QObject):
         ):
             self._forget(config)
             message += ": dropped from the recent data sets"
-        self.state.set("preview", loading=False, problem=message, download=None)
+        self._update(loading=False, problem=message, download=None)
         if not isinstance(error, DownloadCancelled):
             self._show_problem(error, message)
 
     def _show_problem(self, error: Exception, message: str = "") -> None:
-        self.window.show_error(message or str(error))
+        self.show_error(message or str(error))
 
     # Choosing.
     def choose(self, config: DataConfig) -> bool:
         """Make `config` the data of the next run: the controls show it, the window preloads it."""
-        if self.window.runs.status.training:
-            self.window.show_error("a run is going: stop it before choosing other data")
+        if self.runs.status.training:
+            self.show_error("a run is going: stop it before choosing other data")
             return False
-        self.window.controls.choose_data(config)
+        self.controls.choose_data(config)
         return True
 
     def open_dropped(self, path: str) -> None:
@@ -249,20 +241,21 @@ class DataSources(QObject):
         dataset = answer.value
         self.choose(
             dataclasses.replace(
-                self.window.controls.data_config(), **data_source(DataConfig(dataset=dataset))
+                self.controls.data_config(), **data_source(DataConfig(dataset=dataset))
             )
         )
 
     # Recent data sets.
-    def _remember_loaded(self, dataset: str, problem: str) -> None:
-        config = self.window.controls.data_config()
+    def remember_loaded(self, dataset: str, problem: str) -> None:
+        """A data set loaded ahead of Train (`problem`: "" or why not): a user's own is kept."""
+        config = self.controls.data_config()
         if not problem and config.dataset == dataset and data_location(config) is not None:
-            remember_data_set(self.window.settings, config)
-            self.state.set("recent", recent=recent_data_sets(self.window.settings))
+            remember_data_set(self.settings, config)
+            self.state.recent = recent_data_sets(self.settings)
 
     def _forget(self, config: DataConfig) -> None:
-        forget_data_set(self.window.settings, config)
-        self.state.set("recent", recent=recent_data_sets(self.window.settings))
+        forget_data_set(self.settings, config)
+        self.state.recent = recent_data_sets(self.settings)
 
     def _drop_vanished(self, answer: Answer) -> None:
         vanished = answer.value
@@ -270,4 +263,4 @@ class DataSources(QObject):
             self._forget(config)
         if vanished:
             gone = ", ".join(str(data_location(config)) for config in vanished)
-            self.window.show_error(f"dropped from the recent data sets, no longer there: {gone}")
+            self.show_error(f"dropped from the recent data sets, no longer there: {gone}")

@@ -177,9 +177,12 @@ class DataSourceDialog(QDialog):
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
         self.rejected.connect(sources.cancel_download)
-        self.state.changed.connect(self._on_state_changed)
-        self._show_recent()
-        self._show_preview()
+        events = self.state.events
+        events.recent.connect(self._on_model_recent)
+        for changed in (events.preview, events.loading, events.problem, events.download):
+            changed.connect(self._on_model_preview)
+        self._on_model_recent()
+        self._on_model_preview()
 
     # The form.
     @property
@@ -188,7 +191,7 @@ class DataSourceDialog(QDialog):
 
     def source_config(self) -> DataConfig | None:
         """The source the form describes, on the run's other data settings; None while incomplete."""
-        base = self.sources.window.controls.data_config()
+        base = self.sources.controls.data_config()
         path = self.path_edit.text().strip()
         if self.kind == "":
             own = self.where_combo.currentText() == OWN_FOLDER
@@ -278,9 +281,7 @@ class DataSourceDialog(QDialog):
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            self.sources.window.show_error(
-                f"{folder}: cannot create the cache folder ({error.strerror})"
-            )
+            self.sources.show_error(f"{folder}: cannot create the cache folder ({error.strerror})")
             return
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
@@ -294,13 +295,7 @@ class DataSourceDialog(QDialog):
             self.accept()
 
     # What the state says.
-    def _on_state_changed(self, name: str) -> None:
-        if name == "recent":
-            self._show_recent()
-        else:
-            self._show_preview()
-
-    def _show_recent(self) -> None:
+    def _on_model_recent(self) -> None:
         self.recent_label.setVisible(bool(self.state.recent))
         self.recent_list.setVisible(bool(self.state.recent))
         self.recent_list.clear()
@@ -315,7 +310,7 @@ class DataSourceDialog(QDialog):
             rows * self.recent_list.sizeHintForRow(0) + frame if rows else 0
         )
 
-    def _show_preview(self) -> None:
+    def _on_model_preview(self) -> None:
         state = self.state
         preview = state.preview
         loaded = preview is not None and preview.info is not None

@@ -22,11 +22,12 @@ from pyqtgraph.exporters.Exporter import Exporter
 from PySide6.QtCore import QBuffer, QIODevice, QObject, QRectF, QSize, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QGraphicsItem, QMenu
+from PySide6.QtWidgets import QGraphicsItem, QMenu, QWidget
 
 from app.controllers.job_kinds import FILE_WRITE, Call
-from app.controllers.model_jobs import Answer
+from app.controllers.model_jobs import Answer, ModelJobs
 from app.export_files import write_bytes, write_png
+from app.state import ShownModel
 from vae_core.errors import VaeStudioError
 from vae_core.latent import mosaic
 
@@ -181,13 +182,28 @@ class FigureExports(QObject):
 
     exported = Signal(str)  # the path, once the file is complete
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
-        self._files = window.model_jobs.line(FILE_WRITE, self, self._written, self._failed)
-        self.menu = QMenu("Export &Figure", window)
+    def __init__(
+        self,
+        plots: dict[str, tuple[pg.PlotWidget, bool]],
+        grid_pages: dict[str, QWidget],
+        shown: ShownModel,
+        jobs: ModelJobs,
+        ask_file: Callable[..., tuple[str, str] | None],
+        say: Callable[[str], None],
+        show_error: Callable[[str], None],
+        parent: QWidget,
+    ):
+        """`plots`: per figure its plot widget, and whether it goes on a light background;
+        `grid_pages`: the interpolation and traversal pages; `say`: a line for the status bar."""
+        super().__init__(parent)
+        self.plots = plots
+        self.shown = shown
+        self.ask_file = ask_file
+        self.say = say
+        self.show_error = show_error
+        self._files = jobs.line(FILE_WRITE, self, self._written, self._failed)
+        self.menu = QMenu("Export &Figure", parent)
         self.menu.setObjectName("exportFigureMenu")
-        explorer = window.explorer
         for text, slot in (
             ("&Latent Map…", partial(self._ask_figure, "latent_map", "Export the latent map", 1)),
             (
@@ -200,25 +216,20 @@ class FigureExports(QObject):
             ),
             (
                 "&Interpolation Grid…",
-                partial(self._ask_grid, "interpolation_grid", explorer.interpolation),
+                partial(self._ask_grid, "interpolation_grid", grid_pages["interpolation_grid"]),
             ),
-            ("&Traversal Grid…", partial(self._ask_grid, "traversal_grid", explorer.traversals)),
+            (
+                "&Traversal Grid…",
+                partial(self._ask_grid, "traversal_grid", grid_pages["traversal_grid"]),
+            ),
         ):
             self.menu.addAction(text, slot)
-
-    def figures(self) -> dict[str, tuple[pg.PlotWidget, bool]]:
-        """Per figure: its plot widget, and whether it goes on a light background."""
-        return {
-            "latent_map": (self.window.explorer.map.plot, False),
-            "loss_curves": (self.window.curves.plot, True),
-            "kl_per_dimension": (self.window.kl_bars.plot, True),
-        }
 
     # What the menu and tests call.
     def export_figure(self, name: str, path: str | Path, scale: float | None = 1) -> None:
         """Paint figure `name` and write it: PNG at `scale` times its size on screen, SVG when
         `scale` is None. The file is complete when `exported` says its path."""
-        plot, light = self.figures()[name]
+        plot, light = self.plots[name]
         background = SLIDE_BACKGROUND if light else plot.backgroundBrush().color()
         item = plot.getPlotItem()
         with light_theme(item.scene()) if light else nullcontext():
@@ -230,19 +241,17 @@ class FigureExports(QObject):
     def export_grid(self, page, path: str | Path) -> None:
         """The interpolation's frames (one row) or the traversals (a row per dimension) as a PNG
         of the decoded images themselves, without gaps."""
-        shown = self.window.state.shown.model
+        shown = self.shown.model
         if shown is None:
-            self.window.show_error("there is no model yet: train one or open a checkpoint")
+            self.show_error("there is no model yet: train one or open a checkpoint")
             return
         if shown.planar:
-            self.window.show_error(
-                "2-D point data decode to points, not images: there is no image grid"
-            )
+            self.show_error("2-D point data decode to points, not images: there is no image grid")
             return
         page.refresh()  # a page off screen may not have caught up with the model
         images = page.grid_images()
         if images is None:
-            self.window.show_error(f"nothing to export: {page.grid_missing}")
+            self.show_error(f"nothing to export: {page.grid_missing}")
             return
         self._write(write_png, grid_image(images), path)
 
@@ -251,29 +260,29 @@ class FigureExports(QObject):
 
     def _written(self, answer: Answer) -> None:
         path = answer.value
-        self.window.statusBar().showMessage(f"Exported {path}", 10000)
+        self.say(f"Exported {path}")
         self.exported.emit(path)
 
     def _failed(self, error: Exception) -> None:
-        self.window.show_error(
+        self.show_error(
             str(error) if isinstance(error, VaeStudioError) else f"export failed: {error}"
         )
 
     # Asking for the file.
     def _ask_figure(self, name: str, title: str, default_scale: int) -> None:
-        plot, _ = self.figures()[name]
+        plot, _ = self.plots[name]
         width, height = plot.getPlotItem().sceneBoundingRect().size().toTuple()
         scales = (default_scale, *[scale for scale in PNG_SCALES if scale != default_scale])
         filters = {_png_filter(scale, width, height): scale for scale in scales}
         filters["SVG drawing, to scale freely (*.svg)"] = None
-        chosen = self.window.files.ask_file(True, title, ";;".join(filters), f"{name}.png")
+        chosen = self.ask_file(True, title, ";;".join(filters), f"{name}.png")
         if chosen is not None:
             path, scale = chosen_format(chosen[0], filters.get(chosen[1], default_scale))
             self.export_figure(name, path, scale)
 
     def _ask_grid(self, name: str, page) -> None:
         title = f"Export the {name.replace('_', ' ')}"
-        chosen = self.window.files.ask_file(True, title, "PNG images (*.png)", f"{name}.png")
+        chosen = self.ask_file(True, title, "PNG images (*.png)", f"{name}.png")
         if chosen is not None:
             self.export_grid(page, chosen_format(chosen[0], 1)[0])
 

@@ -5,67 +5,108 @@ folder`) opens like a checkpoint."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
+from app.controllers.checkpoints import CheckpointController
 from app.controllers.follow import RunFolderFollower
-from app.export import FigureExports
+from app.controllers.run import RunController
+from app.state import AppState
 from vae_core.errors import VaeStudioError
 from vae_core.export.model_folder import is_model_folder
 
 CHECKPOINT_FILTER = "VAE Studio checkpoints (*.safetensors)"
 
 
+class FileDialogs:
+    """Asks for a file or a folder, starting in the folder the user last picked a file in."""
+
+    def __init__(self, parent: QWidget, settings: QSettings):
+        self.parent = parent
+        self.settings = settings
+
+    def _last_folder(self) -> str:
+        return str(self.settings.value("files/lastDirectory", str(Path.home())))
+
+    def ask_folder(self, title: str) -> str | None:
+        return QFileDialog.getExistingDirectory(self.parent, title, self._last_folder()) or None
+
+    def ask_file(
+        self, save: bool, title: str, file_filter: str, default_name: str = ""
+    ) -> tuple[str, str] | None:
+        """The path the user picked and the filter it was picked under; its folder is offered next time."""
+        ask = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
+        start = str(Path(self._last_folder()) / default_name)
+        path, chosen_filter = ask(self.parent, title, start, file_filter)
+        if not path:
+            return None
+        self.settings.setValue("files/lastDirectory", str(Path(path).parent))
+        return path, chosen_filter
+
+    def ask_path(
+        self, save: bool, title: str, file_filter: str, default_name: str = ""
+    ) -> str | None:
+        chosen = self.ask_file(save, title, file_filter, default_name)
+        return None if chosen is None else chosen[0]
+
+
+class WindowFiles(Protocol):
+    """What of the window the file actions use: its dialogs' parent, its status line and the
+    commands that take a path."""
+
+    def statusBar(self): ...  # noqa: N802 (Qt's name)
+
+    def open_checkpoint(self, path: str | Path) -> bool: ...
+
+    def save_checkpoint_to(self, path: str | Path) -> bool: ...
+
+    def resume_from(self, path: str | Path | None = None) -> bool: ...
+
+    def refresh_views(self) -> None: ...
+
+    def exportable_views(self) -> dict[str, QWidget]: ...
+
+    def show_error(self, message: str) -> None: ...
+
+
 class FileActions:
-    def __init__(self, window):
+    def __init__(
+        self,
+        window: WindowFiles,
+        dialogs: FileDialogs,
+        state: AppState,
+        runs: RunController,
+        checkpoints: CheckpointController,
+        stop_following_action: QAction,
+        open_data: Callable[[str], None],
+        list_run_folder: Callable[[str], None],
+    ):
+        """`open_data`: a dropped data set becomes the next run's; `list_run_folder`: a followed
+        folder joins the Runs list."""
         self.window = window
-        key = QKeySequence.StandardKey
-        action = window.run_actions.action
-        self.open_action = action("openAction", "&Open Checkpoint…", self.ask_open, key.Open)
-        self.save_action = action("saveAction", "&Save Checkpoint…", self.ask_save, key.Save)
-        self.resume_action = action(
-            "resumeAction",
-            "&Resume Training",
-            self.ask_resume,
-            "Ctrl+R",
-            "Continue training the opened checkpoint, or one you pick",
-        )
-        self.export_csv_action = action(
-            "exportCsvAction", "Export &Metrics CSV…", self.ask_export_csv, "Ctrl+E"
-        )
-        self.follow_action = action(
-            "followAction",
-            "&Follow Run Folder…",
-            self.ask_follow,
-            None,
-            "Watch a run that another process writes: its curves and newest checkpoint, read-only",
-        )
-        self.open_run_folder_action = action(
-            "openRunFolderAction",
-            "Open R&un Folder…",
-            self.ask_open_run_folder,
-            None,
-            "List a run folder's curves and config in the Runs list, to compare runs",
-        )
-        self.stop_following_action = action(
-            "stopFollowingAction", "Stop Following", self.stop_following
-        )
-        self.stop_following_action.setEnabled(False)
-        self.follower = follower = RunFolderFollower(window.state, window.checkpoints, window)
+        self.dialogs = dialogs
+        self.state = state
+        self.runs = runs
+        self.checkpoints = checkpoints
+        self.stop_following_action = stop_following_action
+        self._open_data = open_data
+        self.follower = follower = RunFolderFollower(state, checkpoints, window)
         follower.errorOccurred.connect(window.show_error)
         follower.rowsAdded.connect(self._followed_rows_added)
         follower.following.connect(
             lambda folder: window.statusBar().showMessage(f"Following {folder}", 10000)
         )
-        follower.following.connect(window.seed.runs.open_folder)
-        window.runs.runStarted.connect(self.stop_following)
-        self.figures = FigureExports(window)
+        follower.following.connect(list_run_folder)
+        runs.runStarted.connect(self.stop_following)
 
     def follow(self, folder: str | Path) -> bool:
         """Show the run that another process writes into `folder`, as it goes."""
-        if self.window.runs.status.training:
+        if self.runs.status.training:
             self.window.show_error("a run is going: stop it before following another")
             return False
         following = self.follower.follow(folder)
@@ -78,7 +119,7 @@ class FileActions:
 
     def _followed_rows_added(self) -> None:
         self.window.refresh_views()
-        table = self.window.state.run.history.table
+        table = self.state.run.history.table
         if len(table):
             step = int(table.rows[-1, 0])
             self.window.statusBar().showMessage(
@@ -86,25 +127,11 @@ class FileActions:
             )
 
     def ask_follow(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self.window,
-            "Follow run folder",
-            str(self.window.settings.value("files/lastDirectory", str(Path.home()))),
-        )
-        if folder:
+        if folder := self.dialogs.ask_folder("Follow run folder"):
             self.follow(folder)
 
-    def ask_open_run_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self.window,
-            "Open run folder",
-            str(self.window.settings.value("files/lastDirectory", str(Path.home()))),
-        )
-        if folder:
-            self.window.seed.runs.open_folder(folder)
-
     def export_metrics(self, path: str | Path) -> bool:
-        table = self.window.state.run.history.table
+        table = self.state.run.history.table
         if not len(table):
             self.window.show_error("there are no metrics to export yet: train a model first")
             return False
@@ -124,50 +151,43 @@ class FileActions:
         self.window.statusBar().showMessage(f"Exported {title.lower()} to {path}", 10000)
         return True
 
-    def _ask_path(
-        self, save: bool, title: str, file_filter: str, default_name: str = ""
-    ) -> str | None:
-        chosen = self.ask_file(save, title, file_filter, default_name)
-        return None if chosen is None else chosen[0]
-
-    def ask_file(
-        self, save: bool, title: str, file_filter: str, default_name: str = ""
-    ) -> tuple[str, str] | None:
-        """The path the user picked and the filter it was picked under; its folder is offered next time."""
-        settings = self.window.settings
-        folder = str(settings.value("files/lastDirectory", str(Path.home())))
-        ask = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
-        path, chosen_filter = ask(self.window, title, str(Path(folder) / default_name), file_filter)
-        if not path:
-            return None
-        settings.setValue("files/lastDirectory", str(Path(path).parent))
-        return path, chosen_filter
-
     def ask_open(self) -> None:
-        if path := self._ask_path(False, "Open checkpoint", CHECKPOINT_FILTER):
+        if path := self.dialogs.ask_path(False, "Open checkpoint", CHECKPOINT_FILTER):
             self.stop_following()
             self.window.open_checkpoint(path)
 
     def ask_save(self) -> None:
-        if path := self._ask_path(
+        if path := self.dialogs.ask_path(
             True, "Save checkpoint", CHECKPOINT_FILTER, "checkpoint.safetensors"
         ):
             self.window.save_checkpoint_to(path)
 
     def ask_resume(self) -> None:
-        if self.window.checkpoints.opened_checkpoint is not None:
+        if self.checkpoints.opened_checkpoint is not None:
             self.window.resume_from()
-        elif path := self._ask_path(False, "Resume training from checkpoint", CHECKPOINT_FILTER):
+        elif path := self.dialogs.ask_path(
+            False, "Resume training from checkpoint", CHECKPOINT_FILTER
+        ):
             self.window.resume_from(path)
 
     def ask_export_csv(self) -> None:
-        if path := self._ask_path(True, "Export metrics", "CSV files (*.csv)", "metrics.csv"):
+        if path := self.dialogs.ask_path(
+            True, "Export metrics", "CSV files (*.csv)", "metrics.csv"
+        ):
             self.export_metrics(path)
+
+    def plots_menu(self, views: dict[str, QWidget]) -> QMenu:
+        """File > Export Plot PNG: one entry per view."""
+        menu = QMenu("Export &Plot PNG", self.window)
+        for title in views:
+            menu.addAction(f"{title}…").setData(title)
+        menu.triggered.connect(self.ask_export_plot)
+        return menu
 
     def ask_export_plot(self, action: QAction) -> None:
         title = action.data()
         default_name = title.lower().replace(" ", "_") + ".png"
-        if path := self._ask_path(
+        if path := self.dialogs.ask_path(
             True, f"Export {title.lower()}", "PNG images (*.png)", default_name
         ):
             self.export_plot(title, path)
@@ -189,4 +209,4 @@ class FileActions:
             if path.endswith(".safetensors") or is_model_folder(Path(path)):
                 self.window.open_checkpoint(path)
             else:
-                self.window.data_sources.open_dropped(path)
+                self._open_data(path)

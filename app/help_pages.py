@@ -6,6 +6,7 @@ The pages are Markdown files shipped inside the package (app/help/*.md); each st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 
 from PySide6.QtCore import Qt
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
+    QTabWidget,
     QTextBrowser,
     QWidget,
 )
@@ -91,35 +93,19 @@ class HelpPages(QDialog):
 class ViewHelp:
     """Opens the help page of what the window shows: the tab on show below the map."""
 
-    def __init__(self, window):
-        self.window = window
+    def __init__(
+        self, view_tabs: QTabWidget, topics: Callable[[], dict[QWidget, str]], parent: QWidget
+    ):
+        """`topics`: the help topic of each page of `view_tabs` that has its own."""
+        self.view_tabs = view_tabs
+        self.topics = topics
+        self.parent = parent
         self.pages: HelpPages | None = None  # built on first use
-        self.action = window.run_actions.action(
-            "helpAction",
-            "&What Am I Looking At?",
-            self.open_for_current_view,
-            "F1",
-            "What the view on show means, in plain words",
-        )
 
     def topic_of_current_view(self) -> str:
-        window = self.window
-        previews, explorer = window.previews, window.explorer
-        topics = {
-            window.curves: "curves",
-            window.kl_bars: "kl_per_dim",
-            previews.reconstruction_page: "reconstructions",
-            previews.samples_page: "samples",
-            explorer.interpolation: "interpolation",
-            explorer.traversals: "traversals",
-            explorer.codebook: "codebook",
-            explorer.draw: "draw",
-            window.evaluation: "evaluate",
-            **window.seed.help_topics(),
-        }
-        return topics.get(window.view_tabs.currentWidget(), "latent_map")
+        return self.topics().get(self.view_tabs.currentWidget(), "latent_map")
 
     def open_for_current_view(self) -> None:
         if self.pages is None:
-            self.pages = HelpPages(self.window)
+            self.pages = HelpPages(self.parent)
         self.pages.open_topic(self.topic_of_current_view())

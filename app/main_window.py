@@ -23,34 +23,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.actions import install_actions
 from app.controllers.checkpoints import CheckpointController
 from app.controllers.evaluation import EvaluationController
 from app.controllers.model_jobs import ModelJobs
 from app.controllers.run import RunController
 from app.controls import ControlPanel
 from app.curves import CurvesView
-from app.data_source import DataSources
 from app.evaluation_page import EvaluationPage
 from app.explorer.explorer import LatentExplorer
-from app.file_actions import FileActions
 from app.messages import Messages
 from app.naming import named
 from app.plots import KlBarsView
-from app.presentation import Presentation
 from app.preview_views import PreviewViews
 from app.run_actions import RunActions
+from app.run_starts import RunStarts
 from app.settings import last_config, open_settings, store_config
+from app.shortcuts import ShortcutsOverEditors
 from app.state import AppState, RunStatus
 from app.status_bar import RunStatusBar
-from app.theory.host import TheoryViews
-from app.workers import start_job, wait_for_jobs
+from app.window_parts import WINDOW_STATE_VERSION, build_helpers
+from app.workers import wait_for_jobs
 from vae_core.checkpoint import Checkpoint
-from vae_core.data.downloads import DownloadCancelled
 from vae_core.errors import VaeStudioError
 
 REDRAW_INTERVAL_MS = 100
-# Bumped when the docks change, so an old saved layout is not forced onto new docks.
-WINDOW_STATE_VERSION = 2
 
 
 class MainWindow(QMainWindow):
@@ -77,20 +74,43 @@ class MainWindow(QMainWindow):
         self.previews = PreviewViews(state.shown, self.explorer.decoder)
         self.evaluation = EvaluationPage(EvaluationController(state.shown, self.model_jobs, self))
         self.messages = Messages(self, self.runs.data.cancel_downloads)
+        self.starts = RunStarts(
+            self.controls,
+            self.runs,
+            self.checkpoints,
+            self.settings,
+            self.messages,
+            self.statusBar().showMessage,
+            self.show_error,
+            self,
+        )
+        self.starts.dataLoaded.connect(self.dataLoaded)
         self._curves_dirty = False
-
+        # The actions' callbacks are given the window when triggered: built first, they need
+        # nothing else built yet.
+        self.named_actions = actions = install_actions(self)
         self._build_docks()
-        self.seed = TheoryViews(self)
         self.status = RunStatusBar(self.statusBar(), state)
-        self.run_actions = RunActions(self)
-        self.files = FileActions(self)
-        self.data_sources = DataSources(self)
-        self.presentation = Presentation(self, WINDOW_STATE_VERSION)
-        self.run_actions.build_menus()
+        self.run_actions = RunActions(self, self.runs, actions, self.train)
+        self.editor_keys = ShortcutsOverEditors(self)
+        helpers = build_helpers(self, actions)
+        self.data_sources, self.seed, self.files = helpers.data_sources, helpers.seed, helpers.files
+        self.figures, self.view_help = helpers.figures, helpers.view_help
+        self.presentation = helpers.presentation
+        self.dataLoaded.connect(self.data_sources.remember_loaded)
+        self.viewsRefreshed.connect(self.presentation.show_figures)
 
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setInterval(REDRAW_INTERVAL_MS)
         self._redraw_timer.timeout.connect(self.refresh_views)
+        self._connect(state)
+        self.setAcceptDrops(True)
+        self._restore_settings()
+        self._on_status_changed(state.run.status)
+        # Once the event loop runs: whoever built the window may still change its settings.
+        QTimer.singleShot(0, self, self.starts.preload_data)
+
+    def _connect(self, state: AppState) -> None:
         state.run.status_changed.connect(self._on_status_changed)
         state.run.snapshot_added.connect(self._on_snapshot)
         state.run.history_replaced.connect(self.refresh_views)
@@ -105,26 +125,16 @@ class MainWindow(QMainWindow):
         self.runs.dataProgress.connect(self.messages.show_download_progress)
         for source in (self.runs, self.checkpoints):
             source.checkpointSaved.connect(self.checkpointSaved)
-        self.checkpointSaved.connect(
-            lambda path: self.statusBar().showMessage(f"Saved {path}", 10000)
-        )
+        self.checkpointSaved.connect(lambda path: self.say(f"Saved {path}"))
         self.checkpoints.opened.connect(self._on_checkpoint_opened)
-        self.checkpoints.resumeReady.connect(self._resume_read)
         self.controls.betaChanged.connect(self.runs.set_beta)
         self.controls.learningRateChanged.connect(self.runs.set_learning_rate)
-        self.controls.dataChanged.connect(self._preload_data)
         self.explorer.deadCodeResetRequested.connect(self.runs.reset_codes)
         self.evaluation.evaluateRequested.connect(self.evaluate_model_on_show)
         self.evaluation.analysisRequested.connect(self.analyze_selected_input)
         application = QApplication.instance()
         if application is not None:
             application.aboutToQuit.connect(self.runs.shutdown)
-
-        self.setAcceptDrops(True)
-        self._restore_settings()
-        self._on_status_changed(state.run.status)
-        # Once the event loop runs: whoever built the window may still change its settings.
-        QTimer.singleShot(0, self, self._preload_data)
 
     # Building.
     def _build_docks(self) -> None:
@@ -137,10 +147,10 @@ class MainWindow(QMainWindow):
         scroller.setWidgetResizable(True)
         scroller.setWidget(self.controls)
         scroller.setMinimumWidth(self.controls.sizeHint().width() + 24)
-        self.controls_dock = self._dock(
+        self.controls_dock = self.add_dock(
             "controlsDock", "Settings", scroller, Qt.DockWidgetArea.LeftDockWidgetArea
         )
-        self.explorer_dock = self._dock(
+        self.explorer_dock = self.add_dock(
             "explorerDock",
             "Explorer",
             self.explorer.side_panel,
@@ -155,14 +165,16 @@ class MainWindow(QMainWindow):
         for title, page in self.explorer.pages:
             self.view_tabs.addTab(page, title)
         self.view_tabs.addTab(self.evaluation, "Evaluate")
-        self.views_dock = self._dock(
+        self.views_dock = self.add_dock(
             "viewsDock", "Views", self.view_tabs, Qt.DockWidgetArea.BottomDockWidgetArea
         )
         self.resize(1400, 900)
         self.resizeDocks([self.views_dock], [320], Qt.Orientation.Vertical)
         self.resizeDocks([self.explorer_dock], [300], Qt.Orientation.Horizontal)
 
-    def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def add_dock(
+        self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea
+    ) -> QDockWidget:
         dock = named(QDockWidget(title, self), name, title)
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
@@ -183,51 +195,11 @@ class MainWindow(QMainWindow):
     @Slot()
     def train(self) -> None:
         """Train a new model with the settings shown."""
-        try:
-            config = self.controls.config()
-        except VaeStudioError as error:
-            self.show_error(str(error))
-            return
-        self._start(config, None)
+        self.starts.train()
 
     def resume_from(self, path: str | Path | None = None) -> bool:
         """Continue training a checkpoint: the file at `path` (read on a worker), else the one opened."""
-        if self.runs.status.training:
-            self.show_error("a run is going: stop it before resuming another")
-            return False
-        if path is not None:
-            self.checkpoints.read_for_resume(path)
-        elif self.checkpoints.opened_checkpoint is not None:
-            # The controls show the opened checkpoint's settings, and any change made since.
-            self._resume(self.checkpoints.opened_checkpoint)
-        else:
-            self.show_error("open a checkpoint first, or pick one to resume")
-            return False
-        return True
-
-    def _resume_read(self, checkpoint: Checkpoint) -> None:
-        if not self.runs.status.training:
-            self._show_checkpoint_settings(checkpoint)
-            self._resume(checkpoint)
-
-    def _resume(self, checkpoint: Checkpoint) -> None:
-        try:
-            config = self.controls.config()
-        except VaeStudioError as error:
-            self.show_error(str(error))
-            return
-        self._start(config, checkpoint)
-
-    def _start(self, config, checkpoint: Checkpoint | None) -> None:
-        store_config(self.settings, config)
-        try:
-            self.runs.start(config, checkpoint)
-        except VaeStudioError as error:
-            self.show_error(str(error))
-            return
-        self.statusBar().showMessage(
-            "Resuming the checkpoint…" if checkpoint else "Loading data and building the model…"
-        )
+        return self.starts.resume_from(path)
 
     def _on_status_changed(self, status: RunStatus) -> None:
         self.run_actions.show_status(status, self.runs.can_continue)
@@ -264,35 +236,9 @@ class MainWindow(QMainWindow):
             self.curves.refresh()
             self.kl_bars.show_kl(None if latest is None else latest.kl_per_dim)
             if latest is not None:
-                self.state.shown.explorer.set("kl_per_dim", latest.kl_per_dim)
+                self.state.shown.explorer.kl_per_dim = latest.kl_per_dim
             self.status.refresh()
         self.viewsRefreshed.emit()
-
-    def _preload_data(self) -> None:
-        """Start loading the chosen data set now, so that Train finds it ready."""
-        if not self.isVisible():
-            return  # closed already, or never shown: Train loads what it needs
-        config = self.controls.data_config()
-        start_job(
-            self.runs.data.get,
-            config,
-            on_result=lambda _split: self.dataLoaded.emit(config.dataset, ""),
-            on_error=lambda error: self._preload_failed(config.dataset, error),
-            on_finished=self.messages.hide_download_progress,
-            context=self,
-        )
-
-    def _preload_failed(self, dataset: str, error: Exception) -> None:
-        message = (
-            str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
-        )
-        if isinstance(error, DownloadCancelled):
-            self.statusBar().showMessage(message, 10000)
-        elif (
-            self.runs.status is not RunStatus.STARTING
-        ):  # a run waiting for this data says it itself
-            self.show_error(f"the data did not load: {message}")
-        self.dataLoaded.emit(dataset, message)
 
     # The model on show: checkpoints and evaluation.
     def open_checkpoint(self, path: str | Path) -> bool:
@@ -300,16 +246,11 @@ class MainWindow(QMainWindow):
         return self.checkpoints.open(path)
 
     def _on_checkpoint_opened(self, checkpoint: Checkpoint) -> None:
-        self._show_checkpoint_settings(checkpoint)
+        self.starts.show_checkpoint_settings(checkpoint)
         model = self.state.shown.model
         self.statusBar().showMessage(
             f"Opened {model.path} (step {model.step:,}); Ctrl+R resumes training", 10000
         )
-
-    def _show_checkpoint_settings(self, checkpoint: Checkpoint) -> None:
-        self.controls.apply_config(checkpoint.config)
-        if "beta_base" in checkpoint.counters:
-            self.controls.set_beta(float(checkpoint.counters["beta_base"]))
 
     def save_checkpoint_to(self, path: str | Path) -> bool:
         """Save the model on show (written on a worker; `checkpointSaved` or a message says how it went)."""
@@ -349,6 +290,10 @@ class MainWindow(QMainWindow):
         self.evaluation.analyze(shown.model, images[0], label, described)
 
     # Messages.
+    def say(self, line: str) -> None:
+        """A line in the status bar, for ten seconds."""
+        self.statusBar().showMessage(line, 10000)
+
     @Slot(str)
     def show_error(self, message: str) -> None:
         """Tell the user without blocking: a status line and a non-modal message box."""
@@ -362,8 +307,8 @@ class MainWindow(QMainWindow):
             self.presentation.enter()
         else:
             self.presentation.leave()
-        self.run_actions.presentation_action.setChecked(self.presentation.on)
-        self.run_actions.leave_presentation_action.setEnabled(self.presentation.on)
+        self.named_actions["presentationAction"].setChecked(self.presentation.on)
+        self.named_actions["leavePresentationAction"].setEnabled(self.presentation.on)
 
     @property
     def presentation_mode(self) -> bool:

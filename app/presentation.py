@@ -4,11 +4,17 @@ changes is remembered and given back when it ends."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontInfo
-from PySide6.QtWidgets import QLabel, QMainWindow
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QWidget
 
 from app.naming import named
+from app.state import RunModel
+from app.status_bar import RunStatusBar
 
 # Text height as a share of the screen's: 1080 rows give 24-pixel plot text and a 36-pixel
 # readout, what a projected screen needs to read from the back row.
@@ -19,45 +25,69 @@ MIN_PLOT_TEXT_PX = 24
 WINDOW_FONT_SCALE = 1.6
 
 
+class TextSized(Protocol):
+    def set_text_size(self, pixels: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class PresentedParts:
+    """The parts of the window presentation mode hides, shows and enlarges."""
+
+    hidden: tuple[QWidget, ...]  # the docks and toolbar a presenter does not need
+    views_dock: QDockWidget  # its title bar becomes the readout
+    view_tabs: QTabWidget
+    curves: QWidget  # the tab presented
+    plots: tuple[TextSized, ...]  # their text grows
+    status: RunStatusBar
+
+
 class Presentation:
-    def __init__(self, window: QMainWindow, state_version: int):
+    def __init__(
+        self,
+        window: QMainWindow,
+        parts: PresentedParts,
+        run: RunModel,
+        beta: Callable[[], float],
+        state_version: int,
+    ):
+        """`beta`: the β the controls show, for the readout before the first snapshot."""
         self.window = window
+        self.parts = parts
+        self.run = run
+        self.beta = beta
         self.state_version = state_version
         self._restore: dict | None = None
         self.readout = named(QLabel(), "presentationReadout", "β, step and loss")
         self.readout.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.readout.setMargin(6)
-        window.viewsRefreshed.connect(self.show_figures)
 
     @property
     def on(self) -> bool:
         return self._restore is not None
 
     def enter(self) -> None:
-        window = self.window
+        window, parts = self.window, self.parts
         if self.on:
             return
         self._restore = {
             "state": window.saveState(self.state_version),
             "geometry": window.saveGeometry(),
-            "tab": window.view_tabs.currentIndex(),
+            "tab": parts.view_tabs.currentIndex(),
             "font": QFont(window.font()),
         }
-        status = window.status
+        status = parts.status
         for widget in (
-            window.controls_dock,
-            window.explorer_dock,
-            window.run_actions.toolbar,
+            *parts.hidden,
             window.menuBar(),
             status.state_label,
             status.device_label,
             status.model_label,
         ):
             widget.hide()
-        window.views_dock.show()
-        window.views_dock.setTitleBarWidget(self.readout)
-        window.view_tabs.setCurrentWidget(window.curves)
-        window.view_tabs.tabBar().hide()
+        parts.views_dock.show()
+        parts.views_dock.setTitleBarWidget(self.readout)
+        parts.view_tabs.setCurrentWidget(parts.curves)
+        parts.view_tabs.tabBar().hide()
         screen_height = window.screen().geometry().height()
         plot_pixels = max(MIN_PLOT_TEXT_PX, round(screen_height * PLOT_TEXT_SHARE))
         font = QFont(window.font())
@@ -78,16 +108,16 @@ class Presentation:
         window.showFullScreen()
 
     def leave(self) -> None:
-        window = self.window
+        window, parts = self.window, self.parts
         if not self.on:
             return
         restore, self._restore = self._restore, None
-        status = window.status
+        status = parts.status
         window.showNormal()
         window.setFont(restore["font"])
         self._set_plot_text(QFontInfo(restore["font"]).pixelSize())
         status.fit_to_font()
-        window.views_dock.setTitleBarWidget(None)
+        parts.views_dock.setTitleBarWidget(None)
         for widget in (
             window.menuBar(),
             status.state_label,
@@ -95,23 +125,23 @@ class Presentation:
             status.model_label,
         ):
             widget.show()
-        window.view_tabs.tabBar().show()
-        window.view_tabs.setCurrentIndex(restore["tab"])
+        parts.view_tabs.tabBar().show()
+        parts.view_tabs.setCurrentIndex(restore["tab"])
         window.restoreGeometry(restore["geometry"])
         window.restoreState(restore["state"], self.state_version)
         status.presentation_hint.hide()
 
     def _set_plot_text(self, pixels: int) -> None:
-        self.window.curves.set_text_size(pixels)
-        self.window.explorer.map.set_text_size(pixels)
+        for plot in self.parts.plots:
+            plot.set_text_size(pixels)
 
     def show_figures(self) -> None:
         """β, step and loss of the newest snapshot (while presenting)."""
         if not self.on:
             return
-        latest = self.window.state.run.latest
+        latest = self.run.latest
         if latest is None:
-            self.readout.setText(f"β {self.window.controls.beta:.3g}")
+            self.readout.setText(f"β {self.beta():.3g}")
             return
         self.readout.setText(
             f"β {latest.beta:.3g}     step {latest.step:,}     loss {latest.loss:,.2f}"

@@ -42,7 +42,7 @@ class PreviewViews:
             self.samples_stack, "Decoded draws z ~ p(z), the same draws at every refresh"
         )
         shown.model_changed.connect(self._model_changed)
-        shown.explorer.changed.connect(self._explorer_changed)
+        shown.explorer.events.decoded_generation.connect(self.render)
 
     def _model_changed(self) -> None:
         model, on_show = self.decoder.model, self.shown.model
@@ -53,10 +53,6 @@ class PreviewViews:
             return
         self.preview = PreviewModel(model.model, on_show.test_data)
         self.render()
-
-    def _explorer_changed(self, name: str) -> None:
-        if name == "decoded_generation":
-            self.render()
 
     def render(self) -> None:
         if self.preview is None:

@@ -92,7 +92,7 @@ def grab(widget, path: Path) -> None:
 
 def export_figure(window: MainWindow, name: str, path: Path, scale: float) -> None:
     """File > Export Figure's `name` to `path`, waiting for the worker that writes it."""
-    figures = window.files.figures
+    figures = window.figures
     loop = QEventLoop()
     failures: list[str] = []
     figures.exported.connect(loop.quit)
@@ -110,7 +110,7 @@ def export_figure(window: MainWindow, name: str, path: Path, scale: float) -> No
 
 def show_help(window: MainWindow, path: Path) -> None:
     """Help > What Am I Looking At? for the tab on show, grabbed and closed."""
-    help_for_views = window.run_actions.view_help
+    help_for_views = window.view_help
     help_for_views.open_for_current_view()
     settle(300)
     grab(help_for_views.pages, path)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QComboBox, QLabel, QSlider
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QSlider
 from test_app_window import (
     SIGNAL_TIMEOUT_MS,
     start_and_wait_for_snapshots,
@@ -94,12 +94,23 @@ def test_a_run_until_stopped_has_no_budget_in_sight(qtbot, window):
 
 def test_the_progress_bar_shows_the_run_not_the_epoch(qtbot, shown_window):
     window = shown_window(tiny_config(max_steps=40))
-    start_and_wait_for_snapshots(qtbot, window, count=2)
-    window.findChild(QSlider, "speedSlider").setValue(FULL_SPEED)
-    qtbot.waitUntil(lambda: not window.state.run.status.training, timeout=SIGNAL_TIMEOUT_MS)
-    window.refresh_views()
     progress = window.status.run_progress
-    assert progress.value() == progress.maximum()  # 40 of 40 steps, though no epoch ended
+    shown = []  # (step, the bar's value) at each snapshot, however fast they come
+
+    def on_snapshot(snapshot) -> None:
+        window.status.refresh()
+        shown.append((snapshot.step, progress.value()))
+
+    window.runs.snapshotReady.connect(on_snapshot)
+    # Waited for from before the click: a run this short may end within one turn of the loop.
+    with qtbot.waitSignal(
+        window.runs.runEnded,
+        timeout=SIGNAL_TIMEOUT_MS,
+        check_params_cb=lambda reason: reason == "finished",
+    ):
+        window.findChild(QPushButton, "trainButton").click()
+    assert shown and shown[-1] == (40, progress.maximum())  # 40 of 40 steps, 4 of 10 epochs
+    assert all(value == round(progress.maximum() * step / 40) for step, value in shown)
 
 
 def test_reset_to_defaults_undoes_what_persisted(window):

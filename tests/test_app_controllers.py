@@ -74,7 +74,6 @@ def test_pause_holds_the_run_and_step_takes_exactly_one_step(qtbot, controllers)
     for expected in (paused_at + 1, paused_at + 2):
         runs.step()
         _wait_for(qtbot, lambda expected=expected: state.run.latest.step == expected)
-    qtbot.wait(200)  # a paused run stays where it is
     assert state.run.latest.step == paused_at + 2 and state.run.status is RunStatus.PAUSED
     runs.resume()
     _wait_for(qtbot, lambda: state.run.latest.step > paused_at + 2)
@@ -160,3 +159,33 @@ def test_a_jobs_answers_for_a_deleted_context_are_dropped(qtbot):
     release.set()
     assert wait_for_jobs(timeout_s=5.0)
     qtbot.waitUntil(lambda: answers == [kept], timeout=2000)
+
+
+def test_stop_while_the_run_is_still_starting_stops_it(qtbot, controllers, monkeypatch):
+    """Stop pressed while the data loads (no trainer yet): the run stops when the load ends, and
+    nothing reaches the event loop as an exception."""
+    import threading
+
+    state, runs, _ = controllers
+    release = threading.Event()
+    loaded = runs.data.get
+    monkeypatch.setattr(runs.data, "get", lambda config: release.wait(5.0) and loaded(config))
+    runs.start(_config())
+    runs.stop()
+    assert state.run.status is RunStatus.STOPPING
+    runs.stop()  # a second press changes nothing
+    release.set()
+    _wait_for(qtbot, lambda: state.run.status is RunStatus.STOPPED)
+    assert not runs.can_continue and state.run.latest is None
+
+
+def test_a_run_let_go_of_while_starting_leaves_nothing_to_stop(qtbot, controllers):
+    state, runs, _ = controllers
+    runs.start(_config())
+    runs.end()  # another model comes on show, or the window closes
+    assert not state.run.status.training
+    runs.stop()
+    runs.pause()
+    runs.step()
+    runs.continue_run()
+    assert not state.run.status.training

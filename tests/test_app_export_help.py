@@ -139,7 +139,7 @@ def test_ctrl_e_exports_with_the_focus_in_the_beta_box(qtbot, window, monkeypatc
     )
     beta_box = window.findChild(QDoubleSpinBox, "betaSpinBox")
     _focus(qtbot, window, beta_box)
-    with qtbot.waitSignal(window.files.export_csv_action.triggered, timeout=2000):
+    with qtbot.waitSignal(window.named_actions["exportCsvAction"].triggered, timeout=2000):
         qtbot.keyClick(beta_box, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     assert asked == ["Export metrics"]
     # Ctrl+E is a line edit's "end of line" only under X11 desktops; Ctrl+A is "select all"
@@ -204,13 +204,13 @@ def trained_window(qtbot, window, trained_checkpoint):
 
 
 def export_and_wait(qtbot, window, export, *args):
-    with qtbot.waitSignal(window.files.figures.exported, timeout=SIGNAL_TIMEOUT_MS) as written:
+    with qtbot.waitSignal(window.figures.exported, timeout=SIGNAL_TIMEOUT_MS) as written:
         export(*args)
     return written.args[0]
 
 
 def test_the_latent_map_exports_as_png_at_a_chosen_resolution(qtbot, trained_window, tmp_path):
-    figures = trained_window.files.figures
+    figures = trained_window.figures
     size = trained_window.explorer.map.plot.getPlotItem().sceneBoundingRect().size()
     path = export_and_wait(
         qtbot, trained_window, figures.export_figure, "latent_map", tmp_path / "map.png", 2
@@ -222,7 +222,7 @@ def test_the_latent_map_exports_as_png_at_a_chosen_resolution(qtbot, trained_win
 
 
 def test_the_latent_map_exports_as_svg_with_its_scatter_as_vectors(qtbot, trained_window, tmp_path):
-    figures = trained_window.files.figures
+    figures = trained_window.figures
     path = export_and_wait(
         qtbot, trained_window, figures.export_figure, "latent_map", tmp_path / "map.svg", None
     )
@@ -241,7 +241,7 @@ def test_plots_for_slides_are_light_and_the_screen_keeps_its_theme(qtbot, traine
         axis.textPen().color().name(),
         trained_window.curves.curves["beta"].opts["pen"].color().name(),
     )
-    figures = trained_window.files.figures
+    figures = trained_window.figures
     path = export_and_wait(
         qtbot, trained_window, figures.export_figure, "loss_curves", tmp_path / "curves.png", 1
     )
@@ -260,7 +260,7 @@ def test_plots_for_slides_are_light_and_the_screen_keeps_its_theme(qtbot, traine
 
 
 def test_grids_export_at_the_decoders_resolution(qtbot, trained_window, tmp_path):
-    explorer, figures = trained_window.explorer, trained_window.files.figures
+    explorer, figures = trained_window.explorer, trained_window.figures
     height, width = 28, 28  # glyphs
     path = export_and_wait(
         qtbot, trained_window, figures.export_grid, explorer.traversals, tmp_path / "t.png"
@@ -281,7 +281,7 @@ def test_grids_export_at_the_decoders_resolution(qtbot, trained_window, tmp_path
 def test_a_grid_with_nothing_to_show_and_a_bad_path_each_say_one_line(
     qtbot, trained_window, tmp_path
 ):
-    figures = trained_window.files.figures
+    figures = trained_window.figures
     with qtbot.waitSignal(trained_window.errorShown, timeout=SIGNAL_TIMEOUT_MS) as shown:
         figures.export_grid(trained_window.explorer.interpolation, tmp_path / "i.png")
     assert shown.args[0].startswith("nothing to export")
@@ -300,26 +300,24 @@ def test_the_menu_asks_for_a_file_and_its_filter_picks_the_format(
         return str(tmp_path / "picked"), next(f for f in filters.split(";;") if "SVG" in f)
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", pick_svg)
-    menu = trained_window.files.figures.menu
+    menu = trained_window.figures.menu
     latent_map = next(
         action for action in menu.actions() if action.text().startswith("&Latent Map")
     )
-    with qtbot.waitSignal(
-        trained_window.files.figures.exported, timeout=SIGNAL_TIMEOUT_MS
-    ) as written:
+    with qtbot.waitSignal(trained_window.figures.exported, timeout=SIGNAL_TIMEOUT_MS) as written:
         latent_map.trigger()
     assert written.args == [str(tmp_path / "picked.svg")]
 
 
 def test_help_opens_the_page_of_the_tab_on_show(qtbot, window):
     window.view_tabs.setCurrentWidget(window.kl_bars)
-    window.run_actions.view_help.action.trigger()
-    pages = window.run_actions.view_help.pages
+    window.findChild(QAction, "helpAction").trigger()
+    pages = window.view_help.pages
     qtbot.waitUntil(pages.isVisible, timeout=2000)
     assert pages.objectName() == "helpDialog" and pages.topic == "kl_per_dim"
     assert "collapsed" in pages.browser.toPlainText()
     window.view_tabs.setCurrentWidget(window.explorer.traversals)
-    window.run_actions.view_help.action.trigger()
+    window.findChild(QAction, "helpAction").trigger()
     assert pages.topic == "traversals" and pages.browser.toPlainText().startswith("Traversals")
     # The seed's pages each open their own.
     for title, topic, words in (
@@ -333,7 +331,7 @@ def test_help_opens_the_page_of_the_tab_on_show(qtbot, window):
         tabs.setCurrentIndex(
             next(index for index in range(tabs.count()) if tabs.tabText(index) == title)
         )
-        window.run_actions.view_help.action.trigger()
+        window.findChild(QAction, "helpAction").trigger()
         assert pages.topic == topic and words in pages.browser.toPlainText()
     # Every topic has a page, titled, and written in the seed's terms.
     for row in range(pages.topic_list.count()):

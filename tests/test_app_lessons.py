@@ -325,7 +325,8 @@ def test_the_help_menu_lists_the_shipped_lessons(qtbot, window):
         lessons.menu.actions()[1].trigger()
     assert lessons.lesson.title == titles[1] and lessons.panel.current == 1
     menu_titles = [action.text() for action in window.menuBar().actions()]
-    assert "&Help" in menu_titles and lessons.open_action.text().startswith("Open")
+    open_action = window.named_actions["openLessonAction"]
+    assert "&Help" in menu_titles and open_action.text().startswith("Open")
 
 
 def test_the_set_up_saved_as_a_lesson_opens_to_the_same_set_up(qtbot, window, tmp_path):
@@ -364,7 +365,9 @@ def _map_state(window) -> dict:
         else widget.currentText()
         if isinstance(widget, QComboBox)
         else widget.value()
-        for widget in map_controls(window)
+        for widget in map_controls(
+            window.explorer.map, window.findChild(QWidget, "seedMapControls")
+        )
     }
 
 

@@ -10,17 +10,17 @@ from datetime import datetime
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QDockWidget, QTreeWidget
+from PySide6.QtWidgets import QComboBox, QDockWidget, QTreeWidget, QWidget
 
 from app.main_window import MainWindow
 from app.runs.run_folders import folder_name, read_run_folder
-from app.runs.runs import (
+from app.runs.runs_panel import RunsComparePage
+from app.state.runs import (
     RunsState,
     config_differences,
     describe_setting,
     legend_texts,
 )
-from app.runs.runs_panel import RunsComparePage
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.errors import VaeStudioError
 from vae_core.metrics_columns import METRICS_COLUMNS
@@ -63,7 +63,10 @@ def train_once(qtbot, window, config: RunConfig) -> None:
 
 
 def runs_tree(window) -> QTreeWidget:
-    return window.findChild(QDockWidget, "runsDock").widget().findChild(QTreeWidget, "runsTree")
+    # The contract's name (DESIGN.md) is the panel's; its rows are the tree's.
+    panel = window.findChild(QDockWidget, "runsDock").widget()
+    assert panel is window.findChild(QWidget, "runsPanel")
+    return panel.findChild(QTreeWidget, "runsTree")
 
 
 # The pure functions, exactly.

@@ -69,15 +69,16 @@ def test_a_new_model_resets_the_explorer_state_and_is_announced_once(small_glyph
     shown = ShownModel()
     events = []
     shown.model_changed.connect(lambda: events.append("model"))
-    shown.explorer.changed.connect(events.append)
+    shown.explorer.events.connect(lambda info: events.append(info.signal.name))
     first, weights = _model_on_show(small_glyphs.test)
     shown.show(first, weights)
     explorer = shown.explorer
-    explorer.set("selected", 3)
-    explorer.set("label", 2)
-    explorer.set("path", np.zeros((4, 2)))
-    explorer.set("interpolation_ends", {"start": np.zeros(2), "end": np.ones(2)})
+    explorer.selected = 3
+    explorer.label = 2
+    explorer.path = np.zeros((4, 2))
+    explorer.interpolation_ends = {"start": np.zeros(2), "end": np.ones(2)}
     explorer.cursor = np.array([0.5, -0.5])
+    assert events == ["model", "selected", "label", "path", "interpolation_ends", "cursor"]
     events.clear()
     second, weights = _model_on_show(small_glyphs.test, latent_dim=5)
     shown.show(second, weights)

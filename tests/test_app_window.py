@@ -519,7 +519,7 @@ def test_settings_start_fresh_in_every_test(qtbot):
 def test_presentation_mode_shows_the_curves_and_the_map_in_large_type(qtbot, window):
     font_size = window.font().pointSizeF()
     window.view_tabs.setCurrentIndex(2)
-    window.run_actions.presentation_action.trigger()
+    window.named_actions["presentationAction"].trigger()
     assert window.presentation_mode and window.isFullScreen()
     assert (
         window.controls_dock.isHidden()
@@ -531,7 +531,7 @@ def test_presentation_mode_shows_the_curves_and_the_map_in_large_type(qtbot, win
         and window.centralWidget() is window.explorer.map_widget
     )
     assert window.font().pointSizeF() > font_size
-    window.run_actions.leave_presentation_action.trigger()
+    window.named_actions["leavePresentationAction"].trigger()
     assert not window.presentation_mode and not window.isFullScreen()
     assert not window.controls_dock.isHidden() and window.view_tabs.currentIndex() == 2
     assert window.font().pointSizeF() == font_size

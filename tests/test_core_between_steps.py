@@ -1,9 +1,8 @@
-"""Model edits between training steps (no Qt): `Trainer.call_between_steps` and the VQ codebook
-re-seed it carries from the window's Codebook page."""
+"""Model edits between training steps (no Qt): the VQ codebook re-seed that the window's Codebook
+page asks for, made while the trainer's generator is suspended at a snapshot (where the run's job
+serves edits: tests/test_app_run_job.py)."""
 
 from __future__ import annotations
-
-import threading
 
 import pytest
 import torch
@@ -23,40 +22,6 @@ def tiny_trainer(small_glyphs, family: str = "vae", max_steps: int = 30) -> Trai
         train=TrainConfig(batch_size=50, max_steps=max_steps, log_every=10, seed=0, device="cpu"),
     )
     return Trainer(config, small_glyphs)
-
-
-def test_an_edit_runs_once_on_the_training_thread_between_two_steps(small_glyphs):
-    trainer = tiny_trainer(small_glyphs)
-    seen = []
-
-    def edit(running: Trainer) -> None:
-        seen.append((running.step, threading.current_thread().name))
-
-    run = trainer.run()
-    next(run)  # step 10; the generator is suspended at the yield
-    trainer.call_between_steps(edit)
-    assert seen == []  # queued, not run on the caller's thread
-    worker = threading.Thread(target=lambda: list(run), name="training")
-    worker.start()
-    worker.join(10)
-    assert seen == [(10, "training")]
-    assert trainer.step == 30
-
-
-def test_an_edit_made_while_paused_runs_during_the_pause(small_glyphs):
-    trainer = tiny_trainer(small_glyphs)
-    ran = threading.Event()
-    run = trainer.run()
-    next(run)
-    trainer.pause()
-    worker = threading.Thread(target=lambda: list(run))
-    worker.start()
-    trainer.call_between_steps(lambda running: ran.set())
-    assert ran.wait(5)
-    assert trainer.step == 10  # still paused
-    trainer.stop()
-    worker.join(5)
-    assert not worker.is_alive()
 
 
 def test_reseed_moves_the_codes_and_their_averages():
@@ -91,8 +56,8 @@ def test_a_reseed_between_steps_reaches_the_training_model(small_glyphs):
     trainer = tiny_trainer(small_glyphs, family="vqvae", max_steps=11)
     quantizer = trainer.model.quantizer
     run = trainer.run()
-    next(run)
+    next(run)  # suspended at step 10's snapshot
     marker = torch.full((1, 1, quantizer.codebook.shape[1]), 7.0)
-    trainer.call_between_steps(lambda running: running.model.quantizer.reseed([2], marker))
+    quantizer.reseed([2], marker)
     list(run)  # one more step; its update may move code 2 only by a gradient or an average step
     assert torch.allclose(quantizer.codebook[2].detach(), marker[0, 0], atol=0.5)

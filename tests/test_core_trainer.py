@@ -1,6 +1,5 @@
 import dataclasses
 import os
-import threading
 
 import pytest
 import torch
@@ -162,31 +161,6 @@ def test_stop_ends_the_run_at_the_next_step(small_config, small_glyphs):
     trainer.stop()
     assert list(run) == []
     assert trainer.step == 10
-
-
-def test_pause_blocks_between_steps_and_resume_continues(small_config, small_glyphs):
-    trainer = Trainer(_with_train(small_config, max_steps=20), small_glyphs)
-    run = trainer.run()
-    next(run)
-    trainer.pause()
-    result = []
-    worker = threading.Thread(target=lambda: result.append(next(run)))
-    worker.start()
-    worker.join(timeout=0.3)
-    assert worker.is_alive() and trainer.step == 10  # waiting, not training
-    trainer.resume()
-    worker.join(timeout=5)
-    assert result[0].step == 20
-
-
-def test_step_interval_runs_one_interval_then_pauses(small_config, small_glyphs):
-    trainer = Trainer(_with_train(small_config, max_steps=100), small_glyphs)
-    run = trainer.run()
-    next(run)
-    trainer.pause()
-    trainer.step_interval()
-    assert next(run).step == 20
-    assert trainer.paused
 
 
 def test_nan_loss_raises_a_clear_error(small_config, small_glyphs):

@@ -15,8 +15,14 @@ from PySide6.QtGui import QImage, QImageReader
 from PySide6.QtWidgets import QWidget
 
 from app.explorer.explorer import LatentExplorer
-from app.explorer.map_view import ANCHOR_SELECTED, PLANE_PRINCIPAL
-from app.state import ModelOnShow, ShownModel
+from app.state import (
+    ANCHOR_SELECTED,
+    PLANE_PRINCIPAL,
+    LayerTicks,
+    ModelOnShow,
+    PlaneChoice,
+    ShownModel,
+)
 from vae_core.config import ModelConfig, RunConfig
 from vae_core.models import build_model
 
@@ -49,12 +55,13 @@ def trained(trained_2d):
 def _waiting_for(qtbot, explorer: LatentExplorer, name: str, timeout: int = 5000):
     """Wait, after the block, until the explorer state announces a change of `name`."""
     changes = []
-    explorer.state.changed.connect(changes.append)
+    announced = getattr(explorer.state.events, name)
+    announced.connect(changes.append)
     yield
     try:
-        qtbot.waitUntil(lambda: name in changes, timeout=timeout)
+        qtbot.waitUntil(lambda: bool(changes), timeout=timeout)
     finally:
-        explorer.state.changed.disconnect(changes.append)
+        announced.disconnect(changes.append)
 
 
 def _show(explorer: LatentExplorer, model_config: ModelConfig, state=None, data=None) -> None:
@@ -238,10 +245,8 @@ def test_weights_are_throttled_and_the_latest_wins(qtbot, trained):
     explorer = _explorer(qtbot, model_config)
     other = _initial_state(model_config, seed=5)
     applied = []
-    explorer.state.changed.connect(
-        lambda name: (
-            name == "decoded_generation" and applied.append(explorer.model.model.state_dict())
-        )
+    explorer.state.events.decoded_generation.connect(
+        lambda: applied.append(explorer.model.model.state_dict())
     )
     with _waiting_for(qtbot, explorer, "decoded_generation"):
         for _ in range(10):
@@ -447,7 +452,7 @@ def test_traversal_rows_are_ordered_by_kl_and_change_along_their_dimension_only(
     page = explorer.traversals
     page.show()
     kl = np.array([0.1, 3.0, 0.0, 2.0, 5.0, 0.2, 1.0, 0.3])
-    explorer.state.set("kl_per_dim", kl)
+    explorer.state.kl_per_dim = kl
     assert page.order == [4, 1, 3, 6, 7, 5, 0, 2]
     assert page.images.shape == (8, 11, 28, 28)
     model = _reference_model(model_config, state)
@@ -519,6 +524,33 @@ def test_prior_samples_are_shown_and_renewed(explorer):
     assert not np.array_equal(first, samples.image())
 
 
+def test_the_maps_choices_live_in_the_state_and_the_controls_draw_them(
+    qtbot, eight_dims, small_glyphs
+):
+    """The plane, the layer ticks and the class: a control writes the state, and the state, set
+    by anyone (a lesson, a test), is what the controls show and the map draws."""
+    model_config, state = eight_dims
+    explorer = _explorer(qtbot, model_config, state, small_glyphs.test)
+    map_view, choices = explorer.map, explorer.state
+    map_view.x_dim_spin.setValue(3)
+    assert choices.plane_choice == PlaneChoice(x=3, y=1)
+    assert choices.plane.axis_names == ("z3", "z1")
+    choices.plane_choice = PlaneChoice(x=6, y=2, anchor=ANCHOR_SELECTED)
+    assert (map_view.x_dim_spin.value(), map_view.y_dim_spin.value()) == (6, 2)
+    assert map_view.anchor_combo.currentText() == ANCHOR_SELECTED
+    assert choices.plane.axis_names == ("z6", "z2")
+    map_view.points_check.setChecked(False)
+    assert choices.layers == LayerTicks(points=False)
+    assert not map_view.points.isVisible()
+    choices.layers = LayerTicks(tiles=False)
+    assert map_view.points_check.isChecked() and not map_view.tiles_check.isChecked()
+    assert map_view.points.isVisible() and not map_view.tiles.isVisible()
+    # Another model keeps the ticks and the anchor, and starts on its first two dimensions.
+    _show(explorer, model_config, state)
+    assert choices.plane_choice == PlaneChoice(anchor=ANCHOR_SELECTED)
+    assert map_view.x_dim_spin.value() == 0 and not map_view.tiles_check.isChecked()
+
+
 # Other model families.
 def test_conditional_decoder_follows_the_chosen_class(qtbot, small_glyphs):
     model_config = _model_config(family="cvae")
@@ -531,6 +563,7 @@ def test_conditional_decoder_follows_the_chosen_class(qtbot, small_glyphs):
     tiles_before = explorer.map.tiles.image.copy()
     with _waiting_for(qtbot, explorer, "label"), qtbot.waitSignal(explorer.viewRefreshed):
         combo.setCurrentIndex(3)
+    assert explorer.state.label == 3
     model = _reference_model(model_config, state)
     with torch.no_grad():
         expected = _as_uint8(model.decode_mean(torch.tensor([[0.5, 0.5]]), torch.tensor([3])))[0]

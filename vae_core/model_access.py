@@ -209,3 +209,12 @@ class ExplorerModel:
         index = torch.as_tensor(dead, dtype=torch.int64)
         values = torch.as_tensor(replacements, dtype=self.quantizer.codebook.dtype)
         self.quantizer.codebook[index] = values
+
+    def reseed_codes(self, dead, codes: np.ndarray, seed: int) -> dict[str, torch.Tensor]:
+        """Move the codebook vectors `dead` onto code vectors drawn from `codes` (N, positions * D);
+        the edited weights, a copy."""
+        vectors = codes.reshape(-1, self.code_dim)
+        generator = np.random.default_rng(seed)
+        picks = generator.choice(len(vectors), size=len(dead), replace=len(vectors) < len(dead))
+        self.replace_codes(np.asarray(dead), vectors[picks])
+        return {name: value.clone() for name, value in self.model.state_dict().items()}

@@ -22,6 +22,7 @@ from app.controllers.run_job import (
     RunCommands,
     RunEnded,
     RunPaused,
+    RunResumed,
     RunStarted,
     SaveFailed,
     reseed_codes,
@@ -57,7 +58,6 @@ class RunController(QObject):
         self.pacer = pacer or LogPacer()
         self._commands: RunCommands | None = None
         self._number = 0
-        self._continuable = False
         self._steps_per_second: float | None = None
         # Where torch.optim is the optimizer, its first step's one-off import (1.7 s) happens now,
         # while the window opens, rather than after Train is pressed.
@@ -97,16 +97,17 @@ class RunController(QObject):
             self._commands.end()
             self._commands = None
             self._number += 1  # what its job still reports is no longer wanted
-        self._continuable = False
-        if not self.status.training and self.status is not RunStatus.IDLE:
-            self.state.run.set_status(RunStatus.IDLE)
+        # A run let go of while it trained is over too: nothing is left to stop or pause.
+        self.state.run.set_status(RunStatus.IDLE)
 
+    # Each command goes to the run's job only from the status that allows it; the job's reports
+    # (RunPaused, RunResumed, RunEnded) move the status on. Resume and Stop show at once.
     def pause(self) -> None:
-        if self.status is RunStatus.RUNNING:
+        if self._commands is not None and self.status is RunStatus.RUNNING:
             self._commands.pause()
 
     def resume(self) -> None:
-        if self.status is RunStatus.PAUSED:
+        if self._commands is not None and self.status is RunStatus.PAUSED:
             self._commands.resume()
             self.state.run.set_status(RunStatus.RUNNING)
 
@@ -120,22 +121,29 @@ class RunController(QObject):
         """Exactly one optimisation step from a pause (a running run pauses first)."""
         if self.status is RunStatus.RUNNING:
             self.pause()
-        elif self.status is RunStatus.PAUSED:
+        elif self._commands is not None and self.status is RunStatus.PAUSED:
             self._commands.step()
 
     def stop(self) -> None:
-        if self.status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED):
+        if self._commands is None:
+            return
+        if self.status is RunStatus.STARTING:
+            # No trainer yet: the job returns once its data is in, leaving nothing to go on with.
+            self._commands.ended.set()
+        elif self.status in (RunStatus.RUNNING, RunStatus.PAUSED):
             self._commands.stop()
-            self.state.run.set_status(RunStatus.STOPPING)
+        else:
+            return
+        self.state.run.set_status(RunStatus.STOPPING)
 
     @property
     def can_continue(self) -> bool:
-        return self._continuable and self.status is RunStatus.STOPPED
+        """A stopped run whose job holds it (not one stopped before its trainer was built)."""
+        return self._commands is not None and self.status is RunStatus.STOPPED
 
     def continue_run(self) -> None:
         """A stopped run goes on from where it stopped."""
         if self.can_continue:
-            self._continuable = False
             self._commands.continue_run()
             self.state.run.set_status(RunStatus.RUNNING)
 
@@ -208,8 +216,10 @@ class RunController(QObject):
         elif isinstance(event, RunPaused):
             if run.status is RunStatus.RUNNING:
                 run.set_status(RunStatus.PAUSED)
+        elif isinstance(event, RunResumed):
+            if run.status in (RunStatus.PAUSED, RunStatus.STOPPED):
+                run.set_status(RunStatus.RUNNING)
         elif isinstance(event, RunEnded):
-            self._continuable = not event.finished
             run.set_status(RunStatus.FINISHED if event.finished else RunStatus.STOPPED)
             self.runEnded.emit("finished" if event.finished else "stopped")
         elif isinstance(event, CheckpointSaved):
@@ -229,7 +239,7 @@ class RunController(QObject):
         else:  # a bug must not take the window down with it, but it must be seen
             traceback.print_exception(error, file=sys.stderr)
             message = f"training stopped by an unexpected error: {type(error).__name__}: {error}"
-        self._continuable = False
+        self._commands = None  # the failure ended the job
         self.state.run.set_status(RunStatus.FAILED)
         self.errorOccurred.emit(message)
         self.runEnded.emit("failed")

@@ -1,17 +1,22 @@
 """One run, on its own worker: load the data, build the trainer, train, and wait for commands
 (Qt-free; the run controller starts it with `app.workers.start_job`).
 
-The live `Trainer` stays on this thread for the run's whole life. The GUI thread holds the run's
-`RunCommands`: β and the learning rate reach the trainer through its thread-safe setters; pause and
-stop through its flags; everything else (saves, edits, resume, step, continue) waits in a queue
-that this job serves where the trainer's state is consistent: right after a snapshot, while
-paused, and after the run has ended (a stopped run stays in memory, continuable, until the next
-run, another model on show or the window's close ends this job).
+Pause, step, stop and continue live here, between the trainer's yields, and nowhere else: the
+trainer's generator is suspended at each snapshot, so a paused run is simply one whose job does
+not ask for the next snapshot yet, a step is one snapshot asked for after one step, and a stop
+closes the generator. The live `Trainer` stays on this thread for the run's whole life. The GUI
+thread holds the run's `RunCommands`, a mailbox: β, the learning rate and the speed limit reach
+the run at once (the trainer's thread-safe setters); every other command waits in a queue that
+this job serves where the trainer's state is consistent: right after a snapshot, while paused,
+and after the run has ended (a stopped run stays in memory, continuable, until the next run,
+another model on show or the window's close ends this job). The job reports each change of the
+run's state (RunPaused, RunResumed, RunEnded), which the controller writes into `RunStatus`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import queue
 import threading
 import time
@@ -33,7 +38,7 @@ from vae_core.training.trainer import Trainer, TrainingSnapshot
 
 # Training examples whose encoder outputs reset codebook vectors are drawn from.
 RESEED_EXAMPLES = 1024
-# How often a waiting job looks at its end flag.
+# How often a waiting job looks at its end flag and its speed limit.
 WAIT_S = 0.1
 
 
@@ -53,6 +58,11 @@ class RunStarted:
 @dataclass(frozen=True)
 class RunPaused:
     step: int
+
+
+@dataclass(frozen=True)
+class RunResumed:
+    step: int  # after Resume, or Continue after a stop
 
 
 @dataclass(frozen=True)
@@ -83,30 +93,30 @@ def reseed_codes(codes: Sequence[int], trainer: Trainer) -> None:
     trainer.model.quantizer.reseed(codes, encoded, generator)
 
 
+# The commands that wait in the job's queue.
 @dataclass(frozen=True)
 class _Save:
     path: Path
     history: np.ndarray  # a copy of the metric rows, for the checkpoint
 
 
-class _ApplyEdits:
-    pass
+@dataclass(frozen=True)
+class _Edit:
+    edit: Callable[[Trainer], None]
 
 
-class _Resume:
-    pass
-
-
-class _Step:
-    pass
-
-
-class _Continue:
-    pass
+class _Command(enum.Enum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    STEP = "step"
+    STOP = "stop"
+    CONTINUE = "continue"
 
 
 class RunCommands:
-    """The GUI thread's handle on a run: every method is safe from any thread and returns at once."""
+    """The GUI thread's mailbox to a run's job: every method is safe from any thread and returns
+    at once. It keeps no state of the run's: the job reports that, and the controller's
+    `RunStatus` holds it."""
 
     def __init__(self, beta: float, learning_rate: float, steps_per_second: float | None = None):
         self._lock = threading.Lock()
@@ -115,34 +125,27 @@ class RunCommands:
         self._learning_rate = learning_rate
         self._steps_per_second = steps_per_second
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        self.stop_requested = threading.Event()
-        self._pause_asked = threading.Event()
         self.ended = threading.Event()  # the job must return
         self.done = threading.Event()  # the job has returned
 
     def attach(self, trainer: Trainer) -> None:
-        """On the job's thread: the trainer now takes the commands (and those given meanwhile)."""
+        """On the job's thread: the trainer now takes β and the learning rate (the latest given)."""
         with self._lock:
             self._trainer = trainer
             trainer.set_beta(self._beta)
             trainer.set_learning_rate(self._learning_rate)
-        if self.stop_requested.is_set():
-            trainer.stop()
-
-    def _with_trainer(self, command: Callable[[Trainer], None]) -> None:
-        with self._lock:
-            if self._trainer is not None:
-                command(self._trainer)
 
     def set_beta(self, beta: float) -> None:
         with self._lock:
             self._beta = beta
-        self._with_trainer(lambda trainer: trainer.set_beta(beta))
+            if self._trainer is not None:
+                self._trainer.set_beta(beta)
 
     def set_learning_rate(self, learning_rate: float) -> None:
         with self._lock:
             self._learning_rate = learning_rate
-        self._with_trainer(lambda trainer: trainer.set_learning_rate(learning_rate))
+            if self._trainer is not None:
+                self._trainer.set_learning_rate(learning_rate)
 
     @property
     def steps_per_second(self) -> float | None:
@@ -155,47 +158,43 @@ class RunCommands:
             self._steps_per_second = steps_per_second
 
     def pause(self) -> None:
-        self._pause_asked.set()
-        self._with_trainer(Trainer.pause_at_next_snapshot)
-
-    def pause_asked(self) -> bool:
-        """Whether a pause was asked for since the job last looked (it looks once)."""
-        asked = self._pause_asked.is_set()
-        self._pause_asked.clear()
-        return asked
+        """Hold the run at its next snapshot (RunPaused tells when)."""
+        self._requests.put(_Command.PAUSE)
 
     def resume(self) -> None:
-        self._pause_asked.clear()
-        self._requests.put(_Resume())
+        self._requests.put(_Command.RESUME)
 
     def step(self) -> None:
         """From a pause: exactly one optimisation step, then pause again."""
-        self._requests.put(_Step())
+        self._requests.put(_Command.STEP)
 
     def stop(self) -> None:
-        self.stop_requested.set()
-        self._with_trainer(Trainer.stop)
+        """End the training at its next snapshot (or at once, paused); Continue goes on."""
+        self._requests.put(_Command.STOP)
 
     def continue_run(self) -> None:
-        self._requests.put(_Continue())
+        self._requests.put(_Command.CONTINUE)
 
     def save(self, path: str | Path, history: np.ndarray) -> None:
         self._requests.put(_Save(Path(path), history))
 
     def edit(self, edit: Callable[[Trainer], None]) -> None:
-        """Change the training model in place where it is safe (between steps, or paused)."""
-        self._with_trainer(lambda trainer: trainer.call_between_steps(edit))
-        # A running trainer applies it before its next step; paused or stopped, this job does.
-        self._requests.put(_ApplyEdits())
+        """Change the training model in place, on the job's thread between two snapshots."""
+        self._requests.put(_Edit(edit))
 
     def end(self) -> None:
-        """The run is no longer wanted: stop it and let its job return."""
+        """The run is no longer wanted: its job returns as soon as it can (the trainer stops at
+        its next step, not its next snapshot: nothing will continue it)."""
         self.ended.set()
-        self.stop()
+        self._requests.put(_Command.STOP)  # wakes a waiting job
+        with self._lock:
+            if self._trainer is not None:
+                self._trainer.stop()
 
-    def next_request(self, block: bool):
+    def next_request(self, wait_s: float = 0.0):
+        """The oldest command not yet served, waiting up to `wait_s` for one (None if none came)."""
         try:
-            return self._requests.get(block=block, timeout=WAIT_S if block else None)
+            return self._requests.get(block=wait_s > 0, timeout=wait_s if wait_s > 0 else None)
         except queue.Empty:
             return None
 
@@ -207,8 +206,8 @@ def run_job(
     data: DataCache,
     pacer: LogPacer,
 ) -> Iterator[object]:
-    """The run's whole life: yields RunStarted, snapshots, RunPaused, RunEnded and save reports.
-    Failures (data, resume, divergence, memory) propagate as exceptions."""
+    """The run's whole life: yields RunStarted, snapshots, RunPaused, RunResumed, RunEnded and
+    save reports. Failures (data, resume, divergence, memory) propagate as exceptions."""
     try:
         yield from _run(config, checkpoint, commands, data, pacer)
     finally:
@@ -217,7 +216,7 @@ def run_job(
 
 def _run(config, checkpoint, commands: RunCommands, data: DataCache, pacer: LogPacer):
     split = data.get(config.data)
-    if commands.stop_requested.is_set():
+    if commands.ended.is_set():  # stopped while the data loaded: nothing to train or keep
         return
     # The window trains eagerly: a compile (tens of seconds before the first step) would hold back
     # the first curves, and a run in the window is steered and watched rather than timed.
@@ -242,90 +241,112 @@ def _run(config, checkpoint, commands: RunCommands, data: DataCache, pacer: LogP
         trainer.weights(),
         trainer.step,
     )
+    training = _Training(trainer, commands, pacer)
     while not commands.ended.is_set():
-        yield from _train(trainer, commands, pacer)
+        yield from training.train()
         yield RunEnded(trainer.step >= trainer.total_steps, trainer.step)
         # Ended, kept in memory: saves are served, and Continue goes on from here.
-        while not commands.ended.is_set():
-            request = commands.next_request(block=True)
-            if isinstance(request, _Continue) and trainer.step < trainer.total_steps:
-                commands.stop_requested.clear()
-                trainer.resume_after_stop()
-                break
-            yield from _serve(request, trainer)
-
-
-def _train(trainer: Trainer, commands: RunCommands, pacer: LogPacer):
-    generator = trainer.run(include_weights=True)
-    limit = SpeedLimit()
-    try:
-        for snapshot in generator:
-            yield snapshot
-            yield from _serve_waiting(trainer, commands)
-            if not snapshot.finished and not trainer.paused:
-                _hold_to_speed(trainer, commands, limit, pacer)
-                trainer.pause_now_if_asked()
-            if trainer.paused and not commands.stop_requested.is_set():
-                yield RunPaused(trainer.step)
-                if (yield from _wait_while_paused(trainer, commands)):
-                    trainer.set_log_every(1)
-                    trainer.step_interval()
-                    continue
-            if not snapshot.finished and limit.steps_per_second is None:
-                _repace(trainer, snapshot, pacer)
-    finally:
-        generator.close()
-
-
-def _hold_to_speed(
-    trainer: Trainer, commands: RunCommands, limit: SpeedLimit, pacer: LogPacer
-) -> None:
-    """Wait as the speed limit asks (a stop, a pause or a new limit cuts the wait short)."""
-    if limit.set(commands.steps_per_second) and (
-        log_every := limit.log_every(pacer.target_interval_s)
-    ):
-        trainer.set_log_every(log_every)
-    while (wait := limit.wait_s(trainer.step, time.perf_counter())) > 0:
-        if commands.stop_requested.wait(min(wait, WAIT_S)):
+        if not (yield from training.wait_for_continue()):
             return
-        if commands.steps_per_second != limit.steps_per_second or commands.pause_asked():
-            return
+        yield RunResumed(trainer.step)
 
 
-def _wait_while_paused(trainer: Trainer, commands: RunCommands):
-    """Serve requests until Resume (False) or Step (True), or a stop."""
-    while not commands.stop_requested.is_set():
-        request = commands.next_request(block=True)
-        if isinstance(request, _Resume):
-            trainer.resume()
-            return False
-        if isinstance(request, _Step):
-            return True
-        yield from _serve(request, trainer)
-    trainer.resume()  # let the trainer's generator see the stop
-    return False
+class _Next(enum.Enum):
+    """What the job does after serving the commands that came between two snapshots."""
+
+    TRAIN = "train"
+    STEP = "step"  # one step, then pause
+    STOP = "stop"
 
 
-def _serve_waiting(trainer: Trainer, commands: RunCommands):
-    while (request := commands.next_request(block=False)) is not None:
-        yield from _serve(request, trainer)
+class _Training:
+    """The run between its snapshots: the one place that pauses, steps, stops and paces it."""
 
+    def __init__(self, trainer: Trainer, commands: RunCommands, pacer: LogPacer):
+        self.trainer = trainer
+        self.commands = commands
+        self.pacer = pacer
+        self.limit = SpeedLimit()
 
-def _serve(request, trainer: Trainer):
-    if isinstance(request, _Save):
+    def train(self):
+        """Train until the budget is spent or a Stop; yields snapshots and pause reports."""
+        snapshots = self.trainer.run(include_weights=True)
+        paused = False
         try:
-            save_trainer(request.path, trainer, request.history)
-        except VaeStudioError as error:  # it names the file
-            yield SaveFailed(str(error))
-        else:
-            yield CheckpointSaved(str(request.path))
-    elif isinstance(request, _ApplyEdits):
-        trainer.apply_edits()
+            for snapshot in snapshots:
+                yield snapshot
+                if snapshot.finished:
+                    return
+                after = yield from self._between_snapshots(snapshot, paused)
+                if after is _Next.STOP:
+                    return
+                paused = after is _Next.STEP
+                if paused:  # the next snapshot comes after exactly one step
+                    self.trainer.set_log_every(1)
+        finally:
+            snapshots.close()
 
+    def _between_snapshots(self, snapshot: TrainingSnapshot, paused: bool):
+        """Serve the commands that came meanwhile; paused, wait for the one that ends the pause;
+        then hold the run to its speed limit and pace its snapshots."""
+        if paused:
+            yield RunPaused(self.trainer.step)
+        self._set_speed_limit()
+        while not self.commands.ended.is_set():
+            hold_s = self.limit.wait_s(self.trainer.step, time.perf_counter())
+            request = self.commands.next_request(WAIT_S if paused else min(hold_s, WAIT_S))
+            if request is None:
+                if paused or hold_s > WAIT_S or self._set_speed_limit():
+                    continue
+                if not self.limit.steps_per_second:
+                    self._repace(snapshot)
+                return _Next.TRAIN
+            if request is _Command.STOP:
+                return _Next.STOP
+            if request is _Command.STEP and paused:
+                return _Next.STEP
+            if request is _Command.PAUSE and not paused:
+                paused = True
+                yield RunPaused(self.trainer.step)
+            elif request is _Command.RESUME and paused:
+                paused = False
+                yield RunResumed(self.trainer.step)
+            else:
+                yield from self._serve(request)
+        return _Next.STOP
 
-def _repace(trainer: Trainer, snapshot: TrainingSnapshot, pacer: LogPacer) -> None:
-    """Keep snapshots coming about ten times a second, whatever the model's speed."""
-    steps_per_second = snapshot.images_per_s / trainer.config.train.batch_size
-    log_every = pacer.next_log_every(trainer.log_every, steps_per_second)
-    if log_every is not None:
-        trainer.set_log_every(log_every)
+    def _set_speed_limit(self) -> bool:
+        """Take up a new speed limit, with snapshots spaced for it; True when it changed."""
+        if not self.limit.set(self.commands.steps_per_second):
+            return False
+        if log_every := self.limit.log_every(self.pacer.target_interval_s):
+            self.trainer.set_log_every(log_every)
+        return True
+
+    def _repace(self, snapshot: TrainingSnapshot) -> None:
+        """Keep snapshots coming about ten times a second, whatever the model's speed."""
+        steps_per_second = snapshot.images_per_s / self.trainer.config.train.batch_size
+        log_every = self.pacer.next_log_every(self.trainer.log_every, steps_per_second)
+        if log_every is not None:
+            self.trainer.set_log_every(log_every)
+
+    def wait_for_continue(self):
+        """Serve saves and edits until Continue (True) or the job's end (False)."""
+        while not self.commands.ended.is_set():
+            request = self.commands.next_request(WAIT_S)
+            if request is _Command.CONTINUE and self.trainer.step < self.trainer.total_steps:
+                return True
+            yield from self._serve(request)
+        return False
+
+    def _serve(self, request):
+        """A save or an edit; the run's other commands mean nothing where this is called."""
+        if isinstance(request, _Save):
+            try:
+                save_trainer(request.path, self.trainer, request.history)
+            except VaeStudioError as error:  # it names the file
+                yield SaveFailed(str(error))
+            else:
+                yield CheckpointSaved(str(request.path))
+        elif isinstance(request, _Edit):
+            request.edit(self.trainer)

@@ -126,12 +126,8 @@ class CodebookPage(LazyPage):
         layout.addWidget(self.content, 1)
 
         shown.model_changed.connect(self._model_changed)
-        shown.explorer.changed.connect(self._explorer_changed)
+        shown.explorer.events.encoded.connect(self._codes_changed)
         self._model_changed()
-
-    def _explorer_changed(self, name: str) -> None:
-        if name == "encoded":
-            self._codes_changed()
 
     def _applies(self) -> bool:
         model = self.decoder.model

@@ -151,11 +151,8 @@ class DrawPage(LazyPage):
 
         self.canvas.changed.connect(self.encode_drawing)
         shown.model_changed.connect(self._model_changed)
-        shown.explorer.changed.connect(self._explorer_changed)
-
-    def _explorer_changed(self, name: str) -> None:
-        if name in ("decoded_generation", "label"):
-            self.encode_drawing()
+        shown.explorer.events.decoded_generation.connect(self.encode_drawing)
+        shown.explorer.events.label.connect(self.encode_drawing)
 
     def _model_changed(self) -> None:
         model = self.decoder.model
@@ -181,7 +178,7 @@ class DrawPage(LazyPage):
             self.posterior = None
             self.reconstruction_view.set_image(None)
             self.numbers.setText("")
-            explorer.set("drawn", None)
+            explorer.drawn = None
             return
         images = self.drawing()
         label = torch.tensor([explorer.label])
@@ -190,4 +187,4 @@ class DrawPage(LazyPage):
         self.posterior = (mean[0], std[0])
         self.reconstruction_view.set_image(model.decode(mean, explorer.label)[0])
         self.numbers.setText(format_encoding(model, mean[0], std[0], None if kl is None else kl[0]))
-        explorer.set("drawn", self.posterior)
+        explorer.drawn = self.posterior

@@ -46,8 +46,8 @@ class EncodingController(QObject):
 
     def _pass_done(self, answer: Answer) -> None:
         done = answer.value
-        self.shown.explorer.set(
-            "encoded", EncodedExamples(done.codes, answer.generation, done.kl_per_dim)
+        self.shown.explorer.encoded = EncodedExamples(
+            done.codes, answer.generation, done.kl_per_dim
         )
 
     def _pass_failed(self, error: Exception) -> None:

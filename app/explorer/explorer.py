@@ -26,15 +26,14 @@ from app.explorer.draw import DrawPage
 from app.explorer.encoding import EncodingController
 from app.explorer.interpolation import InterpolationPage
 from app.explorer.map_drawing import MapLayers
-from app.explorer.map_view import ANCHOR_SELECTED, PLANE_PRINCIPAL, LatentMapView
+from app.explorer.map_view import LatentMapView
 from app.explorer.samples import PriorSamples
-from app.explorer.selection import SelectionView, draw_posterior
+from app.explorer.selection import SelectionView
 from app.explorer.side_panel import SidePanel, format_code
 from app.explorer.traversals import TraversalsPage
-from app.explorer.view_modes import show_data_space, show_nothing
-from app.state import ShownModel
-from vae_core.latent import LatentPlane
-from vae_core.model_access import ExplorerModel, dataset_images
+from app.explorer.view_modes import show_data_space
+from app.state import ANCHOR_SELECTED, PLANE_PRINCIPAL, ShownModel
+from vae_core.model_access import ExplorerModel
 
 # Weights are applied at most this often while training streams snapshots: each application
 # re-decodes the visible tiles, GUI time that training on 2 cores shares; and each application
@@ -45,6 +44,31 @@ REFRESH_SHARE = 0.05
 # loop to itself: tiles wait for new weights up to MAX_TILE_LAG_S, prior samples for a pause.
 DRAG_QUIET_S = 0.15
 MAX_TILE_LAG_S = 1.0
+
+
+def _single_shot(parent: QObject, slot: Callable[[], None]) -> QTimer:
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.timeout.connect(slot)
+    return timer
+
+
+def _charged(pace: DutyCycle, work: Callable[[], None]) -> Callable[[], None]:
+    """`work`, its time charged to `pace` (the weights')."""
+
+    def timed_work() -> None:
+        started = time.perf_counter()
+        work()
+        pace.spent(time.perf_counter() - started)
+
+    return timed_work
+
+
+def _class_names(examples, model: ExplorerModel) -> list[str]:
+    """The names of the classes a conditional decoder is given: the examples' own, or numbers."""
+    if examples is not None:
+        return list(examples.class_names)
+    return [str(index) for index in range(model.num_classes)]
 
 
 class LatentExplorer(QObject):
@@ -80,7 +104,7 @@ class LatentExplorer(QObject):
         self.map.add_beside(self.data_space)
         self.layers = MapLayers(self.map, self.data_space, self.decoder)
         self.side_panel = self.side = SidePanel()
-        self.selection = SelectionView(self.map, self.data_space, self.side)
+        self.selection = SelectionView(self.map, self.data_space, self.side, self.state)
         self.encoding = EncodingController(shown, self.jobs, self.errorOccurred.emit, self)
         self.samples = PriorSamples(
             self.state, self.decoder, self.side, self.data_space, self._wait_for_drag, self
@@ -88,7 +112,11 @@ class LatentExplorer(QObject):
         # The controller hears the state first: the decode service is ready before the pages redraw.
         shown.model_changed.connect(self._model_changed)
         shown.weights_changed.connect(self._weights_changed)
-        self.state.changed.connect(self._state_changed)
+        events = self.state.events
+        events.encoded.connect(self._on_model_encoded)
+        events.label.connect(self._on_model_label)
+        events.plane_choice.connect(self._on_model_plane_choice)
+        events.layers.connect(self._on_model_layers)
         self.interpolation = InterpolationPage(shown, self.decoder, self.jobs)
         self.traversals = TraversalsPage(shown, self.decoder)
         self.codebook = CodebookPage(shown, self.decoder)
@@ -101,17 +129,18 @@ class LatentExplorer(QObject):
             ("Draw", self.draw),
         ]
 
-        self._weights_timer = self._single_shot(self._timed(self._apply_weights))
-        self._tiles_timer = self._single_shot(self._timed(self._refresh_view_in_turns))
-        self._contours_timer = self._single_shot(self._refresh_contours)
-        self._details_timer = self._single_shot(self._timed(self._refresh_details))
+        pace = self._weights_pace
+        self._weights_timer = _single_shot(self, _charged(pace, self._apply_weights))
+        self._tiles_timer = _single_shot(self, _charged(pace, self._refresh_view_in_turns))
+        self._contours_timer = _single_shot(self, self._refresh_contours)
+        self._details_timer = _single_shot(self, _charged(pace, self._refresh_details))
 
         self.map.cursorMoved.connect(self._on_view_cursor_moved)
         self.map.rangeChanged.connect(self._refresh_view)
-        self.map.layersChanged.connect(self._refresh_view)
+        self.map.layersChanged.connect(self._on_view_layers_ticked)
         self.map.pointClicked.connect(self.select)
-        self.map.pointHovered.connect(self._show_hovered)
-        self.map.planeRequested.connect(self._rebuild_plane)
+        self.map.pointHovered.connect(self.selection.show_hovered)
+        self.map.planeRequested.connect(self._on_view_plane_chosen)
         self.map.classRequested.connect(self.set_label)
         # Whoever holds the views may delete them before this object: no timer may outlive them.
         self.map.destroyed.connect(self._stop_timers)
@@ -122,29 +151,18 @@ class LatentExplorer(QObject):
         for timer in self.findChildren(QTimer):
             timer.stop()
 
-    def _single_shot(self, slot) -> QTimer:
-        timer = QTimer(self)
-        timer.setSingleShot(True)
-        timer.timeout.connect(slot)
-        return timer
-
-    def _timed(self, work: Callable[[], None]) -> Callable[[], None]:
-        """`work`, its time charged to the weights' pace."""
-
-        def timed_work() -> None:
-            started = time.perf_counter()
-            work()
-            self._weights_pace.spent(time.perf_counter() - started)
-
-        return timed_work
-
     @property
     def model(self) -> ExplorerModel | None:
         return self.decoder.model
 
     # The model on show, and its weights.
     def _model_changed(self) -> None:
-        """Another model (or none): every view starts afresh from the state, in one pass."""
+        """Another model (or none): every view starts afresh from the state, in one pass. What it
+        writes into the state is quiet: the views hear of the new model from `model_changed`."""
+        with self.state.events.blocked():
+            self._start_afresh()
+
+    def _start_afresh(self) -> None:
         shown = self.shown
         self._weights_timer.stop()
         self.layers.forget()
@@ -153,7 +171,10 @@ class LatentExplorer(QObject):
         on_show = shown.model
         if on_show is None or on_show.viewer is None:
             self.decoder.model = None
-            show_nothing(self.map, self.data_space, self.side, self._image_pages())
+            show_data_space(self.map, self.data_space, self.side, self._image_pages(), False)
+            self.layers.clear()
+            self.map.controls.set_classes(())
+            self.side.show_no_model()
             return
         model = ExplorerModel(on_show.viewer)
         if shown.weights is not None:
@@ -161,16 +182,19 @@ class LatentExplorer(QObject):
         self.decoder.model = model
         self._applied_generation = shown.generation
         self.state.decoded_generation = shown.generation
-        self.map.set_latent_dim(model.latent_dim, principal=model.quantized)
+        self.map.controls.set_latent_dim(model.latent_dim)
+        self.map.controls.show_plane_choice(self.state.plane_choice)
+        self.map.show_layers(self.state.layers)
         show_data_space(self.map, self.data_space, self.side, self._image_pages(), model.planar)
         examples = self.state.examples
-        self.map.set_classes(self._class_names() if model.conditional else ())
+        names = _class_names(self.state.examples, model) if model.conditional else ()
+        self.map.controls.set_classes(names)
         self.side.show_class_row(None)
         self.map.set_prior_available(on_show.capabilities.has_prior_density)
         self.map.set_points(None)
         self.map.set_path(None)
         self.map.set_drawn(None)
-        self._show_selection()
+        self.selection.show(self.model)
         if examples is not None and model.planar:
             points = examples.images[:, :, 0, 0].double().numpy()
             self.data_space.set_data(points, examples.labels.numpy(), examples.class_names)
@@ -184,12 +208,6 @@ class LatentExplorer(QObject):
     def _image_pages(self) -> tuple[QWidget, ...]:
         """The pages that draw decodes as images (not for 2-D points)."""
         return (self.interpolation, self.traversals, self.draw)
-
-    def _class_names(self) -> list[str]:
-        examples = self.state.examples
-        if examples is not None:
-            return list(examples.class_names)
-        return [str(index) for index in range(self.model.num_classes if self.model else 0)]
 
     def _weights_changed(self, _generation: int) -> None:
         if self.model is not None and not self._weights_timer.isActive():
@@ -207,18 +225,27 @@ class LatentExplorer(QObject):
         self._applied_generation = shown.generation
         self._weights_pace.started(time.perf_counter())
         self._refresh_all()
-        self.state.set("decoded_generation", shown.generation)
+        self.state.decoded_generation = shown.generation
 
-    def _state_changed(self, name: str) -> None:
-        if name == "encoded":
-            if self.map.plane_choice()[0] == PLANE_PRINCIPAL:
-                self._rebuild_plane()  # the principal plane of the new codes; it redraws the points
-            else:
-                self._refresh_points()
-        elif name == "path":
-            self._draw_path()
-        elif name == "drawn":
-            self._draw_posterior(self.map.set_drawn, self.state.drawn)
+    # What the state says.
+    def _on_model_encoded(self) -> None:
+        if self.state.plane_choice.mode == PLANE_PRINCIPAL:
+            self._rebuild_plane()  # the principal plane of the new codes; it redraws the points
+        else:
+            self._refresh_points()
+
+    def _on_model_label(self) -> None:
+        self.map.controls.show_class(self.state.label)
+        self.samples.due_now()
+        self._refresh_all()
+
+    def _on_model_plane_choice(self) -> None:
+        self.map.controls.show_plane_choice(self.state.plane_choice)
+        self._rebuild_plane()
+
+    def _on_model_layers(self) -> None:
+        self.map.show_layers(self.state.layers)
+        self._refresh_view()
 
     # What the user does on the map.
     def select(self, index: int) -> None:
@@ -226,25 +253,28 @@ class LatentExplorer(QObject):
         examples = self.state.examples
         if examples is None or self.model is None or not 0 <= index < len(examples):
             return
-        self.state.selected = int(index)
-        self._show_selection()
-        if self.map.plane_choice()[3] == ANCHOR_SELECTED:
-            self._rebuild_plane()
-        self.state.set("posterior", self.state.posterior)
+        # Announced together once the plane follows the selection, which may anchor it.
+        with self.state.events.paused():
+            self.state.selected = int(index)
+            self.selection.show(self.model)
+            if self.state.plane_choice.anchor == ANCHOR_SELECTED:
+                self._rebuild_plane()
 
     def set_label(self, label: int) -> None:
         """The class a conditional decoder is given."""
-        self.samples.due_now()
-        if self.map.class_combo.currentIndex() != label:
-            self.map.class_combo.setCurrentIndex(label)
-        self.state.set("label", int(label))
-        self._refresh_all()
+        self.state.label = int(label)
+
+    # What the user does on the map's controls.
+    def _on_view_plane_chosen(self) -> None:
+        self.state.plane_choice = self.map.controls.plane_choice()
+
+    def _on_view_layers_ticked(self) -> None:
+        self.state.layers = self.map.controls.layer_ticks()
 
     def _on_view_cursor_moved(self, x: float, y: float) -> None:
         self._last_cursor_move = time.perf_counter()
         self.state.cursor = np.array([x, y])
         self._refresh_cursor()
-        self.state.changed.emit("cursor")
 
     def _reset_dead_codes(self, dead: list) -> None:
         """Move the dead codes of the explorer's copy onto random codes of the examples, and ask
@@ -252,12 +282,8 @@ class LatentExplorer(QObject):
         encoded = self.state.encoded
         if self.model is None or encoded is None or not dead:
             return
-        vectors = encoded.codes.reshape(-1, self.model.code_dim)
-        generator = np.random.default_rng(encoded.generation)
-        picks = generator.choice(len(vectors), size=len(dead), replace=len(vectors) < len(dead))
-        self.model.replace_codes(np.asarray(dead), vectors[picks])
+        edited = self.model.reseed_codes(dead, encoded.codes, seed=encoded.generation)
         # The edited weights are the ones on show now: every view and the encoding follow them.
-        edited = {name: value.clone() for name, value in self.model.model.state_dict().items()}
         self.shown.set_weights(edited, self.shown.step)
         self.deadCodeResetRequested.emit(list(dead))
 
@@ -270,15 +296,16 @@ class LatentExplorer(QObject):
         self._details_timer.start()
 
     def _refresh_details(self) -> None:
-        self._show_selection()
+        # New weights re-encode the selection quietly: `decoded_generation` announced them.
+        with self.state.events.posterior.blocked():
+            self.selection.show(self.model)
         self.samples.request()
-        self._draw_posterior(self.map.set_drawn, self.state.drawn)
+        self.selection.draw_drawn()
 
     def _refresh_view(self) -> None:
         """After a pan or zoom: tiles (or the data-space mesh) and contours at once, before the
         plot repaints."""
-        self._refresh_tiles()
-        self._refresh_mesh()
+        self._refresh_decodes()
         self._refresh_contours()
 
     def _refresh_view_in_turns(self) -> None:
@@ -288,18 +315,19 @@ class LatentExplorer(QObject):
             self._tiles_timer
         ):
             return
-        self._refresh_tiles()
-        self._refresh_mesh()
+        self._refresh_decodes()
         self._contours_timer.start()
 
-    def _refresh_tiles(self) -> None:
-        if self.model is not None and self.map.layers()["tiles"]:
+    def _refresh_decodes(self) -> None:
+        """The decoded tiles under the map (images), or the data space's mesh (2-D points)."""
+        model = self.model
+        if model is None:
+            return
+        if model.planar:
+            self.layers.draw_mesh(model, self.state)
+        elif self.state.layers.tiles:
             self._last_tiles_time = time.perf_counter()
-            self.layers.draw_tiles(self.model, self.state, self._applied_generation)
-
-    def _refresh_mesh(self) -> None:
-        if self.model is not None and self.model.planar:
-            self.layers.draw_mesh(self.model, self.state)
+            self.layers.draw_tiles(model, self.state, self._applied_generation)
 
     def _refresh_contours(self) -> None:
         if self.model is not None:
@@ -339,50 +367,19 @@ class LatentExplorer(QObject):
             classes = np.arange(model.num_classes)
             self.side.show_class_row(model.decode(np.repeat(code[None], len(classes), 0), classes))
 
-    def _show_selection(self) -> None:
-        self.selection.show(self.model, self.state)
-
-    def _draw_posterior(self, setter, posterior) -> None:
-        draw_posterior(setter, posterior, self.state.plane)
-
-    def _draw_path(self) -> None:
-        path = self.state.path
-        self.map.set_path(None if path is None else self.state.plane.project(path))
-
-    def _show_hovered(self, index: int) -> None:
-        examples = self.state.examples
-        if index < 0 or examples is None or not examples.is_image:
-            self.map.show_preview(None)
-            return
-        self.map.show_preview(dataset_images(examples, [index])[0], index)
-
     # The plane.
     def _rebuild_plane(self, refresh: bool = True) -> None:
         if self.model is None:
             return
-        mode, first, second, anchor = self.map.plane_choice()
-        dim = self.model.latent_dim
-        encoded = self.state.encoded
-        if mode == PLANE_PRINCIPAL and encoded is not None:
-            previous = self.state.plane if self.state.plane.axis_names == ("PC1", "PC2") else None
-            plane = LatentPlane.principal(encoded.codes, previous)
-        else:
-            if dim >= 2 and first == second:
-                second = (first + 1) % dim
-            selected = self.state.selected_code()
-            origin = (
-                selected if anchor == ANCHOR_SELECTED and selected is not None else np.zeros(dim)
-            )
-            plane = LatentPlane.of_dimensions(origin, min(first, dim - 1), min(second, dim - 1))
-        self.state.plane = plane
-        self.layers.plane_changed()
-        self.map.set_axis_names(plane.axis_names)
-        if not refresh:
-            return
-        self._refresh_all()
-        self._refresh_points()
-        self._draw_path()
-        self.state.set("plane", plane)
+        plane = self.state.chosen_plane(self.model.latent_dim)
+        with self.state.events.plane.paused():  # announced once the map shows it
+            self.state.plane = plane
+            self.layers.plane_changed()
+            self.map.set_axis_names(plane.axis_names)
+            if refresh:
+                self._refresh_all()
+                self._refresh_points()
+                self.selection.draw_path()
 
     def _refresh_points(self) -> None:
         encoded, examples = self.state.encoded, self.state.examples

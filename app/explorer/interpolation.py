@@ -66,13 +66,10 @@ class InterpolationPage(LazyPage):
         self._timer.timeout.connect(self._next_frame)
         self._build()
         shown.model_changed.connect(self._show_ends)
-        shown.explorer.changed.connect(self._explorer_changed)
-
-    def _explorer_changed(self, name: str) -> None:
-        if name == "interpolation_ends":
-            self._show_ends()
-        elif name in ("decoded_generation", "label"):
-            self.request_refresh()
+        events = shown.explorer.events
+        events.interpolation_ends.connect(self._show_ends)
+        events.decoded_generation.connect(self.request_refresh)
+        events.label.connect(self.request_refresh)
 
     @property
     def ends(self) -> dict[str, np.ndarray | None]:
@@ -160,7 +157,7 @@ class InterpolationPage(LazyPage):
     def set_end(self, end: str, code: np.ndarray) -> None:
         """Set "start" or "end" to a latent code (D,)."""
         ends = {**self.ends, end: np.asarray(code, dtype=np.float64).copy()}
-        self.shown.explorer.set("interpolation_ends", ends)
+        self.shown.explorer.interpolation_ends = ends
 
     def _show_ends(self) -> None:
         """The chosen ends (none after another model came on show), and the frames between them."""
@@ -178,14 +175,14 @@ class InterpolationPage(LazyPage):
             self.codes = self.frames = None
             self.view.set_images(None, 1)
             self.player.set_image(None)
-            self.shown.explorer.set("path", None)
+            self.shown.explorer.path = None
         else:
             self.codes = interpolate(
                 start, end, self.count_spin.value(), self.method_combo.currentText()
             )
             self.frames = self.decoder.decode(self.codes)
             self.view.set_images(self.frames, len(self.frames))
-            self.shown.explorer.set("path", self.codes)
+            self.shown.explorer.path = self.codes
             self.show_frame(min(self._frame, len(self.frames) - 1))
         self._update_buttons()
 

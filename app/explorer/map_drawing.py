@@ -77,6 +77,19 @@ class MapLayers:
         self._plane_version = 0
         self._contours_key: tuple | None = None
 
+    def clear(self) -> None:
+        """No model on show: nothing drawn."""
+        self.data_space.set_data(None)
+        self.map.set_tiles(None, None)
+        for clear in (
+            self.map.set_points,
+            self.map.set_path,
+            self.map.set_drawn,
+            self.map.set_selection,
+        ):
+            clear(None)
+        self.map.set_contours([])
+
     def forget(self) -> None:
         """Another model: the contours are drawn afresh."""
         self._contours_key = None
@@ -108,6 +121,6 @@ class MapLayers:
             y_range,
             generation if model.prior_is_learned else None,
         )
-        if self.map.layers()["prior"] and key != self._contours_key:
+        if state.layers.prior and key != self._contours_key:
             self.map.set_contours(prior_contours(model, state.plane, x_range, y_range))
             self._contours_key = key

@@ -9,17 +9,17 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QHBoxLayout,
-    QLabel,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from app.explorer.image_widgets import ImageTile
+from app.explorer.map_controls import MapControls
 from app.plot_fonts import set_plot_text_size
+from app.state import (
+    LayerTicks,
+)
 
 # Ten distinct label colours (the "tab10" set); more classes take evenly spaced hues.
 _LABEL_COLOURS = (
@@ -43,13 +43,20 @@ def label_colours(count: int) -> list:
 
 
 # Plane choices offered when the latent space has more than two dimensions.
-PLANE_DIMENSIONS = "Two dimensions"
-PLANE_PRINCIPAL = "Principal components"
-ANCHOR_ZERO = "zero"
-ANCHOR_SELECTED = "selected image"
 
 # Drawing order, back to front.
 _Z_TILES, _Z_CONTOURS, _Z_POINTS, _Z_ELLIPSES, _Z_PATH, _Z_CURSOR = -10, 5, 10, 15, 16, 20
+
+
+def _ellipse_pair(plot: pg.PlotWidget, colour) -> list:
+    """The 1σ and 2σ outlines of one posterior: two curves on `plot`."""
+    curves = []
+    for width, alpha in ((2.0, 255), (1.5, 170)):
+        curve = pg.PlotCurveItem(pen=pg.mkPen((*colour, alpha), width=width))
+        curve.setZValue(_Z_ELLIPSES)
+        plot.addItem(curve)
+        curves.append(curve)
+    return curves
 
 
 class LatentMapView(QWidget):
@@ -59,7 +66,7 @@ class LatentMapView(QWidget):
     rangeChanged = Signal()
     pointClicked = Signal(int)  # index into the points given to set_points
     pointHovered = Signal(int)  # -1 when the pointer leaves the points
-    planeRequested = Signal()  # the plane controls changed; read them with plane_choice()
+    planeRequested = Signal()  # the plane controls changed; read them with controls.plane_choice()
     classRequested = Signal(int)
     layersChanged = Signal()
 
@@ -68,68 +75,31 @@ class LatentMapView(QWidget):
         self.setObjectName("latentMap")
         self.setAccessibleName("Latent map")
         self._marks: dict[str, tuple[float, float] | None] = {}
-        self._build_controls()
+        self.controls = controls = MapControls(self)
+        # The controls by the names tests and lessons know them by.
+        self.plane_combo, self.anchor_combo = controls.plane_combo, controls.anchor_combo
+        self.x_dim_spin, self.y_dim_spin = controls.x_dim_spin, controls.y_dim_spin
+        self.class_combo = controls.class_combo
+        self.tiles_check, self.points_check = controls.tiles_check, controls.points_check
+        self.prior_check = controls.prior_check
+        controls.planeChosen.connect(self.planeRequested)
+        controls.classChosen.connect(self.classRequested)
+        controls.layersTicked.connect(self._apply_layers)
         self._build_plot()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addWidget(self._controls)
+        layout.addWidget(controls)
         self._plots_row = QHBoxLayout()
         self._plots_row.setSpacing(4)
         self._plots_row.addWidget(self.plot, 1)
         layout.addLayout(self._plots_row, 1)
         self._point_xy = np.zeros((0, 2))
         self._point_brushes: list = []
-        self.set_latent_dim(2)
-        self.set_classes(())
+        controls.set_latent_dim(2)
+        controls.set_classes(())
 
     # Construction.
-    def _build_controls(self) -> None:
-        self._controls = QWidget(self)
-        row = QHBoxLayout(self._controls)
-        row.setContentsMargins(4, 2, 4, 2)
-        self._plane_box = QWidget(self._controls)
-        plane_row = QHBoxLayout(self._plane_box)
-        plane_row.setContentsMargins(0, 0, 0, 0)
-        self.plane_combo = self._named(QComboBox(), "planeCombo", "Map plane")
-        self.plane_combo.addItems([PLANE_DIMENSIONS, PLANE_PRINCIPAL])
-        self.x_dim_spin = self._named(QSpinBox(), "planeXSpinBox", "Horizontal latent dimension")
-        self.y_dim_spin = self._named(QSpinBox(), "planeYSpinBox", "Vertical latent dimension")
-        for spin in (self.x_dim_spin, self.y_dim_spin):
-            spin.setPrefix("z")
-        self.anchor_combo = self._named(QComboBox(), "anchorCombo", "Other dimensions fixed at")
-        self.anchor_combo.addItems([ANCHOR_ZERO, ANCHOR_SELECTED])
-        self.anchor_combo.setToolTip("The value of the dimensions not on the map")
-        plane_row.addWidget(QLabel("Plane"))
-        plane_row.addWidget(self.plane_combo)
-        plane_row.addWidget(self.x_dim_spin)
-        plane_row.addWidget(self.y_dim_spin)
-        self._anchor_label = QLabel("others at")
-        plane_row.addWidget(self._anchor_label)
-        plane_row.addWidget(self.anchor_combo)
-        row.addWidget(self._plane_box)
-        self._class_label = QLabel("Class")
-        self.class_combo = self._named(QComboBox(), "conditionCombo", "Decoder condition class")
-        row.addWidget(self._class_label)
-        row.addWidget(self.class_combo)
-        row.addStretch(1)
-        self.tiles_check = self._named(QCheckBox("Tiles"), "tilesCheckBox", "Show decoded tiles")
-        self.points_check = self._named(
-            QCheckBox("Test set"), "pointsCheckBox", "Show encoded test set"
-        )
-        self.prior_check = self._named(
-            QCheckBox("Prior"), "priorCheckBox", "Show prior density contours"
-        )
-        for check in (self.tiles_check, self.points_check, self.prior_check):
-            check.setChecked(True)
-            check.toggled.connect(self._apply_layers)
-            row.addWidget(check)
-        self.plane_combo.currentIndexChanged.connect(self._plane_controls_changed)
-        self.x_dim_spin.valueChanged.connect(self._plane_controls_changed)
-        self.y_dim_spin.valueChanged.connect(self._plane_controls_changed)
-        self.anchor_combo.currentIndexChanged.connect(self._plane_controls_changed)
-        self.class_combo.currentIndexChanged.connect(self._class_changed)
-
     def add_control_row(self, row: QWidget) -> None:
         """Another row of controls, under the others, just above the plots."""
         self.layout().insertWidget(self.layout().count() - 1, row)
@@ -140,19 +110,12 @@ class LatentMapView(QWidget):
 
     def set_tiles_available(self, available: bool) -> None:
         """Decoded tiles need image data: for points the layer is off and its box disabled."""
-        self.tiles_check.setEnabled(available)
-        self.tiles_check.setToolTip(
-            "" if available else "Points are decoded in the data space plot, not as tiles"
+        self.controls.set_layer_available(
+            self.tiles_check, available, "Points are decoded in the data space plot, not as tiles"
         )
         if not available:
             self.set_tiles(None, None)
         self.tiles.setVisible(available and self.tiles_check.isChecked())
-
-    @staticmethod
-    def _named(widget, name: str, accessible: str):
-        widget.setObjectName(name)
-        widget.setAccessibleName(accessible)
-        return widget
 
     def _build_plot(self) -> None:
         self.plot = pg.PlotWidget(self)
@@ -186,8 +149,8 @@ class LatentMapView(QWidget):
         self.legend = item.addLegend(
             offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(0, 0, 0, 150)
         )
-        self.selection_ellipses = self._ellipse_pair((255, 220, 0))
-        self.drawn_ellipses = self._ellipse_pair((0, 230, 255))
+        self.selection_ellipses = _ellipse_pair(self.plot, (255, 220, 0))
+        self.drawn_ellipses = _ellipse_pair(self.plot, (0, 230, 255))
         self.marks = pg.ScatterPlotItem(size=14, brush=None)
         self.marks.setZValue(_Z_ELLIPSES)
         self.plot.addItem(self.marks)
@@ -212,50 +175,23 @@ class LatentMapView(QWidget):
         self.cursor.setToolTip("Drag to decode any point of the plane")
         self.cursor.sigPositionChanged.connect(self._cursor_moved)
         self.plot.addItem(self.cursor)
-        self.view_box.sigRangeChanged.connect(self._range_changed)
+        self.view_box.sigRangeChanged.connect(self.rangeChanged)
         self.plot.scene().sigMouseClicked.connect(self._scene_clicked)
         self.preview = ImageTile("hoverPreview", minimum=72, parent=self.plot)
         self.preview.setFixedSize(84, 84)
         self.preview.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.preview.hide()
 
-    def _ellipse_pair(self, colour) -> list:
-        curves = []
-        for width, alpha in ((2.0, 255), (1.5, 170)):
-            curve = pg.PlotCurveItem(pen=pg.mkPen((*colour, alpha), width=width))
-            curve.setZValue(_Z_ELLIPSES)
-            self.plot.addItem(curve)
-            curves.append(curve)
-        return curves
-
     # What the explorer sets.
-    def set_latent_dim(self, dim: int, principal: bool = False) -> None:
-        """Plane controls appear only where there is a choice of plane to make."""
-        self._plane_box.setVisible(dim > 2)
-        for spin, value in ((self.x_dim_spin, 0), (self.y_dim_spin, min(1, dim - 1))):
-            spin.blockSignals(True)
-            spin.setRange(0, max(dim - 1, 0))
-            spin.setValue(value)
-            spin.blockSignals(False)
-        self.plane_combo.blockSignals(True)
-        self.plane_combo.setCurrentIndex(1 if principal else 0)
-        self.plane_combo.blockSignals(False)
-        self._sync_plane_controls()
-
-    def set_classes(self, class_names) -> None:
-        """Offer a condition class (conditional models); an empty list hides the selector."""
-        self.class_combo.blockSignals(True)
-        self.class_combo.clear()
-        self.class_combo.addItems(list(class_names))
-        self.class_combo.blockSignals(False)
-        self.class_combo.setVisible(bool(class_names))
-        self._class_label.setVisible(bool(class_names))
+    def show_layers(self, ticks: LayerTicks) -> None:
+        """The layer boxes show `ticks` (the state's), and the layers drawn follow them."""
+        self.controls.show_layer_ticks(ticks)
+        self._show_layers()
 
     def set_prior_available(self, available: bool) -> None:
         """Families without a density over codes (VQ-VAE) have no contours to offer."""
-        self.prior_check.setEnabled(available)
-        self.prior_check.setToolTip(
-            "" if available else "This model family has no prior density over codes"
+        self.controls.set_layer_available(
+            self.prior_check, available, "This model family has no prior density over codes"
         )
         if not available:
             self.set_contours([])
@@ -369,21 +305,6 @@ class LatentMapView(QWidget):
         (x0, x1), (y0, y1) = self.view_box.viewRange()
         return (x0, x1), (y0, y1)
 
-    def plane_choice(self) -> tuple[str, int, int, str]:
-        return (
-            self.plane_combo.currentText(),
-            self.x_dim_spin.value(),
-            self.y_dim_spin.value(),
-            self.anchor_combo.currentText(),
-        )
-
-    def layers(self) -> dict[str, bool]:
-        return {
-            "tiles": self.tiles_check.isChecked() and self.tiles_check.isEnabled(),
-            "points": self.points_check.isChecked(),
-            "prior": self.prior_check.isChecked(),
-        }
-
     def show_preview(self, image: np.ndarray | None, index: int = -1) -> None:
         """The hovered point's image, beside the point."""
         if image is None or not 0 <= index < len(self._point_xy):
@@ -402,9 +323,6 @@ class LatentMapView(QWidget):
         self.preview.raise_()
 
     # What the user does.
-    def _range_changed(self, *_):
-        self.rangeChanged.emit()
-
     def _cursor_moved(self, *_):
         x, y = self.cursor_position()
         self.cursorMoved.emit(x, y)
@@ -423,24 +341,14 @@ class LatentMapView(QWidget):
         position = self.view_box.mapSceneToView(event.scenePos())
         self.cursor.setPos(position.x(), position.y())
 
-    def _plane_controls_changed(self, *_):
-        self._sync_plane_controls()
-        self.planeRequested.emit()
-
-    def _sync_plane_controls(self) -> None:
-        by_dimensions = self.plane_combo.currentText() == PLANE_DIMENSIONS
-        for widget in (self.x_dim_spin, self.y_dim_spin, self.anchor_combo, self._anchor_label):
-            widget.setVisible(by_dimensions)
-
-    def _class_changed(self, index: int) -> None:
-        if index >= 0:
-            self.classRequested.emit(index)
-
     def _apply_layers(self, *_):
-        layers = self.layers()
-        self.tiles.setVisible(layers["tiles"])
-        self.points.setVisible(layers["points"])
-        self.legend.setVisible(layers["points"])
-        for curve in self.contours:
-            curve.setVisible(layers["prior"])
+        self._show_layers()
         self.layersChanged.emit()
+
+    def _show_layers(self) -> None:
+        tiles = self.tiles_check.isChecked() and self.tiles_check.isEnabled()
+        self.tiles.setVisible(tiles)
+        self.points.setVisible(self.points_check.isChecked())
+        self.legend.setVisible(self.points_check.isChecked())
+        for curve in self.contours:
+            curve.setVisible(self.prior_check.isChecked())

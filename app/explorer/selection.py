@@ -28,11 +28,32 @@ def draw_posterior(setter, posterior, plane: LatentPlane) -> None:
 
 
 class SelectionView:
-    def __init__(self, map_view, data_space, side):
-        self.map, self.data_space, self.side = map_view, data_space, side
+    """Draws what of the explorer state is about examples and paths on the map: the selection,
+    a drawn image's posterior, an interpolation's path, the hovered example's image."""
 
-    def show(self, model: ExplorerModel | None, state: ExplorerState) -> None:
+    def __init__(self, map_view, data_space, side, state: ExplorerState):
+        self.map, self.data_space, self.side = map_view, data_space, side
+        self.state = state
+        state.events.path.connect(self.draw_path)
+        state.events.drawn.connect(self.draw_drawn)
+
+    def draw_path(self) -> None:
+        path = self.state.path
+        self.map.set_path(None if path is None else self.state.plane.project(path))
+
+    def draw_drawn(self) -> None:
+        draw_posterior(self.map.set_drawn, self.state.drawn, self.state.plane)
+
+    def show_hovered(self, index: int) -> None:
+        examples = self.state.examples
+        if index < 0 or examples is None or not examples.is_image:
+            self.map.show_preview(None)
+            return
+        self.map.show_preview(dataset_images(examples, [index])[0], index)
+
+    def show(self, model: ExplorerModel | None) -> None:
         """Encode the selected example with the weights applied now; sets `state.posterior`."""
+        state = self.state
         examples = state.examples
         if model is None or examples is None or state.selected is None:
             state.posterior = None

@@ -132,6 +132,13 @@ class SidePanel(QWidget):
         self.show_class_row(None)
         self.show_selection(None)
 
+    def show_no_model(self) -> None:
+        self.show_cursor(None, None)
+        self.show_class_row(None)
+        self.show_samples(None)
+        self.show_selection(None)
+        self.decoded_view.set_placeholder("No model yet: start training or open a checkpoint")
+
     def show_cursor(
         self, image: np.ndarray | None, code: np.ndarray | None, paint_now: bool = False
     ) -> None:

@@ -88,17 +88,24 @@ class TraversalsPage(LazyPage):
         layout.addWidget(scroll, 1)
 
         shown.model_changed.connect(self.request_refresh)
-        shown.explorer.changed.connect(self._explorer_changed)
+        events = shown.explorer.events
+        for changed in (events.decoded_generation, events.label, events.kl_per_dim):
+            changed.connect(self.request_refresh)
+        events.posterior.connect(self._on_model_selection)
+        events.cursor.connect(self._on_model_cursor)
+        events.encoded.connect(self._on_model_encoded)
 
-    def _explorer_changed(self, name: str) -> None:
-        # The rows follow the selection or the cursor only when they are anchored there.
-        anchored = {"posterior": "selected image", "cursor": "cursor"}
-        if (
-            name in ("decoded_generation", "label", "kl_per_dim")
-            or anchored.get(name) == self.anchor_combo.currentText()
-        ):
+    # The rows follow the selection or the cursor only when they are anchored there.
+    def _on_model_selection(self) -> None:
+        if self.anchor_combo.currentText() == "selected image":
             self.request_refresh()
-        elif name == "encoded" and self.shown.explorer.kl_per_dim is None:
+
+    def _on_model_cursor(self) -> None:
+        if self.anchor_combo.currentText() == "cursor":
+            self.request_refresh()
+
+    def _on_model_encoded(self) -> None:
+        if self.shown.explorer.kl_per_dim is None:
             self.request_refresh()  # the rows are ordered by what the encoding measured
 
     def anchor(self) -> np.ndarray:

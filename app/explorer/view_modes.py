@@ -1,5 +1,5 @@
 """The explorer's views set up for the model on show: a data-space plot beside the map for 2-D
-point data, or nothing at all when no model is on show."""
+point data, image pages for images."""
 
 from __future__ import annotations
 
@@ -38,26 +38,3 @@ def show_data_space(
         data_space.set_cursor(None)
         data_space.set_samples(None)
         data_space.set_selection(None)
-
-
-def show_nothing(
-    latent_map: LatentMapView,
-    data_space: DataSpaceView,
-    side: SidePanel,
-    image_pages: Iterable[QWidget],
-) -> None:
-    """No model on show: every view empty, saying how to get one."""
-    show_data_space(latent_map, data_space, side, image_pages, False)
-    data_space.set_data(None)
-    latent_map.set_tiles(None, None)
-    latent_map.set_points(None)
-    latent_map.set_contours([])
-    latent_map.set_path(None)
-    latent_map.set_drawn(None)
-    latent_map.set_selection(None)
-    latent_map.set_classes(())
-    side.show_cursor(None, None)
-    side.show_class_row(None)
-    side.show_samples(None)
-    side.show_selection(None)
-    side.decoded_view.set_placeholder("No model yet: start training or open a checkpoint")

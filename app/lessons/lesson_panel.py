@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
@@ -22,12 +23,8 @@ from PySide6.QtWidgets import (
 from app.controllers.job_kinds import FILE_READ, FILE_WRITE, Call
 from app.controllers.model_jobs import Answer
 from app.lessons.lesson_dock import LessonPanel
-from app.lessons.lesson_window import (
-    ControlLocks,
-    control_value,
-    map_controls,
-    set_control,
-)
+from app.lessons.lesson_host import LessonWindow
+from app.lessons.lesson_window import ControlLocks, control_value, set_control
 from app.lessons.lessons import (
     Lesson,
     LessonStep,
@@ -38,26 +35,30 @@ from app.lessons.lessons import (
 )
 from vae_core.errors import VaeStudioError
 
+if TYPE_CHECKING:
+    from app.controllers.model_jobs import ModelJobs
+    from app.theory.host import TheoryViews
+
 LESSON_FILTER = "VAE Studio lessons (*.toml)"
 
 
 class LessonController(QObject):
-    """Opens lessons into `window`, applies their steps, leaves them, saves the set-up as one."""
+    """Opens lessons into the window (through `LessonWindow`, all a lesson does to it), applies
+    their steps, leaves them, saves the set-up as one."""
 
     lessonOpened = Signal(str)  # the lesson's title, once its set-up and first step are applied
     stepApplied = Signal(int)
     lessonsListed = Signal()  # the shipped lessons are in the Help > Lessons menu
     lessonSaved = Signal(str)
 
-    def __init__(self, window, host):
-        super().__init__(window)
+    def __init__(self, window: LessonWindow, jobs: ModelJobs, host: TheoryViews):
+        super().__init__(host)
         self.window = window
         self.panel = LessonPanel()
         self.dock = host.add_dock(
             "lessonDock", "Lesson", self.panel, Qt.DockWidgetArea.LeftDockWidgetArea
         )
-        # A tab beside the settings: the text needs the height, and a lesson locks most settings.
-        window.tabifyDockWidget(window.controls_dock, self.dock)
+        window.dock_beside_settings(self.dock)
         self.dock.hide()
         self.panel.stepRequested.connect(self.apply_step)
         self.panel.leaveRequested.connect(self.leave)
@@ -67,9 +68,9 @@ class LessonController(QObject):
         # What a step sets on the map once the model it trains is on show.
         self._pending: LessonStep | None = None
         self._train_after_stop = False
-        window.state.shown.model_changed.connect(self._model_shown)
-        window.runs.runEnded.connect(self._run_ended)
-        self.menu = QMenu("&Lessons", window)
+        window.when_model_shown(self._model_shown)
+        window.when_run_ends(self._run_ended)
+        self.menu = QMenu("&Lessons", self.dock)
         self.menu.setObjectName("lessonsMenu")
         self.menu.triggered.connect(self._menu_chosen)
         # The shipped lessons are read when the menu first opens: a window that never shows it
@@ -77,18 +78,9 @@ class LessonController(QObject):
         self.menu.addAction("Reading the lessons…").setEnabled(False)
         self.menu.aboutToShow.connect(self.list_shipped)
         self._shipped: list[Lesson] = []
-        jobs = window.model_jobs
         self._list_read = jobs.line(FILE_READ, self, self._list_shipped, self._failed)
         self._lesson_read = jobs.line(FILE_READ, self, self._read, self._failed)
         self._lesson_write = jobs.line(FILE_WRITE, self, self._saved, self._failed)
-        self.open_action = self._action("openLessonAction", "Open &Lesson…", self.ask_open)
-        self.save_action = self._action("saveLessonAction", "Save as Lesso&n…", self.ask_save)
-
-    def _action(self, name: str, text: str, slot) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(name)
-        action.triggered.connect(slot)
-        return action
 
     def list_shipped(self) -> None:
         """Read the shipped lessons into the menu, once (on a worker)."""
@@ -110,7 +102,7 @@ class LessonController(QObject):
 
     # Opening and leaving.
     def ask_open(self) -> None:
-        if chosen := self.window.files.ask_file(False, "Open lesson", LESSON_FILTER):
+        if chosen := self.window.ask_file(False, "Open lesson", LESSON_FILTER):
             self.open(chosen[0])
 
     def open(self, path: str | Path) -> None:
@@ -129,7 +121,7 @@ class LessonController(QObject):
         """Set the window up for `lesson` (settings, locks, hidden controls) and its first step."""
         self.leave()
         self.lesson = lesson
-        self.window.controls.apply_config(lesson.config)
+        self.window.apply_config(lesson.config)
         missing = []
         for name in lesson.lock:
             if (widget := self._widget(name, missing)) is not None:
@@ -155,7 +147,7 @@ class LessonController(QObject):
         if self.lesson is not None:
             self.lesson = None
             # The settings panel disables again what does not apply to the model as set up.
-            self.window.controls.set_run_active(self.window.runs.status.training)
+            self.window.settle_controls()
             self.panel.clear()
             self.dock.hide()
 
@@ -178,13 +170,12 @@ class LessonController(QObject):
         step = self.lesson.steps[number - 1]
         self.panel.show_step(number)
         missing: list[str] = []
-        controls = self.window.controls
         if step.config is not None:
-            controls.apply_config(step.config)
+            self.window.apply_config(step.config)
         if step.beta is not None:
-            controls.set_beta(step.beta)
-        if step.tab is not None:
-            self._show_tab(step.tab, missing)
+            self.window.set_beta(step.beta)
+        if step.tab is not None and not self.window.show_view(step.tab):
+            missing.append(f"no view tab '{step.tab}'")
         if step.train is not None:
             self._pending = step
             self._train(step.train)
@@ -194,45 +185,32 @@ class LessonController(QObject):
         self._report(missing, f", step {number}")
         self.stepApplied.emit(number)
 
-    def _show_tab(self, title: str, missing: list[str]) -> None:
-        tabs = self.window.view_tabs
-        titles = [tabs.tabText(index) for index in range(tabs.count())]
-        if title not in titles:
-            missing.append(f"no view tab '{title}'")
-            return
-        tabs.setCurrentIndex(titles.index(title))
-        self.window.views_dock.show()
-
     def _set_map(self, step: LessonStep, missing: list[str]) -> None:
         for name, value in step.controls.items():
             widget = self._widget(name, missing)
             if widget is not None and not set_control(widget, value):
                 missing.append(f"{name} cannot take {value!r}")
         if step.select is not None:
-            explorer = self.window.explorer
-            examples = explorer.state.examples
-            if explorer.model is None or examples is None:
-                self._pending = dataclasses.replace(
-                    step, controls={}
-                )  # selected once a model is on show
-            elif step.select >= len(examples):
-                missing.append(f"no example {step.select} (the map has {len(examples)})")
+            examples = self.window.examples_on_map()
+            if examples is None:  # selected once a model is on show
+                self._pending = dataclasses.replace(step, controls={})
+            elif step.select >= examples:
+                missing.append(f"no example {step.select} (the map has {examples})")
             else:
-                explorer.select(step.select)
+                self.window.select(step.select)
 
     def _train(self, steps: int) -> None:
-        controls = self.window.controls
         try:
-            config = controls.config()
+            config = self.window.config()
         except VaeStudioError as error:
             self.window.show_error(str(error))
             return
-        controls.apply_config(
+        self.window.apply_config(
             dataclasses.replace(config, train=dataclasses.replace(config.train, max_steps=steps))
         )
-        if self.window.runs.status.training:
+        if self.window.training():
             self._train_after_stop = True  # the next run starts when this one has ended
-            self.window.runs.stop()
+            self.window.stop_run()
         else:
             self.window.train()
 
@@ -243,14 +221,14 @@ class LessonController(QObject):
 
     def _model_shown(self) -> None:
         step = self._pending
-        if step is not None and self.window.explorer.model is not None:
+        if step is not None and self.window.examples_on_map() is not None:
             self._pending = None
             missing: list[str] = []
             self._set_map(step, missing)
             self._report(missing, f", step {self.panel.current}")
 
     def _widget(self, name: str, missing: list[str]) -> QWidget | None:
-        widget = self.window.findChild(QWidget, name)
+        widget = self.window.control(name)
         if widget is None:
             missing.append(f"no control '{name}'")
         return widget
@@ -261,9 +239,7 @@ class LessonController(QObject):
 
     # Saving.
     def ask_save(self) -> None:
-        if chosen := self.window.files.ask_file(
-            True, "Save as lesson", LESSON_FILTER, "my-lesson.toml"
-        ):
+        if chosen := self.window.ask_file(True, "Save as lesson", LESSON_FILTER, "my-lesson.toml"):
             path = chosen[0] if chosen[0].endswith(".toml") else chosen[0] + ".toml"
             self.save(path)
 
@@ -271,13 +247,9 @@ class LessonController(QObject):
         """The window's set-up as a lesson of one step: the settings, the view tab, the map's and
         the theory row's controls, the selected example."""
         window = self.window
-        tabs = window.view_tabs
-        controls = {widget.objectName(): control_value(widget) for widget in map_controls(window)}
+        controls = {widget.objectName(): control_value(widget) for widget in window.map_controls()}
         return lesson_from_setup(
-            window.controls.config(),
-            tabs.tabText(tabs.currentIndex()),
-            controls,
-            window.explorer.state.selected,
+            window.config(), window.current_view(), controls, window.selected()
         )
 
     def save(self, path: str | Path) -> None:
@@ -291,5 +263,5 @@ class LessonController(QObject):
 
     def _saved(self, answer: Answer) -> None:
         path = answer.value
-        self.window.statusBar().showMessage(f"Saved the set-up as a lesson: {path}", 10000)
+        self.window.say(f"Saved the set-up as a lesson: {path}")
         self.lessonSaved.emit(str(path))

@@ -47,11 +47,10 @@ class ControlLocks(QObject):
         self.tips.clear()
 
 
-def map_controls(window) -> list[QWidget]:
-    """The map's layer check boxes and every named control in the theory row under the map."""
-    view = window.explorer.map
+def map_controls(view, theory_row: QWidget | None) -> list[QWidget]:
+    """The map `view`'s layer check boxes and every named control in the theory row under it."""
     widgets = [view.tiles_check, view.points_check, view.prior_check]
-    row = window.findChild(QWidget, "seedMapControls")
+    row = theory_row
     if row is not None:
         widgets += [
             widget

@@ -22,8 +22,8 @@ from app.runs.run_folders import (
     read_run_folder,
     restore_folders,
 )
-from app.runs.runs import RunEntry, RunsState
 from app.state import AppState, RunStatus
+from app.state.runs import RunEntry, RunsState
 from app.workers import start_job
 from vae_core.errors import VaeStudioError
 from vae_core.run_record import write_run_folder

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.naming import named
-from app.runs.runs import RunEntry, RunsState, legend_texts, settings_apart_from
 from app.runs.runs_controller import RunsController
+from app.state.runs import RunEntry, RunsState, legend_texts, settings_apart_from
 from vae_core.config import RunConfig
 from vae_core.metrics_columns import METRICS_COLUMNS
 
@@ -71,6 +71,7 @@ class RunsPanel(QWidget):
 
     def __init__(self, controller: RunsController, open_folder, parent: QWidget | None = None):
         super().__init__(parent)
+        named(self, "runsPanel", "Runs")
         self.controller = controller
         self.state: RunsState = controller.state
         self.tree = named(QTreeWidget(), "runsTree", "Runs")

@@ -10,7 +10,9 @@ encoding. With both boxes off and the page hidden nothing is asked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -20,10 +22,16 @@ from PySide6.QtWidgets import QCheckBox
 from app.choice_combo import with_reason
 from app.controllers.job_kinds import AGGREGATE_POSTERIOR
 from app.controllers.model_jobs import Answer
+from app.explorer.explorer import LatentExplorer
 from app.naming import named
+from app.state import ShownModel
 from app.theory.aggregate_page import AggregatePosteriorPage
 from vae_core.evaluation.aggregate_posterior import HOLE_RATIO, Holes
 from vae_core.figures.aggregate import PRIOR_SAMPLES, AggregateRequest
+
+if TYPE_CHECKING:
+    from app.controllers.model_jobs import ModelJobs
+    from app.theory.host import TheoryViews
 
 # The density is drawn over SPAN_NATS below its peak (fainter is less dense; below that,
 # transparent).
@@ -63,13 +71,20 @@ def density_lookup_table() -> np.ndarray:
 class AggregateLayers(QObject):
     """The two map layers, their boxes in the seed's row under the map, and the page."""
 
-    def __init__(self, window, host):
+    def __init__(
+        self,
+        shown: ShownModel,
+        explorer: LatentExplorer,
+        jobs: ModelJobs,
+        show_error: Callable[[str], None],
+        host: TheoryViews,
+    ):
         super().__init__(host)
-        self.shown = window.state.shown
-        self._line = window.model_jobs.line(AGGREGATE_POSTERIOR, self, self._done, self._failed)
-        self.explorer = window.explorer
-        self.map = window.explorer.map
-        self._show_error = window.show_error
+        self.shown = shown
+        self._line = jobs.line(AGGREGATE_POSTERIOR, self, self._done, self._failed)
+        self.explorer = explorer
+        self.map = explorer.map
+        self._show_error = show_error
         self.density_check = named(
             QCheckBox("Aggregate q(z)"),
             "aggregatePosteriorCheckBox",
@@ -92,7 +107,8 @@ class AggregateLayers(QObject):
         self._failed_for = None  # the model whose failure was said (once is enough)
         self.shown.model_changed.connect(self._model_changed)
         self.shown.weights_changed.connect(self._weights_changed)
-        self.explorer.state.changed.connect(self._state_changed)
+        self.explorer.state.events.plane.connect(self.request)
+        self.explorer.state.events.label.connect(self.request)
         self.map.rangeChanged.connect(self.request)
         self.density_check.toggled.connect(self._toggled)
         self.holes_check.toggled.connect(self._toggled)
@@ -136,10 +152,6 @@ class AggregateLayers(QObject):
     def _weights_changed(self, _generation: int) -> None:
         if any(self._wanted()):
             self.request(paced=True)
-
-    def _state_changed(self, name: str) -> None:
-        if name in ("plane", "label"):
-            self.request()
 
     def _toggled(self, *_) -> None:
         self._draw(self._last)

@@ -84,7 +84,8 @@ class GradientEstimatorsPage(LazyPage):
         layout.addLayout(text, 2)
 
         shown.model_changed.connect(self._model_changed)
-        shown.explorer.changed.connect(self._explorer_changed)
+        shown.explorer.events.posterior.connect(self.request_refresh)
+        shown.explorer.events.decoded_generation.connect(self._weights_moved)
         self._model_changed()
 
     def _build_plot(self) -> None:
@@ -150,12 +151,10 @@ class GradientEstimatorsPage(LazyPage):
             )
         self.request_refresh()
 
-    def _explorer_changed(self, name: str) -> None:
-        if name == "posterior":
-            self.request_refresh()
-        elif name == "decoded_generation" and self.isVisible():
+    def _weights_moved(self) -> None:
+        if self.isVisible():
             self._ask(paced=True)
-        elif name == "decoded_generation":
+        else:
             self.request_refresh()
 
     # The study, asked of the jobs controller.

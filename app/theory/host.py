@@ -1,22 +1,30 @@
 """Where the seed's views join the window: pages among the view tabs, docks, and a row of
-controls under the latent map's (their menu actions join the window's menus in run_actions). Each
-view is built with the state it draws; the host only places it."""
+controls under the latent map's (their menu actions are rows of the table in app/actions). Each
+view is built with the state it draws; the host only places it, where `TheoryPlaces` says."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, QSettings, Qt
 from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
     QSizePolicy,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
+from app.controllers.model_jobs import ModelJobs
+from app.controllers.run import RunController
+from app.explorer.explorer import LatentExplorer
+from app.file_actions import FileDialogs
+from app.lessons.lesson_host import LessonWindow
 from app.lessons.lesson_panel import LessonController
 from app.runs.runs_controller import RunsController
 from app.runs.runs_panel import RunsComparePage, RunsPanel
@@ -26,54 +34,83 @@ from app.theory.identity_view import IdentityView
 from app.theory.posterior_layers import PosteriorLayers
 from app.theory.rate_distortion_view import RateDistortionView
 
-if TYPE_CHECKING:
-    from app.main_window import MainWindow
+DockMaker = Callable[[str, str, QWidget, Qt.DockWidgetArea], QDockWidget]
+
+
+@dataclass(frozen=True)
+class TheoryPlaces:
+    """Where the theory's views go in the window."""
+
+    window: QMainWindow
+    view_tabs: QTabWidget
+    last_tab: QWidget  # pages go before it (the Evaluate page)
+    views_dock: QDockWidget  # the Runs dock goes beside it
+    make_dock: DockMaker
 
 
 class TheoryViews(QObject):
-    """Builds the seed's views for `window` and places them."""
+    """Builds the seed's views and places them."""
 
-    def __init__(self, window: MainWindow):
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        runs: RunController,
+        explorer: LatentExplorer,
+        jobs: ModelJobs,
+        settings: QSettings,
+        show_error: Callable[[str], None],
+        places: TheoryPlaces,
+        lesson_window: LessonWindow,
+        dialogs: FileDialogs,
+    ):
+        super().__init__(places.window)
+        self.places = places
         self.docks: dict[str, QDockWidget] = {}
         self._map_row: QToolBar | None = None
+        self._map_widget = explorer.map_widget
         # For the input selected on the map: its true posterior, importance samples, the ELBO identity.
-        shown = window.state.shown
-        jobs = window.model_jobs
+        shown = explorer.shown
         self.posterior_layers = PosteriorLayers(
-            window.explorer, shown, jobs, self.add_map_controls, window.show_error, self
+            explorer, shown, jobs, self.add_map_controls, show_error, self
         )
-        self.identity = IdentityView(shown, jobs, window.show_error)
+        self.identity = IdentityView(shown, jobs, show_error)
         self.add_page("ELBO identity", self.identity)
         # The two gradient estimators of the seed.
-        self.gradients = GradientEstimatorsPage(window.state.shown, jobs)
-        self.gradients.errorOccurred.connect(window.show_error)
+        self.gradients = GradientEstimatorsPage(shown, jobs)
+        self.gradients.errorOccurred.connect(show_error)
         self.add_page("Gradient estimators", self.gradients)
         # The role of the prior: the aggregate posterior and holes on the map, rate and distortion.
-        self.aggregate = AggregateLayers(window, self)
-        self.rate_distortion = RateDistortionView(window.state.run)
+        self.aggregate = AggregateLayers(shown, explorer, jobs, show_error, self)
+        self.rate_distortion = RateDistortionView(runs.state.run)
         self.add_page("Rate–distortion", self.rate_distortion)
-        # Compare runs: the Runs list (a dock beside the views, closed until View > Runs) and its page.
-        self.runs = RunsController(window.state, window.runs, window.settings, self)
-        self.runs.errorOccurred.connect(window.show_error)
+        self.dialogs = dialogs
+        self._build_runs(runs, settings, show_error)
+        # Built last: a lesson may name any view's controls.
+        self.lessons = LessonController(lesson_window, jobs, self)
+
+    def _build_runs(
+        self,
+        runs: RunController,
+        settings: QSettings,
+        show_error: Callable[[str], None],
+    ) -> None:
+        """Compare runs: the Runs list (a dock beside the views, closed until View > Runs) and its page."""
+        self.runs = RunsController(runs.state, runs, settings, self)
+        self.runs.errorOccurred.connect(show_error)
         runs_dock = self.add_dock(
             "runsDock",
             "Runs",
-            RunsPanel(self.runs, self._ask_open_run_folder),
+            RunsPanel(self.runs, self.ask_open_run_folder),
             Qt.DockWidgetArea.BottomDockWidgetArea,
         )
-        window.splitDockWidget(window.views_dock, runs_dock, Qt.Orientation.Horizontal)
+        self.places.window.splitDockWidget(
+            self.places.views_dock, runs_dock, Qt.Orientation.Horizontal
+        )
         runs_dock.hide()
         self.compare = RunsComparePage(self.runs)
         self.add_page("Compare runs", self.compare)
         self.runs.state.compared.connect(self._show_compared_runs)
-        window.runs.runStarted.connect(
-            self._show_compared_runs
-        )  # after the Runs list named its live run
+        runs.runStarted.connect(self._show_compared_runs)  # after the Runs list named its live run
         self._show_compared_runs()
-        # Built last: a lesson may name any view's controls.
-        self.lessons = LessonController(window, self)
 
     def help_topics(self) -> dict[QWidget, str]:
         """The help page of each of the seed's pages (app/help)."""
@@ -89,18 +126,20 @@ class TheoryViews(QObject):
         # The current run is on the rate-distortion plane already, as "this run".
         self.rate_distortion.show_runs(self.runs.others_compared())
 
-    def _ask_open_run_folder(self) -> None:
-        self.window.files.ask_open_run_folder()
+    def ask_open_run_folder(self) -> None:
+        """List a run folder the user picks in the Runs list."""
+        if folder := self.dialogs.ask_folder("Open run folder"):
+            self.runs.open_folder(folder)
 
     def add_page(self, title: str, page: QWidget) -> None:
         """A page among the view tabs, before Evaluate."""
-        tabs = self.window.view_tabs
-        tabs.insertTab(tabs.indexOf(self.window.evaluation), page, title)
+        tabs = self.places.view_tabs
+        tabs.insertTab(tabs.indexOf(self.places.last_tab), page, title)
 
     def add_dock(
         self, name: str, title: str, widget: QWidget, area=Qt.DockWidgetArea.RightDockWidgetArea
     ) -> QDockWidget:
-        dock = self.window._dock(name, title, widget, area)
+        dock = self.places.make_dock(name, title, widget, area)
         self.docks[name] = dock
         return dock
 
@@ -122,7 +161,7 @@ class TheoryViews(QObject):
             self._map_readouts.setContentsMargins(8, 0, 8, 2)
             layout.addWidget(self._map_row)
             layout.addLayout(self._map_readouts)
-            self.window.explorer.map_widget.add_control_row(box)
+            self._map_widget.add_control_row(box)
         for widget in widgets:
             if isinstance(widget, QLabel):
                 # Its text, however long, must not widen the window: it is cut at the edge instead.

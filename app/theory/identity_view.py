@@ -63,12 +63,9 @@ class IdentityView(LazyPage):
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.caption)
         shown.model_changed.connect(self.request_refresh)
-        shown.explorer.changed.connect(self._state_changed)
+        shown.explorer.events.posterior.connect(self.request_refresh)
+        shown.explorer.events.decoded_generation.connect(self.request_refresh)
         self._show_message(NO_SELECTION)
-
-    def _state_changed(self, name: str) -> None:
-        if name in ("posterior", "decoded_generation"):
-            self.request_refresh()
 
     def refresh(self) -> None:
         reason = unused_reason(self.shown.model)

@@ -111,7 +111,9 @@ class PosteriorLayers(QObject):
         self._range_timer.setInterval(RANGE_QUIET_MS)
         self._range_timer.timeout.connect(self.request)
         explorer.map.rangeChanged.connect(self._range_changed)
-        self.state.changed.connect(self._state_changed)
+        events = self.state.events
+        for changed in (events.posterior, events.plane, events.decoded_generation):
+            changed.connect(self.request)
         shown.model_changed.connect(self._model_changed)
         self._model_changed()
 
@@ -184,10 +186,6 @@ class PosteriorLayers(QObject):
             widget.setEnabled(not reason)
             widget.setToolTip(with_reason(self._tips[widget], reason))
         self.request()
-
-    def _state_changed(self, name: str) -> None:
-        if name in ("posterior", "plane", "decoded_generation"):
-            self.request()
 
     def _range_changed(self) -> None:
         if self.posterior_check.isChecked():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -86,8 +85,9 @@ class Trainer:
     snapshots' figures are means over all of them, and any process's stop stops them all at
     the same step.
 
-    `set_beta`, `set_learning_rate`, `set_log_every`, `pause`, `resume`, `step_interval`,
-    `stop` and `call_between_steps` may be called from any thread; they take effect between steps.
+    `set_beta`, `set_learning_rate`, `set_log_every` and `stop` may be called from any thread;
+    they take effect between steps. Pausing is the consumer's: it need only not ask for the next
+    snapshot (the window's run job pauses, steps and continues so).
     """
 
     def __init__(
@@ -148,10 +148,6 @@ class Trainer:
         self._beta_base = train.beta
         self._log_every = max(1, train.log_every)
         self._stop_requested = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self._pause_at_snapshot = False
-        self._between_steps: queue.SimpleQueue[Callable[[Trainer], None]] = queue.SimpleQueue()
         # A headless run's deadline (vae_core/training/budget.py), set by whoever enforces it.
         self.time_budget: TimeBudget | None = None
 
@@ -179,55 +175,8 @@ class Trainer:
             raise VaeStudioError(f"steps between snapshots must be at least 1, got {steps}")
         self._log_every = int(steps)
 
-    def call_between_steps(self, edit: Callable[[Trainer], None]) -> None:
-        """Run `edit(trainer)` on the training thread before the next step, or during a pause:
-        the one safe moment to change the model in place (reset codebook vectors, say)."""
-        self._between_steps.put(edit)
-
-    def apply_edits(self) -> None:
-        """Run the edits queued so far, now: from the training thread, between steps."""
-        while True:
-            try:
-                edit = self._between_steps.get_nowait()
-            except queue.Empty:
-                return
-            edit(self)
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._pause_at_snapshot = False
-        self._running.set()
-
-    def pause_at_next_snapshot(self) -> None:
-        """Pause right after the next snapshot is made: a paused run is exactly that snapshot's state."""
-        self._pause_at_snapshot = True
-
-    def pause_now_if_asked(self) -> None:
-        """For a consumer that holds a snapshot a while (a slowed-down run): a pause asked for
-        meanwhile takes effect now, on that snapshot's state, not one interval later."""
-        if self._pause_at_snapshot:
-            self._pause_at_snapshot = False
-            self.pause()
-
-    def step_interval(self) -> None:
-        """Run until the next snapshot, then pause."""
-        self._pause_at_snapshot = True
-        self._running.set()
-
     def stop(self) -> None:
         self._stop_requested.set()
-        self._running.set()
-
-    def resume_after_stop(self) -> None:
-        """A stopped run goes on: the next `run()` trains to the rest of the budget."""
-        self._stop_requested.clear()
-        self.resume()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
 
     @property
     def beta(self) -> float:
@@ -278,12 +227,6 @@ class Trainer:
         self._position += batch_size
         return indices
 
-    def _wait_while_paused(self) -> None:
-        while not self._running.wait(timeout=0.1):
-            self.apply_edits()
-            if self._stop_requested.is_set():
-                return
-
     def run(self, include_weights: bool = False) -> Iterator[TrainingSnapshot]:
         """Train to the configured budget (or until stopped), yielding snapshots on the way."""
         model, optimizer = self.model, self.optimizer
@@ -295,12 +238,6 @@ class Trainer:
         interval_steps = interval_images = 0
         clock = time.perf_counter()
         while self.step < total_steps and not self.team.any(self._stop_requested.is_set()):
-            if not self._between_steps.empty():
-                self.apply_edits()
-            if not self._running.is_set():
-                self._wait_while_paused()
-                clock = time.perf_counter()
-                continue
             beta = self.beta
             batch = self._next_indices()
             mine, share = self._my_part(batch)
@@ -352,11 +289,6 @@ class Trainer:
                 self.config.train.heldout_every, self._heldout_step, self.step, finished
             ):
                 heldout_elbo = self.evaluate_heldout()
-            if self._pause_at_snapshot:
-                # Paused before the yield, so a step requested while the consumer holds this
-                # snapshot runs to the next one.
-                self._pause_at_snapshot = False
-                self.pause()
             yield TrainingSnapshot(
                 step=self.step,
                 epoch=self.epoch,

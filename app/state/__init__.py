@@ -1,5 +1,6 @@
 """What the window shows, in one Qt-free model: the run, the model on show and the explorer's
-choices (psygnal signals; no widget, no thread, no torch work here).
+choices (psygnal signals; no widget, no thread, no torch work here). The Runs list's state is
+in `app.state.runs`, the data-source dialog's in `app.state.data_source`.
 
 Only the GUI thread changes it. Controllers write it (from the user's actions and their workers'
 answers); views subscribe and draw. When another model comes on show, `ShownModel.show` replaces
@@ -10,12 +11,13 @@ mix of the old model and the new one.
 from __future__ import annotations
 
 import enum
+import operator
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
-from psygnal import Signal
+from psygnal import Signal, evented
 
 from app.history import RunHistory
 from vae_core.config import RunConfig
@@ -213,15 +215,53 @@ class SelectedPosterior:
     kl_per_dim: np.ndarray | None
 
 
+# How the map's plane is chosen (the words are the plane controls' own).
+PLANE_DIMENSIONS = "Two dimensions"
+PLANE_PRINCIPAL = "Principal components"
+ANCHOR_ZERO = "zero"
+ANCHOR_SELECTED = "selected image"
+
+
+@dataclass(frozen=True)
+class PlaneChoice:
+    """The map's plane: two latent dimensions (the others at zero or at the selection's code), or
+    the encoded examples' first two principal components."""
+
+    mode: str = PLANE_DIMENSIONS
+    x: int = 0
+    y: int = 1
+    anchor: str = ANCHOR_ZERO
+
+    def for_model(self, dim: int, principal: bool) -> PlaneChoice:
+        """The choice a new model starts with: its first two dimensions (principal components for
+        a codebook's positions), the anchor kept."""
+        mode = PLANE_PRINCIPAL if principal else PLANE_DIMENSIONS
+        return PlaneChoice(mode, 0, min(1, max(dim - 1, 0)), self.anchor)
+
+
+@dataclass(frozen=True)
+class LayerTicks:
+    """Which of the map's layers the user wants drawn (where the model has them)."""
+
+    tiles: bool = True
+    points: bool = True
+    prior: bool = True
+
+
+def _explorer_fields() -> tuple[str, ...]:
+    return tuple(item.name for item in fields(ExplorerState))
+
+
 @dataclass
 class ExplorerState:
-    """The explorer's choices and findings for the model on show. `changed` names the field that
-    changed; a new model resets them all quietly (its `model_changed` says so)."""
-
-    changed = Signal(str)
+    """The explorer's choices and findings for the model on show, one event per field
+    (`events.<field>`, psygnal): any assignment of another object announces itself, so a field
+    is never changed in place. A new model resets them all quietly (its `model_changed` says so)."""
 
     examples: ImageDataset | None = None  # the test examples on the map
     plane: LatentPlane = field(default_factory=lambda: LatentPlane.of_dimensions(np.zeros(2), 0, 1))
+    plane_choice: PlaneChoice = PlaneChoice()
+    layers: LayerTicks = LayerTicks()
     cursor: np.ndarray = field(
         default_factory=lambda: np.zeros(2)
     )  # on the plane; kept across models
@@ -240,25 +280,45 @@ class ExplorerState:
 
     def reset(self, model: ModelOnShow | None) -> None:
         dim = 2 if model is None else max(2, model.latent_positions_dim)
-        self.examples = None if model is None else map_examples(model.test_data)
-        self.plane = LatentPlane.of_dimensions(np.zeros(dim), 0, 1)
-        self.selected = None
-        self.posterior = None
-        self.label = 0
-        self.encoded = None
-        self.kl_per_dim = None
-        self.interpolation_ends = {"start": None, "end": None}
-        self.path = None
-        self.drawn = None
-        self.decoded_generation = -1
+        with self.events.blocked():
+            self.examples = None if model is None else map_examples(model.test_data)
+            self.plane = LatentPlane.of_dimensions(np.zeros(dim), 0, 1)
+            principal = model is not None and model.capabilities.has_codebook
+            self.plane_choice = self.plane_choice.for_model(dim, principal)
+            self.selected = None
+            self.posterior = None
+            self.label = 0
+            self.encoded = None
+            self.kl_per_dim = None
+            self.interpolation_ends = {"start": None, "end": None}
+            self.path = None
+            self.drawn = None
+            self.decoded_generation = -1
 
-    def set(self, name: str, value) -> None:
-        """Change one field and announce it."""
-        setattr(self, name, value)
-        self.changed.emit(name)
+    def chosen_plane(self, dim: int) -> LatentPlane:
+        """The plane `plane_choice` asks for, for codes of `dim` numbers: the encoded examples'
+        principal components (turned to agree with the last such plane), or two dimensions with
+        the others at zero or at the selected example's code."""
+        choice = self.plane_choice
+        if choice.mode == PLANE_PRINCIPAL and self.encoded is not None:
+            previous = self.plane if self.plane.axis_names == ("PC1", "PC2") else None
+            return LatentPlane.principal(self.encoded.codes, previous)
+        first, second = min(choice.x, dim - 1), min(choice.y, dim - 1)
+        if dim >= 2 and first == second:
+            second = (first + 1) % dim
+        selected = self.selected_code()
+        anchored = choice.anchor == ANCHOR_SELECTED and selected is not None
+        return LatentPlane.of_dimensions(selected if anchored else np.zeros(dim), first, second)
 
     def cursor_code(self) -> np.ndarray:
         return self.plane.codes(self.cursor[None])[0]
 
     def selected_code(self) -> np.ndarray | None:
         return None if self.posterior is None else self.posterior.mean
+
+
+# Every assignment is news (arrays and dicts are replaced, never changed in place): the fields
+# compare by identity.
+ExplorerState = evented(
+    ExplorerState, equality_operators=dict.fromkeys(_explorer_fields(), operator.is_)
+)
