@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QCheckBox, QDockWidget
 from test_app_lessons import small_lesson_text
 
+from app.controllers.model_jobs import ModelJobs
 from app.lessons.lesson_host import LessonWindow
 from app.lessons.lesson_panel import LessonController
 from app.lessons.lessons import parse_lesson
@@ -45,7 +46,7 @@ def host():
 
 
 def _controller(qtbot, host: FakeHost, window) -> LessonController:
-    controller = LessonController(window, host)
+    controller = LessonController(window, MagicMock(spec=ModelJobs), host)
     qtbot.addWidget(host.dock)
     return controller
 

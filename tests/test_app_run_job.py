@@ -9,8 +9,8 @@ import math
 
 import numpy as np
 import pytest
-from app.pacing import LogPacer
 
+from app.controllers.pacing import LogPacer
 from app.controllers.run_job import (
     CheckpointSaved,
     RunCommands,
@@ -22,7 +22,7 @@ from app.controllers.run_job import (
 from app.workers import DataCache
 from vae_core.checkpoint import load_checkpoint
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from vae_core.training.snapshot import METRICS_COLUMNS
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.training.trainer import TrainingSnapshot
 
 # Snapshots every 5 steps, never re-paced by the model's speed.
