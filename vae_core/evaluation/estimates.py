@@ -129,14 +129,18 @@ def total_elbo(
 ) -> float:
     """The sum over `data` of each example's ELBO (log p convention: negative), in eval mode,
     shared out between the processes of a torchrun team. Binary data is binarised the same way at
-    every call, so that successive values differ by the model alone."""
+    every call, as `evaluate_model` binarises it, so that successive values differ by the model
+    alone."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     generator = torch.Generator(device)
     total = torch.zeros(1, dtype=_sum_dtype(device), device=device)
-    for weight, _, images, labels in _my_batches(data, batch_size, None, seed, device, generator):
-        terms = model.elbo_terms(model.observe(images, generator), labels, generator=generator)
+    for weight, indices, images, labels in _my_batches(
+        data, batch_size, None, seed, device, generator
+    ):
+        observed = observed_examples(model, images, indices, seed)
+        terms = model.elbo_terms(observed, labels, generator=generator)
         total -= weight * (terms["recon"] + terms["kl"]).to(total.dtype).sum()
     model.train(was_training)
     return float(current_team().sum_(total))
