@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from vae_core.errors import VaeStudioError
 from vae_core.files import write_text_atomically
 from vae_core.models import build_model
 from vae_core.run_folder import LOCK_NAME
+from vae_core.training import budget
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = [
@@ -193,14 +195,18 @@ def test_a_save_that_cannot_be_written_is_one_line_and_keeps_the_old_file(tmp_pa
 
 
 def test_a_time_budget_stops_the_run_saves_and_exits_0_and_the_run_resumes(
-    tmp_path, small_config, capsys
+    tmp_path, small_config, capsys, monkeypatch
 ):
+    # A clock of steps, not seconds: each reading is one second later, and the budget is read at
+    # the command's start and once a step, so 1.8 s last two steps on any machine.
+    ticks = itertools.count()
+    monkeypatch.setattr(budget, "now", lambda: float(next(ticks)))
     out = tmp_path / "run"
-    started = time.monotonic()
-    assert _train(out, small_config, "--max-steps", 10_000_000, "--max-minutes", 0.03) == 0  # 1.8 s
-    assert time.monotonic() - started < 30
+    assert _train(out, small_config, "--max-steps", 10_000_000, "--max-minutes", 0.03) == 0
     assert "the time budget ran out at step" in capsys.readouterr().err
     step = int(load_checkpoint(out / "checkpoint.safetensors").counters["step"])
-    assert 0 < step < 10_000_000
-    assert main(["train", "--out", str(out), "--resume", "--max-steps", str(step + 5)]) == 0
+    assert 0 < step < 5
+    # The saved config keeps its budget: a resumed run is given a longer one.
+    resumed = ["--resume", "--max-steps", str(step + 5), "--max-minutes", "10"]
+    assert main(["train", "--out", str(out), *resumed]) == 0
     assert int(load_checkpoint(out / "checkpoint.safetensors").counters["step"]) == step + 5

@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,6 +61,7 @@ from vae_core.run_folder import (
 from vae_core.run_record import resumed_history
 from vae_core.tensorboard_log import TensorBoardLog, add_evaluation
 from vae_core.terminal import DownloadBar, EvaluationBar, ProgressBar
+from vae_core.training import budget
 from vae_core.training.budget import TimeBudget
 from vae_core.training.headless import train_in_folder
 from vae_core.training.trainer import Trainer, TrainingDiverged
@@ -77,7 +77,7 @@ def _starting_config(arguments: argparse.Namespace) -> RunConfig:
 
 
 def _train(arguments: argparse.Namespace) -> int:
-    started = time.monotonic()
+    started = budget.now()  # the time budget counts from the command's start
     out: Path = arguments.out
     if arguments.resume == "auto":
         _resolve_auto_resume(arguments)
@@ -184,7 +184,6 @@ def _train_in_folder(
             arguments.save_every,
             on_snapshot=bar.update if board is None else _both(bar.update, board.add_snapshot),
             say=lambda line: print(line, file=sys.stderr),
-            deadline=deadline,
             requeue_signal=REQUEUE_SIGNALS[arguments.requeue_signal],
         )
         if board is not None and code == 0:

@@ -12,8 +12,13 @@ from collections.abc import Callable
 RATE_SMOOTHING = 0.01
 
 
+def now() -> float:
+    """The budget's clock, looked up at each reading (a test puts a clock of steps in its place)."""
+    return time.monotonic()
+
+
 class TimeBudget:
-    """Training until `deadline` (a value of `clock`, time.monotonic by default).
+    """Training until `deadline` (a value of `clock`, `now` by default).
 
     `progress(step)` is the share of the run done in [0, 1]: the steps taken over the steps taken
     plus those the remaining time holds at the measured rate. It never decreases, and it is 1 from
@@ -21,15 +26,23 @@ class TimeBudget:
     loaded machine or a compiled step is paced by its own speed. Calls that find the same step
     (a reader on another thread) change nothing."""
 
-    def __init__(self, deadline: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, deadline: float, clock: Callable[[], float] | None = None):
         self.deadline = deadline
         self._clock = clock
         self._last: tuple[float, int] | None = None  # (time, step) of the last new step seen
         self._seconds_per_step: float | None = None
         self._progress = 0.0
 
+    def _now(self) -> float:
+        return (self._clock or now)()
+
+    def expired(self) -> bool:
+        """Whether the deadline had come at the last reading (the schedule reads the clock once a
+        step): the trainer asks between steps, and stops."""
+        return self._progress >= 1.0
+
     def progress(self, step: int) -> float:
-        now = self._clock()
+        now = self._now()
         if self._last is not None and step > self._last[1]:
             seconds = (now - self._last[0]) / (step - self._last[1])
             if self._seconds_per_step is None:

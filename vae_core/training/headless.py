@@ -51,29 +51,17 @@ def _stop_signals(requeue_signal: int | None) -> tuple[int, ...]:
 
 
 @contextlib.contextmanager
-def _stops(trainer: Trainer, deadline: float | None, requeue_signal: int | None):
-    """While training: stop signals and the requeue signal raise RunStopped (where signals can be
-    handled, on the main thread), and at `deadline` (a time.monotonic() value) the trainer stops at
-    its next step."""
+def _stops(requeue_signal: int | None):
+    """While training, stop signals and the requeue signal raise RunStopped (where signals can be
+    handled, on the main thread). A deadline is the trainer's own (Trainer.time_budget)."""
     handlers = {}
     if threading.current_thread() is threading.main_thread():
         handlers = {
             number: signal.signal(number, _stop) for number in _stop_signals(requeue_signal)
         }
-    # A timer rather than a check at snapshots, which a slow model may space widely.
-    timer = (
-        None
-        if deadline is None
-        else threading.Timer(max(0.0, deadline - time.monotonic()), trainer.stop)
-    )
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
     try:
         yield
     finally:
-        if timer is not None:
-            timer.cancel()
         for number, handler in handlers.items():
             signal.signal(number, handler)
 
@@ -96,18 +84,17 @@ def train_in_folder(
     save_every_minutes: float = DEFAULT_SAVE_EVERY_MINUTES,
     on_snapshot: Callable[[TrainingSnapshot], None] | None = None,
     say: Callable[[str], None] = print,
-    deadline: float | None = None,
     requeue_signal: int | None = None,
 ) -> int:
     """Train to the budget, saving on the way; the process's exit code. `history` holds the metric
     rows so far (a resumed run's, up to its checkpoint's step) and gains the new ones; the
-    checkpoint carries them, and metrics.csv is always that history. At
-    `deadline` (a time.monotonic() value) the run stops at its next step, saves, and exits 0.
+    checkpoint carries them, and metrics.csv is always that history. A run whose time budget
+    (Trainer.time_budget) is spent stops at its next step, saves, and exits 0.
     `requeue_signal` (a cluster's warning of its time limit) saves, asks SLURM to queue the job
     again (vae_core.requeue) and exits with 128 + its number.
     Under torchrun the leader alone writes the folder; the other processes train alongside."""
     if not trainer.team.leader:
-        return _train_alongside(trainer, deadline, requeue_signal)
+        return _train_alongside(trainer, requeue_signal)
     checkpoint_path = out / CHECKPOINT_NAME
     write_config(out, trainer.config)
     last_good = None
@@ -115,7 +102,7 @@ def train_in_folder(
     best = BestKeeper(out, history)
     try:
         with (
-            _stops(trainer, deadline, requeue_signal),
+            _stops(requeue_signal),
             MetricsLog(out / METRICS_NAME, history) as metrics,
         ):
             # Weights are copied at each snapshot: a divergence leaves the last good ones to keep.
@@ -181,10 +168,10 @@ def _saved_on_stop(stop, trainer: Trainer, out: Path, history, best, say, requeu
     return _stop_code(stop)
 
 
-def _train_alongside(trainer: Trainer, deadline: float | None, requeue_signal: int | None) -> int:
+def _train_alongside(trainer: Trainer, requeue_signal: int | None) -> int:
     """A torchrun process other than the leader: it trains its share and writes nothing."""
     try:
-        with _stops(trainer, deadline, requeue_signal):
+        with _stops(requeue_signal):
             for _ in trainer.run():
                 pass
     except (RunStopped, KeyboardInterrupt) as stop:

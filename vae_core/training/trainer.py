@@ -175,6 +175,12 @@ class Trainer:
             raise VaeStudioError(f"steps between snapshots must be at least 1, got {steps}")
         self._log_every = int(steps)
 
+    def _stop_due(self) -> bool:
+        """A stop asked for, or the time budget spent: read between steps, so that a slow model's
+        widely spaced snapshots do not stretch its deadline."""
+        budget = self.time_budget
+        return self._stop_requested.is_set() or (budget is not None and budget.expired())
+
     def stop(self) -> None:
         self._stop_requested.set()
 
@@ -237,7 +243,7 @@ class Trainer:
         kl_per_dim_sum = torch.zeros(self.config.model.latent_dim, device=self.device)
         interval_steps = interval_images = 0
         clock = time.perf_counter()
-        while self.step < total_steps and not self.team.any(self._stop_requested.is_set()):
+        while self.step < total_steps and not self.team.any(self._stop_due()):
             beta = self.beta
             batch = self._next_indices()
             mine, share = self._my_part(batch)
