@@ -8,14 +8,24 @@ import dataclasses
 from pathlib import Path
 
 from vae_core.cli_exchange import add_exchange_flags, add_export_command, resume_mode
+from vae_core.cli_types import (
+    Parser,
+    adam_betas,
+    folder_name,
+    hidden_sizes,
+    minutes,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    threads,
+)
 from vae_core.config import RunConfig
 from vae_core.data import LOCATED_DATASETS, NAMED_DATASETS
 from vae_core.device import DEVICE_CHOICES, PRECISIONS
-from vae_core.errors import one_line
 from vae_core.evaluation.gradient_estimators import (
     SAMPLE_COUNTS as GRADIENT_SAMPLE_COUNTS,
 )
-from vae_core.limits import MAX_INT64, MAX_MINUTES, MAX_THREADS
 from vae_core.models import MODEL_FAMILIES
 from vae_core.models.code_priors import CODE_PRIORS
 from vae_core.models.dreg import ESTIMATORS
@@ -75,103 +85,29 @@ _CONFIG_FLAGS = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
-
-
-def _folder_name(text: str) -> Path:
-    # Path("") is Path("."): an empty name would quietly mean the current folder.
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"needs a folder name, got {text!r}")
-    return Path(text)
-
-
-def _hidden_sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected sizes like 400 or 400,200, got '{text}'"
-        ) from None
-    if not sizes or min(sizes) <= 0:
-        raise argparse.ArgumentTypeError(f"hidden sizes must be positive integers, got '{text}'")
-    return sizes
-
-
-def _adam_betas(text: str) -> tuple[float, float]:
-    try:
-        betas = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected two numbers like 0.9,0.999, got '{text}'"
-        ) from None
-    if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
-        raise argparse.ArgumentTypeError(
-            f"expected two numbers in [0, 1) like 0.9,0.999, got '{text}'"
-        )
-    return betas
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    if value > MAX_INT64:  # what torch and numpy take
-        raise argparse.ArgumentTypeError(f"expected a number below 2**63, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _threads(text: str) -> int:
-    value = _positive_int(text)
-    if value > MAX_THREADS:
-        raise argparse.ArgumentTypeError(f"expected at most {MAX_THREADS} threads, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got '{text}'")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a number > 0, got 0")
-    return value
-
-
-def _minutes(text: str) -> float:
-    value = _positive_float(text)
-    if value > MAX_MINUTES:  # past a year, and past what a timer takes
-        raise argparse.ArgumentTypeError(f"expected at most {MAX_MINUTES:,} minutes, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="vae-studio", description="Train and explore variational autoencoders.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="vae-studio", description="Train and explore variational autoencoders.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    train = _add_train_command(commands)
+    _add_model_flags(train)
+    _add_objective_flags(train)
+    _add_codebook_flags(train)
+    _add_data_flags(train)
+    _add_optimisation_flags(train)
+    add_exchange_flags(train)
+    _add_evaluate_command(commands)
+    _add_analyze_command(commands)
+    add_export_command(commands, folder_name, positive_int)
+    return parser
 
+
+def _add_train_command(commands) -> argparse.ArgumentParser:
+    """`train`: where the run goes, what it starts from, how it saves and stops."""
     train = commands.add_parser("train", help="train a model headless")
     train.add_argument(
         "--out",
         required=True,
-        type=_folder_name,
+        type=folder_name,
         help="run folder for checkpoint, config and metrics",
     )
     starting_point = train.add_mutually_exclusive_group()
@@ -196,27 +132,31 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true", help="replace the run that --out holds")
     train.add_argument(
         "--save-every",
-        type=_minutes,
+        type=minutes,
         default=DEFAULT_SAVE_EVERY_MINUTES,
         metavar="MINUTES",
         help=f"save a checkpoint this often while training (default {DEFAULT_SAVE_EVERY_MINUTES:g})",
     )
     train.add_argument(
         "--max-minutes",
-        type=_minutes,
+        type=minutes,
         metavar="M",
         help="stop after M minutes (counted from the start of the command), save, and exit 0",
     )
+    return train
+
+
+def _add_model_flags(train: argparse.ArgumentParser) -> None:
     # Flags default to None so that only the ones given override the config.
     train.add_argument("--model", choices=sorted(MODEL_FAMILIES))
     train.add_argument("--prior", choices=sorted(PRIORS))
-    train.add_argument("--prior-components", type=_positive_int, metavar="K")
+    train.add_argument("--prior-components", type=positive_int, metavar="K")
     train.add_argument("--likelihood", choices=sorted(LIKELIHOODS))
     train.add_argument("--arch", choices=sorted(ARCHITECTURES))
-    train.add_argument("--hidden", type=_hidden_sizes, metavar="400[,200...]")
+    train.add_argument("--hidden", type=hidden_sizes, metavar="400[,200...]")
     train.add_argument(
         "--latent-dim",
-        type=_positive_int,
+        type=positive_int,
         metavar="D",
         help="latent size (hvae: of z2, the top layer)",
     )
@@ -225,21 +165,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--lower-latent-dim",
-        type=_positive_int,
+        type=positive_int,
         metavar="D",
         help="hvae: the size of z1 (default 100)",
     )
     train.add_argument(
         "--upper-hidden",
-        type=_hidden_sizes,
+        type=hidden_sizes,
         metavar="100[,100...]",
         help="hvae: layers between z1 and z2",
     )
-    train.add_argument("--beta", type=_non_negative_float, metavar="B")
+
+
+def _add_objective_flags(train: argparse.ArgumentParser) -> None:
+    train.add_argument("--beta", type=non_negative_float, metavar="B")
     train.add_argument("--beta-schedule", choices=sorted(BETA_SCHEDULES))
     train.add_argument(
         "--iw-samples",
-        type=_positive_int,
+        type=positive_int,
         metavar="K",
         help="IWAE objective with K samples (1 = ELBO)",
     )
@@ -250,31 +193,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--free-bits",
-        type=_non_negative_float,
+        type=non_negative_float,
         metavar="NATS",
         help="the ELBO's KL counted as at least NATS per latent dimension (default 0: none)",
     )
     train.add_argument(
         "--weight-ema",
-        type=_non_negative_float,
+        type=non_negative_float,
         metavar="DECAY",
         help="evaluate a moving average of the weights with this decay, e.g. 0.999 (default 0: none)",
     )
     train.add_argument("--optimizer", choices=("adam", "adamax"))
+
+
+def _add_codebook_flags(train: argparse.ArgumentParser) -> None:
+    """VQ-VAE's."""
     train.add_argument(
         "--codebook-size",
-        type=_positive_int,
+        type=positive_int,
         metavar="K",
         help="VQ-VAE: number of codebook vectors",
     )
     train.add_argument(
         "--code-positions",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="VQ-VAE (dense networks): code vectors per image",
     )
     train.add_argument(
-        "--commitment", type=_non_negative_float, metavar="W", help="VQ-VAE: commitment loss weight"
+        "--commitment", type=non_negative_float, metavar="W", help="VQ-VAE: commitment loss weight"
     )
     train.add_argument(
         "--codebook-ema",
@@ -287,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(CODE_PRIORS),
         help="VQ-VAE: the prior over codes it samples from",
     )
+
+
+def _add_data_flags(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--dataset",
         metavar="NAME",
@@ -300,32 +250,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="a base URL to download data from (repeatable)",
     )
     train.add_argument(
-        "--image-size", type=_positive_int, metavar="PX", help="resize your own images to PX x PX"
+        "--image-size", type=positive_int, metavar="PX", help="resize your own images to PX x PX"
     )
     train.add_argument("--color", choices=("grayscale", "rgb"), help="channels of your own images")
-    train.add_argument("--epochs", type=_positive_int, metavar="E")
-    train.add_argument("--max-steps", type=_positive_int, metavar="S")
-    train.add_argument("--batch-size", type=_positive_int, metavar="N")
+
+
+def _add_optimisation_flags(train: argparse.ArgumentParser) -> None:
+    train.add_argument("--epochs", type=positive_int, metavar="E")
+    train.add_argument("--max-steps", type=positive_int, metavar="S")
+    train.add_argument("--batch-size", type=positive_int, metavar="N")
     train.add_argument(
-        "--lr", type=_positive_float, help="the base learning rate, which --lr-schedule multiplies"
+        "--lr", type=positive_float, help="the base learning rate, which --lr-schedule multiplies"
     )
     train.add_argument("--lr-schedule", choices=sorted(LR_SCHEDULES))
     train.add_argument(
         "--lr-warmup-steps",
-        type=_positive_int,
+        type=positive_int,
         metavar="S",
         help="steps of the cosine schedule's linear warm-up",
     )
     train.add_argument(
         "--adam-betas",
-        type=_adam_betas,
+        type=adam_betas,
         metavar="B1,B2",
         help="Adam's moment decay rates (default 0.9,0.999)",
     )
     train.add_argument(
-        "--adam-eps", type=_positive_float, metavar="EPS", help="Adam's eps (default 1e-8)"
+        "--adam-eps", type=positive_float, metavar="EPS", help="Adam's eps (default 1e-8)"
     )
-    train.add_argument("--seed", type=_non_negative_int)
+    train.add_argument("--seed", type=non_negative_int)
     train.add_argument("--device", choices=DEVICE_CHOICES)
     train.add_argument(
         "--precision",
@@ -334,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--threads",
-        type=_threads,
+        type=threads,
         metavar="N",
         help="torch's threads for this run (default: the config's, else a thread a core; 1 where other work shares the cores)",
     )
@@ -344,29 +297,30 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="train with the step under torch.compile (its first step compiles, tens of seconds)",
     )
-    train.add_argument("--log-every", type=_positive_int, metavar="STEPS")
-    add_exchange_flags(train)
+    train.add_argument("--log-every", type=positive_int, metavar="STEPS")
     train.add_argument(
         "--heldout-every",
-        type=_non_negative_int,
+        type=non_negative_int,
         metavar="STEPS",
         help="evaluate the ELBO of held-out training examples this often (0: hold none out)",
     )
 
+
+def _add_evaluate_command(commands) -> None:
     evaluate = commands.add_parser(
         "evaluate", help="print test-set figures of a trained run as JSON"
     )
     evaluate.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    evaluate.add_argument("--iw-samples", type=_positive_int, default=1, metavar="K")
+    evaluate.add_argument("--iw-samples", type=positive_int, default=1, metavar="K")
     evaluate.add_argument("--split", choices=("test", "train"), default="test")
     evaluate.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="torch's threads (default one a core; 1 where other work shares the cores)",
     )
     evaluate.add_argument(
-        "--limit", type=_positive_int, metavar="N", help="evaluate the first N examples only"
+        "--limit", type=positive_int, metavar="N", help="evaluate the first N examples only"
     )
     evaluate.add_argument(
         "--data-dir", metavar="DIR", help="where the data set's files are, if moved"
@@ -374,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     evaluate.add_argument("--pretty", action="store_true", help=_PRETTY_HELP)
 
+
+def _add_analyze_command(commands) -> None:
     analyze = commands.add_parser(
         "analyze",
         help="for one example: amortization and approximation gaps, IS with prior vs posterior proposals",
@@ -385,13 +341,13 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--split", choices=("test", "train"), default="test")
     analyze.add_argument(
         "--steps",
-        type=_positive_int,
+        type=positive_int,
         default=300,
         help="gradient steps optimising q for this input",
     )
     analyze.add_argument(
         "--k",
-        type=_positive_int,
+        type=positive_int,
         nargs="+",
         default=[1, 10, 100, 1000],
         metavar="K",
@@ -399,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument(
         "--gradient-k",
-        type=_positive_int,
+        type=positive_int,
         nargs="+",
         default=list(GRADIENT_SAMPLE_COUNTS),
         metavar="K",
@@ -411,8 +367,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     analyze.add_argument("--pretty", action="store_true", help=_PRETTY_HELP)
-    add_export_command(commands, _folder_name, _positive_int)
-    return parser
 
 
 _PRETTY_HELP = "print the JSON indented, a figure a line (default: one line, for scripts)"
