@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import torch
 
@@ -178,16 +179,7 @@ def evaluate_model(
     generator = torch.Generator(device)
     total = len(data) if limit is None else min(limit, len(data))
     sample_counts = sample_counts_up_to(iw_samples)
-    team = current_team()
-    count = 0
-    # recon, kl, then the IS estimates for each sample count: sums over this process's examples.
-    sums = torch.zeros(2 + len(sample_counts), dtype=_sum_dtype(device), device=device)
-    kl_per_dim_sum = torch.zeros(model.config.latent_dim, dtype=_sum_dtype(device), device=device)
-    family_sums: dict[str, torch.Tensor] = {}
-    layer_sums: dict[
-        str, torch.Tensor
-    ] = {}  # per layer: (2, D) sums of posterior means and their squares
-    codes, elbos, labels_seen, indices_seen, log_likelihoods = [], [], [], [], []
+    totals = _Totals.zeros(2 + len(sample_counts), model.config.latent_dim, device)
     slice_size = max(1, _IS_ROWS_PER_REPORT // iw_samples)
     for weight, indices, images, labels in _my_batches(
         data, batch_size, limit, seed, device, generator
@@ -195,42 +187,91 @@ def evaluate_model(
         _stop_if_asked(should_stop)
         observed = observed_examples(model, images, indices, seed)
         terms = model.elbo_terms(observed, labels, generator=generator)
-        sums[0] += weight * terms["recon"].to(sums.dtype).sum()
-        sums[1] += weight * terms["kl"].to(sums.dtype).sum()
-        kl_per_dim_sum += weight * terms["kl_per_dim"].to(sums.dtype).sum(0)
-        for name, value in model.evaluation_sums(observed, labels).items():
-            family_sums[name] = family_sums.get(name, 0) + weight * value
-        for name, means in model.layer_codes(observed, labels).items():
-            moments = torch.stack([means.sum(0), means.square().sum(0)]).to(sums.dtype)
-            layer_sums[name] = layer_sums.get(name, 0) + weight * moments
+        totals.add_terms(model, weight, observed, labels, terms)
         for start in range(0, len(observed), slice_size) if iw_samples > 1 else ():
             part = slice(start, start + slice_size)
             estimates = importance_sampled_log_likelihoods(
                 model, observed[part], labels[part], sample_counts, generator, should_stop
             )  # (len(sample_counts), slice)
-            sums[2:] += weight * estimates.sum(1)
+            totals.sums[2:] += weight * estimates.sum(1)
             if weight:
-                log_likelihoods.append(estimates[-1])
+                totals.log_likelihoods.append(estimates[-1])
             if progress is not None and start + slice_size < len(observed):
-                progress(count + start + slice_size, total)
+                progress(totals.count + start + slice_size, total)
         if weight:
-            count += len(images)
-            codes.append(model.embed(observed, labels))
-            elbos.append(-(terms["recon"] + terms["kl"]))
-            labels_seen.append(labels)
-            indices_seen.append(indices)
+            totals.add_examples(model, observed, labels, indices, terms)
         if progress is not None:
-            progress(count, total)
+            progress(totals.count, total)
     model.train(was_training)
-    team.sum_(sums)
-    team.sum_(kl_per_dim_sum)
-    family_sums = {
+    results = _figures(model, data, totals, sample_counts, device)
+    results["seconds"] = time.perf_counter() - started
+    results["threads"] = torch.get_num_threads()
+    return results
+
+
+@dataclass
+class _Totals:
+    """What evaluation adds up over this process's examples: `sums` holds recon, kl, then the IS
+    estimates for each sample count; `layers`, per layer, (2, D) sums of posterior means and of
+    their squares; the lists, per-example values gathered from every process at the end."""
+
+    sums: torch.Tensor
+    kl_per_dim: torch.Tensor
+    family: dict[str, torch.Tensor] = field(default_factory=dict)
+    layers: dict[str, torch.Tensor] = field(default_factory=dict)
+    codes: list[torch.Tensor] = field(default_factory=list)
+    elbos: list[torch.Tensor] = field(default_factory=list)
+    labels: list[torch.Tensor] = field(default_factory=list)
+    indices: list[torch.Tensor] = field(default_factory=list)
+    log_likelihoods: list[torch.Tensor] = field(default_factory=list)
+    count: int = 0
+
+    @classmethod
+    def zeros(cls, sums: int, latent_dim: int, device: torch.device) -> _Totals:
+        dtype = _sum_dtype(device)
+        return cls(
+            torch.zeros(sums, dtype=dtype, device=device),
+            torch.zeros(latent_dim, dtype=dtype, device=device),
+        )
+
+    def add_terms(self, model: LatentModel, weight: float, observed, labels, terms) -> None:
+        """A batch's ELBO terms, the family's own sums and each layer's code moments."""
+        dtype = self.sums.dtype
+        self.sums[0] += weight * terms["recon"].to(dtype).sum()
+        self.sums[1] += weight * terms["kl"].to(dtype).sum()
+        self.kl_per_dim += weight * terms["kl_per_dim"].to(dtype).sum(0)
+        for name, value in model.evaluation_sums(observed, labels).items():
+            self.family[name] = self.family.get(name, 0) + weight * value
+        for name, means in model.layer_codes(observed, labels).items():
+            moments = torch.stack([means.sum(0), means.square().sum(0)]).to(dtype)
+            self.layers[name] = self.layers.get(name, 0) + weight * moments
+
+    def add_examples(self, model: LatentModel, observed, labels, indices, terms) -> None:
+        """A batch's examples that count here (a process's own share, not its padding)."""
+        self.count += len(observed)
+        self.codes.append(model.embed(observed, labels))
+        self.elbos.append(-(terms["recon"] + terms["kl"]))
+        self.labels.append(labels)
+        self.indices.append(indices)
+
+
+def _figures(
+    model: LatentModel,
+    data: ImageDataset,
+    totals: _Totals,
+    sample_counts: list[int],
+    device: torch.device,
+) -> dict:
+    """The figures of the whole set, from every process's totals."""
+    team = current_team()
+    sums, kl_per_dim = team.sum_(totals.sums), team.sum_(totals.kl_per_dim)
+    family = {
         name: team.sum_(torch.as_tensor(value, device=device).clone())
-        for name, value in family_sums.items()
+        for name, value in totals.family.items()
     }
-    layer_sums = {name: team.sum_(value) for name, value in layer_sums.items()}
-    codes = team.gather(_joined(codes, (0, model.config.latent_dim), device))
-    all_elbos = team.gather(_joined(elbos, (0,), device))
+    layers = {name: team.sum_(value) for name, value in totals.layers.items()}
+    codes = team.gather(_joined(totals.codes, (0, model.config.latent_dim), device))
+    all_elbos = team.gather(_joined(totals.elbos, (0,), device))
     count = len(codes)
     recon, kl = (sums[:2] / count).tolist()
     activity = codes.var(dim=0) if len(codes) > 1 else torch.zeros(codes.shape[1])
@@ -240,30 +281,28 @@ def evaluate_model(
         "elbo_se": _standard_error(all_elbos),
         "recon": recon,
         "kl": kl,
-        "kl_per_dim": (kl_per_dim_sum / count).tolist(),
+        "kl_per_dim": (kl_per_dim / count).tolist(),
         "active_units": int((activity > ACTIVE_UNIT_THRESHOLD).sum()),
     }
-    if layer_sums:
+    if layers:
         results["active_units_per_layer"] = {
-            name: _active_units(sums, count) for name, sums in layer_sums.items()
+            name: _active_units(moments, count) for name, moments in layers.items()
         }
-    if iw_samples > 1:
+    if sample_counts[-1] > 1:  # K, the samples per example
         by_samples = (sums[2:] / count).tolist()
         results["log_likelihood_is"] = by_samples[-1]
-        results["iw_samples"] = iw_samples
+        results["iw_samples"] = sample_counts[-1]
         results["log_likelihood_is_by_samples"] = dict(zip(sample_counts, by_samples))
         results["log_likelihood_is_se"] = _standard_error(
-            team.gather(_joined(log_likelihoods, (0,), device))
+            team.gather(_joined(totals.log_likelihoods, (0,), device))
         )
-    results.update(model.evaluation_figures(family_sums, count))
+    results.update(model.evaluation_figures(family, count))
     if model.conditional:
-        all_labels = team.gather(_joined(labels_seen, (0,), device, torch.int64))
+        all_labels = team.gather(_joined(totals.labels, (0,), device, torch.int64))
         results["elbo_per_class"] = _per_class_means(all_elbos, all_labels, data.class_names)
     if data.factors is not None:
-        seen = team.gather(_joined(indices_seen, (0,), device, torch.int64)).to(data.factors.device)
-        results["mig"] = mutual_information_gap(codes, data.factors[seen])
-    results["seconds"] = time.perf_counter() - started
-    results["threads"] = torch.get_num_threads()
+        seen = team.gather(_joined(totals.indices, (0,), device, torch.int64))
+        results["mig"] = mutual_information_gap(codes, data.factors[seen.to(data.factors.device)])
     return results
 
 
