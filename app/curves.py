@@ -64,6 +64,30 @@ class CurvesView(QWidget):
         super().__init__(parent)
         self.run = run
         self.shown = shown
+        item = self._build_plot()
+        self._add_beta_axis(item)
+        self._add_legend(item)
+        item.vb.sigResized.connect(self._align_beta_view)
+        self._x_end: float | None = None
+        self._y_range: tuple[float, float] | None = None
+        self._beta_range: tuple[float, float] | None = None
+        self._user_ranged = False
+        self._floor_from = (0, self.axis.floor)  # (values counted, the floor read from them)
+        for view in (item.vb, self.beta_view):
+            view.disableAutoRange()
+            view.sigRangeChangedManually.connect(self._user_took_the_ranges)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(self._build_options())
+        layout.addWidget(self.plot)
+        self.scale_combo.currentTextChanged.connect(self.set_scale)
+        self.span_combo.currentTextChanged.connect(self._refit)
+        run.history_replaced.connect(self._history_replaced)
+        shown.model_changed.connect(self._name_terms)
+
+    def _build_plot(self) -> pg.PlotItem:
+        """The loss plot and its curves, one a term and the held-out loss; returns its item."""
         self.axis = CurveAxis("left")
         self.plot = named(pg.PlotWidget(axisItems={"left": self.axis}), "lossPlot", "Loss curves")
         item = self.plot.getPlotItem()
@@ -79,6 +103,9 @@ class CurvesView(QWidget):
         for curve in self.curves.values():
             item.addItem(curve)
         self.curves["heldout"].setObjectName("heldoutCurve")
+        return item
+
+    def _add_beta_axis(self, item: pg.PlotItem) -> None:
         # β lives in a second view box tied to the right axis and sharing the step axis.
         self.beta_view = pg.ViewBox()
         item.scene().addItem(self.beta_view)
@@ -90,21 +117,16 @@ class CurvesView(QWidget):
         self.curves["beta"] = pg.PlotDataItem(name="beta", pen=_PENS["beta"])
         self.curves["beta"].setLogMode(False, True)
         self.beta_view.addItem(self.curves["beta"])
+
+    def _add_legend(self, item: pg.PlotItem) -> None:
         self.legend = item.addLegend(offset=(-10, 10), brush=pg.mkBrush(0, 0, 0, 170))
         for name, curve in self.curves.items():
             self.legend.addItem(curve, _GAUSSIAN_LEGEND[name])
             curve.setClipToView(True)
             curve.setDownsampling(auto=True, method="peak")
-        item.vb.sigResized.connect(self._align_beta_view)
-        self._x_end: float | None = None
-        self._y_range: tuple[float, float] | None = None
-        self._beta_range: tuple[float, float] | None = None
-        self._user_ranged = False
-        self._floor_from = (0, self.axis.floor)  # (values counted, the floor read from them)
-        for view in (item.vb, self.beta_view):
-            view.disableAutoRange()
-            view.sigRangeChangedManually.connect(self._user_took_the_ranges)
 
+    def _build_options(self) -> QHBoxLayout:
+        """The row above the plot: the loss scale and the steps shown."""
         self.scale_combo = named(QComboBox(), "curveScaleCombo", "Curve scale")
         self.scale_combo.addItems(SCALES)
         self.scale_combo.setToolTip(
@@ -123,15 +145,7 @@ class CurvesView(QWidget):
             options.addWidget(combo)
             options.addSpacing(12)
         options.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addLayout(options)
-        layout.addWidget(self.plot)
-        self.scale_combo.currentTextChanged.connect(self.set_scale)
-        self.span_combo.currentTextChanged.connect(self._refit)
-        run.history_replaced.connect(self._history_replaced)
-        shown.model_changed.connect(self._name_terms)
+        return options
 
     @property
     def scale(self) -> str:

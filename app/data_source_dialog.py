@@ -83,7 +83,16 @@ class DataSourceDialog(QDialog):
         self.sources = sources
         self.state = sources.state
         self._progress_dialog: QProgressDialog | None = None
+        self._build_source_fields()
+        self._build_form()
+        self._build_preview()
+        self._lay_out()
+        self._connect_signals()
+        self._on_model_recent()
+        self._on_model_preview()
 
+    def _build_source_fields(self) -> None:
+        """The fields that say which data set to read and how."""
         self.kind_combo = named(QComboBox(), "dataKindCombo", "Kind of data")
         self.kind_combo.addItems(list(KINDS))
         self.kind_combo.setToolTip(
@@ -130,6 +139,7 @@ class DataSourceDialog(QDialog):
         self.color_combo.addItems(list(COLOR_CHANNELS))
         self.color_combo.setToolTip("Grayscale reads one channel per pixel, rgb three")
 
+    def _build_form(self) -> None:
         self.form = QFormLayout()
         self.form.addRow("Kind", self.kind_combo)
         self.form.addRow("Set", self.set_combo)
@@ -141,6 +151,8 @@ class DataSourceDialog(QDialog):
         self.form.addRow("Image size", self.size_spin)
         self.form.addRow("Colour", self.color_combo)
 
+    def _build_preview(self) -> None:
+        """The recent sets, the preview of the chosen one and the dialog's buttons."""
         self.recent_list = named(QListWidget(), "recentDataList", "Recent data sets")
         self.recent_list.setToolTip(
             "Your data sets that loaded lately, newest first: click one to preview it"
@@ -159,6 +171,7 @@ class DataSourceDialog(QDialog):
         )
         self.ok_button.setToolTip("Train the next run on this data")
 
+    def _lay_out(self) -> None:
         layout = QVBoxLayout(self)
         layout.addLayout(self.form)
         layout.addWidget(self.recent_label)
@@ -169,6 +182,7 @@ class DataSourceDialog(QDialog):
         layout.addWidget(self.buttons)
         self.resize(640, 560)
 
+    def _connect_signals(self) -> None:
         for combo in (self.kind_combo, self.set_combo, self.where_combo, self.color_combo):
             combo.currentIndexChanged.connect(self._source_edited)
         self.size_spin.valueChanged.connect(self._source_edited)
@@ -176,13 +190,11 @@ class DataSourceDialog(QDialog):
         self.recent_list.itemClicked.connect(self._recent_picked)
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
-        self.rejected.connect(sources.cancel_download)
+        self.rejected.connect(self.sources.cancel_download)
         events = self.state.events
         events.recent.connect(self._on_model_recent)
         for changed in (events.preview, events.loading, events.problem, events.download):
             changed.connect(self._on_model_preview)
-        self._on_model_recent()
-        self._on_model_preview()
 
     # The form.
     @property

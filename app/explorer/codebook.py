@@ -64,7 +64,16 @@ class CodebookPage(LazyPage):
         self.chosen: int | None = None
         self._indices: np.ndarray | None = None  # (M, N) the test images' codes
         self._updates = 0
+        self._build_header()
+        self._build_plots()
+        self._build_chosen_code()
+        self._lay_out()
+        shown.model_changed.connect(self._model_changed)
+        shown.explorer.events.encoded.connect(self._codes_changed)
+        self._model_changed()
 
+    def _build_header(self) -> None:
+        """The message for models without a codebook, the summary and the reset button."""
         self.message = QLabel(
             "The codebook belongs to VQ-VAE models: choose the vqvae family to see it."
         )
@@ -79,6 +88,9 @@ class CodebookPage(LazyPage):
             "Move every code the test set never chooses onto a random encoder output"
         )
         self.reset_button.clicked.connect(self.reset_dead_codes)
+
+    def _build_plots(self) -> None:
+        """Code usage, perplexity over the steps, and the code vectors' projection."""
         self.usage_plot = _plot("codebookUsagePlot", "Code usage", "code", "% of choices")
         self.usage_bars = pg.BarGraphItem(x=[], height=[], width=0.8)
         self.usage_plot.addItem(self.usage_bars)
@@ -98,6 +110,9 @@ class CodebookPage(LazyPage):
         self.codes_scatter.sigClicked.connect(self._code_clicked)
         self.projection_plot.addItem(self.vectors)
         self.projection_plot.addItem(self.codes_scatter)
+
+    def _build_chosen_code(self) -> None:
+        """The clicked code: its decoded image and the test images that use it most."""
         self.code_view = ImageTile("codeView", minimum=64)
         self.code_view.setToolTip("The image decoded with this code at every position")
         self.code_view.set_placeholder("Click a code")
@@ -105,6 +120,7 @@ class CodebookPage(LazyPage):
         self.examples_view.setToolTip("Test images that use this code most")
         self.code_label = QLabel()
 
+    def _lay_out(self) -> None:
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.reset_button)
@@ -124,10 +140,6 @@ class CodebookPage(LazyPage):
         layout = QVBoxLayout(self)
         layout.addWidget(self.message)
         layout.addWidget(self.content, 1)
-
-        shown.model_changed.connect(self._model_changed)
-        shown.explorer.events.encoded.connect(self._codes_changed)
-        self._model_changed()
 
     def _applies(self) -> bool:
         model = self.decoder.model

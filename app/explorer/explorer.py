@@ -71,6 +71,18 @@ def _class_names(examples, model: ExplorerModel) -> list[str]:
     return [str(index) for index in range(model.num_classes)]
 
 
+def _make_pages(
+    shown: ShownModel, decoder: DecodeService, jobs: ModelJobs
+) -> list[tuple[str, QWidget]]:
+    """The pages beside the map, with their titles."""
+    return [
+        ("Interpolation", InterpolationPage(shown, decoder, jobs)),
+        ("Traversals", TraversalsPage(shown, decoder)),
+        ("Codebook", CodebookPage(shown, decoder)),
+        ("Draw", DrawPage(shown, decoder)),
+    ]
+
+
 class LatentExplorer(QObject):
     """The views it drives: `map_widget`, `side_panel` and `pages`; what it reads and writes:
     `shown` (the model on show and the explorer's state)."""
@@ -117,17 +129,9 @@ class LatentExplorer(QObject):
         events.label.connect(self._on_model_label)
         events.plane_choice.connect(self._on_model_plane_choice)
         events.layers.connect(self._on_model_layers)
-        self.interpolation = InterpolationPage(shown, self.decoder, self.jobs)
-        self.traversals = TraversalsPage(shown, self.decoder)
-        self.codebook = CodebookPage(shown, self.decoder)
+        self.pages = _make_pages(shown, self.decoder, self.jobs)
+        self.interpolation, self.traversals, self.codebook, self.draw = dict(self.pages).values()
         self.codebook.resetRequested.connect(self._reset_dead_codes)
-        self.draw = DrawPage(shown, self.decoder)
-        self.pages: list[tuple[str, QWidget]] = [
-            ("Interpolation", self.interpolation),
-            ("Traversals", self.traversals),
-            ("Codebook", self.codebook),
-            ("Draw", self.draw),
-        ]
 
         pace = self._weights_pace
         self._weights_timer = _single_shot(self, _charged(pace, self._apply_weights))

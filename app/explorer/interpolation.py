@@ -76,6 +76,14 @@ class InterpolationPage(LazyPage):
         return self.shown.explorer.interpolation_ends
 
     def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_end_picks())
+        layout.addLayout(self._build_options())
+        layout.addLayout(self._build_strip(), 1)
+        self._update_buttons()
+
+    def _build_end_picks(self) -> QGridLayout:
+        """A row for the start and one for the end: set it from the cursor or the selection."""
         picks = QGridLayout()
         self._end_labels = {}
         for row, end in enumerate(("start", "end")):
@@ -93,7 +101,10 @@ class InterpolationPage(LazyPage):
             picks.addWidget(label, row, 3)
             self._end_labels[end] = label
         picks.setColumnStretch(3, 1)
+        return picks
 
+    def _build_options(self) -> QHBoxLayout:
+        """Frames, path, play and the exports."""
         options = QHBoxLayout()
         self.count_spin = QSpinBox()
         self.count_spin.setObjectName("interpolationFramesSpinBox")
@@ -128,7 +139,10 @@ class InterpolationPage(LazyPage):
         self.play_button.toggled.connect(self.set_playing)
         self.png_button.clicked.connect(self._ask_png)
         self.gif_button.clicked.connect(self._ask_gif)
+        return options
 
+    def _build_strip(self) -> QHBoxLayout:
+        """The frames side by side, and the player that shows one at a time."""
         self.view = ImageGrid("interpolationView", minimum=40)
         self.view.setToolTip("The decoded frames from start to end; click one to show it")
         self.view.set_placeholder("Set a start and an end: the cursor or a selected image")
@@ -138,12 +152,7 @@ class InterpolationPage(LazyPage):
         strip = QHBoxLayout()
         strip.addWidget(self.view, 4)
         strip.addWidget(self.player, 1)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(picks)
-        layout.addLayout(options)
-        layout.addLayout(strip, 1)
-        self._update_buttons()
+        return strip
 
     def _pick_slot(self, end: str, source: str):
         def pick() -> None:

@@ -59,6 +59,32 @@ def _ellipse_pair(plot: pg.PlotWidget, colour) -> list:
     return curves
 
 
+def _contour_curves(plot: pg.PlotWidget) -> list:
+    """Three dashed curves on `plot` for the prior's density contours, fainter outwards."""
+    curves = [pg.PlotCurveItem(connect="pairs") for _ in range(3)]
+    for level, curve in enumerate(curves):
+        curve.setPen(
+            pg.mkPen((255, 255, 255, 200 - 50 * level), width=1.5, style=Qt.PenStyle.DashLine)
+        )
+        curve.setZValue(_Z_CONTOURS)
+        plot.addItem(curve)
+    return curves
+
+
+def _path_curve(plot: pg.PlotWidget) -> pg.PlotDataItem:
+    """The interpolation's path on `plot`: a line through its frames' codes."""
+    path = pg.PlotDataItem(
+        pen=pg.mkPen(255, 140, 0, width=2),
+        symbol="o",
+        symbolSize=6,
+        symbolBrush=(255, 140, 0),
+        symbolPen=None,
+    )
+    path.setZValue(_Z_PATH)
+    plot.addItem(path)
+    return path
+
+
 class LatentMapView(QWidget):
     """The `latentPlot` with its `latentCursor`, and a row of plane and layer controls above it."""
 
@@ -132,13 +158,7 @@ class LatentMapView(QWidget):
         self.tiles.setZValue(_Z_TILES)
         self.tiles.setOpacity(0.9)
         self.plot.addItem(self.tiles)
-        self.contours = [pg.PlotCurveItem(connect="pairs") for _ in range(3)]
-        for level, curve in enumerate(self.contours):
-            curve.setPen(
-                pg.mkPen((255, 255, 255, 200 - 50 * level), width=1.5, style=Qt.PenStyle.DashLine)
-            )
-            curve.setZValue(_Z_CONTOURS)
-            self.plot.addItem(curve)
+        self.contours = _contour_curves(self.plot)
         self.points = pg.ScatterPlotItem(
             size=6, pen=pg.mkPen(0, 0, 0, 160), hoverable=True, tip=None
         )
@@ -154,15 +174,7 @@ class LatentMapView(QWidget):
         self.marks = pg.ScatterPlotItem(size=14, brush=None)
         self.marks.setZValue(_Z_ELLIPSES)
         self.plot.addItem(self.marks)
-        self.path = pg.PlotDataItem(
-            pen=pg.mkPen(255, 140, 0, width=2),
-            symbol="o",
-            symbolSize=6,
-            symbolBrush=(255, 140, 0),
-            symbolPen=None,
-        )
-        self.path.setZValue(_Z_PATH)
-        self.plot.addItem(self.path)
+        self.path = _path_curve(self.plot)
         self.cursor = pg.TargetItem(
             pos=(0.0, 0.0),
             size=18,

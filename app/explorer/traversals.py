@@ -40,7 +40,13 @@ class TraversalsPage(LazyPage):
         self.codes: np.ndarray | None = None  # (rows, steps, D)
         self.images: np.ndarray | None = None  # (rows, steps, H, W[, C])
         self._rows: list[tuple[QLabel, ImageGrid]] = []
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_controls())
+        layout.addWidget(self._build_table(), 1)
+        self._connect_signals()
 
+    def _build_controls(self) -> QHBoxLayout:
+        """The row above the table: around which code, how many steps, how far, and a summary."""
         controls = QHBoxLayout()
         self.anchor_combo = QComboBox()
         self.anchor_combo.setObjectName("traversalAnchorCombo")
@@ -74,7 +80,10 @@ class TraversalsPage(LazyPage):
         self.anchor_combo.currentIndexChanged.connect(self.request_refresh)
         self.steps_spin.valueChanged.connect(self.request_refresh)
         self.reach_spin.valueChanged.connect(self.request_refresh)
+        return controls
 
+    def _build_table(self) -> QScrollArea:
+        """The scrolled table with a row for each latent dimension."""
         self._table = QWidget()
         self._table_layout = QGridLayout(self._table)
         self._table_layout.setContentsMargins(2, 2, 2, 2)
@@ -83,12 +92,11 @@ class TraversalsPage(LazyPage):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._table)
-        layout = QVBoxLayout(self)
-        layout.addLayout(controls)
-        layout.addWidget(scroll, 1)
+        return scroll
 
-        shown.model_changed.connect(self.request_refresh)
-        events = shown.explorer.events
+    def _connect_signals(self) -> None:
+        self.shown.model_changed.connect(self.request_refresh)
+        events = self.shown.explorer.events
         for changed in (events.decoded_generation, events.label, events.kl_per_dim):
             changed.connect(self.request_refresh)
         events.posterior.connect(self._on_model_selection)
