@@ -30,6 +30,7 @@ from vae_core.training.ema import WeightAverage
 from vae_core.training.heldout import heldout_due, hold_out
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES, ScheduleClock
 from vae_core.training.snapshot import (
+    SnapshotInterval,
     TrainingDiverged,
     TrainingSnapshot,
     metrics_row,
@@ -58,7 +59,6 @@ def complete_model_config(config: RunConfig, data: DataSplit) -> RunConfig:
 OPTIMIZERS = {"adam": make_adam, "adamax": Adamax}
 
 # The terms every model's loss returns; any others are reported as extra terms.
-_STANDARD_TERMS = ("loss", "recon", "kl", "kl_per_dim")
 
 
 def epoch_order(size: int, seed: int, epoch: int) -> torch.Tensor:
@@ -235,88 +235,80 @@ class Trainer:
 
     def run(self, include_weights: bool = False) -> Iterator[TrainingSnapshot]:
         """Train to the configured budget (or until stopped), yielding snapshots on the way."""
-        model, optimizer = self.model, self.optimizer
-        model.train()
+        self.model.train()
         total_steps = self.total_steps
-        sums = None  # sums of the terms named in `names` over the interval
-        names: tuple[str, ...] = ()
-        kl_per_dim_sum = torch.zeros(self.config.model.latent_dim, device=self.device)
-        interval_steps = interval_images = 0
-        clock = time.perf_counter()
+        interval = SnapshotInterval(self.config.model.latent_dim, self.device)
         while self.step < total_steps and not self.team.any(self._stop_due()):
             beta = self.beta
             batch = self._next_indices()
-            mine, share = self._my_part(batch)
-            images, labels = self.data.batch(mine)
-            with self._autocast():
-                observed = model.observe(images, self.generator)
-                terms = self._objective(observed, labels, beta, self.generator)
-            optimizer.zero_grad()
-            # Processes average their gradients: weighted by its share, each process's mean loss
-            # makes that average the gradient of the whole batch's mean loss.
-            scale = share * self.team.world_size
-            (terms["loss"] * scale if scale != 1 else terms["loss"]).backward()
-            step_lr = self.learning_rate
-            optimizer.param_groups[0]["lr"] = step_lr
-            optimizer.step()
-            optimizer.param_groups[0]["lr"] = self._lr_base
-            if self.ema is not None:
-                self.ema.update(model)
-            self.step += 1
-            with torch.no_grad():
-                if sums is None:
-                    names = (
-                        "loss",
-                        "recon",
-                        "kl",
-                        *(name for name in terms if name not in _STANDARD_TERMS),
-                    )
-                    sums = torch.zeros(len(names), device=self.device)
-                sums += torch.stack([terms[name].detach().float() for name in names]) * share
-                kl_per_dim_sum += terms["kl_per_dim"] * share
-            interval_steps += 1
-            interval_images += len(batch)
+            terms, share, step_lr = self._take_step(batch, beta)
+            interval.add(terms, share, len(batch))
             finished = self.step >= total_steps
-            if interval_steps < self._log_every and not finished:
+            if interval.steps < self._log_every and not finished:
                 continue
-            # A log point: the one place that waits for the device and reads numbers back.
-            now = time.perf_counter()
-            elapsed = now - clock
-            self.wall_time_s += elapsed
-            # The whole batch's means, over all processes: one collective per log point.
-            means = self.team.sum_(torch.cat([sums, kl_per_dim_sum])) / interval_steps
-            loss, recon, kl, *extras = means[: len(names)].tolist()
-            if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"the loss became {loss} at step {self.step}: try a smaller learning rate or beta"
-                )
-            heldout_elbo = None
-            if self.heldout is not None and heldout_due(
-                self.config.train.heldout_every, self._heldout_step, self.step, finished
-            ):
-                heldout_elbo = self.evaluate_heldout()
-            yield TrainingSnapshot(
-                step=self.step,
-                epoch=self.epoch,
-                epoch_progress=min(self._position / len(self.data), 1.0),
-                total_steps=total_steps,
-                wall_time_s=self.wall_time_s,
-                images_per_s=interval_images / max(elapsed, 1e-9),
-                loss=loss,
-                recon=recon,
-                kl=kl,
-                beta=beta,
-                learning_rate=step_lr,
-                kl_per_dim=means[len(names) :].cpu().numpy(),
-                finished=finished,
-                heldout_elbo=heldout_elbo,
-                extra_terms=dict(zip(names[3:], extras)),
-                model_state=self.weights() if include_weights else None,
+            yield self._snapshot(interval, beta, step_lr, finished, include_weights)
+            interval.restart()
+
+    def _take_step(self, batch: torch.Tensor, beta: float):
+        """One optimisation step on this process's part of `batch`: its loss terms, its share of
+        the batch and the learning rate it stepped with."""
+        model, optimizer = self.model, self.optimizer
+        mine, share = self._my_part(batch)
+        images, labels = self.data.batch(mine)
+        with self._autocast():
+            observed = model.observe(images, self.generator)
+            terms = self._objective(observed, labels, beta, self.generator)
+        optimizer.zero_grad()
+        # Processes average their gradients: weighted by its share, each process's mean loss
+        # makes that average the gradient of the whole batch's mean loss.
+        scale = share * self.team.world_size
+        (terms["loss"] * scale if scale != 1 else terms["loss"]).backward()
+        step_lr = self.learning_rate
+        optimizer.param_groups[0]["lr"] = step_lr
+        optimizer.step()
+        optimizer.param_groups[0]["lr"] = self._lr_base
+        if self.ema is not None:
+            self.ema.update(model)
+        self.step += 1
+        return terms, share, step_lr
+
+    def _snapshot(
+        self, interval: SnapshotInterval, beta: float, step_lr: float, finished: bool, weights: bool
+    ) -> TrainingSnapshot:
+        """A log point: the one place that waits for the device and reads numbers back."""
+        elapsed = time.perf_counter() - interval.clock
+        self.wall_time_s += elapsed
+        # The whole batch's means, over all processes: one collective per log point.
+        means = self.team.sum_(torch.cat([interval.sums, interval.kl_per_dim])) / interval.steps
+        names = interval.names
+        loss, recon, kl, *extras = means[: len(names)].tolist()
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"the loss became {loss} at step {self.step}: try a smaller learning rate or beta"
             )
-            sums.zero_()
-            kl_per_dim_sum.zero_()
-            interval_steps = interval_images = 0
-            clock = time.perf_counter()
+        heldout_elbo = None
+        if self.heldout is not None and heldout_due(
+            self.config.train.heldout_every, self._heldout_step, self.step, finished
+        ):
+            heldout_elbo = self.evaluate_heldout()
+        return TrainingSnapshot(
+            step=self.step,
+            epoch=self.epoch,
+            epoch_progress=min(self._position / len(self.data), 1.0),
+            total_steps=self.total_steps,
+            wall_time_s=self.wall_time_s,
+            images_per_s=interval.images / max(elapsed, 1e-9),
+            loss=loss,
+            recon=recon,
+            kl=kl,
+            beta=beta,
+            learning_rate=step_lr,
+            kl_per_dim=means[len(names) :].cpu().numpy(),
+            finished=finished,
+            heldout_elbo=heldout_elbo,
+            extra_terms=dict(zip(names[3:], extras)),
+            model_state=self.weights() if weights else None,
+        )
 
     def _my_part(self, batch: torch.Tensor) -> tuple[torch.Tensor, float]:
         """This process's examples of the batch and their share of it. A process left without
