@@ -138,22 +138,7 @@ def _train_in_folder(
         config, data, device, say=lambda line: print(line, file=sys.stderr) if team.leader else None
     )
     if checkpoint is not None:
-        try:
-            trainer.restore(
-                checkpoint.model_state,
-                checkpoint.optimizer_state,
-                checkpoint.counters,
-                checkpoint.ema_state,
-            )
-        except (RuntimeError, ValueError) as error:
-            raise VaeStudioError(
-                f"{checkpoint_path}: cannot resume with these settings ({str(error).splitlines()[0]})"
-            ) from None
-        # The checkpoint brings back its own learning rate and beta; flags given now win.
-        if arguments.lr is not None:
-            trainer.set_learning_rate(arguments.lr)
-        if arguments.beta is not None:
-            trainer.set_beta(arguments.beta)
+        _resume(trainer, checkpoint, checkpoint_path, arguments)
     elif arguments.overwrite and team.leader:
         # The replaced run's checkpoints must not outlive its metrics.
         for name in (CHECKPOINT_NAME, BEST_NAME):
@@ -161,18 +146,7 @@ def _train_in_folder(
     if deadline is not None:
         trainer.time_budget = TimeBudget(deadline)
     if team.leader:
-        for note in data.train.notes:
-            print(f"note: {note}", file=sys.stderr)
-        heldout = (
-            ""
-            if trainer.heldout is None
-            else f" ({len(trainer.heldout):,} held out for the held-out curve)"
-        )
-        processes = f" in {team.world_size} processes" if team.world_size > 1 else ""
-        print(
-            f"{data.train.describe()}{heldout}; training {config.model.family} on {trainer.device}{processes}",
-            file=sys.stderr,
-        )
+        _say_what_trains(data, trainer, team.world_size)
     bar = ProgressBar(enabled=team.leader)
     history = [] if checkpoint is None else resumed_history(checkpoint, out / METRICS_NAME)
     board = _tensorboard(trainer, out) if config.train.tensorboard and team.leader else None
@@ -193,6 +167,41 @@ def _train_in_folder(
         bar.close()
         if board is not None:
             board.close()
+
+
+def _resume(trainer: Trainer, checkpoint, checkpoint_path: Path, arguments) -> None:
+    """The trainer where the checkpoint left off; the flags given now win over its learning rate
+    and β."""
+    try:
+        trainer.restore(
+            checkpoint.model_state,
+            checkpoint.optimizer_state,
+            checkpoint.counters,
+            checkpoint.ema_state,
+        )
+    except (RuntimeError, ValueError) as error:
+        raise VaeStudioError(
+            f"{checkpoint_path}: cannot resume with these settings ({str(error).splitlines()[0]})"
+        ) from None
+    if arguments.lr is not None:
+        trainer.set_learning_rate(arguments.lr)
+    if arguments.beta is not None:
+        trainer.set_beta(arguments.beta)
+
+
+def _say_what_trains(data: DataSplit, trainer: Trainer, processes: int) -> None:
+    for note in data.train.notes:
+        print(f"note: {note}", file=sys.stderr)
+    heldout = (
+        ""
+        if trainer.heldout is None
+        else f" ({len(trainer.heldout):,} held out for the held-out curve)"
+    )
+    where = f" in {processes} processes" if processes > 1 else ""
+    print(
+        f"{data.train.describe()}{heldout}; training {trainer.config.model.family} on {trainer.device}{where}",
+        file=sys.stderr,
+    )
 
 
 def _both(first: Callable, second: Callable) -> Callable:

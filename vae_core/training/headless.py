@@ -125,21 +125,12 @@ def train_in_folder(
         best.flush(trainer)
         if last_good is None:
             raise
-        path = out / LAST_GOOD_NAME
-        save_checkpoint(path, trainer.config, dict(last_good.model_state), history=history)
-        raise VaeStudioError(
-            f"{error}; the weights of step {last_good.step:,}, the last good ones, are in {path}"
-        ) from None
+        raise _kept_last_good(error, last_good, trainer, out, history) from None
     except (PeerLost, RuntimeError) as error:
         lost = error if isinstance(error, PeerLost) else lost_peer(error)
         if lost is error and not isinstance(error, PeerLost):
             raise
-        # The optimizer did not step past the counters: the weights are those of trainer.step.
-        _ignore_stop_signals()
-        save_trainer(checkpoint_path, trainer, history)
-        raise PeerLost(
-            f"{lost}; saved {checkpoint_path} at step {trainer.step:,} (continue with --resume)"
-        ) from None
+        raise _saved_on_lost_peer(lost, trainer, checkpoint_path, history) from None
     save_trainer(checkpoint_path, trainer, history)
     best.flush(trainer)
     trainer.team.barrier()  # the others end once the run folder is complete
@@ -150,6 +141,27 @@ def train_in_folder(
     else:
         say(f"saved {checkpoint_path} after {trainer.step:,} steps")
     return 0
+
+
+def _kept_last_good(
+    error: TrainingDiverged, last_good: TrainingSnapshot, trainer: Trainer, out: Path, history
+) -> VaeStudioError:
+    """The last good snapshot's weights saved beside the run; the line that says where."""
+    path = out / LAST_GOOD_NAME
+    save_checkpoint(path, trainer.config, dict(last_good.model_state), history=history)
+    return VaeStudioError(
+        f"{error}; the weights of step {last_good.step:,}, the last good ones, are in {path}"
+    )
+
+
+def _saved_on_lost_peer(lost, trainer: Trainer, checkpoint_path: Path, history) -> PeerLost:
+    """A torchrun peer is gone: the run saved where it is; the line that says so."""
+    # The optimizer did not step past the counters: the weights are those of trainer.step.
+    _ignore_stop_signals()
+    save_trainer(checkpoint_path, trainer, history)
+    return PeerLost(
+        f"{lost}; saved {checkpoint_path} at step {trainer.step:,} (continue with --resume)"
+    )
 
 
 def _saved_on_stop(stop, trainer: Trainer, out: Path, history, best, say, requeue_signal) -> int:
