@@ -231,7 +231,7 @@ def test_exact_log_likelihood_needs_the_linear_gaussian_model():
         arch="mlp", likelihood="gaussian", latent_dim=2, input_shape=SHAPE, hidden=(8,)
     )
     model = build_model(config)
-    assert not model.has_exact_log_likelihood
+    assert not model.has_exact_likelihood
     with pytest.raises(VaeStudioError, match="--arch linear --likelihood gaussian"):
         model.exact_log_likelihood(torch.zeros(1, *SHAPE))
 

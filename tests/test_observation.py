@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from vae_core.evaluation.analysis import _single_input
 from vae_core.evaluation.estimates import evaluate_model
 from vae_core.evaluation.observation import observed_examples
+from vae_core.evaluation.single_input import single_input
 from vae_core.models import build_model
 from vae_core.training.trainer import complete_model_config
 
@@ -39,7 +39,7 @@ def test_evaluate_scores_the_images_analyze_scores(small_config, small_glyphs):
     for index in range(20):
         image = observed_examples(model, images[index : index + 1], torch.tensor([index]))
         # analyze observes its input again: a binary image stays itself.
-        _, analysed, _ = _single_input(model, image[0], None, seed=123)
+        _, analysed, _ = single_input(model, image[0], None, seed=123)
         assert torch.equal(analysed, image)
         with torch.no_grad():
             kls.append(model.encode(analysed).kl_standard_normal().sum())

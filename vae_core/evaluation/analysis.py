@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from vae_core.errors import VaeStudioError
+from vae_core.evaluation.single_input import exact_log_likelihood, log_mean_exp, single_input
 from vae_core.models import LatentModel
 from vae_core.models.distributions import DiagonalGaussian
 from vae_core.optimizer import make_adam
@@ -62,32 +63,6 @@ class ImportanceSamplingReport:
     exact_log_likelihood: float | None
 
 
-def _single_input(model: LatentModel, x: torch.Tensor, y, seed: int):
-    """The model's device, a generator, and x (C, H, W) as an observed batch of one with its label."""
-    if x.dim() != 3:
-        raise VaeStudioError(f"analysis takes one image (C, H, W), got shape {tuple(x.shape)}")
-    if not model.samples_posterior:
-        raise VaeStudioError(
-            f"this analysis needs a model with a Gaussian posterior; '{model.config.family}' has none"
-        )
-    if model.capabilities.latent_layers != 1:
-        raise VaeStudioError(
-            f"this analysis optimises and samples one Gaussian latent layer; '{model.config.family}' has"
-            f" {model.capabilities.latent_layers}"
-        )
-    device = next(model.parameters()).device
-    generator = torch.Generator(device).manual_seed(seed)
-    observed = model.observe(x[None].to(device), generator)
-    label = None if y is None else torch.as_tensor([int(y)], device=device)
-    return generator, observed, label
-
-
-def _exact(model, observed, label) -> float | None:
-    if getattr(model, "has_exact_log_likelihood", False):
-        return float(model.exact_log_likelihood(observed, label)[0])
-    return None
-
-
 def _log_weights(
     model, observed, label, posterior: DiagonalGaussian, samples: int, generator
 ) -> torch.Tensor:
@@ -99,10 +74,6 @@ def _elbo(model, observed, label, posterior, samples, seed) -> float:
     # A generator of its own: both ELBOs see the same noise, so their difference is not noise.
     generator = torch.Generator(posterior.mean.device).manual_seed(seed)
     return float(_log_weights(model, observed, label, posterior, samples, generator).mean())
-
-
-def _log_mean_exp(log_weights: torch.Tensor) -> float:
-    return float(torch.logsumexp(log_weights, 0) - math.log(len(log_weights)))
 
 
 def amortization_gap(
@@ -118,7 +89,7 @@ def amortization_gap(
 ) -> AmortizationReport:
     """Optimise q(z|x) = N(μ, diag σ²) for image x by Adam on the reparameterised ELBO, starting
     from the encoder's output; the model's weights stay as they are."""
-    generator, observed, label = _single_input(model, x, y, seed)
+    generator, observed, label = single_input(model, x, y, seed)
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -140,11 +111,11 @@ def amortization_gap(
         report = AmortizationReport(
             amortized_elbo=_elbo(model, observed, label, amortized, eval_samples, seed + 1),
             optimized_elbo=_elbo(model, observed, label, optimized, eval_samples, seed + 1),
-            log_likelihood=_log_mean_exp(
+            log_likelihood=log_mean_exp(
                 _log_weights(model, observed, label, optimized, iw_samples, generator)
             ),
             iw_samples=iw_samples,
-            exact_log_likelihood=_exact(model, observed, label),
+            exact_log_likelihood=exact_log_likelihood(model, observed, label),
             elbo_trace=tuple(trace),
         )
     model.train(was_training)
@@ -190,7 +161,7 @@ def importance_sampling_study(
     """log p(x) estimated by importance sampling from the prior and from q(z|x), at each K:
     the closer the proposal to the posterior, the smaller the spread and the larger the ESS."""
     check_sample_counts(sample_counts)
-    generator, observed, label = _single_input(model, x, y, seed)
+    generator, observed, label = single_input(model, x, y, seed)
     was_training = model.training
     model.eval()
     posterior = model.encode(observed, label)
@@ -223,4 +194,4 @@ def importance_sampling_study(
                 )
             )
     model.train(was_training)
-    return ImportanceSamplingReport(tuple(estimates), _exact(model, observed, label))
+    return ImportanceSamplingReport(tuple(estimates), exact_log_likelihood(model, observed, label))

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vae_core.evaluation.analysis import _exact, _single_input
 from vae_core.evaluation.importance_samples import importance_samples
+from vae_core.evaluation.single_input import exact_log_likelihood, single_input
 from vae_core.evaluation.true_posterior import (
     Box,
     covering,
@@ -103,8 +103,8 @@ def elbo_identity(
     2-D latents (ELBO and KL summed over the grid's cells), else by importance sampling from q
     with IDENTITY_SAMPLES draws (the ELBO their mean log-weight, KL = log p̂(x) - ELBO)."""
     with evaluating(model):
-        _, observed, label = _single_input(model, x, y, seed)
-        exact = _exact(model, observed, label)
+        _, observed, label = single_input(model, x, y, seed)
+        exact = exact_log_likelihood(model, observed, label)
     if model.config.latent_dim == 2:
         return ElboIdentity(
             *_identity_by_quadrature(model, x, y, seed), "quadrature", 0.0, 0, exact

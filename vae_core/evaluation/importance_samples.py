@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from vae_core.errors import VaeStudioError
-from vae_core.evaluation.analysis import _log_mean_exp, _single_input
+from vae_core.evaluation.single_input import log_mean_exp, single_input
 from vae_core.evaluation.true_posterior import evaluating, joint_log_probs
 from vae_core.models import LatentModel
 
@@ -40,7 +40,7 @@ def weigh(log_weights: torch.Tensor) -> tuple[torch.Tensor, float, float, float]
     return (
         weights,
         float(1.0 / weights.square().sum()),
-        _log_mean_exp(log_weights),
+        log_mean_exp(log_weights),
         math.sqrt(count) * spread,
     )
 
@@ -61,7 +61,7 @@ def importance_samples(
     if count < 1:
         raise VaeStudioError(f"importance sampling needs at least one sample, got {count}")
     with evaluating(model):
-        generator, observed, label = _single_input(model, x, y, seed)
+        generator, observed, label = single_input(model, x, y, seed)
         if proposal == "prior":
             codes = model.prior.sample(count, generator=generator, device=observed.device)
             log_proposal = model.prior.log_prob(codes).double()

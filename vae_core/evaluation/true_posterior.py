@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from vae_core.errors import VaeStudioError
-from vae_core.evaluation.analysis import _single_input
+from vae_core.evaluation.single_input import single_input
 from vae_core.models import LatentModel
 from vae_core.models.distributions import DiagonalGaussian
 
@@ -183,7 +183,7 @@ def posterior_grid(
     """p(z|x) and q(z|x) of image x (C, H, W) on a resolution² grid over `box` of the plane
     origin + (u, v) @ basis (the first two latent axes when not given)."""
     with evaluating(model):
-        _, observed, label = _single_input(model, x, y, seed)
+        _, observed, label = single_input(model, x, y, seed)
         plane = plane_tensors(model, origin, basis)
         return _grid_of(
             model, observed, label, model.encode(observed, label), box, resolution, *plane
@@ -203,7 +203,7 @@ def posterior_heat_map(
     """The grid of `posterior_grid` over the part of the `visible` box that holds the posterior's
     mass, found on a coarse grid first: a narrow posterior gets the fine grid's cells to itself."""
     with evaluating(model):
-        _, observed, label = _single_input(model, x, y, seed)
+        _, observed, label = single_input(model, x, y, seed)
         origin, basis = plane_tensors(model, origin, basis)
         _, _, codes = _grid_codes(visible, _FIT_RESOLUTION, origin, basis)
         held = _shrunk(visible, joint_log_probs(model, observed, label, codes), _FIT_RESOLUTION)
@@ -289,7 +289,7 @@ def fitted_input(model: LatentModel, x, y, seed: int):
         raise VaeStudioError(
             f"log p(x) by quadrature needs a 2-D latent space; this model's has {dim}"
         )
-    _, observed, label = _single_input(model, x, y, seed)
+    _, observed, label = single_input(model, x, y, seed)
     origin, basis = plane_tensors(model, None, None)
     posterior = model.encode(observed, label)
     return observed, label, posterior, fitted_box(model, observed, label, posterior, origin, basis)

@@ -56,14 +56,14 @@ class LatentModel(nn.Module):
             positions=self.positions,
             has_prior_density=prior is not None,
             learned_prior=prior is not None and any(True for _ in prior.parameters()),
-            has_exact_likelihood=self.has_exact_log_likelihood,
+            has_exact_likelihood=self.has_exact_likelihood,
             latent_layers=self.latent_layers,
         )
 
     # Overridden by the families that have them.
     has_codebook = False
     positions = 1
-    has_exact_log_likelihood = False
+    has_exact_likelihood = False
     latent_layers = 1
 
     def prior_module(self) -> nn.Module | None:

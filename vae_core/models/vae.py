@@ -130,7 +130,7 @@ class GaussianVAE(LatentModel):
         return self._log_weights(x, y, posterior, z)
 
     @property
-    def has_exact_log_likelihood(self) -> bool:
+    def has_exact_likelihood(self) -> bool:
         """A linear decoder with Gaussian noise under a Gaussian-mixture prior: log p(x) is closed form."""
         return isinstance(self.decoder, LinearDecoder) and isinstance(
             self.likelihood, GaussianLikelihood
@@ -138,7 +138,7 @@ class GaussianVAE(LatentModel):
 
     def exact_log_likelihood(self, x, y=None) -> torch.Tensor:
         """log p(x) per example (B,), in float64, for the linear Gaussian model (factor analysis)."""
-        if not self.has_exact_log_likelihood:
+        if not self.has_exact_likelihood:
             raise VaeStudioError(
                 "the exact log-likelihood needs a linear decoder and a Gaussian likelihood"
                 " (--arch linear --likelihood gaussian)"
@@ -153,7 +153,7 @@ class GaussianVAE(LatentModel):
         )
 
     def evaluation_sums(self, x, y=None):
-        if not self.has_exact_log_likelihood:
+        if not self.has_exact_likelihood:
             return {}
         return {"exact_log_likelihood": self.exact_log_likelihood(x, y).sum()}
 
