@@ -1,7 +1,7 @@
 """File menu actions for the window: pick a path, then hand it to the controller that owns the
 file (checkpoints, metrics CSV, plot PNGs); a checkpoint dropped on the window opens, a data set
 (a folder, an .npz or .npy file) becomes the next run's data; a model folder (`export --format
-folder`) opens like a checkpoint."""
+folder`) opens like a checkpoint. The CSV and PNG exports are written on a worker."""
 
 from __future__ import annotations
 
@@ -9,16 +9,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QSettings
-from PySide6.QtGui import QAction
+import numpy as np
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from app.controllers.checkpoints import CheckpointController
 from app.controllers.follow import RunFolderFollower
+from app.controllers.job_kinds import FILE_WRITE, Call
+from app.controllers.model_jobs import Answer, ModelJobs
 from app.controllers.run import RunController
+from app.export_files import write_png
 from app.state import AppState
-from vae_core.errors import VaeStudioError
 from vae_core.export.model_folder import is_model_folder
+from vae_core.run_record import write_metrics
 
 CHECKPOINT_FILTER = "VAE Studio checkpoints (*.safetensors)"
 
@@ -74,10 +78,25 @@ class WindowFiles(Protocol):
     def show_error(self, message: str) -> None: ...
 
 
-class FileActions:
+def _metrics_written(path: Path, rows: np.ndarray) -> str:
+    """On a worker: metrics.csv of `rows`, written whole; the line that says so."""
+    write_metrics(path, rows)
+    return f"Exported {len(rows):,} rows to {path}"
+
+
+def _view_written(title: str, image: QImage, path: Path) -> str:
+    """On a worker: a view's picture as a PNG; the line that says so."""
+    write_png(image, path)
+    return f"Exported {title.lower()} to {path}"
+
+
+class FileActions(QObject):
+    exported = Signal(str)  # the line for the status bar, once the file is complete
+
     def __init__(
         self,
         window: WindowFiles,
+        jobs: ModelJobs,
         dialogs: FileDialogs,
         state: AppState,
         runs: RunController,
@@ -88,7 +107,9 @@ class FileActions:
     ):
         """`open_data`: a dropped data set becomes the next run's; `list_run_folder`: a followed
         folder joins the Runs list."""
+        super().__init__(window)
         self.window = window
+        self._writes = jobs.line(FILE_WRITE, self, self._written, self._write_failed)
         self.dialogs = dialogs
         self.state = state
         self.runs = runs
@@ -131,25 +152,27 @@ class FileActions:
             self.follow(folder)
 
     def export_metrics(self, path: str | Path) -> bool:
+        """Write the run's metrics as metrics.csv on a worker; `exported` says when it is done."""
         table = self.state.run.history.table
         if not len(table):
             self.window.show_error("there are no metrics to export yet: train a model first")
             return False
-        try:
-            table.write_csv(path)
-        except VaeStudioError as error:
-            self.window.show_error(str(error))
-            return False
-        self.window.statusBar().showMessage(f"Exported {len(table):,} rows to {path}", 10000)
+        self._writes.ask(Call(_metrics_written, (Path(path), table.rows.copy())))
         return True
 
     def export_plot(self, title: str, path: str | Path) -> bool:
-        """Save one view (a title of File > Export Plot PNG) as a PNG of what is on screen."""
-        if not self.window.exportable_views()[title].grab().save(str(path), "PNG"):
-            self.window.show_error(f"cannot write {path}")
-            return False
-        self.window.statusBar().showMessage(f"Exported {title.lower()} to {path}", 10000)
+        """Save one view (a title of File > Export Plot PNG) as a PNG of what is on screen: the
+        picture taken here, encoded and written on a worker."""
+        image = self.window.exportable_views()[title].grab().toImage()
+        self._writes.ask(Call(_view_written, (title, image, Path(path))))
         return True
+
+    def _written(self, answer: Answer) -> None:
+        self.window.statusBar().showMessage(answer.value, 10000)
+        self.exported.emit(answer.value)
+
+    def _write_failed(self, error: Exception) -> None:
+        self.window.show_error(str(error))
 
     def ask_open(self) -> None:
         if path := self.dialogs.ask_path(False, "Open checkpoint", CHECKPOINT_FILTER):

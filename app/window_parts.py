@@ -45,6 +45,7 @@ def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelp
     seed = _theory_views(window, dialogs)
     files = FileActions(
         window,
+        window.model_jobs,
         dialogs,
         window.state,
         window.runs,

@@ -458,13 +458,16 @@ def test_export_metrics_csv_and_plot_png(qtbot, window, tmp_path):
     start_and_wait_for_snapshots(qtbot, window, count=3)
     stop_and_wait(qtbot, window)
     csv_path = tmp_path / "metrics.csv"
-    assert window.files.export_metrics(csv_path)
+    with qtbot.waitSignal(window.files.exported, timeout=SIGNAL_TIMEOUT_MS):
+        assert window.files.export_metrics(csv_path)
     lines = csv_path.read_text().splitlines()
     assert lines[0].startswith("step,epoch,wall_time_s,images_per_s,loss,recon,kl,beta")
     assert len(lines) == 1 + len(window.state.run.history)
     for title in ("Loss curves", "KL per dimension", "Reconstructions", "Latent map"):
         png = tmp_path / f"{title}.png"
-        assert window.files.export_plot(title, png)
+        with qtbot.waitSignal(window.files.exported, timeout=SIGNAL_TIMEOUT_MS) as exported:
+            assert window.files.export_plot(title, png)
+        assert exported.args == [f"Exported {title.lower()} to {png}"]
         image = QImage(str(png))
         assert not image.isNull() and image.width() > 50
 
