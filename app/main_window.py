@@ -138,7 +138,7 @@ class MainWindow(QMainWindow):
 
     # Building.
     def _build_docks(self) -> None:
-        self.setCentralWidget(self.explorer.map_widget)
+        self.setCentralWidget(self.explorer.map)
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
         )
@@ -153,7 +153,7 @@ class MainWindow(QMainWindow):
         self.explorer_dock = self.add_dock(
             "explorerDock",
             "Explorer",
-            self.explorer.side_panel,
+            self.explorer.side,
             Qt.DockWidgetArea.RightDockWidgetArea,
         )
         self.view_tabs = named(QTabWidget(), "viewTabs", "Views")
@@ -186,7 +186,7 @@ class MainWindow(QMainWindow):
             "KL per dimension": self.kl_bars.plot,
             "Reconstructions": self.previews.reconstruction_stack,
             "Samples": self.previews.samples_stack,
-            "Latent map": self.explorer.map_widget,
+            "Latent map": self.explorer.map,
         }
         views.update(self.explorer.pages)
         return views

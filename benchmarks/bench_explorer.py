@@ -91,7 +91,7 @@ def measure_drag(explorer, moves: int) -> tuple[list[float], list[float]]:
     that blocks the event loop (tiles re-decoded for new weights, say) delays a real mouse
     event just as much, and that delay counts.
     """
-    decoded = explorer.side_panel.findChild(QWidget, "decodedView")
+    decoded = explorer.side.findChild(QWidget, "decodedView")
     latencies: list[float] = []
     waits: list[float] = []  # of each move, the part spent waiting for the event loop
     due: list[float] = []
@@ -207,8 +207,8 @@ def main() -> int:
     explorer = LatentExplorer(shown)
     window = QWidget()
     layout = QHBoxLayout(window)
-    layout.addWidget(explorer.map_widget, 3)
-    layout.addWidget(explorer.side_panel, 1)
+    layout.addWidget(explorer.map, 3)
+    layout.addWidget(explorer.side, 1)
     window.resize(1200, 800)
     window.show()
     relay = SnapshotRelay()

@@ -59,8 +59,8 @@ class Layout:
         self.window = QWidget()
         self.window.setWindowTitle("VAE Studio: latent explorer")
         top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.explorer.map_widget)
-        top.addWidget(self.explorer.side_panel)
+        top.addWidget(self.explorer.map)
+        top.addWidget(self.explorer.side)
         top.setSizes([760, 340])
         self.tabs = QTabWidget()
         for name, page in self.explorer.pages:

@@ -213,7 +213,7 @@ def seed_prior_views(window: MainWindow, out: Path) -> None:
         if layers.density_layer.image is not None and len(layers.holes_layer.data):
             break
         settle(50)
-    grab(window.explorer.map_widget, out / "seed_aggregate_map.png")
+    grab(window.explorer.map, out / "seed_aggregate_map.png")
     show_tab(window, "Aggregate posterior")
     for _ in range(200):
         if "KL(q(z)" in layers.page.readout.text():
@@ -283,7 +283,7 @@ def seed_posterior(window: MainWindow, out: Path, selected: int) -> None:
         layers.proposal_combo.setCurrentIndex(layers.proposal_combo.findData(proposal))
         settle_until(lambda: layers.idle and "quadrature" in layers.readout.text())
         settle(200)
-        grab(window.explorer.map_widget, out / name)
+        grab(window.explorer.map, out / name)
     layers.posterior_check.setChecked(False)
     layers.samples_check.setChecked(False)
     show_tab(window, "ELBO identity")

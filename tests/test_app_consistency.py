@@ -54,7 +54,7 @@ def _views_show(window, side: int) -> None:
     assert tuple(examples.image_shape) == (1, side, side)
     tiles = explorer.map.tiles.image
     assert tiles.shape[0] % side == 0 and tiles.shape[1] % side == 0
-    assert explorer.side_panel.findChild(QWidget, "decodedView").image().shape == (side, side)
+    assert explorer.side.findChild(QWidget, "decodedView").image().shape == (side, side)
     assert explorer.map.point_count() == len(examples) == len(state.explorer.encoded.codes)
     preview = window.previews.preview
     assert preview.images.shape[-2:] == (side, side) and preview.reconstruction_pairs().shape[

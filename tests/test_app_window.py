@@ -531,7 +531,7 @@ def test_presentation_mode_shows_the_curves_and_the_map_in_large_type(qtbot, win
     )
     assert (
         window.view_tabs.currentWidget() is window.curves
-        and window.centralWidget() is window.explorer.map_widget
+        and window.centralWidget() is window.explorer.map
     )
     assert window.font().pointSizeF() > font_size
     window.named_actions["leavePresentationAction"].trigger()

@@ -76,10 +76,10 @@ def _show(explorer: LatentExplorer, model_config: ModelConfig, state=None, data=
 
 def _explorer(qtbot, model_config: ModelConfig, state=None, data=None) -> LatentExplorer:
     explorer = LatentExplorer(ShownModel())
-    for widget in (explorer.map_widget, explorer.side_panel, *(page for _, page in explorer.pages)):
+    for widget in (explorer.map, explorer.side, *(page for _, page in explorer.pages)):
         qtbot.addWidget(widget)
-    explorer.map_widget.resize(500, 500)
-    explorer.map_widget.show()
+    explorer.map.resize(500, 500)
+    explorer.map.show()
     if data is None:
         _show(explorer, model_config, state)
     else:
@@ -106,11 +106,11 @@ def _as_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 def test_named_widgets_exist(explorer):
-    plot = explorer.map_widget.findChild(pg.PlotWidget, "latentPlot")
+    plot = explorer.map.findChild(pg.PlotWidget, "latentPlot")
     assert plot is not None and plot.accessibleName()
     cursor = [item for item in plot.getPlotItem().items if item.objectName() == "latentCursor"]
     assert len(cursor) == 1 and hasattr(cursor[0], "setPos")
-    decoded = explorer.side_panel.findChild(QWidget, "decodedView")
+    decoded = explorer.side.findChild(QWidget, "decodedView")
     assert decoded is not None and decoded.accessibleName() == "decodedView"
     assert [name for name, _ in explorer.pages] == [
         "Interpolation",
@@ -123,9 +123,9 @@ def test_named_widgets_exist(explorer):
 
 def test_moving_the_cursor_decodes_the_new_point_at_once(explorer, trained):
     model = _reference_model(trained[0], trained[1].model_state)
-    plot = explorer.map_widget.findChild(pg.PlotWidget, "latentPlot")
+    plot = explorer.map.findChild(pg.PlotWidget, "latentPlot")
     cursor = next(item for item in plot.getPlotItem().items if item.objectName() == "latentCursor")
-    decoded = explorer.side_panel.findChild(QWidget, "decodedView")
+    decoded = explorer.side.findChild(QWidget, "decodedView")
     cursor.setPos(-1.5, 0.5)
     before = decoded.image().copy()
     cursor.setPos(1.5, -1.0)
@@ -212,7 +212,7 @@ def test_clicking_a_point_selects_it_and_draws_its_posterior(
             ((outline_x - mean[0]) / std[0]) ** 2 + ((outline_y - mean[1]) / std[1]) ** 2
         )
         np.testing.assert_allclose(distance, sigmas, rtol=1e-4)
-    side = explorer.side_panel
+    side = explorer.side
     expected_input = small_glyphs.test.images[index, 0].numpy()
     np.testing.assert_array_equal(
         side.findChild(QWidget, "selectedInputView").image(), expected_input
@@ -255,7 +255,7 @@ def test_weights_are_throttled_and_the_latest_wins(qtbot, trained):
     assert len(applied) == 1
     for name, value in other.items():
         torch.testing.assert_close(applied[0][name], value)
-    decoded = explorer.side_panel.findChild(QWidget, "decodedView").image()
+    decoded = explorer.side.findChild(QWidget, "decodedView").image()
     with torch.no_grad():
         expected = _as_uint8(_reference_model(model_config, other).decode_mean(torch.zeros(1, 2)))[
             0
@@ -358,7 +358,7 @@ def test_latent_dimension_eight_principal_plane(qtbot, eight_dims, small_glyphs)
 
 def test_clear_blanks_every_view(explorer):
     explorer.shown.show(None)
-    assert explorer.side_panel.findChild(QWidget, "decodedView").image() is None
+    assert explorer.side.findChild(QWidget, "decodedView").image() is None
     assert explorer.map.tiles.image is None
     assert len(explorer.map.points.getData()[0]) == 0
 
@@ -514,13 +514,13 @@ def test_a_drawing_is_encoded_onto_the_map_with_its_reconstruction(explorer, tra
 
 
 def test_prior_samples_are_shown_and_renewed(explorer):
-    samples = explorer.side_panel.samples_view
+    samples = explorer.side.samples_view
     first = samples.image().copy()
     assert first.shape == (
         2 * 30 - 2,
         8 * 30 - 2,
     )  # two rows of eight 28-pixel samples, 2 pixels apart
-    explorer.side_panel.resample_button.click()
+    explorer.side.resample_button.click()
     assert not np.array_equal(first, samples.image())
 
 

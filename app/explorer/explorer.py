@@ -84,7 +84,7 @@ def _make_pages(
 
 
 class LatentExplorer(QObject):
-    """The views it drives: `map_widget`, `side_panel` and `pages`; what it reads and writes:
+    """The views it drives: `map`, `side` and `pages`; what it reads and writes:
     `shown` (the model on show and the explorer's state)."""
 
     viewRefreshed = Signal()  # the tiles and contours show the current model and view
@@ -110,12 +110,12 @@ class LatentExplorer(QObject):
         self._last_cursor_move = -math.inf
         self._last_tiles_time = -math.inf
 
-        self.map_widget = self.map = LatentMapView()
+        self.map = LatentMapView()
         self.data_space = DataSpaceView()
         self.data_space.hide()
         self.map.add_beside(self.data_space)
         self.layers = MapLayers(self.map, self.data_space, self.decoder)
-        self.side_panel = self.side = SidePanel()
+        self.side = SidePanel()
         self.selection = SelectionView(self.map, self.data_space, self.side, self.state)
         self.encoding = EncodingController(shown, self.jobs, self.errorOccurred.emit, self)
         self.samples = PriorSamples(

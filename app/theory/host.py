@@ -66,7 +66,7 @@ class TheoryViews(QObject):
         self.places = places
         self.docks: dict[str, QDockWidget] = {}
         self._map_row: QToolBar | None = None
-        self._map_widget = explorer.map_widget
+        self._map = explorer.map
         # For the input selected on the map: its true posterior, importance samples, the ELBO identity.
         shown = explorer.shown
         self.posterior_layers = PosteriorLayers(
@@ -161,7 +161,7 @@ class TheoryViews(QObject):
             self._map_readouts.setContentsMargins(8, 0, 8, 2)
             layout.addWidget(self._map_row)
             layout.addLayout(self._map_readouts)
-            self._map_widget.add_control_row(box)
+            self._map.add_control_row(box)
         for widget in widgets:
             if isinstance(widget, QLabel):
                 # Its text, however long, must not widen the window: it is cut at the edge instead.
