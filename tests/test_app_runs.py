@@ -320,3 +320,22 @@ def test_closed_views_do_no_work_and_open_ones_follow_the_run(qtbot, shown_windo
     assert not controller._follow_timer.isActive()
     with qtbot.waitSignal(controller.folderWritten, timeout=SIGNAL_TIMEOUT_MS):
         window.runs.stop()
+
+
+def test_a_window_run_that_asks_for_tensorboard_writes_its_events(qtbot, shown_window):
+    event_accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator"
+    )
+    config = tiny_config()
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, tensorboard=True))
+    window = shown_window(config)
+    train_once(qtbot, window, config)
+    entry = window.seed.runs.state.entries[0]
+    events = event_accumulator.EventAccumulator(
+        str(entry.folder / "tensorboard"), size_guidance={"scalars": 0}
+    )
+    events.Reload()
+    steps = [event.step for event in events.Scalars("train/loss")]
+    assert steps == [int(step) for step in entry.rows[:, 0]]
+    projector = entry.folder / "tensorboard" / "projector_config.pbtxt"
+    assert "test_codes" in projector.read_text()

@@ -55,7 +55,9 @@ class TensorBoardLog:
     """A run's event files; `examples` are the held-out examples (or the training ones where
     none are held out) whose reconstructions and posterior means are shown."""
 
-    def __init__(self, out: Path, model: LatentModel, examples: ImageDataset, resumed_at: int = 0):
+    def __init__(
+        self, out: Path, model: LatentModel, examples: ImageDataset | None, resumed_at: int = 0
+    ):
         writer_class = _summary_writer()
         self.model = model
         self.examples = examples
@@ -165,3 +167,27 @@ def add_evaluation(run_dir: Path, results: dict, step: int) -> bool:
         writer.add_scalar(f"evaluate/{split}/kl_per_dim/{dimension}", kl, step)
     writer.close()
     return True
+
+
+def write_finished_run(
+    out: Path, config: RunConfig, rows, model: LatentModel, test: ImageDataset | None
+) -> None:
+    """The events of a run trained apart from a headless command (the window's), written once it
+    ends: its metric rows as the scalars, the hyperparameters with its final figures, and the
+    test set's codes for the Embedding Projector (its images need the model at each held-out
+    step, which only a headless run has)."""
+    log = TensorBoardLog(out, model, test)  # its examples serve only the images, not drawn here
+    heldout = METRICS_COLUMNS.index("heldout_elbo")
+    for row in rows:
+        values = dict(zip(METRICS_COLUMNS, map(float, row)))
+        step = int(values["step"])
+        for name in _SCALARS:
+            if not math.isnan(values[name]):
+                log.writer.add_scalar(f"train/{name}", values[name], step)
+        if not math.isnan(row[heldout]):
+            log.writer.add_scalar("heldout/elbo", float(row[heldout]), step)
+    if test is None:
+        log.writer.add_hparams(_hyperparameters(config), _final_figures(rows), run_name=".")
+        log.close()
+    else:
+        log.finish(config, [tuple(row) for row in rows], test)

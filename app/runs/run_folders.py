@@ -5,7 +5,7 @@ the command line uses too) holds what a command-line run's does: `metrics.csv`,
 `config.json` and `checkpoint.safetensors` (the run's last snapshot's weights; no optimizer state,
 so a resumed run starts a fresh Adam). Reading one takes the config from the checkpoint's
 metadata alone (no tensor is read), else from `config.json`; a folder with metrics and neither
-is listed with no config.
+is listed with no config. A run whose config asks for TensorBoard gets its events there too.
 """
 
 from __future__ import annotations
@@ -17,12 +17,17 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from vae_core.checkpoint import read_config
 from vae_core.config import RunConfig
+from vae_core.data import ImageDataset
 from vae_core.errors import VaeStudioError
 from vae_core.metrics_reader import MetricsTail
+from vae_core.models import build_model
 from vae_core.run_folder import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME
+from vae_core.run_record import write_run_folder
+from vae_core.tensorboard_log import write_finished_run
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,28 @@ class RunFolder:
     folder: Path
     config: RunConfig | None
     rows: np.ndarray  # METRICS_COLUMNS values
+
+
+def write_window_run(
+    folder: Path,
+    config: RunConfig,
+    rows: np.ndarray,
+    weights: dict[str, torch.Tensor] | None,
+    test: ImageDataset | None,
+) -> Path:
+    """A window's run written as a command-line run's folder, with its TensorBoard events when
+    its config asks for them (`train.tensorboard`) and its weights are known."""
+    write_run_folder(folder, config, rows, weights)
+    if config.train.tensorboard and weights is not None:
+        model = build_model(config.model)
+        model.load_state_dict(weights)
+        try:
+            write_finished_run(folder, config, rows, model, test)
+        except VaeStudioError as error:
+            raise VaeStudioError(
+                f"{folder} holds the run, but not its TensorBoard events: {error}"
+            ) from None
+    return folder
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from app.runs.run_folders import (
     folder_name,
     read_run_folder,
     restore_folders,
+    write_window_run,
 )
 from app.state import AppState, RunStatus
 from app.state.runs import RunEntry, RunsState
 from app.workers import start_job
 from vae_core.errors import VaeStudioError
-from vae_core.run_record import write_run_folder
 
 RUNS_DIR_VARIABLE = "VAE_STUDIO_RUNS_DIR"
 _FOLDERS_KEY = "runs/folders"
@@ -127,15 +127,14 @@ class RunsController(QObject):
         shown = self.app_state.shown
         weights = shown.weights if shown.model is not None and shown.model.source == "run" else None
         start_job(
-            write_run_folder,
+            write_window_run,
             self._folders[entry.id],
             entry.config,
             entry.rows,
             weights,
+            shown.model.test_data if weights is not None else None,
             on_result=lambda folder: self._folder_written(entry, folder),
-            on_error=lambda error: self.errorOccurred.emit(
-                f"the run's folder was not written: {_one_line(error)}"
-            ),
+            on_error=lambda error: self.errorOccurred.emit(f"the run's folder: {_one_line(error)}"),
             context=self,
         )
 
