@@ -26,18 +26,18 @@ from PySide6.QtWidgets import (
 from app.actions import install_actions
 from app.controllers.checkpoints import CheckpointController
 from app.controllers.evaluation import EvaluationController
+from app.controllers.explorer import LatentExplorer
 from app.controllers.model_jobs import ModelJobs
 from app.controllers.run import RunController
+from app.controllers.run_starts import RunStarts
 from app.controls import ControlPanel
 from app.curves import CurvesView
 from app.evaluation_page import EvaluationPage
-from app.explorer.explorer import LatentExplorer
 from app.messages import Messages
 from app.naming import named
 from app.plots import KlBarsView
 from app.preview_views import PreviewViews
 from app.run_actions import RunActions
-from app.run_starts import RunStarts
 from app.settings import last_config, open_settings, store_config
 from app.shortcuts import ShortcutsOverEditors
 from app.state import AppState, RunStatus

@@ -27,7 +27,7 @@ from _common import write_results  # noqa: E402  (puts the project on the path)
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget  # noqa: E402
 
-from app.explorer.explorer import LatentExplorer  # noqa: E402
+from app.controllers.explorer import LatentExplorer  # noqa: E402
 from app.explorer.map_drawing import TILES_PER_SIDE  # noqa: E402
 from app.state import ModelOnShow, ShownModel  # noqa: E402
 from app.workers import TRAINING_THREADS, use_torch_threads  # noqa: E402

@@ -22,7 +22,7 @@ import torch  # noqa: E402
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QSplitter, QTabWidget, QVBoxLayout, QWidget  # noqa: E402
 
-from app.explorer.explorer import LatentExplorer  # noqa: E402
+from app.controllers.explorer import LatentExplorer  # noqa: E402
 from app.state import ModelOnShow, ShownModel  # noqa: E402
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vae_core.data import load_data  # noqa: E402

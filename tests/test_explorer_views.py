@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage, QImageReader
 from PySide6.QtWidgets import QWidget
 
-from app.explorer.explorer import LatentExplorer
+from app.controllers.explorer import LatentExplorer
 from app.state import (
     ANCHOR_SELECTED,
     PLANE_PRINCIPAL,

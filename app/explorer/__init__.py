@@ -1,2 +1,2 @@
 """The latent explorer: the latent map, the decoded view and the explorer's pages (the controller
-is `app.explorer.explorer.LatentExplorer`)."""
+is `app.controllers.explorer.LatentExplorer`)."""

@@ -9,9 +9,9 @@ from typing import Protocol
 
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget, QWidget
 
+from app.controllers.explorer import LatentExplorer
 from app.controllers.run import RunController
 from app.controls import ControlPanel
-from app.explorer.explorer import LatentExplorer
 from app.lessons.lesson_window import map_controls
 from vae_core.config import RunConfig
 

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.controllers.runs import RunsController
 from app.naming import named
-from app.runs.runs_controller import RunsController
 from app.state.runs import RunEntry, RunsState, legend_texts, settings_apart_from
 from vae_core.config import RunConfig
 from vae_core.metrics_columns import METRICS_COLUMNS

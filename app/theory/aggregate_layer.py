@@ -20,9 +20,9 @@ from PySide6.QtCore import QObject, QRectF
 from PySide6.QtWidgets import QCheckBox
 
 from app.choice_combo import with_reason
+from app.controllers.explorer import LatentExplorer
 from app.controllers.job_kinds import AGGREGATE_POSTERIOR
 from app.controllers.model_jobs import Answer
-from app.explorer.explorer import LatentExplorer
 from app.naming import named
 from app.state import ShownModel
 from app.theory.aggregate_page import AggregatePosteriorPage

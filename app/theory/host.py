@@ -20,13 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.controllers.explorer import LatentExplorer
 from app.controllers.model_jobs import ModelJobs
 from app.controllers.run import RunController
-from app.explorer.explorer import LatentExplorer
+from app.controllers.runs import RunsController
 from app.file_actions import FileDialogs
 from app.lessons.lesson_host import LessonWindow
 from app.lessons.lesson_panel import LessonController
-from app.runs.runs_controller import RunsController
 from app.runs.runs_panel import RunsComparePage, RunsPanel
 from app.theory.aggregate_layer import AggregateLayers
 from app.theory.gradient_view import GradientEstimatorsPage
