@@ -43,6 +43,18 @@ _LUMA = torch.tensor([0.299, 0.587, 0.114])
 _RESIZE_CHUNK_VALUES = 2**26  # floats of one resize step: 256 MB
 
 
+# What numpy and zipfile raise on a file that is not what it claims: ValueError for pickled
+# objects, OSError or EOFError for truncated files, the others for damaged archives.
+_NUMPY_READ_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+)
+
+
 def channels_for(config: DataConfig) -> int:
     return lookup(COLOR_CHANNELS, "color", config.color)
 
@@ -193,14 +205,7 @@ def _load_array(path: Path):
         raise VaeStudioError(f"{path}: permission denied") from None
     except IsADirectoryError:
         raise VaeStudioError(f"{path}: is a folder, not an array file") from None
-    except (
-        ValueError,
-        OSError,
-        EOFError,
-        RuntimeError,
-        NotImplementedError,
-        zipfile.BadZipFile,
-    ) as error:
+    except _NUMPY_READ_ERRORS as error:
         # numpy says ValueError for pickled objects and OSError/EOFError for truncated files.
         raise VaeStudioError(
             f"{path}: not a readable NumPy file ({str(error).splitlines()[0]})"
@@ -255,14 +260,7 @@ def load_npz(config: DataConfig, location: str) -> ImageDataset:
         try:
             images = archive[image_key]
             labels = None if label_key is None else archive[label_key]
-        except (
-            ValueError,
-            OSError,
-            EOFError,
-            RuntimeError,
-            NotImplementedError,
-            zipfile.BadZipFile,
-        ) as error:
+        except _NUMPY_READ_ERRORS as error:
             raise VaeStudioError(
                 f"{path}: cannot read its arrays ({str(error).splitlines()[0]})"
             ) from None
