@@ -43,9 +43,7 @@ def build_step_apart(window: MainWindow) -> StepApart:
     explorer = window.explorer
     row = StepApartRow(state)
     explorer.map.add_control_row(row)
-    layer = StepApartLayer(
-        explorer.map.plot, state, window.state.shown.explorer, explorer.map.visible_range
-    )
+    layer = StepApartLayer(explorer.map.plot, state, window.state.shown.explorer)
     # Why the model on show cannot take a step apart, in the status bar as it comes on show.
     state.events.refusal.connect(lambda refusal: refusal and window.say(refusal))
     return StepApart(controller, buttons, row, layer)

@@ -104,7 +104,7 @@ def test_the_phases_draw_autograds_gradient_and_end_one_ordinary_step_further(
     drawn = window.step_apart.layer.drawn
     start, vector = drawn["mean_arrow"]  # the map's plane is z0, z1 here: the arrow is −s ∂loss/∂μ
     assert np.allclose(vector, -drawn["scale"] * mean_gradient[0].numpy(), rtol=1e-4, atol=1e-6)
-    assert f"× {drawn['scale']:g}" in window.step_apart.layer.labels["arrows"].toPlainText()
+    assert f"−∂loss/∂μ × {drawn['scale']:g}" in window.step_apart.layer.key.text()
     # The update: one snapshot, one step more, one more point on the curves.
     with qtbot.waitSignal(window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS) as taken:
         _take_phases(qtbot, window, 1)

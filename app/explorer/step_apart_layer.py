@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from app.explorer.map_drawing import ELLIPSE_SIGMAS
 from app.state import ExplorerState
@@ -26,6 +27,8 @@ MU_COLOUR = (255, 235, 60)
 SIGMA_COLOUR = (90, 255, 120)
 # The longest gradient arrow spans about this share of the map's visible width.
 ARROW_SHARE = 0.3
+# q(z|x)'s 2σ ellipse narrower than this share of the visible width is zoomed to when encoded.
+SMALLEST_SHARE = 0.05
 
 
 def nice_scale(value: float) -> float:
@@ -47,6 +50,17 @@ def arrow_pairs(start: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return np.array([start, tip, tip, tip + back + side, tip, tip + back - side])
 
 
+def _coloured(colour, mark: str, words: str) -> str:
+    red, green, blue = colour
+    return f"<span style='color: rgb({red}, {green}, {blue})'>{mark}</span> {words}"
+
+
+_KEY_ELLIPSE = _coloured(STEP_COLOUR, "●", "μ, and q(z|x) = N(μ, σ²) at 1σ and 2σ")
+_KEY_CODE = _coloured((255, 255, 255), "★", "z = μ + σ·ε, the draw")
+_KEY_FADED = _coloured(STEP_COLOUR, "┄", "q(z|x) before the step (faded)")
+_KEY_MOVED = _coloured(STEP_COLOUR, "●", "q(z|x) after the step")
+
+
 def _pen(colour, width=2.0, alpha=255, style=Qt.PenStyle.SolidLine):
     return pg.mkPen((*colour, alpha), width=width, style=style)
 
@@ -54,9 +68,8 @@ def _pen(colour, width=2.0, alpha=255, style=Qt.PenStyle.SolidLine):
 class StepApartLayer:
     """The items on `plot` (the map's latentPlot) that draw a step taken apart."""
 
-    def __init__(self, plot: pg.PlotWidget, step: StepApartState, explorer: ExplorerState, view):
-        """`view` gives the visible range (the map view's `visible_range`)."""
-        self.step, self.explorer, self._visible_range = step, explorer, view
+    def __init__(self, plot: pg.PlotWidget, step: StepApartState, explorer: ExplorerState):
+        self.step, self.explorer, self.view_box = step, explorer, plot.getPlotItem().getViewBox()
         self.drawn: dict[str, object] = {}
         self.ellipses = [self._curve(plot, _pen(STEP_COLOUR, w), _Z_LAYER) for w in (2.5, 1.5)]
         faded = _pen(STEP_COLOUR, 1.5, 110, Qt.PenStyle.DashLine)
@@ -67,7 +80,11 @@ class StepApartLayer:
         self.points = pg.ScatterPlotItem(size=11, pxMode=True)
         self.points.setZValue(_Z_ARROWS)
         plot.addItem(self.points)
-        self.labels = {name: self._text(plot) for name in ("mean", "code", "arrows")}
+        self.key = QLabel(plot)  # what the marks are, in the map's top right corner
+        self.key.setObjectName("stepApartKey")
+        self.key.setStyleSheet("background: rgba(0, 0, 0, 170); color: white; padding: 4px;")
+        self.key.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.key.hide()
         step.events.phase.connect(self.redraw)
         step.events.active.connect(self.redraw)
         explorer.events.plane.connect(self.redraw)
@@ -79,13 +96,6 @@ class StepApartLayer:
         plot.addItem(curve)
         return curve
 
-    @staticmethod
-    def _text(plot) -> pg.TextItem:
-        text = pg.TextItem(anchor=(0, 1), color=(255, 255, 255), fill=pg.mkBrush(0, 0, 0, 150))
-        text.setZValue(_Z_ARROWS)
-        plot.addItem(text)
-        return text
-
     def redraw(self, *_) -> None:
         phase = self.step.phase if self.step.active else None
         self.drawn = {}
@@ -93,8 +103,7 @@ class StepApartLayer:
             curve.setData([], [])
         self.std_arrows.setData([], [])
         self.points.clear()
-        for text in self.labels.values():
-            text.setText("")
+        self.key.setVisible(phase is not None)
         if phase is not None:
             self._draw(phase, PHASES.index(phase.name))
 
@@ -102,26 +111,48 @@ class StepApartLayer:
         plane = self.explorer.plane
         updated = reached >= PHASES.index("update")
         mean = plane.project(phase.mean[None])[0]
+        if reached == 0:
+            self._frame(mean, phase.std)
         spots = [self._spot(mean, "o", STEP_COLOUR)]
         self._ellipses(self.faded if updated else self.ellipses, mean, phase.std)
-        self._label("mean", mean, "q(z|x) before the step" if updated else "μ, q(z|x)")
+        key = [_KEY_FADED if updated else _KEY_ELLIPSE]
         self.drawn["mean"] = mean
         if reached >= PHASES.index("reparameterize") and not updated:
             code = plane.project(phase.code[None])[0]
             self.draw_line.setData(*np.stack([mean, code]).T)
             spots.append(self._spot(code, "star", (255, 255, 255)))
-            self._label("code", code, "z = μ + σ·ε")
+            key.append(_KEY_CODE)
             self.drawn["code"] = code
         if reached == PHASES.index("gradient"):
-            self._arrows(phase, mean)
+            key.extend(self._arrows(phase, mean))
         if updated:
             moved = plane.project(phase.updated_mean[None])[0]
             self._ellipses(self.ellipses, moved, phase.updated_std)
             self.draw_line.setData(*np.stack([mean, moved]).T)
             spots.append(self._spot(moved, "o", STEP_COLOUR))
-            self._label("code", moved, "q(z|x) after the step")
+            key.append(_KEY_MOVED)
             self.drawn["updated_mean"] = moved
         self.points.setData(spots)
+        self._show_key(key)
+
+    def _frame(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Zoom to q(z|x) when it is too small to be seen, or off the map."""
+        (x_low, x_high), (y_low, y_high) = self.view_box.viewRange()
+        spread = 2 * float(np.sqrt(self.explorer.plane.project_covariance(std**2).diagonal().max()))
+        inside = x_low < mean[0] < x_high and y_low < mean[1] < y_high
+        if inside and spread > SMALLEST_SHARE * (x_high - x_low):
+            return
+        half = max(4 * spread, 0.5)
+        self.view_box.setRange(
+            xRange=(mean[0] - half, mean[0] + half), yRange=(mean[1] - half, mean[1] + half)
+        )
+
+    def _show_key(self, lines: list[str]) -> None:
+        self.key.setText("<br>".join(lines))
+        self.key.adjustSize()
+        plot = self.key.parentWidget()
+        self.key.move(plot.width() - self.key.width() - 12, 8)
+        self.key.raise_()
 
     def _ellipses(self, curves, centre: np.ndarray, std: np.ndarray) -> None:
         covariance = self.explorer.plane.project_covariance(std**2)
@@ -129,14 +160,14 @@ class StepApartLayer:
             outline = ellipse_outline(centre, covariance, sigmas)
             curve.setData(outline[:, 0], outline[:, 1])
 
-    def _arrows(self, phase: StepPhase, mean: np.ndarray) -> None:
+    def _arrows(self, phase: StepPhase, mean: np.ndarray) -> list[str]:
         """−∂loss/∂μ from μ, and −∂loss/∂σ at the ellipse's 1σ edge along each axis of the map:
         the way the update moves μ and widens or narrows q(z|x), times one stated scale."""
         basis = self.explorer.plane.basis
         mean_gradient = basis @ phase.mean_gradient  # (2,) on the map's axes
         std_gradient = basis @ phase.std_gradient
         sigma = np.sqrt(basis**2 @ phase.std**2)  # q's spread along each axis
-        (x_low, x_high), _ = self._visible_range()
+        (x_low, x_high), _ = self.view_box.viewRange()
         largest = max(np.hypot(*mean_gradient), *np.abs(std_gradient))
         scale = nice_scale(ARROW_SHARE * (x_high - x_low) / largest) if largest > 0 else 1.0
         mean_vector = -scale * mean_gradient
@@ -145,10 +176,15 @@ class StepApartLayer:
         std_vectors = [-scale * std_gradient[axis] * np.eye(2)[axis] for axis in range(2)]
         pairs = np.concatenate([arrow_pairs(e, v) for e, v in zip(edges, std_vectors)])
         self.std_arrows.setData(*pairs.T)
-        self._label("arrows", mean + mean_vector, f"−∂loss/∂μ and −∂loss/∂σ, × {scale:g}")
         self.drawn.update(
             scale=scale, mean_arrow=(mean, mean_vector), std_arrows=list(zip(edges, std_vectors))
         )
+        return [
+            _coloured(MU_COLOUR, "⟶", f"−∂loss/∂μ × {scale:g}: where the step moves μ"),
+            _coloured(
+                SIGMA_COLOUR, "⟶", f"−∂loss/∂σ × {scale:g}, at the 1σ edges: σ grows or shrinks"
+            ),
+        ]
 
     @staticmethod
     def _spot(position, symbol, colour) -> dict:
@@ -159,8 +195,3 @@ class StepApartLayer:
             "pen": pg.mkPen(0, 0, 0, width=1.5),
             "size": 15 if symbol == "star" else 11,
         }
-
-    def _label(self, name: str, position, text: str) -> None:
-        label = self.labels[name]
-        label.setText(text)
-        label.setPos(*position)

@@ -66,12 +66,13 @@ class LossBars(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("phaseLossBars")
-        self.setFixedSize(260, 96)
+        self.setFixedSize(300, 96)
         item = self.getPlotItem()
         item.setMenuEnabled(False)
         item.hideButtons()
         item.setMouseEnabled(False, False)
-        item.getAxis("left").setTicks([list(enumerate(reversed(self.NAMES)))])
+        self._axis = item.getAxis("left")
+        self._show_names(("",) * 3)
         item.setLabel("bottom", "nats")
         colours = (STEP_COLOUR, SIGMA_COLOUR, MU_COLOUR)
         self.bars = pg.BarGraphItem(
@@ -86,9 +87,15 @@ class LossBars(pg.PlotWidget):
             return
         self.values = (phase.recon, phase.loss - phase.recon, phase.loss)
         self.bars.setOpts(width=list(self.values))
+        self._show_names(tuple(f"{value:.1f}" for value in self.values))
         low, high = min(0.0, *self.values), max(0.0, *self.values)
         self.setXRange(low, high + 1e-9, padding=0.08)
         self.setYRange(-0.5, 2.5, padding=0)
+
+    def _show_names(self, values: tuple[str, ...]) -> None:
+        """Each bar's name and value, top to bottom."""
+        names = [f"{name} {value}" for name, value in zip(self.NAMES, values)]
+        self._axis.setTicks([list(enumerate(reversed(names)))])
 
 
 class StepApartRow(QWidget):
@@ -160,8 +167,8 @@ class StepApartRow(QWidget):
             # The step taken apart is the run's next: its count until the update, then one more.
             taken = state.step if state.step_done else state.step + 1
             lines.append(
-                f"<b>Step {taken:,} on {state.input_name}: phase {number} of {len(PHASES)}, "
-                f"{TITLES[phase.name]}</b>"
+                f"<b>Phase {number} of {len(PHASES)}: {TITLES[phase.name]}</b> "
+                f"(step {taken:,}, on {state.input_name})"
             )
             lines.append(f"<i>{phase.says}</i>")
             lines.append(_numbers(phase, state.step))
