@@ -25,7 +25,7 @@ _Z_FADED, _Z_LAYER, _Z_ARROWS = 16.5, 17, 18
 STEP_COLOUR = (255, 60, 200)
 MU_COLOUR = (255, 235, 60)
 SIGMA_COLOUR = (90, 255, 120)
-# The longest gradient arrow spans about this share of the map's visible width.
+# The longest gradient arrow spans about this share of the map's visible width or height.
 ARROW_SHARE = 0.3
 # q(z|x)'s 2σ ellipse narrower than this share of the visible width is zoomed to when encoded.
 SMALLEST_SHARE = 0.05
@@ -167,9 +167,10 @@ class StepApartLayer:
         mean_gradient = basis @ phase.mean_gradient  # (2,) on the map's axes
         std_gradient = basis @ phase.std_gradient
         sigma = np.sqrt(basis**2 @ phase.std**2)  # q's spread along each axis
-        (x_low, x_high), _ = self.view_box.viewRange()
+        (x_low, x_high), (y_low, y_high) = self.view_box.viewRange()
+        span = min(x_high - x_low, y_high - y_low)
         largest = max(np.hypot(*mean_gradient), *np.abs(std_gradient))
-        scale = nice_scale(ARROW_SHARE * (x_high - x_low) / largest) if largest > 0 else 1.0
+        scale = nice_scale(ARROW_SHARE * span / largest) if largest > 0 else 1.0
         mean_vector = -scale * mean_gradient
         self.mean_arrow.setData(*arrow_pairs(mean, mean_vector).T)
         edges = [mean + sigma[axis] * np.eye(2)[axis] for axis in range(2)]
