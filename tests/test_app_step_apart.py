@@ -160,3 +160,25 @@ def test_the_button_is_off_for_a_model_it_does_not_apply_to_and_says_why(
     assert not button.isEnabled()
     assert words in button.toolTip() and "\n" not in button.toolTip()
     assert words in window.statusBar().currentMessage()
+
+
+def test_a_running_run_pauses_for_the_mode_and_resume_puts_a_step_aside(
+    qtbot, shown_window, tmp_path
+):
+    window = shown_window(_linear_gaussian_config(tmp_path))
+    with qtbot.waitSignal(window.runs.snapshotReady, timeout=SIGNAL_TIMEOUT_MS):
+        _click(qtbot, window, "trainButton")
+    _click(qtbot, window, "stepApartButton")
+    wait_for_status(qtbot, window, RunStatus.PAUSED)
+    state = window.step_apart.controller.state
+    assert state.held and state.note == ""
+    selected = 4
+    window.explorer.select(selected)
+    phase = _take_phases(qtbot, window, 2)
+    assert phase.name == "reparameterize" and state.input_name == "the selected input"
+    pixels = window.state.shown.explorer.examples.images[selected, 0].numpy()
+    assert np.array_equal(window.step_apart.row.input_tile.image(), pixels)
+    with qtbot.waitSignal(window.runs.phasesPutAside, timeout=SIGNAL_TIMEOUT_MS):
+        _click(qtbot, window, "pauseButton")  # Resume
+    assert state.active and state.phase is None and "put aside" in state.note
+    assert not window.findChild(QPushButton, "phaseButton").isEnabled()
