@@ -26,10 +26,12 @@ from vae_core.training.step_apart import check_step_apart_applies
 PAUSING = "Pausing the run: the phases are taken while it is held."
 STARTING = "Starting a run with the settings shown; it pauses after its first step."
 RESUMING = "Resuming the opened checkpoint; it pauses after its first step."
+STOPPING = "The run is stopping: the phases are taken once it has stopped."
 TRAINING = "The run is training: pause it (Space) to take the next phase."
 PUT_ASIDE = "The step under way was put aside before its update: the weights are untouched."
 # The lines said while the mode waits for the run to be held.
-WAITING = (PAUSING, STARTING, RESUMING)
+WAITING = (PAUSING, STARTING, RESUMING, STOPPING)
+NO_RUN = "No run started (see the message): fix the settings, then press Train."
 NO_INPUT = "There is no input to take a step on: the model on show has no test images."
 
 
@@ -99,7 +101,7 @@ class StepApartController(QObject):
         state = self.state
         if not self.runs.holds_trainer:  # the run's trainer is gone, and its step with it
             self._forget_step()
-        if self.runs.held and state.note in (PAUSING, STARTING, RESUMING, TRAINING):
+        if self.runs.held and state.note in (*WAITING, TRAINING):
             state.note = ""
         elif status is RunStatus.RUNNING and state.active and state.note not in WAITING:
             state.note = TRAINING
@@ -131,6 +133,8 @@ class StepApartController(QObject):
         if status in (RunStatus.RUNNING, RunStatus.STARTING):
             self.runs.pause()
             return PAUSING
+        if status is RunStatus.STOPPING:
+            return STOPPING
         if self.runs.held:
             return ""
         shown = self.app_state.shown.model
@@ -139,7 +143,7 @@ class StepApartController(QObject):
             return RESUMING
         self._train()
         self.runs.pause()
-        return STARTING if self.runs.status is RunStatus.STARTING else ""
+        return STARTING if self.runs.status is RunStatus.STARTING else NO_RUN
 
     def _chosen_input(self):
         """The input selected on the map, else the first test image: ((image, label), its name
