@@ -42,6 +42,7 @@ from app.settings import last_config, open_settings, store_config
 from app.shortcuts import ShortcutsOverEditors
 from app.state import AppState, RunStatus
 from app.status_bar import RunStatusBar
+from app.step_apart_window import build_step_apart
 from app.window_parts import WINDOW_STATE_VERSION, build_helpers
 from app.workers import wait_for_jobs
 from vae_core.checkpoint import Checkpoint
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         self.data_sources, self.seed, self.files = helpers.data_sources, helpers.seed, helpers.files
         self.figures, self.view_help = helpers.figures, helpers.view_help
         self.presentation = helpers.presentation
+        self.step_apart = build_step_apart(self)
         self.dataLoaded.connect(self.data_sources.remember_loaded)
         self.viewsRefreshed.connect(self.presentation.show_figures)
 

@@ -49,8 +49,8 @@ class WaitsRecorded(RunCommands):
         return request
 
 
-@pytest.fixture
-def job():
+def started_job():
+    """A run's job at its first snapshot (step 5): its mailbox and its events."""
     config = RunConfig(
         data=DataConfig(dataset="glyphs", size=600),
         model=ModelConfig(hidden=(16,), latent_dim=2),
@@ -61,6 +61,12 @@ def job():
     assert isinstance(next(events), RunStarted)
     first = next(events)
     assert isinstance(first, TrainingSnapshot) and first.step == 5
+    return commands, events
+
+
+@pytest.fixture
+def job():
+    commands, events = started_job()
     yield commands, events
     events.close()
 

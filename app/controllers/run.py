@@ -28,6 +28,7 @@ from app.controllers.run_job import (
     reseed_codes,
     run_job,
 )
+from app.controllers.step_apart_job import PhasesPutAside, PhaseTaken
 from app.state import AppState, ModelOnShow, RunStatus
 from app.workers import DataCache, start_job
 from vae_core.checkpoint import Checkpoint
@@ -45,6 +46,8 @@ class RunController(QObject):
     runEnded = Signal(str)  # "finished", "stopped" or "failed"
     errorOccurred = Signal(str)  # one line for the user
     checkpointSaved = Signal(str)
+    phaseTaken = Signal(object)  # PhaseTaken: a phase of a step taken apart
+    phasesPutAside = Signal(int)  # a step taken apart was dropped; the run's step
     dataProgress = Signal(
         int, int
     )  # bytes downloaded and expected (0 when unknown), from any thread
@@ -103,7 +106,8 @@ class RunController(QObject):
     # Each command goes to the run's job only from the status that allows it; the job's reports
     # (RunPaused, RunResumed, RunEnded) move the status on. Resume and Stop show at once.
     def pause(self) -> None:
-        if self._commands is not None and self.status is RunStatus.RUNNING:
+        """Running: pause at the next snapshot; starting: at the run's first snapshot."""
+        if self._commands is not None and self.status in (RunStatus.RUNNING, RunStatus.STARTING):
             self._commands.pause()
 
     def resume(self) -> None:
@@ -168,6 +172,26 @@ class RunController(QObject):
             self._commands.edit(partial(reseed_codes, list(codes)))
 
     @property
+    def held(self) -> bool:
+        """Whether the run's trainer is alive and not training: paused, stopped or finished
+        (a step can be taken apart)."""
+        held = (RunStatus.PAUSED, RunStatus.STOPPED, RunStatus.FINISHED)
+        return self.holds_trainer and self.status in held
+
+    def take_phase(self, image: torch.Tensor, label: torch.Tensor | None) -> bool:
+        """The next phase of a step taken apart on this input (`phaseTaken` answers); False
+        when the run is not held."""
+        if not self.held:
+            return False
+        self._commands.take_phase(image, label)
+        return True
+
+    def put_phases_aside(self) -> None:
+        """Drop the phases of a step taken apart before its update (`phasesPutAside` answers)."""
+        if self.holds_trainer:
+            self._commands.put_phases_aside()
+
+    @property
     def holds_trainer(self) -> bool:
         """Whether the run's trainer is alive to save from (running, paused, stopped or finished;
         not after a failure, which ends the run's job)."""
@@ -226,6 +250,10 @@ class RunController(QObject):
             self.checkpointSaved.emit(event.path)
         elif isinstance(event, SaveFailed):
             self.errorOccurred.emit(event.message)
+        elif isinstance(event, PhaseTaken):
+            self.phaseTaken.emit(event)
+        elif isinstance(event, PhasesPutAside):
+            self.phasesPutAside.emit(event.step)
 
     def _on_error(self, number: int, error: Exception) -> None:
         if number != self._number:

@@ -11,6 +11,7 @@ this job serves where the trainer's state is consistent: right after a snapshot,
 and after the run has ended (a stopped run stays in memory, continuable, until the next run,
 another model on show or the window's close ends this job). The job reports each change of the
 run's state (RunPaused, RunResumed, RunEnded), which the controller writes into `RunStatus`.
+A held run also takes a step apart, one phase per command (step_apart_job.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from app.controllers.pacing import LogPacer, SpeedLimit
+from app.controllers.step_apart_job import StepInPhases, TakePhase
 from app.workers import DataCache
 from vae_core.checkpoint import Checkpoint, save_trainer
 from vae_core.config import RunConfig
@@ -111,6 +113,7 @@ class _Command(enum.Enum):
     STEP = "step"
     STOP = "stop"
     CONTINUE = "continue"
+    PUT_ASIDE = "put aside"  # a step taken apart: drop the phases taken (any command does)
 
 
 class RunCommands:
@@ -174,6 +177,15 @@ class RunCommands:
 
     def continue_run(self) -> None:
         self._requests.put(_Command.CONTINUE)
+
+    def take_phase(self, image: torch.Tensor, label: torch.Tensor | None) -> None:
+        """Held (paused, stopped or finished): the next phase of a step taken apart, or the first
+        phase of one on this input (step_apart_job.py); PhaseTaken tells what it found."""
+        self._requests.put(TakePhase(image, label))
+
+    def put_phases_aside(self) -> None:
+        """Drop the phases of a step taken apart, its update not made (PhasesPutAside)."""
+        self._requests.put(_Command.PUT_ASIDE)
 
     def save(self, path: str | Path, history: np.ndarray) -> None:
         self._requests.put(_Save(Path(path), history))
@@ -267,6 +279,7 @@ class _Training:
         self.commands = commands
         self.pacer = pacer
         self.limit = SpeedLimit()
+        self.apart = StepInPhases(trainer)
 
     def train(self):
         """Train until the budget is spent or a Stop; yields snapshots and pause reports."""
@@ -301,6 +314,11 @@ class _Training:
                 if not self.limit.steps_per_second:
                     self._repace(snapshot)
                 return _Next.TRAIN
+            if isinstance(request, TakePhase):
+                if paused:  # phases only while held: the controller asks for them after a pause
+                    yield from self.apart.take(request)
+                continue
+            yield from self.apart.put_aside()
             if request is _Command.STOP:
                 return _Next.STOP
             if request is _Command.STEP and paused:
@@ -334,6 +352,11 @@ class _Training:
         """Serve saves and edits until Continue (True) or the job's end (False)."""
         while not self.commands.ended.is_set():
             request = self.commands.next_request(WAIT_S)
+            if isinstance(request, TakePhase):
+                yield from self.apart.take(request)
+                continue
+            if request is not None:
+                yield from self.apart.put_aside()
             if request is _Command.CONTINUE and self.trainer.step < self.trainer.total_steps:
                 return True
             yield from self._serve(request)

@@ -5,8 +5,10 @@ order, so that after the last phase the weights are those of one ordinary step o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterator
+import time
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +16,7 @@ import torch
 
 from vae_core.errors import VaeStudioError
 from vae_core.models import LatentModel
+from vae_core.training.trainer import Trainer, TrainingSnapshot
 
 # What the seed (shared/seed/variational-autoencoders.txt) says of each phase, in a line.
 PHASE_LINES = {
@@ -42,6 +45,7 @@ class StepPhase:
     decoded: np.ndarray | None = None  # (C, H, W) the likelihood's mean, in [0, 1]
     recon: float | None = None  # −log p(x|z), nats
     kl: float | None = None  # KL(q(z|x) ‖ p(z)), nats
+    kl_per_dim: np.ndarray | None = None  # (D,) its terms, for the run's curves
     loss: float | None = None  # recon + β kl
     mean_gradient: np.ndarray | None = None  # (D,) ∂loss/∂μ
     std_gradient: np.ndarray | None = None  # (D,) ∂loss/∂σ
@@ -56,11 +60,14 @@ def check_step_apart_applies(model: LatentModel) -> None:
         raise VaeStudioError(
             "a step taken apart needs a model with one Gaussian latent layer (vae, cvae)"
         )
-    if model.config.iw_samples != 1:
+    config = model.config
+    if config.iw_samples != 1 or config.gradient_estimator != "iwae":
         raise VaeStudioError(
-            "a step taken apart draws one sample: train with 1 importance sample, not "
-            f"{model.config.iw_samples}"
+            "a step taken apart draws one sample of the ELBO: train with 1 importance sample "
+            f"and the plain gradient, not {config.iw_samples} and {config.gradient_estimator}"
         )
+    if config.free_bits > 0:
+        raise VaeStudioError("a step taken apart shows the plain ELBO: train without free bits")
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -97,10 +104,17 @@ def step_apart(
     phase = _next(phase, "decode", decoded=_numpy(model.likelihood.mean(decoded)[0].clamp(0, 1)))
     yield phase
     recon = (-model.likelihood.log_prob(x, decoded)).mean()
-    kl, _ = model.prior.kl(posterior, z)
+    kl, kl_per_dim = model.prior.kl(posterior, z)
     kl = kl.mean()
     loss = recon + beta * kl
-    phase = _next(phase, "loss", recon=recon.item(), kl=kl.item(), loss=loss.item())
+    phase = _next(
+        phase,
+        "loss",
+        recon=recon.item(),
+        kl=kl.item(),
+        kl_per_dim=_numpy(kl_per_dim.mean(0)),
+        loss=loss.item(),
+    )
     yield phase
     loss.backward()
     # The encoder outputs log σ²; with σ = exp(log σ² / 2), ∂loss/∂σ = ∂loss/∂log σ² · 2/σ.
@@ -117,6 +131,57 @@ def step_apart(
     yield _next(
         phase, "update", updated_mean=_numpy(moved.mean[0]), updated_std=_numpy(moved.std[0])
     )
+
+
+# The phases that run the model forward: in the run's precision, as its steps' forward pass.
+_FORWARD_PHASES = frozenset({"encode", "reparameterize", "decode", "loss"})
+
+
+class _RunsOptimizer:
+    """A trainer's optimiser as `step_apart` steps it: at the run's scheduled learning rate, with
+    its weight average and step count after it (`Trainer.step_optimizer`)."""
+
+    def __init__(self, trainer: Trainer):
+        self.trainer = trainer
+        self.step_lr: float | None = None
+
+    def zero_grad(self) -> None:
+        self.trainer.optimizer.zero_grad()
+
+    def step(self) -> None:
+        self.step_lr = self.trainer.step_optimizer()
+
+
+def step_apart_in_run(
+    trainer: Trainer, image: torch.Tensor, y: torch.Tensor | None = None
+) -> Generator[StepPhase, None, TrainingSnapshot]:
+    """One of a run's steps taken apart on `image` (1, C, H, W) with label y (1,) or None: a
+    StepPhase after each phase, as `step_apart`; the generator returns the step's snapshot. The
+    step is the run's as its ordinary steps are: the scheduled β and learning rate, the run's
+    random stream, weight average and step count (its data order stays where it was)."""
+    beta = trainer.beta
+    optimizer = _RunsOptimizer(trainer)
+    device = trainer.device
+    phases = step_apart(
+        trainer.model,
+        optimizer,
+        image.to(device),
+        None if y is None else y.to(device),
+        beta,
+        trainer.generator,
+    )
+    compute_s = 0.0
+    for name in PHASES:
+        started = time.perf_counter()
+        with trainer.autocast() if name in _FORWARD_PHASES else contextlib.nullcontext():
+            phase = next(phases)
+        compute_s += time.perf_counter() - started
+        yield phase
+    terms = {
+        name: torch.tensor(getattr(phase, name), device=device)
+        for name in ("loss", "recon", "kl", "kl_per_dim")
+    }
+    return trainer.step_snapshot(terms, beta, optimizer.step_lr, compute_s)
 
 
 def _next(phase: StepPhase, name: str, **known) -> StepPhase:

@@ -109,7 +109,8 @@ class Trainer:
         check_choice("learning-rate schedule", train.lr_schedule, LR_SCHEDULES)
         self.device = device or resolve_device(train.device)
         check_training_fits(self.config, self.device)
-        self._autocast = autocast(self.device, train.precision)
+        # The forward pass's precision, a context factory (a step taken apart runs its forward too).
+        self.autocast = autocast(self.device, train.precision)
         torch.manual_seed(train.seed)  # network initialisation
         self.model: LatentModel = build_model(self.config.model).to(self.device)
         self._whole_train = data.train
@@ -255,7 +256,7 @@ class Trainer:
         model, optimizer = self.model, self.optimizer
         mine, share = self._my_part(batch)
         images, labels = self.data.batch(mine)
-        with self._autocast():
+        with self.autocast():
             observed = model.observe(images, self.generator)
             terms = self._objective(observed, labels, beta, self.generator)
         optimizer.zero_grad()
@@ -263,14 +264,27 @@ class Trainer:
         # makes that average the gradient of the whole batch's mean loss.
         scale = share * self.team.world_size
         (terms["loss"] * scale if scale != 1 else terms["loss"]).backward()
+        return terms, share, self.step_optimizer()
+
+    def step_optimizer(self) -> float:
+        """The optimiser's step on the gradients in place, at the scheduled learning rate, then
+        the weight average's and the step count's: the rate it stepped with."""
         step_lr = self.learning_rate
-        optimizer.param_groups[0]["lr"] = step_lr
-        optimizer.step()
-        optimizer.param_groups[0]["lr"] = self._lr_base
+        self.optimizer.param_groups[0]["lr"] = step_lr
+        self.optimizer.step()
+        self.optimizer.param_groups[0]["lr"] = self._lr_base
         if self.ema is not None:
-            self.ema.update(model)
+            self.ema.update(self.model)
         self.step += 1
-        return terms, share, step_lr
+        return step_lr
+
+    def step_snapshot(self, terms, beta: float, step_lr: float, compute_s: float):
+        """The snapshot of one step taken outside `run` on one example (a step taken apart), its
+        `terms` as the model's loss gives them, weights included; `compute_s` its compute time."""
+        interval = SnapshotInterval(self.config.model.latent_dim, self.device)
+        interval.add(terms, 1.0, 1)
+        interval.clock = time.perf_counter() - compute_s
+        return self._snapshot(interval, beta, step_lr, self.step >= self.total_steps, True)
 
     def _snapshot(
         self, interval: SnapshotInterval, beta: float, step_lr: float, finished: bool, weights: bool
