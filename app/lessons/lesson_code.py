@@ -17,6 +17,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import qrcode
 import tomli_w
 
@@ -25,6 +26,7 @@ from vae_core.config import RunConfig
 from vae_core.data import LOCATED_DATASETS, data_location
 from vae_core.data.mnist_family import IDX_SOURCES, missing_files, missing_files_message
 from vae_core.errors import VaeStudioError
+from vae_core.limits import read_text_bounded
 
 CODE_PREFIX = "VAE1."
 # A code's JSON once inflated: a whole lesson is a few kB, so a larger one is not a lesson code
@@ -142,6 +144,42 @@ def missing_data(config: RunConfig) -> str | None:
         message = missing_files_message(data.dataset, data, missing)
         return f"{message}; Train downloads them where the network allows"
     return None
+
+
+@dataclass(frozen=True)
+class CodeToShow:
+    """A lesson's code and its QR image's pixels (H, W) uint8, 0 black and 255 white."""
+
+    code: str
+    qr_pixels: np.ndarray
+
+
+def code_to_show(lesson: Lesson, step: int, view: str | None, config: RunConfig) -> CodeToShow:
+    """The code and its QR image (reads the shipped lessons' files: off the GUI thread)."""
+    code = lesson_code(lesson, step, view, config)
+    return CodeToShow(code, np.asarray(qr_image(code).convert("L"), dtype=np.uint8).copy())
+
+
+@dataclass(frozen=True)
+class CodeToRestore:
+    shared: SharedLesson
+    missing: str | None  # the data this machine lacks, in one line
+
+
+def code_to_restore(code: str) -> CodeToRestore:
+    """What `code` restores and the data it needs that is not here (reads files: off the GUI
+    thread); one line when it is no code."""
+    shared = read_lesson_code(code)
+    return CodeToRestore(shared, missing_data(shared.config))
+
+
+def code_in_file(path: Path) -> CodeToRestore:
+    """`code_to_restore` of the code a text file holds (a code is short: a larger file is none)."""
+    text = read_text_bounded(path, _MAX_CODE, "lesson code")
+    try:
+        return code_to_restore(text)
+    except VaeStudioError as error:
+        raise VaeStudioError(f"{path}: {error}") from None
 
 
 def qr_image(code: str):
