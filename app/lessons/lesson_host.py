@@ -23,11 +23,12 @@ MapRegion = tuple[tuple[float, float], tuple[float, float]]  # the map's x and y
 ZOOM_SIGMAS, ZOOM_LEAST_HALF_WIDTH = 8.0, 0.5
 
 
-def region_around(centre: np.ndarray, covariance: np.ndarray) -> MapRegion:
+def region_around(centre: np.ndarray, covariance: np.ndarray, widest_half: float) -> MapRegion:
     """A square region of the plane centred on `centre` (2,) that holds ZOOM_SIGMAS of the
-    Gaussian with `covariance` (2, 2) along its widest axis."""
+    Gaussian with `covariance` (2, 2) along its widest axis, no wider than `widest_half` each side
+    (a zoom to an input never shows more than the map did)."""
     widest = float(np.sqrt(np.linalg.eigvalsh(covariance).max()))
-    half = max(ZOOM_SIGMAS * widest, ZOOM_LEAST_HALF_WIDTH)
+    half = min(max(ZOOM_SIGMAS * widest, ZOOM_LEAST_HALF_WIDTH), widest_half)
     x, y = (float(value) for value in centre)
     return (x - half, x + half), (y - half, y + half)
 
@@ -171,7 +172,9 @@ class WindowForLessons:
             return  # nothing selected, or a point (VQ-VAE): the map stays as it is
         centre = state.plane.project(np.asarray(posterior.mean)[None])[0]
         covariance = state.plane.project_covariance(np.asarray(posterior.std) ** 2)
-        self.set_map_region(region_around(centre, covariance))
+        (x_low, x_high), (y_low, y_high) = self.map_region()
+        shown_half = min(x_high - x_low, y_high - y_low) / 2
+        self.set_map_region(region_around(centre, covariance, shown_half))
 
     def map_region(self) -> MapRegion:
         return self._explorer.map.visible_range()
