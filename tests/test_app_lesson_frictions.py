@@ -17,6 +17,7 @@ from app.lessons.lesson_dock import LessonPanel
 from app.lessons.lesson_host import region_around
 from app.lessons.lesson_runs import run_name
 from app.lessons.lessons import parse_lesson, shipped_lessons
+from app.settings import last_config
 from app.state import ModelOnShow
 from vae_core.models import build_model
 
@@ -108,6 +109,14 @@ def test_a_lesson_starts_from_a_fresh_theory_row_and_leave_restores_the_users_se
     )
     assert after[:5] == user[:5]
     np.testing.assert_allclose(after[5], user[5], atol=1e-9)
+
+
+def test_closing_the_window_in_a_lesson_keeps_the_users_settings(qtbot, window, tmp_path):
+    window.controls.set_beta(0.37)
+    user = window.controls.config()
+    open_lesson(qtbot, window, lesson_file(tmp_path))
+    window.close()
+    assert last_config(window.settings) == user
 
 
 def test_next_and_previous_stay_put_whatever_the_texts_length(qtbot):
