@@ -27,6 +27,7 @@ bench: $(INSTALLED)
 screenshots: $(INSTALLED)
 	$(PY) scripts/screenshots.py  # sets its own offscreen screen of 1600x1000
 	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshot_explorer.py
+	$(PY) scripts/screenshot_lessons.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
