@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 from test_app_lessons import tiny_config
 
@@ -95,13 +96,27 @@ def test_a_code_copies_and_saves_to_a_text_file_that_opens(qtbot, windows, tmp_p
     code = share(qtbot, teacher)
     codes = teacher.seed.lessons.codes
     codes.dialog.copy_button.click()
-    assert teacher.windowHandle() is not None and codes.dialog.copy_button.text() == "Copied"
+    assert QGuiApplication.clipboard().text() == code
+    assert codes.dialog.copy_button.text() == "Copied"
     path = tmp_path / "lesson-code.txt"
     with qtbot.waitSignal(codes.codeSaved, timeout=TIMEOUT_MS):
         codes.save(path, code)
     with qtbot.waitSignal(student.seed.lessons.codes.codeRestored, timeout=TIMEOUT_MS):
         student.seed.lessons.codes.open_file(path)
     assert set_up(student) == set_up(teacher)
+
+
+def test_open_lesson_code_takes_a_pasted_code(qtbot, windows):
+    teacher, student = windows
+    teacher.seed.lessons.start(shipped_lessons()[6], 2, train=False)
+    code = share(qtbot, teacher)
+    student.named_actions["openLessonCodeAction"].trigger()
+    dialog = student.seed.lessons.codes.dialog
+    assert dialog.objectName() == "openLessonCodeDialog" and not dialog.open_button.isEnabled()
+    dialog.code_input.setPlainText(code[:40] + "\n" + code[40:])  # pasted over two lines
+    with qtbot.waitSignal(student.seed.lessons.codes.codeRestored, timeout=TIMEOUT_MS):
+        dialog.open_button.click()
+    assert set_up(student) == set_up(teacher) and not dialog.isVisible()
 
 
 @pytest.mark.parametrize(
