@@ -12,11 +12,11 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 from test_app_lessons import tiny_config
 
-from app.lessons.lesson_code import lesson_code
+from app.lessons.lesson_code import SHARED_SETUP_TITLE, lesson_code
 from app.lessons.lesson_code_dialogs import QR_LEAST_PIXELS
 from app.lessons.lesson_share import NO_LESSON_ABOUT
 from app.lessons.lesson_window import LOCKED_TIP
-from app.lessons.lessons import SHARED_SETUP_TITLE, shipped_lessons
+from app.lessons.lessons import shipped_lessons
 from vae_core.config import DataConfig
 
 TIMEOUT_MS = 10_000

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import zlib
@@ -21,7 +22,14 @@ import numpy as np
 import qrcode
 import tomli_w
 
-from app.lessons.lessons import Lesson, lesson_files, parse_lesson, read_lesson, settings_of
+from app.lessons.lessons import (
+    Lesson,
+    lesson_files,
+    lesson_from_setup,
+    parse_lesson,
+    read_lesson,
+    settings_of,
+)
 from vae_core.config import RunConfig
 from vae_core.data import LOCATED_DATASETS, data_location
 from vae_core.data.mnist_family import IDX_SOURCES, missing_files, missing_files_message
@@ -45,6 +53,19 @@ class SharedLesson:
     config: RunConfig
     # One line when the receiver's copy of a shipped lesson is not the sharer's.
     note: str | None = None
+
+
+SHARED_SETUP_TITLE = "A shared set-up"
+
+
+def shared_setup(config: RunConfig, tab: str | None, controls: dict, select: int | None) -> Lesson:
+    """The window's set-up as a lesson of one step with no text (what a lesson code carries when no
+    lesson is open): the teacher's words stay out, so that the code stays short."""
+    lesson = lesson_from_setup(config, tab, controls, select)
+    step = dataclasses.replace(
+        lesson.steps[0], text="", look_for="The set-up your teacher shared: settings, view, map."
+    )
+    return dataclasses.replace(lesson, title=SHARED_SETUP_TITLE, text="", steps=(step,))
 
 
 def _digest(lesson_path: Path) -> str:

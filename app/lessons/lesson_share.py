@@ -14,10 +14,15 @@ from PySide6.QtWidgets import QWidget
 
 from app.controllers.job_kinds import FILE_READ, FILE_WRITE, Call
 from app.controllers.model_jobs import Answer
-from app.lessons.lesson_code import CodeToRestore, code_in_file, code_to_restore, code_to_show
+from app.lessons.lesson_code import (
+    CodeToRestore,
+    code_in_file,
+    code_to_restore,
+    code_to_show,
+    shared_setup,
+)
 from app.lessons.lesson_code_dialogs import OpenLessonCodeDialog, ShareLessonDialog
 from app.lessons.lesson_window import control_value
-from app.lessons.lessons import shared_setup
 from vae_core.errors import VaeStudioError
 from vae_core.files import write_failure, write_text_atomically
 

@@ -376,19 +376,6 @@ def lesson_from_setup(
     return Lesson("My lesson", PLACEHOLDER_TEXT, settings, _config(settings, ""), (step,))
 
 
-SHARED_SETUP_TITLE = "A shared set-up"
-
-
-def shared_setup(config: RunConfig, tab: str | None, controls: dict, select: int | None) -> Lesson:
-    """The window's set-up as a lesson of one step with no text (what a lesson code carries when no
-    lesson is open): the teacher's words stay out, so that the code stays short."""
-    lesson = lesson_from_setup(config, tab, controls, select)
-    step = dataclasses.replace(
-        lesson.steps[0], text="", look_for="The set-up your teacher shared: settings, view, map."
-    )
-    return dataclasses.replace(lesson, title=SHARED_SETUP_TITLE, text="", steps=(step,))
-
-
 def write_lesson(path: str | Path, lesson: Lesson) -> Path:
     """Write `lesson` to `path` atomically (a reader never sees half a file)."""
     path = Path(path)
