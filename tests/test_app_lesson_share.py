@@ -15,7 +15,8 @@ from test_app_lessons import tiny_config
 from app.lessons.lesson_code import SHARED_SETUP_TITLE, lesson_code
 from app.lessons.lesson_code_dialogs import QR_LEAST_PIXELS
 from app.lessons.lesson_share import NO_LESSON_ABOUT
-from app.lessons.lesson_window import LOCKED_TIP
+from app.lessons.lesson_window import LOCKED_TIP, control_value
+from app.lessons.lesson_window import map_controls as window_map_controls
 from app.lessons.lessons import shipped_lessons
 from vae_core.config import DataConfig
 
@@ -56,14 +57,21 @@ def set_up(window) -> dict:
         "locked": {name for name in lesson.lock if not widgets[name].isEnabled()},
         "tips": {name for name in lesson.lock if widgets[name].toolTip() == LOCKED_TIP},
         "hidden": {name for name in lesson.hide if widgets[name].isHidden()},
+        "map": {widget.objectName(): control_value(widget) for widget in map_controls(window)},
     }
+
+
+def map_controls(window) -> list[QWidget]:
+    return window_map_controls(window.explorer.map, window.findChild(QWidget, "seedMapControls"))
 
 
 def test_every_shipped_lesson_shared_opens_the_same_set_up_in_a_second_window(qtbot, windows):
     teacher, student = windows
     for lesson in shipped_lessons():
-        step = len(lesson.steps)  # the last: every earlier step's settings applied before it
-        teacher.seed.lessons.start(lesson, step, train=False)
+        # The teacher walks to the last step (its runs left out); the student opens it at once.
+        teacher.seed.lessons.start(lesson, 1, train=False)
+        for step in range(2, len(lesson.steps) + 1):
+            teacher.seed.lessons.apply_step(step, train=False)
         teacher.controls.set_beta(3.0)  # the teacher's own change travels too
         code = share(qtbot, teacher)
         open_code(qtbot, student, code)

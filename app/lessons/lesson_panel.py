@@ -155,6 +155,9 @@ class LessonController(QObject):
         for name in lesson.hide:
             if (widget := self._widget(name, missing)) is not None:
                 self._hide(widget)
+        # Opened at a later step: the map's controls as the steps before it leave them.
+        for earlier in lesson.steps[: step - 1]:
+            self._set_controls(earlier, missing)
         self._report(missing, "")
         self.panel.show_lesson(lesson)
         self.dock.show()
@@ -218,11 +221,14 @@ class LessonController(QObject):
         self._report(missing, f", step {number}")
         self.stepApplied.emit(number)
 
-    def _set_map(self, step: LessonStep, missing: list[str]) -> None:
+    def _set_controls(self, step: LessonStep, missing: list[str]) -> None:
         for name, value in step.controls.items():
             widget = self._widget(name, missing)
             if widget is not None and not set_control(widget, value):
                 missing.append(f"{name} cannot take {value!r}")
+
+    def _set_map(self, step: LessonStep, missing: list[str]) -> None:
+        self._set_controls(step, missing)
         if step.select is not None:
             examples = self.window.examples_on_map()
             if examples is None:  # selected once a model is on show
