@@ -19,6 +19,7 @@ from app.lessons.lesson_runs import run_name
 from app.lessons.lessons import parse_lesson, shipped_lessons
 from app.settings import last_config
 from app.state import ModelOnShow
+from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.models import build_model
 
 TIMEOUT_MS = 10_000
@@ -172,6 +173,21 @@ def test_a_lessons_runs_are_named_after_it_and_alone_ticked_until_leave(qtbot, w
     assert window.seed.runs.others_compared() == ()  # no other run on the lesson's views
     window.seed.lessons.leave()
     assert before.checked and not own.checked and own in runs.entries
+
+
+def test_leave_stops_the_lessons_run_before_the_users_beta_comes_back(qtbot, window, tmp_path):
+    window.controls.set_beta(0.37)
+    with qtbot.waitSignal(window.runs.runStarted, timeout=TIMEOUT_MS):
+        window.seed.lessons.open(lesson_file(tmp_path, train=100_000))
+    with qtbot.waitSignal(
+        window.runs.runEnded,
+        timeout=TIMEOUT_MS,
+        check_params_cb=lambda reason: reason != "finished",
+    ):
+        window.seed.lessons.leave()
+    rows = window.state.run.history.table.rows
+    assert len(rows) and set(rows[:, METRICS_COLUMNS.index("beta")]) == {4.0}  # the lesson's β
+    assert window.controls.beta == pytest.approx(0.37)
 
 
 def test_shipped_lesson_runs_are_named_by_number_and_step():

@@ -58,7 +58,9 @@ class LessonPanel(QWidget):
         self.leave_button = named(
             QPushButton("Leave lesson"), "leaveLessonButton", "Leave the lesson"
         )
-        self.leave_button.setToolTip("Unlock and show every control again")
+        self.leave_button.setToolTip(
+            "Stop the lesson's run, unlock and show every control, and put your set-up back"
+        )
         self.previous_button.clicked.connect(self._previous)
         self.next_button.clicked.connect(self._next)
         self.leave_button.clicked.connect(self.leaveRequested)

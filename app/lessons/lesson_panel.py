@@ -166,8 +166,11 @@ class LessonController(QObject):
         self.lessonOpened.emit(lesson.title)
 
     def leave(self) -> None:
-        """Unlock and show every control the lesson locked or hid, and put the user's set-up back
-        (settings, map and theory controls, view, map region, the Runs list's ticks)."""
+        """Stop the lesson's run, unlock and show every control the lesson locked or hid, and put
+        the user's set-up back (settings, map and theory controls, view, map region, the Runs
+        list's ticks): the user's β must not reach the lesson's run."""
+        if self.lesson is not None and self.window.training() and self.runs.newest_is_own():
+            self.window.stop_run()
         self.locks.release()
         for widget in self.hidden:
             widget.show()

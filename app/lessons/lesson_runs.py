@@ -29,6 +29,7 @@ class LessonRuns:
         self._user_ticks: dict[RunEntry, bool] = {}
         self._own: list[RunEntry] = []
         self._next_name: str | None = None
+        self._newest: RunEntry | None = None  # the newest run trained in the window
         if runs is not None:
             runs.added.connect(self._added)
 
@@ -46,11 +47,18 @@ class LessonRuns:
 
     def _added(self, entry: RunEntry) -> None:
         # A run trained in this window has no folder yet; an opened or restored one has its own.
-        if self._next_name is None or entry.folder is not None:
+        if entry.folder is not None:
+            return
+        self._newest = entry
+        if self._next_name is None:
             return
         self._runs.update(entry, name=self._next_name)
         self._next_name = None
         self._own.append(entry)
+
+    def newest_is_own(self) -> bool:
+        """The window's newest run (the one training, if any) is the lesson's."""
+        return self._newest is not None and self._newest in self._own
 
     def own(self) -> list[RunEntry]:
         """The lesson's runs still listed."""
