@@ -28,6 +28,7 @@ screenshots: $(INSTALLED)
 	$(PY) scripts/screenshots.py  # sets its own offscreen screen of 1600x1000
 	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshot_explorer.py
 	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshot_step_apart.py
+	$(PY) scripts/screenshot_lessons.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -83,6 +83,21 @@ WINDOW_ACTIONS: tuple[WindowAction, ...] = (
     WindowAction("openLessonAction", "Open &Lesson…", lambda w: w.seed.lessons.ask_open(), FILE),
     WindowAction("saveLessonAction", "Save as Lesso&n…", lambda w: w.seed.lessons.ask_save(), FILE),
     WindowAction(
+        "shareLessonAction",
+        "S&hare Lesson…",
+        lambda w: w.seed.lessons.codes.ask_share(),
+        FILE,
+        tip="A short code and a QR image that set another window up as this one: the lesson at "
+        "its step, the view, the settings (with no lesson open: the set-up)",
+    ),
+    WindowAction(
+        "openLessonCodeAction",
+        "Open Lesson &Code…",
+        lambda w: w.seed.lessons.codes.ask_open(),
+        FILE,
+        tip="Paste a lesson code, or open a text file holding one: set up as shared, offline",
+    ),
+    WindowAction(
         "exportCsvAction",
         "Export &Metrics CSV…",
         lambda w: w.files.ask_export_csv(),

@@ -356,6 +356,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.set_presentation_mode(False)
+        self.seed.lessons.leave()  # the user's settings and ticks are kept, not the lesson's
         self._store_settings()
         self._redraw_timer.stop()
         self.explorer.encoding.stop()

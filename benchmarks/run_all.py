@@ -18,6 +18,7 @@ BENCHMARKS = (
     "families",
     "ddp",
     "embedding",
+    "lesson_code",
 )
 
 

@@ -15,6 +15,7 @@ from app.controllers.model_jobs import ModelJobs
 from app.lessons.lesson_host import LessonWindow
 from app.lessons.lesson_panel import LessonController
 from app.lessons.lessons import parse_lesson
+from vae_core.config import RunConfig
 
 
 class FakeHost(QObject):
@@ -79,7 +80,10 @@ def test_a_missing_view_and_a_missing_example_are_reported_not_fatal(qtbot, host
 
 def test_a_training_step_stops_the_run_going_then_trains_and_selects_once_shown(qtbot, host):
     window = _fake_window(examples=None, training=True)
-    window.config.side_effect = lambda: window.apply_config.call_args.args[0]
+    # The settings shown: the last applied (the user's, before the lesson applies any).
+    window.config.side_effect = lambda: (
+        window.apply_config.call_args.args[0] if window.apply_config.called else RunConfig()
+    )
     lessons = _controller(qtbot, host, window)
     lessons.start(parse_lesson(small_lesson_text(train=30, select=3)))
     window.stop_run.assert_called_once()

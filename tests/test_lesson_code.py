@@ -13,10 +13,13 @@ import pytest
 
 from app.lessons.lesson_code import (
     CODE_PREFIX,
+    SHARED_SETUP_TITLE,
+    code_in_file,
     lesson_code,
     missing_data,
     qr_image,
     read_lesson_code,
+    shared_setup,
 )
 from app.lessons.lessons import lesson_from_setup, shipped_lessons
 from vae_core.config import DataConfig, RunConfig
@@ -106,3 +109,25 @@ def test_the_qr_image_is_black_on_white_and_grows_with_the_code(lessons):
     long = qr_image(lesson_code(own, 0, None, own.config))
     assert long.size[0] > short.size[0]
     assert set(np.unique(np.asarray(short.convert("L")))) == {0, 255}
+
+
+def test_the_set_up_shared_without_a_lesson_is_short_and_round_trips(lessons):
+    config = lessons[0].config
+    controls = {"tilesCheckBox": True, "truePosteriorCheckBox": True, "importanceCountSpinBox": 10}
+    lesson = shared_setup(config, "Samples", controls, 7)
+    code = lesson_code(lesson, 0, "Samples", config)
+    assert len(code) < 500
+    shared = read_lesson_code(code)
+    assert shared.lesson.to_dict() == lesson.to_dict() and shared.config == config
+    assert (shared.lesson.title, shared.lesson.steps[0].select) == (SHARED_SETUP_TITLE, 7)
+
+
+def test_a_code_in_a_text_file_reads_and_a_bad_one_names_the_file(lessons, tmp_path):
+    lesson = lessons[2]
+    good, bad = tmp_path / "good.txt", tmp_path / "bad.txt"
+    good.write_text(lesson_code(lesson, 1, None, lesson.config) + "\n", encoding="utf-8")
+    bad.write_text("VAE1.nonsense", encoding="utf-8")
+    restored = code_in_file(good)
+    assert restored.shared.lesson == lesson and restored.missing is None
+    with pytest.raises(VaeStudioError, match="bad.txt: a lesson code is damaged"):
+        code_in_file(bad)

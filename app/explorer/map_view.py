@@ -317,6 +317,10 @@ class LatentMapView(QWidget):
         (x0, x1), (y0, y1) = self.view_box.viewRange()
         return (x0, x1), (y0, y1)
 
+    def show_region(self, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
+        """Pan and zoom to show these ranges (what `visible_range` reads back)."""
+        self.view_box.setRange(xRange=x_range, yRange=y_range, padding=0)
+
     def show_preview(self, image: np.ndarray | None, index: int = -1) -> None:
         """The hovered point's image, beside the point."""
         if image is None or not 0 <= index < len(self._point_xy):

@@ -11,20 +11,30 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import qrcode
 import tomli_w
 
-from app.lessons.lessons import Lesson, lesson_files, parse_lesson, read_lesson, settings_of
+from app.lessons.lessons import (
+    Lesson,
+    lesson_files,
+    lesson_from_setup,
+    parse_lesson,
+    read_lesson,
+    settings_of,
+)
 from vae_core.config import RunConfig
 from vae_core.data import LOCATED_DATASETS, data_location
 from vae_core.data.mnist_family import IDX_SOURCES, missing_files, missing_files_message
 from vae_core.errors import VaeStudioError
+from vae_core.limits import read_text_bounded
 
 CODE_PREFIX = "VAE1."
 # A code's JSON once inflated: a whole lesson is a few kB, so a larger one is not a lesson code
@@ -43,6 +53,19 @@ class SharedLesson:
     config: RunConfig
     # One line when the receiver's copy of a shipped lesson is not the sharer's.
     note: str | None = None
+
+
+SHARED_SETUP_TITLE = "A shared set-up"
+
+
+def shared_setup(config: RunConfig, tab: str | None, controls: dict, select: int | None) -> Lesson:
+    """The window's set-up as a lesson of one step with no text (what a lesson code carries when no
+    lesson is open): the teacher's words stay out, so that the code stays short."""
+    lesson = lesson_from_setup(config, tab, controls, select)
+    step = dataclasses.replace(
+        lesson.steps[0], text="", look_for="The set-up your teacher shared: settings, view, map."
+    )
+    return dataclasses.replace(lesson, title=SHARED_SETUP_TITLE, text="", steps=(step,))
 
 
 def _digest(lesson_path: Path) -> str:
@@ -142,6 +165,42 @@ def missing_data(config: RunConfig) -> str | None:
         message = missing_files_message(data.dataset, data, missing)
         return f"{message}; Train downloads them where the network allows"
     return None
+
+
+@dataclass(frozen=True)
+class CodeToShow:
+    """A lesson's code and its QR image's pixels (H, W) uint8, 0 black and 255 white."""
+
+    code: str
+    qr_pixels: np.ndarray
+
+
+def code_to_show(lesson: Lesson, step: int, view: str | None, config: RunConfig) -> CodeToShow:
+    """The code and its QR image (reads the shipped lessons' files: off the GUI thread)."""
+    code = lesson_code(lesson, step, view, config)
+    return CodeToShow(code, np.asarray(qr_image(code).convert("L"), dtype=np.uint8).copy())
+
+
+@dataclass(frozen=True)
+class CodeToRestore:
+    shared: SharedLesson
+    missing: str | None  # the data this machine lacks, in one line
+
+
+def code_to_restore(code: str) -> CodeToRestore:
+    """What `code` restores and the data it needs that is not here (reads files: off the GUI
+    thread); one line when it is no code."""
+    shared = read_lesson_code(code)
+    return CodeToRestore(shared, missing_data(shared.config))
+
+
+def code_in_file(path: Path) -> CodeToRestore:
+    """`code_to_restore` of the code a text file holds (a code is short: a larger file is none)."""
+    text = read_text_bounded(path, _MAX_CODE, "lesson code")
+    try:
+        return code_to_restore(text)
+    except VaeStudioError as error:
+        raise VaeStudioError(f"{path}: {error}") from None
 
 
 def qr_image(code: str):

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -18,6 +19,8 @@ from app.lessons.lessons import Lesson
 from app.markdown_text import with_literal_tildes
 from app.naming import named
 
+# Wide enough for a two-digit step number in bold.
+STEP_BUTTON_WIDTH = 44
 NO_LESSON_TEXT = "No lesson open. Choose one in Help > Lessons, or File > Open Lesson…"
 
 
@@ -55,7 +58,9 @@ class LessonPanel(QWidget):
         self.leave_button = named(
             QPushButton("Leave lesson"), "leaveLessonButton", "Leave the lesson"
         )
-        self.leave_button.setToolTip("Unlock and show every control again")
+        self.leave_button.setToolTip(
+            "Stop the lesson's run, unlock and show every control, and put your set-up back"
+        )
         self.previous_button.clicked.connect(self._previous)
         self.next_button.clicked.connect(self._next)
         self.leave_button.clicked.connect(self.leaveRequested)
@@ -64,12 +69,17 @@ class LessonPanel(QWidget):
             moves.addWidget(button)
         moves.addStretch(1)
         moves.addWidget(self.leave_button)
+        self.step_row.addStretch(1)
+        # The buttons come first: nothing of a length that changes (the title, a step's text, what
+        # to look for) sits above them to push them about, nor widens the dock under them.
+        for label in (self.title, self.look_for):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
+        layout.addLayout(moves)
+        layout.addLayout(self.step_row)
         layout.addWidget(self.title)
         layout.addWidget(self.text, 1)
         layout.addWidget(look_box)
-        layout.addLayout(self.step_row)
-        layout.addLayout(moves)
         self.lesson: Lesson | None = None
         self.current = 0
         self.clear()
@@ -127,6 +137,7 @@ class LessonPanel(QWidget):
                 f"Step {number}: {step.title}",
             )
             button.setCheckable(True)
+            button.setFixedWidth(STEP_BUTTON_WIDTH)
             button.setToolTip(step.title)
             self.step_group.addButton(button, number)
             self.step_row.insertWidget(number - 1, button)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+import numpy as np
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget, QWidget
 
 from app.controllers.explorer import LatentExplorer
@@ -16,6 +17,20 @@ from app.lessons.lesson_window import map_controls
 from vae_core.config import RunConfig
 
 AskFile = Callable[..., tuple[str, str] | None]
+MapRegion = tuple[tuple[float, float], tuple[float, float]]  # the map's x and y ranges
+# A theory step zooms the map to the selected input's q(z|x): this many of its σ each side (the
+# true posterior and the importance samples spread wider than q), and at least this much.
+ZOOM_SIGMAS, ZOOM_LEAST_HALF_WIDTH = 8.0, 0.5
+
+
+def region_around(centre: np.ndarray, covariance: np.ndarray, widest_half: float) -> MapRegion:
+    """A square region of the plane centred on `centre` (2,) that holds ZOOM_SIGMAS of the
+    Gaussian with `covariance` (2, 2) along its widest axis, no wider than `widest_half` each side
+    (a zoom to an input never shows more than the map did)."""
+    widest = float(np.sqrt(np.linalg.eigvalsh(covariance).max()))
+    half = min(max(ZOOM_SIGMAS * widest, ZOOM_LEAST_HALF_WIDTH), widest_half)
+    x, y = (float(value) for value in centre)
+    return (x - half, x + half), (y - half, y + half)
 
 
 class LessonWindow(Protocol):
@@ -53,6 +68,13 @@ class LessonWindow(Protocol):
     def select(self, index: int) -> None: ...
 
     def selected(self) -> int | None: ...
+
+    def zoom_to_selected(self) -> None:
+        """Zoom the map to the selected input's q(z|x) (a theory step looks at that input)."""
+
+    def map_region(self) -> MapRegion: ...
+
+    def set_map_region(self, region: MapRegion) -> None: ...
 
     def control(self, name: str) -> QWidget | None: ...
 
@@ -142,6 +164,23 @@ class WindowForLessons:
 
     def selected(self) -> int | None:
         return self._explorer.state.selected
+
+    def zoom_to_selected(self) -> None:
+        state = self._explorer.state
+        posterior = state.posterior
+        if posterior is None or not np.asarray(posterior.std).any():
+            return  # nothing selected, or a point (VQ-VAE): the map stays as it is
+        centre = state.plane.project(np.asarray(posterior.mean)[None])[0]
+        covariance = state.plane.project_covariance(np.asarray(posterior.std) ** 2)
+        (x_low, x_high), (y_low, y_high) = self.map_region()
+        shown_half = min(x_high - x_low, y_high - y_low) / 2
+        self.set_map_region(region_around(centre, covariance, shown_half))
+
+    def map_region(self) -> MapRegion:
+        return self._explorer.map.visible_range()
+
+    def set_map_region(self, region: MapRegion) -> None:
+        self._explorer.map.show_region(*region)
 
     def control(self, name: str) -> QWidget | None:
         return self._window.findChild(QWidget, name)

@@ -24,6 +24,15 @@ from app.controllers.job_kinds import FILE_READ, FILE_WRITE, Call
 from app.controllers.model_jobs import Answer
 from app.lessons.lesson_dock import LessonPanel
 from app.lessons.lesson_host import LessonWindow
+from app.lessons.lesson_runs import LessonRuns, run_name
+from app.lessons.lesson_setup import (
+    UserSetup,
+    control_values,
+    restore_setup,
+    set_controls,
+    take_setup,
+)
+from app.lessons.lesson_share import LessonCodes
 from app.lessons.lesson_window import ControlLocks, control_value, set_control
 from app.lessons.lessons import (
     Lesson,
@@ -37,6 +46,7 @@ from vae_core.errors import VaeStudioError
 
 if TYPE_CHECKING:
     from app.controllers.model_jobs import ModelJobs
+    from app.state.runs import RunsState
     from app.theory.host import TheoryViews
 
 LESSON_FILTER = "VAE Studio lessons (*.toml)"
@@ -51,9 +61,20 @@ class LessonController(QObject):
     lessonsListed = Signal()  # the shipped lessons are in the Help > Lessons menu
     lessonSaved = Signal(str)
 
-    def __init__(self, window: LessonWindow, jobs: ModelJobs, host: TheoryViews):
+    def __init__(
+        self,
+        window: LessonWindow,
+        jobs: ModelJobs,
+        host: TheoryViews,
+        runs: RunsState | None = None,
+    ):
         super().__init__(host)
         self.window = window
+        # Every lesson starts from the map's controls as a fresh window has them (built last, the
+        # controller sees them all), and Leave puts back the user's set-up as it was.
+        self._fresh_controls = control_values(window)
+        self._user: UserSetup | None = None
+        self.runs = LessonRuns(runs)
         self.panel = LessonPanel()
         self.dock = host.add_dock(
             "lessonDock", "Lesson", self.panel, Qt.DockWidgetArea.LeftDockWidgetArea
@@ -81,6 +102,7 @@ class LessonController(QObject):
         self._list_read = jobs.line(FILE_READ, self, self._list_shipped, self._failed)
         self._lesson_read = jobs.line(FILE_READ, self, self._read, self._failed)
         self._lesson_write = jobs.line(FILE_WRITE, self, self._saved, self._failed)
+        self.codes = LessonCodes(self, jobs)
 
     def list_shipped(self) -> None:
         """Read the shipped lessons into the menu, once (on a worker)."""
@@ -117,10 +139,14 @@ class LessonController(QObject):
             str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
         )
 
-    def start(self, lesson: Lesson) -> None:
-        """Set the window up for `lesson` (settings, locks, hidden controls) and its first step."""
+    def start(self, lesson: Lesson, step: int = 1, train: bool = True) -> None:
+        """Set the window up for `lesson` (settings, locks, hidden controls, the map's controls
+        afresh) and its step `step` (from 1); `train` False: a step's run is left to its button."""
         self.leave()
+        self._user = take_setup(self.window)
+        self.runs.begin()
         self.lesson = lesson
+        set_controls(self._fresh_controls)
         self.window.apply_config(lesson.config)
         missing = []
         for name in lesson.lock:
@@ -129,15 +155,22 @@ class LessonController(QObject):
         for name in lesson.hide:
             if (widget := self._widget(name, missing)) is not None:
                 self._hide(widget)
+        # Opened at a later step: the map's controls as the steps before it leave them.
+        for earlier in lesson.steps[: step - 1]:
+            self._set_controls(earlier, missing)
         self._report(missing, "")
         self.panel.show_lesson(lesson)
         self.dock.show()
         self.dock.raise_()
-        self.apply_step(1)
+        self.apply_step(step, train)
         self.lessonOpened.emit(lesson.title)
 
     def leave(self) -> None:
-        """Unlock and show every control the lesson locked or hid; the settings stay as they are."""
+        """Stop the lesson's run, unlock and show every control the lesson locked or hid, and put
+        the user's set-up back (settings, map and theory controls, view, map region, the Runs
+        list's ticks): the user's β must not reach the lesson's run."""
+        if self.lesson is not None and self.window.training() and self.runs.newest_is_own():
+            self.window.stop_run()
         self.locks.release()
         for widget in self.hidden:
             widget.show()
@@ -146,6 +179,10 @@ class LessonController(QObject):
         self._train_after_stop = False
         if self.lesson is not None:
             self.lesson = None
+            if self._user is not None:
+                restore_setup(self.window, self._user)
+                self._user = None
+            self.runs.end()
             # The settings panel disables again what does not apply to the model as set up.
             self.window.settle_controls()
             self.panel.clear()
@@ -163,8 +200,9 @@ class LessonController(QObject):
         self.hidden.extend(hidden)
 
     # Steps.
-    def apply_step(self, number: int) -> None:
-        """Set the window up for step `number` (from 1) of the lesson."""
+    def apply_step(self, number: int, train: bool = True) -> None:
+        """Set the window up for step `number` (from 1) of the lesson; `train` False leaves the
+        step's run to its button."""
         if self.lesson is None or not 1 <= number <= len(self.lesson.steps):
             return
         step = self.lesson.steps[number - 1]
@@ -176,20 +214,24 @@ class LessonController(QObject):
             self.window.set_beta(step.beta)
         if step.tab is not None and not self.window.show_view(step.tab):
             missing.append(f"no view tab '{step.tab}'")
-        if step.train is not None:
+        self.runs.expect(None)
+        if step.train is not None and train:
             self._pending = step
-            self._train(step.train)
+            self._train(step.train, run_name(self.lesson, step))
         else:
             self._pending = None
             self._set_map(step, missing)
         self._report(missing, f", step {number}")
         self.stepApplied.emit(number)
 
-    def _set_map(self, step: LessonStep, missing: list[str]) -> None:
+    def _set_controls(self, step: LessonStep, missing: list[str]) -> None:
         for name, value in step.controls.items():
             widget = self._widget(name, missing)
             if widget is not None and not set_control(widget, value):
                 missing.append(f"{name} cannot take {value!r}")
+
+    def _set_map(self, step: LessonStep, missing: list[str]) -> None:
+        self._set_controls(step, missing)
         if step.select is not None:
             examples = self.window.examples_on_map()
             if examples is None:  # selected once a model is on show
@@ -198,13 +240,15 @@ class LessonController(QObject):
                 missing.append(f"no example {step.select} (the map has {examples})")
             else:
                 self.window.select(step.select)
+                self.window.zoom_to_selected()
 
-    def _train(self, steps: int) -> None:
+    def _train(self, steps: int, name: str) -> None:
         try:
             config = self.window.config()
         except VaeStudioError as error:
             self.window.show_error(str(error))
             return
+        self.runs.expect(name)
         self.window.apply_config(
             dataclasses.replace(config, train=dataclasses.replace(config.train, max_steps=steps))
         )

@@ -85,7 +85,7 @@ class TheoryViews(QObject):
         self.dialogs = dialogs
         self._build_runs(runs, settings, show_error)
         # Built last: a lesson may name any view's controls.
-        self.lessons = LessonController(lesson_window, jobs, self)
+        self.lessons = LessonController(lesson_window, jobs, self, self.runs.state)
 
     def _build_runs(
         self,
