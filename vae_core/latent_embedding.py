@@ -11,6 +11,7 @@ the code it came from, and the map's tiles and cursor stay with the planes that 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,6 +22,8 @@ from vae_core.errors import VaeStudioError
 MAX_POINTS = 2000
 _LEAST_POINTS = 5
 _PERPLEXITY = 30.0
+# The optimisation's callbacks (cancel, progress) run every this many iterations.
+_CALLBACK_EVERY = 25
 
 
 class EmbeddingCancelled(Exception):
@@ -32,9 +35,11 @@ def tsne_map(
     seed: int = 0,
     cancelled: Callable[[], bool] | None = None,
     threads: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """The codes (N, D) placed on a plane by t-SNE: (N, 2). `cancelled` is asked every 25
-    iterations; when it says so the map stops with EmbeddingCancelled."""
+    """The codes (N, D) placed on a plane by t-SNE: (N, 2). Every 25 iterations `cancelled` is
+    asked (when it says so the map stops with EmbeddingCancelled) and `progress` told the
+    iterations done and in all."""
     from openTSNE import TSNE  # a 1 s import (scipy, scikit-learn): paid by the first map only
 
     codes = np.asarray(codes, dtype=np.float64)
@@ -45,19 +50,52 @@ def tsne_map(
     if not np.isfinite(codes).all():
         raise VaeStudioError("a t-SNE map needs finite codes")
 
-    def stop_if_cancelled(_iteration, _error, _embedding) -> bool:
+    done = 0
+
+    # The optimisation runs in two phases, each counting its iterations from 1: count the calls.
+    def checkpoint(_iteration, _error, _embedding) -> bool:
+        nonlocal done
         if cancelled is not None and cancelled():
             raise EmbeddingCancelled
+        total = tsne.early_exaggeration_iter + tsne.n_iter
+        done = min(done + _CALLBACK_EVERY, total)
+        if progress is not None:
+            progress(done, total)
         return False
 
     tsne = TSNE(
         perplexity=min(_PERPLEXITY, (len(codes) - 1) / 3),
         random_state=seed,
         n_jobs=threads,
-        callbacks=stop_if_cancelled,
-        callbacks_every_iters=25,
+        callbacks=checkpoint,
+        callbacks_every_iters=_CALLBACK_EVERY,
     )
     return np.asarray(tsne.fit(codes), dtype=np.float64)
 
 
 EMBEDDINGS: dict[str, Callable[..., np.ndarray]] = {"t-SNE": tsne_map}
+
+
+@dataclass(frozen=True)
+class EmbeddingRequest:
+    """The map's codes to place on a plane by `method` (a key of EMBEDDINGS), and the weights'
+    generation that encoded them."""
+
+    codes: np.ndarray  # (N, D)
+    generation: int
+    method: str = "t-SNE"
+    seed: int = 0
+
+
+def embed_codes(request: EmbeddingRequest, control) -> np.ndarray | None:
+    """A worker's job: the request's codes placed on a plane (N, 2), or None once `control`
+    (`stopped()`, `progress(done, total)`) says a newer request superseded it."""
+    try:
+        return EMBEDDINGS[request.method](
+            request.codes,
+            seed=request.seed,
+            cancelled=control.stopped,
+            progress=control.progress,
+        )
+    except EmbeddingCancelled:
+        return None
