@@ -1,12 +1,10 @@
 """A 2-D map of codes above two dimensions by t-SNE (openTSNE), for the latent map's plane choice.
 
-openTSNE was chosen over umap-learn by their cost on this 2-core machine (benchmarks/bench_embedding.py,
-measured with other work running): openTSNE with scipy and scikit-learn adds about 180 MB and a
-1.0 s import, and mapped 2,000 codes in 27 s; umap-learn adds numba and llvmlite besides (a fresh
-environment of 510 MB), a 29 s import, and took 39 s for its first 2,000 (compiling), 17 s after
-(random clusters of 20-D codes, load average about 3.5). t-SNE has no decoder: a point of its map decodes as
-the code it came from, and the map's tiles and cursor stay with the planes that have one.
-"""
+openTSNE was chosen over umap-learn by their cost (benchmarks/bench_embedding.py and
+bench_umap.py; the README's "Maps of latents above 2-D" has the figures): on 2,000 codes
+umap-learn's later maps take less CPU, but the first of each session twice as much (numba
+compiles) and it brings 213 MB more packages. t-SNE has no decoder: a point of its map decodes as
+the code it came from, and the map's tiles and cursor stay with the planes that have one."""
 
 from __future__ import annotations
 
@@ -17,8 +15,8 @@ import numpy as np
 
 from vae_core.errors import VaeStudioError
 
-# Points a map is made of: t-SNE's cost grows with them (3.1 s for 500 MNIST codes, 4.5 s for
-# 1,000 and 14 s for 2,000 on 2 cores at a load average of 5).
+# Points a map is made of: t-SNE's cost grows with them (1.0, 2.9 and 6.4 s of one core's time
+# for 500, 1,000 and 2,000 MNIST codes).
 MAX_POINTS = 2000
 _LEAST_POINTS = 5
 _PERPLEXITY = 30.0

@@ -26,8 +26,8 @@ AGGREGATE_POSTERIOR = JobKind(
     "aggregate posterior", refresh_aggregate, min_interval_s=1.0, share=0.05
 )
 MAP_ENCODING = JobKind("map encoding", encode_examples, min_interval_s=2.0, share=0.05)
-# t-SNE of the map's codes: seconds of one core (14 s for 2,000 codes on a loaded 2-core machine),
-# so newer codes from a training run redo it at most a tenth of the time. It needs the codes only.
+# t-SNE of the map's codes: seconds of one core (6.4 s of CPU for 2,000 codes), so newer codes from
+# a training run redo it at most a tenth of the time. It needs the codes only, not the model.
 MAP_EMBEDDING = JobKind(
     "t-SNE map", embed_codes, controlled=True, uses_model=False, min_interval_s=5.0, share=0.1
 )

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QLabel
 
 from app.controllers.job_kinds import MAP_EMBEDDING
 from app.controllers.model_jobs import Answer
-from app.explorer.side_panel import format_code
 from app.naming import named
 from app.state import EmbeddedCodes
 from vae_core.latent_embedding import EmbeddingRequest
@@ -148,6 +147,5 @@ class MapEmbedding(QObject):
         self.map.show_preview(image, index)
         self.side.show_cursor(image, code)
         self.side.cursor_label.setText(
-            f"test image {index}, label {examples.class_names[label]}: "
-            f"its code z = {format_code(code)} decoded"
+            f"test image {index}, label {examples.class_names[label]}: its code decoded"
         )
