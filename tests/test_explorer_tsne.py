@@ -156,6 +156,23 @@ def test_tiles_and_cursor_leave_with_tsne_and_come_back(qtbot, eight_dims, small
     )
 
 
+def test_tsne_clears_the_theory_layers_drawn_on_a_plane_of_codes(
+    qtbot, shown_window, small_config, eight_dims, small_glyphs
+):
+    window = shown_window(small_config)
+    explorer = window.explorer
+    with _waiting_for(qtbot, explorer, "encoded"):
+        _show(explorer, *eight_dims, small_glyphs.test)
+    explorer.select(3)
+    aggregate, posterior = window.seed.aggregate, window.seed.posterior_layers
+    aggregate.density_check.setChecked(True)
+    posterior.posterior_check.setChecked(True)
+    drawn = (aggregate.density_layer, posterior.heat_map)
+    qtbot.waitUntil(lambda: all(layer.image is not None for layer in drawn), timeout=WORKER_WAIT_MS)
+    _choose_tsne(qtbot, explorer)
+    assert all(layer.image is None for layer in drawn)
+
+
 def test_a_model_change_while_computing_discards_the_stale_answer(
     qtbot, eight_dims, small_glyphs, monkeypatch
 ):

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 NO_INVERSE = (
     "t-SNE places each test image by its code's neighbours and has no inverse map: no other point "
-    "of it is a code, so it has no tiles, cursor or prior contours. Hover a point to see its code "
-    "decoded; the tiles and the cursor work in Two dimensions and Principal components."
+    "of it is a code, so it has no tiles, cursor, prior contours or theory layers. Hover a point to "
+    "see its code decoded; the tiles and the cursor work in Two dimensions and Principal components."
 )
 
 
