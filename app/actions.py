@@ -134,6 +134,14 @@ WINDOW_ACTIONS: tuple[WindowAction, ...] = (
     ),
     # View.
     WindowAction(
+        "resetViewAction",
+        "Reset Map &View",
+        lambda w: w.explorer.map.reset_view(),
+        VIEW,
+        "Home",
+        "Fit the latent map to the test set and, on planes of codes, the decoded tiles' extent",
+    ),
+    WindowAction(
         "presentationAction",
         "&Presentation Mode",
         lambda w, checked: w.set_presentation_mode(checked),

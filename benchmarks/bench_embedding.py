@@ -1,19 +1,22 @@
 """The cost of a t-SNE map of codes above 2-D (vae_core/latent_embedding.py): its import, and
-maps of 500, 1,000 and 2,000 codes of a trained 20-D MNIST model's test set (the model of
-bench_core: MLP 400, latent 20, one epoch), or of Gaussian clusters where MNIST is absent.
-umap-learn is timed beside it when installed (it is not a dependency: see the module's note).
+maps of 500, 1,000 and 2,000 codes of a trained MNIST model's test set: a run folder's
+(`--run`), or one trained here (MLP 400, latent 20, one epoch), or Gaussian clusters where MNIST
+is absent. `--save-codes` writes the 2,000 codes for bench_umap.py, which times umap-learn on
+the same codes in a scratch environment (umap-learn is not a dependency: see the README).
 
-Run: .venv/bin/python benchmarks/bench_embedding.py [--repeats 3]
+Run: .venv/bin/python benchmarks/bench_embedding.py [--run RUN_DIR] [--repeats 3]
+         [--save-codes CODES.npy]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import os
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from _common import MNIST_DIR, write_results
@@ -31,13 +34,29 @@ def import_seconds(module: str) -> float:
     )
 
 
-def test_codes(count: int) -> tuple[np.ndarray, str]:
-    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
+def test_codes(count: int, run: str | None) -> tuple[np.ndarray, str]:
+    if run is None and not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
         rng = np.random.default_rng(0)
         centres = rng.normal(scale=4.0, size=(10, 20))
         return centres[rng.integers(0, 10, count)] + rng.normal(size=(count, 20)), "clusters"
     import torch
 
+    from vae_core.data import load_data
+
+    if run is None:
+        model, config = _trained_here()
+        source = "mnist test codes of an MLP 400, latent 20, one epoch"
+    else:
+        from vae_core.checkpoint import load_model
+
+        model, checkpoint = load_model(Path(run) / "checkpoint.safetensors")
+        config, source = checkpoint.config, f"test codes of {run}"
+    images, _ = load_data(config.data).test.batch(torch.arange(count))
+    with torch.no_grad():
+        return model.embed(model.observe(images)).numpy(), source
+
+
+def _trained_here():
     from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from vae_core.data import load_data
     from vae_core.training.trainer import Trainer
@@ -47,45 +66,45 @@ def test_codes(count: int) -> tuple[np.ndarray, str]:
         model=ModelConfig(hidden=(400,), latent_dim=20),
         train=TrainConfig(epochs=1, batch_size=128),
     )
-    split = load_data(config.data)
-    trainer = Trainer(config, split)
+    trainer = Trainer(config, load_data(config.data))
     for _ in trainer.run():
         pass
-    images, _ = split.test.batch(torch.arange(count))
-    with torch.no_grad():
-        return trainer.model.embed(trainer.model.observe(images)).numpy(), "mnist test codes"
+    return trainer.model.eval(), trainer.config
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--run", help="a run folder whose model encodes the test images")
+    parser.add_argument("--save-codes", help="write the 2,000 codes here (.npy)")
     arguments = parser.parse_args()
-    codes, source = test_codes(max(SIZES))
-    figures = {"codes": source, "import_s": {"openTSNE": import_seconds("openTSNE")}}
-    figures["tsne_s"] = {
-        size: statistics.median(_time(tsne_map, codes[:size]) for _ in range(arguments.repeats))
-        for size in SIZES
+    codes, source = test_codes(max(SIZES), arguments.run)
+    if arguments.save_codes:
+        np.save(arguments.save_codes, codes)
+    figures = {
+        "codes": f"{source}: {codes.shape}",
+        "load_average": os.getloadavg(),
+        "import_s": {"openTSNE": import_seconds("openTSNE")},
     }
-    if importlib.util.find_spec("umap") is not None:
-        import umap
-
-        figures["import_s"]["umap"] = import_seconds("umap")
-        figures["umap_s"] = {
-            size: statistics.median(
-                _time(lambda c: umap.UMAP().fit_transform(c), codes[:size])
-                for _ in range(arguments.repeats)
-            )
-            for size in SIZES
+    # Wall time on a shared machine, and the process's CPU time (what the map costs the cores).
+    timings = {
+        size: [_time(tsne_map, codes[:size]) for _ in range(arguments.repeats)] for size in SIZES
+    }
+    for name, column in (("tsne_s", 0), ("tsne_cpu_s", 1)):
+        figures[name] = {
+            size: statistics.median(times[column] for times in runs)
+            for size, runs in timings.items()
         }
     for name, value in figures.items():
         print(f"{name}: {value}")
     write_results("embedding", figures)
 
 
-def _time(function, codes) -> float:
-    started = time.perf_counter()
+def _time(function, codes) -> tuple[float, float]:
+    """Wall and CPU seconds of `function(codes)`."""
+    started, cpu = time.perf_counter(), time.process_time()
     function(codes)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 if __name__ == "__main__":

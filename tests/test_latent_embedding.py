@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from vae_core.errors import VaeStudioError
-from vae_core.latent_embedding import MAX_POINTS, EmbeddingCancelled, tsne_map
+from vae_core.latent_embedding import (
+    MAX_POINTS,
+    EmbeddingCancelled,
+    EmbeddingRequest,
+    embed_codes,
+    tsne_map,
+)
 
 
 def _two_clusters(count=120, dim=6):
@@ -42,6 +48,34 @@ def test_a_cancelled_map_stops():
     with pytest.raises(EmbeddingCancelled):
         tsne_map(_two_clusters(40), cancelled=cancelled)
     assert len(asked) == 1
+
+
+def test_progress_counts_both_phases_up_to_all_iterations():
+    reports = []
+    tsne_map(_two_clusters(40), progress=lambda done, total: reports.append((done, total)))
+    # openTSNE's defaults: 250 iterations of early exaggeration, then 500, reported every 25.
+    assert reports == [(25 * (call + 1), 750) for call in range(30)]
+
+
+class _Control:
+    def __init__(self, stop_after: int):
+        self.reports = []
+        self._stop_after = stop_after
+
+    def stopped(self) -> bool:
+        return len(self.reports) >= self._stop_after
+
+    def progress(self, done, total) -> None:
+        self.reports.append(done)
+
+
+def test_a_job_answers_the_map_or_nothing_once_superseded():
+    codes = _two_clusters(40)
+    request = EmbeddingRequest(codes, generation=7, seed=3)
+    np.testing.assert_array_equal(embed_codes(request, _Control(10**6)), tsne_map(codes, seed=3))
+    superseded = _Control(stop_after=2)
+    assert embed_codes(request, superseded) is None
+    assert superseded.reports == [25, 50]
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
+from app.controllers.map_embedding import MapEmbedding
 from app.controllers.model_jobs import ModelJobs
 from app.controllers.pacing import DutyCycle
 from app.explorer.codebook import CodebookPage
@@ -129,6 +130,9 @@ class LatentExplorer(QObject):
         events.label.connect(self._on_model_label)
         events.plane_choice.connect(self._on_model_plane_choice)
         events.layers.connect(self._on_model_layers)
+        events.embedding.connect(self._refresh_points)
+        # Built after the connections above: it hears the state once the map has redrawn.
+        self.embedding = MapEmbedding(self)
         self.pages = _make_pages(shown, self.decoder, self.jobs)
         self.interpolation, self.traversals, self.codebook, self.draw = dict(self.pages).values()
         self.codebook.resetRequested.connect(self._reset_dead_codes)
@@ -143,7 +147,7 @@ class LatentExplorer(QObject):
         self.map.rangeChanged.connect(self._refresh_view)
         self.map.layersChanged.connect(self._on_view_layers_ticked)
         self.map.pointClicked.connect(self.select)
-        self.map.pointHovered.connect(self.selection.show_hovered)
+        self.map.pointHovered.connect(self.embedding.show_hovered)
         self.map.planeRequested.connect(self._on_view_plane_chosen)
         self.map.classRequested.connect(self.set_label)
         # Whoever holds the views may delete them before this object: no timer may outlive them.
@@ -186,7 +190,7 @@ class LatentExplorer(QObject):
         self.decoder.model = model
         self._applied_generation = shown.generation
         self.state.decoded_generation = shown.generation
-        self.map.controls.set_latent_dim(model.latent_dim)
+        self.map.controls.set_latent_dim(model.latent_dim, embeddable=not model.planar)
         self.map.controls.show_plane_choice(self.state.plane_choice)
         self.map.show_layers(self.state.layers)
         show_data_space(self.map, self.data_space, self.side, self._image_pages(), model.planar)
@@ -329,7 +333,7 @@ class LatentExplorer(QObject):
             return
         if model.planar:
             self.layers.draw_mesh(model, self.state)
-        elif self.state.layers.tiles:
+        elif self.state.layers.tiles and self.state.plane_decodes:
             self._last_tiles_time = time.perf_counter()
             self.layers.draw_tiles(model, self.state, self._applied_generation)
 
@@ -352,7 +356,7 @@ class LatentExplorer(QObject):
 
     def _refresh_cursor(self) -> None:
         model = self.model
-        if model is None:
+        if model is None or not self.state.plane_decodes:  # t-SNE: the hovered point instead
             return
         code = self.state.cursor_code()
         label = self.state.label
@@ -387,10 +391,10 @@ class LatentExplorer(QObject):
 
     def _refresh_points(self) -> None:
         encoded, examples = self.state.encoded, self.state.examples
-        if encoded is None or examples is None:
+        xy = None if encoded is None or examples is None else self.state.placed(encoded.codes)
+        if xy is None:
             self.map.set_points(None)
             return
-        xy = self.state.plane.project(encoded.codes)
         if len(xy) != self.map.point_count():
             self.map.set_points(xy, examples.labels.numpy(), examples.class_names)
         else:

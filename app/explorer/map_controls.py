@@ -13,6 +13,7 @@ from app.state import (
     ANCHOR_ZERO,
     PLANE_DIMENSIONS,
     PLANE_PRINCIPAL,
+    PLANE_TSNE,
     LayerTicks,
     PlaneChoice,
 )
@@ -54,7 +55,6 @@ class MapControls(QWidget):
         plane_row = QHBoxLayout(self._plane_box)
         plane_row.setContentsMargins(0, 0, 0, 0)
         self.plane_combo = named(QComboBox(), "planeCombo", "Map plane")
-        self.plane_combo.addItems([PLANE_DIMENSIONS, PLANE_PRINCIPAL])
         self.x_dim_spin = named(QSpinBox(), "planeXSpinBox", "Horizontal latent dimension")
         self.y_dim_spin = named(QSpinBox(), "planeYSpinBox", "Vertical latent dimension")
         for spin in (self.x_dim_spin, self.y_dim_spin):
@@ -91,9 +91,15 @@ class MapControls(QWidget):
         )
 
     # What the state and the model say, announcing nothing.
-    def set_latent_dim(self, dim: int) -> None:
-        """Plane controls appear only where there is a choice of plane to make."""
+    def set_latent_dim(self, dim: int, embeddable: bool = False) -> None:
+        """Plane controls appear only where there is a choice of plane to make; t-SNE is offered
+        for codes above two dimensions of `embeddable` data (images: its points decode to them)."""
         self._plane_box.setVisible(dim > 2)
+        offered = [PLANE_DIMENSIONS, PLANE_PRINCIPAL] + [PLANE_TSNE] * (embeddable and dim > 2)
+        self.plane_combo.blockSignals(True)
+        self.plane_combo.clear()
+        self.plane_combo.addItems(offered)
+        self.plane_combo.blockSignals(False)
         for spin in (self.x_dim_spin, self.y_dim_spin):
             spin.blockSignals(True)
             spin.setRange(0, max(dim - 1, 0))

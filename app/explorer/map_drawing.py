@@ -121,6 +121,6 @@ class MapLayers:
             y_range,
             generation if model.prior_is_learned else None,
         )
-        if state.layers.prior and key != self._contours_key:
+        if state.layers.prior and state.plane_decodes and key != self._contours_key:
             self.map.set_contours(prior_contours(model, state.plane, x_range, y_range))
             self._contours_key = key

@@ -42,7 +42,12 @@ def label_colours(count: int) -> list:
     return [pg.intColor(i, hues=count) for i in range(count)]
 
 
-# Plane choices offered when the latent space has more than two dimensions.
+# The view a new model starts with, and Home's least extent where the map decodes: the prior's
+# bulk, where the tiles are worth seeing. Home leaves a margin of this share around the points.
+HOME_EXTENT = 3.5
+_HOME_PADDING = 0.05
+_NO_TILES_FOR_POINTS = "Points are decoded in the data space plot, not as tiles"
+_NO_PRIOR_DENSITY = "This model family has no prior density over codes"
 
 # Drawing order, back to front.
 _Z_TILES, _Z_CONTOURS, _Z_POINTS, _Z_ELLIPSES, _Z_PATH, _Z_CURSOR = -10, 5, 10, 15, 16, 20
@@ -122,6 +127,9 @@ class LatentMapView(QWidget):
         layout.addLayout(self._plots_row, 1)
         self._point_xy = np.zeros((0, 2))
         self._point_brushes: list = []
+        # Which layers the data, the family and the plane allow (a t-SNE map decodes nothing).
+        self._tiles_available = self._prior_available = self._plane_decodes = True
+        self._no_decodes_reason = ""
         controls.set_latent_dim(2)
         controls.set_classes(())
 
@@ -136,12 +144,31 @@ class LatentMapView(QWidget):
 
     def set_tiles_available(self, available: bool) -> None:
         """Decoded tiles need image data: for points the layer is off and its box disabled."""
-        self.controls.set_layer_available(
-            self.tiles_check, available, "Points are decoded in the data space plot, not as tiles"
-        )
+        self._tiles_available = available
         if not available:
             self.set_tiles(None, None)
-        self.tiles.setVisible(available and self.tiles_check.isChecked())
+        self._offer_layers()
+
+    def set_plane_decodes(self, decodes: bool, why_not: str = "") -> None:
+        """Whether a point of the map is a code. Where it is not (t-SNE: it has no inverse map),
+        what lives on a plane of codes is hidden (tiles, contours, the cursor, ellipses, the
+        path) and the boxes of tiles and contours say `why_not`."""
+        self._plane_decodes, self._no_decodes_reason = decodes, why_not
+        self.cursor.setVisible(decodes)
+        for item in (*self.selection_ellipses, *self.drawn_ellipses, self.marks, self.path):
+            item.setVisible(decodes)
+        self._offer_layers()
+
+    def _offer_layers(self) -> None:
+        """The boxes of tiles and contours enabled where the data, the family and the plane let
+        them draw, saying why not where they do not; the layers drawn follow."""
+        for check, available, why_not in (
+            (self.tiles_check, self._tiles_available, _NO_TILES_FOR_POINTS),
+            (self.prior_check, self._prior_available, _NO_PRIOR_DENSITY),
+        ):
+            reason = why_not if not available else self._no_decodes_reason
+            self.controls.set_layer_available(check, available and self._plane_decodes, reason)
+        self._show_layers()
 
     def _build_plot(self) -> None:
         self.plot = pg.PlotWidget(self)
@@ -153,7 +180,8 @@ class LatentMapView(QWidget):
         item.hideButtons()
         self.view_box = item.getViewBox()
         self.view_box.setAspectLocked(True)
-        self.view_box.setRange(xRange=(-3.5, 3.5), yRange=(-3.5, 3.5), padding=0)
+        home = (-HOME_EXTENT, HOME_EXTENT)
+        self.view_box.setRange(xRange=home, yRange=home, padding=0)
         self.tiles = pg.ImageItem(axisOrder="row-major")
         self.tiles.setZValue(_Z_TILES)
         self.tiles.setOpacity(0.9)
@@ -202,11 +230,10 @@ class LatentMapView(QWidget):
 
     def set_prior_available(self, available: bool) -> None:
         """Families without a density over codes (VQ-VAE) have no contours to offer."""
-        self.controls.set_layer_available(
-            self.prior_check, available, "This model family has no prior density over codes"
-        )
+        self._prior_available = available
         if not available:
             self.set_contours([])
+        self._offer_layers()
 
     def set_text_size(self, pixels: int) -> None:
         set_plot_text_size(self.plot.getPlotItem(), self.legend, pixels)
@@ -313,6 +340,14 @@ class LatentMapView(QWidget):
         position = self.cursor.pos()
         return float(position.x()), float(position.y())
 
+    def reset_view(self) -> None:
+        """Home: the view fits the points and, where the map decodes, the tiles' home extent."""
+        extent = self._point_xy
+        if self._plane_decodes or not len(extent):
+            extent = np.concatenate([extent, [[-HOME_EXTENT] * 2, [HOME_EXTENT] * 2]])
+        (left, bottom), (right, top) = extent.min(0), extent.max(0)
+        self.view_box.setRange(xRange=(left, right), yRange=(bottom, top), padding=_HOME_PADDING)
+
     def visible_range(self) -> tuple[tuple[float, float], tuple[float, float]]:
         (x0, x1), (y0, y1) = self.view_box.viewRange()
         return (x0, x1), (y0, y1)
@@ -352,7 +387,10 @@ class LatentMapView(QWidget):
 
     def _scene_clicked(self, event) -> None:
         """A double click on the map brings the cursor there."""
-        if not event.double() or event.button() != Qt.MouseButton.LeftButton:
+        # No cursor on a map with no inverse (t-SNE).
+        if not (
+            event.double() and event.button() == Qt.MouseButton.LeftButton and self._plane_decodes
+        ):
             return
         position = self.view_box.mapSceneToView(event.scenePos())
         self.cursor.setPos(position.x(), position.y())
@@ -366,5 +404,6 @@ class LatentMapView(QWidget):
         self.tiles.setVisible(tiles)
         self.points.setVisible(self.points_check.isChecked())
         self.legend.setVisible(self.points_check.isChecked())
+        prior = self.prior_check.isChecked() and self.prior_check.isEnabled()
         for curve in self.contours:
-            curve.setVisible(self.prior_check.isChecked())
+            curve.setVisible(prior)

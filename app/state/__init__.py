@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import operator
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import torch
@@ -215,9 +215,19 @@ class SelectedPosterior:
     kl_per_dim: np.ndarray | None
 
 
-# How the map's plane is chosen (the words are the plane controls' own).
+@dataclass
+class EmbeddedCodes:
+    """The map's examples placed by t-SNE: (N, 2), from the codes of weights `generation`."""
+
+    xy: np.ndarray
+    generation: int
+
+
+# How the map's plane is chosen (the words are the plane controls' own). t-SNE places the codes
+# by their neighbours, with no map back from the plane to codes: nothing on it can be decoded.
 PLANE_DIMENSIONS = "Two dimensions"
 PLANE_PRINCIPAL = "Principal components"
+PLANE_TSNE = "t-SNE"
 ANCHOR_ZERO = "zero"
 ANCHOR_SELECTED = "selected image"
 
@@ -269,6 +279,7 @@ class ExplorerState:
     posterior: SelectedPosterior | None = None  # of the selected example
     label: int = 0  # the class a conditional decoder is given
     encoded: EncodedExamples | None = None
+    embedding: EmbeddedCodes | None = None  # the encoded examples placed by t-SNE
     kl_per_dim: np.ndarray | None = None  # (D,) from the run's latest snapshot, while it trains
     # The codes an interpolation runs between, chosen from the cursor or the selection.
     interpolation_ends: dict[str, np.ndarray | None] = field(
@@ -289,6 +300,7 @@ class ExplorerState:
             self.posterior = None
             self.label = 0
             self.encoded = None
+            self.embedding = None
             self.kl_per_dim = None
             self.interpolation_ends = {"start": None, "end": None}
             self.path = None
@@ -308,7 +320,23 @@ class ExplorerState:
             second = (first + 1) % dim
         selected = self.selected_code()
         anchored = choice.anchor == ANCHOR_SELECTED and selected is not None
-        return LatentPlane.of_dimensions(selected if anchored else np.zeros(dim), first, second)
+        plane = LatentPlane.of_dimensions(selected if anchored else np.zeros(dim), first, second)
+        # t-SNE's map has axes but no plane of codes: the hidden cursor keeps one of two dimensions.
+        return (
+            replace(plane, axis_names=("t-SNE 1", "t-SNE 2")) if not self.plane_decodes else plane
+        )
+
+    @property
+    def plane_decodes(self) -> bool:
+        """Whether a point of the map is a code (tiles, cursor, contours): not for t-SNE."""
+        return self.plane_choice.mode != PLANE_TSNE
+
+    def placed(self, codes: np.ndarray) -> np.ndarray | None:
+        """Where the encoded examples' `codes` (N, D) sit on the map (N, 2); None while t-SNE
+        has not placed them yet."""
+        if self.plane_decodes:
+            return self.plane.project(codes)
+        return None if self.embedding is None else self.embedding.xy
 
     def cursor_code(self) -> np.ndarray:
         return self.plane.codes(self.cursor[None])[0]

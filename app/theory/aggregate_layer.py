@@ -128,7 +128,9 @@ class AggregateLayers(QObject):
         """(density, holes, page), each only where it applies."""
         if not self._supported() or self.shown.explorer.examples is None:
             return False, False, False
-        return self.density_check.isChecked(), self.holes_check.isChecked(), self.page.isVisible()
+        on_map = self.shown.explorer.plane_decodes  # t-SNE's map has no plane of codes for q(z)
+        density, holes = self.density_check.isChecked(), self.holes_check.isChecked()
+        return density and on_map, holes and on_map, self.page.isVisible()
 
     # What changed.
     def _model_changed(self) -> None:
@@ -162,6 +164,7 @@ class AggregateLayers(QObject):
         encode the examples again; a change of view reuses the last encoding)."""
         density, holes, page = self._wanted()
         if not (density or holes or page) or self.shown.weights is None:
+            self._draw(self._last)  # the layers no longer wanted go
             return
         last, state = self._last, self.shown.explorer
         encoded = last is not None and last.generation == self.shown.generation

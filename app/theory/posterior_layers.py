@@ -195,7 +195,9 @@ class PosteriorLayers(QObject):
         """Redraw both layers for the selection, weights, plane and range as they are now."""
         heat_map, samples = self.posterior_check.isChecked(), self.samples_check.isChecked()
         selected = selected_input(self.shown)
+        # t-SNE's map has no plane of codes to draw p(z|x) on.
         wanted = (heat_map or samples) and self.posterior_check.isEnabled()
+        wanted = wanted and self.state.plane_decodes
         if not wanted or selected is None:
             self._line.cancel()
             self._clear(NO_SELECTION if wanted else "")
