@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
 
 from app.controllers.runs import RunsController
 from app.naming import named
-from app.state.runs import RunEntry, RunsState, legend_texts, settings_apart_from
+from app.state.runs import RunEntry, RunsState
 from vae_core.config import RunConfig
 from vae_core.metrics_columns import METRICS_COLUMNS
+from vae_core.run_labels import settings_apart_from
 
 # The terms a comparison draws, by METRICS_COLUMNS name: (combo text, sign). Every curve is in
 # nats per example to minimise, as on the Curves page: the held-out ELBO is drawn negated.
@@ -52,7 +53,7 @@ def _swatch(colour: str) -> QIcon:
 
 def _tooltip(entry: RunEntry) -> str:
     lines = [
-        entry.name,
+        f"{entry.student}'s {entry.name}" if entry.student else entry.name,
         str(entry.folder)
         if entry.folder
         else "not written yet (its folder is written when it ends)",
@@ -75,7 +76,7 @@ class RunsPanel(QWidget):
         self.controller = controller
         self.state: RunsState = controller.state
         self.tree = named(QTreeWidget(), "runsTree", "Runs")
-        self.tree.setHeaderLabels(["Run", "Differs", "Steps", "Final loss"])
+        self.tree.setHeaderLabels(["Run", "Label", "Steps", "Final loss"])
         self.tree.setRootIsDecorated(False)
         self.tree.setMinimumHeight(90)
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -141,10 +142,13 @@ class RunsPanel(QWidget):
             self._show_differences()
 
     def _show_differences(self) -> None:
-        """What sets each run apart from the others listed ("β 4 · prior vamp")."""
+        """Each run's label among the others listed: its student and what sets it apart ("ana ·
+        β 4, prior vamp"), the same label as on the plots."""
         entries = self.state.entries
-        for entry, text in zip(entries, legend_texts([entry.config for entry in entries])):
-            self.items[entry.id].setText(_DIFFERS, text)
+        for entry, text in zip(entries, self.state.legends(entries)):
+            item = self.items[entry.id]
+            if item.text(_DIFFERS) != text:
+                item.setText(_DIFFERS, text)
 
     def _fill(self, item: QTreeWidgetItem, entry: RunEntry) -> None:
         blocked = self.tree.blockSignals(True)  # the tick set here is not the user's
