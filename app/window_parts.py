@@ -61,6 +61,7 @@ def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelp
     classroom = Classroom(
         window,
         window.add_dock,
+        window.explorer_dock,
         seed.runs,
         window.runs,
         window.settings,

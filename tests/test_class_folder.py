@@ -205,7 +205,7 @@ def test_the_teacher_follows_new_students_runs_and_rows_on_every_view(
     assert window.findChild(QDockWidget, "classDock").isVisible()
     window.classroom.board.refresh()
     assert [board.topLevelItem(i).text(1) for i in range(2)] == ["ben", "ana"]
-    assert board.topLevelItem(0).text(4) == "-90.00"
+    assert board.topLevelItem(0).text(3) == "-90.00"
 
     # New rows, a torn row and a new student: all appear, and following goes on.
     with (ana / METRICS_NAME).open("ab") as handle:
@@ -220,7 +220,7 @@ def test_the_teacher_follows_new_students_runs_and_rows_on_every_view(
     assert runs.entries[2].student == "cleo"
     assert any("1 malformed row skipped" in line for line in notices)
     window.classroom.board.refresh()
-    assert board.topLevelItem(0).text(1) == "ana" and board.topLevelItem(0).text(5) == "50"
+    assert board.topLevelItem(0).text(1) == "ana" and board.topLevelItem(0).text(4) == "50"
     assert "3 students, 3 runs" in window.classroom.board.label.text()
 
 

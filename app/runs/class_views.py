@@ -33,7 +33,8 @@ from vae_core.run_labels import legend_texts
 
 REDRAW_INTERVAL_MS = 500
 _STEP, _HELDOUT = METRICS_COLUMNS.index("step"), METRICS_COLUMNS.index("heldout_elbo")
-BOARD_COLUMNS = ("#", "Student", "Run", "Differs", "Best held-out ELBO", "Step")
+# The figures before the labels: a label's length must not push the ranking off a narrow dock.
+BOARD_COLUMNS = ("#", "Student", "Run", "Held-out ELBO", "Step", "Differs")
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class ClassLeaderboard(QWidget):
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setToolTip(
             "Each student's run by its best held-out ELBO (nats per example; higher is better), "
-            "measured on examples the run never trained on"
+            "measured on examples the run never trained on, and the step it was measured at"
         )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -128,12 +129,12 @@ class ClassLeaderboard(QWidget):
                     str(rank),
                     row.student,
                     row.run,
-                    row.differs,
                     "—" if row.best_elbo is None else f"{row.best_elbo:.2f}",
                     "" if row.step is None else f"{row.step:,}",
+                    row.differs,
                 ]
             )
-            for column in (0, 4, 5):
+            for column in (0, 3, 4):
                 item.setTextAlignment(
                     column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                 )

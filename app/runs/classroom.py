@@ -22,6 +22,7 @@ from app.naming import named
 from app.runs.class_views import ClassLeaderboard, JoinClassDialog
 from vae_core.class_folder import ClassNews
 
+BOARD_WIDTH = 420  # pixels: the ranking and the first labels, beside the map
 DockMaker = Callable[[str, str, object, Qt.DockWidgetArea], QDockWidget]
 
 
@@ -30,6 +31,7 @@ class Classroom(QObject):
         self,
         window: QMainWindow,
         make_dock: DockMaker,
+        beside: QDockWidget,
         runs: RunsController,
         run_controller: RunController,
         settings: QSettings,
@@ -49,9 +51,11 @@ class Classroom(QObject):
         self.follower.following.connect(lambda folder: say(f"Following the class folder {folder}"))
         self.follower.polled.connect(self._show_class)
         self.board = ClassLeaderboard(runs.state)
+        # A tab beside `beside` (the explorer's dock): a class's many runs want its full height.
         self.dock = make_dock(
             "classDock", "Class", self.board, Qt.DockWidgetArea.RightDockWidgetArea
         )
+        window.tabifyDockWidget(beside, self.dock)
         self.dock.hide()
         self.where = named(QLabel(), "classStatusLabel", "Where runs go")
         window.statusBar().addPermanentWidget(self.where)
@@ -73,6 +77,7 @@ class Classroom(QObject):
         self.actions["stopClassFolderAction"].setEnabled(True)
         self.dock.show()
         self.dock.raise_()
+        self.window.resizeDocks([self.dock], [BOARD_WIDTH], Qt.Orientation.Horizontal)
 
     def stop_following(self) -> None:
         self.follower.stop()
