@@ -183,7 +183,7 @@ def test_the_teacher_follows_new_students_runs_and_rows_on_every_view(
     qtbot, shown_window, tmp_path
 ):
     ana = start_class_run(tmp_path, "ana", "run-1", student_config(beta=4), rows_from(10, 3, -99))
-    start_class_run(tmp_path, "ben", "run-1", student_config(beta=1), rows_from(10, 2, -90))
+    ben = start_class_run(tmp_path, "ben", "run-1", student_config(beta=1), rows_from(10, 2, -90))
     window = class_window(qtbot, shown_window, tmp_path)
     runs = window.seed.runs.state
     assert [(entry.student, entry.name) for entry in runs.entries] == [
@@ -222,6 +222,14 @@ def test_the_teacher_follows_new_students_runs_and_rows_on_every_view(
     window.classroom.board.refresh()
     assert board.topLevelItem(0).text(1) == "ana" and board.topLevelItem(0).text(4) == "50"
     assert "3 students, 3 runs" in window.classroom.board.label.text()
+
+    # A run the teacher takes off the list stays off, though it goes on growing.
+    window.seed.runs.remove(runs.entries[1])
+    append_class_rows(ben, rows_from(30, 1))
+    reads = []
+    window.classroom.follower.polled.connect(reads.append)
+    qtbot.waitUntil(lambda: len(reads) >= 2, timeout=SIGNAL_TIMEOUT_MS)  # one began after the write
+    assert [entry.student for entry in runs.entries] == ["ana", "cleo"]
 
 
 def test_a_students_window_writes_its_run_under_the_class_folder(qtbot, shown_window, tmp_path):

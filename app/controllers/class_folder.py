@@ -91,11 +91,13 @@ class ClassFolderFollower(QObject):
 
     def _show(self, news: RunNews) -> None:
         entry = self._entries.get(news.run.folder)
-        if entry is None or entry not in self.runs.entries:  # new, or taken off the list
+        if entry is None:
             self._entries[news.run.folder] = self.runs.add(
                 news.run.name, news.config, news.rows, news.run.folder, student=news.run.student
             )
             return
+        if entry not in self.runs.entries:
+            return  # the teacher took it off the Runs list: it stays off while this folder is followed
         values: dict[str, object] = {}
         if news.config is not None:
             values["config"] = news.config
