@@ -7,7 +7,7 @@ Pure: configs in, text out."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from vae_core.config import RunConfig
 
@@ -46,11 +46,14 @@ SETTING_SEPARATOR = ", "
 
 
 def flat_config(config: RunConfig) -> dict[str, object]:
-    """The config as dotted keys ("model.family") and plain values, in the dataclasses' order."""
+    """The config as dotted keys ("model.family") and plain values, in the dataclasses' order (read
+    field by field: a class's labels are made from tens of configs at once)."""
     flat = {}
-    for section, values in config.to_dict().items():
-        for key, value in values.items():
-            flat[f"{section}.{key}"] = tuple(value) if isinstance(value, list) else value
+    for section in fields(config):
+        values = getattr(config, section.name)
+        for key in fields(values):
+            value = getattr(values, key.name)
+            flat[f"{section.name}.{key.name}"] = tuple(value) if isinstance(value, list) else value
     return flat
 
 
@@ -120,10 +123,17 @@ class LabelledRun:
 def run_labels(runs: Sequence[LabelledRun]) -> list[str]:
     """The label of each of `runs` shown together: its student and what differs among them
     ("ana · β 4, latent 8"), else its name; runs that would read alike are told apart by name."""
+    return labels_and_differences(runs)[0]
+
+
+def labels_and_differences(runs: Sequence[LabelledRun]) -> tuple[list[str], list[str]]:
+    """`run_labels`, and what differs alone ("β 4, latent 8"), from one comparison."""
+    differences = legend_texts([run.config for run in runs])
     texts = [
         STUDENT_SEPARATOR.join(part for part in (run.student, differs) if part) or run.name
-        for run, differs in zip(runs, legend_texts([run.config for run in runs]))
+        for run, differs in zip(runs, differences)
     ]
-    return [
+    labels = [
         f"{text} ({run.name})" if texts.count(text) > 1 else text for text, run in zip(texts, runs)
     ]
+    return labels, differences

@@ -5,7 +5,6 @@ The leaderboard draws from the RunsState alone, at most twice a second and only 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,9 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.naming import named
-from app.state.runs import RunEntry, RunsState
+from app.state.runs import RunsState
 from vae_core.metrics_columns import METRICS_COLUMNS
-from vae_core.run_labels import legend_texts
 
 REDRAW_INTERVAL_MS = 500
 _STEP, _HELDOUT = METRICS_COLUMNS.index("step"), METRICS_COLUMNS.index("heldout_elbo")
@@ -56,13 +54,13 @@ def best_heldout(rows: np.ndarray) -> tuple[float | None, int | None]:
     return float(heldout[best]), int(rows[best, _STEP])
 
 
-def leaderboard_rows(entries: Sequence[RunEntry]) -> list[BoardRow]:
-    """The students' runs among `entries`, best held-out ELBO first (runs with none last, by
-    student and run)."""
-    runs = [entry for entry in entries if entry.student]
+def leaderboard_rows(runs: RunsState) -> list[BoardRow]:
+    """The students' runs among `runs`, best held-out ELBO first (runs with none last, by
+    student and run), each with what sets it apart from the others on the board."""
+    students = [entry for entry in runs.entries if entry.student]
     board = [
         BoardRow(entry.student, entry.name, differs, *best_heldout(entry.rows))
-        for entry, differs in zip(runs, legend_texts([entry.config for entry in runs]))
+        for entry, differs in zip(students, runs.differences(students))
     ]
     return sorted(
         board,
@@ -118,7 +116,7 @@ class ClassLeaderboard(QWidget):
     def refresh(self) -> None:
         """Rank the students' runs again (one redraw's whole work)."""
         self._dirty = False
-        rows = leaderboard_rows(self.runs.entries)
+        rows = leaderboard_rows(self.runs)
         if rows == self.rows:
             return
         self.rows = rows

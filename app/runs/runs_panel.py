@@ -83,6 +83,7 @@ class RunsPanel(QWidget):
         self.tree.setSelectionMode(QTreeWidget.SelectionMode.SingleSelection)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.items: dict[int, QTreeWidgetItem] = {}
+        self._described: dict[int, tuple] = {}  # by run: what its tooltip was written from
         self.remove_action = QAction("Remove from List", self)
         self.remove_action.triggered.connect(self.remove_selected)
         self.show_folder_action = QAction("Show Folder", self)
@@ -159,14 +160,19 @@ class RunsPanel(QWidget):
         item.setText(_STEPS, f"{entry.steps:,}")
         loss = entry.final_loss
         item.setText(_LOSS, "" if loss is None else f"{loss:.2f}")
-        tooltip = _tooltip(entry)
-        for column in range(self.tree.columnCount()):
-            item.setToolTip(column, tooltip)
+        # Written again only when what it says changed: a followed run's new rows change nothing.
+        described = (entry.name, entry.folder, entry.student, entry.config)
+        if self._described.get(entry.id) != described:
+            self._described[entry.id] = described
+            tooltip = _tooltip(entry)
+            for column in range(self.tree.columnCount()):
+                item.setToolTip(column, tooltip)
         self.tree.blockSignals(blocked)
         self._enable_actions()
 
     def _removed(self, entry: RunEntry) -> None:
         item = self.items.pop(entry.id, None)
+        self._described.pop(entry.id, None)
         if item is not None:
             self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
             self._show_differences()

@@ -21,7 +21,7 @@ from psygnal import Signal
 
 from vae_core.config import RunConfig
 from vae_core.metrics_columns import METRICS_COLUMNS
-from vae_core.run_labels import LabelledRun, run_labels
+from vae_core.run_labels import LabelledRun, labels_and_differences
 
 # Okabe-Ito (colour-blind safe), then greys: a run keeps its colour while it is listed.
 PALETTE = (
@@ -87,7 +87,7 @@ class RunsState:
     def __init__(self) -> None:
         self.entries: list[RunEntry] = []
         self._next_id = 0
-        self._labels: dict[tuple, list[str]] = {}  # the last labels, by runs, names and configs
+        self._labels: dict[tuple, tuple] = {}  # the last labels, by runs, names and configs
         self._batching = 0
         self._compared_due = False
 
@@ -161,14 +161,27 @@ class RunsState:
         return [entry for entry in self.entries if entry.checked]
 
     def legends(self, entries: Sequence[RunEntry]) -> list[str]:
-        """The label of each of `entries` shown together (vae_core.run_labels): kept until the
-        runs, their names or their configs change, so new rows cost nothing here."""
+        """The label of each of `entries` shown together (vae_core.run_labels): "ana · β 4,
+        latent 8", else the run's name."""
+        return self._labelled(entries)[1]
+
+    def differences(self, entries: Sequence[RunEntry]) -> list[str]:
+        """What sets each of `entries` apart from the others ("β 4, latent 8"; no student)."""
+        return self._labelled(entries)[2]
+
+    def _labelled(self, entries: Sequence[RunEntry]) -> tuple[tuple, list[str], list[str]]:
+        """Labels and differences kept until the runs, their names or their configs change, so
+        new rows cost nothing here. The configs are kept with them: no new config can take a
+        kept one's id."""
         key = tuple((entry.id, entry.name, id(entry.config)) for entry in entries)
         if key not in self._labels:
             if len(self._labels) >= _LABELS_KEPT:
                 self._labels.pop(next(iter(self._labels)))
-            self._labels[key] = run_labels(
-                [LabelledRun(entry.name, entry.config, entry.student) for entry in entries]
+            self._labels[key] = (
+                tuple(entry.config for entry in entries),
+                *labels_and_differences(
+                    [LabelledRun(e.name, e.config, e.student) for e in entries]
+                ),
             )
         return self._labels[key]
 
