@@ -262,3 +262,19 @@ def _written_rows(folder: str) -> int:
     from vae_core.metrics_reader import MetricsTail
 
     return len(MetricsTail(f"{folder}/{METRICS_NAME}").read().rows)
+
+
+def test_a_batch_of_changes_announces_the_compared_runs_once():
+    state = RunsState()
+    compared, ended = [], []
+    state.compared.connect(compared.append)
+    state.batch_ended.connect(lambda: ended.append(state.in_batch))
+    with state.batch():
+        ana = state.add("run-1", student_config(beta=4), rows_from(10, 2), student="ana")
+        state.add("run-1", student_config(beta=1), rows_from(10, 2), student="ben")
+        state.update(ana, rows=rows_from(10, 3))
+        assert compared == [] and state.in_batch
+    assert ended == [False]
+    [runs] = compared
+    assert [label for label, _colour, _rows in runs] == ["ana · β 4", "ben · β 1"]
+    assert len(runs[0][2]) == 3

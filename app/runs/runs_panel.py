@@ -125,6 +125,7 @@ class RunsPanel(QWidget):
         self.state.changed.connect(self._changed)
         self.state.checked.connect(self._changed)
         self.state.removed.connect(self._removed)
+        self.state.batch_ended.connect(self._show_differences)
         self._enable_actions()
 
     def _added(self, entry: RunEntry) -> None:
@@ -149,7 +150,9 @@ class RunsPanel(QWidget):
 
     def _show_differences(self) -> None:
         """Each run's label among the others listed: its student and what sets it apart ("ana ·
-        β 4, prior vamp"), the same label as on the plots."""
+        β 4, prior vamp"), the same label as on the plots; once a batch of changes is made."""
+        if self.state.in_batch:
+            return
         entries = self.state.entries
         labels = self.state.legends(entries)
         if labels is self._shown_labels:

@@ -83,6 +83,7 @@ class RunsState:
     removed = Signal(object)  # RunEntry
     checked = Signal(object)  # RunEntry, ticked or not
     compared = Signal(object)  # tuple of (label, colour, rows), one per ticked run
+    batch_ended = Signal()  # the changes of a `batch()` are all made
 
     def __init__(self) -> None:
         self.entries: list[RunEntry] = []
@@ -153,9 +154,16 @@ class RunsState:
             yield
         finally:
             self._batching -= 1
-            if not self._batching and self._compared_due:
-                self._compared_due = False
-                self.compared.emit(self.compared_runs())
+            if not self._batching:
+                if self._compared_due:
+                    self._compared_due = False
+                    self.compared.emit(self.compared_runs())
+                self.batch_ended.emit()
+
+    @property
+    def in_batch(self) -> bool:
+        """Whether changes are being made in a batch (what depends on all runs can wait)."""
+        return self._batching > 0
 
     def ticked(self) -> list[RunEntry]:
         return [entry for entry in self.entries if entry.checked]
