@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 Key = str | QKeySequence.StandardKey | None
 FILE, RUN, VIEW, HELP = "&File", "&Run", "&View", "&Help"
 # Where a menu's entries break into groups: before these actions.
-SECTION_STARTS = frozenset({"exportCsvAction", "betaUpAction"})
+SECTION_STARTS = frozenset(
+    {"exportCsvAction", "betaUpAction", "joinClassAction", "openLessonAction"}
+)
 
 
 @dataclass(frozen=True)

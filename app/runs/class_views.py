@@ -150,6 +150,7 @@ class JoinClassDialog(QDialog):
     def __init__(self, folder: str, student: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Join Class Folder")
+        self.setMinimumWidth(480)
         named(self, "joinClassDialog", "Join class folder")
         self.folder_edit = named(QLineEdit(folder), "classFolderEdit", "Class folder")
         self.folder_edit.setPlaceholderText("a shared folder the teacher gave")
