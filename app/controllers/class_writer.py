@@ -139,8 +139,12 @@ class ClassRunWriter(QObject):
         self.runFolderMade.emit(str(folder))
 
     def _status_changed(self, status: RunStatus) -> None:
-        if status in (RunStatus.STARTING, RunStatus.IDLE):
-            # Another run begins, or another model is on show: the history is no longer the run's.
+        if status is RunStatus.IDLE:
+            # Let go of (another model on show, the window closing): its last rows still go.
+            self.flush()
+            self._end_run()
+        elif status is RunStatus.STARTING:
+            # Another run begins: the history is no longer the last run's.
             self._end_run()
 
     def _end_run(self) -> None:
