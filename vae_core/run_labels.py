@@ -12,14 +12,17 @@ from dataclasses import dataclass, fields
 from vae_core.config import RunConfig
 
 # Not what sets runs apart. Filled in from the data by a run (they follow data.dataset); where
-# the data comes from; how long a run goes and on what (the step axis and the folder say that);
-# how often it reports and what else it writes.
+# the data comes from; the random seeds (a class's students each pick one: runs alike but for
+# their seeds are told apart by name); how long a run goes and on what (the step axis and the
+# folder say that); how often it reports and what else it writes.
 NOT_COMPARED = frozenset(
     {
         "model.input_shape",
         "model.num_classes",
         "data.data_dir",
         "data.mirrors",
+        "data.seed",
+        "train.seed",
         "train.epochs",
         "train.max_steps",
         "train.max_minutes",

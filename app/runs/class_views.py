@@ -132,6 +132,7 @@ class ClassLeaderboard(QWidget):
                     row.differs,
                 ]
             )
+            item.setToolTip(5, row.differs)
             for column in (0, 3, 4):
                 item.setTextAlignment(
                     column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
