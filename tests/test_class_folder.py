@@ -279,3 +279,11 @@ def test_a_batch_of_changes_announces_the_compared_runs_once():
     [runs] = compared
     assert [label for label, _colour, _rows in runs] == ["ana · β 4", "ben · β 1"]
     assert len(runs[0][2]) == 3
+
+
+def test_a_class_of_twenty_runs_gets_twenty_colours():
+    state = RunsState()
+    with state.batch():
+        for index in range(20):
+            state.add(f"run-{index}", student_config(), student=f"s{index}")
+    assert len({entry.colour for entry in state.entries}) == 20
