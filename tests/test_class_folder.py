@@ -287,3 +287,15 @@ def test_a_class_of_twenty_runs_gets_twenty_colours():
         for index in range(20):
             state.add(f"run-{index}", student_config(), student=f"s{index}")
     assert len({entry.colour for entry in state.entries}) == 20
+
+
+def test_joining_a_class_folder_that_is_not_there_is_one_line(qtbot, shown_window, tmp_path):
+    window = shown_window(student_config())
+    writer = window.classroom.writer
+    with qtbot.waitSignal(writer.errorOccurred, timeout=SIGNAL_TIMEOUT_MS) as said:
+        writer.join(tmp_path / "not mounted", "ana")
+    assert "no such folder" in said.args[0] and "\n" not in said.args[0]
+    assert writer.class_folder is None and not window.classroom.where.isVisible()
+    with qtbot.waitSignal(writer.errorOccurred, timeout=SIGNAL_TIMEOUT_MS) as said:
+        writer.join(tmp_path, " / ")
+    assert "no name" in said.args[0]

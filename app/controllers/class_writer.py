@@ -70,12 +70,9 @@ class ClassRunWriter(QObject):
         if folder and student:
             self.join(Path(str(folder)), str(student))
 
-    @property
-    def where(self) -> Path | None:
-        """CLASS/<student>/ while in a class, else None."""
-        if self.class_folder is None:
-            return None
-        return self.class_folder / student_folder_name(self.student)
+    def last_choice(self) -> tuple[str, str]:
+        """The class folder and name joined last (kept even when the folder was not there)."""
+        return str(self.settings.value(FOLDER_KEY, "")), str(self.settings.value(STUDENT_KEY, ""))
 
     def join(self, class_folder: str | Path, student: str) -> None:
         """Write the next runs into `class_folder` as `student`'s (checked on a worker; kept in

@@ -91,12 +91,11 @@ class Classroom(QObject):
 
     # The student's side.
     def ask_join(self) -> None:
-        writer = self.writer
-        dialog = JoinClassDialog(str(writer.class_folder or ""), writer.student, self.window)
+        dialog = JoinClassDialog(*self.writer.last_choice(), self.window)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             folder, student = dialog.chosen()
             if folder:
-                writer.join(folder, student)
+                self.writer.join(folder, student)
 
     def leave(self) -> None:
         self.writer.leave()
