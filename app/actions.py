@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 Key = str | QKeySequence.StandardKey | None
 FILE, RUN, VIEW, HELP = "&File", "&Run", "&View", "&Help"
 # Where a menu's entries break into groups: before these actions.
-SECTION_STARTS = frozenset({"exportCsvAction", "betaUpAction"})
+SECTION_STARTS = frozenset(
+    {"exportCsvAction", "betaUpAction", "joinClassAction", "openLessonAction"}
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,35 @@ WINDOW_ACTIONS: tuple[WindowAction, ...] = (
         lambda w: w.seed.ask_open_run_folder(),
         FILE,
         tip="List a run folder's curves and config in the Runs list, to compare runs",
+    ),
+    WindowAction(
+        "joinClassAction",
+        "&Join Class Folder…",
+        lambda w: w.classroom.ask_join(),
+        FILE,
+        tip="Write each run you train into a class folder under your name, for the teacher to follow",
+    ),
+    WindowAction(
+        "leaveClassAction",
+        "Leave Class Folder",
+        lambda w: w.classroom.leave(),
+        FILE,
+        enabled=False,
+    ),
+    WindowAction(
+        "classFolderAction",
+        "Follow &Class Folder…",
+        lambda w: w.classroom.ask_follow(),
+        FILE,
+        tip="Every student's run in a class folder on the rate-distortion plane, Compare runs and "
+        "a leaderboard, as they train",
+    ),
+    WindowAction(
+        "stopClassFolderAction",
+        "Stop Following Class Folder",
+        lambda w: w.classroom.stop_following(),
+        FILE,
+        enabled=False,
     ),
     WindowAction("openLessonAction", "Open &Lesson…", lambda w: w.seed.lessons.ask_open(), FILE),
     WindowAction("saveLessonAction", "Save as Lesso&n…", lambda w: w.seed.lessons.ask_save(), FILE),

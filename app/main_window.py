@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self.figures, self.view_help = helpers.figures, helpers.view_help
         self.presentation = helpers.presentation
         self.step_apart = build_step_apart(self)
+        self.classroom = helpers.classroom
         self.dataLoaded.connect(self.data_sources.remember_loaded)
         self.viewsRefreshed.connect(self.presentation.show_figures)
 

@@ -17,6 +17,7 @@ from app.file_actions import FileActions, FileDialogs
 from app.help_pages import ViewHelp
 from app.lessons.lesson_host import WindowForLessons
 from app.presentation import Presentation, PresentedParts
+from app.runs.classroom import Classroom
 from app.theory.host import TheoryPlaces, TheoryViews
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class WindowHelpers:
     figures: FigureExports
     view_help: ViewHelp
     presentation: Presentation
+    classroom: Classroom
 
 
 def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelpers:
@@ -56,15 +58,35 @@ def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelp
     )
     figures = _figure_exports(window, dialogs)
     view_help = ViewHelp(window.view_tabs, lambda: help_topics(window, seed), window)
+    classroom = Classroom(
+        window,
+        window.add_dock,
+        window.explorer_dock,
+        seed.runs,
+        window.runs,
+        window.settings,
+        dialogs,
+        actions,
+        window.say,
+        window.show_error,
+    )
     build_menus(
         window,
         actions,
         (files.plots_menu(window.exportable_views()), figures.menu),
-        [window.controls_dock, window.explorer_dock, window.views_dock, *seed.docks.values()],
+        [
+            window.controls_dock,
+            window.explorer_dock,
+            window.views_dock,
+            *seed.docks.values(),
+            classroom.dock,
+        ],
         seed.lessons.menu,
         window.messages.show_about,
     )
-    return WindowHelpers(data_sources, seed, files, figures, view_help, _presentation(window))
+    return WindowHelpers(
+        data_sources, seed, files, figures, view_help, _presentation(window), classroom
+    )
 
 
 def _theory_views(window: MainWindow, dialogs: FileDialogs) -> TheoryViews:

@@ -15,16 +15,12 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QTreeWidget, QWidget
 from app.main_window import MainWindow
 from app.runs.run_folders import folder_name, read_run_folder
 from app.runs.runs_panel import RunsComparePage
-from app.state.runs import (
-    RunsState,
-    config_differences,
-    describe_setting,
-    legend_texts,
-)
+from app.state.runs import RunsState
 from vae_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vae_core.errors import VaeStudioError
 from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.run_folder import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME
+from vae_core.run_labels import config_differences, describe_setting, legend_texts
 from vae_core.run_record import write_run_folder
 
 SIGNAL_TIMEOUT_MS = 10_000
@@ -77,8 +73,14 @@ def test_config_differences_name_the_dotted_keys_that_differ_in_order():
     assert config_differences([base, base]) == []
     assert config_differences([base, vamp, strong]) == ["model.prior", "train.beta"]
     # A key one config sets and another leaves unset (None is not written) differs too.
-    capped = dataclasses.replace(base, train=dataclasses.replace(base.train, max_steps=100))
-    assert config_differences([base, capped]) == ["train.max_steps"]
+    seeded = dataclasses.replace(base, data=dataclasses.replace(base.data, size=600))
+    assert config_differences([base, seeded]) == ["data.size"]
+    # How long a run goes and on what is no difference of the model: not the window's "until
+    # stopped" budget of 10^12 steps against a command-line run's epochs, nor the device.
+    until_stopped = dataclasses.replace(
+        base, train=dataclasses.replace(base.train, max_steps=10**12, epochs=3, device="cpu")
+    )
+    assert config_differences([base, until_stopped]) == []
     # What a run fills in from its data is not a difference of its own.
     shaped = dataclasses.replace(
         base, model=dataclasses.replace(base.model, input_shape=(1, 28, 28))
@@ -93,9 +95,9 @@ def test_legend_texts_join_each_runs_differing_values():
     )
     strong = dataclasses.replace(vamp, train=dataclasses.replace(base.train, beta=4.0))
     assert legend_texts([base, vamp, strong]) == [
-        "prior normal · hidden 400 · β 1",
-        "prior vamp · hidden 64-32 · β 1",
-        "prior vamp · hidden 64-32 · β 4",
+        "prior normal, hidden 400, β 1",
+        "prior vamp, hidden 64-32, β 1",
+        "prior vamp, hidden 64-32, β 4",
     ]
     assert legend_texts([base, None]) == ["", ""]
     assert legend_texts([base]) == [""]

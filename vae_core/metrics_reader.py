@@ -22,6 +22,7 @@ MAX_READ_BYTES = 64 << 20
 class NewRows:
     rows: np.ndarray  # (n, len(METRICS_COLUMNS)); NaN where the file has no value
     restarted: bool  # the file was replaced (a new run): these rows start its history afresh
+    skipped: int = 0  # complete lines that were no row (torn by a writer, or malformed)
 
 
 class MetricsTail:
@@ -50,20 +51,27 @@ class MetricsTail:
             return NewRows(np.empty((0, len(METRICS_COLUMNS))), False)
         complete = chunk[: chunk.rfind(b"\n") + 1]
         self._offset += len(complete)
-        rows = [
-            row
-            for line in complete.decode("utf-8", "replace").splitlines()
-            if (row := self._parse(line))
+        rows, skipped = [], 0
+        for line in complete.decode("utf-8", "replace").splitlines():
+            if self._columns is None:
+                self._read_header(line)
+            elif (row := self._parse(line)) is not None:
+                rows.append(row)
+            else:
+                skipped += 1
+        rows = np.array(rows, dtype=float).reshape(-1, len(METRICS_COLUMNS))
+        return NewRows(rows, restarted, skipped)
+
+    def _read_header(self, line: str) -> None:
+        self._columns = [
+            METRICS_COLUMNS.index(cell) if cell in METRICS_COLUMNS else None
+            for cell in line.strip().split(",")
         ]
-        return NewRows(np.array(rows, dtype=float).reshape(-1, len(METRICS_COLUMNS)), restarted)
 
     def _parse(self, line: str) -> list[float] | None:
         cells = line.strip().split(",")
-        if self._columns is None:
-            self._columns = [
-                METRICS_COLUMNS.index(cell) if cell in METRICS_COLUMNS else None for cell in cells
-            ]
-            return None
+        if len(cells) != len(self._columns):
+            return None  # a row cut short, or two run together: skipped, not guessed at
         row = [math.nan] * len(METRICS_COLUMNS)
         for column, cell in zip(self._columns, cells):
             if column is not None:

@@ -1,6 +1,7 @@
 """What a run folder records, written by one owner for the command line and the window alike:
 `config.json`, `metrics.csv` (its row format; written whole, or a row at a time while a run goes,
-cut back to the checkpoint's history when a run resumes) and a whole folder at a run's end.
+cut back to the checkpoint's history when a run resumes; or rows appended as a window's run in a
+class folder goes) and a whole folder at a run's end.
 
 The folder's file names are `vae_core.run_folder`'s; the metric columns are METRICS_COLUMNS."""
 
@@ -55,6 +56,18 @@ def write_metrics(path: Path, rows: Iterable[Sequence[float]]) -> None:
     data = _table_bytes(rows)
     try:
         write_atomically(Path(path), lambda temporary: Path(temporary).write_bytes(data))
+    except OSError as error:
+        raise write_failure(Path(path), error) from None
+
+
+def append_metrics(path: Path, rows: Iterable[Sequence[float]]) -> None:
+    """More rows at the end of metrics.csv (written whole earlier, its header first), the file
+    opened and closed around them: on a shared drive (NFS, SMB) a reader on another machine sees
+    a writer's bytes once it closes the file."""
+    data = _csv_bytes(metric_cells(row) for row in rows)
+    try:
+        with Path(path).open("ab") as handle:
+            handle.write(data)
     except OSError as error:
         raise write_failure(Path(path), error) from None
 

@@ -209,7 +209,7 @@ class RunsController(QObject):
             [
                 {"folder": str(e.folder), "checked": e.checked}
                 for e in self.state.entries
-                if e.folder
+                if e.folder and not e.student  # a class's runs are the class folder's to list
             ]
         )
         if listed != self._stored:  # a live run's new rows change nothing here

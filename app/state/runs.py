@@ -2,13 +2,17 @@
 folder opened, each with its config, its metric rows, its folder, a tick and a colour of its own
 (psygnal signals; no widget, no thread, no file here).
 
-The legend of a comparison names what differs between the ticked runs' configs ("β 4 · prior
-vamp"), not the runs' names: that difference is what the curves show.
+A comparison's legend labels each run by its student and by what differs between the ticked
+runs' configs ("ana · β 4, prior vamp"; vae_core.run_labels), not by the runs' names: that
+difference is what the curves show.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import colorsys
+import itertools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from psygnal import Signal
 
 from vae_core.config import RunConfig
 from vae_core.metrics_columns import METRICS_COLUMNS
+from vae_core.run_labels import LabelledRun, labels_and_differences
 
 # Okabe-Ito (colour-blind safe), then greys: a run keeps its colour while it is listed.
 PALETTE = (
@@ -30,92 +35,25 @@ PALETTE = (
     "#999999",
     "#ffffff",
 )
-# Not what sets runs apart: filled in from the data by a run (they follow data.dataset), where
-# the data comes from, and how often a run reports (the window paces its own).
-NOT_COMPARED = frozenset(
-    {"model.input_shape", "model.num_classes", "data.mirrors", "train.log_every"}
-)
-# Keys shown in a legend by a symbol or a shorter word; others by their last part.
-SHORT_NAMES = {
-    "train.beta": "β",
-    "model.family": "",
-    "data.dataset": "",
-    "model.latent_dim": "latent",
-    "model.hidden": "hidden",
-    "train.lr": "lr",
-    "train.beta_schedule": "β schedule",
-}
 _NO_ROWS = np.empty((0, len(METRICS_COLUMNS)))
 _STEP, _LOSS = METRICS_COLUMNS.index("step"), METRICS_COLUMNS.index("loss")
+# Labels kept for this many sets of runs at once (the list's runs and the ticked ones, say).
+_LABELS_KEPT = 4
 
 
-def flat_config(config: RunConfig) -> dict[str, object]:
-    """The config as dotted keys ("model.family") and plain values, in the dataclasses' order."""
-    flat = {}
-    for section, values in config.to_dict().items():
-        for key, value in values.items():
-            flat[f"{section}.{key}"] = tuple(value) if isinstance(value, list) else value
-    return flat
-
-
-def config_differences(configs: Sequence[RunConfig]) -> list[str]:
-    """The dotted keys whose values are not the same in all of `configs` (a key set in some and
-    not others differs), in the configs' own order."""
-    flats = [flat_config(config) for config in configs]
-    keys = list(dict.fromkeys(key for flat in flats for key in flat))
-    return [
-        key
-        for key in keys
-        if key not in NOT_COMPARED and len({repr(flat.get(key)) for flat in flats}) > 1
-    ]
-
-
-def format_value(value: object) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, tuple):
-        return "-".join(format_value(item) for item in value)
-    return str(value)
-
-
-def describe_setting(key: str, value: object) -> str:
-    """One key's value in a legend: "β 4", "prior vamp", "hidden 64-32", "mnist"."""
-    name = SHORT_NAMES.get(key, key.rsplit(".", 1)[-1].replace("_", " "))
-    return f"{name} {format_value(value)}".strip()
-
-
-def legend_texts(configs: Sequence[RunConfig | None]) -> list[str]:
-    """Each config's values of the keys that differ among them, joined by " · " ("" where there
-    is no config, or nothing differs)."""
-    known = [config for config in configs if config is not None]
-    keys = config_differences(known)
-    texts = []
-    for config in configs:
-        flat = {} if config is None else flat_config(config)
-        texts.append(
-            " · ".join(describe_setting(key, flat.get(key)) for key in keys)
-            if config is not None
-            else ""
-        )
-    return texts
-
-
-def settings_apart_from(config: RunConfig, reference: RunConfig) -> list[str]:
-    """`key = value` lines for what `config` sets otherwise than `reference` (a tooltip's summary)."""
-    flat = flat_config(config)
-    return [
-        f"{key} = {format_value(flat.get(key))}" for key in config_differences([reference, config])
-    ]
+def colour_at(index: int) -> str:
+    """The palette's colours, then hues a golden angle apart (a class has more runs than it)."""
+    if index < len(PALETTE):
+        return PALETTE[index]
+    red, green, blue = colorsys.hsv_to_rgb((index * 0.381966) % 1.0, 0.55, 0.95)
+    return f"#{round(red * 255):02x}{round(green * 255):02x}{round(blue * 255):02x}"
 
 
 @dataclass(eq=False)
 class RunEntry:
     """One run in the list. `rows` are METRICS_COLUMNS values; `folder` is where it lives on disk
-    (None: a session run not written yet)."""
+    (None: a session run not written yet); `student` whose run it is, in a class folder ("": one's
+    own)."""
 
     id: int
     name: str
@@ -124,6 +62,7 @@ class RunEntry:
     rows: np.ndarray = field(default_factory=lambda: _NO_ROWS)
     folder: Path | None = None
     checked: bool = True
+    student: str = ""
 
     @property
     def steps(self) -> int:
@@ -136,18 +75,22 @@ class RunEntry:
 
 class RunsState:
     """The runs listed, in the order they came. `compared` carries the ticked runs as
-    (legend text, colour, rows) whenever one of them, or the ticks, change."""
+    (label, colour, rows) whenever one of them, or the ticks, change: once per `batch()` of
+    changes (a class folder's poll changes many runs at once)."""
 
     added = Signal(object)  # RunEntry
     changed = Signal(object)  # RunEntry: its rows, name, config or folder
     removed = Signal(object)  # RunEntry
     checked = Signal(object)  # RunEntry, ticked or not
-    compared = Signal(object)  # tuple of (legend text, colour, rows), one per ticked run
+    compared = Signal(object)  # tuple of (label, colour, rows), one per ticked run
+    batch_ended = Signal()  # the changes of a `batch()` are all made
 
     def __init__(self) -> None:
         self.entries: list[RunEntry] = []
         self._next_id = 0
-        self._legends: tuple[tuple, list[str]] = ((), [])  # the last legends, by runs and configs
+        self._labels: dict[tuple, tuple] = {}  # the last labels, by runs, names and configs
+        self._batching = 0
+        self._compared_due = False
 
     def add(
         self,
@@ -156,13 +99,19 @@ class RunsState:
         rows: np.ndarray | None = None,
         folder: Path | None = None,
         checked: bool = True,
+        student: str = "",
     ) -> RunEntry:
         used = {entry.colour for entry in self.entries}
-        colour = next(
-            (c for c in PALETTE if c not in used), PALETTE[len(self.entries) % len(PALETTE)]
-        )
+        colour = next(c for c in map(colour_at, itertools.count()) if c not in used)
         entry = RunEntry(
-            self._next_id, name, config, colour, _NO_ROWS if rows is None else rows, folder, checked
+            self._next_id,
+            name,
+            config,
+            colour,
+            _NO_ROWS if rows is None else rows,
+            folder,
+            checked,
+            student,
         )
         self._next_id += 1
         self.entries.append(entry)
@@ -197,32 +146,57 @@ class RunsState:
         if entry.checked:
             self._announce_compared()
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Changes made inside announce `compared` once, at the end."""
+        self._batching += 1
+        try:
+            yield
+        finally:
+            self._batching -= 1
+            if not self._batching:
+                if self._compared_due:
+                    self._compared_due = False
+                    self.compared.emit(self.compared_runs())
+                self.batch_ended.emit()
+
+    @property
+    def in_batch(self) -> bool:
+        """Whether changes are being made in a batch (what depends on all runs can wait)."""
+        return self._batching > 0
+
     def ticked(self) -> list[RunEntry]:
         return [entry for entry in self.entries if entry.checked]
 
     def legends(self, entries: Sequence[RunEntry]) -> list[str]:
-        """The legend of each of `entries` compared together: what differs, else the run's name;
-        runs that would read alike are told apart by name."""
-        key = tuple((entry.id, entry.name, id(entry.config)) for entry in entries)
-        if key != self._legends[0]:
-            self._legends = (key, self._legend_texts(entries))
-        return self._legends[1]
+        """The label of each of `entries` shown together (vae_core.run_labels): "ana · β 4,
+        latent 8", else the run's name."""
+        return self._labelled(entries)[1]
 
-    @staticmethod
-    def _legend_texts(entries: Sequence[RunEntry]) -> list[str]:
-        texts = [
-            text or entry.name
-            for text, entry in zip(legend_texts([e.config for e in entries]), entries)
-        ]
-        return [
-            f"{text} ({entry.name})" if texts.count(text) > 1 else text
-            for text, entry in zip(texts, entries)
-        ]
+    def differences(self, entries: Sequence[RunEntry]) -> list[str]:
+        """What sets each of `entries` apart from the others ("β 4, latent 8"; no student)."""
+        return self._labelled(entries)[2]
+
+    def _labelled(self, entries: Sequence[RunEntry]) -> tuple[tuple, list[str], list[str]]:
+        """Labels and differences kept until the runs, their names or their configs change, so
+        new rows cost nothing here. The configs are kept with them: no new config can take a
+        kept one's id."""
+        key = tuple((entry.id, entry.name, id(entry.config)) for entry in entries)
+        if key not in self._labels:
+            if len(self._labels) >= _LABELS_KEPT:
+                self._labels.pop(next(iter(self._labels)))
+            self._labels[key] = (
+                tuple(entry.config for entry in entries),
+                *labels_and_differences(
+                    [LabelledRun(e.name, e.config, e.student) for e in entries]
+                ),
+            )
+        return self._labels[key]
 
     def compared_runs(
         self, besides: RunEntry | None = None
     ) -> tuple[tuple[str, str, np.ndarray], ...]:
-        """The ticked runs as (legend text, colour, rows), leaving out `besides`."""
+        """The ticked runs as (label, colour, rows), leaving out `besides`."""
         ticked = self.ticked()
         return tuple(
             (text, entry.colour, entry.rows)
@@ -231,4 +205,7 @@ class RunsState:
         )
 
     def _announce_compared(self) -> None:
-        self.compared.emit(self.compared_runs())
+        if self._batching:
+            self._compared_due = True
+        else:
+            self.compared.emit(self.compared_runs())
