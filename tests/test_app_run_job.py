@@ -161,3 +161,31 @@ def test_a_run_ended_returns_at_once_and_stops_its_trainer_for_good(job):
     assert commands.done.is_set() and commands.waited_at == []
     # Stopped for good (an interval under way would have stopped at its next step): no step more.
     assert list(commands.trainer.run()) == [] and commands.trainer.step == 5
+
+
+class _SettingsTaken:
+    """Records the β and learning rates a trainer is given."""
+
+    def __init__(self):
+        self.betas, self.learning_rates = [], []
+
+    def set_beta(self, beta):
+        self.betas.append(beta)
+
+    def set_learning_rate(self, learning_rate):
+        self.learning_rates.append(learning_rate)
+
+
+def test_a_stopping_run_keeps_its_beta_until_continue():
+    """Leave lesson stops the lesson's run and then puts the user's β back: the steps taken before
+    the stop's snapshot must not train with it; Continue goes on with the β set last."""
+    commands, trainer = RunCommands(beta=4.0, learning_rate=1e-3), _SettingsTaken()
+    commands.attach(trainer)
+    commands.stop()
+    commands.set_beta(0.37)
+    commands.set_learning_rate(5e-4)
+    assert trainer.betas == [4.0] and trainer.learning_rates == [1e-3]
+    commands.continue_run()
+    assert trainer.betas == [4.0, 0.37] and trainer.learning_rates == [1e-3, 5e-4]
+    commands.set_beta(2.0)
+    assert trainer.betas[-1] == 2.0

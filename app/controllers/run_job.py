@@ -127,6 +127,9 @@ class RunCommands:
         self._beta = beta
         self._learning_rate = learning_rate
         self._steps_per_second = steps_per_second
+        # Stopping, the steps still taken before the snapshot keep the run's β and learning rate:
+        # a change made then (Leave lesson putting the user's β back) waits for Continue.
+        self._stopping = False
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         self.ended = threading.Event()  # the job must return
         self.done = threading.Event()  # the job has returned
@@ -141,13 +144,13 @@ class RunCommands:
     def set_beta(self, beta: float) -> None:
         with self._lock:
             self._beta = beta
-            if self._trainer is not None:
+            if self._trainer is not None and not self._stopping:
                 self._trainer.set_beta(beta)
 
     def set_learning_rate(self, learning_rate: float) -> None:
         with self._lock:
             self._learning_rate = learning_rate
-            if self._trainer is not None:
+            if self._trainer is not None and not self._stopping:
                 self._trainer.set_learning_rate(learning_rate)
 
     @property
@@ -173,9 +176,17 @@ class RunCommands:
 
     def stop(self) -> None:
         """End the training at its next snapshot (or at once, paused); Continue goes on."""
+        with self._lock:
+            self._stopping = True
         self._requests.put(_Command.STOP)
 
     def continue_run(self) -> None:
+        """Go on after a stop, with the β and learning rate set last."""
+        with self._lock:
+            self._stopping = False
+            if self._trainer is not None:
+                self._trainer.set_beta(self._beta)
+                self._trainer.set_learning_rate(self._learning_rate)
         self._requests.put(_Command.CONTINUE)
 
     def take_phase(self, image: torch.Tensor, label: torch.Tensor | None) -> None:
