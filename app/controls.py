@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 from app import control_words as words
 from app.choice_combo import ChoiceCombo, with_reason
 from app.control_widgets import LogSlider, LogSpinBox, combo, group, select, spin
+from app.data_choice import chosen_data, keep_source, on_chosen_source, other_data_line
 from app.naming import named
-from app.settings import data_source
 from app.state import UNTIL_STOPPED_STEPS
 from vae_core.config import DataConfig, RunConfig
 from vae_core.data import NAMED_DATASETS
@@ -55,6 +55,7 @@ class ControlPanel(QWidget):
     betaChanged = Signal(float)
     learningRateChanged = Signal(float)
     dataChanged = Signal()  # the data set choice changed: worth loading it ahead of Train
+    said = Signal(str)  # a line for the status bar about what a choice changed
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -279,8 +280,15 @@ class ControlPanel(QWidget):
                 widget.setToolTip(with_reason(self._purposes[widget], reason))
 
     def _preset_chosen(self, name: str) -> None:
-        if name in self.presets:
-            self.apply_config(self.presets[name].config)
+        """A preset's recipe, on the files the user chose for its data set; where it names
+        another data set, a line says so."""
+        if name not in self.presets:
+            return
+        before = self.data_config()
+        config = on_chosen_source(self.dataset_combo, self.presets[name].config)
+        self.apply_config(config)
+        if config.data.dataset != before.dataset:
+            self.said.emit(other_data_line(name, config.data, before))
 
     def reset_to_defaults(self) -> None:
         """Every setting back to its default for the chosen data set (which stays chosen)."""
@@ -299,29 +307,16 @@ class ControlPanel(QWidget):
 
     def data_config(self) -> DataConfig:
         # An entry chosen with its own files (MNIST from a folder, images at a size) keeps them.
-        source = self.dataset_combo.currentData() or data_source(DataConfig())
-        return dataclasses.replace(
-            self._base.data, **{**source, "dataset": self.dataset_combo.currentText()}
-        )
+        return chosen_data(self.dataset_combo, self._base.data)
 
     def choose_data(self, config: DataConfig) -> None:
         """Select the data set of `config` with where and how its files are read (from the
         data-source dialog or a drop); the rest of the data settings stay."""
         before = self.data_config()
-        self._keep_source(self.dataset_combo.findText(config.dataset), config)
+        keep_source(self.dataset_combo, config)
         select(self.dataset_combo, config.dataset)
         if self.dataset_combo.currentText() == before.dataset and self.data_config() != before:
             self.dataChanged.emit()
-
-    def _keep_source(self, index: int, config: DataConfig) -> None:
-        if index < 0:
-            self.dataset_combo.addItem(config.dataset)
-            index = self.dataset_combo.count() - 1
-        self.dataset_combo.setItemData(index, data_source(config))
-        if config.data_dir:
-            self.dataset_combo.setItemData(
-                index, f"{config.dataset} from {config.data_dir}", Qt.ItemDataRole.ToolTipRole
-            )
 
     def _max_steps(self) -> int | None:
         if self.until_stopped_check.isChecked():
@@ -374,7 +369,7 @@ class ControlPanel(QWidget):
         # The config's own model choices win over the ones a data set suggests.
         previous = self.dataset_combo.currentText()
         self.dataset_combo.blockSignals(True)
-        self._keep_source(self.dataset_combo.findText(config.data.dataset), config.data)
+        keep_source(self.dataset_combo, config.data)
         select(self.dataset_combo, config.data.dataset)
         self.dataset_combo.blockSignals(False)
         if self.dataset_combo.currentText() != previous:

@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.checkpointSaved.connect(lambda path: self.say(f"Saved {path}"))
         self.checkpoints.opened.connect(self._on_checkpoint_opened)
         self.controls.betaChanged.connect(self.runs.set_beta)
+        self.controls.said.connect(self.say)
         self.controls.learningRateChanged.connect(self.runs.set_learning_rate)
         self.explorer.deadCodeResetRequested.connect(self.runs.reset_codes)
         self.evaluation.evaluateRequested.connect(self.evaluate_model_on_show)
