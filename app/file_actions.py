@@ -119,9 +119,7 @@ class FileActions(QObject):
         self.follower = follower = RunFolderFollower(state, checkpoints, window)
         follower.errorOccurred.connect(window.show_error)
         follower.rowsAdded.connect(self._followed_rows_added)
-        follower.following.connect(
-            lambda folder: window.statusBar().showMessage(f"Following {folder}", 10000)
-        )
+        follower.following.connect(self._say_following)
         follower.following.connect(list_run_folder)
         runs.runStarted.connect(self.stop_following)
 
@@ -133,6 +131,14 @@ class FileActions(QObject):
         following = self.follower.follow(folder)
         self.stop_following_action.setEnabled(following)
         return following
+
+    def _say_following(self, folder: str) -> None:
+        waiting = (
+            ": its settings shown, its model on show from its first checkpoint (waiting for it)"
+            if self.follower.waiting_for_checkpoint
+            else ""
+        )
+        self.window.statusBar().showMessage(f"Following {folder}{waiting}", 10000)
 
     def stop_following(self) -> None:
         self.follower.stop()

@@ -115,6 +115,8 @@ class MainWindow(QMainWindow):
         state.run.snapshot_added.connect(self._on_snapshot)
         state.run.history_replaced.connect(self.refresh_views)
         state.shown.model_changed.connect(self.evaluation.clear)
+        state.shown.model_changed.connect(self._show_kl)
+        state.shown.explorer.events.encoded.connect(self._show_kl)
 
         for source in (self.runs, self.checkpoints, self.explorer):
             source.errorOccurred.connect(self.show_error)
@@ -235,11 +237,20 @@ class MainWindow(QMainWindow):
             self._curves_dirty = False
             latest = self.state.run.latest
             self.curves.refresh()
-            self.kl_bars.show_kl(None if latest is None else latest.kl_per_dim)
+            self._show_kl()
             if latest is not None:
                 self.state.shown.explorer.kl_per_dim = latest.kl_per_dim
             self.status.refresh()
         self.viewsRefreshed.emit()
+
+    def _show_kl(self, *_) -> None:
+        """KL per dimension: the run's latest snapshot's, else (an opened or followed model, no
+        run behind it) the mean over the map's test examples, once they are encoded."""
+        latest, encoded = self.state.run.latest, self.state.shown.explorer.encoded
+        if latest is not None:
+            self.kl_bars.show_kl(latest.kl_per_dim)
+        else:
+            self.kl_bars.show_kl(None if encoded is None else encoded.kl_per_dim)
 
     # The model on show: checkpoints and evaluation.
     def open_checkpoint(self, path: str | Path) -> bool:

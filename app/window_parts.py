@@ -54,6 +54,7 @@ def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelp
         data_sources.open_dropped,
         seed.runs.open_folder,
     )
+    files.follower.configFound.connect(window.controls.apply_config)
     figures = _figure_exports(window, dialogs)
     view_help = ViewHelp(window.view_tabs, lambda: help_topics(window, seed), window)
     build_menus(

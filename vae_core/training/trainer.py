@@ -24,7 +24,7 @@ from vae_core.models import LatentModel, build_model
 from vae_core.optimizer import load_adam_state, make_adam
 from vae_core.seeds import derived_seed
 from vae_core.training.adamax import Adamax
-from vae_core.training.budget import TimeBudget
+from vae_core.training.budget import TimeBudget, step_budget
 from vae_core.training.compiled import compiled_objective
 from vae_core.training.ema import WeightAverage
 from vae_core.training.heldout import heldout_due, hold_out
@@ -216,10 +216,7 @@ class Trainer:
 
     @property
     def total_steps(self) -> int:
-        train = self.config.train
-        if train.max_steps is not None:
-            return train.max_steps
-        return train.epochs * self.steps_per_epoch
+        return step_budget(self.config.train, len(self.data))
 
     def _next_indices(self) -> torch.Tensor:
         if self._position >= len(self.data):
