@@ -192,12 +192,14 @@ def build_menus(
     docks: list[QDockWidget],
     lessons_menu: QMenu,
     show_about: Callable[[], None],
+    recent_menu: QMenu,
 ) -> None:
-    """The menu bar from the table, with what is not an action of it: the plot and figure export
-    menus, the docks' toggles, the lessons menu and the About entry."""
+    """The menu bar from the table, with what is not an action of it: Open Recent, the plot and
+    figure export menus, the docks' toggles, the lessons menu and the About entry."""
     menus = window.menuBar()
     file_menu = menus.addMenu(FILE)
     add_menu_actions(file_menu, FILE, actions)
+    file_menu.insertMenu(actions["openDataAction"], recent_menu)
     for export_menu in export_menus:
         file_menu.addMenu(export_menu)
     file_menu.addSeparator()

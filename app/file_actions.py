@@ -180,10 +180,14 @@ class FileActions(QObject):
     def _write_failed(self, error: Exception) -> None:
         self.window.show_error(str(error))
 
+    def open(self, path: str | Path) -> bool:
+        """Open a checkpoint (a file, a run or a model folder); a folder followed is let go."""
+        self.stop_following()
+        return self.window.open_checkpoint(path)
+
     def ask_open(self) -> None:
         if path := self.dialogs.ask_path(False, "Open checkpoint", CHECKPOINT_FILTER):
-            self.stop_following()
-            self.window.open_checkpoint(path)
+            self.open(path)
 
     def ask_save(self) -> None:
         if path := self.dialogs.ask_path(
@@ -236,6 +240,6 @@ class FileActions(QObject):
         if path := self._dropped_path(event):
             event.acceptProposedAction()
             if path.endswith(".safetensors") or is_model_folder(Path(path)):
-                self.window.open_checkpoint(path)
+                self.open(path)
             else:
                 self._open_data(path)

@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         helpers = build_helpers(self, actions)
         self.data_sources, self.seed, self.files = helpers.data_sources, helpers.seed, helpers.files
         self.figures, self.view_help = helpers.figures, helpers.view_help
-        self.presentation = helpers.presentation
+        self.presentation, self.recent = helpers.presentation, helpers.recent
         self.dataLoaded.connect(self.data_sources.remember_loaded)
         self.viewsRefreshed.connect(self.presentation.show_figures)
 

@@ -17,6 +17,7 @@ from app.file_actions import FileActions, FileDialogs
 from app.help_pages import ViewHelp
 from app.lessons.lesson_host import WindowForLessons
 from app.presentation import Presentation, PresentedParts
+from app.recent_files import RecentFiles
 from app.theory.host import TheoryPlaces, TheoryViews
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class WindowHelpers:
     figures: FigureExports
     view_help: ViewHelp
     presentation: Presentation
+    recent: RecentFiles
 
 
 def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelpers:
@@ -55,6 +57,15 @@ def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelp
         seed.runs.open_folder,
     )
     files.follower.configFound.connect(window.controls.apply_config)
+    recent = RecentFiles(
+        window.settings,
+        window.model_jobs,
+        files,
+        window.checkpoints,
+        window.state.shown,
+        window.show_error,
+        window,
+    )
     figures = _figure_exports(window, dialogs)
     view_help = ViewHelp(window.view_tabs, lambda: help_topics(window, seed), window)
     build_menus(
@@ -64,8 +75,10 @@ def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelp
         [window.controls_dock, window.explorer_dock, window.views_dock, *seed.docks.values()],
         seed.lessons.menu,
         window.messages.show_about,
+        recent.menu,
     )
-    return WindowHelpers(data_sources, seed, files, figures, view_help, _presentation(window))
+    presentation = _presentation(window)
+    return WindowHelpers(data_sources, seed, files, figures, view_help, presentation, recent)
 
 
 def _theory_views(window: MainWindow, dialogs: FileDialogs) -> TheoryViews:
