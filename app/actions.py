@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from app.main_window import MainWindow
 
 Key = str | QKeySequence.StandardKey | None
-FILE, RUN, VIEW, HELP = "&File", "&Run", "&View", "&Help"
+FILE, EDIT, RUN, VIEW, HELP = "&File", "&Edit", "&Run", "&View", "&Help"
 # Where a menu's entries break into groups: before these actions.
 SECTION_STARTS = frozenset({"exportCsvAction", "betaUpAction"})
 
@@ -88,6 +88,23 @@ WINDOW_ACTIONS: tuple[WindowAction, ...] = (
         lambda w: w.files.ask_export_csv(),
         FILE,
         "Ctrl+E",
+    ),
+    # Edit.
+    WindowAction(
+        "undoAction",
+        "&Undo",
+        lambda w: w.settings_undo.undo(),
+        EDIT,
+        _STANDARD.Undo,
+        "Undo the last change of the settings",
+    ),
+    WindowAction(
+        "redoAction",
+        "&Redo",
+        lambda w: w.settings_undo.redo(),
+        EDIT,
+        _STANDARD.Redo,
+        "Redo the last change of the settings undone",
     ),
     # Run.
     WindowAction(
@@ -204,6 +221,7 @@ def build_menus(
         file_menu.addMenu(export_menu)
     file_menu.addSeparator()
     file_menu.addAction(actions["quitAction"])
+    add_menu_actions(menus.addMenu(EDIT), EDIT, actions)
     add_menu_actions(menus.addMenu(RUN), RUN, actions)
     view_menu = menus.addMenu(VIEW)
     add_menu_actions(view_menu, VIEW, actions)

@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self.data_sources, self.seed, self.files = helpers.data_sources, helpers.seed, helpers.files
         self.figures, self.view_help = helpers.figures, helpers.view_help
         self.presentation, self.recent = helpers.presentation, helpers.recent
+        self.settings_undo = helpers.settings_undo
         self.dataLoaded.connect(self.data_sources.remember_loaded)
         self.viewsRefreshed.connect(self.presentation.show_figures)
 
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         self._connect(state)
         self.setAcceptDrops(True)
         self._restore_settings()
+        self.settings_undo.start_afresh()
         self._on_status_changed(state.run.status)
         # Once the event loop runs: whoever built the window may still change its settings.
         QTimer.singleShot(0, self, self.starts.preload_data)

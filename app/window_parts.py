@@ -18,6 +18,7 @@ from app.help_pages import ViewHelp
 from app.lessons.lesson_host import WindowForLessons
 from app.presentation import Presentation, PresentedParts
 from app.recent_files import RecentFiles
+from app.settings_undo import SettingsUndo
 from app.theory.host import TheoryPlaces, TheoryViews
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class WindowHelpers:
     view_help: ViewHelp
     presentation: Presentation
     recent: RecentFiles
+    settings_undo: SettingsUndo
 
 
 def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelpers:
@@ -77,8 +79,12 @@ def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelp
         window.messages.show_about,
         recent.menu,
     )
+    settings_undo = SettingsUndo(window.controls, window)
+    settings_undo.steer(actions["undoAction"], actions["redoAction"])
     presentation = _presentation(window)
-    return WindowHelpers(data_sources, seed, files, figures, view_help, presentation, recent)
+    return WindowHelpers(
+        data_sources, seed, files, figures, view_help, presentation, recent, settings_undo
+    )
 
 
 def _theory_views(window: MainWindow, dialogs: FileDialogs) -> TheoryViews:
