@@ -158,8 +158,9 @@ class FileActions(QObject):
             self.follow(folder)
 
     def export_metrics(self, path: str | Path) -> bool:
-        """Write the run's metrics as metrics.csv on a worker; `exported` says when it is done."""
-        table = self.state.run.history.table
+        """Write the run's record (a row every `log_every` steps, as the command line logs
+        them) as metrics.csv on a worker; `exported` says when it is done."""
+        table = self.state.run.history.record
         if not len(table):
             self.window.show_error("there are no metrics to export yet: train a model first")
             return False
