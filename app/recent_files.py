@@ -96,7 +96,10 @@ class RecentFiles(QObject):
         self.fill_menu()
         self._checks = jobs.line(FILE_READ, self, self._checked, self._check_failed)
         checkpoints.opened.connect(self._checkpoint_opened)
-        files.follower.following.connect(lambda folder: self.remember(FOLLOWED, folder))
+        files.follower.following.connect(self._followed)
+
+    def _followed(self, folder: str) -> None:
+        self.remember(FOLLOWED, folder)
 
     def _checkpoint_opened(self, _checkpoint: Checkpoint) -> None:
         if not self.files.follower.active and self.shown.model is not None:
