@@ -42,12 +42,12 @@ def test_a_followed_run_shows_its_own_settings_and_no_other_model_before_its_che
     folder = tmp_path / "headless-run"
     folder.mkdir()
     write_config(folder, trainer.config)
-    with qtbot.waitSignal(window.files.follower.configFound, timeout=SIGNAL_TIMEOUT_MS):
-        assert window.files.follow(folder)
-        # At once: the model and the curves shown before are not the followed run's.
-        assert window.state.shown.model is None and not len(window.state.run.history)
-        assert window.checkpoints.opened_checkpoint is None
-    assert window.controls.latent_dim_spin.value() == 3
+    assert window.files.follow(folder)
+    # At once: the model and the curves shown before are not the followed run's.
+    assert window.state.shown.model is None and not len(window.state.run.history)
+    assert window.checkpoints.opened_checkpoint is None
+    # Its own settings, from its config.json, once read on a worker.
+    qtbot.waitUntil(lambda: window.controls.latent_dim_spin.value() == 3, timeout=SIGNAL_TIMEOUT_MS)
     assert window.controls.hidden_edit.text() == "24"
     qtbot.waitUntil(
         lambda: "waiting" in window.statusBar().currentMessage(), timeout=SIGNAL_TIMEOUT_MS
