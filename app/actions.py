@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from app.main_window import MainWindow
 
 Key = str | QKeySequence.StandardKey | None
-FILE, RUN, VIEW, HELP = "&File", "&Run", "&View", "&Help"
+FILE, EDIT, RUN, VIEW, HELP = "&File", "&Edit", "&Run", "&View", "&Help"
 # Where a menu's entries break into groups: before these actions.
 SECTION_STARTS = frozenset(
     {"exportCsvAction", "betaUpAction", "joinClassAction", "openLessonAction"}
@@ -135,6 +135,23 @@ WINDOW_ACTIONS: tuple[WindowAction, ...] = (
         FILE,
         "Ctrl+E",
     ),
+    # Edit.
+    WindowAction(
+        "undoAction",
+        "&Undo",
+        lambda w: w.settings_undo.undo(),
+        EDIT,
+        _STANDARD.Undo,
+        "Undo the last change of the settings",
+    ),
+    WindowAction(
+        "redoAction",
+        "&Redo",
+        lambda w: w.settings_undo.redo(),
+        EDIT,
+        _STANDARD.Redo,
+        "Redo the last change of the settings undone",
+    ),
     # Run.
     WindowAction(
         "trainAction", "&Train", lambda w: w.train(), RUN, "Ctrl+Return", "Train a new model"
@@ -246,16 +263,19 @@ def build_menus(
     docks: list[QDockWidget],
     lessons_menu: QMenu,
     show_about: Callable[[], None],
+    recent_menu: QMenu,
 ) -> None:
-    """The menu bar from the table, with what is not an action of it: the plot and figure export
-    menus, the docks' toggles, the lessons menu and the About entry."""
+    """The menu bar from the table, with what is not an action of it: Open Recent, the plot and
+    figure export menus, the docks' toggles, the lessons menu and the About entry."""
     menus = window.menuBar()
     file_menu = menus.addMenu(FILE)
     add_menu_actions(file_menu, FILE, actions)
+    file_menu.insertMenu(actions["openDataAction"], recent_menu)
     for export_menu in export_menus:
         file_menu.addMenu(export_menu)
     file_menu.addSeparator()
     file_menu.addAction(actions["quitAction"])
+    add_menu_actions(menus.addMenu(EDIT), EDIT, actions)
     add_menu_actions(menus.addMenu(RUN), RUN, actions)
     view_menu = menus.addMenu(VIEW)
     add_menu_actions(view_menu, VIEW, actions)

@@ -4,21 +4,44 @@ paired with one, combos and spin boxes with names and tooltips, and a titled for
 from __future__ import annotations
 
 import math
+import re
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QValidator
+from PySide6.QtGui import QRegularExpressionValidator, QValidator
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLineEdit,
     QSlider,
     QSpinBox,
 )
 
 from app.choice_combo import ChoiceCombo
 from app.naming import named
+from vae_core.errors import VaeStudioError
+
+# What the hidden sizes' box takes: 400, or 400,200 and so on.
+HIDDEN_SIZES = re.compile(r"^\s*\d+(\s*,\s*\d+)*\s*$")
+
+
+def hidden_sizes_edit(tooltip: str) -> QLineEdit:
+    edit = named(QLineEdit(), "hiddenEdit", "Hidden sizes")
+    edit.setValidator(QRegularExpressionValidator(HIDDEN_SIZES.pattern))
+    edit.setToolTip(tooltip)
+    return edit
+
+
+def parse_hidden_sizes(text: str) -> tuple[int, ...]:
+    """The hidden layers' sizes that `text` gives, or one line saying what is wrong with it."""
+    if not HIDDEN_SIZES.match(text):
+        raise VaeStudioError(f"hidden sizes must look like 400 or 400,200, got '{text}'")
+    sizes = tuple(int(part) for part in text.split(","))
+    if min(sizes) < 1:
+        raise VaeStudioError(f"hidden sizes must be at least 1, got '{text}'")
+    return sizes
 
 
 class LogSpinBox(QDoubleSpinBox):

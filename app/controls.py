@@ -8,14 +8,11 @@ has no widget for (the data set's size, say) come from the last config applied.
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
-    QLineEdit,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -24,9 +21,18 @@ from PySide6.QtWidgets import (
 
 from app import control_words as words
 from app.choice_combo import ChoiceCombo, with_reason
-from app.control_widgets import LogSlider, LogSpinBox, combo, group, select, spin
+from app.control_widgets import (
+    LogSlider,
+    LogSpinBox,
+    combo,
+    group,
+    hidden_sizes_edit,
+    parse_hidden_sizes,
+    select,
+    spin,
+)
+from app.data_choice import chosen_data, keep_source, on_chosen_source, other_data_line
 from app.naming import named
-from app.settings import data_source
 from app.state import UNTIL_STOPPED_STEPS
 from vae_core.config import DataConfig, RunConfig
 from vae_core.data import NAMED_DATASETS
@@ -44,7 +50,6 @@ from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES
 BETA_RANGE = (0.01, 100.0)
 # Priors whose number of components (or pseudo-inputs) the panel sets.
 MIXTURE_PRIORS = ("mog", "vamp")
-_HIDDEN_SIZES = re.compile(r"^\s*\d+(\s*,\s*\d+)*\s*$")
 # Networks that take a vector: the ones that suit point clouds (conv needs an image).
 VECTOR_ARCHITECTURES = ("mlp", "linear")
 
@@ -55,6 +60,8 @@ class ControlPanel(QWidget):
     betaChanged = Signal(float)
     learningRateChanged = Signal(float)
     dataChanged = Signal()  # the data set choice changed: worth loading it ahead of Train
+    said = Signal(str)  # a line for the status bar about what a choice changed
+    applied = Signal()  # a whole config was applied (its fields without a widget too)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -94,9 +101,7 @@ class ControlPanel(QWidget):
         self.latent_dim_spin = spin(
             "latentDimSpinBox", "Latent dimension", 1, 256, tips["latent_dim"]
         )
-        self.hidden_edit = named(QLineEdit(), "hiddenEdit", "Hidden sizes")
-        self.hidden_edit.setValidator(QRegularExpressionValidator(_HIDDEN_SIZES.pattern))
-        self.hidden_edit.setToolTip(tips["hidden"])
+        self.hidden_edit = hidden_sizes_edit(tips["hidden"])
         self.codebook_spin = spin("codebookSizeSpinBox", "Codebook size", 2, 4096, tips["codebook"])
 
     def _build_training_fields(self, tips: dict[str, str]) -> None:
@@ -279,8 +284,15 @@ class ControlPanel(QWidget):
                 widget.setToolTip(with_reason(self._purposes[widget], reason))
 
     def _preset_chosen(self, name: str) -> None:
-        if name in self.presets:
-            self.apply_config(self.presets[name].config)
+        """A preset's recipe, on the files the user chose for its data set; where it names
+        another data set, a line says so."""
+        if name not in self.presets:
+            return
+        before = self.data_config()
+        config = on_chosen_source(self.dataset_combo, self.presets[name].config)
+        self.apply_config(config)
+        if config.data.dataset != before.dataset:
+            self.said.emit(other_data_line(name, config.data, before))
 
     def reset_to_defaults(self) -> None:
         """Every setting back to its default for the chosen data set (which stays chosen)."""
@@ -289,39 +301,20 @@ class ControlPanel(QWidget):
         self.preset_combo.setCurrentIndex(0)
 
     def hidden_sizes(self) -> tuple[int, ...]:
-        text = self.hidden_edit.text()
-        if not _HIDDEN_SIZES.match(text):
-            raise VaeStudioError(f"hidden sizes must look like 400 or 400,200, got '{text}'")
-        sizes = tuple(int(part) for part in text.split(","))
-        if min(sizes) < 1:
-            raise VaeStudioError(f"hidden sizes must be at least 1, got '{text}'")
-        return sizes
+        return parse_hidden_sizes(self.hidden_edit.text())
 
     def data_config(self) -> DataConfig:
         # An entry chosen with its own files (MNIST from a folder, images at a size) keeps them.
-        source = self.dataset_combo.currentData() or data_source(DataConfig())
-        return dataclasses.replace(
-            self._base.data, **{**source, "dataset": self.dataset_combo.currentText()}
-        )
+        return chosen_data(self.dataset_combo, self._base.data)
 
     def choose_data(self, config: DataConfig) -> None:
         """Select the data set of `config` with where and how its files are read (from the
         data-source dialog or a drop); the rest of the data settings stay."""
         before = self.data_config()
-        self._keep_source(self.dataset_combo.findText(config.dataset), config)
+        keep_source(self.dataset_combo, config)
         select(self.dataset_combo, config.dataset)
         if self.dataset_combo.currentText() == before.dataset and self.data_config() != before:
             self.dataChanged.emit()
-
-    def _keep_source(self, index: int, config: DataConfig) -> None:
-        if index < 0:
-            self.dataset_combo.addItem(config.dataset)
-            index = self.dataset_combo.count() - 1
-        self.dataset_combo.setItemData(index, data_source(config))
-        if config.data_dir:
-            self.dataset_combo.setItemData(
-                index, f"{config.dataset} from {config.data_dir}", Qt.ItemDataRole.ToolTipRole
-            )
 
     def _max_steps(self) -> int | None:
         if self.until_stopped_check.isChecked():
@@ -374,7 +367,7 @@ class ControlPanel(QWidget):
         # The config's own model choices win over the ones a data set suggests.
         previous = self.dataset_combo.currentText()
         self.dataset_combo.blockSignals(True)
-        self._keep_source(self.dataset_combo.findText(config.data.dataset), config.data)
+        keep_source(self.dataset_combo, config.data)
         select(self.dataset_combo, config.data.dataset)
         self.dataset_combo.blockSignals(False)
         if self.dataset_combo.currentText() != previous:
@@ -398,3 +391,13 @@ class ControlPanel(QWidget):
         devices = available_devices()
         # A checkpoint from a CUDA machine opens on one without: train wherever is possible.
         select(self.device_combo, config.train.device if config.train.device in devices else "auto")
+        self.applied.emit()
+
+    @property
+    def base(self) -> RunConfig:
+        """The config applied last: what the panel has no widget for (the data's size) is its."""
+        return self._base
+
+    def set_base(self, config: RunConfig) -> None:
+        """Put back a base (an undone change's), leaving the widgets as they are."""
+        self._base = config

@@ -119,9 +119,7 @@ class FileActions(QObject):
         self.follower = follower = RunFolderFollower(state, checkpoints, window)
         follower.errorOccurred.connect(window.show_error)
         follower.rowsAdded.connect(self._followed_rows_added)
-        follower.following.connect(
-            lambda folder: window.statusBar().showMessage(f"Following {folder}", 10000)
-        )
+        follower.following.connect(self._say_following)
         follower.following.connect(list_run_folder)
         runs.runStarted.connect(self.stop_following)
 
@@ -133,6 +131,14 @@ class FileActions(QObject):
         following = self.follower.follow(folder)
         self.stop_following_action.setEnabled(following)
         return following
+
+    def _say_following(self, folder: str) -> None:
+        waiting = (
+            ": its settings shown, its model on show from its first checkpoint (waiting for it)"
+            if self.follower.waiting_for_checkpoint
+            else ""
+        )
+        self.window.statusBar().showMessage(f"Following {folder}{waiting}", 10000)
 
     def stop_following(self) -> None:
         self.follower.stop()
@@ -152,8 +158,9 @@ class FileActions(QObject):
             self.follow(folder)
 
     def export_metrics(self, path: str | Path) -> bool:
-        """Write the run's metrics as metrics.csv on a worker; `exported` says when it is done."""
-        table = self.state.run.history.table
+        """Write the run's record (a row every `log_every` steps, as the command line logs
+        them) as metrics.csv on a worker; `exported` says when it is done."""
+        table = self.state.run.history.record
         if not len(table):
             self.window.show_error("there are no metrics to export yet: train a model first")
             return False
@@ -174,10 +181,14 @@ class FileActions(QObject):
     def _write_failed(self, error: Exception) -> None:
         self.window.show_error(str(error))
 
+    def open(self, path: str | Path) -> bool:
+        """Open a checkpoint (a file, a run or a model folder); a folder followed is let go."""
+        self.stop_following()
+        return self.window.open_checkpoint(path)
+
     def ask_open(self) -> None:
         if path := self.dialogs.ask_path(False, "Open checkpoint", CHECKPOINT_FILTER):
-            self.stop_following()
-            self.window.open_checkpoint(path)
+            self.open(path)
 
     def ask_save(self) -> None:
         if path := self.dialogs.ask_path(
@@ -230,6 +241,6 @@ class FileActions(QObject):
         if path := self._dropped_path(event):
             event.acceptProposedAction()
             if path.endswith(".safetensors") or is_model_folder(Path(path)):
-                self.window.open_checkpoint(path)
+                self.open(path)
             else:
                 self._open_data(path)

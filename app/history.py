@@ -103,10 +103,15 @@ _HELDOUT_COLUMN = METRICS_COLUMNS.index(HELDOUT_TERM)
 
 
 class RunHistory:
-    """A run's whole metrics table and the bounded series its curves draw, kept together."""
+    """A run's metrics as the window has them: `table`, every row it was given (a row per
+    snapshot of a run it trains, at the window's pace, or a followed or opened run's rows); the
+    bounded series its curves draw from them; and `record`, the run's own record, a row every
+    `log_every` steps as the command line's metrics.csv has them (what the metrics export
+    writes), which a run the window trains hands on with its snapshots."""
 
     def __init__(self, capacity: int = 4000):
         self.table = MetricsTable()
+        self.record = MetricsTable()
         self.series = BoundedSeries(CURVE_TERMS, capacity)
         # Evaluated every so many steps only: a series of its own, so no merge mixes in gaps.
         self.heldout = BoundedSeries((HELDOUT_TERM,), capacity)
@@ -116,10 +121,22 @@ class RunHistory:
         return len(self.table)
 
     def append(self, snapshot: TrainingSnapshot) -> None:
-        self.add_row(metrics_row(snapshot))
+        row = metrics_row(snapshot)
+        self._add_drawn(row)
+        self.add_records([row] if snapshot.records is None else snapshot.records)
         self.total_steps = snapshot.total_steps
 
     def add_row(self, row: tuple[float, ...]) -> None:
+        """A row that is the record's as well (a followed or opened run's)."""
+        self._add_drawn(row)
+        self.record.append(row)
+
+    def add_records(self, rows) -> None:
+        """Rows of the run's record alone (a stopped run's last steps, which no snapshot drew)."""
+        for row in rows:
+            self.record.append(tuple(row))
+
+    def _add_drawn(self, row: tuple[float, ...]) -> None:
         self.table.append(row)
         self.series.append(row[0], tuple(row[index] for index in _CURVE_COLUMNS))
         if np.isfinite(heldout := row[_HELDOUT_COLUMN]):
@@ -127,7 +144,8 @@ class RunHistory:
 
     def replace(self, rows: np.ndarray | None) -> None:
         """Start again from `rows` (METRICS_COLUMNS values), or empty."""
-        self.table.clear()
+        for table in (self.table, self.record):
+            table.clear()
         self.series.clear()
         self.heldout.clear()
         self.total_steps = 0

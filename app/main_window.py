@@ -97,9 +97,9 @@ class MainWindow(QMainWindow):
         helpers = build_helpers(self, actions)
         self.data_sources, self.seed, self.files = helpers.data_sources, helpers.seed, helpers.files
         self.figures, self.view_help = helpers.figures, helpers.view_help
-        self.presentation = helpers.presentation
+        self.presentation, self.recent = helpers.presentation, helpers.recent
+        self.settings_undo, self.classroom = helpers.settings_undo, helpers.classroom
         self.step_apart = build_step_apart(self)
-        self.classroom = helpers.classroom
         self.dataLoaded.connect(self.data_sources.remember_loaded)
         self.viewsRefreshed.connect(self.presentation.show_figures)
 
@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self._connect(state)
         self.setAcceptDrops(True)
         self._restore_settings()
+        self.settings_undo.start_afresh()
         self._on_status_changed(state.run.status)
         # Once the event loop runs: whoever built the window may still change its settings.
         QTimer.singleShot(0, self, self.starts.preload_data)
@@ -118,6 +119,8 @@ class MainWindow(QMainWindow):
         state.run.snapshot_added.connect(self._on_snapshot)
         state.run.history_replaced.connect(self.refresh_views)
         state.shown.model_changed.connect(self.evaluation.clear)
+        state.shown.model_changed.connect(self._show_kl)
+        state.shown.explorer.events.encoded.connect(self._show_kl)
 
         for source in (self.runs, self.checkpoints, self.explorer):
             source.errorOccurred.connect(self.show_error)
@@ -131,6 +134,7 @@ class MainWindow(QMainWindow):
         self.checkpointSaved.connect(lambda path: self.say(f"Saved {path}"))
         self.checkpoints.opened.connect(self._on_checkpoint_opened)
         self.controls.betaChanged.connect(self.runs.set_beta)
+        self.controls.said.connect(self.say)
         self.controls.learningRateChanged.connect(self.runs.set_learning_rate)
         self.explorer.deadCodeResetRequested.connect(self.runs.reset_codes)
         self.evaluation.evaluateRequested.connect(self.evaluate_model_on_show)
@@ -237,11 +241,20 @@ class MainWindow(QMainWindow):
             self._curves_dirty = False
             latest = self.state.run.latest
             self.curves.refresh()
-            self.kl_bars.show_kl(None if latest is None else latest.kl_per_dim)
+            self._show_kl()
             if latest is not None:
                 self.state.shown.explorer.kl_per_dim = latest.kl_per_dim
             self.status.refresh()
         self.viewsRefreshed.emit()
+
+    def _show_kl(self, *_) -> None:
+        """KL per dimension: the run's latest snapshot's, else (an opened or followed model, no
+        run behind it) the mean over the map's test examples, once they are encoded."""
+        latest, encoded = self.state.run.latest, self.state.shown.explorer.encoded
+        if latest is not None:
+            self.kl_bars.show_kl(latest.kl_per_dim)
+        else:
+            self.kl_bars.show_kl(None if encoded is None else encoded.kl_per_dim)
 
     # The model on show: checkpoints and evaluation.
     def open_checkpoint(self, path: str | Path) -> bool:

@@ -17,7 +17,9 @@ from app.file_actions import FileActions, FileDialogs
 from app.help_pages import ViewHelp
 from app.lessons.lesson_host import WindowForLessons
 from app.presentation import Presentation, PresentedParts
+from app.recent_files import RecentFiles
 from app.runs.classroom import Classroom
+from app.settings_undo import SettingsUndo
 from app.theory.host import TheoryPlaces, TheoryViews
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ class WindowHelpers:
     view_help: ViewHelp
     presentation: Presentation
     classroom: Classroom
+    recent: RecentFiles
+    settings_undo: SettingsUndo
 
 
 def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelpers:
@@ -55,6 +59,16 @@ def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelp
         actions["stopFollowingAction"],
         data_sources.open_dropped,
         seed.runs.open_folder,
+    )
+    files.follower.configFound.connect(window.controls.apply_config)
+    recent = RecentFiles(
+        window.settings,
+        window.model_jobs,
+        files,
+        window.checkpoints,
+        window.state.shown,
+        window.show_error,
+        window,
     )
     figures = _figure_exports(window, dialogs)
     view_help = ViewHelp(window.view_tabs, lambda: help_topics(window, seed), window)
@@ -83,9 +97,21 @@ def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelp
         ],
         seed.lessons.menu,
         window.messages.show_about,
+        recent.menu,
     )
+    settings_undo = SettingsUndo(window.controls, window)
+    settings_undo.steer(actions["undoAction"], actions["redoAction"])
+    presentation = _presentation(window)
     return WindowHelpers(
-        data_sources, seed, files, figures, view_help, _presentation(window), classroom
+        data_sources,
+        seed,
+        files,
+        figures,
+        view_help,
+        presentation,
+        classroom,
+        recent,
+        settings_undo,
     )
 
 

@@ -462,7 +462,7 @@ def test_export_metrics_csv_and_plot_png(qtbot, window, tmp_path):
         assert window.files.export_metrics(csv_path)
     lines = csv_path.read_text().splitlines()
     assert lines[0].startswith("step,epoch,wall_time_s,images_per_s,loss,recon,kl,beta")
-    assert len(lines) == 1 + len(window.state.run.history)
+    assert len(lines) == 1 + len(window.state.run.history.record)  # the run's record, whole
     for title in ("Loss curves", "KL per dimension", "Reconstructions", "Latent map"):
         png = tmp_path / f"{title}.png"
         with qtbot.waitSignal(window.files.exported, timeout=SIGNAL_TIMEOUT_MS) as exported:

@@ -97,6 +97,15 @@ class CheckpointController(QObject):
         )
         return True
 
+    def show_nothing(self) -> None:
+        """No model and no curves on show (a followed run before its first checkpoint): the last
+        run is let go of, and an open still under way is no longer wanted."""
+        self._next_request()
+        self.runs.end()
+        self.opened_checkpoint = None
+        self.state.run.show_history(None)
+        self.state.shown.show(None)
+
     def _on_opened(self, request: int, opened: OpenedCheckpoint) -> None:
         if request != self._request or self.runs.status.training:
             return

@@ -1,6 +1,8 @@
 """Following a run folder that another process writes (a headless or cluster run): its curves
-grow as metrics.csv does, and each new checkpoint's weights come on show. Read-only: nothing is
-locked or written, so the writer never notices. Every read happens on a worker."""
+grow as metrics.csv does, and each new checkpoint's weights come on show. Until its first
+checkpoint no model is on show (never the one shown before, passing as the followed run's) and the
+settings show the run's own config.json. Read-only: nothing is locked or written, so the writer
+never notices. Every read happens on a worker."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from app.controllers.checkpoints import CheckpointController
 from app.state import AppState
 from app.workers import start_job
 from vae_core.checkpoint import Checkpoint, load_checkpoint
+from vae_core.config import RunConfig
 from vae_core.errors import VaeStudioError
 from vae_core.metrics_columns import METRICS_COLUMNS
 from vae_core.metrics_reader import MetricsTail, NewRows
-from vae_core.run_folder import CHECKPOINT_NAME, METRICS_NAME
+from vae_core.run_folder import CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME
 
 POLL_INTERVAL_MS = 1000
 _NO_ROWS = np.empty((0, len(METRICS_COLUMNS)))
@@ -30,20 +33,35 @@ class FolderNews:
     checkpoint_stamp: (
         tuple[int, int] | None
     )  # (modification time in ns, size) of checkpoint.safetensors
+    config: RunConfig | None = None  # config.json, where asked for and written already
+    config_problem: str = ""  # why config.json did not read
 
 
-def poll_job(tail: MetricsTail, checkpoint_path: Path) -> FolderNews:
+def _read_config(path: Path) -> tuple[RunConfig | None, str]:
+    if not path.is_file():
+        return None, ""
+    try:
+        return RunConfig.from_file(path), ""
+    except VaeStudioError as error:
+        return None, str(error)
+
+
+def poll_job(tail: MetricsTail, checkpoint_path: Path, config_path: Path | None) -> FolderNews:
+    """The folder's news: new metric rows, the checkpoint's stamp and, with `config_path`, the
+    run's config."""
     try:
         status = os.stat(checkpoint_path)
         stamp = (status.st_mtime_ns, status.st_size)
     except FileNotFoundError:
         stamp = None
-    return FolderNews(tail.read(), stamp)
+    config, problem = _read_config(config_path) if config_path else (None, "")
+    return FolderNews(tail.read(), stamp, config, problem)
 
 
 class RunFolderFollower(QObject):
     following = Signal(str)  # the folder, once its first figures are read
     rowsAdded = Signal()
+    configFound = Signal(object)  # the followed run's RunConfig, from its config.json
     errorOccurred = Signal(str)
 
     def __init__(
@@ -57,6 +75,7 @@ class RunFolderFollower(QObject):
         self._rows = _NO_ROWS
         self._stamp: tuple[int, int] | None = None
         self._announced = False
+        self._config_wanted = False  # config.json is read until found, or until a checkpoint is
         self._polling = False
         self._generation = (
             0  # bumped by each follow and stop: a late answer about another folder is dropped
@@ -77,6 +96,9 @@ class RunFolderFollower(QObject):
         self._rows = _NO_ROWS
         self._stamp = None
         self._announced = False
+        self._config_wanted = True
+        # Nothing of the model shown before passes as the followed run's.
+        self.checkpoints.show_nothing()
         self._timer.start()
         self._poll()
         return True
@@ -100,6 +122,7 @@ class RunFolderFollower(QObject):
             poll_job,
             self._tail,
             self.folder / CHECKPOINT_NAME,
+            self.folder / CONFIG_NAME if self._config_wanted else None,
             on_result=lambda news: self._on_news(generation, news),
             on_error=lambda error: self._on_failed(generation, error),
         )
@@ -108,6 +131,7 @@ class RunFolderFollower(QObject):
         if generation != self._generation:
             return
         self._polling = False
+        self._take_config(news)
         rows = news.rows.rows
         if news.rows.restarted or (len(rows) and not len(self._rows)):
             self._rows = rows
@@ -124,7 +148,23 @@ class RunFolderFollower(QObject):
             self._announced = True
             self.following.emit(str(self.folder))
 
+    def _take_config(self, news: FolderNews) -> None:
+        if not self._config_wanted or not (news.config or news.config_problem):
+            return
+        self._config_wanted = False
+        if news.config_problem:
+            self.errorOccurred.emit(f"following {self.folder}: {news.config_problem}")
+        elif self.state.shown.model is None:  # no checkpoint has come on show meanwhile
+            self.configFound.emit(news.config)
+
+    @property
+    def waiting_for_checkpoint(self) -> bool:
+        """Followed, with no checkpoint of the folder's on show yet."""
+        shown = self.state.shown.model
+        return self.active and (shown is None or shown.path != str(self.folder / CHECKPOINT_NAME))
+
     def _load_checkpoint(self) -> None:
+        self._config_wanted = False  # the checkpoint carries the config
         path = self.folder / CHECKPOINT_NAME
         shown = self.state.shown.model
         if shown is None or shown.path != str(path):

@@ -244,6 +244,7 @@ class RunController(QObject):
             if run.status in (RunStatus.PAUSED, RunStatus.STOPPED):
                 run.set_status(RunStatus.RUNNING)
         elif isinstance(event, RunEnded):
+            run.add_records(event.records)
             run.set_status(RunStatus.FINISHED if event.finished else RunStatus.STOPPED)
             self.runEnded.emit("finished" if event.finished else "stopped")
         elif isinstance(event, CheckpointSaved):

@@ -71,6 +71,7 @@ class RunResumed:
 class RunEnded:
     finished: bool  # the budget is spent (else: stopped, and Continue goes on)
     step: int
+    records: tuple[tuple[float, ...], ...] = ()  # the run's metric rows its snapshots did not carry
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,9 @@ def _run(config, checkpoint, commands: RunCommands, data: DataCache, pacer: LogP
             raise VaeStudioError(
                 f"cannot resume this checkpoint: {str(error).splitlines()[0]}"
             ) from None
+    # The metric rows the command line would log (every config.train.log_every steps), whatever
+    # the pace of the window's snapshots: what the metrics export and the run folder hold.
+    trainer.keep_record(max(1, config.train.log_every))
     viewer = build_model(trainer.config.model).cpu().eval().requires_grad_(False)
     commands.attach(trainer)  # the controls' β and learning rate win over the checkpoint's
     yield RunStarted(
@@ -267,7 +271,7 @@ def _run(config, checkpoint, commands: RunCommands, data: DataCache, pacer: LogP
     training = _Training(trainer, commands, pacer)
     while not commands.ended.is_set():
         yield from training.train()
-        yield RunEnded(trainer.step >= trainer.total_steps, trainer.step)
+        yield RunEnded(trainer.step >= trainer.total_steps, trainer.step, trainer.flush_record())
         # Ended, kept in memory: saves are served, and Continue goes on from here.
         if not (yield from training.wait_for_continue()):
             return

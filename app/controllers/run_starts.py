@@ -20,6 +20,28 @@ from vae_core.checkpoint import Checkpoint
 from vae_core.config import RunConfig
 from vae_core.data.downloads import DownloadCancelled
 from vae_core.errors import VaeStudioError
+from vae_core.training.budget import step_budget
+
+
+def budget_spent(config: RunConfig, checkpoint: Checkpoint) -> str:
+    """Why resuming `checkpoint` with `config` would train nothing ("" when it would train): it
+    has reached the budget the settings give, and how to go further."""
+    counters = checkpoint.counters
+    if "step" not in counters or "order" not in counters:
+        return ""  # a checkpoint without its counters starts counting afresh
+    step, train = int(counters["step"]), config.train
+    budget = step_budget(train, len(counters["order"]))
+    if step < budget:
+        return ""
+    what = (
+        f"its {train.max_steps:,} steps"
+        if train.max_steps is not None
+        else f"its {train.epochs} epochs ({budget:,} steps)"
+    )
+    return (
+        f"nothing to resume: the checkpoint is at step {step:,}, the end of {what}; "
+        "raise Epochs (or tick 'until I stop it') and Resume goes on from there"
+    )
 
 
 class RunStarts(QObject):
@@ -48,6 +70,7 @@ class RunStarts(QObject):
         self.say = say
         self.show_error = show_error
         self.window = window
+        self._resume_path: str | Path | None = None  # the file read for resuming last
         checkpoints.resumeReady.connect(self._resume_read)
         controls.dataChanged.connect(self.preload_data)
 
@@ -66,6 +89,7 @@ class RunStarts(QObject):
             self.show_error("a run is going: stop it before resuming another")
             return False
         if path is not None:
+            self._resume_path = path
             self.checkpoints.read_for_resume(path)
         elif self.checkpoints.opened_checkpoint is not None:
             # The controls show the opened checkpoint's settings, and any change made since.
@@ -83,15 +107,22 @@ class RunStarts(QObject):
     def _resume_read(self, checkpoint: Checkpoint) -> None:
         if not self.runs.status.training:
             self.show_checkpoint_settings(checkpoint)
-            self._resume(checkpoint)
+            if not self._resume(checkpoint) and self._resume_path is not None:
+                # Opened instead, so that raised Epochs and Resume go on from it.
+                self.checkpoints.open(self._resume_path)
 
-    def _resume(self, checkpoint: Checkpoint) -> None:
+    def _resume(self, checkpoint: Checkpoint) -> bool:
+        """Start training on from `checkpoint`; False (and one line) when there is nothing to train."""
         try:
             config = self.controls.config()
         except VaeStudioError as error:
             self.show_error(str(error))
-            return
+            return False
+        if spent := budget_spent(config, checkpoint):
+            self.show_error(spent)
+            return False
         self._start(config, checkpoint)
+        return True
 
     def _start(self, config: RunConfig, checkpoint: Checkpoint | None) -> None:
         store_config(self.settings, config)

@@ -95,6 +95,11 @@ class RunModel:
         self.history.append(snapshot)
         self.snapshot_added.emit(snapshot)
 
+    def add_records(self, rows) -> None:
+        """Rows of the run's record that no snapshot carried (a stopped run's last steps): the
+        record's (the metrics export's), not the curves'."""
+        self.history.add_records(rows)
+
     def add_rows(self, rows: np.ndarray) -> None:
         """More of a followed run's metrics (METRICS_COLUMNS rows), with no snapshot behind them."""
         for row in rows:

@@ -1,15 +1,29 @@
-"""A wall-time budget as a share of training done, so that a schedule over the budget (a cosine
-learning rate) reaches its end when the time does, however fast the steps turn out to be."""
+"""A run's budgets: its steps in all, and a wall-time budget as a share of training done, so that
+a schedule over the budget (a cosine learning rate) reaches its end when the time does, however
+fast the steps turn out to be."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vae_core.config import TrainConfig
 
 # The weight of the newest step's duration in the running mean of seconds per step: the estimate
 # follows a change of speed (a loaded machine, a compiled step after its first) within a few
 # hundred steps, and one slow step (a compilation, a checkpoint save) moves it little.
 RATE_SMOOTHING = 0.01
+
+
+def step_budget(train: TrainConfig, examples: int) -> int:
+    """The steps a run trains in all: `max_steps` where set, else `epochs` passes over `examples`
+    training examples in batches of `batch_size` (the last batch of a pass may be short)."""
+    if train.max_steps is not None:
+        return train.max_steps
+    return train.epochs * math.ceil(examples / train.batch_size)
 
 
 def now() -> float:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +44,10 @@ class TrainingSnapshot:
     extra_terms: Mapping[str, float] = dataclasses.field(default_factory=dict)
     # CPU copies of the weights, when the run was asked for them (for a viewer's own model).
     model_state: Mapping[str, torch.Tensor] | None = None
+    # The run's metric rows at its own log interval made since the last snapshot, where the run
+    # keeps them apart from its snapshots (`Trainer.keep_record`: a window paces its snapshots
+    # itself); None where this snapshot's own row is the record.
+    records: tuple[tuple[float, ...], ...] | None = None
 
 
 def metrics_row(snapshot: TrainingSnapshot) -> tuple[float, ...]:
@@ -83,3 +87,41 @@ class SnapshotInterval:
         self.kl_per_dim += terms["kl_per_dim"] * share
         self.steps += 1
         self.images += images
+
+
+class RunRecord:
+    """The run's metric rows every `every` steps (the command line's log interval), kept apart
+    from snapshots that come at another pace: the steps since the last row, the training time at
+    that row, and the rows not yet handed on."""
+
+    def __init__(self, every: int, latent_dim: int, device: torch.device):
+        if every < 1:
+            raise VaeStudioError(f"steps between metric rows must be at least 1, got {every}")
+        self.every = every
+        self.interval = SnapshotInterval(latent_dim, device)
+        self.wall_time_s = 0.0  # the run's training time at the last row
+        self.heldout_step = 0  # the step of the last row with a held-out ELBO
+        self.last_figures = (0.0, 0.0, False)  # the last step's β, learning rate and `finished`
+        self.rows: list[tuple[float, ...]] = []
+
+    def add(self, terms: dict[str, torch.Tensor], share: float, images: int, figures) -> bool:
+        """A step's terms, and its (β, learning rate, finished); True when a row is due."""
+        self.interval.add(terms, share, images)
+        self.last_figures = figures
+        return self.interval.steps >= self.every or figures[2]
+
+    def close_row(self, wall_time_s: float, figures_of: Callable) -> None:
+        """The row of the steps since the last, at `wall_time_s` of training; `figures_of`
+        (interval, step figures, seconds, last held-out step) gives their figures, the held-out
+        ELBO where one is due (the record's own, as the command line's rows have it)."""
+        elapsed = wall_time_s - self.wall_time_s
+        figures = figures_of(self.interval, self.last_figures, elapsed, self.heldout_step)
+        if figures.heldout_elbo is not None:
+            self.heldout_step = figures.step
+        self.rows.append(metrics_row(dataclasses.replace(figures, wall_time_s=wall_time_s)))
+        self.wall_time_s = wall_time_s
+        self.interval.restart()
+
+    def handed_on(self) -> tuple[tuple[float, ...], ...]:
+        rows, self.rows = tuple(self.rows), []
+        return rows

@@ -24,12 +24,13 @@ from vae_core.models import LatentModel, build_model
 from vae_core.optimizer import load_adam_state, make_adam
 from vae_core.seeds import derived_seed
 from vae_core.training.adamax import Adamax
-from vae_core.training.budget import TimeBudget
+from vae_core.training.budget import TimeBudget, step_budget
 from vae_core.training.compiled import compiled_objective
 from vae_core.training.ema import WeightAverage
 from vae_core.training.heldout import heldout_due, hold_out
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES, ScheduleClock
 from vae_core.training.snapshot import (
+    RunRecord,
     SnapshotInterval,
     TrainingDiverged,
     TrainingSnapshot,
@@ -148,6 +149,7 @@ class Trainer:
         self._position = 0
         self._beta_base = train.beta
         self._log_every = max(1, train.log_every)
+        self._record: RunRecord | None = None  # rows of their own, where snapshots are paced
         self._stop_requested = threading.Event()
         # A headless run's deadline (vae_core/training/budget.py), set by whoever enforces it.
         self.time_budget: TimeBudget | None = None
@@ -175,6 +177,13 @@ class Trainer:
         if steps < 1:
             raise VaeStudioError(f"steps between snapshots must be at least 1, got {steps}")
         self._log_every = int(steps)
+
+    def keep_record(self, every: int) -> None:
+        """Keep the run's metric rows every `every` steps whatever the pace of its snapshots (a
+        viewer sets that with `set_log_every`): each snapshot carries the rows made since the one
+        before. Kept across `run` calls: a stopped run that goes on loses no step of them."""
+        self._record = RunRecord(every, self.config.model.latent_dim, self.device)
+        self._record.wall_time_s, self._record.heldout_step = self.wall_time_s, self._heldout_step
 
     def _stop_due(self) -> bool:
         """A stop asked for, or the time budget spent: read between steps, so that a slow model's
@@ -217,10 +226,7 @@ class Trainer:
 
     @property
     def total_steps(self) -> int:
-        train = self.config.train
-        if train.max_steps is not None:
-            return train.max_steps
-        return train.epochs * self.steps_per_epoch
+        return step_budget(self.config.train, len(self.data))
 
     def _next_indices(self) -> torch.Tensor:
         if self._position >= len(self.data):
@@ -245,6 +251,11 @@ class Trainer:
             terms, share, step_lr = self._take_step(batch, beta)
             interval.add(terms, share, len(batch))
             finished = self.step >= total_steps
+            if self._record and self._record.add(
+                terms, share, len(batch), (beta, step_lr, finished)
+            ):
+                wall_time_s = self.wall_time_s + time.perf_counter() - interval.clock
+                self._record.close_row(wall_time_s, self._figures)
             if interval.steps < self._log_every and not finished:
                 continue
             yield self._snapshot(interval, beta, step_lr, finished, include_weights)
@@ -286,13 +297,36 @@ class Trainer:
         interval.clock = time.perf_counter() - compute_s
         return self._snapshot(interval, beta, step_lr, self.step >= self.total_steps, True)
 
+    def flush_record(self) -> tuple[tuple[float, ...], ...]:
+        """The record's rows not handed on yet, the steps since its last row made one (a run
+        stopped between two rows): called between `run`s, when the last snapshot has the time."""
+        if self._record is None:
+            return ()
+        if self._record.interval.steps:
+            self._record.close_row(self.wall_time_s, self._figures)
+        return self._record.handed_on()
+
     def _snapshot(
         self, interval: SnapshotInterval, beta: float, step_lr: float, finished: bool, weights: bool
     ) -> TrainingSnapshot:
         """A log point: the one place that waits for the device and reads numbers back."""
         elapsed = time.perf_counter() - interval.clock
         self.wall_time_s += elapsed
-        # The whole batch's means, over all processes: one collective per log point.
+        snapshot = self._figures(interval, (beta, step_lr, finished), elapsed, self._heldout_step)
+        if snapshot.heldout_elbo is not None:
+            self._heldout_step = self.step
+        return dataclasses.replace(
+            snapshot,
+            records=None if self._record is None else self._record.handed_on(),
+            model_state=self.weights() if weights else None,
+        )
+
+    def _figures(
+        self, interval: SnapshotInterval, step_figures, elapsed: float, heldout_since: int
+    ) -> TrainingSnapshot:
+        """The interval's means (one collective over the processes) as a snapshot without
+        weights; the held-out ELBO where one is due since the evaluation at `heldout_since`."""
+        beta, step_lr, finished = step_figures
         means = self.team.sum_(torch.cat([interval.sums, interval.kl_per_dim])) / interval.steps
         names = interval.names
         loss, recon, kl, *extras = means[: len(names)].tolist()
@@ -301,10 +335,9 @@ class Trainer:
                 f"the loss became {loss} at step {self.step}: try a smaller learning rate or beta"
             )
         heldout_elbo = None
-        if self.heldout is not None and heldout_due(
-            self.config.train.heldout_every, self._heldout_step, self.step, finished
-        ):
-            heldout_elbo = self.evaluate_heldout()
+        every = self.config.train.heldout_every
+        if self.heldout is not None and heldout_due(every, heldout_since, self.step, finished):
+            heldout_elbo = self._heldout_elbo()
         return TrainingSnapshot(
             step=self.step,
             epoch=self.epoch,
@@ -321,7 +354,6 @@ class Trainer:
             finished=finished,
             heldout_elbo=heldout_elbo,
             extra_terms=dict(zip(names[3:], extras)),
-            model_state=self.weights() if weights else None,
         )
 
     def _my_part(self, batch: torch.Tensor) -> tuple[torch.Tensor, float]:
@@ -337,9 +369,8 @@ class Trainer:
         seed = self.config.train.seed
         return seed if self.team.leader else derived_seed(seed, self.team.rank, step)
 
-    def evaluate_heldout(self) -> float:
+    def _heldout_elbo(self) -> float:
         """The mean ELBO of the held-out examples now (nats per example, negative)."""
-        self._heldout_step = self.step
         with contextlib.nullcontext() if self.ema is None else self.ema.swapped_in(self.model):
             elbo = total_elbo(self.model, self.heldout, seed=self.config.train.seed)
         return elbo / len(self.heldout)
