@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator
 
 import torch
-from torch import nn
 
 from vae_core.choices import check_choice
 from vae_core.config import RunConfig
@@ -21,9 +20,8 @@ from vae_core.errors import VaeStudioError
 from vae_core.evaluation.estimates import total_elbo
 from vae_core.memory import check_training_fits
 from vae_core.models import LatentModel, build_model
-from vae_core.optimizer import load_adam_state, make_adam
+from vae_core.optimizer import load_adam_state
 from vae_core.seeds import derived_seed
-from vae_core.training.adamax import Adamax
 from vae_core.training.budget import TimeBudget, step_budget
 from vae_core.training.compiled import compiled_objective
 from vae_core.training.ema import WeightAverage
@@ -36,6 +34,12 @@ from vae_core.training.snapshot import (
     TrainingSnapshot,
     metrics_row,
 )
+from vae_core.training.trainer_parts import (
+    OPTIMIZERS,
+    Objective,
+    complete_model_config,
+    epoch_order,
+)
 
 # The snapshot's names stay importable from here, where most callers have always found them.
 __all__ = [
@@ -46,36 +50,6 @@ __all__ = [
     "epoch_order",
     "metrics_row",
 ]
-
-
-def complete_model_config(config: RunConfig, data: DataSplit) -> RunConfig:
-    """The config with the model's input shape and class count taken from the data."""
-    model = dataclasses.replace(
-        config.model, input_shape=tuple(data.train.image_shape), num_classes=data.train.num_classes
-    )
-    return dataclasses.replace(config, model=model)
-
-
-# Optimizers by name; both keep Adam's state layout, so checkpoints and resumes serve either.
-OPTIMIZERS = {"adam": make_adam, "adamax": Adamax}
-
-# The terms every model's loss returns; any others are reported as extra terms.
-
-
-def epoch_order(size: int, seed: int, epoch: int) -> torch.Tensor:
-    """The order of the examples in an epoch: the same in every process, whatever it drew before."""
-    return torch.randperm(size, generator=torch.Generator().manual_seed(derived_seed(seed, epoch)))
-
-
-class _Objective(nn.Module):
-    """The model's training loss as a forward pass: what DistributedDataParallel wraps."""
-
-    def __init__(self, model: LatentModel):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x, y, beta: float, generator) -> dict[str, torch.Tensor]:
-        return self.model.loss(x, y, beta=beta, generator=generator)
 
 
 class Trainer:
@@ -129,7 +103,7 @@ class Trainer:
         self._lr_schedule = LR_SCHEDULES[train.lr_schedule]
         self._lr_base = float(train.lr)
         self.team = current_team()
-        self._objective = self.team.wrap(_Objective(self.model))
+        self._objective = self.team.wrap(Objective(self.model))
         if train.compile:
             self._objective = compiled_objective(
                 self._objective,
