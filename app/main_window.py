@@ -40,7 +40,7 @@ from app.run_actions import RunActions
 from app.settings import last_config, open_settings, store_config
 from app.shortcuts import ShortcutsOverEditors
 from app.state import AppState, RunStatus
-from app.status_bar import RunStatusBar
+from app.status_bar import MessageBar, RunStatusBar
 from app.theory.posterior_layers import selected_input
 from app.window_parts import WINDOW_STATE_VERSION, build_helpers
 from app.workers import wait_for_jobs
@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.explorer = LatentExplorer(state.shown, self, self.model_jobs)
         self.previews = PreviewViews(state.shown, self.explorer.decoder)
         self.evaluation = EvaluationPage(EvaluationController(state.shown, self.model_jobs, self))
+        self.setStatusBar(MessageBar(self))  # long messages cut before the run's labels
         self.messages = Messages(self, self.runs.data.cancel_downloads)
         self.starts = RunStarts(
             self.controls,
