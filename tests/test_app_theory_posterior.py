@@ -132,7 +132,7 @@ def test_the_selected_inputs_posterior_and_samples_are_drawn(window, qtbot, smal
     )  # the peak, over its own value (bilinear smoothing)
     assert layers.heat_map.zValue() == -5 and layers.dots.zValue() == 12
     text = layers.readout.text()
-    assert text.startswith(f"{BINARISED_INPUT} · ESS ") and " of 100 " in text
+    assert text.startswith(f"{BINARISED_INPUT}, as in training · ESS ") and " of 100 " in text
     # The readout's quadrature is the core's, for the input selected as the model observes it.
     model = build_model(trained[0].model)
     model.load_state_dict(trained[1])

@@ -12,10 +12,10 @@ from vae_core.figures.posterior import observed_selection
 from vae_core.latent import LatentPlane, ellipse_outline, to_uint8_images
 from vae_core.model_access import ExplorerModel, dataset_images
 
-# Said of a Bernoulli model's selected input, here and under the map's true posterior: the image
-# shown, q(z|x), its ellipses and the true posterior are all of one binary image, not of the grey
-# one in the data set (the encoder never saw grey images).
-BINARISED_INPUT = "x binarised, as in training"
+# Said of a Bernoulli model's selected input, in the side panel and (with the reason) under the
+# map's true posterior: the image shown, q(z|x), its ellipses and the true posterior are all of
+# one binary image, not of the grey one in the data set (the encoder never saw grey images).
+BINARISED_INPUT = "x binarised"
 
 
 def draw_posterior(setter, posterior, plane: LatentPlane) -> None:

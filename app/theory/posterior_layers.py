@@ -294,4 +294,8 @@ class PosteriorLayers(QObject):
             names = self.state.plane.axis_names
             parts.append(f"p(z|x) on the slice {names[0]}, {names[1]} (other dimensions fixed)")
         figures = " · ".join(parts) or "p(z|x) ∝ p(x|z) p(z) on the visible plane"
-        return f"{BINARISED_INPUT} · {figures}" if scores_binary(self.shown.model) else figures
+        return (
+            f"{BINARISED_INPUT}, as in training · {figures}"
+            if scores_binary(self.shown.model)
+            else figures
+        )
