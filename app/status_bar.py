@@ -8,7 +8,7 @@ run into the first label, the whole message in the bar's tooltip.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QWidget
 
 from app.naming import named
 from app.state import AppState, RunStatus
@@ -28,6 +28,8 @@ class MessageBar(QStatusBar):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        # As QMainWindow sets its own status bar's: the labels' widths never widen the window.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self._permanent: list[QWidget] = []
         self._full = ""  # the message as given
         self._clear = QTimer(self)
@@ -70,8 +72,9 @@ class MessageBar(QStatusBar):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if self.currentMessage():
-            super().showMessage(self._fitted(self._full))
+        fitted = self._fitted(self._full)
+        if self.currentMessage() and fitted != self.currentMessage():
+            super().showMessage(fitted)
 
 
 class RunStatusBar:
