@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QFontMetricsF
 
 SCALES = ("log", "linear")
 # The linear stretch around zero spans a decade below the curves' smaller values, within these
@@ -166,3 +167,35 @@ def _short_number(value: float) -> str:
         else f"{magnitude:.{max(0, -math.floor(math.log10(magnitude)))}f}"
     )
     return ("−" if value < 0 else "") + text
+
+
+# β's ticks, densest first: the first whose labels all have room is used.
+_TICK_MULTIPLES = ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 5), (1,))
+# Pixels between two labels, beyond a line of text.
+_LABEL_GAP = 4
+
+
+class BetaAxis(pg.AxisItem):
+    """β's log axis, with labels that never collide: ticks at 1, 2, … 9 times each decade while
+    their labels have room, else at 1, 2 and 5 times, else every decade or every few. pyqtgraph's
+    own adds 2 … 9 whatever the room: its labels overlapped once β spanned a decade or two."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        low, high = sorted((minVal, maxVal))
+        if not (size > 0 and high > low and math.isfinite(low) and math.isfinite(high)):
+            return []
+        room = QFontMetricsF(self.style["tickFont"] or self.font()).height() + _LABEL_GAP
+        per_decade = size / (high - low)
+        decades = range(math.floor(low), math.floor(high) + 1)
+        for multiples in _TICK_MULTIPLES:
+            ticks = [
+                position
+                for decade in decades
+                for position in (decade + math.log10(multiple) for multiple in multiples)
+                if low <= position <= high
+            ]
+            if len(ticks) < 2 or min(np.diff(ticks)) * per_decade >= room:
+                return [(None, ticks)]
+        every = math.ceil(room / per_decade)  # decades from one label to the next
+        first = math.ceil(low / every) * every
+        return [(None, [float(decade) for decade in range(first, math.floor(high) + 1, every)])]

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from app.curve_scale import (
     SCALES,
+    BetaAxis,
     CurveAxis,
     ScaledCurve,
     fitted_curve_range,
@@ -23,6 +24,7 @@ from app.curve_scale import (
 from app.history import HELDOUT_TERM
 from app.naming import named
 from app.plot_fonts import set_plot_text_size
+from app.plot_legend import LegendAbove
 from app.state import RunModel, ShownModel
 
 LOSS_TERMS = ("loss", "recon", "kl")
@@ -36,6 +38,8 @@ _PENS = {
     "heldout": pg.mkPen("#d55e00", width=2),
     "beta": pg.mkPen("#cccccc", style=pg.QtCore.Qt.PenStyle.DashLine),
 }
+# Presenting, lines this many times wider: one-pixel lines vanish on a projector.
+PRESENTATION_LINE_SCALE = 3
 _GAUSSIAN_LEGEND = {
     "loss": "loss = reconstruction + β·KL",
     "recon": "reconstruction −log p(x|z)",
@@ -89,7 +93,11 @@ class CurvesView(QWidget):
     def _build_plot(self) -> pg.PlotItem:
         """The loss plot and its curves, one a term and the held-out loss; returns its item."""
         self.axis = CurveAxis("left")
-        self.plot = named(pg.PlotWidget(axisItems={"left": self.axis}), "lossPlot", "Loss curves")
+        self.plot = named(
+            pg.PlotWidget(axisItems={"left": self.axis, "right": BetaAxis("right")}),
+            "lossPlot",
+            "Loss curves",
+        )
         item = self.plot.getPlotItem()
         item.setLabel("bottom", "step")
         item.setLabel("left", "loss, nats per example")
@@ -119,11 +127,25 @@ class CurvesView(QWidget):
         self.beta_view.addItem(self.curves["beta"])
 
     def _add_legend(self, item: pg.PlotItem) -> None:
-        self.legend = item.addLegend(offset=(-10, 10), brush=pg.mkBrush(0, 0, 0, 170))
-        for name, curve in self.curves.items():
-            self.legend.addItem(curve, _GAUSSIAN_LEGEND[name])
+        # Above the plot area: over it, the legend covered the newest steps.
+        self.legend_band = LegendAbove(item)
+        self.legend = self.legend_band.legend
+        self._names = _GAUSSIAN_LEGEND
+        self._heldout_drawn = False
+        self._list_curves()
+        for curve in self.curves.values():
             curve.setClipToView(True)
             curve.setDownsampling(auto=True, method="peak")
+
+    def _list_curves(self) -> None:
+        """The legend names the curves drawn, and only those (the held-out loss once it has points)."""
+        self.legend_band.show(
+            [
+                (curve, self._names[name])
+                for name, curve in self.curves.items()
+                if name != "heldout" or self._heldout_drawn
+            ]
+        )
 
     def _build_options(self) -> QHBoxLayout:
         """The row above the plot: the loss scale and the steps shown."""
@@ -165,13 +187,12 @@ class CurvesView(QWidget):
 
     def _name_terms(self) -> None:
         model = self.shown.model
-        names = (
+        self._names = (
             _CODEBOOK_LEGEND
             if model is not None and model.capabilities.has_codebook
             else _GAUSSIAN_LEGEND
         )
-        for sample, label in self.legend.items:
-            label.setText(names[sample.item.name()])
+        self._list_curves()
 
     def _align_beta_view(self) -> None:
         self.beta_view.setGeometry(self.plot.getPlotItem().vb.sceneBoundingRect())
@@ -209,7 +230,11 @@ class CurvesView(QWidget):
         for name, (x, y) in losses.items():
             self.curves[name].show_values(x, y, self.scale, floor)
         # An empty curve with symbols still paints its (empty) scatter at every redraw.
-        self.curves["heldout"].setVisible(len(losses["heldout"][0]) > 0)
+        heldout_drawn = len(losses["heldout"][0]) > 0
+        self.curves["heldout"].setVisible(heldout_drawn)
+        if heldout_drawn != self._heldout_drawn:
+            self._heldout_drawn = heldout_drawn
+            self._list_curves()
         self.curves["beta"].setData(self.series.x.copy(), self.series.y("beta").copy())
         if len(self.series) and not self._user_ranged:
             self._fit_ranges(values)
@@ -257,5 +282,15 @@ class CurvesView(QWidget):
             return None
         return max(newest * _X_HEADROOM, shortest)
 
-    def set_text_size(self, pixels: int) -> None:
+    def set_text_size(self, pixels: int | None) -> None:
+        """Text `pixels` high; None: as built."""
         set_plot_text_size(self.plot.getPlotItem(), self.legend, pixels)
+        self.legend_band.fit_columns()
+
+    def set_presenting(self, on: bool) -> None:
+        """Lines wide enough for a projector, or as built."""
+        for name, curve in self.curves.items():
+            pen = pg.mkPen(_PENS[name])
+            if on:
+                pen.setWidthF(max(1.0, pen.widthF()) * PRESENTATION_LINE_SCALE)
+            curve.setPen(pen)

@@ -41,6 +41,7 @@ from app.state import ModelOnShow
 _IS_PEN = pg.mkPen("#e69f00", width=2)
 _ELBO_PEN = pg.mkPen("#56b4e9", width=2, style=Qt.PenStyle.DashLine)
 _EXACT_PEN = pg.mkPen("#009e73", width=2)
+EXACT_NAME = "exact log p(x)"
 
 
 class EvaluationPage(QWidget):
@@ -121,9 +122,9 @@ class EvaluationPage(QWidget):
         item.setLabel("bottom", "importance samples K")
         item.setLabel("left", "nats per example")
         item.setMenuEnabled(False)
-        legend = item.addLegend(brush=pg.mkBrush(0, 0, 0, 170))
+        self.legend = item.addLegend(brush=pg.mkBrush(0, 0, 0, 170))
         # Right, half-way up: between the estimates, which climb to the top right, and the ELBO.
-        legend.anchor(itemPos=(1, 0.5), parentPos=(1, 0.5), offset=(-10, 0))
+        self.legend.anchor(itemPos=(1, 0.5), parentPos=(1, 0.5), offset=(-10, 0))
         self.is_curve = item.plot(
             name="IS estimate of log p(x)",
             pen=_IS_PEN,
@@ -132,7 +133,8 @@ class EvaluationPage(QWidget):
             symbolBrush="#e69f00",
         )
         self.elbo_line = item.plot(name="ELBO", pen=_ELBO_PEN)
-        self.exact_line = item.plot(name="exact log p(x)", pen=_EXACT_PEN)
+        # Named in the legend only where it is drawn (`_list_exact`): most models have none.
+        self.exact_line = item.plot(pen=_EXACT_PEN)
         # In the plot's place when there is no curve to draw.
         self.plot_message = named(QLabel(), "evaluationPlotMessage", "Why there is no plot")
         self.plot_message.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -254,8 +256,16 @@ class EvaluationPage(QWidget):
         self.exact_line.setData(
             ends if exact is not None else [], [exact] * 2 if exact is not None else []
         )
+        self._list_exact(exact is not None)
         self.plot.setTitle("log p(x) ≥ IS estimate (grows with K) ≥ ELBO, in expectation")
         self.plot.getPlotItem().enableAutoRange()
+
+    def _list_exact(self, drawn: bool) -> None:
+        listed = any(sample.item is self.exact_line for sample, _ in self.legend.items)
+        if drawn and not listed:
+            self.legend.addItem(self.exact_line, EXACT_NAME)
+        elif listed and not drawn:
+            self.legend.removeItem(self.exact_line)
 
     def _show_plot_message(self, text: str) -> None:
         for curve in (self.is_curve, self.elbo_line, self.exact_line):

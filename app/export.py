@@ -1,4 +1,5 @@
-"""Figures to files: the latent map and the plots as PNG at a chosen resolution or as SVG, the plots
+"""Figures to files: the latent map and the plots as PNG at a chosen resolution or as SVG (with lines
+as wide in librsvg, ImageMagick and LibreOffice as on the screen: app.svg_strokes), the plots
 on a light background for slides, and the interpolation and traversal grids as PNG at the decoder's
 own resolution.
 
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import QGraphicsItem, QMenu, QWidget
 
 from app.controllers.job_kinds import FILE_WRITE, Call
 from app.controllers.model_jobs import Answer, ModelJobs
-from app.export_files import write_bytes, write_png
+from app.export_files import write_png, write_svg
 from app.state import ShownModel
 from vae_core.errors import VaeStudioError
 from vae_core.latent import mosaic
@@ -234,7 +235,7 @@ class FigureExports(QObject):
         item = plot.getPlotItem()
         with light_theme(item.scene()) if light else nullcontext():
             if scale is None:
-                self._write(write_bytes, figure_svg(item, background, name.replace("_", " ")), path)
+                self._write(write_svg, figure_svg(item, background, name.replace("_", " ")), path)
             else:
                 self._write(write_png, figure_png(item, scale, background), path)
 

@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from app.explorer.image_widgets import to_qimage
+from app.svg_strokes import with_page_strokes
 from vae_core.errors import VaeStudioError
 from vae_core.files import write_atomically
 
@@ -28,6 +29,12 @@ def write_png(image: QImage | np.ndarray, path: Path) -> str:
 
 def write_bytes(data: bytes, path: Path) -> str:
     return _write(path, lambda temporary: Path(temporary).write_bytes(data))
+
+
+def write_svg(svg: bytes, path: Path) -> str:
+    """Qt's SVG with its cosmetic strokes in page units, so that every renderer draws them as the
+    screen does (app.svg_strokes), put at `path`."""
+    return write_bytes(with_page_strokes(svg), path)
 
 
 def _write(path: Path, save: Callable[[str], None]) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import torch
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QApplication,
@@ -41,8 +40,9 @@ from app.run_actions import RunActions
 from app.settings import last_config, open_settings, store_config
 from app.shortcuts import ShortcutsOverEditors
 from app.state import AppState, RunStatus
-from app.status_bar import RunStatusBar
+from app.status_bar import MessageBar, RunStatusBar
 from app.step_apart_window import build_step_apart
+from app.theory.posterior_layers import selected_input
 from app.window_parts import WINDOW_STATE_VERSION, build_helpers
 from app.workers import wait_for_jobs
 from vae_core.checkpoint import Checkpoint
@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.explorer = LatentExplorer(state.shown, self, self.model_jobs)
         self.previews = PreviewViews(state.shown, self.explorer.decoder)
         self.evaluation = EvaluationPage(EvaluationController(state.shown, self.model_jobs, self))
+        self.setStatusBar(MessageBar(self))  # long messages cut before the run's labels
         self.messages = Messages(self, self.runs.data.cancel_downloads)
         self.starts = RunStarts(
             self.controls,
@@ -293,17 +294,15 @@ class MainWindow(QMainWindow):
     def analyze_selected_input(self) -> None:
         """The amortization and approximation gaps of the input selected on the map (the Evaluate page)."""
         shown = self.state.shown
-        explorer = shown.explorer
         if shown.model is None or shown.weights is None:
             self.show_error("there is no model to analyze yet: train one or open a checkpoint")
             return
-        if explorer.selected is None or explorer.examples is None:
+        selected = selected_input(shown)  # binarised as the map's true posterior scores it
+        if selected is None:
             self.show_error("select an input first: click a point on the latent map")
             return
-        images, labels = explorer.examples.batch(torch.tensor([explorer.selected]))
-        label = int(labels[0]) if shown.model.capabilities.conditional else None
         described = f"the selected input under {self._described_model()}"
-        self.evaluation.analyze(shown.model, images[0], label, described)
+        self.evaluation.analyze(shown.model, selected.image, selected.label, described)
 
     # Messages.
     def say(self, line: str) -> None:

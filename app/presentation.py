@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QFontInfo
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QWidget
 
 from app.naming import named
@@ -26,17 +26,21 @@ WINDOW_FONT_SCALE = 1.6
 
 
 class TextSized(Protocol):
-    def set_text_size(self, pixels: int) -> None: ...
+    def set_text_size(self, pixels: int | None) -> None: ...  # None: as built
+
+
+class PresentedCurves(TextSized, Protocol):
+    def set_presenting(self, on: bool) -> None: ...  # lines for a projector, or as built
 
 
 @dataclass(frozen=True)
 class PresentedParts:
     """The parts of the window presentation mode hides, shows and enlarges."""
 
-    hidden: tuple[QWidget, ...]  # the docks and toolbar a presenter does not need
-    views_dock: QDockWidget  # its title bar becomes the readout
+    hidden: tuple[QWidget, ...]  # the toolbar and whatever else, besides docks, is not presented
+    views_dock: QDockWidget  # its title bar becomes the readout; every other dock is hidden
     view_tabs: QTabWidget
-    curves: QWidget  # the tab presented
+    curves: QWidget  # the tab presented, a PresentedCurves
     plots: tuple[TextSized, ...]  # their text grows
     status: RunStatusBar
 
@@ -76,8 +80,12 @@ class Presentation:
             "font": QFont(window.font()),
         }
         status = parts.status
+        # Every dock but the views' (settings, explorer, runs, lessons, any a later issue adds):
+        # the window's saved state shows them again on leaving.
+        docks = [dock for dock in window.findChildren(QDockWidget) if dock is not parts.views_dock]
         for widget in (
             *parts.hidden,
+            *docks,
             window.menuBar(),
             status.state_label,
             status.device_label,
@@ -98,6 +106,7 @@ class Presentation:
         readout_font.setBold(True)
         self.readout.setFont(readout_font)
         self._set_plot_text(plot_pixels)
+        parts.curves.set_presenting(True)
         status.fit_to_font()
         window.statusBar().clearMessage()
         status.presentation_hint.show()
@@ -115,7 +124,8 @@ class Presentation:
         status = parts.status
         window.showNormal()
         window.setFont(restore["font"])
-        self._set_plot_text(QFontInfo(restore["font"]).pixelSize())
+        self._set_plot_text(None)
+        parts.curves.set_presenting(False)
         status.fit_to_font()
         parts.views_dock.setTitleBarWidget(None)
         for widget in (
@@ -131,7 +141,7 @@ class Presentation:
         window.restoreState(restore["state"], self.state_version)
         status.presentation_hint.hide()
 
-    def _set_plot_text(self, pixels: int) -> None:
+    def _set_plot_text(self, pixels: int | None) -> None:
         for plot in self.parts.plots:
             plot.set_text_size(pixels)
 

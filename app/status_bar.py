@@ -1,12 +1,14 @@
 """The window's status bar as a view of the state: run status, step, epoch, speed, device, model.
 
 Labels are fixed to the widths of their longest texts: a label that changes size makes the whole
-status bar lay out and repaint again, ten times a second.
+status bar lay out and repaint again, ten times a second. Messages end in "…" where they would
+run into the first label, the whole message in the bar's tooltip.
 """
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QWidget
 
 from app.naming import named
 from app.state import AppState, RunStatus
@@ -14,6 +16,65 @@ from app.state import AppState, RunStatus
 # The progress bar's resolution: a tenth of a percent, so a long run's bar visibly moves.
 PROGRESS_STEPS = 1000
 PRESENTATION_HINT = "Space pause · N step · [ ] β · Ctrl+Return train · Ctrl+. stop · Esc leave"
+
+
+# Qt draws a message from this many pixels in to this many before the first permanent widget.
+_MESSAGE_LEFT, _MESSAGE_GAP = 6, 2
+
+
+class MessageBar(QStatusBar):
+    """A status bar whose messages are cut with "…" to the room left of its permanent widgets (Qt
+    draws them whole, into the labels), whatever their length or the window's width."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        # As QMainWindow sets its own status bar's: the labels' widths never widen the window.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._permanent: list[QWidget] = []
+        self._full = ""  # the message as given
+        self._clear = QTimer(self)
+        self._clear.setSingleShot(True)
+        self._clear.timeout.connect(self.clearMessage)
+        self.messageChanged.connect(self._changed)
+
+    def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:
+        self._permanent.append(widget)
+        super().addPermanentWidget(widget, stretch)
+
+    def showMessage(self, message: str, timeout: int = 0) -> None:
+        """`message`, cut to fit, for `timeout` ms (0: until the next)."""
+        self._full = message
+        super().showMessage(self._fitted(message))  # the timer here: a refit must not reset it
+        if timeout > 0:
+            self._clear.start(timeout)
+        else:
+            self._clear.stop()
+
+    def _changed(self, shown: str) -> None:
+        if not shown:
+            self._full = ""
+        elif shown != self._fitted(self._full):  # Qt's own (a menu's status tip): fitted too
+            self._clear.stop()
+            self._full = shown
+            if self._fitted(shown) != shown:
+                super().showMessage(self._fitted(shown))
+        cut = self._fitted(self._full) != self._full
+        self.setToolTip(self._full if cut else "")
+
+    def _fitted(self, message: str) -> str:
+        return self.fontMetrics().elidedText(message, Qt.TextElideMode.ElideRight, self._room())
+
+    def _room(self) -> int:
+        """The message's width before the first visible permanent widget, as Qt lays it out."""
+        shown = [widget.x() for widget in self._permanent if widget.isVisible()]
+        right = min(shown) - _MESSAGE_GAP if shown else self.width() - 2 * _MESSAGE_LEFT
+        return max(0, right - _MESSAGE_LEFT)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        fitted = self._fitted(self._full)
+        if self.currentMessage() and fitted != self.currentMessage():
+            super().showMessage(fitted)
 
 
 class RunStatusBar:

@@ -55,6 +55,8 @@ def test_evaluating_a_trained_model_plots_the_estimate_against_the_samples(qtbot
     assert "step 30" in window.evaluation.status.text() and not window.evaluation.busy
     figures = window.evaluation.figures.text()
     assert "ELBO" in figures and "K = 20" in figures and "active units" in figures
+    # No exact log p(x) for this model: the legend names only the lines drawn.
+    assert _legend_names(window) == ["IS estimate of log p(x)", "ELBO"]
 
     # The page scores the weights of the run's last snapshot, which the run's own model has too.
     from vae_core.evaluation.estimates import evaluate_model
@@ -67,6 +69,21 @@ def test_evaluating_a_trained_model_plots_the_estimate_against_the_samples(qtbot
     # (to rounding: the page computes on its own thread, with its own thread count)
     assert results["elbo"] == pytest.approx(expected["elbo"], rel=1e-5)
     assert results["log_likelihood_is"] == pytest.approx(expected["log_likelihood_is"], rel=1e-5)
+
+
+def _legend_names(window) -> list[str]:
+    return [label.text for _, label in window.evaluation.legend.items]
+
+
+def test_the_exact_log_likelihood_is_named_where_its_line_is_drawn(qtbot, shown_window):
+    config = _config()
+    linear = dataclasses.replace(config.model, arch="linear", likelihood="gaussian")
+    window = shown_window(dataclasses.replace(config, model=linear))
+    _train_to_the_end(qtbot, window)
+    results = _evaluate(qtbot, window, examples=50, samples=5)
+    assert "exact_log_likelihood" in results
+    assert _legend_names(window) == ["IS estimate of log p(x)", "ELBO", "exact log p(x)"]
+    assert len(window.evaluation.exact_line.getData()[0]) == 2
 
 
 def test_a_vq_vae_is_evaluated_without_importance_sampling(qtbot, shown_window):

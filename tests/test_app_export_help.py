@@ -4,6 +4,10 @@ tooltips, controls per family, the help pages, shortcuts whatever has the focus)
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -12,7 +16,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFileDialog
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 
 from app.controls import ControlPanel
 from app.help_pages import TOPICS
@@ -232,6 +236,67 @@ def test_the_latent_map_exports_as_svg_with_its_scatter_as_vectors(qtbot, traine
     # One path per encoded test example (and a few for the cursor and the frame); the tiles an image.
     assert tags.count("path") >= trained_window.explorer.map.point_count()
     assert tags.count("image") >= 1
+
+
+def _page_stroke_widths(root) -> list[float]:
+    """Each stroked shape's stroke width in page pixels: its inherited stroke-width through its
+    groups' and its own transforms (a vector effect, which librsvg ignores, does not count)."""
+    widths = []
+
+    def visit(element, matrix, width, stroke):
+        for child in element:
+            transform = child.get("transform", "")
+            own = np.eye(3)
+            if transform.startswith("matrix"):
+                numbers = re.findall(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", transform)
+                a, b, c, d, e, f = map(float, numbers)
+                own = np.array([[a, c, e], [b, d, f], [0, 0, 1]])
+            here = matrix @ own
+            child_width = float(child.get("stroke-width", width))
+            child_stroke = child.get("stroke", stroke)
+            shape = child.tag.rsplit("}", 1)[-1] in ("path", "polyline", "rect")
+            if shape and child_stroke != "none":
+                widths.append(child_width * math.sqrt(abs(np.linalg.det(here[:2, :2]))))
+            visit(child, here, child_width, child_stroke)
+
+    visit(root, np.eye(3), 1.0, "none")
+    return widths
+
+
+def _ink(pixels: np.ndarray) -> float:
+    """The share of pixels far from black (the map's background)."""
+    return float((pixels.astype(int).sum(-1) > 150).mean())
+
+
+def test_the_latent_maps_svg_draws_its_lines_as_the_screen_does_in_any_renderer(
+    qtbot, trained_window, tmp_path
+):
+    """Cosmetic pens were written as one data unit wide with vector-effect, which librsvg,
+    ImageMagick and LibreOffice ignore: contours became filled rings, each point a blob."""
+    for name in ("tilesCheckBox", "priorCheckBox"):  # only the scatter and the cursor
+        trained_window.findChild(QCheckBox, name).setChecked(False)
+    figures = trained_window.figures
+    path = export_and_wait(
+        qtbot, trained_window, figures.export_figure, "latent_map", tmp_path / "map.svg", None
+    )
+    text = Path(path).read_text()
+    assert "vector-effect" not in text
+    widths = _page_stroke_widths(ElementTree.fromstring(text))
+    assert len(widths) >= trained_window.explorer.map.point_count()
+    assert max(widths) <= 3.0  # pens of one to two and a half pixels, as on the screen
+    renderer = shutil.which("rsvg-convert")
+    if renderer is None:
+        pytest.skip("rsvg-convert (librsvg2-bin) is not installed: the SVG was checked as XML only")
+    rendered = tmp_path / "rsvg.png"
+    subprocess.run([renderer, path, "-o", str(rendered)], check=True, timeout=60)
+    screen = export_and_wait(
+        qtbot, trained_window, figures.export_figure, "latent_map", tmp_path / "qt.png", 1
+    )
+    with Image.open(rendered) as by_librsvg, Image.open(screen) as by_qt:
+        librsvg_ink = _ink(np.asarray(by_librsvg.convert("RGB")))
+        qt_ink = _ink(np.asarray(by_qt.convert("RGB")))
+    # Discs with a thin rim, as Qt paints them: not filled blobs, not rings across the map.
+    assert qt_ink > 0 and abs(librsvg_ink - qt_ink) < 0.25 * qt_ink
 
 
 def test_plots_for_slides_are_light_and_the_screen_keeps_its_theme(qtbot, trained_window, tmp_path):

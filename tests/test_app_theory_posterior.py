@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 import torch
 
 from app.controllers import model_jobs
 from app.controllers.job_kinds import ELBO_IDENTITY, POSTERIOR_LAYERS
+from app.explorer.selection import BINARISED_INPUT
 from app.state import ModelOnShow
 from app.theory.posterior_layers import NO_SELECTION
 from vae_core.config import ModelConfig, RunConfig
@@ -18,7 +20,8 @@ from vae_core.evaluation.true_posterior import (
     log_likelihood_quadrature,
 )
 from vae_core.figures import posterior as figures_posterior
-from vae_core.figures.posterior import HEAT_MAP_RESOLUTION
+from vae_core.figures.posterior import HEAT_MAP_RESOLUTION, observed_selection
+from vae_core.latent import to_uint8_images
 from vae_core.models import build_model
 
 TIMEOUT_MS = 10_000
@@ -129,11 +132,11 @@ def test_the_selected_inputs_posterior_and_samples_are_drawn(window, qtbot, smal
     )  # the peak, over its own value (bilinear smoothing)
     assert layers.heat_map.zValue() == -5 and layers.dots.zValue() == 12
     text = layers.readout.text()
-    assert text.startswith("ESS ") and " of 100 " in text
-    # The readout's quadrature is the core's, for the input selected.
+    assert text.startswith(f"{BINARISED_INPUT}, as in training · ESS ") and " of 100 " in text
+    # The readout's quadrature is the core's, for the input selected as the model observes it.
     model = build_model(trained[0].model)
     model.load_state_dict(trained[1])
-    image = small_glyphs.test.batch(torch.tensor([5]))[0][0]
+    image = observed_selection(model, small_glyphs.test, 5).image
     expected = log_likelihood_quadrature(model, image, None, READOUT_RESOLUTION)
     assert f"quadrature {expected:.1f}".replace("-", "−") in text
 
@@ -141,6 +144,33 @@ def test_the_selected_inputs_posterior_and_samples_are_drawn(window, qtbot, smal
     layers.proposal_combo.setCurrentIndex(1)
     _wait_for_layers(qtbot, layers, 37)
     assert " of 37 " in layers.readout.text()
+
+
+def test_the_image_shown_and_q_drawn_are_of_the_binary_image_the_true_posterior_scores(
+    window, qtbot, small_glyphs, trained
+):
+    """A Bernoulli model's encoder saw binary images only: the side panel shows, q's ellipses
+    are drawn for, and the heat map scores one and the same binarised image, and a line says so."""
+    layers = window.seed.posterior_layers
+    window.explorer.select(4)
+    layers.posterior_check.setChecked(True)
+    qtbot.waitUntil(lambda: layers.heat_map.image is not None, timeout=TIMEOUT_MS)
+    model = build_model(trained[0].model)
+    model.load_state_dict(trained[1])
+    observed = observed_selection(model, small_glyphs.test, 4).image
+    grey = small_glyphs.test.batch(torch.tensor([4]))[0][0]
+    assert not torch.equal(observed, grey)  # the glyph has grey edges
+    scored = layers._drawn.request.selected.image
+    assert torch.equal(scored, observed)
+    side = window.explorer.side
+    assert np.array_equal(side.input_view._image, to_uint8_images(observed[None].numpy())[0])
+    assert side.posterior_label.text().startswith(BINARISED_INPUT)
+    assert layers.readout.text().startswith(BINARISED_INPUT)
+    with torch.no_grad():
+        q = model.encode(observed[None])
+    drawn = window.explorer.state.posterior
+    np.testing.assert_allclose(drawn.mean, q.mean[0].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(drawn.std, q.std[0].numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_a_new_selection_replaces_the_layers_and_an_overtaken_answer_is_dropped(
@@ -152,7 +182,7 @@ def test_a_new_selection_replaces_the_layers_and_an_overtaken_answer_is_dropped(
     window.explorer.select(2)  # while the first is under way
     model = build_model(trained[0].model)
     model.load_state_dict(trained[1])
-    image = small_glyphs.test.batch(torch.tensor([2]))[0][0]
+    image = observed_selection(model, small_glyphs.test, 2).image
     expected = f"quadrature {log_likelihood_quadrature(model, image, None, READOUT_RESOLUTION):.1f}".replace(
         "-", "−"
     )

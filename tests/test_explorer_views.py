@@ -24,6 +24,8 @@ from app.state import (
     ShownModel,
 )
 from vae_core.config import ModelConfig, RunConfig
+from vae_core.figures.posterior import observed_selection
+from vae_core.latent import to_uint8_images
 from vae_core.models import build_model
 
 
@@ -203,8 +205,10 @@ def test_clicking_a_point_selects_it_and_draws_its_posterior(
         explorer.map.points.sigClicked.emit(
             explorer.map.points, [s for s in spots if s.data() == index], None
         )
+    # A Bernoulli model's selection is the binary image it observes (as evaluate draws it).
+    observed = observed_selection(model, small_glyphs.test, index).image[None]
     with torch.no_grad():
-        posterior = model.encode(small_glyphs.test.batch(torch.tensor([index]))[0])
+        posterior = model.encode(observed)
     mean, std = posterior.mean[0].numpy(), posterior.std[0].numpy()
     for curve, sigmas in zip(explorer.map.selection_ellipses, (1.0, 2.0)):
         outline_x, outline_y = curve.getData()
@@ -213,7 +217,7 @@ def test_clicking_a_point_selects_it_and_draws_its_posterior(
         )
         np.testing.assert_allclose(distance, sigmas, rtol=1e-4)
     side = explorer.side
-    expected_input = small_glyphs.test.images[index, 0].numpy()
+    expected_input = to_uint8_images(observed.numpy())[0]
     np.testing.assert_array_equal(
         side.findChild(QWidget, "selectedInputView").image(), expected_input
     )

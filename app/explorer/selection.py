@@ -8,8 +8,14 @@ import torch
 from app.explorer.map_drawing import ELLIPSE_SIGMAS
 from app.explorer.side_panel import format_code, format_encoding
 from app.state import ExplorerState, SelectedPosterior
-from vae_core.latent import LatentPlane, ellipse_outline
+from vae_core.figures.posterior import observed_selection
+from vae_core.latent import LatentPlane, ellipse_outline, to_uint8_images
 from vae_core.model_access import ExplorerModel, dataset_images
+
+# Said of a Bernoulli model's selected input, in the side panel and (with the reason) under the
+# map's true posterior: the image shown, q(z|x), its ellipses and the true posterior are all of
+# one binary image, not of the grey one in the data set (the encoder never saw grey images).
+BINARISED_INPUT = "x binarised"
 
 
 def draw_posterior(setter, posterior, plane: LatentPlane) -> None:
@@ -61,7 +67,10 @@ class SelectionView:
             self.map.set_selection(None)
             self.data_space.set_selection(None)
             return
-        images, labels = examples.batch(torch.tensor([state.selected]))
+        # As the model observes it: the image q, its ellipses and the true posterior score.
+        selected = observed_selection(model.model, examples, state.selected)
+        images = selected.image[None]
+        labels = None if selected.label is None else torch.tensor([selected.label])
         mean, std = model.posterior(images, labels)
         kl = model.kl_of(images, labels)
         state.posterior = SelectedPosterior(mean[0], std[0], None if kl is None else kl[0])
@@ -74,7 +83,7 @@ class SelectionView:
             self.side.show_selection(None, None, text)
         else:
             reconstruction = model.reconstruct(images, labels)[0]
-            self.side.show_selection(
-                dataset_images(examples, [state.selected])[0], reconstruction, text
-            )
+            if model.model.likelihood.binarizes_data:
+                text = f"{BINARISED_INPUT}\n{text}"
+            self.side.show_selection(to_uint8_images(images.numpy())[0], reconstruction, text)
         draw_posterior(self.map.set_selection, (mean[0], std[0]), state.plane)

@@ -20,9 +20,10 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSpinBox
 from app.choice_combo import with_reason
 from app.controllers.job_kinds import POSTERIOR_LAYERS
 from app.controllers.model_jobs import Answer, ModelJobs
+from app.explorer.selection import BINARISED_INPUT
 from app.naming import named
 from app.state import ModelOnShow, ShownModel
-from vae_core.figures.posterior import LayersRequest, SelectedInput
+from vae_core.figures.posterior import LayersRequest, SelectedInput, observed_selection
 
 _SMOOTHING = 4
 # Drawing order on the map: over the tiles (-10), under the contours (5); dots over the points (10).
@@ -46,13 +47,23 @@ def unused_reason(on_show: ModelOnShow | None) -> str:
     return ""
 
 
+def scores_binary(on_show: ModelOnShow | None) -> bool:
+    """Whether the selected input is scored binarised: a Bernoulli model observes binary images."""
+    return (
+        on_show is not None
+        and on_show.viewer is not None
+        and on_show.viewer.likelihood.binarizes_data
+    )
+
+
 def selected_input(shown: ShownModel) -> SelectedInput | None:
+    """The input selected on the map as the model observes it (binarised for a Bernoulli model)."""
     state, model = shown.explorer, shown.model
-    if model is None or shown.weights is None or state.selected is None or state.examples is None:
+    if model is None or model.viewer is None or shown.weights is None:
         return None
-    images, labels = state.examples.batch(torch.tensor([state.selected]))
-    label = int(labels[0]) if model.capabilities.conditional else None
-    return SelectedInput(state.selected, images[0], label)
+    if state.selected is None or state.examples is None:
+        return None
+    return observed_selection(model.viewer, state.examples, state.selected)
 
 
 def nats(value: float, digits: int = 1) -> str:
@@ -162,7 +173,8 @@ class PosteriorLayers(QObject):
         self.readout.setToolTip(
             "ESS = 1/Σw² of the normalised weights; the estimate is log (1/K) Σ p(x, z)/r(z) with its standard "
             "error; quadrature sums p(x, z) over a grid fitted to the posterior (2-D latents).\nFor binary data "
-            "x is the selected image binarised once, as training sees it; the yellow ellipses are q of the grey image."
+            "x is the selected image binarised, as training sees it: the image the side panel shows, and the one "
+            "the yellow ellipses of q(z|x) are of."
         )
         self._tips = {widget: widget.toolTip() for widget in self._controls()}
         for check in (self.posterior_check, self.samples_check):
@@ -283,4 +295,9 @@ class PosteriorLayers(QObject):
         elif len(answer.request.origin) > 2:
             names = self.state.plane.axis_names
             parts.append(f"p(z|x) on the slice {names[0]}, {names[1]} (other dimensions fixed)")
-        return " · ".join(parts) if parts else "p(z|x) ∝ p(x|z) p(z) on the visible plane"
+        figures = " · ".join(parts) or "p(z|x) ∝ p(x|z) p(z) on the visible plane"
+        return (
+            f"{BINARISED_INPUT}, as in training · {figures}"
+            if scores_binary(self.shown.model)
+            else figures
+        )

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vae_core.data import ImageDataset
 from vae_core.evaluation.analysis import AmortizationReport, amortization_gap
 from vae_core.evaluation.elbo_identity import ElboIdentity, elbo_identity
 from vae_core.evaluation.importance_samples import ImportanceSamples, importance_samples
+from vae_core.evaluation.observation import observed_examples
 from vae_core.evaluation.true_posterior import (
     READOUT_RESOLUTION,
     Box,
@@ -30,8 +32,19 @@ class SelectedInput:
     """The input selected on the map: its index among the map's examples, image and class."""
 
     index: int
-    image: torch.Tensor  # (C, H, W)
+    image: torch.Tensor  # (C, H, W), as the model observes it
     label: int | None
+
+
+def observed_selection(model: LatentModel, examples: ImageDataset, index: int) -> SelectedInput:
+    """Example `index` of the map's examples as the model observes it: the image that every figure
+    of it scores and that the window shows. A Bernoulli model's is binary, drawn as `evaluate` draws
+    an example's (from the seed and the index): its encoder was trained on binary images only, and
+    q(z|x) of the grey image can lie many σ from the true posterior of a binary one."""
+    indices = torch.tensor([index])
+    images, labels = examples.batch(indices)
+    label = int(labels[0]) if model.capabilities.conditional else None
+    return SelectedInput(index, observed_examples(model, images, indices)[0], label)
 
 
 @dataclass(frozen=True)
