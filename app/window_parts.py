@@ -61,29 +61,10 @@ def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelp
         seed.runs.open_folder,
     )
     files.follower.configFound.connect(window.controls.apply_config)
-    recent = RecentFiles(
-        window.settings,
-        window.model_jobs,
-        files,
-        window.checkpoints,
-        window.state.shown,
-        window.show_error,
-        window,
-    )
+    recent = _recent_files(window, files)
     figures = _figure_exports(window, dialogs)
     view_help = ViewHelp(window.view_tabs, lambda: help_topics(window, seed), window)
-    classroom = Classroom(
-        window,
-        window.add_dock,
-        window.explorer_dock,
-        seed.runs,
-        window.runs,
-        window.settings,
-        dialogs,
-        actions,
-        window.say,
-        window.show_error,
-    )
+    classroom = _classroom(window, seed, dialogs, actions)
     build_menus(
         window,
         actions,
@@ -112,6 +93,35 @@ def build_helpers(window: MainWindow, actions: dict[str, QAction]) -> WindowHelp
         classroom,
         recent,
         settings_undo,
+    )
+
+
+def _recent_files(window: MainWindow, files: FileActions) -> RecentFiles:
+    return RecentFiles(
+        window.settings,
+        window.model_jobs,
+        files,
+        window.checkpoints,
+        window.state.shown,
+        window.show_error,
+        window,
+    )
+
+
+def _classroom(
+    window: MainWindow, seed: TheoryViews, dialogs: FileDialogs, actions: dict[str, QAction]
+) -> Classroom:
+    return Classroom(
+        window,
+        window.add_dock,
+        window.explorer_dock,
+        seed.runs,
+        window.runs,
+        window.settings,
+        dialogs,
+        actions,
+        window.say,
+        window.show_error,
     )
 
 

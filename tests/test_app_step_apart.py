@@ -182,3 +182,29 @@ def test_a_running_run_pauses_for_the_mode_and_resume_puts_a_step_aside(
         _click(qtbot, window, "pauseButton")  # Resume
     assert state.active and state.phase is None and "put aside" in state.note
     assert not window.findChild(QPushButton, "phaseButton").isEnabled()
+
+
+def test_the_step_is_not_drawn_on_a_t_sne_map_and_the_key_says_so(qtbot):
+    """t-SNE places codes by their neighbours: an ellipse or arrow in code coordinates drawn on it
+    would sit anywhere; the key says where the step is drawn instead."""
+    import dataclasses
+
+    import pyqtgraph as pg
+
+    from app.explorer.step_apart_layer import NOT_ON_THIS_PLANE, StepApartLayer
+    from app.state import PLANE_TSNE, ExplorerState
+    from app.state.step_apart import StepApartState
+    from vae_core.training.step_apart import StepPhase
+
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    explorer, step = ExplorerState(), StepApartState()
+    layer = StepApartLayer(plot, step, explorer)
+    mean, std = np.array([0.5, -0.5]), np.array([0.3, 0.4])
+    step.active = True
+    step.phase = StepPhase("encode", PHASE_LINES["encode"], mean, std)
+    assert len(layer.ellipses[0].getData()[0]) > 0  # a plane of two dimensions: drawn
+
+    explorer.plane_choice = dataclasses.replace(explorer.plane_choice, mode=PLANE_TSNE)
+    assert all(len(curve.getData()[0]) == 0 for curve in layer.ellipses)
+    assert layer.drawn == {} and NOT_ON_THIS_PLANE in layer.key.text()

@@ -19,7 +19,8 @@ from test_explorer_views import (
     _waiting_for,
 )
 
-from app.explorer.map_view import HOME_EXTENT, label_colours
+from app.explorer.map_items import label_colours
+from app.explorer.map_view import HOME_EXTENT
 from app.state import PLANE_PRINCIPAL, PLANE_TSNE
 from vae_core import latent_embedding
 from vae_core.latent_embedding import EmbeddingCancelled, tsne_map

@@ -54,17 +54,6 @@ def _single_shot(parent: QObject, slot: Callable[[], None]) -> QTimer:
     return timer
 
 
-def _charged(pace: DutyCycle, work: Callable[[], None]) -> Callable[[], None]:
-    """`work`, its time charged to `pace` (the weights')."""
-
-    def timed_work() -> None:
-        started = time.perf_counter()
-        work()
-        pace.spent(time.perf_counter() - started)
-
-    return timed_work
-
-
 def _class_names(examples, model: ExplorerModel) -> list[str]:
     """The names of the classes a conditional decoder is given: the examples' own, or numbers."""
     if examples is not None:
@@ -111,17 +100,7 @@ class LatentExplorer(QObject):
         self._last_cursor_move = -math.inf
         self._last_tiles_time = -math.inf
 
-        self.map = LatentMapView()
-        self.data_space = DataSpaceView()
-        self.data_space.hide()
-        self.map.add_beside(self.data_space)
-        self.layers = MapLayers(self.map, self.data_space, self.decoder)
-        self.side = SidePanel()
-        self.selection = SelectionView(self.map, self.data_space, self.side, self.state)
-        self.encoding = EncodingController(shown, self.jobs, self.errorOccurred.emit, self)
-        self.samples = PriorSamples(
-            self.state, self.decoder, self.side, self.data_space, self._wait_for_drag, self
-        )
+        self._build_views(shown)
         # The controller hears the state first: the decode service is ready before the pages redraw.
         shown.model_changed.connect(self._model_changed)
         shown.weights_changed.connect(self._weights_changed)
@@ -138,11 +117,33 @@ class LatentExplorer(QObject):
         self.codebook.resetRequested.connect(self._reset_dead_codes)
 
         pace = self._weights_pace
-        self._weights_timer = _single_shot(self, _charged(pace, self._apply_weights))
-        self._tiles_timer = _single_shot(self, _charged(pace, self._refresh_view_in_turns))
+        self._weights_timer = _single_shot(self, pace.charged(self._apply_weights))
+        self._tiles_timer = _single_shot(self, pace.charged(self._refresh_view_in_turns))
         self._contours_timer = _single_shot(self, self._refresh_contours)
-        self._details_timer = _single_shot(self, _charged(pace, self._refresh_details))
+        self._details_timer = _single_shot(self, pace.charged(self._refresh_details))
 
+        self._hear_the_map()
+        # Whoever holds the views may delete them before this object: no timer may outlive them.
+        self.map.destroyed.connect(self._stop_timers)
+        self.side.destroyed.connect(self._stop_timers)
+        self._model_changed()
+
+    def _build_views(self, shown: ShownModel) -> None:
+        """The map with the data space beside it, their layers, the side panel and the prior's
+        samples."""
+        self.map = LatentMapView()
+        self.data_space = DataSpaceView()
+        self.data_space.hide()
+        self.map.add_beside(self.data_space)
+        self.layers = MapLayers(self.map, self.data_space, self.decoder)
+        self.side = SidePanel()
+        self.selection = SelectionView(self.map, self.data_space, self.side, self.state)
+        self.encoding = EncodingController(shown, self.jobs, self.errorOccurred.emit, self)
+        self.samples = PriorSamples(
+            self.state, self.decoder, self.side, self.data_space, self._wait_for_drag, self
+        )
+
+    def _hear_the_map(self) -> None:
         self.map.cursorMoved.connect(self._on_view_cursor_moved)
         self.map.rangeChanged.connect(self._refresh_view)
         self.map.layersChanged.connect(self._on_view_layers_ticked)
@@ -150,10 +151,6 @@ class LatentExplorer(QObject):
         self.map.pointHovered.connect(self.embedding.show_hovered)
         self.map.planeRequested.connect(self._on_view_plane_chosen)
         self.map.classRequested.connect(self.set_label)
-        # Whoever holds the views may delete them before this object: no timer may outlive them.
-        self.map.destroyed.connect(self._stop_timers)
-        self.side.destroyed.connect(self._stop_timers)
-        self._model_changed()
 
     def _stop_timers(self, *_) -> None:
         for timer in self.findChildren(QTimer):

@@ -7,6 +7,8 @@ after a single step (curves appear at once), then as many steps as fill the targ
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -48,6 +50,16 @@ class DutyCycle:
 
     def spent(self, seconds: float) -> None:
         self._cost_s += seconds
+
+    def charged(self, work: Callable[[], None]) -> Callable[[], None]:
+        """`work`, its time charged to this cycle."""
+
+        def timed_work() -> None:
+            started = time.perf_counter()
+            work()
+            self.spent(time.perf_counter() - started)
+
+        return timed_work
 
     def wait_s(self, now: float) -> float:
         """Seconds from `now` until the next start is due (0 when due already)."""

@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
-from app.explorer.map_view import label_colours
+from app.explorer.map_items import label_colours
 
 # Drawing order, back to front.
 _Z_MESH, _Z_DATA, _Z_SAMPLES, _Z_SELECTION, _Z_CURSOR = 0, 5, 6, 15, 20

@@ -16,31 +16,20 @@ from PySide6.QtWidgets import (
 
 from app.explorer.image_widgets import ImageTile
 from app.explorer.map_controls import MapControls
+from app.explorer.map_items import (
+    Z_CURSOR,
+    Z_ELLIPSES,
+    Z_POINTS,
+    Z_TILES,
+    contour_curves,
+    ellipse_pair,
+    label_colours,
+    path_curve,
+)
 from app.plot_fonts import set_plot_text_size
 from app.state import (
     LayerTicks,
 )
-
-# Ten distinct label colours (the "tab10" set); more classes take evenly spaced hues.
-_LABEL_COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
-
-
-def label_colours(count: int) -> list:
-    if count <= len(_LABEL_COLOURS):
-        return [pg.mkColor(_LABEL_COLOURS[i]) for i in range(count)]
-    return [pg.intColor(i, hues=count) for i in range(count)]
-
 
 # The view a new model starts with, and Home's least extent where the map decodes: the prior's
 # bulk, where the tiles are worth seeing. Home leaves a margin of this share around the points.
@@ -48,46 +37,6 @@ HOME_EXTENT = 3.5
 _HOME_PADDING = 0.05
 _NO_TILES_FOR_POINTS = "Points are decoded in the data space plot, not as tiles"
 _NO_PRIOR_DENSITY = "This model family has no prior density over codes"
-
-# Drawing order, back to front.
-_Z_TILES, _Z_CONTOURS, _Z_POINTS, _Z_ELLIPSES, _Z_PATH, _Z_CURSOR = -10, 5, 10, 15, 16, 20
-
-
-def _ellipse_pair(plot: pg.PlotWidget, colour) -> list:
-    """The 1σ and 2σ outlines of one posterior: two curves on `plot`."""
-    curves = []
-    for width, alpha in ((2.0, 255), (1.5, 170)):
-        curve = pg.PlotCurveItem(pen=pg.mkPen((*colour, alpha), width=width))
-        curve.setZValue(_Z_ELLIPSES)
-        plot.addItem(curve)
-        curves.append(curve)
-    return curves
-
-
-def _contour_curves(plot: pg.PlotWidget) -> list:
-    """Three dashed curves on `plot` for the prior's density contours, fainter outwards."""
-    curves = [pg.PlotCurveItem(connect="pairs") for _ in range(3)]
-    for level, curve in enumerate(curves):
-        curve.setPen(
-            pg.mkPen((255, 255, 255, 200 - 50 * level), width=1.5, style=Qt.PenStyle.DashLine)
-        )
-        curve.setZValue(_Z_CONTOURS)
-        plot.addItem(curve)
-    return curves
-
-
-def _path_curve(plot: pg.PlotWidget) -> pg.PlotDataItem:
-    """The interpolation's path on `plot`: a line through its frames' codes."""
-    path = pg.PlotDataItem(
-        pen=pg.mkPen(255, 140, 0, width=2),
-        symbol="o",
-        symbolSize=6,
-        symbolBrush=(255, 140, 0),
-        symbolPen=None,
-    )
-    path.setZValue(_Z_PATH)
-    plot.addItem(path)
-    return path
 
 
 class LatentMapView(QWidget):
@@ -183,26 +132,26 @@ class LatentMapView(QWidget):
         home = (-HOME_EXTENT, HOME_EXTENT)
         self.view_box.setRange(xRange=home, yRange=home, padding=0)
         self.tiles = pg.ImageItem(axisOrder="row-major")
-        self.tiles.setZValue(_Z_TILES)
+        self.tiles.setZValue(Z_TILES)
         self.tiles.setOpacity(0.9)
         self.plot.addItem(self.tiles)
-        self.contours = _contour_curves(self.plot)
+        self.contours = contour_curves(self.plot)
         self.points = pg.ScatterPlotItem(
             size=6, pen=pg.mkPen(0, 0, 0, 160), hoverable=True, tip=None
         )
-        self.points.setZValue(_Z_POINTS)
+        self.points.setZValue(Z_POINTS)
         self.points.sigClicked.connect(self._points_clicked)
         self.points.sigHovered.connect(self._points_hovered)
         self.plot.addItem(self.points)
         self.legend = item.addLegend(
             offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(0, 0, 0, 150)
         )
-        self.selection_ellipses = _ellipse_pair(self.plot, (255, 220, 0))
-        self.drawn_ellipses = _ellipse_pair(self.plot, (0, 230, 255))
+        self.selection_ellipses = ellipse_pair(self.plot, (255, 220, 0))
+        self.drawn_ellipses = ellipse_pair(self.plot, (0, 230, 255))
         self.marks = pg.ScatterPlotItem(size=14, brush=None)
-        self.marks.setZValue(_Z_ELLIPSES)
+        self.marks.setZValue(Z_ELLIPSES)
         self.plot.addItem(self.marks)
-        self.path = _path_curve(self.plot)
+        self.path = path_curve(self.plot)
         self.cursor = pg.TargetItem(
             pos=(0.0, 0.0),
             size=18,
@@ -211,7 +160,7 @@ class LatentMapView(QWidget):
             movable=True,
         )
         self.cursor.setObjectName("latentCursor")
-        self.cursor.setZValue(_Z_CURSOR)
+        self.cursor.setZValue(Z_CURSOR)
         self.cursor.setToolTip("Drag to decode any point of the plane")
         self.cursor.sigPositionChanged.connect(self._cursor_moved)
         self.plot.addItem(self.cursor)

@@ -31,6 +31,13 @@ ARROW_SHARE = 0.3
 SMALLEST_SHARE = 0.05
 
 
+# t-SNE places codes by their neighbours: q(z|x), z and the gradient have no place on its map.
+NOT_ON_THIS_PLANE = (
+    "The step is drawn on the planes that hold codes (two dimensions, principal components), "
+    "not on t-SNE's"
+)
+
+
 def nice_scale(value: float) -> float:
     """The largest 1, 2 or 5 times a power of ten not above `value` (a scale read at a glance)."""
     if not value > 0 or not math.isfinite(value):
@@ -88,6 +95,7 @@ class StepApartLayer:
         step.events.phase.connect(self.redraw)
         step.events.active.connect(self.redraw)
         explorer.events.plane.connect(self.redraw)
+        explorer.events.plane_choice.connect(self.redraw)
 
     @staticmethod
     def _curve(plot, pen, z, connect="all") -> pg.PlotCurveItem:
@@ -104,7 +112,9 @@ class StepApartLayer:
         self.std_arrows.setData([], [])
         self.points.clear()
         self.key.setVisible(phase is not None)
-        if phase is not None:
+        if phase is not None and not self.explorer.plane_decodes:
+            self._show_key([NOT_ON_THIS_PLANE])
+        elif phase is not None:
             self._draw(phase, PHASES.index(phase.name))
 
     def _draw(self, phase: StepPhase, reached: int) -> None:
