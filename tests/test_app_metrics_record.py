@@ -87,3 +87,25 @@ def test_a_stopped_run_exports_every_step_it_trained(qtbot, shown_window, tmp_pa
     last_step = window.state.run.latest.step
     rows = export(qtbot, window, tmp_path / "stopped.csv")
     assert rows[:, STEP].tolist() == [*range(5, last_step, 5), last_step]
+
+
+def test_the_record_and_the_snapshots_share_one_held_out_evaluation_a_step(monkeypatch):
+    """The record's rows and the snapshots both carry the held-out ELBO where it is due: at a step
+    where both ask, it is computed once (it costs a pass over the held-out examples)."""
+    import vae_core.training.trainer as trainer_module
+
+    evaluated_at = []
+    total_elbo = trainer_module.total_elbo
+
+    def counted(model, data, seed):
+        evaluated_at.append(trainer.step)
+        return total_elbo(model, data, seed=seed)
+
+    monkeypatch.setattr(trainer_module, "total_elbo", counted)
+    config = recorded_config(max_steps=20)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, log_every=10))
+    trainer = Trainer(config, load_data(config.data))
+    trainer.keep_record(5)
+    snapshots = list(trainer.run())
+    assert [snapshot.heldout_elbo is not None for snapshot in snapshots] == [True, True]
+    assert evaluated_at == [10, 20]

@@ -93,6 +93,7 @@ class Trainer:
         self.data = train_part.to(self.device)
         self.heldout = None if heldout is None else heldout.to(self.device)
         self._heldout_step = 0  # the step of the last held-out evaluation
+        self._heldout_at: tuple[int, float] = (-1, math.nan)  # (step, its held-out ELBO)
         if train.init_output_bias:  # a resumed run's weights replace these in `restore`
             self.model.initialise_output_bias(self.data.mean_image())
         check_choice("optimizer", train.optimizer, OPTIMIZERS)
@@ -344,10 +345,13 @@ class Trainer:
         return seed if self.team.leader else derived_seed(seed, self.team.rank, step)
 
     def _heldout_elbo(self) -> float:
-        """The mean ELBO of the held-out examples now (nats per example, negative)."""
-        with contextlib.nullcontext() if self.ema is None else self.ema.swapped_in(self.model):
-            elbo = total_elbo(self.model, self.heldout, seed=self.config.train.seed)
-        return elbo / len(self.heldout)
+        """The mean ELBO of the held-out examples now (nats per example, negative): computed
+        once a step, though the run's record and its snapshot may both ask at that step."""
+        if self._heldout_at[0] != self.step:
+            with contextlib.nullcontext() if self.ema is None else self.ema.swapped_in(self.model):
+                elbo = total_elbo(self.model, self.heldout, seed=self.config.train.seed)
+            self._heldout_at = (self.step, elbo / len(self.heldout))
+        return self._heldout_at[1]
 
     def weights(self) -> dict[str, torch.Tensor]:
         """A CPU copy of the model's weights that training will not touch."""
