@@ -50,6 +50,10 @@ class MessageBar(QStatusBar):
         else:
             self._clear.stop()
 
+    def message(self) -> str:
+        """The message on show, whole (`currentMessage` is what fits)."""
+        return self._full
+
     def _changed(self, shown: str) -> None:
         if not shown:
             self._full = ""

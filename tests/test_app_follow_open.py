@@ -49,9 +49,7 @@ def test_a_followed_run_shows_its_own_settings_and_no_other_model_before_its_che
     # Its own settings, from its config.json, once read on a worker.
     qtbot.waitUntil(lambda: window.controls.latent_dim_spin.value() == 3, timeout=SIGNAL_TIMEOUT_MS)
     assert window.controls.hidden_edit.text() == "24"
-    qtbot.waitUntil(
-        lambda: "waiting" in window.statusBar().currentMessage(), timeout=SIGNAL_TIMEOUT_MS
-    )
+    qtbot.waitUntil(lambda: "waiting" in window.statusBar().message(), timeout=SIGNAL_TIMEOUT_MS)
 
     for _ in trainer.run():
         pass

@@ -54,4 +54,4 @@ def test_the_window_shows_the_presets_line_in_its_status_bar(qtbot):
     window = MainWindow()  # never shown: nothing loads the preset's data ahead of Train
     qtbot.addWidget(window)
     choose_preset(window.controls, "mnist-quick")
-    assert "trains on mnist, not glyphs" in window.statusBar().currentMessage()
+    assert "trains on mnist, not glyphs" in window.statusBar().message()

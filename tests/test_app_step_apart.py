@@ -159,7 +159,7 @@ def test_the_button_is_off_for_a_model_it_does_not_apply_to_and_says_why(
     button = window.findChild(QPushButton, "stepApartButton")
     assert not button.isEnabled()
     assert words in button.toolTip() and "\n" not in button.toolTip()
-    assert words in window.statusBar().currentMessage()
+    assert words in window.statusBar().message()
 
 
 def test_a_running_run_pauses_for_the_mode_and_resume_puts_a_step_aside(
