@@ -103,8 +103,17 @@ def steps_per_second(config: RunConfig, data, steps: int = CALIBRATION_STEPS) ->
 def train_within(config: RunConfig, data, minutes: float, label: str) -> tuple[Trainer, dict]:
     """Train for `minutes` as `main.py train` does: the steps are only a cap, the cosine schedule
     paced by the time to the deadline (training/budget.py), a stop at the deadline."""
+    # The preset's KL warm-up is counted in steps for its 30 minutes: a shorter budget warms up
+    # over the same share of its time (a 2-minute run would otherwise end with β still rising).
+    share = min(1.0, minutes / load_preset(PRESET).config.train.max_minutes)
+    warmup = round(config.train.beta_warmup_steps * share)
+    config = dataclasses.replace(
+        config, train=dataclasses.replace(config.train, beta_warmup_steps=warmup)
+    )
     deadline = time.monotonic() + 60 * minutes
-    print(f"[{label}] training until {minutes:g} min are up", flush=True)
+    print(
+        f"[{label}] training until {minutes:g} min are up (KL warm-up {warmup:,} steps)", flush=True
+    )
     return train(config, data, label, deadline=deadline)
 
 
