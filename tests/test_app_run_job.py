@@ -176,16 +176,17 @@ class _SettingsTaken:
         self.learning_rates.append(learning_rate)
 
 
-def test_a_stopping_run_keeps_its_beta_until_continue():
+def test_a_stopping_run_keeps_its_beta_until_it_has_stopped():
     """Leave lesson stops the lesson's run and then puts the user's β back: the steps taken before
-    the stop's snapshot must not train with it; Continue goes on with the β set last."""
+    the stop's snapshot must not train with it; once stopped, the run holds the β set last (a
+    step taken apart or Continue uses it)."""
     commands, trainer = RunCommands(beta=4.0, learning_rate=1e-3), _SettingsTaken()
     commands.attach(trainer)
     commands.stop()
     commands.set_beta(0.37)
     commands.set_learning_rate(5e-4)
     assert trainer.betas == [4.0] and trainer.learning_rates == [1e-3]
-    commands.continue_run()
+    commands.held()  # the job: the run has stopped
     assert trainer.betas == [4.0, 0.37] and trainer.learning_rates == [1e-3, 5e-4]
     commands.set_beta(2.0)
     assert trainer.betas[-1] == 2.0

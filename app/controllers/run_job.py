@@ -129,7 +129,7 @@ class RunCommands:
         self._learning_rate = learning_rate
         self._steps_per_second = steps_per_second
         # Stopping, the steps still taken before the snapshot keep the run's β and learning rate:
-        # a change made then (Leave lesson putting the user's β back) waits for Continue.
+        # a change made then (Leave lesson putting the user's β back) waits for the stop.
         self._stopping = False
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         self.ended = threading.Event()  # the job must return
@@ -182,13 +182,16 @@ class RunCommands:
         self._requests.put(_Command.STOP)
 
     def continue_run(self) -> None:
-        """Go on after a stop, with the β and learning rate set last."""
+        self._requests.put(_Command.CONTINUE)
+
+    def held(self) -> None:
+        """On the job's thread, the run ended or stopped: the β and learning rate set while it
+        was stopping are the trainer's now (a step taken apart, or Continue, uses them)."""
         with self._lock:
-            self._stopping = False
-            if self._trainer is not None:
+            if self._stopping and self._trainer is not None:
                 self._trainer.set_beta(self._beta)
                 self._trainer.set_learning_rate(self._learning_rate)
-        self._requests.put(_Command.CONTINUE)
+            self._stopping = False
 
     def take_phase(self, image: torch.Tensor, label: torch.Tensor | None) -> None:
         """Held (paused, stopped or finished): the next phase of a step taken apart, or the first
@@ -271,6 +274,7 @@ def _run(config, checkpoint, commands: RunCommands, data: DataCache, pacer: LogP
     training = _Training(trainer, commands, pacer)
     while not commands.ended.is_set():
         yield from training.train()
+        commands.held()
         yield RunEnded(trainer.step >= trainer.total_steps, trainer.step, trainer.flush_record())
         # Ended, kept in memory: saves are served, and Continue goes on from here.
         if not (yield from training.wait_for_continue()):
