@@ -220,3 +220,11 @@ def test_an_importance_sampling_study_too_large_for_memory_is_refused(monkeypatc
 def test_an_unknown_family_names_the_choices_in_the_estimate():
     with pytest.raises(VaeStudioError, match=r"unknown model family 'vea' \(choose from vae"):
         weight_count(ModelConfig(family="vea", input_shape=(1, 28, 28)))
+
+
+def test_an_error_is_told_in_one_line_its_kind_named_unless_meant_for_the_user():
+    from vae_core.errors import VaeStudioError, error_line
+
+    assert error_line(VaeStudioError("data.npz: not an array file")) == "data.npz: not an array file"
+    told = error_line(OSError(28, "No space left on device\nsecond line"))
+    assert told.startswith("OSError: ") and "\n" not in told and "second line" in told

@@ -15,3 +15,11 @@ def one_line(text: str) -> str:
     return "".join(
         character if character.isprintable() else repr(character)[1:-1] for character in text
     )
+
+
+def error_line(error: Exception) -> str:
+    """What the user is told of `error`: its own line where it is meant for them, else its kind
+    and text, on one line."""
+    if isinstance(error, VaeStudioError):
+        return str(error)
+    return one_line(f"{type(error).__name__}: {error}")

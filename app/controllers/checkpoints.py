@@ -16,7 +16,7 @@ from app.state import AppState, ModelOnShow
 from app.workers import DataCache, start_job
 from vae_core.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from vae_core.data import ImageDataset
-from vae_core.errors import VaeStudioError
+from vae_core.errors import VaeStudioError, error_line
 from vae_core.export.model_folder import open_model
 from vae_core.models import LatentModel
 
@@ -132,7 +132,7 @@ class CheckpointController(QObject):
 
     def _on_failed(self, request: int, error: Exception) -> None:
         if request == self._request:
-            self.errorOccurred.emit(_one_line(error))
+            self.errorOccurred.emit(error_line(error))
 
     def read_for_resume(self, path: str | Path) -> None:
         """Read a checkpoint to resume from; `resumeReady` carries it."""
@@ -171,12 +171,6 @@ class CheckpointController(QObject):
             Path(path),
             checkpoint,
             on_result=self.checkpointSaved.emit,
-            on_error=lambda error: self.errorOccurred.emit(_one_line(error)),
+            on_error=lambda error: self.errorOccurred.emit(error_line(error)),
         )
         return True
-
-
-def _one_line(error: Exception) -> str:
-    if isinstance(error, VaeStudioError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"

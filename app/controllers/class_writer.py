@@ -15,14 +15,10 @@ from app.runs.run_folders import folder_name
 from app.state import AppState, RunStatus
 from app.workers import start_job
 from vae_core.class_folder import append_class_rows, start_class_run, student_folder_name
-from vae_core.errors import VaeStudioError
+from vae_core.errors import VaeStudioError, error_line
 
 FLUSH_INTERVAL_MS = 1000
 FOLDER_KEY, STUDENT_KEY = "class/folder", "class/student"
-
-
-def _one_line(error: Exception) -> str:
-    return str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
 
 
 def _student_folder(class_folder: Path, student: str) -> Path:
@@ -89,7 +85,7 @@ class ClassRunWriter(QObject):
             student,
             on_result=lambda folder: self._joined(class_folder, student, folder),
             on_error=lambda error: self.errorOccurred.emit(
-                f"not joined to the class folder: {_one_line(error)}"
+                f"not joined to the class folder: {error_line(error)}"
             ),
             context=self,
         )
@@ -187,4 +183,4 @@ class ClassRunWriter(QObject):
             return
         # A full or vanished shared drive: said once, and this run is written no further.
         self._end_run()
-        self.errorOccurred.emit(f"the class folder: {_one_line(error)}")
+        self.errorOccurred.emit(f"the class folder: {error_line(error)}")

@@ -26,7 +26,7 @@ from app.runs.run_folders import (
 from app.state import AppState, RunStatus
 from app.state.runs import RunEntry, RunsState
 from app.workers import start_job
-from vae_core.errors import VaeStudioError
+from vae_core.errors import error_line
 
 RUNS_DIR_VARIABLE = "VAE_STUDIO_RUNS_DIR"
 _FOLDERS_KEY = "runs/folders"
@@ -41,10 +41,6 @@ def runs_directory() -> Path:
         return Path(override)
     location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     return Path(location) / "runs"
-
-
-def _one_line(error: Exception) -> str:
-    return str(error) if isinstance(error, VaeStudioError) else f"{type(error).__name__}: {error}"
 
 
 class RunsController(QObject):
@@ -88,7 +84,7 @@ class RunsController(QObject):
             restore_folders,
             self._stored_folders(),
             on_result=self._restored,
-            on_error=lambda error: self._restore_failed(_one_line(error)),
+            on_error=lambda error: self._restore_failed(error_line(error)),
             context=self,
         )
 
@@ -134,7 +130,9 @@ class RunsController(QObject):
             weights,
             shown.model.test_data if weights is not None else None,
             on_result=lambda folder: self._folder_written(entry, folder),
-            on_error=lambda error: self.errorOccurred.emit(f"the run's folder: {_one_line(error)}"),
+            on_error=lambda error: self.errorOccurred.emit(
+                f"the run's folder: {error_line(error)}"
+            ),
             context=self,
         )
 
@@ -175,7 +173,7 @@ class RunsController(QObject):
             read_run_folder,
             Path(folder),
             on_result=self._folder_read,
-            on_error=lambda error: self.errorOccurred.emit(_one_line(error)),
+            on_error=lambda error: self.errorOccurred.emit(error_line(error)),
             context=self,
         )
 
