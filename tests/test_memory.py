@@ -225,6 +225,8 @@ def test_an_unknown_family_names_the_choices_in_the_estimate():
 def test_an_error_is_told_in_one_line_its_kind_named_unless_meant_for_the_user():
     from vae_core.errors import VaeStudioError, error_line
 
-    assert error_line(VaeStudioError("data.npz: not an array file")) == "data.npz: not an array file"
+    assert (
+        error_line(VaeStudioError("data.npz: not an array file")) == "data.npz: not an array file"
+    )
     told = error_line(OSError(28, "No space left on device\nsecond line"))
     assert told.startswith("OSError: ") and "\n" not in told and "second line" in told
