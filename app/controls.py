@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from app import control_words as words
-from app.choice_combo import ChoiceCombo, with_reason
+from app.choice_combo import ChoiceCombo
+from app.control_enabling import WhatApplies
 from app.control_widgets import (
     LogSlider,
     LogSpinBox,
@@ -49,7 +50,6 @@ from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES
 
 BETA_RANGE = (0.01, 100.0)
 # Priors whose number of components (or pseudo-inputs) the panel sets.
-MIXTURE_PRIORS = ("mog", "vamp")
 # Networks that take a vector: the ones that suit point clouds (conv needs an image).
 VECTOR_ARCHITECTURES = ("mlp", "linear")
 
@@ -70,9 +70,9 @@ class ControlPanel(QWidget):
         self._build_model_fields(words.TIPS)
         self._build_training_fields(words.TIPS)
         self._lay_out()
-        self._enable_only_what_applies()
+        self.what_applies = WhatApplies(self)
         self.apply_config(self._base)
-        self._enable_what_applies()
+        self.what_applies.refresh()
         self._beta.changed.connect(self.betaChanged)
         self.lr_spin.valueChanged.connect(self.learningRateChanged)
         self.dataset_combo.currentTextChanged.connect(self._dataset_chosen)
@@ -139,7 +139,6 @@ class ControlPanel(QWidget):
             QCheckBox("until I stop it"), "untilStoppedCheck", "Train until stopped"
         )
         self.until_stopped_check.setToolTip("No budget: the run goes on until you press Stop")
-        self.until_stopped_check.toggled.connect(self._enable_what_applies)
         self.reset_button = named(
             QPushButton("Reset to defaults"), "resetDefaultsButton", "Reset settings to defaults"
         )
@@ -191,44 +190,6 @@ class ControlPanel(QWidget):
         layout.addWidget(self.reset_button)
         layout.addStretch(1)
 
-    def _enable_only_what_applies(self) -> None:
-        """What follows the run and the family or prior chosen (see `_enable_what_applies`)."""
-        # Fixed while a run goes; β and the learning rate stay live.
-        self._locked_while_running = (
-            self.dataset_combo,
-            self.data_source_button,
-            self.model_combo,
-            self.prior_combo,
-            self.components_spin,
-            self.likelihood_combo,
-            self.arch_combo,
-            self.latent_dim_spin,
-            self.hidden_edit,
-            self.codebook_spin,
-            self.schedule_combo,
-            self.lr_schedule_combo,
-            self.preset_combo,
-            self.batch_spin,
-            self.epochs_spin,
-            self.until_stopped_check,
-            self.seed_spin,
-            self.device_combo,
-            self.reset_button,
-        )
-        self._running = False
-        self._purposes = {
-            widget: widget.toolTip()
-            for widget in (
-                self.components_spin,
-                self.codebook_spin,
-                self.beta_slider,
-                self.beta_spin,
-                self.epochs_spin,
-            )
-        }
-        self.model_combo.currentIndexChanged.connect(self._enable_what_applies)
-        self.prior_combo.currentIndexChanged.connect(self._enable_what_applies)
-
     def _dataset_chosen(self, name: str) -> None:
         """The data set's own defaults (`vae_core.defaults`: the command line's too): points take
         a likelihood and networks for vectors, images the image ones. The user may change either
@@ -250,38 +211,7 @@ class ControlPanel(QWidget):
         self.set_beta(self.beta * 10.0**decades)
 
     def set_run_active(self, active: bool) -> None:
-        self._running = active
-        self._enable_what_applies()
-
-    def _unused_reasons(self) -> dict[QWidget, str]:
-        """Per control that depends on the family or the prior: why it does not apply ("" if it does)."""
-        family = MODEL_FAMILIES.get(self.model_combo.name())
-        quantised = family is not None and family.has_codebook
-        mixture = not quantised and self.prior_combo.name() in MIXTURE_PRIORS
-        no_beta = words.NO_BETA if quantised else ""
-        return {
-            self.prior_combo: words.NO_PRIOR_CHOICE if quantised else "",
-            self.components_spin: "" if mixture else words.ONLY_MIXTURES,
-            self.codebook_spin: "" if quantised else words.ONLY_VQVAE,
-            self.beta_slider: no_beta,
-            self.beta_spin: no_beta,
-            self.schedule_combo: no_beta,
-            self.epochs_spin: words.UNTIL_STOPPED if self.until_stopped_check.isChecked() else "",
-        }
-
-    def _enable_what_applies(self, *_) -> None:
-        """Locked while a run goes (β and the learning rate stay live); disabled, its tooltip saying
-        why, where the family or the prior has no use for it."""
-        reasons = self._unused_reasons()
-        for widget in {*self._locked_while_running, *reasons}:
-            reason = reasons.get(widget, "")
-            widget.setEnabled(
-                not reason and not (self._running and widget in self._locked_while_running)
-            )
-            if isinstance(widget, ChoiceCombo):
-                widget.set_unused_reason(reason)
-            elif widget in reasons:
-                widget.setToolTip(with_reason(self._purposes[widget], reason))
+        self.what_applies.set_running(active)
 
     def _preset_chosen(self, name: str) -> None:
         """A preset's recipe, on the files the user chose for its data set; where it names

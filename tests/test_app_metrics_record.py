@@ -92,16 +92,16 @@ def test_a_stopped_run_exports_every_step_it_trained(qtbot, shown_window, tmp_pa
 def test_the_record_and_the_snapshots_share_one_held_out_evaluation_a_step(monkeypatch):
     """The record's rows and the snapshots both carry the held-out ELBO where it is due: at a step
     where both ask, it is computed once (it costs a pass over the held-out examples)."""
-    import vae_core.training.trainer as trainer_module
+    import vae_core.training.heldout as heldout_module
 
     evaluated_at = []
-    total_elbo = trainer_module.total_elbo
+    total_elbo = heldout_module.total_elbo
 
     def counted(model, data, seed):
         evaluated_at.append(trainer.step)
         return total_elbo(model, data, seed=seed)
 
-    monkeypatch.setattr(trainer_module, "total_elbo", counted)
+    monkeypatch.setattr(heldout_module, "total_elbo", counted)
     config = recorded_config(max_steps=20)
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, log_every=10))
     trainer = Trainer(config, load_data(config.data))

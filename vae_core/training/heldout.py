@@ -3,10 +3,14 @@ measures every few steps, so that choosing a model (best.safetensors) never look
 
 from __future__ import annotations
 
+import contextlib
+import math
+
 import torch
 
 from vae_core.config import RunConfig
 from vae_core.data import ImageDataset
+from vae_core.evaluation.estimates import total_elbo
 
 # The held-out examples are at most this share of the training split: the rest trains.
 MAX_HELDOUT_SHARE = 0.1
@@ -28,3 +32,20 @@ def heldout_due(every: int, last_step: int, step: int, finished: bool) -> bool:
     """Whether a log point at `step` evaluates: a multiple of `every` was passed since the last
     evaluation (at `last_step`), or the run ends."""
     return step > last_step and (finished or step // every > last_step // every)
+
+
+class HeldoutElbo:
+    """The held-out examples' mean ELBO (nats per example, negative), with the weights' average
+    swapped in where there is one: computed once a step, though the run's record and its
+    snapshot may both ask at that step."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        self._at: tuple[int, float] = (-1, math.nan)  # (step, its held-out ELBO)
+
+    def at(self, step: int, model, examples: ImageDataset, ema=None) -> float:
+        if self._at[0] != step:
+            with contextlib.nullcontext() if ema is None else ema.swapped_in(model):
+                elbo = total_elbo(model, examples, seed=self.seed)
+            self._at = (step, elbo / len(examples))
+        return self._at[1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import threading
@@ -17,7 +16,6 @@ from vae_core.data import DataSplit
 from vae_core.device import autocast, resolve_device
 from vae_core.distributed import current_team
 from vae_core.errors import VaeStudioError
-from vae_core.evaluation.estimates import total_elbo
 from vae_core.memory import check_training_fits
 from vae_core.models import LatentModel, build_model
 from vae_core.optimizer import load_adam_state
@@ -25,7 +23,7 @@ from vae_core.seeds import derived_seed
 from vae_core.training.budget import TimeBudget, step_budget
 from vae_core.training.compiled import compiled_objective
 from vae_core.training.ema import WeightAverage
-from vae_core.training.heldout import heldout_due, hold_out
+from vae_core.training.heldout import HeldoutElbo, heldout_due, hold_out
 from vae_core.training.schedules import BETA_SCHEDULES, LR_SCHEDULES, ScheduleClock
 from vae_core.training.snapshot import (
     RunRecord,
@@ -93,7 +91,7 @@ class Trainer:
         self.data = train_part.to(self.device)
         self.heldout = None if heldout is None else heldout.to(self.device)
         self._heldout_step = 0  # the step of the last held-out evaluation
-        self._heldout_at: tuple[int, float] = (-1, math.nan)  # (step, its held-out ELBO)
+        self._heldout_elbo = HeldoutElbo(self.config.train.seed)
         if train.init_output_bias:  # a resumed run's weights replace these in `restore`
             self.model.initialise_output_bias(self.data.mean_image())
         check_choice("optimizer", train.optimizer, OPTIMIZERS)
@@ -312,7 +310,7 @@ class Trainer:
         heldout_elbo = None
         every = self.config.train.heldout_every
         if self.heldout is not None and heldout_due(every, heldout_since, self.step, finished):
-            heldout_elbo = self._heldout_elbo()
+            heldout_elbo = self._heldout_elbo.at(self.step, self.model, self.heldout, self.ema)
         return TrainingSnapshot(
             step=self.step,
             epoch=self.epoch,
@@ -343,15 +341,6 @@ class Trainer:
     def _process_seed(self, step: int) -> int:
         seed = self.config.train.seed
         return seed if self.team.leader else derived_seed(seed, self.team.rank, step)
-
-    def _heldout_elbo(self) -> float:
-        """The mean ELBO of the held-out examples now (nats per example, negative): computed
-        once a step, though the run's record and its snapshot may both ask at that step."""
-        if self._heldout_at[0] != self.step:
-            with contextlib.nullcontext() if self.ema is None else self.ema.swapped_in(self.model):
-                elbo = total_elbo(self.model, self.heldout, seed=self.config.train.seed)
-            self._heldout_at = (self.step, elbo / len(self.heldout))
-        return self._heldout_at[1]
 
     def weights(self) -> dict[str, torch.Tensor]:
         """A CPU copy of the model's weights that training will not touch."""
